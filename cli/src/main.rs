@@ -1,0 +1,2 @@
+//! `kubectl-voice`: the kubectl plugin binary.
+fn main() {}

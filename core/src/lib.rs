@@ -1,0 +1,1 @@
+//! voice-core: the sans-IO planner behind `kubectl voice`.

@@ -1,0 +1,1 @@
+//! voice-wasm: thin wasm-bindgen adapter over voice-core.
