@@ -1,0 +1,249 @@
+//! The rollout configuration: `voice.yaml` layered over an embedded profile, checked, and
+//! resolved into a [`Config`].
+//!
+//! Three layers, as in ruff: [`Options`] is the file format (all optional, the JSON Schema);
+//! the embedded profile supplies what the file leaves out; [`resolve`] checks every value and
+//! produces the typed [`Config`]. Every problem is collected, each with its field path and,
+//! when the user wrote the field, its line and column.
+
+mod options;
+mod resolve;
+mod set;
+pub mod shape;
+pub mod yaml;
+
+use std::fmt;
+
+use serde_json::Value;
+
+pub use options::*;
+pub use resolve::*;
+pub use set::apply_set;
+
+/// One problem with the input, named by field path.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    /// Dotted field path, e.g. `modelRouter.hpa.maxReplicas` or `cluster.nodes[0].cpu`.
+    pub path: String,
+    /// 1-based line in the user's file, when the field was written there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column, with `line`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+    #[serde(skip)]
+    anchor: Anchor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Anchor {
+    Key,
+    #[default]
+    Value,
+}
+
+impl Diagnostic {
+    /// A problem with the value at `path`.
+    pub fn at_value(path: &str, message: impl Into<String>) -> Self {
+        Diagnostic { path: path.to_string(), line: None, column: None, message: message.into(), anchor: Anchor::Value }
+    }
+    /// A problem with the key at `path` (an unknown or duplicate field).
+    pub fn at_key(path: &str, message: impl Into<String>) -> Self {
+        Diagnostic { anchor: Anchor::Key, ..Diagnostic::at_value(path, message) }
+    }
+    fn locate(&mut self, positions: &yaml::Positions) {
+        let pos = match self.anchor {
+            Anchor::Key => positions.key(&self.path),
+            Anchor::Value => positions.value(&self.path),
+        };
+        if let Some(p) = pos {
+            self.line = Some(p.line);
+            self.column = Some(p.column);
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, "{l}:{c}: ")?;
+        }
+        let path = if self.path.is_empty() { "(document)" } else { &self.path };
+        write!(f, "{path}: {}", self.message)
+    }
+}
+
+/// Every problem found in one input; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(transparent)]
+pub struct Errors(pub Vec<Diagnostic>);
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(f, "{n} problem{} in the configuration:", if n == 1 { "" } else { "s" })?;
+        for d in &self.0 {
+            writeln!(f, "  {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a caller passes in besides the file text.
+#[derive(Debug, Clone, Default)]
+pub struct Input<'a> {
+    /// The `voice.yaml` text (may be empty: the profile alone).
+    pub yaml: &'a str,
+    /// A profile chosen on the command line; it wins over the file's `profile`.
+    pub profile: Option<ProfileName>,
+    /// `--set path=value` assignments, applied over the file.
+    pub sets: &'a [String],
+}
+
+/// The text of an embedded profile.
+pub fn profile_yaml(p: ProfileName) -> &'static str {
+    match p {
+        ProfileName::Dev => include_str!("../../profiles/dev.yaml"),
+        ProfileName::Small => include_str!("../../profiles/small.yaml"),
+        ProfileName::Production => include_str!("../../profiles/production.yaml"),
+    }
+}
+
+/// Every profile, in order.
+pub const PROFILES: [ProfileName; 3] = [ProfileName::Dev, ProfileName::Small, ProfileName::Production];
+
+/// The profile used when neither the file nor the caller names one.
+pub const DEFAULT_PROFILE: ProfileName = ProfileName::Small;
+
+impl ProfileName {
+    /// The name as written in `voice.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileName::Dev => "dev",
+            ProfileName::Small => "small",
+            ProfileName::Production => "production",
+        }
+    }
+    /// Parses a profile name.
+    pub fn parse(s: &str) -> Option<Self> {
+        PROFILES.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// The JSON Schema of `voice.yaml`.
+pub fn schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(Options)).unwrap_or(Value::Null)
+}
+
+/// Deep-merges `over` onto `base`: mappings merge key by key, anything else replaces.
+pub fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (_, Value::Null) => {}
+        (b, o) => *b = o,
+    }
+}
+
+fn remove_path(v: &mut Value, path: &str) {
+    let Some((parent, last)) = path.rsplit_once('.').map_or(Some(("", path)), Some) else { return };
+    if last.contains('[') {
+        // Array element: null it, the walk already reported it.
+        if let Some(p) = set::pointer(path) {
+            if let Some(slot) = v.pointer_mut(&p) {
+                *slot = Value::Null;
+            }
+        }
+        return;
+    }
+    let target = if parent.is_empty() { Some(v) } else { set::pointer(parent).and_then(|p| v.pointer_mut(&p)) };
+    if let Some(Value::Object(m)) = target {
+        m.remove(last);
+    }
+}
+
+/// Parses, layers and checks an input; the result is ready for the catalog.
+pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
+    let doc = yaml::parse(input.yaml).map_err(|e| {
+        Errors(vec![Diagnostic {
+            path: String::new(),
+            line: Some(e.pos.line),
+            column: Some(e.pos.column),
+            message: format!("invalid YAML: {}", e.message),
+            anchor: Anchor::Value,
+        }])
+    })?;
+    let positions = doc.positions;
+    let mut diags: Vec<Diagnostic> = doc
+        .duplicates
+        .iter()
+        .map(|(p, _)| Diagnostic::at_key(p, "field written twice in the same mapping; keep one"))
+        .collect();
+    let mut user = match doc.value {
+        Value::Null => Value::Object(Default::default()),
+        v @ Value::Object(_) => v,
+        other => {
+            return Err(Errors(vec![Diagnostic::at_value("", format!("expected a mapping at the top of voice.yaml, found {}", shape_name(&other)))]));
+        }
+    };
+    for s in input.sets {
+        if let Err(d) = apply_set(&mut user, s) {
+            diags.push(d);
+        }
+    }
+    let schema = schema();
+    let mut shape_diags = Vec::new();
+    shape::check(&user, &schema, &mut shape_diags);
+    for d in &shape_diags {
+        remove_path(&mut user, &d.path);
+    }
+    diags.extend(shape_diags);
+
+    let profile = input
+        .profile
+        .or_else(|| user.get("profile").and_then(Value::as_str).and_then(ProfileName::parse))
+        .unwrap_or(DEFAULT_PROFILE);
+    let mut merged = yaml::parse(profile_yaml(profile)).map(|d| d.value).unwrap_or(Value::Null);
+    merge(&mut merged, user);
+    merged["profile"] = Value::from(profile.as_str());
+    let options: Options = match serde_json::from_value(merged) {
+        Ok(o) => o,
+        Err(e) => {
+            diags.push(Diagnostic::at_value("", e.to_string()));
+            return Err(finish(diags, &positions));
+        }
+    };
+    match resolve(&options) {
+        Ok(cfg) if diags.is_empty() => Ok((cfg, positions)),
+        Ok(_) => Err(finish(diags, &positions)),
+        Err(more) => {
+            diags.extend(more);
+            Err(finish(diags, &positions))
+        }
+    }
+}
+
+/// Attaches positions and orders diagnostics by where they appear.
+pub fn finish(mut diags: Vec<Diagnostic>, positions: &yaml::Positions) -> Errors {
+    for d in &mut diags {
+        d.locate(positions);
+    }
+    diags.sort_by(|a, b| (a.line.unwrap_or(usize::MAX), a.column, &a.path).cmp(&(b.line.unwrap_or(usize::MAX), b.column, &b.path)));
+    diags.dedup_by(|a, b| a.path == b.path && a.message == b.message);
+    Errors(diags)
+}
+
+fn shape_name(v: &Value) -> &'static str {
+    match v {
+        Value::Array(_) => "a list",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        _ => "something else",
+    }
+}

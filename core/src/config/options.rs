@@ -1,0 +1,294 @@
+//! The `voice.yaml` file format: every field optional, layered over an embedded profile.
+//!
+//! These structs are the schema (`kubectl voice schema` prints it) and nothing more: values are
+//! checked and turned into a [`super::Config`] by [`super::resolve`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A rollout configuration (`voice.yaml`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Options {
+    /// Embedded profile this file refines: `dev` (one 4 CPU / 8 GiB node), `small` (single
+    /// replicas, self-hosted PostHog) or `production` (the reference production numbers).
+    pub profile: Option<ProfileName>,
+    /// Release name: the `app.kubernetes.io/instance` label and the ApplySet name.
+    pub instance: Option<String>,
+    /// Namespaces the stack is installed into.
+    pub namespaces: Option<NamespacesOptions>,
+    /// Image registry and pull policy for every workload.
+    pub images: Option<ImagesOptions>,
+    /// PostHog: self-hosted, PostHog Cloud, or off.
+    pub posthog: Option<PosthogOptions>,
+    /// The Model Router (LLM routing and A/B tests through PostHog).
+    pub model_router: Option<ModelRouterOptions>,
+    /// The cluster the plan is sized for.
+    pub cluster: Option<ClusterOptions>,
+    /// Prometheus ServiceMonitors for every metrics port.
+    pub monitoring: Option<MonitoringOptions>,
+    /// Per-component overrides, keyed by component name (see `kubectl voice plan`).
+    pub components: Option<BTreeMap<String, ComponentOptions>>,
+}
+
+/// Profile names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileName {
+    /// Everything on one 4 CPU / 8 GiB node, single replicas, small requests.
+    Dev,
+    /// Single replicas of every component, self-hosted PostHog.
+    Small,
+    /// Production replicas, HPA bounds and resources.
+    Production,
+}
+
+/// Namespace names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespacesOptions {
+    /// Self-hosted PostHog (default `posthog`).
+    pub posthog: Option<String>,
+    /// Application services and the Model Router (default `voiceassistant-prod`).
+    pub app: Option<String>,
+    /// Shared infrastructure: databases and caches of the applications (default `voiceassistant-infra`).
+    pub infra: Option<String>,
+}
+
+/// Image settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImagesOptions {
+    /// Registry host that replaces the registry of every image (a mirror), e.g. `registry.example.com`.
+    pub registry: Option<String>,
+    /// `IfNotPresent` (default), `Always` or `Never`.
+    pub pull_policy: Option<PullPolicy>,
+    /// Registry and repository of the Model Router image (built by you).
+    pub model_router: Option<String>,
+}
+
+/// Image pull policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PullPolicy {
+    /// Pull when the image is not on the node.
+    IfNotPresent,
+    /// Pull every time.
+    Always,
+    /// Never pull.
+    Never,
+}
+
+/// PostHog settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PosthogOptions {
+    /// `self-hosted`, `cloud` or `disabled`.
+    pub mode: Option<PosthogMode>,
+    /// Public domain of self-hosted PostHog, e.g. `posthog.example.com`.
+    pub domain: Option<String>,
+    /// Public URL (SITE_URL); defaults to `https://<domain>`.
+    pub site_url: Option<String>,
+    /// PostHog Cloud settings.
+    pub cloud: Option<PosthogCloudOptions>,
+    /// Image pins (tag or digest) for self-hosted PostHog.
+    pub images: Option<PosthogImagesOptions>,
+    /// Django SECRET_KEY to use instead of a generated one (at least 32 characters). Prefer
+    /// `existingSecret`: values here are never rendered or printed, but live in this file.
+    pub secret_key: Option<String>,
+    /// Name of an existing Secret holding SECRET_KEY, ENCRYPTION_SALT_KEYS and the database
+    /// passwords; when set, install creates none.
+    pub existing_secret: Option<String>,
+}
+
+/// PostHog deployment mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PosthogMode {
+    /// Run PostHog in the cluster.
+    SelfHosted,
+    /// Use PostHog Cloud; no PostHog workloads.
+    Cloud,
+    /// No PostHog; the Model Router runs with POSTHOG_ENABLED=false.
+    Disabled,
+}
+
+/// PostHog Cloud settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PosthogCloudOptions {
+    /// `us` (default) or `eu`.
+    pub region: Option<CloudRegion>,
+    /// A host that overrides the region's (e.g. a reverse proxy), `https://…`.
+    pub host: Option<String>,
+    /// Project API key (`phc_…`). Public and write-only, but stored in the Model Router's Secret.
+    pub project_api_key: Option<String>,
+}
+
+/// PostHog Cloud region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudRegion {
+    /// `https://us.i.posthog.com`
+    Us,
+    /// `https://eu.i.posthog.com`
+    Eu,
+}
+
+/// Image pins for self-hosted PostHog: full references with a tag or digest; `latest` and
+/// untagged references are rejected.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PosthogImagesOptions {
+    /// Django app image (web, worker, migrations).
+    pub app: Option<String>,
+    /// Node image (plugins).
+    pub node: Option<String>,
+    /// Rust capture image (capture and replay-capture).
+    pub capture: Option<String>,
+    /// Rust feature-flags image.
+    pub feature_flags: Option<String>,
+}
+
+/// Model Router settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelRouterOptions {
+    /// Deploy the Model Router (default true).
+    pub enabled: Option<bool>,
+    /// Replicas when the HPA is off; the initial count when it is on.
+    pub replicas: Option<u32>,
+    /// HorizontalPodAutoscaler bounds and targets.
+    pub hpa: Option<HpaOptions>,
+    /// LLM providers whose API keys go into the Secret: openai, anthropic, zhipu, dashscope, baidu.
+    pub providers: Option<Vec<LlmProvider>>,
+    /// Its PostgreSQL database (defaults to the in-plan PostgreSQL).
+    pub database: Option<DatabaseOptions>,
+    /// Public domain for its Ingress, e.g. `model-router.example.com`.
+    pub domain: Option<String>,
+    /// Name of an existing Secret with POSTHOG_API_KEY, DB_PASSWORD and the provider keys.
+    pub existing_secret: Option<String>,
+}
+
+/// HPA settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HpaOptions {
+    /// Create the HPA (default true).
+    pub enabled: Option<bool>,
+    /// Lower bound.
+    pub min_replicas: Option<u32>,
+    /// Upper bound.
+    pub max_replicas: Option<u32>,
+    /// Target average CPU utilization, percent of requests (1–100).
+    pub cpu_utilization: Option<u32>,
+    /// Target average memory utilization, percent of requests (1–100).
+    pub memory_utilization: Option<u32>,
+}
+
+/// LLM providers the Model Router can call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    /// OpenAI (OPENAI_API_KEY).
+    Openai,
+    /// Anthropic (ANTHROPIC_API_KEY).
+    Anthropic,
+    /// Zhipu (ZHIPU_API_KEY).
+    Zhipu,
+    /// DashScope (DASHSCOPE_API_KEY).
+    Dashscope,
+    /// Baidu (BAIDU_API_KEY, BAIDU_SECRET_KEY).
+    Baidu,
+}
+
+/// A PostgreSQL database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatabaseOptions {
+    /// External host; when unset the in-plan PostgreSQL is used.
+    pub host: Option<String>,
+    /// Port (default 5432).
+    pub port: Option<u32>,
+    /// Database name (default `model_router`).
+    pub name: Option<String>,
+    /// User (default `model_router`).
+    pub user: Option<String>,
+    /// `disable`, `require`, `verify-full`…
+    pub ssl_mode: Option<String>,
+}
+
+/// The cluster the plan is sized and checked for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterOptions {
+    /// Node shapes (allocatable capacity per node).
+    pub nodes: Option<Vec<NodeOptions>>,
+    /// StorageClass of every PersistentVolumeClaim (unset: the cluster default).
+    pub storage_class: Option<String>,
+    /// IngressClass of every Ingress (default `nginx`).
+    pub ingress_class: Option<String>,
+    /// cert-manager ClusterIssuer for Ingress TLS (empty string: no cert-manager annotation).
+    pub cert_issuer: Option<String>,
+}
+
+/// A group of identical nodes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeOptions {
+    /// Label for tables (default `node`).
+    pub name: Option<String>,
+    /// How many nodes of this shape.
+    pub count: Option<u32>,
+    /// Allocatable CPU per node (`8`, `7500m`).
+    pub cpu: Option<String>,
+    /// Allocatable memory per node (`16Gi`).
+    pub memory: Option<String>,
+    /// Maximum pods per node (default 110).
+    pub max_pods: Option<u32>,
+}
+
+/// Monitoring settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MonitoringOptions {
+    /// Create ServiceMonitors (needs the Prometheus operator's CRD).
+    pub enabled: Option<bool>,
+}
+
+/// Overrides for one component.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ComponentOptions {
+    /// Replicas (minimum replicas when the component has an HPA).
+    pub replicas: Option<u32>,
+    /// Maximum replicas (components with an HPA).
+    pub max_replicas: Option<u32>,
+    /// Full image reference with a tag or digest.
+    pub image: Option<String>,
+    /// Resources of the main container.
+    pub resources: Option<ResourcesOptions>,
+    /// Size of the component's persistent volume (`20Gi`).
+    pub storage: Option<String>,
+}
+
+/// Requests and limits.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourcesOptions {
+    /// What the scheduler reserves.
+    pub requests: Option<ResourceListOptions>,
+    /// The ceiling.
+    pub limits: Option<ResourceListOptions>,
+}
+
+/// CPU and memory quantities.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceListOptions {
+    /// CPU (`500m`, `2`).
+    pub cpu: Option<String>,
+    /// Memory (`512Mi`, `2Gi`).
+    pub memory: Option<String>,
+}

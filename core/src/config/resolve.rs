@@ -1,0 +1,604 @@
+//! Checking every value of the layered options and producing the typed [`Config`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::options::*;
+use super::Diagnostic;
+use crate::quantity::{Bytes, MilliCpu};
+
+/// A secret value supplied by the user. Its `Debug` and `Display` never show it, and it is
+/// never serialized: only install reads it, to create the Secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// The value, for the one place that writes it into a Secret.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+/// The validated rollout configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The profile the options were layered over.
+    pub profile: ProfileName,
+    /// Release name.
+    pub instance: String,
+    /// Namespace names.
+    pub namespaces: Namespaces,
+    /// Image settings.
+    pub images: Images,
+    /// PostHog.
+    pub posthog: Posthog,
+    /// The Model Router, when enabled.
+    pub model_router: Option<ModelRouter>,
+    /// Cluster shape and classes.
+    pub cluster: Cluster,
+    /// ServiceMonitors on.
+    pub monitoring: bool,
+    /// Per-component overrides, checked against the catalog later.
+    pub overrides: BTreeMap<String, ComponentOverride>,
+}
+
+/// Namespace names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespaces {
+    /// Self-hosted PostHog.
+    pub posthog: String,
+    /// Applications and the Model Router.
+    pub app: String,
+    /// Shared infrastructure.
+    pub infra: String,
+}
+
+/// Image settings.
+#[derive(Debug, Clone)]
+pub struct Images {
+    /// Registry host replacing every image's registry.
+    pub registry: Option<String>,
+    /// Pull policy.
+    pub pull_policy: PullPolicy,
+    /// Model Router repository (without tag).
+    pub model_router: Option<String>,
+}
+
+/// Resolved PostHog settings.
+#[derive(Debug, Clone)]
+pub enum Posthog {
+    /// PostHog runs in the cluster.
+    SelfHosted(SelfHosted),
+    /// PostHog Cloud.
+    Cloud(Cloud),
+    /// No PostHog.
+    Disabled,
+}
+
+/// Self-hosted PostHog settings.
+#[derive(Debug, Clone)]
+pub struct SelfHosted {
+    /// Public domain.
+    pub domain: String,
+    /// SITE_URL.
+    pub site_url: String,
+    /// Image pins; `None` uses the catalog's pin.
+    pub images: PosthogImagesOptions,
+    /// User-supplied Django secret.
+    pub secret_key: Option<SecretValue>,
+    /// Existing Secret to use instead of a generated one.
+    pub existing_secret: Option<String>,
+}
+
+/// PostHog Cloud settings.
+#[derive(Debug, Clone)]
+pub struct Cloud {
+    /// Region (for display).
+    pub region: CloudRegion,
+    /// Ingestion host, `https://us.i.posthog.com` or the override.
+    pub host: String,
+    /// Project API key, when given in the file.
+    pub project_api_key: Option<SecretValue>,
+}
+
+/// Resolved Model Router settings.
+#[derive(Debug, Clone)]
+pub struct ModelRouter {
+    /// Replicas (initial count when autoscaled).
+    pub replicas: u32,
+    /// Autoscaling, when on.
+    pub hpa: Option<Hpa>,
+    /// LLM providers, sorted and deduplicated.
+    pub providers: Vec<LlmProvider>,
+    /// Its database.
+    pub database: Database,
+    /// Public domain for its Ingress.
+    pub domain: Option<String>,
+    /// Existing Secret.
+    pub existing_secret: Option<String>,
+}
+
+/// HPA bounds and targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hpa {
+    /// Minimum replicas.
+    pub min: u32,
+    /// Maximum replicas.
+    pub max: u32,
+    /// CPU utilization target, percent.
+    pub cpu: u32,
+    /// Memory utilization target, percent.
+    pub memory: u32,
+}
+
+/// A PostgreSQL database the Model Router uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    /// External host, or `None` for the in-plan PostgreSQL.
+    pub external_host: Option<String>,
+    /// Port.
+    pub port: u16,
+    /// Database name.
+    pub name: String,
+    /// User.
+    pub user: String,
+    /// sslmode.
+    pub ssl_mode: String,
+}
+
+/// Cluster shape and classes.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Node groups.
+    pub nodes: Vec<NodeShape>,
+    /// StorageClass for PVCs (`None`: the cluster default).
+    pub storage_class: Option<String>,
+    /// IngressClass.
+    pub ingress_class: String,
+    /// cert-manager ClusterIssuer, when TLS certificates are requested.
+    pub cert_issuer: Option<String>,
+}
+
+/// A group of identical nodes, as plain data (install feeds live nodes the same way).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeShape {
+    /// Label.
+    pub name: String,
+    /// Node count.
+    pub count: u32,
+    /// Allocatable CPU per node.
+    pub cpu: MilliCpu,
+    /// Allocatable memory per node.
+    pub memory: Bytes,
+    /// Maximum pods per node.
+    pub max_pods: u32,
+}
+
+/// Validated overrides for one component.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentOverride {
+    /// Replicas (min with HPA).
+    pub replicas: Option<u32>,
+    /// Max replicas.
+    pub max_replicas: Option<u32>,
+    /// Image reference.
+    pub image: Option<String>,
+    /// Requests.
+    pub requests: (Option<MilliCpu>, Option<Bytes>),
+    /// Limits.
+    pub limits: (Option<MilliCpu>, Option<Bytes>),
+    /// Volume size.
+    pub storage: Option<Bytes>,
+}
+
+/// Collects diagnostics while resolving.
+struct Ctx {
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx {
+    fn err(&mut self, path: &str, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::at_value(path, msg));
+    }
+    fn dns_label(&mut self, path: &str, v: &str) {
+        if let Err(why) = check_dns_label(v) {
+            self.err(path, format!("`{v}` is not a valid DNS label: {why}"));
+        }
+    }
+    fn dns_subdomain(&mut self, path: &str, v: &str) {
+        if let Err(why) = check_dns_subdomain(v) {
+            self.err(path, format!("`{v}` is not a valid DNS name: {why}"));
+        }
+    }
+    fn cpu(&mut self, path: &str, v: &str) -> Option<MilliCpu> {
+        match MilliCpu::parse(v) {
+            Ok(c) if c.0 > 0 => Some(c),
+            Ok(_) => {
+                self.err(path, "must be greater than zero");
+                None
+            }
+            Err(e) => {
+                self.err(path, e.to_string());
+                None
+            }
+        }
+    }
+    fn bytes(&mut self, path: &str, v: &str) -> Option<Bytes> {
+        match Bytes::parse(v) {
+            Ok(b) if b.0 > 0 => Some(b),
+            Ok(_) => {
+                self.err(path, "must be greater than zero");
+                None
+            }
+            Err(e) => {
+                self.err(path, e.to_string());
+                None
+            }
+        }
+    }
+    fn image(&mut self, path: &str, v: &str) {
+        if let Err(why) = check_image(v) {
+            self.err(path, why);
+        }
+    }
+    fn url(&mut self, path: &str, v: &str) {
+        let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+        match rest {
+            Some(r) => {
+                let host = r.split(['/', ':']).next().unwrap_or_default();
+                if let Err(why) = check_dns_subdomain(host) {
+                    self.err(path, format!("`{v}` has an invalid host: {why}"));
+                }
+            }
+            None => self.err(path, format!("`{v}` must start with https:// or http://")),
+        }
+    }
+    fn percent(&mut self, path: &str, v: u32) {
+        if !(1..=100).contains(&v) {
+            self.err(path, format!("must be between 1 and 100 (percent), found {v}"));
+        }
+    }
+}
+
+/// Checks an RFC 1123 label (namespace, instance and object names).
+pub fn check_dns_label(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("it is empty".into());
+    }
+    if v.len() > 63 {
+        return Err(format!("it has {} characters, at most 63 are allowed", v.len()));
+    }
+    if let Some(c) = v.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Err(format!("`{c}` is not allowed; use lowercase letters, digits and `-`"));
+    }
+    if v.starts_with('-') || v.ends_with('-') {
+        return Err("it must start and end with a letter or digit".into());
+    }
+    Ok(())
+}
+
+/// Checks an RFC 1123 subdomain (domains, class names).
+pub fn check_dns_subdomain(v: &str) -> Result<(), String> {
+    if v.len() > 253 {
+        return Err(format!("it has {} characters, at most 253 are allowed", v.len()));
+    }
+    v.split('.').try_for_each(check_dns_label)
+}
+
+/// Checks an image reference: `[registry/]repository(:tag|@sha256:<64 hex>)`, pinned, not `latest`.
+pub fn check_image(v: &str) -> Result<(), String> {
+    let (name, digest) = match v.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (v, None),
+    };
+    if let Some(d) = digest {
+        let hex = d.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!("`{v}`: a digest must be sha256: followed by 64 hex characters"));
+        }
+    }
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let tag = last.split_once(':').map(|(_, t)| t);
+    if name.is_empty() || name.contains(char::is_whitespace) || name.chars().any(|c| c.is_ascii_uppercase() && !name.contains(':')) {
+        return Err(format!("`{v}` is not an image reference (example: ghcr.io/org/app:1.2.3)"));
+    }
+    match (tag, digest) {
+        (Some("latest"), None) => Err(format!("`{v}` uses the `latest` tag; pin a version tag or a digest so re-runs deploy the same image")),
+        (None, None) => Err(format!("`{v}` has no tag; pin a version tag or a digest")),
+        (Some(""), _) => Err(format!("`{v}` has an empty tag")),
+        _ => Ok(()),
+    }
+}
+
+fn resources(ctx: &mut Ctx, path: &str, r: Option<&ResourceListOptions>) -> (Option<MilliCpu>, Option<Bytes>) {
+    let Some(r) = r else { return (None, None) };
+    (
+        r.cpu.as_deref().and_then(|c| ctx.cpu(&format!("{path}.cpu"), c)),
+        r.memory.as_deref().and_then(|m| ctx.bytes(&format!("{path}.memory"), m)),
+    )
+}
+
+/// Checks the layered options and resolves them.
+pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
+    let mut ctx = Ctx { diags: Vec::new() };
+    let profile = o.profile.unwrap_or(super::DEFAULT_PROFILE);
+    let instance = o.instance.clone().unwrap_or_else(|| "voice".into());
+    ctx.dns_label("instance", &instance);
+
+    let ns = o.namespaces.clone().unwrap_or_default();
+    let namespaces = Namespaces {
+        posthog: ns.posthog.unwrap_or_else(|| "posthog".into()),
+        app: ns.app.unwrap_or_else(|| "voiceassistant-prod".into()),
+        infra: ns.infra.unwrap_or_else(|| "voiceassistant-infra".into()),
+    };
+    ctx.dns_label("namespaces.posthog", &namespaces.posthog);
+    ctx.dns_label("namespaces.app", &namespaces.app);
+    ctx.dns_label("namespaces.infra", &namespaces.infra);
+
+    let img = o.images.clone().unwrap_or_default();
+    if let Some(r) = &img.registry {
+        let host = r.split(':').next().unwrap_or_default();
+        ctx.dns_subdomain("images.registry", host);
+    }
+    if let Some(repo) = &img.model_router {
+        if repo.contains('@') || repo.rsplit('/').next().is_some_and(|l| l.contains(':')) {
+            ctx.err("images.modelRouter", format!("`{repo}` must be a repository without tag; set the tag with components.model-router.image"));
+        }
+    }
+    let images = Images { registry: img.registry, pull_policy: img.pull_policy.unwrap_or(PullPolicy::IfNotPresent), model_router: img.model_router };
+
+    let ph = o.posthog.clone().unwrap_or_default();
+    let mode = ph.mode.unwrap_or(PosthogMode::SelfHosted);
+    let posthog = match mode {
+        PosthogMode::SelfHosted => {
+            let domain = ph.domain.clone().unwrap_or_else(|| "posthog.example.com".into());
+            ctx.dns_subdomain("posthog.domain", &domain);
+            let site_url = ph.site_url.clone().unwrap_or_else(|| format!("https://{domain}"));
+            if ph.site_url.is_some() {
+                ctx.url("posthog.siteUrl", &site_url);
+            }
+            let images = ph.images.clone().unwrap_or_default();
+            for (field, v) in [("app", &images.app), ("node", &images.node), ("capture", &images.capture), ("featureFlags", &images.feature_flags)] {
+                if let Some(v) = v {
+                    ctx.image(&format!("posthog.images.{field}"), v);
+                }
+            }
+            if let Some(k) = &ph.secret_key {
+                if k.chars().count() < 32 {
+                    ctx.err("posthog.secretKey", format!("the Django SECRET_KEY must have at least 32 characters, this one has {}; omit it to have install generate one", k.chars().count()));
+                }
+            }
+            if let Some(s) = &ph.existing_secret {
+                ctx.dns_subdomain("posthog.existingSecret", s);
+            }
+            if ph.cloud.is_some() {
+                ctx.err("posthog.cloud", "cloud settings are only used with posthog.mode: cloud");
+            }
+            Posthog::SelfHosted(SelfHosted { domain, site_url, images, secret_key: ph.secret_key.clone().map(SecretValue), existing_secret: ph.existing_secret.clone() })
+        }
+        PosthogMode::Cloud => {
+            let cloud = ph.cloud.clone().unwrap_or_default();
+            let region = cloud.region.unwrap_or(CloudRegion::Us);
+            let host = match &cloud.host {
+                Some(h) => {
+                    ctx.url("posthog.cloud.host", h);
+                    h.trim_end_matches('/').to_string()
+                }
+                None => match region {
+                    CloudRegion::Us => "https://us.i.posthog.com".into(),
+                    CloudRegion::Eu => "https://eu.i.posthog.com".into(),
+                },
+            };
+            if let Some(k) = &cloud.project_api_key {
+                if k.starts_with("phx_") {
+                    ctx.err("posthog.cloud.projectApiKey", "this is a personal API key (phx_…), which is secret; use the project API key, which starts with phc_");
+                } else if !k.starts_with("phc_") || k.len() < 12 || k.starts_with("phc_YOUR") || k.contains("...") {
+                    ctx.err("posthog.cloud.projectApiKey", "a PostHog project API key starts with `phc_` followed by the key from Project settings; placeholders are rejected");
+                }
+            }
+            for (field, set) in [("domain", ph.domain.is_some()), ("siteUrl", ph.site_url.is_some()), ("images", ph.images.is_some()), ("secretKey", ph.secret_key.is_some())] {
+                if set && field != "domain" {
+                    ctx.err(&format!("posthog.{field}"), "only used with posthog.mode: self-hosted");
+                }
+            }
+            Posthog::Cloud(Cloud { region, host, project_api_key: cloud.project_api_key.map(SecretValue) })
+        }
+        PosthogMode::Disabled => Posthog::Disabled,
+    };
+
+    let mr = o.model_router.clone().unwrap_or_default();
+    let model_router = if mr.enabled.unwrap_or(true) {
+        let hpa_o = mr.hpa.clone().unwrap_or_default();
+        let hpa = if hpa_o.enabled.unwrap_or(true) {
+            let min = hpa_o.min_replicas.unwrap_or(3);
+            let max = hpa_o.max_replicas.unwrap_or(10);
+            if min == 0 {
+                ctx.err("modelRouter.hpa.minReplicas", "must be at least 1");
+            }
+            if max < min {
+                ctx.err("modelRouter.hpa.maxReplicas", format!("must be at least minReplicas ({min}), found {max}"));
+            }
+            let cpu = hpa_o.cpu_utilization.unwrap_or(70);
+            let memory = hpa_o.memory_utilization.unwrap_or(80);
+            ctx.percent("modelRouter.hpa.cpuUtilization", cpu);
+            ctx.percent("modelRouter.hpa.memoryUtilization", memory);
+            Some(Hpa { min, max, cpu, memory })
+        } else {
+            None
+        };
+        let replicas = mr.replicas.unwrap_or(hpa.map_or(1, |h| h.min));
+        if replicas == 0 {
+            ctx.err("modelRouter.replicas", "must be at least 1; set modelRouter.enabled: false to leave the Model Router out");
+        } else if let Some(h) = hpa {
+            if replicas < h.min || replicas > h.max {
+                ctx.err("modelRouter.replicas", format!("must lie within the HPA bounds {}–{}, found {replicas}", h.min, h.max));
+            }
+        }
+        let mut providers = mr.providers.clone().unwrap_or_else(|| vec![LlmProvider::Openai, LlmProvider::Anthropic]);
+        providers.sort();
+        providers.dedup();
+        if providers.is_empty() {
+            ctx.err("modelRouter.providers", "list at least one LLM provider (openai, anthropic, zhipu, dashscope, baidu)");
+        }
+        let db = mr.database.clone().unwrap_or_default();
+        if let Some(h) = &db.host {
+            ctx.dns_subdomain("modelRouter.database.host", h);
+        }
+        let port = db.port.unwrap_or(5432);
+        if port == 0 || port > 65535 {
+            ctx.err("modelRouter.database.port", format!("must be a TCP port (1–65535), found {port}"));
+        }
+        let name = db.name.unwrap_or_else(|| "model_router".into());
+        let user = db.user.unwrap_or_else(|| "model_router".into());
+        for (field, v) in [("name", &name), ("user", &user)] {
+            if v.is_empty() || v.len() > 63 || !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') || v.starts_with(|c: char| c.is_ascii_digit()) {
+                ctx.err(&format!("modelRouter.database.{field}"), format!("`{v}` is not a PostgreSQL identifier: lowercase letters, digits and `_`, not starting with a digit"));
+            }
+        }
+        let ssl_mode = db.ssl_mode.unwrap_or_else(|| "disable".into());
+        if !["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(&ssl_mode.as_str()) {
+            ctx.err("modelRouter.database.sslMode", format!("`{ssl_mode}` is not a libpq sslmode (disable, allow, prefer, require, verify-ca, verify-full)"));
+        }
+        if let Some(d) = &mr.domain {
+            ctx.dns_subdomain("modelRouter.domain", d);
+        }
+        if let Some(s) = &mr.existing_secret {
+            ctx.dns_subdomain("modelRouter.existingSecret", s);
+        }
+        Some(ModelRouter {
+            replicas,
+            hpa,
+            providers,
+            database: Database { external_host: db.host, port: u16::try_from(port).unwrap_or(5432), name, user, ssl_mode },
+            domain: mr.domain.clone(),
+            existing_secret: mr.existing_secret.clone(),
+        })
+    } else {
+        None
+    };
+
+    let cl = o.cluster.clone().unwrap_or_default();
+    let node_opts = cl.nodes.clone().unwrap_or_default();
+    if node_opts.is_empty() {
+        ctx.err("cluster.nodes", "list at least one node shape (count, cpu, memory)");
+    }
+    let mut nodes = Vec::new();
+    for (i, n) in node_opts.iter().enumerate() {
+        let p = format!("cluster.nodes[{i}]");
+        let count = n.count.unwrap_or(1);
+        if count == 0 {
+            ctx.err(&format!("{p}.count"), "must be at least 1; remove the entry instead");
+        }
+        let cpu = match &n.cpu {
+            Some(c) => ctx.cpu(&format!("{p}.cpu"), c),
+            None => {
+                ctx.err(&format!("{p}.cpu"), "required: allocatable CPU per node, e.g. \"8\"");
+                None
+            }
+        };
+        let memory = match &n.memory {
+            Some(m) => ctx.bytes(&format!("{p}.memory"), m),
+            None => {
+                ctx.err(&format!("{p}.memory"), "required: allocatable memory per node, e.g. 16Gi");
+                None
+            }
+        };
+        let max_pods = n.max_pods.unwrap_or(110);
+        if max_pods == 0 {
+            ctx.err(&format!("{p}.maxPods"), "must be at least 1");
+        }
+        let name = n.name.clone().unwrap_or_else(|| "node".into());
+        ctx.dns_label(&format!("{p}.name"), &name);
+        if let (Some(cpu), Some(memory)) = (cpu, memory) {
+            nodes.push(NodeShape { name, count, cpu, memory, max_pods });
+        }
+    }
+    if let Some(sc) = &cl.storage_class {
+        ctx.dns_subdomain("cluster.storageClass", sc);
+    }
+    let ingress_class = cl.ingress_class.clone().unwrap_or_else(|| "nginx".into());
+    ctx.dns_subdomain("cluster.ingressClass", &ingress_class);
+    let cert_issuer = cl.cert_issuer.clone().filter(|s| !s.is_empty());
+    if let Some(ci) = &cert_issuer {
+        ctx.dns_subdomain("cluster.certIssuer", ci);
+    }
+
+    let mut overrides = BTreeMap::new();
+    for (name, c) in o.components.clone().unwrap_or_default() {
+        let p = format!("components.{name}");
+        if let Some(r) = c.replicas {
+            if let Some(m) = c.max_replicas {
+                if m < r {
+                    ctx.err(&format!("{p}.maxReplicas"), format!("must be at least replicas ({r}), found {m}"));
+                }
+            }
+        }
+        if let Some(i) = &c.image {
+            ctx.image(&format!("{p}.image"), i);
+        }
+        let res = c.resources.clone().unwrap_or_default();
+        let requests = resources(&mut ctx, &format!("{p}.resources.requests"), res.requests.as_ref());
+        let limits = resources(&mut ctx, &format!("{p}.resources.limits"), res.limits.as_ref());
+        if let (Some(r), Some(l)) = (requests.0, limits.0) {
+            if r > l {
+                ctx.err(&format!("{p}.resources.requests.cpu"), format!("request {r} exceeds the limit {l}"));
+            }
+        }
+        if let (Some(r), Some(l)) = (requests.1, limits.1) {
+            if r > l {
+                ctx.err(&format!("{p}.resources.requests.memory"), format!("request {r} exceeds the limit {l}"));
+            }
+        }
+        let storage = c.storage.as_deref().and_then(|s| ctx.bytes(&format!("{p}.storage"), s));
+        overrides.insert(name, ComponentOverride { replicas: c.replicas, max_replicas: c.max_replicas, image: c.image, requests, limits, storage });
+    }
+
+    let monitoring = o.monitoring.as_ref().and_then(|m| m.enabled).unwrap_or(false);
+    if ctx.diags.is_empty() {
+        Ok(Config {
+            profile,
+            instance,
+            namespaces,
+            images,
+            posthog,
+            model_router,
+            cluster: Cluster { nodes, storage_class: cl.storage_class, ingress_class, cert_issuer },
+            monitoring,
+            overrides,
+        })
+    } else {
+        Err(ctx.diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images() {
+        assert!(check_image("posthog/posthog:1.43.0").is_ok());
+        assert!(check_image("ghcr.io/posthog/posthog/capture@sha256:8647544700000000000000000000000000000000000000000000000000000000").is_ok());
+        assert!(check_image("localhost:5000/app:1").is_ok());
+        assert!(check_image("posthog/posthog:latest").is_err());
+        assert!(check_image("posthog/posthog").is_err());
+        assert!(check_image("localhost:5000/app").is_err());
+        assert!(check_image("a@sha256:12").is_err());
+    }
+
+    #[test]
+    fn dns() {
+        assert!(check_dns_label("voiceassistant-prod").is_ok());
+        assert!(check_dns_label("Voice").is_err());
+        assert!(check_dns_label("-a").is_err());
+        assert!(check_dns_subdomain("posthog.example.com").is_ok());
+        assert!(check_dns_subdomain("posthog..com").is_err());
+    }
+}
