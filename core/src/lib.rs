@@ -5,5 +5,6 @@
 //! [`plan`] come out. No I/O, no clock, no randomness, no async: the CLI and the WASM page call
 //! exactly this code.
 
+pub mod catalog;
 pub mod config;
 pub mod quantity;

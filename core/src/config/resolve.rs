@@ -125,7 +125,7 @@ pub struct ModelRouter {
 }
 
 /// HPA bounds and targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Hpa {
     /// Minimum replicas.
     pub min: u32,

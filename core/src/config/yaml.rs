@@ -38,7 +38,7 @@ impl Positions {
     pub fn nearest(&self, path: &str) -> Option<Pos> {
         let mut p = path;
         loop {
-            if let Some(pos) = self.value(p) {
+            if let Some(pos) = self.key(p) {
                 return Some(pos);
             }
             p = &p[..p.rfind(['.', '['])?];
@@ -226,7 +226,7 @@ mod tests {
         assert_eq!(doc.positions.key("modelRouter.hpa.maxReplicas"), Some(Pos { line: 4, column: 5 }));
         assert_eq!(doc.positions.value("modelRouter.hpa.maxReplicas"), Some(Pos { line: 4, column: 18 }));
         assert_eq!(doc.positions.value("modelRouter.providers[1]"), Some(Pos { line: 5, column: 23 }));
-        assert_eq!(doc.positions.nearest("modelRouter.hpa.minReplicas"), Some(Pos { line: 3, column: 5 }));
+        assert_eq!(doc.positions.nearest("modelRouter.hpa.minReplicas"), Some(Pos { line: 3, column: 3 }));
     }
 
     #[test]

@@ -1,0 +1,707 @@
+//! The catalog: one place per component for its image, ports, probes, env, config and secret
+//! keys, resources per profile, storage and dependencies.
+//!
+//! [`build`] turns a [`Config`] into a [`Stack`]: the enabled components with the user's
+//! overrides applied, plus the ConfigMaps and Secrets they read. Everything downstream (sizing,
+//! fit, render, plan) works from the stack and never re-states a component fact.
+
+mod infra;
+mod model_router;
+mod posthog;
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, Diagnostic, ProfileName};
+use crate::quantity::{Bytes, MilliCpu};
+
+/// Which product a component belongs to (the `--only` / `--skip` groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Group {
+    /// Self-hosted PostHog.
+    Posthog,
+    /// The Model Router.
+    ModelRouter,
+    /// Shared infrastructure (databases and caches of the applications).
+    Infra,
+}
+
+impl Group {
+    /// The group's name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Posthog => "posthog",
+            Group::ModelRouter => "model-router",
+            Group::Infra => "infra",
+        }
+    }
+}
+
+/// Workload kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum WorkloadKind {
+    /// Stateless, rolling update.
+    Deployment,
+    /// Stateful, stable names and volume claim templates.
+    StatefulSet,
+    /// Runs to completion.
+    Job,
+}
+
+/// Where a component sits in the rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    /// Databases, caches, brokers: started first, awaited ready.
+    Stateful,
+    /// One-shot setup jobs (databases, users, buckets, topics).
+    Setup,
+    /// Schema migrations that gate the applications.
+    Migration,
+    /// Stateless applications.
+    App,
+}
+
+/// CPU and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Resources {
+    /// CPU.
+    pub cpu: MilliCpu,
+    /// Memory.
+    pub memory: Bytes,
+}
+
+/// Requests and limits of one container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ResourceSpec {
+    /// Requests.
+    pub requests: Resources,
+    /// Limits.
+    pub limits: Resources,
+}
+
+/// Shorthand for a resource spec: `res("500m", "512Mi", "1", "2Gi")`.
+pub fn res(cpu_req: &str, mem_req: &str, cpu_lim: &str, mem_lim: &str) -> ResourceSpec {
+    let c = |s: &str| MilliCpu::parse(s).unwrap_or_default();
+    let m = |s: &str| Bytes::parse(s).unwrap_or_default();
+    ResourceSpec { requests: Resources { cpu: c(cpu_req), memory: m(mem_req) }, limits: Resources { cpu: c(cpu_lim), memory: m(mem_lim) } }
+}
+
+/// Picks a value by profile.
+pub fn by_profile<T>(p: ProfileName, dev: T, small: T, production: T) -> T {
+    match p {
+        ProfileName::Dev => dev,
+        ProfileName::Small => small,
+        ProfileName::Production => production,
+    }
+}
+
+/// A container port (also exposed on the Service when `service` is set).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Port {
+    /// Port name (`http`, `metrics`, …).
+    pub name: &'static str,
+    /// Container and Service port.
+    pub port: u16,
+}
+
+/// How a probe checks the container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum ProbeCheck {
+    /// HTTP GET path on port.
+    Http(String, u16),
+    /// TCP connect.
+    Tcp(u16),
+    /// A command.
+    Exec(Vec<String>),
+}
+
+/// A probe with its timings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Probe {
+    /// The check.
+    pub check: ProbeCheck,
+    /// initialDelaySeconds.
+    pub initial_delay: i32,
+    /// periodSeconds.
+    pub period: i32,
+    /// timeoutSeconds.
+    pub timeout: i32,
+    /// failureThreshold.
+    pub failure_threshold: i32,
+}
+
+impl Probe {
+    /// A probe with timings `(initial delay, period, timeout, failures)`.
+    pub fn new(check: ProbeCheck, (initial_delay, period, timeout, failure_threshold): (i32, i32, i32, i32)) -> Self {
+        Probe { check, initial_delay, period, timeout, failure_threshold }
+    }
+}
+
+/// Liveness, readiness and startup probes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Probes {
+    /// Restart when failing.
+    pub liveness: Option<Probe>,
+    /// Remove from endpoints when failing.
+    pub readiness: Option<Probe>,
+    /// Hold the other probes until the app has started.
+    pub startup: Option<Probe>,
+}
+
+/// Where an environment variable's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum EnvValue {
+    /// A literal (never a secret).
+    Literal(String),
+    /// A key of a Secret.
+    Secret(String, String),
+    /// A key of a ConfigMap.
+    Config(String, String),
+}
+
+/// An environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Env {
+    /// Name.
+    pub name: String,
+    /// Value source.
+    pub value: EnvValue,
+}
+
+/// A whole ConfigMap or Secret as environment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum EnvFrom {
+    /// Every key of a ConfigMap.
+    Config(String),
+    /// Every key of a Secret.
+    Secret(String),
+}
+
+/// A volume mount.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mount {
+    /// Volume name.
+    pub volume: String,
+    /// Mount path.
+    pub path: String,
+    /// Read only.
+    pub read_only: bool,
+}
+
+/// A container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Container {
+    /// Name.
+    pub name: String,
+    /// Image reference (pinned).
+    pub image: String,
+    /// Entrypoint override.
+    pub command: Vec<String>,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Ports.
+    pub ports: Vec<Port>,
+    /// Environment variables.
+    pub env: Vec<Env>,
+    /// Whole ConfigMaps/Secrets as environment.
+    pub env_from: Vec<EnvFrom>,
+    /// Probes.
+    pub probes: Probes,
+    /// Requests and limits.
+    pub resources: ResourceSpec,
+    /// Volume mounts.
+    pub mounts: Vec<Mount>,
+    /// The image can run with a read-only root filesystem.
+    pub read_only_root: bool,
+    /// Seconds to sleep in preStop before SIGTERM (lets endpoints drain).
+    pub pre_stop_sleep: Option<i64>,
+}
+
+impl Container {
+    /// A container with defaults: no command, read-only root filesystem.
+    pub fn new(name: &str, image: &str, resources: ResourceSpec) -> Self {
+        Container {
+            name: name.into(),
+            image: image.into(),
+            command: Vec::new(),
+            args: Vec::new(),
+            ports: Vec::new(),
+            env: Vec::new(),
+            env_from: Vec::new(),
+            probes: Probes::default(),
+            resources,
+            mounts: Vec::new(),
+            read_only_root: true,
+            pre_stop_sleep: None,
+        }
+    }
+    /// Adds a literal environment variable.
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.push(Env { name: name.into(), value: EnvValue::Literal(value.into()) });
+        self
+    }
+    /// Adds an environment variable from a Secret key.
+    pub fn env_secret(mut self, name: &str, secret: &str, key: &str) -> Self {
+        self.env.push(Env { name: name.into(), value: EnvValue::Secret(secret.into(), key.into()) });
+        self
+    }
+    /// Adds a volume mount.
+    pub fn mount(mut self, volume: &str, path: &str) -> Self {
+        self.mounts.push(Mount { volume: volume.into(), path: path.into(), read_only: false });
+        self
+    }
+    /// Sets the shell command `sh -c <script>`.
+    pub fn shell(mut self, script: &str) -> Self {
+        self.command = vec!["sh".into(), "-c".into(), script.into()];
+        self
+    }
+}
+
+/// A non-persistent volume.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum VolumeSource {
+    /// Scratch space (optionally memory-backed size limit).
+    EmptyDir(Option<Bytes>),
+    /// Files from a ConfigMap.
+    ConfigMap(String),
+}
+
+/// A named volume.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Volume {
+    /// Name.
+    pub name: String,
+    /// Source.
+    pub source: VolumeSource,
+}
+
+/// A persistent volume claim (a volume claim template for StatefulSets).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Storage {
+    /// Volume name.
+    pub name: String,
+    /// Size.
+    pub size: Bytes,
+}
+
+/// Pod security settings. Every pod runs non-root with no privilege escalation, all
+/// capabilities dropped and the RuntimeDefault seccomp profile; this holds the uid/gid and
+/// why a component departs from a read-only root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Security {
+    /// runAsUser and runAsGroup.
+    pub uid: i64,
+    /// fsGroup for volumes.
+    pub fs_group: i64,
+    /// Why a container needs a writable root filesystem, if one does.
+    pub writable_root_reason: Option<&'static str>,
+}
+
+/// A public route on an Ingress.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Route {
+    /// Path prefix.
+    pub path: String,
+    /// Exact match instead of prefix.
+    pub exact: bool,
+    /// Backend component.
+    pub component: String,
+    /// Backend Service port name.
+    pub port: &'static str,
+}
+
+/// An Ingress owned by a component.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IngressSpec {
+    /// Host name.
+    pub host: String,
+    /// TLS Secret name.
+    pub tls_secret: String,
+    /// Routes, most specific first.
+    pub routes: Vec<Route>,
+    /// Extra nginx annotations.
+    pub annotations: Vec<(&'static str, String)>,
+}
+
+/// Traffic leaving the cluster that a component needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum External {
+    /// HTTPS to the internet (LLM APIs, PostHog Cloud): 443 outside private ranges.
+    Https(String),
+    /// A TCP port on an external host given in the config.
+    Tcp(String, u16),
+}
+
+/// HPA scaling behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Autoscale {
+    /// Bounds and targets.
+    pub hpa: crate::config::Hpa,
+}
+
+/// A one-shot Job's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct JobSpec {
+    /// Retries before the Job fails.
+    pub backoff_limit: i32,
+    /// Deadline in seconds.
+    pub active_deadline: i64,
+}
+
+/// One deployable component.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Component {
+    /// Object name; also the key for `components.<name>` overrides.
+    pub name: String,
+    /// Product group.
+    pub group: Group,
+    /// Namespace.
+    pub namespace: String,
+    /// `app.kubernetes.io/component`.
+    pub role: &'static str,
+    /// `app.kubernetes.io/part-of`.
+    pub part_of: &'static str,
+    /// Workload kind.
+    pub kind: WorkloadKind,
+    /// Rollout tier.
+    pub tier: Tier,
+    /// Replicas (minimum with an HPA).
+    pub replicas: u32,
+    /// Autoscaling.
+    pub autoscale: Option<Autoscale>,
+    /// Must run exactly one replica (a scheduler, a single-node database).
+    pub singleton: bool,
+    /// PodDisruptionBudget minAvailable.
+    pub pdb_min_available: Option<u32>,
+    /// Init containers.
+    pub init_containers: Vec<Container>,
+    /// Containers; the first is the main one.
+    pub containers: Vec<Container>,
+    /// Non-persistent volumes.
+    pub volumes: Vec<Volume>,
+    /// Persistent volumes.
+    pub storage: Vec<Storage>,
+    /// Expose the main container's ports on a Service named like the component.
+    pub service: bool,
+    /// Components this one talks to (and waits for).
+    pub depends_on: Vec<String>,
+    /// Traffic leaving the cluster.
+    pub external: Vec<External>,
+    /// Public Ingress.
+    pub ingress: Option<IngressSpec>,
+    /// Metrics port name and path, scraped by Prometheus.
+    pub metrics: Option<(&'static str, &'static str)>,
+    /// Pod security.
+    pub security: Security,
+    /// terminationGracePeriodSeconds.
+    pub termination_grace: i64,
+    /// Job limits (Jobs only).
+    pub job: Option<JobSpec>,
+    /// Client-IP session affinity on the Service, seconds.
+    pub session_affinity: Option<i32>,
+    /// Why this component exists or departs from the defaults, for `plan` and the docs.
+    pub notes: Vec<&'static str>,
+}
+
+impl Component {
+    /// The main container.
+    pub fn main(&self) -> &Container {
+        &self.containers[0]
+    }
+    /// Maximum replicas (the HPA bound, else `replicas`).
+    pub fn max_replicas(&self) -> u32 {
+        self.autoscale.map_or(self.replicas, |a| a.hpa.max)
+    }
+    /// The image tag (or digest prefix) of the main container, for the version label.
+    pub fn version(&self) -> String {
+        image_version(&self.main().image)
+    }
+    /// In-cluster DNS name of the component's Service.
+    pub fn host(&self) -> String {
+        format!("{}.{}.svc.cluster.local", self.name, self.namespace)
+    }
+    /// Port number by name on the main container.
+    pub fn port(&self, name: &str) -> Option<u16> {
+        self.main().ports.iter().find(|p| p.name == name).map(|p| p.port)
+    }
+}
+
+/// Tag of an image reference, or the first 12 hex digits of its digest.
+pub fn image_version(image: &str) -> String {
+    if let Some((_, d)) = image.split_once("@sha256:") {
+        return format!("sha256-{}", &d[..d.len().min(12)]);
+    }
+    image.rsplit('/').next().and_then(|l| l.split_once(':')).map_or_else(|| "unknown".into(), |(_, t)| t.to_string())
+}
+
+/// How install fills a Secret key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum SecretSource {
+    /// Random alphanumeric characters from a CSPRNG.
+    Random {
+        /// Length in characters.
+        length: usize,
+    },
+    /// Random lowercase hex characters from a CSPRNG.
+    RandomHex {
+        /// Length in characters.
+        length: usize,
+    },
+    /// The same value as a key of another Secret (generated once, written to both).
+    SameAs {
+        /// Namespace of the other Secret.
+        namespace: String,
+        /// Its name.
+        secret: String,
+        /// Its key.
+        key: String,
+    },
+    /// Supplied by the user (file, environment or `voice.yaml`); install stops if absent and required.
+    User {
+        /// Install refuses to continue without it.
+        required: bool,
+    },
+}
+
+/// One key of a generated Secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SecretKey {
+    /// Key.
+    pub key: String,
+    /// How its value is made.
+    pub source: SecretSource,
+}
+
+/// A Secret that install creates if absent and never overwrites. Its values are never
+/// rendered: only its name and keys are part of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SecretSpec {
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Owning component (for grouping).
+    pub component: String,
+    /// Keys.
+    pub keys: Vec<SecretKey>,
+    /// The user named an existing Secret: install checks it and creates nothing.
+    pub existing: bool,
+}
+
+/// A ConfigMap.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConfigMapSpec {
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Owning component (for grouping).
+    pub component: String,
+    /// Data.
+    pub data: BTreeMap<String, String>,
+}
+
+/// Everything the catalog produces for one configuration.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// The configuration.
+    pub config: Config,
+    /// Enabled components, in catalog order.
+    pub components: Vec<Component>,
+    /// ConfigMaps.
+    pub config_maps: Vec<ConfigMapSpec>,
+    /// Secrets install creates (never rendered).
+    pub secrets: Vec<SecretSpec>,
+}
+
+impl Stack {
+    /// A component by name.
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+    /// Namespaces that hold at least one object, in a stable order.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for ns in self.components.iter().map(|c| &c.namespace).chain(self.secrets.iter().map(|s| &s.namespace)) {
+            if !out.contains(ns) {
+                out.push(ns.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Rewrites an image's registry host when `images.registry` is set.
+pub fn with_registry(cfg: &Config, image: &str) -> String {
+    let Some(reg) = &cfg.images.registry else { return image.to_string() };
+    let mut parts = image.splitn(2, '/');
+    let first = parts.next().unwrap_or_default();
+    let rest = parts.next();
+    let has_registry = rest.is_some() && (first.contains('.') || first.contains(':') || first == "localhost");
+    match (has_registry, rest) {
+        (true, Some(r)) => format!("{reg}/{r}"),
+        _ if image.contains('/') => format!("{reg}/{image}"),
+        _ => format!("{reg}/library/{image}"),
+    }
+}
+
+/// Builds the stack for a configuration, applying and checking `components.*` overrides.
+pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
+    let mut stack = Stack { config: cfg.clone(), components: Vec::new(), config_maps: Vec::new(), secrets: Vec::new() };
+    posthog::add(cfg, &mut stack);
+    infra::add(cfg, &mut stack);
+    model_router::add(cfg, &mut stack);
+    let mut diags = Vec::new();
+    let known = all_component_names();
+    for (name, o) in &cfg.overrides {
+        let path = format!("components.{name}");
+        let Some(c) = stack.components.iter_mut().find(|c| &c.name == name) else {
+            if !known.iter().any(|k| k == name) {
+                let hint = crate::config::shape::closest(name, known.iter().map(String::as_str))
+                    .map_or_else(|| format!("; components: {}", known.join(", ")), |b| format!(", did you mean `{b}`?"));
+                diags.push(Diagnostic::at_key(&path, format!("unknown component `{name}`{hint}")));
+            }
+            continue;
+        };
+        if let Some(r) = o.replicas {
+            if c.singleton && r != 1 {
+                diags.push(Diagnostic::at_value(&format!("{path}.replicas"), format!("{name} must run exactly one replica ({}), found {r}", c.notes.first().copied().unwrap_or("a singleton"))));
+            } else if r == 0 && c.kind != WorkloadKind::Job {
+                diags.push(Diagnostic::at_value(&format!("{path}.replicas"), format!("must be at least 1; disable the group instead of scaling {name} to zero")));
+            } else {
+                c.replicas = r;
+                if let Some(a) = &mut c.autoscale {
+                    a.hpa.min = r;
+                    a.hpa.max = a.hpa.max.max(r);
+                }
+            }
+        }
+        if let Some(m) = o.max_replicas {
+            match &mut c.autoscale {
+                Some(a) if m >= a.hpa.min => a.hpa.max = m,
+                Some(a) => diags.push(Diagnostic::at_value(&format!("{path}.maxReplicas"), format!("must be at least the minimum ({}), found {m}", a.hpa.min))),
+                None => diags.push(Diagnostic::at_value(&format!("{path}.maxReplicas"), format!("{name} has no autoscaler; set replicas instead"))),
+            }
+        }
+        if let Some(i) = &o.image {
+            c.containers[0].image = i.clone();
+        }
+        let main = &mut c.containers[0].resources;
+        if let Some(v) = o.requests.0 {
+            main.requests.cpu = v;
+        }
+        if let Some(v) = o.requests.1 {
+            main.requests.memory = v;
+        }
+        if let Some(v) = o.limits.0 {
+            main.limits.cpu = v;
+        }
+        if let Some(v) = o.limits.1 {
+            main.limits.memory = v;
+        }
+        if main.requests.cpu > main.limits.cpu {
+            diags.push(Diagnostic::at_value(&format!("{path}.resources"), format!("CPU request {} exceeds the limit {}", main.requests.cpu, main.limits.cpu)));
+        }
+        if main.requests.memory > main.limits.memory {
+            diags.push(Diagnostic::at_value(&format!("{path}.resources"), format!("memory request {} exceeds the limit {}", main.requests.memory, main.limits.memory)));
+        }
+        if let Some(s) = o.storage {
+            match c.storage.first_mut() {
+                Some(st) => st.size = s,
+                None => diags.push(Diagnostic::at_value(&format!("{path}.storage"), format!("{name} has no persistent volume"))),
+            }
+        }
+    }
+    if diags.is_empty() { Ok(stack) } else { Err(diags) }
+}
+
+/// Names of every component any configuration can produce (for override suggestions).
+pub fn all_component_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for p in crate::config::PROFILES {
+        let Ok((cfg, _)) = crate::config::load(&crate::config::Input { yaml: "", profile: Some(p), sets: &[] }) else { continue };
+        let mut s = Stack { config: cfg.clone(), components: Vec::new(), config_maps: Vec::new(), secrets: Vec::new() };
+        posthog::add(&cfg, &mut s);
+        infra::add(&cfg, &mut s);
+        model_router::add(&cfg, &mut s);
+        for c in s.components {
+            if !names.contains(&c.name) {
+                names.push(c.name);
+            }
+        }
+    }
+    names
+}
+
+/// The restricted pod security every component gets unless it documents otherwise.
+pub fn restricted(uid: i64) -> Security {
+    Security { uid, fs_group: uid, writable_root_reason: None }
+}
+
+impl Component {
+    /// A component with the house defaults: one replica, restricted security as `uid`,
+    /// 60 s termination grace, a Service, no storage.
+    pub fn new(name: &str, group: Group, namespace: &str, role: &'static str, kind: WorkloadKind, tier: Tier, uid: i64) -> Self {
+        Component {
+            name: name.into(),
+            group,
+            namespace: namespace.into(),
+            role,
+            part_of: match group {
+                Group::Posthog => "posthog",
+                Group::ModelRouter => "model-router",
+                Group::Infra => "voiceassistant",
+            },
+            kind,
+            tier,
+            replicas: 1,
+            autoscale: None,
+            singleton: false,
+            pdb_min_available: None,
+            init_containers: Vec::new(),
+            containers: Vec::new(),
+            volumes: Vec::new(),
+            storage: Vec::new(),
+            service: kind != WorkloadKind::Job,
+            depends_on: Vec::new(),
+            external: Vec::new(),
+            ingress: None,
+            metrics: None,
+            security: restricted(uid),
+            termination_grace: 60,
+            job: None,
+            session_affinity: None,
+            notes: Vec::new(),
+        }
+    }
+    /// Adds a scratch volume mounted at `path` in the main container.
+    pub fn scratch(mut self, volume: &str, path: &str) -> Self {
+        self.volumes.push(Volume { name: volume.into(), source: VolumeSource::EmptyDir(None) });
+        if let Some(c) = self.containers.first_mut() {
+            c.mounts.push(Mount { volume: volume.into(), path: path.into(), read_only: false });
+        }
+        self
+    }
+    /// Adds a persistent volume mounted at `path` in the main container.
+    pub fn persistent(mut self, volume: &str, path: &str, size: Bytes) -> Self {
+        self.storage.push(Storage { name: volume.into(), size });
+        if let Some(c) = self.containers.first_mut() {
+            c.mounts.push(Mount { volume: volume.into(), path: path.into(), read_only: false });
+        }
+        self
+    }
+    /// Declares dependencies on other components.
+    pub fn needs(mut self, deps: &[&str]) -> Self {
+        self.depends_on.extend(deps.iter().map(|d| (*d).to_string()));
+        self
+    }
+}
+
+/// A one-replica stateful component that must never scale (single-node database).
+pub fn singleton(mut c: Component, why: &'static str) -> Component {
+    c.singleton = true;
+    c.notes.insert(0, why);
+    c
+}
