@@ -7,4 +7,19 @@
 
 pub mod catalog;
 pub mod config;
+pub mod fit;
+pub mod plan;
 pub mod quantity;
+pub mod render;
+pub mod sizing;
+
+pub use catalog::Stack;
+pub use config::{Diagnostic, Errors, Input, ProfileName};
+
+/// Validates an input and builds its stack: the one entry point of every front end.
+/// Every problem is reported, each with its field path and, when written in the file, its
+/// line and column.
+pub fn load(input: &Input<'_>) -> Result<Stack, Errors> {
+    let (cfg, positions) = config::load(input)?;
+    catalog::build(&cfg).map_err(|diags| config::finish(diags, &positions))
+}

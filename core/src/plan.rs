@@ -1,0 +1,239 @@
+//! The plan: ordered waves of objects, each with the readiness gates that must hold before
+//! the next wave starts, plus the Secrets install creates and the checks that verify the
+//! rollout. Like kube-core's requests, the plan is data: `install` performs it.
+
+use serde::Serialize;
+
+use crate::catalog::{SecretSpec, Stack, WorkloadKind};
+use crate::config::Posthog;
+use crate::fit::{self, FitReport, NodeCapacity};
+use crate::render::{self, Object, Stage};
+use crate::sizing::{self, Sizing};
+
+/// A reference to a rendered object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// Owning component.
+    pub component: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+}
+
+/// A readiness condition awaited after a wave is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Gate {
+    /// The Deployment has `replicas` available and the rollout is complete.
+    DeploymentAvailable {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Replicas to wait for.
+        replicas: u32,
+    },
+    /// The StatefulSet has `replicas` ready.
+    StatefulSetReady {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Replicas to wait for.
+        replicas: u32,
+    },
+    /// The Job has succeeded.
+    JobComplete {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// The PersistentVolumeClaim is Bound.
+    PvcBound {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// The Service has at least one ready endpoint.
+    ServiceEndpoints {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+}
+
+/// One wave of the rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Wave {
+    /// 1-based position.
+    pub index: usize,
+    /// Short name.
+    pub name: &'static str,
+    /// What happens in it.
+    pub description: &'static str,
+    /// Objects applied (server-side apply) in this wave.
+    pub objects: Vec<ObjectRef>,
+    /// Secrets created in this wave if absent (never overwritten).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    /// Conditions awaited before the next wave.
+    pub gates: Vec<Gate>,
+    /// Health checks (verification wave).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<HealthCheck>,
+}
+
+/// An HTTP health check through the API server's service proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    /// Component checked.
+    pub component: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Service.
+    pub service: String,
+    /// Service port name.
+    pub port: String,
+    /// Path.
+    pub path: String,
+}
+
+/// The whole plan, as printed by `kubectl voice plan -o json`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Profile.
+    pub profile: &'static str,
+    /// Release name.
+    pub instance: String,
+    /// PostHog mode.
+    pub posthog: &'static str,
+    /// Sizing.
+    pub sizing: Sizing,
+    /// Fit on the nodes.
+    pub fit: FitReport,
+    /// Ordered waves.
+    pub waves: Vec<Wave>,
+    /// Secrets install creates (names and keys only).
+    pub secrets: Vec<SecretSpec>,
+    /// Notes on components that depart from the defaults, by component.
+    pub notes: Vec<(String, String)>,
+}
+
+const WAVES: [(Stage, &str, &str); 7] = [
+    (Stage::Cluster, "namespaces", "namespaces with restricted Pod Security"),
+    (Stage::Config, "config", "service accounts, config maps and generated secrets"),
+    (Stage::Stateful, "stateful", "databases, caches, brokers and storage; wait until ready"),
+    (Stage::Setup, "setup", "create databases, users, buckets and topics"),
+    (Stage::Migration, "migrations", "schema migrations that gate the applications"),
+    (Stage::App, "applications", "stateless services, autoscalers and disruption budgets"),
+    (Stage::Routing, "routing", "ingresses, network policies and service monitors"),
+];
+
+fn gates(stack: &Stack, objects: &[&Object]) -> Vec<Gate> {
+    let mut out = Vec::new();
+    for o in objects {
+        let ns = o.namespace.clone().unwrap_or_default();
+        let Some(c) = stack.component(&o.component) else { continue };
+        match o.kind.as_str() {
+            "Deployment" => out.push(Gate::DeploymentAvailable { namespace: ns, name: o.name.clone(), replicas: c.replicas }),
+            "StatefulSet" => {
+                out.push(Gate::StatefulSetReady { namespace: ns.clone(), name: o.name.clone(), replicas: c.replicas });
+                for s in &c.storage {
+                    for i in 0..c.replicas {
+                        out.push(Gate::PvcBound { namespace: ns.clone(), name: format!("{}-{}-{i}", s.name, o.name) });
+                    }
+                }
+            }
+            "Job" => out.push(Gate::JobComplete { namespace: ns, name: o.name.clone() }),
+            "Service" => out.push(Gate::ServiceEndpoints { namespace: ns, name: o.name.clone() }),
+            "PersistentVolumeClaim" if c.kind == WorkloadKind::Deployment => out.push(Gate::PvcBound { namespace: ns, name: o.name.clone() }),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Health checks of the verification wave: each HTTP readiness endpoint with a Service.
+fn checks(stack: &Stack) -> Vec<HealthCheck> {
+    let mut out = Vec::new();
+    for c in stack.components.iter().filter(|c| c.service && c.kind == WorkloadKind::Deployment) {
+        let probe = c.main().probes.readiness.as_ref().or(c.main().probes.liveness.as_ref());
+        if let Some(crate::catalog::Probe { check: crate::catalog::ProbeCheck::Http(path, port), .. }) = probe {
+            if let Some(p) = c.main().ports.iter().find(|p| p.port == *port) {
+                out.push(HealthCheck { component: c.name.clone(), namespace: c.namespace.clone(), service: c.name.clone(), port: p.name.into(), path: path.clone() });
+            }
+        }
+    }
+    out
+}
+
+/// Orders rendered objects into waves.
+pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
+    let mut out = Vec::new();
+    for (stage, name, description) in WAVES {
+        let in_wave: Vec<&Object> = objects.iter().filter(|o| o.stage == stage).collect();
+        let secrets: Vec<String> = if stage == Stage::Config { stack.secrets.iter().filter(|s| !s.existing).map(|s| format!("{}/{}", s.namespace, s.name)).collect() } else { Vec::new() };
+        if in_wave.is_empty() && secrets.is_empty() {
+            continue;
+        }
+        out.push(Wave {
+            index: out.len() + 1,
+            name,
+            description,
+            objects: in_wave.iter().map(|o| ObjectRef { component: o.component.clone(), kind: o.kind.clone(), namespace: o.namespace.clone(), name: o.name.clone() }).collect(),
+            secrets,
+            gates: gates(stack, &in_wave),
+            checks: Vec::new(),
+        });
+    }
+    let checks = checks(stack);
+    if !checks.is_empty() {
+        out.push(Wave {
+            index: out.len() + 1,
+            name: "verification",
+            description: "health endpoints answer through the API server's service proxy",
+            objects: Vec::new(),
+            secrets: Vec::new(),
+            gates: Vec::new(),
+            checks,
+        });
+    }
+    out
+}
+
+/// Plans a stack against the configured node shapes.
+pub fn plan(stack: &Stack) -> Plan {
+    plan_on(stack, &fit::nodes_from_shapes(&stack.config.cluster.nodes))
+}
+
+/// Plans a stack against given nodes (the live cluster's free capacity, for `check`).
+pub fn plan_on(stack: &Stack, nodes: &[NodeCapacity]) -> Plan {
+    let objects = render::render(stack);
+    let sizing = sizing::size(stack);
+    let fit = fit::check(&sizing, nodes, stack.config.cluster.nodes.first());
+    Plan {
+        profile: stack.config.profile.as_str(),
+        instance: stack.config.instance.clone(),
+        posthog: match stack.config.posthog {
+            Posthog::SelfHosted(_) => "self-hosted",
+            Posthog::Cloud(_) => "cloud",
+            Posthog::Disabled => "disabled",
+        },
+        waves: waves(stack, &objects),
+        sizing,
+        fit,
+        secrets: stack.secrets.clone(),
+        notes: stack.components.iter().flat_map(|c| c.notes.iter().map(|n| (c.name.clone(), (*n).to_string()))).collect(),
+    }
+}

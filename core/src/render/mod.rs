@@ -1,0 +1,176 @@
+//! Rendering: the stack as typed Kubernetes objects (k8s-openapi), then as JSON values and
+//! deterministic multi-document YAML.
+//!
+//! Every object carries the standard `app.kubernetes.io/*` labels. Secrets are never
+//! rendered: their names and keys are part of the plan, and install creates them.
+
+mod network;
+mod workload;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::{Component, Stack, Tier};
+
+/// The field manager and `managed-by` label value.
+pub const MANAGER: &str = "kubectl-voice";
+
+/// When an object is applied, coarsely; the plan turns stages into waves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// Namespaces and cluster-scoped objects.
+    Cluster,
+    /// ServiceAccounts, ConfigMaps, Secrets.
+    Config,
+    /// Databases, caches and brokers with their Services.
+    Stateful,
+    /// Setup Jobs.
+    Setup,
+    /// Migration Jobs.
+    Migration,
+    /// Applications, their Services, autoscalers and disruption budgets.
+    App,
+    /// Ingresses, NetworkPolicies, ServiceMonitors.
+    Routing,
+}
+
+/// One rendered object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Object {
+    /// Owning component ("" for namespaces).
+    pub component: String,
+    /// apiVersion.
+    pub api_version: String,
+    /// kind.
+    pub kind: String,
+    /// metadata.name.
+    pub name: String,
+    /// metadata.namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Rollout stage.
+    pub stage: Stage,
+    /// The object itself.
+    pub value: Value,
+}
+
+impl Object {
+    fn new<T: Serialize + k8s_openapi::Resource>(component: &str, stage: Stage, obj: &T) -> Self {
+        let value = serde_json::to_value(obj).unwrap_or(Value::Null);
+        Object::from_value(component, stage, value)
+    }
+    /// Wraps an untyped object (custom resources).
+    pub fn from_value(component: &str, stage: Stage, value: Value) -> Self {
+        let s = |p: &str| value.pointer(p).and_then(Value::as_str).map(str::to_string);
+        Object {
+            component: component.into(),
+            api_version: s("/apiVersion").unwrap_or_default(),
+            kind: s("/kind").unwrap_or_default(),
+            name: s("/metadata/name").unwrap_or_default(),
+            namespace: s("/metadata/namespace"),
+            stage,
+            value,
+        }
+    }
+    /// `kind/namespace/name`, for messages and diffs.
+    pub fn id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// The standard labels of a component.
+pub fn labels(stack: &Stack, c: &Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".into(), c.name.clone()),
+        ("app.kubernetes.io/instance".into(), stack.config.instance.clone()),
+        ("app.kubernetes.io/component".into(), c.role.into()),
+        ("app.kubernetes.io/part-of".into(), c.part_of.into()),
+        ("app.kubernetes.io/version".into(), c.version()),
+        ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
+    ])
+}
+
+/// The labels that select a component's pods.
+pub fn selector_labels(stack: &Stack, name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("app.kubernetes.io/name".into(), name.into()), ("app.kubernetes.io/instance".into(), stack.config.instance.clone())])
+}
+
+fn meta(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
+    ObjectMeta { name: Some(name.into()), namespace: Some(c.namespace.clone()), labels: Some(labels(stack, c)), ..Default::default() }
+}
+
+fn namespace_labels(stack: &Stack) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/instance".into(), stack.config.instance.clone()),
+        ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
+        ("pod-security.kubernetes.io/enforce".into(), "restricted".into()),
+        ("pod-security.kubernetes.io/enforce-version".into(), "latest".into()),
+    ])
+}
+
+/// Renders every object of the stack, in apply order within each component.
+pub fn render(stack: &Stack) -> Vec<Object> {
+    let mut out = Vec::new();
+    for ns in stack.namespaces() {
+        let obj = Namespace { metadata: ObjectMeta { name: Some(ns.clone()), labels: Some(namespace_labels(stack)), ..Default::default() }, ..Default::default() };
+        out.push(Object::new("", Stage::Cluster, &obj));
+    }
+    for c in &stack.components {
+        let sa = ServiceAccount { metadata: meta(stack, c, &c.name), automount_service_account_token: Some(false), ..Default::default() };
+        out.push(Object::new(&c.name, Stage::Config, &sa));
+        for cm in stack.config_maps.iter().filter(|m| m.component == c.name) {
+            let obj = ConfigMap { metadata: meta(stack, c, &cm.name), data: Some(cm.data.clone()), ..Default::default() };
+            out.push(Object::new(&c.name, Stage::Config, &obj));
+        }
+        let stage = match c.tier {
+            Tier::Stateful => Stage::Stateful,
+            Tier::Setup => Stage::Setup,
+            Tier::Migration => Stage::Migration,
+            Tier::App => Stage::App,
+        };
+        out.extend(workload::objects(stack, c, stage));
+    }
+    for c in &stack.components {
+        out.extend(network::objects(stack, c));
+    }
+    out
+}
+
+/// Joins objects into one multi-document YAML stream.
+pub fn to_yaml(objects: &[Object]) -> String {
+    let mut s = String::with_capacity(objects.len() * 1024);
+    for o in objects {
+        s.push_str("---\n");
+        s.push_str(&serde_yaml::to_string(&o.value).unwrap_or_default());
+    }
+    s
+}
+
+/// Groups objects per component file (`<component>.yaml`, namespaces in `namespaces.yaml`),
+/// plus a `kustomization.yaml` listing them, for `render --out DIR`.
+pub fn to_files(objects: &[Object]) -> Vec<(String, String)> {
+    let mut files: Vec<(String, Vec<&Object>)> = Vec::new();
+    for o in objects {
+        let file = if o.component.is_empty() { "namespaces.yaml".to_string() } else { format!("{}.yaml", o.component) };
+        match files.iter_mut().find(|(f, _)| *f == file) {
+            Some((_, v)) => v.push(o),
+            None => files.push((file, vec![o])),
+        }
+    }
+    let mut out: Vec<(String, String)> = files.iter().map(|(f, objs)| (f.clone(), to_yaml(&objs.iter().map(|o| (*o).clone()).collect::<Vec<_>>()))).collect();
+    let mut k = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+    for (f, _) in &files {
+        k.push_str(&format!("  - {f}\n"));
+    }
+    out.push(("kustomization.yaml".into(), k));
+    out
+}

@@ -1,0 +1,158 @@
+//! Traffic: the Ingresses, one NetworkPolicy per component derived from the catalog's
+//! dependency edges (ingress from dependents, egress to dependencies, DNS and declared
+//! external endpoints, nothing else), and ServiceMonitors when monitoring is on.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
+    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::json;
+
+use super::{meta, selector_labels, Object, Stage};
+use crate::catalog::{Component, External, Stack};
+
+/// Private address ranges excluded from "the internet" egress.
+pub const PRIVATE_RANGES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+fn ports(c: &Component) -> Vec<u16> {
+    c.containers.iter().flat_map(|x| &x.ports).map(|p| p.port).collect()
+}
+
+fn tcp(port: u16) -> NetworkPolicyPort {
+    NetworkPolicyPort { port: Some(IntOrString::Int(i32::from(port))), protocol: Some("TCP".into()), ..Default::default() }
+}
+
+fn peer(stack: &Stack, c: &Component) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".into(), c.namespace.clone())])), ..Default::default() }),
+        pod_selector: Some(LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn any_namespace() -> NetworkPolicyPeer {
+    NetworkPolicyPeer { namespace_selector: Some(LabelSelector::default()), ..Default::default() }
+}
+
+fn internet() -> NetworkPolicyPeer {
+    NetworkPolicyPeer { ip_block: Some(IPBlock { cidr: "0.0.0.0/0".into(), except: Some(PRIVATE_RANGES.map(String::from).to_vec()) }), ..Default::default() }
+}
+
+/// The components that route public traffic to `c`, with the ports.
+fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
+    let mut out: Vec<u16> = stack
+        .components
+        .iter()
+        .filter_map(|o| o.ingress.as_ref())
+        .flat_map(|i| &i.routes)
+        .filter(|r| r.component == c.name)
+        .filter_map(|r| c.port(r.port))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The NetworkPolicy of a component.
+pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
+    let mut ingress = Vec::new();
+    for d in stack.components.iter().filter(|d| d.depends_on.contains(&c.name)) {
+        ingress.push(NetworkPolicyIngressRule { from: Some(vec![peer(stack, d)]), ports: Some(ports(c).into_iter().map(tcp).collect()) });
+    }
+    let routed = routed_ports(stack, c);
+    if !routed.is_empty() {
+        ingress.push(NetworkPolicyIngressRule { from: Some(vec![any_namespace()]), ports: Some(routed.into_iter().map(tcp).collect()) });
+    }
+    if stack.config.monitoring {
+        if let Some((name, _)) = c.metrics {
+            if let Some(p) = c.containers.iter().flat_map(|x| &x.ports).find(|p| p.name == name) {
+                ingress.push(NetworkPolicyIngressRule { from: Some(vec![any_namespace()]), ports: Some(vec![tcp(p.port)]) });
+            }
+        }
+    }
+    let mut egress = vec![NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".into(), "kube-system".into())])), ..Default::default() }),
+            pod_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([("k8s-app".into(), "kube-dns".into())])), ..Default::default() }),
+            ..Default::default()
+        }]),
+        ports: Some(vec![
+            NetworkPolicyPort { port: Some(IntOrString::Int(53)), protocol: Some("UDP".into()), ..Default::default() },
+            NetworkPolicyPort { port: Some(IntOrString::Int(53)), protocol: Some("TCP".into()), ..Default::default() },
+        ]),
+    }];
+    for dep in c.depends_on.iter().filter_map(|d| stack.component(d)) {
+        egress.push(NetworkPolicyEgressRule { to: Some(vec![peer(stack, dep)]), ports: Some(ports(dep).into_iter().map(tcp).collect()) });
+    }
+    let mut external_ports: Vec<u16> = c.external.iter().map(|e| match e {
+        External::Https(_) => 443,
+        External::Tcp(_, p) => *p,
+    }).collect();
+    external_ports.sort_unstable();
+    external_ports.dedup();
+    if !external_ports.is_empty() {
+        egress.push(NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: Some(external_ports.into_iter().map(tcp).collect()) });
+    }
+    NetworkPolicy {
+        metadata: meta(stack, c, &c.name),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() }),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(ingress),
+            egress: Some(egress),
+        }),
+    }
+}
+
+pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
+    let mut out = Vec::new();
+    if let Some(spec) = &c.ingress {
+        let mut m = meta(stack, c, &c.name);
+        m.annotations = Some(spec.annotations.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect());
+        let paths = spec
+            .routes
+            .iter()
+            .map(|r| HTTPIngressPath {
+                path: Some(r.path.clone()),
+                path_type: if r.exact { "Exact".into() } else { "Prefix".into() },
+                backend: IngressBackend {
+                    service: Some(IngressServiceBackend { name: r.component.clone(), port: Some(ServiceBackendPort { name: Some(r.port.into()), number: None }) }),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        let ing = Ingress {
+            metadata: m,
+            spec: Some(IngressSpec {
+                ingress_class_name: Some(stack.config.cluster.ingress_class.clone()),
+                tls: Some(vec![IngressTLS { hosts: Some(vec![spec.host.clone()]), secret_name: Some(spec.tls_secret.clone()) }]),
+                rules: Some(vec![IngressRule { host: Some(spec.host.clone()), http: Some(HTTPIngressRuleValue { paths }) }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(Object::new(&c.name, Stage::Routing, &ing));
+    }
+    out.push(Object::new(&c.name, Stage::Routing, &network_policy(stack, c)));
+    if stack.config.monitoring && c.service {
+        if let Some((port, path)) = c.metrics {
+            let labels = super::labels(stack, c);
+            let sm = json!({
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "ServiceMonitor",
+                "metadata": {"name": c.name, "namespace": c.namespace, "labels": labels},
+                "spec": {
+                    "selector": {"matchLabels": selector_labels(stack, &c.name)},
+                    "namespaceSelector": {"matchNames": [c.namespace]},
+                    "endpoints": [{"port": port, "path": path, "interval": "30s"}],
+                },
+            });
+            out.push(Object::from_value(&c.name, Stage::Routing, sm));
+        }
+    }
+    out
+}

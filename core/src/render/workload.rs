@@ -1,0 +1,330 @@
+//! Workloads and what scales or exposes them: Deployment, StatefulSet or Job, Service,
+//! HorizontalPodAutoscaler and PodDisruptionBudget.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::autoscaling::v2::{
+    HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget, ResourceMetricSource,
+    CrossVersionObjectReference,
+};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{labels, meta, selector_labels, Object, Stage};
+use crate::catalog::{self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind};
+use crate::config::PullPolicy;
+
+fn quantities(r: catalog::Resources) -> BTreeMap<String, Quantity> {
+    BTreeMap::from([("cpu".into(), Quantity(r.cpu.to_string())), ("memory".into(), Quantity(r.memory.to_string()))])
+}
+
+fn probe(p: &catalog::Probe) -> core::Probe {
+    let mut out = core::Probe {
+        initial_delay_seconds: (p.initial_delay > 0).then_some(p.initial_delay),
+        period_seconds: Some(p.period),
+        timeout_seconds: Some(p.timeout),
+        failure_threshold: Some(p.failure_threshold),
+        ..Default::default()
+    };
+    match &p.check {
+        ProbeCheck::Http(path, port) => out.http_get = Some(core::HTTPGetAction { path: Some(path.clone()), port: IntOrString::Int(i32::from(*port)), ..Default::default() }),
+        ProbeCheck::Tcp(port) => out.tcp_socket = Some(core::TCPSocketAction { port: IntOrString::Int(i32::from(*port)), ..Default::default() }),
+        ProbeCheck::Exec(cmd) => out.exec = Some(core::ExecAction { command: Some(cmd.clone()) }),
+    }
+    out
+}
+
+/// Whether a Secret key may be absent (user-supplied and not required).
+fn optional_key(stack: &Stack, secret: &str, key: &str) -> bool {
+    stack
+        .secrets
+        .iter()
+        .filter(|s| s.name == secret)
+        .flat_map(|s| &s.keys)
+        .any(|k| k.key == key && matches!(k.source, SecretSource::User { required: false }))
+}
+
+fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
+    let pull = match stack.config.images.pull_policy {
+        PullPolicy::IfNotPresent => "IfNotPresent",
+        PullPolicy::Always => "Always",
+        PullPolicy::Never => "Never",
+    };
+    let env: Vec<core::EnvVar> = c
+        .env
+        .iter()
+        .map(|e| match &e.value {
+            EnvValue::Literal(v) => core::EnvVar { name: e.name.clone(), value: Some(v.clone()), ..Default::default() },
+            EnvValue::Secret(s, k) => core::EnvVar {
+                name: e.name.clone(),
+                value_from: Some(core::EnvVarSource {
+                    secret_key_ref: Some(core::SecretKeySelector { name: s.clone(), key: k.clone(), optional: optional_key(stack, s, k).then_some(true) }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            EnvValue::Config(m, k) => core::EnvVar {
+                name: e.name.clone(),
+                value_from: Some(core::EnvVarSource { config_map_key_ref: Some(core::ConfigMapKeySelector { name: m.clone(), key: k.clone(), optional: None }), ..Default::default() }),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let env_from: Vec<core::EnvFromSource> = c
+        .env_from
+        .iter()
+        .map(|f| match f {
+            EnvFrom::Config(n) => core::EnvFromSource { config_map_ref: Some(core::ConfigMapEnvSource { name: n.clone(), optional: None }), ..Default::default() },
+            EnvFrom::Secret(n) => core::EnvFromSource { secret_ref: Some(core::SecretEnvSource { name: n.clone(), optional: None }), ..Default::default() },
+        })
+        .collect();
+    core::Container {
+        name: c.name.clone(),
+        image: Some(c.image.clone()),
+        image_pull_policy: Some(pull.into()),
+        command: (!c.command.is_empty()).then(|| c.command.clone()),
+        args: (!c.args.is_empty()).then(|| c.args.clone()),
+        ports: (!c.ports.is_empty()).then(|| {
+            c.ports.iter().map(|p| core::ContainerPort { name: Some(p.name.into()), container_port: i32::from(p.port), protocol: Some("TCP".into()), ..Default::default() }).collect()
+        }),
+        env_from: (!env_from.is_empty()).then_some(env_from),
+        env: (!env.is_empty()).then_some(env),
+        resources: Some(core::ResourceRequirements { requests: Some(quantities(c.resources.requests)), limits: Some(quantities(c.resources.limits)), ..Default::default() }),
+        liveness_probe: c.probes.liveness.as_ref().map(probe),
+        readiness_probe: c.probes.readiness.as_ref().map(probe),
+        startup_probe: c.probes.startup.as_ref().map(probe),
+        lifecycle: c.pre_stop_sleep.map(|s| core::Lifecycle { pre_stop: Some(core::LifecycleHandler { sleep: Some(core::SleepAction { seconds: s }), ..Default::default() }), ..Default::default() }),
+        volume_mounts: (!c.mounts.is_empty()).then(|| {
+            c.mounts
+                .iter()
+                .map(|m| {
+                    let sub = m.path.starts_with("/etc/clickhouse-server/config.d/").then(|| m.path.rsplit('/').next().unwrap_or_default().to_string());
+                    core::VolumeMount { name: m.volume.clone(), mount_path: m.path.clone(), read_only: m.read_only.then_some(true), sub_path: sub, ..Default::default() }
+                })
+                .collect()
+        }),
+        security_context: Some(core::SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(core::Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
+            read_only_root_filesystem: Some(c.read_only_root),
+            run_as_non_root: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The pod template of a component.
+pub fn pod_template(stack: &Stack, c: &Component) -> core::PodTemplateSpec {
+    let mut annotations = BTreeMap::new();
+    if let Some((port, path)) = c.metrics {
+        let number = c.containers.iter().flat_map(|x| &x.ports).find(|p| p.name == port).map(|p| p.port).unwrap_or_default();
+        annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
+        annotations.insert("prometheus.io/port".to_string(), number.to_string());
+        annotations.insert("prometheus.io/path".to_string(), path.to_string());
+    }
+    let volumes: Vec<core::Volume> = c
+        .volumes
+        .iter()
+        .map(|v| core::Volume {
+            name: v.name.clone(),
+            empty_dir: match &v.source {
+                VolumeSource::EmptyDir(limit) => Some(core::EmptyDirVolumeSource { size_limit: limit.map(|b| Quantity(b.to_string())), medium: None }),
+                VolumeSource::ConfigMap(_) => None,
+            },
+            config_map: match &v.source {
+                VolumeSource::ConfigMap(n) => Some(core::ConfigMapVolumeSource { name: n.clone(), ..Default::default() }),
+                VolumeSource::EmptyDir(_) => None,
+            },
+            ..Default::default()
+        })
+        .chain(
+            // Deployments mount their claims by name; StatefulSets get them from templates.
+            (c.kind != WorkloadKind::StatefulSet).then_some(()).into_iter().flat_map(|()| c.storage.iter()).map(|s| core::Volume {
+                name: s.name.clone(),
+                persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource { claim_name: format!("{}-{}", c.name, s.name), read_only: None }),
+                ..Default::default()
+            }),
+        )
+        .collect();
+    core::PodTemplateSpec {
+        metadata: Some(ObjectMeta { labels: Some(labels(stack, c)), annotations: (!annotations.is_empty()).then_some(annotations), ..Default::default() }),
+        spec: Some(core::PodSpec {
+            service_account_name: Some(c.name.clone()),
+            automount_service_account_token: Some(false),
+            termination_grace_period_seconds: Some(c.termination_grace),
+            restart_policy: (c.kind == WorkloadKind::Job).then(|| "Never".into()),
+            security_context: Some(core::PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(c.security.uid),
+                run_as_group: Some(c.security.uid),
+                fs_group: Some(c.security.fs_group),
+                seccomp_profile: Some(core::SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+                ..Default::default()
+            }),
+            init_containers: (!c.init_containers.is_empty()).then(|| c.init_containers.iter().map(|x| container(stack, x)).collect()),
+            containers: c.containers.iter().map(|x| container(stack, x)).collect(),
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            ..Default::default()
+        }),
+    }
+}
+
+fn claim(stack: &Stack, c: &Component, s: &catalog::Storage, name: &str) -> core::PersistentVolumeClaim {
+    core::PersistentVolumeClaim {
+        metadata: ObjectMeta { name: Some(name.into()), labels: Some(labels(stack, c)), namespace: (c.kind != WorkloadKind::StatefulSet).then(|| c.namespace.clone()), ..Default::default() },
+        spec: Some(core::PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: stack.config.cluster.storage_class.clone(),
+            resources: Some(core::VolumeResourceRequirements { requests: Some(BTreeMap::from([("storage".to_string(), Quantity(s.size.to_string()))])), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// FNV-1a, for stable Job name suffixes.
+fn fnv(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+}
+
+/// The workload's name: the component name, and for Jobs a suffix from the pod template so a
+/// changed Job runs again (Job templates are immutable).
+pub fn workload_name(stack: &Stack, c: &Component) -> String {
+    if c.kind == WorkloadKind::Job {
+        let t = serde_json::to_vec(&pod_template(stack, c)).unwrap_or_default();
+        format!("{}-{:08x}", c.name, fnv(&t))
+    } else {
+        c.name.clone()
+    }
+}
+
+pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object> {
+    let mut out = Vec::new();
+    let selector = LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() };
+    let template = pod_template(stack, c);
+    match c.kind {
+        WorkloadKind::Deployment => {
+            for s in &c.storage {
+                out.push(Object::new(&c.name, Stage::Config, &claim(stack, c, s, &format!("{}-{}", c.name, s.name))));
+            }
+            let strategy = if c.singleton {
+                // A singleton must never overlap with its successor.
+                DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None }
+            } else {
+                DeploymentStrategy {
+                    type_: Some("RollingUpdate".into()),
+                    rolling_update: Some(RollingUpdateDeployment { max_surge: Some(IntOrString::Int(1)), max_unavailable: Some(IntOrString::Int(0)) }),
+                }
+            };
+            let d = Deployment {
+                metadata: meta(stack, c, &c.name),
+                spec: Some(DeploymentSpec {
+                    replicas: Some(i32::try_from(c.replicas).unwrap_or(1)),
+                    revision_history_limit: Some(5),
+                    selector,
+                    strategy: Some(strategy),
+                    template,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            out.push(Object::new(&c.name, stage, &d));
+        }
+        WorkloadKind::StatefulSet => {
+            let s = StatefulSet {
+                metadata: meta(stack, c, &c.name),
+                spec: Some(StatefulSetSpec {
+                    replicas: Some(i32::try_from(c.replicas).unwrap_or(1)),
+                    service_name: Some(c.name.clone()),
+                    selector,
+                    template,
+                    pod_management_policy: Some("OrderedReady".into()),
+                    volume_claim_templates: (!c.storage.is_empty()).then(|| c.storage.iter().map(|s| claim(stack, c, s, &s.name)).collect()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            out.push(Object::new(&c.name, stage, &s));
+        }
+        WorkloadKind::Job => {
+            let spec = c.job.unwrap_or(catalog::JobSpec { backoff_limit: 3, active_deadline: 600 });
+            let j = Job {
+                metadata: meta(stack, c, &workload_name(stack, c)),
+                spec: Some(JobSpec {
+                    backoff_limit: Some(spec.backoff_limit),
+                    active_deadline_seconds: Some(spec.active_deadline),
+                    ttl_seconds_after_finished: None,
+                    template,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            out.push(Object::new(&c.name, stage, &j));
+        }
+    }
+    if c.service {
+        let headless = c.kind == WorkloadKind::StatefulSet;
+        let svc = core::Service {
+            metadata: meta(stack, c, &c.name),
+            spec: Some(core::ServiceSpec {
+                type_: Some("ClusterIP".into()),
+                cluster_ip: headless.then(|| "None".into()),
+                selector: Some(selector_labels(stack, &c.name)),
+                ports: Some(
+                    c.containers
+                        .iter()
+                        .flat_map(|x| &x.ports)
+                        .map(|p| core::ServicePort { name: Some(p.name.into()), port: i32::from(p.port), target_port: Some(IntOrString::String(p.name.into())), protocol: Some("TCP".into()), ..Default::default() })
+                        .collect(),
+                ),
+                session_affinity: c.session_affinity.map(|_| "ClientIP".into()),
+                session_affinity_config: c.session_affinity.map(|t| core::SessionAffinityConfig { client_ip: Some(core::ClientIPConfig { timeout_seconds: Some(t) }) }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(Object::new(&c.name, stage, &svc));
+    }
+    if let Some(a) = c.autoscale {
+        let metric = |name: &str, pct: u32| MetricSpec {
+            type_: "Resource".into(),
+            resource: Some(ResourceMetricSource { name: name.into(), target: MetricTarget { type_: "Utilization".into(), average_utilization: i32::try_from(pct).ok(), ..Default::default() } }),
+            ..Default::default()
+        };
+        let policy = |type_: &str, value: i32, period: i32| HPAScalingPolicy { type_: type_.into(), value, period_seconds: period };
+        let h = HorizontalPodAutoscaler {
+            metadata: meta(stack, c, &c.name),
+            spec: Some(HorizontalPodAutoscalerSpec {
+                scale_target_ref: CrossVersionObjectReference { api_version: Some("apps/v1".into()), kind: "Deployment".into(), name: c.name.clone() },
+                min_replicas: i32::try_from(a.hpa.min).ok(),
+                max_replicas: i32::try_from(a.hpa.max).unwrap_or(1),
+                metrics: Some(vec![metric("cpu", a.hpa.cpu), metric("memory", a.hpa.memory)]),
+                behavior: Some(HorizontalPodAutoscalerBehavior {
+                    scale_down: Some(HPAScalingRules { stabilization_window_seconds: Some(300), policies: Some(vec![policy("Percent", 10, 60)]), ..Default::default() }),
+                    scale_up: Some(HPAScalingRules { stabilization_window_seconds: Some(0), policies: Some(vec![policy("Percent", 100, 15)]), ..Default::default() }),
+                }),
+            }),
+            ..Default::default()
+        };
+        out.push(Object::new(&c.name, stage, &h));
+    }
+    if let Some(min) = c.pdb_min_available {
+        let p = PodDisruptionBudget {
+            metadata: meta(stack, c, &c.name),
+            spec: Some(PodDisruptionBudgetSpec {
+                min_available: Some(IntOrString::Int(i32::try_from(min).unwrap_or(1))),
+                selector: Some(LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(Object::new(&c.name, stage, &p));
+    }
+    out
+}
