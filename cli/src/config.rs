@@ -1,0 +1,54 @@
+//! Reading the configuration named on the command line and handing it to the core.
+
+use std::io::Read;
+
+use anyhow::Context;
+use voice_core::{Errors, Input, ProfileName, Stack};
+
+use crate::args::ConfigArgs;
+
+/// The configuration was rejected: every problem, with the file name for messages.
+#[derive(Debug)]
+pub struct BadInput {
+    /// File name used in messages.
+    pub file: String,
+    /// Problems.
+    pub errors: Errors,
+}
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.errors.0.len();
+        writeln!(f, "{n} problem{} in {}:", if n == 1 { "" } else { "s" }, self.file)?;
+        for d in &self.errors.0 {
+            match (d.line, d.column) {
+                (Some(l), Some(c)) => writeln!(f, "  {}:{l}:{c}: {}: {}", self.file, d.path, d.message)?,
+                _ => writeln!(f, "  {}: {}", if d.path.is_empty() { "(document)" } else { &d.path }, d.message)?,
+            }
+        }
+        write!(f, "nothing was applied; fix the fields above and run again")
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Reads the file (or stdin), validates it with the core and builds the stack.
+pub fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
+    let (file, text) = match &args.file {
+        None => ("(profile)".to_string(), String::new()),
+        Some(p) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).context("reading the configuration from standard input")?;
+            ("<stdin>".to_string(), s)
+        }
+        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?),
+    };
+    let profile = match &args.profile {
+        None => None,
+        Some(s) => Some(ProfileName::parse(s).ok_or_else(|| BadInput {
+            file: "--profile".into(),
+            errors: Errors(vec![voice_core::Diagnostic::at_value("profile", format!("`{s}` is not a profile; use dev, small or production"))]),
+        })?),
+    };
+    voice_core::load(&Input { yaml: &text, profile, sets: &args.sets }).map_err(|errors| BadInput { file, errors }.into())
+}
