@@ -191,11 +191,6 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
             return Err(Errors(vec![Diagnostic::at_value("", format!("expected a mapping at the top of voice.yaml, found {}", shape_name(&other)))]));
         }
     };
-    for s in input.sets {
-        if let Err(d) = apply_set(&mut user, s) {
-            diags.push(d);
-        }
-    }
     let schema = schema();
     let mut shape_diags = Vec::new();
     shape::check(&user, &schema, &mut shape_diags);
@@ -204,13 +199,28 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
     }
     diags.extend(shape_diags);
 
+    let set_profile = input.sets.iter().rev().find_map(|s| s.strip_prefix("profile=")).and_then(|p| ProfileName::parse(p.trim()));
     let profile = input
         .profile
+        .or(set_profile)
         .or_else(|| user.get("profile").and_then(Value::as_str).and_then(ProfileName::parse))
         .unwrap_or(DEFAULT_PROFILE);
     let mut merged = yaml::parse(profile_yaml(profile)).map(|d| d.value).unwrap_or(Value::Null);
     merge(&mut merged, user);
+    // `--set` applies over the layered document, so `cluster.nodes[0].count=5` edits the
+    // profile's node list instead of replacing it.
+    for s in input.sets {
+        if let Err(d) = apply_set(&mut merged, s) {
+            diags.push(d);
+        }
+    }
     merged["profile"] = Value::from(profile.as_str());
+    let mut set_diags = Vec::new();
+    shape::check(&merged, &schema, &mut set_diags);
+    for d in set_diags {
+        remove_path(&mut merged, &d.path);
+        diags.push(d);
+    }
     let options: Options = match serde_json::from_value(merged) {
         Ok(o) => o,
         Err(e) => {

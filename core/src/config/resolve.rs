@@ -436,7 +436,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
         let replicas = mr.replicas.unwrap_or(hpa.map_or(1, |h| h.min));
         if replicas == 0 {
             ctx.err("modelRouter.replicas", "must be at least 1; set modelRouter.enabled: false to leave the Model Router out");
-        } else if let Some(h) = hpa {
+        } else if let Some(h) = hpa.filter(|h| h.min <= h.max) {
             if replicas < h.min || replicas > h.max {
                 ctx.err("modelRouter.replicas", format!("must lie within the HPA bounds {}–{}, found {replicas}", h.min, h.max));
             }
