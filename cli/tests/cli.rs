@@ -1,0 +1,117 @@
+//! The binary as a user runs it: exit codes, output formats, files, and discovery by kubectl.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kubectl-voice")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).env("NO_COLOR", "1").output().expect("run kubectl-voice")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn plan_prints_sizing_fit_and_waves() {
+    let o = run(&["plan", "--profile", "production"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    for needle in ["COMPONENT", "posthog-clickhouse", "model-router", "TOTAL (max)", "Fit on", "Waves:", "migrations", "values never printed"] {
+        assert!(s.contains(needle), "plan output lacks `{needle}`:\n{s}");
+    }
+}
+
+#[test]
+fn plan_json_and_yaml_are_machine_readable() {
+    let o = run(&["plan", "--profile", "production", "-o", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["profile"], "production");
+    let web = v["sizing"]["components"].as_array().unwrap().iter().find(|c| c["name"] == "posthog-web").unwrap();
+    assert_eq!(web["pod"]["requests"]["cpu"], 500);
+    assert!(v["waves"].as_array().unwrap().len() >= 6);
+    let o = run(&["plan", "--profile", "dev", "-o", "yaml"]);
+    let y: serde_yaml::Value = serde_yaml::from_slice(&o.stdout).expect("yaml");
+    assert_eq!(y["profile"], serde_yaml::Value::from("dev"));
+}
+
+#[test]
+fn render_matches_the_reference_manifests() {
+    for p in ["dev", "small", "production"] {
+        let o = run(&["render", "--profile", p]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let want = std::fs::read_to_string(repo().join(format!("manifests/{p}.yaml"))).unwrap();
+        assert!(stdout(&o) == want, "render --profile {p} differs from manifests/{p}.yaml");
+        let t = run(&["template", "--profile", p]);
+        assert_eq!(t.stdout, o.stdout, "template is an alias of render");
+    }
+}
+
+#[test]
+fn render_out_writes_one_file_per_component_and_a_kustomization() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["render", "--profile", "small", "--out", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let k = std::fs::read_to_string(dir.path().join("kustomization.yaml")).unwrap();
+    assert!(k.contains("- namespaces.yaml") && k.contains("- posthog-web.yaml") && k.contains("- model-router.yaml"), "{k}");
+    let web = std::fs::read_to_string(dir.path().join("posthog-web.yaml")).unwrap();
+    assert!(web.contains("kind: Deployment") && web.contains("kind: Ingress"));
+}
+
+#[test]
+fn bad_input_exits_2_names_the_field_and_line_and_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("voice.yaml");
+    std::fs::write(&f, "profile: production\nmodelRouter:\n  hpa:\n    minReplicas: 4\n    maxReplicas: 2\n").unwrap();
+    let o = run(&["render", "-f", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let e = stderr(&o);
+    assert!(e.contains("voice.yaml:5:18: modelRouter.hpa.maxReplicas: must be at least minReplicas (4)"), "{e}");
+    assert!(e.contains("nothing was applied"), "{e}");
+
+    let o = run(&["plan", "--profile", "prod"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a profile"));
+
+    let o = run(&["plan", "--set", "cluster.nodes[0].cpu=lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cluster.nodes[0].cpu"), "{}", stderr(&o));
+}
+
+#[test]
+fn validate_schema_and_profile() {
+    let o = run(&["validate", "--profile", "dev"]);
+    assert!(o.status.success());
+    let o = run(&["schema"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["properties"]["modelRouter"].is_object());
+    let o = run(&["profile", "production"]);
+    assert!(stdout(&o).contains("profile: production"));
+}
+
+#[test]
+fn kubectl_finds_the_plugin() {
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let dir = Path::new(bin()).parent().unwrap();
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    match Command::new(&kubectl).args(["voice", "--help"]).env("PATH", path).output() {
+        Ok(o) => {
+            assert!(o.status.success(), "kubectl voice --help failed: {}", stderr(&o));
+            assert!(stdout(&o).contains("Usage: kubectl voice"), "{}", stdout(&o));
+        }
+        Err(e) => assert!(std::env::var_os("VOICE_REQUIRE_KUBECTL").is_none(), "no kubectl ({kubectl}): {e}"),
+    }
+}
