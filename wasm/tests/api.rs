@@ -1,0 +1,44 @@
+//! The exported API in a WASM engine (Node by default):
+//! `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test -p voice-wasm --target wasm32-unknown-unknown`.
+#![cfg(target_arch = "wasm32")]
+
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn json(v: JsValue) -> Value {
+    serde_wasm_bindgen::from_value(v).expect("a JSON-compatible value")
+}
+
+#[wasm_bindgen_test]
+fn plan_matches_the_core() {
+    let got = json(voice_wasm::plan("profile: production\n"));
+    assert_eq!(got["ok"], true);
+    assert_eq!(got, voice_wasm::plan_value("profile: production\n"));
+    assert_eq!(got["plan"]["profile"], "production");
+}
+
+#[wasm_bindgen_test]
+fn errors_carry_field_paths_and_positions() {
+    let got = json(voice_wasm::validate("profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 1\n"));
+    assert_eq!(got["ok"], false);
+    let e = &got["errors"][0];
+    assert_eq!(e["path"], "modelRouter.hpa.maxReplicas");
+    assert_eq!(e["line"], 4);
+    assert!(e["column"].is_number());
+}
+
+#[wasm_bindgen_test]
+fn render_returns_objects_and_the_stream() {
+    let got = json(voice_wasm::render("profile: small\n"));
+    let objects = got["objects"].as_array().expect("objects");
+    let joined: String = objects.iter().map(|o| o["yaml"].as_str().unwrap_or_default()).collect();
+    assert_eq!(got["yaml"].as_str(), Some(joined.as_str()));
+}
+
+#[wasm_bindgen_test]
+fn profiles_and_schema() {
+    let p = json(voice_wasm::profiles());
+    assert_eq!(p["profiles"].as_array().map(Vec::len), Some(3));
+    assert!(json(voice_wasm::schema())["properties"]["modelRouter"].is_object());
+}

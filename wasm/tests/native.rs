@@ -1,0 +1,80 @@
+//! The conversions, natively: what the page receives is the core's output unchanged.
+#![cfg(not(target_arch = "wasm32"))]
+
+use serde_json::Value;
+use voice_core::{Input, render};
+use voice_wasm::*;
+
+fn stack(yaml: &str) -> voice_core::Stack {
+    voice_core::load(&Input { yaml, profile: None, sets: &[] }).expect("valid")
+}
+
+#[test]
+fn plan_is_the_core_plan() {
+    for p in ["dev", "small", "production"] {
+        let yaml = format!("profile: {p}\n");
+        let want = serde_json::to_value(voice_core::plan::plan(&stack(&yaml))).unwrap();
+        assert_eq!(plan_value(&yaml)["plan"], want, "{p}");
+        assert_eq!(preview_value(&yaml)["plan"], want, "{p}");
+    }
+}
+
+#[test]
+fn render_is_the_core_stream() {
+    let yaml = "profile: production\n";
+    let objects = render::render(&stack(yaml));
+    let got = render_value(yaml);
+    assert_eq!(got["yaml"].as_str(), Some(render::to_yaml(&objects).as_str()));
+    let list = got["objects"].as_array().unwrap();
+    assert_eq!(list.len(), objects.len());
+    let joined: String = list.iter().map(|o| o["yaml"].as_str().unwrap()).collect();
+    assert_eq!(joined, render::to_yaml(&objects));
+    for (o, v) in objects.iter().zip(list) {
+        assert_eq!(v["kind"], o.kind.as_str());
+        assert_eq!(v["name"], o.name.as_str());
+        assert_eq!(v["namespace"].as_str(), o.namespace.as_deref());
+    }
+    let files = files_value(yaml);
+    let want: Vec<Value> = render::to_files(&objects).into_iter().map(|(f, t)| serde_json::json!({ "file": f, "text": t })).collect();
+    assert_eq!(files["files"], Value::Array(want));
+}
+
+#[test]
+fn errors_are_the_core_diagnostics() {
+    let yaml = "profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 1\n";
+    let want = voice_core::load(&Input { yaml, profile: None, sets: &[] }).err().expect("invalid");
+    for got in [validate_value(yaml), plan_value(yaml), render_value(yaml), preview_value(yaml), files_value(yaml)] {
+        assert_eq!(got["ok"], false);
+        let errs = got["errors"].as_array().unwrap();
+        assert_eq!(errs.len(), want.0.len());
+        for (e, d) in errs.iter().zip(&want.0) {
+            assert_eq!(e["path"], d.path.as_str());
+            assert_eq!(e["message"], d.message.as_str());
+            assert_eq!(e["line"].as_u64().map(|l| l as usize), d.line);
+            assert_eq!(e["column"].as_u64().map(|c| c as usize), d.column);
+        }
+    }
+    assert_eq!(validate_value(yaml)["errors"][0]["path"], "modelRouter.hpa.maxReplicas");
+    let syntax = validate_value("profile: [\n");
+    assert_eq!(syntax["ok"], false);
+    assert!(syntax["errors"][0]["line"].is_number());
+}
+
+#[test]
+fn normalize_layers_the_file_over_its_profile() {
+    let got = normalize_value("profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 12\n");
+    assert_eq!(got["user"]["modelRouter"]["hpa"]["maxReplicas"], 12);
+    assert_eq!(got["effective"]["modelRouter"]["hpa"]["maxReplicas"], 12);
+    assert_eq!(got["effective"]["modelRouter"]["hpa"]["minReplicas"], 3);
+    assert_eq!(got["effective"]["profile"], "production");
+    assert_eq!(normalize_value("")["effective"]["profile"], voice_core::config::DEFAULT_PROFILE.as_str());
+    assert_eq!(normalize_value("a: [")["ok"], false);
+}
+
+#[test]
+fn profiles_are_embedded() {
+    let p = profiles_value();
+    let names: Vec<&str> = p["profiles"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["dev", "small", "production"]);
+    assert_eq!(schema_value(), voice_core::config::schema());
+}
