@@ -1,8 +1,9 @@
 //! Sizing: per component replicas (min and max), requests, limits and storage; totals per
 //! namespace and overall, at minimum and at maximum replicas.
 //!
-//! A pod's request is the larger of the sum of its containers (sidecars included) and its
-//! largest init container, as the scheduler computes it. Jobs run to completion before the
+//! A pod's request is the larger of the sum of its containers (sidecars included, the injected
+//! Istio proxy too) and its largest init container, as the scheduler computes it. A blue-green
+//! service counts its standby colour at its minimum replicas. Jobs run to completion before the
 //! applications start, so they are listed but left out of the steady-state totals.
 
 use serde::Serialize;
@@ -22,7 +23,7 @@ pub struct PodSize {
 /// The effective requests and limits of a component's pod.
 pub fn pod_size(c: &Component) -> PodSize {
     let sum = |f: fn(&crate::catalog::ResourceSpec) -> Resources| {
-        let main = c.containers.iter().map(|x| f(&x.resources)).fold(Resources::default(), |a, b| Resources { cpu: a.cpu + b.cpu, memory: a.memory + b.memory });
+        let main = c.containers.iter().map(|x| f(&x.resources)).chain(c.mesh_sidecar.as_ref().map(f)).fold(Resources::default(), |a, b| Resources { cpu: a.cpu + b.cpu, memory: a.memory + b.memory });
         c.init_containers.iter().map(|x| f(&x.resources)).fold(main, |a, b| Resources { cpu: a.cpu.max(b.cpu), memory: a.memory.max(b.memory) })
     };
     PodSize { requests: sum(|r| r.requests), limits: sum(|r| r.limits) }
@@ -106,6 +107,11 @@ pub struct Sizing {
     pub total: Range,
 }
 
+/// Pods of the standby colour of a blue-green component.
+fn standby(c: &Component) -> u32 {
+    if c.blue_green.is_some() { c.replicas } else { 0 }
+}
+
 /// Sizes a stack.
 pub fn size(stack: &Stack) -> Sizing {
     let components: Vec<ComponentSize> = stack
@@ -116,8 +122,8 @@ pub fn size(stack: &Stack) -> Sizing {
             group: c.group.as_str(),
             namespace: c.namespace.clone(),
             kind: c.kind,
-            min_replicas: c.replicas,
-            max_replicas: c.max_replicas(),
+            min_replicas: c.replicas + standby(c),
+            max_replicas: c.max_replicas() + standby(c),
             pod: pod_size(c),
             storage: c.storage.iter().map(|s| s.size).sum(),
         })

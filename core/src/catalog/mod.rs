@@ -5,9 +5,10 @@
 //! overrides applied, plus the ConfigMaps and Secrets they read. Everything downstream (sizing,
 //! fit, render, plan) works from the stack and never re-states a component fact.
 
-mod infra;
+pub mod infra;
 mod model_router;
 mod posthog;
+pub mod voiceassistant;
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,8 @@ pub enum Group {
     ModelRouter,
     /// Shared infrastructure (databases and caches of the applications).
     Infra,
+    /// The VoiceAssistant platform services.
+    VoiceAssistant,
 }
 
 impl Group {
@@ -33,6 +36,7 @@ impl Group {
             Group::Posthog => "posthog",
             Group::ModelRouter => "model-router",
             Group::Infra => "infra",
+            Group::VoiceAssistant => "voiceassistant",
         }
     }
 }
@@ -402,6 +406,24 @@ pub struct Component {
     pub session_affinity: Option<i32>,
     /// Why this component exists or departs from the defaults, for `plan` and the docs.
     pub notes: Vec<&'static str>,
+    /// PriorityClass of its pods.
+    pub priority_class: Option<&'static str>,
+    /// Requests and limits of the injected mesh sidecar (not rendered; counted in sizing).
+    pub mesh_sidecar: Option<ResourceSpec>,
+    /// Blue-green: the active colour; two colour-labelled Deployments are rendered.
+    pub blue_green: Option<&'static str>,
+    /// Scrapes every component's metrics port (the in-plan Prometheus).
+    pub scraper: bool,
+    /// Mounts its ServiceAccount token (it talks to the Kubernetes API).
+    pub api_access: bool,
+    /// Rolling update maxSurge.
+    pub max_surge: i32,
+    /// Extra pod annotations.
+    pub pod_annotations: Vec<(&'static str, String)>,
+    /// Replicas are peers that talk to each other (brokers, quorum members): pods start in
+    /// parallel, the headless Service publishes unready addresses, and the NetworkPolicy
+    /// allows traffic between them.
+    pub parallel_pods: bool,
 }
 
 impl Component {
@@ -550,9 +572,7 @@ pub fn with_registry(cfg: &Config, image: &str) -> String {
 /// Builds the stack for a configuration, applying and checking `components.*` overrides.
 pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     let mut stack = Stack { config: cfg.clone(), components: Vec::new(), config_maps: Vec::new(), secrets: Vec::new() };
-    posthog::add(cfg, &mut stack);
-    infra::add(cfg, &mut stack);
-    model_router::add(cfg, &mut stack);
+    add_all(cfg, &mut stack);
     let mut diags = Vec::new();
     let known = all_component_names();
     for (name, o) in &cfg.overrides {
@@ -614,7 +634,18 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             }
         }
     }
+    voiceassistant::finish(&mut stack);
+    if diags.is_empty() {
+        diags.extend(voiceassistant::policy_violations(&stack));
+    }
     if diags.is_empty() { Ok(stack) } else { Err(diags) }
+}
+
+fn add_all(cfg: &Config, stack: &mut Stack) {
+    posthog::add(cfg, stack);
+    infra::add(cfg, stack);
+    model_router::add(cfg, stack);
+    voiceassistant::add(cfg, stack);
 }
 
 /// Names of every component any configuration can produce (for override suggestions).
@@ -623,9 +654,7 @@ pub fn all_component_names() -> Vec<String> {
     for p in crate::config::PROFILES {
         let Ok((cfg, _)) = crate::config::load(&crate::config::Input { yaml: "", profile: Some(p), sets: &[] }) else { continue };
         let mut s = Stack { config: cfg.clone(), components: Vec::new(), config_maps: Vec::new(), secrets: Vec::new() };
-        posthog::add(&cfg, &mut s);
-        infra::add(&cfg, &mut s);
-        model_router::add(&cfg, &mut s);
+        add_all(&cfg, &mut s);
         for c in s.components {
             if !names.contains(&c.name) {
                 names.push(c.name);
@@ -652,7 +681,7 @@ impl Component {
             part_of: match group {
                 Group::Posthog => "posthog",
                 Group::ModelRouter => "model-router",
-                Group::Infra => "voiceassistant",
+                Group::Infra | Group::VoiceAssistant => "voiceassistant",
             },
             kind,
             tier,
@@ -674,6 +703,14 @@ impl Component {
             job: None,
             session_affinity: None,
             notes: Vec::new(),
+            priority_class: None,
+            mesh_sidecar: None,
+            blue_green: None,
+            scraper: false,
+            api_access: false,
+            max_surge: 1,
+            pod_annotations: Vec::new(),
+            parallel_pods: false,
         }
     }
     /// Adds a scratch volume mounted at `path` in the main container.

@@ -31,6 +31,10 @@ pub struct Options {
     pub monitoring: Option<MonitoringOptions>,
     /// Per-component overrides, keyed by component name (see `kubectl voice plan`).
     pub components: Option<BTreeMap<String, ComponentOptions>>,
+    /// The VoiceAssistant platform: its 14 services and their infrastructure.
+    pub voice_assistant: Option<VoiceAssistantOptions>,
+    /// Istio service mesh resources for the platform (gateway, routes, mTLS, JWT, telemetry).
+    pub istio: Option<IstioOptions>,
 }
 
 /// Profile names.
@@ -291,4 +295,161 @@ pub struct ResourceListOptions {
     pub cpu: Option<String>,
     /// Memory (`512Mi`, `2Gi`).
     pub memory: Option<String>,
+}
+
+/// The VoiceAssistant platform.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VoiceAssistantOptions {
+    /// Deploy the platform (default true).
+    pub enabled: Option<bool>,
+    /// `single` (one replica, no autoscaler or disruption budget) or `reference` (the
+    /// reference replicas, HPAs and PDBs).
+    pub replicas: Option<ReplicaMode>,
+    /// Registry and organisation of the service images (default `ghcr.io/voiceassistant`).
+    pub image_repository: Option<String>,
+    /// Tag of every service image (default `1.0.0`).
+    pub image_tag: Option<String>,
+    /// Which infrastructure components run (PostgreSQL and Redis always do).
+    pub infrastructure: Option<InfrastructureOptions>,
+    /// Per-service settings, keyed by service name (`identity-service`, `agent-engine`, …).
+    pub services: Option<BTreeMap<String, VaServiceOptions>>,
+}
+
+/// Replica layout of the platform services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicaMode {
+    /// One replica each, no HPA, no PDB.
+    Single,
+    /// The reference replicas, HPA bounds and PDBs.
+    Reference,
+}
+
+/// Infrastructure switches.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InfrastructureOptions {
+    /// Nacos configuration centre (and its MySQL).
+    pub nacos: Option<bool>,
+    /// Milvus vector database (and its etcd; object storage is the shared MinIO).
+    pub milvus: Option<bool>,
+    /// Elasticsearch (keyword retrieval, Jaeger span storage).
+    pub elasticsearch: Option<bool>,
+    /// ClickHouse (analytics).
+    pub clickhouse: Option<bool>,
+    /// Kafka in KRaft mode (events).
+    pub kafka: Option<bool>,
+    /// The one shared MinIO object store.
+    pub minio: Option<bool>,
+    /// Prometheus, Grafana and Alertmanager.
+    pub monitoring: Option<bool>,
+    /// Jaeger collector and query (spans stored in Elasticsearch).
+    pub jaeger: Option<bool>,
+    /// OpenTelemetry collector that the services export traces to.
+    pub otel_collector: Option<bool>,
+}
+
+/// Settings of one platform service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaServiceOptions {
+    /// Deploy this service (default true).
+    pub enabled: Option<bool>,
+    /// Two colour-labelled Deployments (`<svc>-blue`, `<svc>-green`) behind one Service.
+    pub blue_green: Option<bool>,
+    /// The colour the Service selects (default `blue`).
+    pub active_color: Option<Color>,
+}
+
+/// Blue-green colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    /// Blue.
+    Blue,
+    /// Green.
+    Green,
+}
+
+impl Color {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Color::Blue => "blue",
+            Color::Green => "green",
+        }
+    }
+}
+
+/// Istio settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IstioOptions {
+    /// Render Istio resources and label the application namespace for injection.
+    pub enabled: Option<bool>,
+    /// Mutual TLS in the application namespace: `strict` (default) or `permissive`.
+    pub mtls: Option<MtlsMode>,
+    /// The public Gateway.
+    pub gateway: Option<IstioGatewayOptions>,
+    /// JWT validation (RequestAuthentication).
+    pub jwt: Option<JwtOptions>,
+    /// Tracing.
+    pub tracing: Option<TracingOptions>,
+    /// Local rate limit on the orchestrator's inbound sidecar.
+    pub rate_limit: Option<RateLimitOptions>,
+}
+
+/// PeerAuthentication mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MtlsMode {
+    /// Only mTLS.
+    Strict,
+    /// mTLS and plain text.
+    Permissive,
+}
+
+/// Gateway hosts and certificate.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IstioGatewayOptions {
+    /// REST API host (default `api.voiceassistant.com`).
+    pub api_host: Option<String>,
+    /// WebSocket host (default `ws.voiceassistant.com`).
+    pub ws_host: Option<String>,
+    /// gRPC host (default `grpc.voiceassistant.com`).
+    pub grpc_host: Option<String>,
+    /// TLS Secret in the ingress gateway's namespace (default `voiceassistant-tls-cert`).
+    pub tls_secret: Option<String>,
+}
+
+/// JWT issuer settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JwtOptions {
+    /// Issuer (default `https://identity.voiceassistant.com`).
+    pub issuer: Option<String>,
+    /// JWKS URI (default `<issuer>/.well-known/jwks.json`).
+    pub jwks_uri: Option<String>,
+    /// Accepted audiences.
+    pub audiences: Option<Vec<String>>,
+}
+
+/// Tracing settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TracingOptions {
+    /// Percentage of requests traced (0–100, default 10).
+    pub sampling_percent: Option<f64>,
+}
+
+/// Local rate limit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimitOptions {
+    /// Apply it (default true).
+    pub enabled: Option<bool>,
+    /// Token bucket size refilled every minute (default 1000).
+    pub requests_per_minute: Option<u32>,
 }

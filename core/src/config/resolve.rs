@@ -46,6 +46,89 @@ pub struct Config {
     pub monitoring: bool,
     /// Per-component overrides, checked against the catalog later.
     pub overrides: BTreeMap<String, ComponentOverride>,
+    /// The VoiceAssistant platform, when enabled.
+    pub voice_assistant: Option<VoiceAssistant>,
+    /// Istio resources, when enabled.
+    pub istio: Option<Istio>,
+}
+
+/// Resolved VoiceAssistant platform settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceAssistant {
+    /// Reference replicas, HPAs and PDBs (else one replica each).
+    pub reference_scale: bool,
+    /// Image repository prefix.
+    pub image_repository: String,
+    /// Image tag.
+    pub image_tag: String,
+    /// Infrastructure switches.
+    pub infra: InfraSwitches,
+    /// Per-service settings for every service (disabled ones included).
+    pub services: BTreeMap<String, VaService>,
+}
+
+impl VoiceAssistant {
+    /// Whether a service is deployed.
+    pub fn service_enabled(&self, name: &str) -> bool {
+        self.services.get(name).is_some_and(|s| s.enabled)
+    }
+}
+
+/// Which infrastructure components run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InfraSwitches {
+    /// Nacos and its MySQL.
+    pub nacos: bool,
+    /// Milvus and its etcd.
+    pub milvus: bool,
+    /// Elasticsearch.
+    pub elasticsearch: bool,
+    /// ClickHouse.
+    pub clickhouse: bool,
+    /// Kafka.
+    pub kafka: bool,
+    /// MinIO.
+    pub minio: bool,
+    /// Prometheus, Grafana, Alertmanager.
+    pub monitoring: bool,
+    /// Jaeger.
+    pub jaeger: bool,
+    /// OpenTelemetry collector.
+    pub otel_collector: bool,
+}
+
+/// Resolved settings of one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VaService {
+    /// Deployed.
+    pub enabled: bool,
+    /// Blue-green: the active colour, when on.
+    pub blue_green: Option<Color>,
+}
+
+/// Resolved Istio settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Istio {
+    /// PeerAuthentication STRICT (else PERMISSIVE).
+    pub strict_mtls: bool,
+    /// REST API host.
+    pub api_host: String,
+    /// WebSocket host.
+    pub ws_host: String,
+    /// gRPC host.
+    pub grpc_host: String,
+    /// TLS Secret (credentialName).
+    pub tls_secret: String,
+    /// JWT issuer.
+    pub jwt_issuer: String,
+    /// JWKS URI.
+    pub jwks_uri: String,
+    /// JWT audiences.
+    pub audiences: Vec<String>,
+    /// Tracing sample percentage.
+    pub sampling_percent: f64,
+    /// Local rate limit, tokens per minute.
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 /// Namespace names.
@@ -561,6 +644,8 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     }
 
     let monitoring = o.monitoring.as_ref().and_then(|m| m.enabled).unwrap_or(false);
+    let voice_assistant = voice_assistant(&mut ctx, o.voice_assistant.as_ref());
+    let istio = istio(&mut ctx, o.istio.as_ref(), voice_assistant.is_some());
     if ctx.diags.is_empty() {
         Ok(Config {
             profile,
@@ -572,10 +657,132 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             cluster: Cluster { nodes, storage_class: cl.storage_class, ingress_class, cert_issuer },
             monitoring,
             overrides,
+            voice_assistant,
+            istio,
         })
     } else {
         Err(ctx.diags)
     }
+}
+
+fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<VoiceAssistant> {
+    use crate::catalog::voiceassistant as va;
+    let o = o.cloned().unwrap_or_default();
+    if !o.enabled.unwrap_or(true) {
+        return None;
+    }
+    let i = o.infrastructure.clone().unwrap_or_default();
+    let infra = InfraSwitches {
+        nacos: i.nacos.unwrap_or(true),
+        milvus: i.milvus.unwrap_or(true),
+        elasticsearch: i.elasticsearch.unwrap_or(true),
+        clickhouse: i.clickhouse.unwrap_or(true),
+        kafka: i.kafka.unwrap_or(true),
+        minio: i.minio.unwrap_or(true),
+        monitoring: i.monitoring.unwrap_or(true),
+        jaeger: i.jaeger.unwrap_or(true),
+        otel_collector: i.otel_collector.unwrap_or(true),
+    };
+    let user = o.services.clone().unwrap_or_default();
+    for name in user.keys() {
+        if !va::SERVICES.contains(&name.as_str()) {
+            let hint = super::shape::closest(name, va::SERVICES.iter().copied()).map_or_else(|| format!("; services: {}", va::SERVICES.join(", ")), |b| format!(", did you mean `{b}`?"));
+            ctx.diags.push(Diagnostic::at_key(&format!("voiceAssistant.services.{name}"), format!("unknown service `{name}`{hint}")));
+        }
+    }
+    let mut services = BTreeMap::new();
+    for name in va::SERVICES {
+        let s = user.get(name).cloned().unwrap_or_default();
+        let enabled = s.enabled.unwrap_or(true);
+        if s.active_color.is_some() && !s.blue_green.unwrap_or(false) {
+            ctx.err(&format!("voiceAssistant.services.{name}.activeColor"), "only used with blueGreen: true");
+        }
+        let blue_green = s.blue_green.unwrap_or(false).then(|| s.active_color.unwrap_or(Color::Blue));
+        if enabled {
+            for need in va::required_infra(name) {
+                if !infra.get(*need) {
+                    ctx.err(
+                        &format!("voiceAssistant.infrastructure.{}", need.key()),
+                        format!("{name} needs {}; turn it on, or set voiceAssistant.services.{name}.enabled: false", need.label()),
+                    );
+                }
+            }
+        }
+        services.insert(name.to_string(), VaService { enabled, blue_green });
+    }
+    if infra.jaeger && !infra.elasticsearch {
+        ctx.err("voiceAssistant.infrastructure.jaeger", "Jaeger stores spans in Elasticsearch; turn elasticsearch on or jaeger off");
+    }
+    if infra.milvus && !infra.minio {
+        ctx.err("voiceAssistant.infrastructure.milvus", "Milvus keeps its segments in the shared MinIO; turn minio on or milvus off");
+    }
+    let image_repository = o.image_repository.clone().unwrap_or_else(|| "ghcr.io/voiceassistant".into());
+    if image_repository.contains('@') || image_repository.rsplit('/').next().is_some_and(|l| l.contains(':')) || image_repository.is_empty() {
+        ctx.err("voiceAssistant.imageRepository", format!("`{image_repository}` must be a registry and organisation without tag, e.g. ghcr.io/voiceassistant"));
+    }
+    let image_tag = o.image_tag.clone().unwrap_or_else(|| "1.0.0".into());
+    if let Err(why) = check_image(&format!("{image_repository}/x:{image_tag}")) {
+        ctx.err("voiceAssistant.imageTag", why);
+    }
+    Some(VoiceAssistant { reference_scale: o.replicas.unwrap_or(ReplicaMode::Reference) == ReplicaMode::Reference, image_repository, image_tag, infra, services })
+}
+
+fn istio(ctx: &mut Ctx, o: Option<&IstioOptions>, platform: bool) -> Option<Istio> {
+    let o = o.cloned().unwrap_or_default();
+    if !o.enabled.unwrap_or(false) {
+        return None;
+    }
+    if !platform {
+        ctx.err("istio.enabled", "Istio routes the VoiceAssistant platform; enable voiceAssistant or turn istio off");
+    }
+    let g = o.gateway.clone().unwrap_or_default();
+    let host = |ctx: &mut Ctx, field: &str, v: Option<String>, d: &str| {
+        let v = v.unwrap_or_else(|| d.into());
+        ctx.dns_subdomain(&format!("istio.gateway.{field}"), &v);
+        v
+    };
+    let api_host = host(ctx, "apiHost", g.api_host, "api.voiceassistant.com");
+    let ws_host = host(ctx, "wsHost", g.ws_host, "ws.voiceassistant.com");
+    let grpc_host = host(ctx, "grpcHost", g.grpc_host, "grpc.voiceassistant.com");
+    let tls_secret = host(ctx, "tlsSecret", g.tls_secret, "voiceassistant-tls-cert");
+    let j = o.jwt.clone().unwrap_or_default();
+    let jwt_issuer = j.issuer.unwrap_or_else(|| "https://identity.voiceassistant.com".into());
+    ctx.url("istio.jwt.issuer", &jwt_issuer);
+    let jwks_uri = j.jwks_uri.unwrap_or_else(|| format!("{}/.well-known/jwks.json", jwt_issuer.trim_end_matches('/')));
+    ctx.url("istio.jwt.jwksUri", &jwks_uri);
+    if !jwks_uri.starts_with("https://") {
+        ctx.err("istio.jwt.jwksUri", "the JWKS must be fetched over https://");
+    }
+    let audiences = j.audiences.unwrap_or_else(|| vec!["voiceassistant-api".into(), "voiceassistant-web".into(), "voiceassistant-mobile".into()]);
+    if audiences.is_empty() || audiences.iter().any(String::is_empty) {
+        ctx.err("istio.jwt.audiences", "list at least one non-empty audience");
+    }
+    let sampling_percent = o.tracing.as_ref().and_then(|t| t.sampling_percent).unwrap_or(10.0);
+    if !(0.0..=100.0).contains(&sampling_percent) {
+        ctx.err("istio.tracing.samplingPercent", format!("must be between 0 and 100 (percent), found {sampling_percent}"));
+    }
+    let rl = o.rate_limit.clone().unwrap_or_default();
+    let rate_limit_per_minute = if rl.enabled.unwrap_or(true) {
+        let n = rl.requests_per_minute.unwrap_or(1000);
+        if n == 0 {
+            ctx.err("istio.rateLimit.requestsPerMinute", "must be at least 1; set enabled: false to drop the limit");
+        }
+        Some(n)
+    } else {
+        None
+    };
+    Some(Istio {
+        strict_mtls: o.mtls.unwrap_or(MtlsMode::Strict) == MtlsMode::Strict,
+        api_host,
+        ws_host,
+        grpc_host,
+        tls_secret,
+        jwt_issuer,
+        jwks_uri,
+        audiences,
+        sampling_percent,
+        rate_limit_per_minute,
+    })
 }
 
 #[cfg(test)]

@@ -121,7 +121,15 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
 
 /// The pod template of a component.
 pub fn pod_template(stack: &Stack, c: &Component) -> core::PodTemplateSpec {
+    pod_template_colored(stack, c, None)
+}
+
+/// The pod template of a component, labelled `color: <color>` for a blue-green Deployment.
+pub fn pod_template_colored(stack: &Stack, c: &Component, color: Option<&str>) -> core::PodTemplateSpec {
     let mut annotations = BTreeMap::new();
+    for (k, v) in &c.pod_annotations {
+        annotations.insert((*k).to_string(), v.clone());
+    }
     if let Some((port, path)) = c.metrics {
         let number = c.containers.iter().flat_map(|x| &x.ports).find(|p| p.name == port).map(|p| p.port).unwrap_or_default();
         annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
@@ -153,10 +161,11 @@ pub fn pod_template(stack: &Stack, c: &Component) -> core::PodTemplateSpec {
         )
         .collect();
     core::PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(labels(stack, c)), annotations: (!annotations.is_empty()).then_some(annotations), ..Default::default() }),
+        metadata: Some(ObjectMeta { labels: Some(color_labels(labels(stack, c), color)), annotations: (!annotations.is_empty()).then_some(annotations), ..Default::default() }),
         spec: Some(core::PodSpec {
             service_account_name: Some(c.name.clone()),
-            automount_service_account_token: Some(false),
+            automount_service_account_token: Some(c.api_access),
+            priority_class_name: c.priority_class.map(str::to_string),
             termination_grace_period_seconds: Some(c.termination_grace),
             restart_policy: (c.kind == WorkloadKind::Job).then(|| "Never".into()),
             security_context: Some(core::PodSecurityContext {
@@ -204,8 +213,34 @@ pub fn workload_name(stack: &Stack, c: &Component) -> String {
     }
 }
 
+fn color_labels(mut l: BTreeMap<String, String>, color: Option<&str>) -> BTreeMap<String, String> {
+    if let Some(c) = color {
+        l.insert("color".into(), c.into());
+    }
+    l
+}
+
+/// The colours of a blue-green component's Deployments, active first.
+pub fn colors(c: &Component) -> Vec<&'static str> {
+    match c.blue_green {
+        Some("green") => vec!["green", "blue"],
+        Some(_) => vec!["blue", "green"],
+        None => Vec::new(),
+    }
+}
+
+/// The Deployment names of a component (`<name>`, or `<name>-<colour>` for blue-green).
+pub fn deployment_names(c: &Component) -> Vec<String> {
+    if c.blue_green.is_some() {
+        colors(c).iter().map(|k| format!("{}-{k}", c.name)).collect()
+    } else {
+        vec![c.name.clone()]
+    }
+}
+
 pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object> {
     let mut out = Vec::new();
+    let active = c.blue_green.map(|_| colors(c)[0]);
     let selector = LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() };
     let template = pod_template(stack, c);
     match c.kind {
@@ -219,22 +254,28 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             } else {
                 DeploymentStrategy {
                     type_: Some("RollingUpdate".into()),
-                    rolling_update: Some(RollingUpdateDeployment { max_surge: Some(IntOrString::Int(1)), max_unavailable: Some(IntOrString::Int(0)) }),
+                    rolling_update: Some(RollingUpdateDeployment { max_surge: Some(IntOrString::Int(c.max_surge)), max_unavailable: Some(IntOrString::Int(0)) }),
                 }
             };
-            let d = Deployment {
-                metadata: meta(stack, c, &c.name),
-                spec: Some(DeploymentSpec {
-                    replicas: Some(i32::try_from(c.replicas).unwrap_or(1)),
-                    revision_history_limit: Some(5),
-                    selector,
-                    strategy: Some(strategy),
-                    template,
+            let variants: Vec<(String, Option<&str>)> =
+                if c.blue_green.is_some() { colors(c).into_iter().map(|k| (format!("{}-{k}", c.name), Some(k))).collect() } else { vec![(c.name.clone(), None)] };
+            for (name, color) in variants {
+                let mut m = meta(stack, c, &name);
+                m.labels = m.labels.map(|l| color_labels(l, color));
+                let d = Deployment {
+                    metadata: m,
+                    spec: Some(DeploymentSpec {
+                        replicas: Some(i32::try_from(c.replicas).unwrap_or(1)),
+                        revision_history_limit: Some(5),
+                        selector: LabelSelector { match_labels: Some(color_labels(selector_labels(stack, &c.name), color)), ..Default::default() },
+                        strategy: Some(strategy.clone()),
+                        template: if color.is_some() { pod_template_colored(stack, c, color) } else { template.clone() },
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
-                ..Default::default()
-            };
-            out.push(Object::new(&c.name, stage, &d));
+                };
+                out.push(Object::new(&c.name, stage, &d));
+            }
         }
         WorkloadKind::StatefulSet => {
             let s = StatefulSet {
@@ -244,7 +285,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                     service_name: Some(c.name.clone()),
                     selector,
                     template,
-                    pod_management_policy: Some("OrderedReady".into()),
+                    pod_management_policy: Some(if c.parallel_pods { "Parallel" } else { "OrderedReady" }.into()),
                     volume_claim_templates: (!c.storage.is_empty()).then(|| c.storage.iter().map(|s| claim(stack, c, s, &s.name)).collect()),
                     ..Default::default()
                 }),
@@ -275,7 +316,8 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             spec: Some(core::ServiceSpec {
                 type_: Some("ClusterIP".into()),
                 cluster_ip: headless.then(|| "None".into()),
-                selector: Some(selector_labels(stack, &c.name)),
+                selector: Some(color_labels(selector_labels(stack, &c.name), active)),
+                publish_not_ready_addresses: c.parallel_pods.then_some(true),
                 ports: Some(
                     c.containers
                         .iter()
@@ -301,10 +343,10 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
         let h = HorizontalPodAutoscaler {
             metadata: meta(stack, c, &c.name),
             spec: Some(HorizontalPodAutoscalerSpec {
-                scale_target_ref: CrossVersionObjectReference { api_version: Some("apps/v1".into()), kind: "Deployment".into(), name: c.name.clone() },
+                scale_target_ref: CrossVersionObjectReference { api_version: Some("apps/v1".into()), kind: "Deployment".into(), name: deployment_names(c)[0].clone() },
                 min_replicas: i32::try_from(a.hpa.min).ok(),
                 max_replicas: i32::try_from(a.hpa.max).unwrap_or(1),
-                metrics: Some(vec![metric("cpu", a.hpa.cpu), metric("memory", a.hpa.memory)]),
+                metrics: Some(std::iter::once(metric("cpu", a.hpa.cpu)).chain((a.hpa.memory > 0).then(|| metric("memory", a.hpa.memory))).collect()),
                 behavior: Some(HorizontalPodAutoscalerBehavior {
                     scale_down: Some(HPAScalingRules { stabilization_window_seconds: Some(300), policies: Some(vec![policy("Percent", 10, 60)]), ..Default::default() }),
                     scale_up: Some(HPAScalingRules { stabilization_window_seconds: Some(0), policies: Some(vec![policy("Percent", 100, 15)]), ..Default::default() }),
@@ -319,7 +361,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             metadata: meta(stack, c, &c.name),
             spec: Some(PodDisruptionBudgetSpec {
                 min_available: Some(IntOrString::Int(i32::try_from(min).unwrap_or(1))),
-                selector: Some(LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() }),
+                selector: Some(LabelSelector { match_labels: Some(color_labels(selector_labels(stack, &c.name), active)), ..Default::default() }),
                 ..Default::default()
             }),
             ..Default::default()
