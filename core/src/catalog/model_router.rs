@@ -76,6 +76,20 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    let mut data = data;
+    let mut platform_deps: Vec<&str> = Vec::new();
+    if let Some(va) = &cfg.voice_assistant {
+        // Upstream calls go to the platform's model-adapter; traces to its collector.
+        if va.service_enabled("model-adapter") {
+            data.insert("MODEL_ADAPTER_URL".into(), format!("http://model-adapter.{ns}.svc.cluster.local:8005"));
+            platform_deps.push("model-adapter");
+        }
+        if va.infra.otel_collector {
+            data.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), format!("http://otel-collector.{infra}.svc.cluster.local:4317"));
+            data.insert("OTEL_SERVICE_NAME".into(), "model-router".into());
+            platform_deps.push("otel-collector");
+        }
+    }
     stack.config_maps.push(ConfigMapSpec { name: "model-router-config".into(), namespace: ns.into(), component: "model-router".into(), data });
 
     let mut keys = vec![
@@ -123,6 +137,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         deps.push("postgres");
     }
     deps.push("redis");
+    deps.extend(platform_deps);
     c = c.needs(&deps).scratch("tmp", "/tmp");
     if let Posthog::Cloud(cl) = &cfg.posthog {
         c.external.push(External::Https(cl.host.trim_start_matches("https://").trim_start_matches("http://").to_string()));

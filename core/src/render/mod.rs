@@ -4,8 +4,9 @@
 //! Every object carries the standard `app.kubernetes.io/*` labels. Secrets are never
 //! rendered: their names and keys are part of the plan, and install creates them.
 
-mod network;
-mod workload;
+pub mod istio;
+pub mod network;
+pub mod workload;
 
 use std::collections::BTreeMap;
 
@@ -108,22 +109,129 @@ fn meta(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
     ObjectMeta { name: Some(name.into()), namespace: Some(c.namespace.clone()), labels: Some(labels(stack, c)), ..Default::default() }
 }
 
-fn namespace_labels(stack: &Stack) -> BTreeMap<String, String> {
-    BTreeMap::from([
+fn namespace_labels(stack: &Stack, ns: &str) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::from([
         ("app.kubernetes.io/instance".into(), stack.config.instance.clone()),
         ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
         ("pod-security.kubernetes.io/enforce".into(), "restricted".into()),
         ("pod-security.kubernetes.io/enforce-version".into(), "latest".into()),
-    ])
+    ]);
+    if stack.config.istio.is_some() && ns == stack.config.namespaces.app {
+        l.insert("istio-injection".into(), "enabled".into());
+    }
+    l
+}
+
+/// The platform's cluster and namespace policies: PriorityClasses, ResourceQuota and
+/// LimitRange per namespace, the platform Role and its binding, and the ClusterRole of each
+/// component that reads the Kubernetes API.
+fn platform_objects(stack: &Stack) -> Vec<Object> {
+    use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
+    use k8s_openapi::api::scheduling::v1::PriorityClass;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    let mut out = Vec::new();
+    let Some(_) = &stack.config.voice_assistant else { return out };
+    let base = |name: &str, ns: Option<&str>| ObjectMeta {
+        name: Some(name.into()),
+        namespace: ns.map(str::to_string),
+        labels: Some(BTreeMap::from([
+            ("app.kubernetes.io/instance".into(), stack.config.instance.clone()),
+            ("app.kubernetes.io/part-of".into(), "voiceassistant".into()),
+            ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
+        ])),
+        ..Default::default()
+    };
+    for (name, value, description) in crate::catalog::voiceassistant::PRIORITY_CLASSES {
+        let pc = PriorityClass { metadata: base(name, None), value, global_default: Some(false), description: Some(description.into()), ..Default::default() };
+        out.push(Object::new("platform", Stage::Cluster, &pc));
+    }
+    let q = |r: crate::catalog::Resources| BTreeMap::from([("cpu".to_string(), Quantity(r.cpu.to_string())), ("memory".to_string(), Quantity(r.memory.to_string()))]);
+    for pol in crate::catalog::voiceassistant::policies(&stack.config) {
+        let ns = Some(pol.namespace.as_str());
+        let hard = BTreeMap::from([
+            ("requests.cpu".to_string(), Quantity(pol.quota.requests.cpu.to_string())),
+            ("requests.memory".to_string(), Quantity(pol.quota.requests.memory.to_string())),
+            ("limits.cpu".to_string(), Quantity(pol.quota.limits.cpu.to_string())),
+            ("limits.memory".to_string(), Quantity(pol.quota.limits.memory.to_string())),
+            ("persistentvolumeclaims".to_string(), Quantity(pol.quota.pvcs.to_string())),
+        ]);
+        let rq = ResourceQuota { metadata: base("compute-quota", ns), spec: Some(ResourceQuotaSpec { hard: Some(hard), ..Default::default() }), ..Default::default() };
+        out.push(Object::new("platform", Stage::Config, &rq));
+        let l = pol.limits;
+        let lr = LimitRange {
+            metadata: base("limit-range", ns),
+            spec: Some(LimitRangeSpec {
+                limits: vec![LimitRangeItem {
+                    type_: "Container".into(),
+                    max: Some(q(l.max)),
+                    min: Some(q(l.min)),
+                    default: Some(q(l.default)),
+                    default_request: Some(q(l.default_request)),
+                    ..Default::default()
+                }],
+            }),
+        };
+        out.push(Object::new("platform", Stage::Config, &lr));
+    }
+    let app = stack.config.namespaces.app.as_str();
+    let subjects: Vec<Subject> = stack
+        .components
+        .iter()
+        .filter(|c| c.group == crate::catalog::Group::VoiceAssistant)
+        .map(|c| Subject { kind: "ServiceAccount".into(), name: c.name.clone(), namespace: Some(c.namespace.clone()), ..Default::default() })
+        .collect();
+    if !subjects.is_empty() {
+        let role = Role {
+            metadata: base("voiceassistant-role", Some(app)),
+            rules: Some(vec![
+                PolicyRule { api_groups: Some(vec![String::new()]), resources: Some(vec!["configmaps".into()]), verbs: vec!["get".into(), "list".into(), "watch".into()], ..Default::default() },
+                PolicyRule { api_groups: Some(vec![String::new()]), resources: Some(vec!["pods".into()]), verbs: vec!["get".into(), "list".into()], ..Default::default() },
+            ]),
+        };
+        out.push(Object::new("platform", Stage::Config, &role));
+        let rb = RoleBinding {
+            metadata: base("voiceassistant-rolebinding", Some(app)),
+            role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "Role".into(), name: "voiceassistant-role".into() },
+            subjects: Some(subjects),
+        };
+        out.push(Object::new("platform", Stage::Config, &rb));
+    }
+    for c in stack.components.iter().filter(|c| c.api_access) {
+        let name = format!("{}-{}", stack.config.instance, c.name);
+        let cr = ClusterRole {
+            metadata: meta_cluster(stack, c, &name),
+            rules: Some(vec![PolicyRule {
+                api_groups: Some(vec![String::new()]),
+                resources: Some(vec!["pods".into(), "services".into(), "endpoints".into(), "nodes".into()]),
+                verbs: vec!["get".into(), "list".into(), "watch".into()],
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        out.push(Object::new(&c.name, Stage::Cluster, &cr));
+        let crb = ClusterRoleBinding {
+            metadata: meta_cluster(stack, c, &name),
+            role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: name.clone() },
+            subjects: Some(vec![Subject { kind: "ServiceAccount".into(), name: c.name.clone(), namespace: Some(c.namespace.clone()), ..Default::default() }]),
+        };
+        out.push(Object::new(&c.name, Stage::Cluster, &crb));
+    }
+    out
+}
+
+fn meta_cluster(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
+    ObjectMeta { name: Some(name.into()), labels: Some(labels(stack, c)), ..Default::default() }
 }
 
 /// Renders every object of the stack, in apply order within each component.
 pub fn render(stack: &Stack) -> Vec<Object> {
     let mut out = Vec::new();
     for ns in stack.namespaces() {
-        let obj = Namespace { metadata: ObjectMeta { name: Some(ns.clone()), labels: Some(namespace_labels(stack)), ..Default::default() }, ..Default::default() };
+        let obj = Namespace { metadata: ObjectMeta { name: Some(ns.clone()), labels: Some(namespace_labels(stack, &ns)), ..Default::default() }, ..Default::default() };
         out.push(Object::new("", Stage::Cluster, &obj));
     }
+    out.extend(platform_objects(stack));
     for c in &stack.components {
         let sa = ServiceAccount { metadata: meta(stack, c, &c.name), automount_service_account_token: Some(false), ..Default::default() };
         out.push(Object::new(&c.name, Stage::Config, &sa));
@@ -142,6 +250,7 @@ pub fn render(stack: &Stack) -> Vec<Object> {
     for c in &stack.components {
         out.extend(network::objects(stack, c));
     }
+    out.extend(istio::objects(stack));
     out
 }
 

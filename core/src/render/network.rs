@@ -1,6 +1,11 @@
 //! Traffic: the Ingresses, one NetworkPolicy per component derived from the catalog's
 //! dependency edges (ingress from dependents, egress to dependencies, DNS and declared
 //! external endpoints, nothing else), and ServiceMonitors when monitoring is on.
+//!
+//! Besides dependency edges: peers of one component reach each other (brokers, quorum
+//! members); the in-plan Prometheus reaches every metrics port (and the merged-metrics ports of
+//! mesh sidecars); components reading the Kubernetes API reach it; with Istio, meshed pods
+//! reach istiod (`istio-system`, 15012) and the ingress gateway reaches the routed ports.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +19,13 @@ use serde_json::json;
 
 use super::{meta, selector_labels, Object, Stage};
 use crate::catalog::{Component, External, Stack};
+
+/// Ports a mesh sidecar serves for scraping: merged app metrics and Envoy's own.
+pub const SIDECAR_METRICS_PORTS: [u16; 2] = [15020, 15090];
+/// istiod's xDS port that every sidecar dials.
+pub const ISTIOD_PORT: u16 = 15012;
+/// Ports of the Kubernetes API server.
+pub const API_SERVER_PORTS: [u16; 2] = [443, 6443];
 
 /// Private address ranges excluded from "the internet" egress.
 pub const PRIVATE_RANGES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
@@ -42,6 +54,11 @@ fn internet() -> NetworkPolicyPeer {
     NetworkPolicyPeer { ip_block: Some(IPBlock { cidr: "0.0.0.0/0".into(), except: Some(PRIVATE_RANGES.map(String::from).to_vec()) }), ..Default::default() }
 }
 
+/// The ports of `c` the Istio ingress gateway routes to.
+fn routed_ports_istio(stack: &Stack, c: &Component) -> Vec<u16> {
+    super::istio::routed_ports(stack, c)
+}
+
 /// The components that route public traffic to `c`, with the ports.
 fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
     let mut out: Vec<u16> = stack
@@ -57,9 +74,40 @@ fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
     out
 }
 
+fn istio_peer(app: &str, value: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".into(), super::istio::ISTIO_NAMESPACE.into())])), ..Default::default() }),
+        pod_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([(app.into(), value.into())])), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// The ports a scraper reaches on `c`: its metrics port, and the sidecar's when meshed.
+pub fn scrape_ports(c: &Component) -> Vec<u16> {
+    let Some((name, _)) = c.metrics else { return Vec::new() };
+    let mut out: Vec<u16> = c.containers.iter().flat_map(|x| &x.ports).filter(|p| p.name == name).map(|p| p.port).take(1).collect();
+    if c.mesh_sidecar.is_some() {
+        out.extend(SIDECAR_METRICS_PORTS);
+    }
+    out
+}
+
 /// The NetworkPolicy of a component.
 pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
     let mut ingress = Vec::new();
+    if c.parallel_pods {
+        ingress.push(NetworkPolicyIngressRule { from: Some(vec![peer(stack, c)]), ports: Some(ports(c).into_iter().map(tcp).collect()) });
+    }
+    let scrape = scrape_ports(c);
+    if !scrape.is_empty() {
+        for s in stack.components.iter().filter(|s| s.scraper) {
+            ingress.push(NetworkPolicyIngressRule { from: Some(vec![peer(stack, s)]), ports: Some(scrape.iter().copied().map(tcp).collect()) });
+        }
+    }
+    let meshed = routed_ports_istio(stack, c);
+    if !meshed.is_empty() {
+        ingress.push(NetworkPolicyIngressRule { from: Some(vec![istio_peer("istio", "ingressgateway")]), ports: Some(meshed.into_iter().map(tcp).collect()) });
+    }
     for d in stack.components.iter().filter(|d| d.depends_on.contains(&c.name)) {
         ingress.push(NetworkPolicyIngressRule { from: Some(vec![peer(stack, d)]), ports: Some(ports(c).into_iter().map(tcp).collect()) });
     }
@@ -87,6 +135,26 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
     }];
     for dep in c.depends_on.iter().filter_map(|d| stack.component(d)) {
         egress.push(NetworkPolicyEgressRule { to: Some(vec![peer(stack, dep)]), ports: Some(ports(dep).into_iter().map(tcp).collect()) });
+    }
+    if c.parallel_pods {
+        egress.push(NetworkPolicyEgressRule { to: Some(vec![peer(stack, c)]), ports: Some(ports(c).into_iter().map(tcp).collect()) });
+    }
+    if c.scraper {
+        for t in stack.components.iter() {
+            let p = scrape_ports(t);
+            if !p.is_empty() {
+                egress.push(NetworkPolicyEgressRule { to: Some(vec![peer(stack, t)]), ports: Some(p.into_iter().map(tcp).collect()) });
+            }
+        }
+    }
+    if c.mesh_sidecar.is_some() {
+        egress.push(NetworkPolicyEgressRule { to: Some(vec![istio_peer("app", "istiod")]), ports: Some(vec![tcp(ISTIOD_PORT)]) });
+    }
+    if c.api_access {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer { ip_block: Some(IPBlock { cidr: "0.0.0.0/0".into(), except: None }), ..Default::default() }]),
+            ports: Some(API_SERVER_PORTS.into_iter().map(tcp).collect()),
+        });
     }
     let mut external_ports: Vec<u16> = c.external.iter().map(|e| match e {
         External::Https(_) => 443,
