@@ -9,12 +9,17 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use voice_core::catalog::{Component, External, Stack};
 use voice_core::render::istio::INGRESS_GATEWAY_PRINCIPAL;
-use voice_core::render::{self, selector_labels, Object};
+use voice_core::render::{self, Object, selector_labels};
 use voice_core::{Input, ProfileName};
 
 fn load(profile: ProfileName, sets: &[&str]) -> Stack {
     let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
-    voice_core::load(&Input { yaml: "", profile: Some(profile), sets: &sets }).unwrap_or_else(|e| panic!("{profile:?} {sets:?}: {e}"))
+    voice_core::load(&Input {
+        yaml: "",
+        profile: Some(profile),
+        sets: &sets,
+    })
+    .unwrap_or_else(|e| panic!("{profile:?} {sets:?}: {e}"))
 }
 
 /// Every variant the checks run over.
@@ -23,9 +28,25 @@ fn variants() -> Vec<(String, Stack)> {
         ("dev".into(), load(ProfileName::Dev, &[])),
         ("small".into(), load(ProfileName::Small, &[])),
         ("production".into(), load(ProfileName::Production, &[])),
-        ("production-cloud".into(), load(ProfileName::Production, &["posthog.mode=cloud"])),
-        ("production-istio-off".into(), load(ProfileName::Production, &["istio.enabled=false"])),
-        ("production-blue-green".into(), load(ProfileName::Production, &["voiceAssistant.services.agent-engine.blueGreen=true", "voiceAssistant.services.identity-service.activeColor=green", "voiceAssistant.services.identity-service.blueGreen=true"])),
+        (
+            "production-cloud".into(),
+            load(ProfileName::Production, &["posthog.mode=cloud"]),
+        ),
+        (
+            "production-istio-off".into(),
+            load(ProfileName::Production, &["istio.enabled=false"]),
+        ),
+        (
+            "production-blue-green".into(),
+            load(
+                ProfileName::Production,
+                &[
+                    "voiceAssistant.services.agent-engine.blueGreen=true",
+                    "voiceAssistant.services.identity-service.activeColor=green",
+                    "voiceAssistant.services.identity-service.blueGreen=true",
+                ],
+            ),
+        ),
     ]
 }
 
@@ -34,15 +55,22 @@ fn s<'a>(v: &'a Value, p: &str) -> &'a str {
 }
 
 fn arr<'a>(v: &'a Value, p: &str) -> &'a [Value] {
-    v.pointer(p).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    v.pointer(p)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn service<'a>(objects: &'a [Object], name: &str, ns: &str) -> Option<&'a Object> {
-    objects.iter().find(|o| o.kind == "Service" && o.name == name && o.namespace.as_deref() == Some(ns))
+    objects
+        .iter()
+        .find(|o| o.kind == "Service" && o.name == name && o.namespace.as_deref() == Some(ns))
 }
 
 fn service_has_port(svc: &Object, number: Option<i64>, name: Option<&str>) -> bool {
-    arr(&svc.value, "/spec/ports").iter().any(|p| number.is_some_and(|n| p["port"].as_i64() == Some(n)) || name.is_some_and(|n| p["name"].as_str() == Some(n)))
+    arr(&svc.value, "/spec/ports").iter().any(|p| {
+        number.is_some_and(|n| p["port"].as_i64() == Some(n))
+            || name.is_some_and(|n| p["name"].as_str() == Some(n))
+    })
 }
 
 /// Splits `<svc>.<ns>.svc.cluster.local` (or `<pod>.<svc>.<ns>…`) into (svc, ns).
@@ -64,10 +92,17 @@ fn check_routes(objects: &[Object]) -> Vec<String> {
                 for r in arr(&o.value, "/spec/http") {
                     for d in arr(r, "/route") {
                         let host = s(d, "/destination/host");
-                        let port = d.pointer("/destination/port/number").and_then(Value::as_i64);
-                        let ok = fqdn(host).and_then(|(n, ns)| service(objects, &n, &ns)).is_some_and(|svc| port.is_none() || service_has_port(svc, port, None));
+                        let port = d
+                            .pointer("/destination/port/number")
+                            .and_then(Value::as_i64);
+                        let ok = fqdn(host)
+                            .and_then(|(n, ns)| service(objects, &n, &ns))
+                            .is_some_and(|svc| port.is_none() || service_has_port(svc, port, None));
                         if !ok {
-                            out.push(format!("{}: route to {host}:{port:?} has no such Service port", o.id()));
+                            out.push(format!(
+                                "{}: route to {host}:{port:?} has no such Service port",
+                                o.id()
+                            ));
                         }
                     }
                 }
@@ -77,10 +112,19 @@ fn check_routes(objects: &[Object]) -> Vec<String> {
                 for rule in arr(&o.value, "/spec/rules") {
                     for p in arr(rule, "/http/paths") {
                         let name = s(p, "/backend/service/name");
-                        let pname = p.pointer("/backend/service/port/name").and_then(Value::as_str);
-                        let pnum = p.pointer("/backend/service/port/number").and_then(Value::as_i64);
-                        if !service(objects, name, &ns).is_some_and(|svc| service_has_port(svc, pnum, pname)) {
-                            out.push(format!("{}: backend {name}:{pname:?}{pnum:?} has no such Service port", o.id()));
+                        let pname = p
+                            .pointer("/backend/service/port/name")
+                            .and_then(Value::as_str);
+                        let pnum = p
+                            .pointer("/backend/service/port/number")
+                            .and_then(Value::as_i64);
+                        if !service(objects, name, &ns)
+                            .is_some_and(|svc| service_has_port(svc, pnum, pname))
+                        {
+                            out.push(format!(
+                                "{}: backend {name}:{pname:?}{pnum:?} has no such Service port",
+                                o.id()
+                            ));
                         }
                     }
                 }
@@ -94,10 +138,15 @@ fn check_routes(objects: &[Object]) -> Vec<String> {
 /// Every AuthorizationPolicy principal is the ServiceAccount of a workload (or the ingress gateway).
 fn check_principals(objects: &[Object]) -> Vec<String> {
     let mut used: Vec<String> = Vec::new();
-    for o in objects.iter().filter(|o| matches!(o.kind.as_str(), "Deployment" | "StatefulSet" | "Job")) {
+    for o in objects
+        .iter()
+        .filter(|o| matches!(o.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
+    {
         let sa = s(&o.value, "/spec/template/spec/serviceAccountName");
         let ns = o.namespace.clone().unwrap_or_default();
-        if objects.iter().any(|x| x.kind == "ServiceAccount" && x.name == sa && x.namespace.as_deref() == Some(&ns)) {
+        if objects.iter().any(|x| {
+            x.kind == "ServiceAccount" && x.name == sa && x.namespace.as_deref() == Some(&ns)
+        }) {
             used.push(format!("cluster.local/ns/{ns}/sa/{sa}"));
         }
     }
@@ -108,7 +157,10 @@ fn check_principals(objects: &[Object]) -> Vec<String> {
                 for p in arr(from, "/source/principals") {
                     let p = p.as_str().unwrap_or_default();
                     if p != INGRESS_GATEWAY_PRINCIPAL && !used.iter().any(|u| u == p) {
-                        out.push(format!("{}: principal {p} is no ServiceAccount a workload uses", o.id()));
+                        out.push(format!(
+                            "{}: principal {p} is no ServiceAccount a workload uses",
+                            o.id()
+                        ));
                     }
                 }
             }
@@ -132,18 +184,33 @@ fn peer_of(stack: &Stack, p: &Value) -> Peer {
     if p.get("ipBlock").is_some() {
         return Peer::Internet;
     }
-    let ns: BTreeMap<String, String> = p.pointer("/namespaceSelector/matchLabels").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-    let pods: BTreeMap<String, String> = p.pointer("/podSelector/matchLabels").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    let ns: BTreeMap<String, String> = p
+        .pointer("/namespaceSelector/matchLabels")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let pods: BTreeMap<String, String> = p
+        .pointer("/podSelector/matchLabels")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
     let ns_name = ns.get("kubernetes.io/metadata.name").cloned();
-    match (ns_name.as_deref(), pods.get("k8s-app").map(String::as_str), pods.get("app").map(String::as_str), pods.get("istio").map(String::as_str)) {
+    match (
+        ns_name.as_deref(),
+        pods.get("k8s-app").map(String::as_str),
+        pods.get("app").map(String::as_str),
+        pods.get("istio").map(String::as_str),
+    ) {
         (Some("kube-system"), Some("kube-dns"), ..) => return Peer::Dns,
         (Some("istio-system"), _, Some("istiod"), _) => return Peer::Istiod,
         (Some("istio-system"), _, _, Some("ingressgateway")) => return Peer::IngressGateway,
-        (None, ..) if p.get("namespaceSelector").is_some() && pods.is_empty() => return Peer::AnyNamespace,
+        (None, ..) if p.get("namespaceSelector").is_some() && pods.is_empty() => {
+            return Peer::AnyNamespace;
+        }
         _ => {}
     }
     for c in &stack.components {
-        if ns_name.as_deref() == Some(c.namespace.as_str()) && pods == selector_labels(stack, &c.name) {
+        if ns_name.as_deref() == Some(c.namespace.as_str())
+            && pods == selector_labels(stack, &c.name)
+        {
             return Peer::Component(c.name.clone());
         }
     }
@@ -151,22 +218,55 @@ fn peer_of(stack: &Stack, p: &Value) -> Peer {
 }
 
 fn rule_ports(r: &Value) -> Vec<i64> {
-    arr(r, "/ports").iter().filter_map(|p| p["port"].as_i64()).collect()
+    arr(r, "/ports")
+        .iter()
+        .filter_map(|p| p["port"].as_i64())
+        .collect()
 }
 
 fn all_ports(c: &Component) -> Vec<i64> {
-    c.containers.iter().flat_map(|x| &x.ports).map(|p| i64::from(p.port)).collect()
+    c.containers
+        .iter()
+        .flat_map(|x| &x.ports)
+        .map(|p| i64::from(p.port))
+        .collect()
 }
 
 /// Every catalog edge is allowed on both ends, and every allowed peer is a catalog edge.
 fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
     let mut out = Vec::new();
-    let policy = |c: &Component| objects.iter().find(|o| o.kind == "NetworkPolicy" && o.name == c.name && o.namespace.as_deref() == Some(&c.namespace));
+    let policy = |c: &Component| {
+        objects.iter().find(|o| {
+            o.kind == "NetworkPolicy"
+                && o.name == c.name
+                && o.namespace.as_deref() == Some(&c.namespace)
+        })
+    };
     let rules = |c: &Component, dir: &str| -> Vec<(Peer, Vec<i64>)> {
         let key = if dir == "egress" { "to" } else { "from" };
-        policy(c).map_or_else(Vec::new, |p| arr(&p.value, &format!("/spec/{dir}")).iter().flat_map(|r| arr(r, &format!("/{key}")).iter().map(|x| (peer_of(stack, x), rule_ports(r)))).collect())
+        policy(c).map_or_else(Vec::new, |p| {
+            arr(&p.value, &format!("/spec/{dir}"))
+                .iter()
+                .flat_map(|r| {
+                    arr(r, &format!("/{key}"))
+                        .iter()
+                        .map(|x| (peer_of(stack, x), rule_ports(r)))
+                })
+                .collect()
+        })
     };
-    let routed: Vec<(String, i64)> = stack.components.iter().filter_map(|c| c.ingress.as_ref()).flat_map(|i| &i.routes).filter_map(|r| stack.component(&r.component).and_then(|c| c.port(r.port)).map(|p| (r.component.clone(), i64::from(p)))).collect();
+    let routed: Vec<(String, i64)> = stack
+        .components
+        .iter()
+        .filter_map(|c| c.ingress.as_ref())
+        .flat_map(|i| &i.routes)
+        .filter_map(|r| {
+            stack
+                .component(&r.component)
+                .and_then(|c| c.port(r.port))
+                .map(|p| (r.component.clone(), i64::from(p)))
+        })
+        .collect();
     for c in &stack.components {
         let Some(_) = policy(c) else {
             out.push(format!("{}: no NetworkPolicy", c.name));
@@ -175,16 +275,29 @@ fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
         let egress = rules(c, "egress");
         let ingress = rules(c, "ingress");
         // Required edges.
-        if !egress.iter().any(|(p, ports)| *p == Peer::Dns && ports.contains(&53)) {
+        if !egress
+            .iter()
+            .any(|(p, ports)| *p == Peer::Dns && ports.contains(&53))
+        {
             out.push(format!("{}: DNS egress missing", c.name));
         }
         for d in c.depends_on.iter().filter_map(|d| stack.component(d)) {
             let want = all_ports(d);
-            if !egress.iter().any(|(p, ports)| *p == Peer::Component(d.name.clone()) && want.iter().all(|w| ports.contains(w))) {
-                out.push(format!("{} -> {}: egress not allowed on the client", c.name, d.name));
+            if !egress.iter().any(|(p, ports)| {
+                *p == Peer::Component(d.name.clone()) && want.iter().all(|w| ports.contains(w))
+            }) {
+                out.push(format!(
+                    "{} -> {}: egress not allowed on the client",
+                    c.name, d.name
+                ));
             }
-            if !rules(d, "ingress").iter().any(|(p, ports)| *p == Peer::Component(c.name.clone()) && want.iter().all(|w| ports.contains(w))) {
-                out.push(format!("{} -> {}: ingress not allowed on the server", c.name, d.name));
+            if !rules(d, "ingress").iter().any(|(p, ports)| {
+                *p == Peer::Component(c.name.clone()) && want.iter().all(|w| ports.contains(w))
+            }) {
+                out.push(format!(
+                    "{} -> {}: ingress not allowed on the server",
+                    c.name, d.name
+                ));
             }
         }
         for e in &c.external {
@@ -192,18 +305,29 @@ fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
                 External::Https(_) => 443,
                 External::Tcp(_, p) => i64::from(*p),
             };
-            if !egress.iter().any(|(p, ports)| *p == Peer::Internet && ports.contains(&port)) {
+            if !egress
+                .iter()
+                .any(|(p, ports)| *p == Peer::Internet && ports.contains(&port))
+            {
                 out.push(format!("{}: external {e:?} not allowed", c.name));
             }
         }
-        if c.mesh_sidecar.is_some() && !egress.iter().any(|(p, ports)| *p == Peer::Istiod && ports.contains(&15012)) {
+        if c.mesh_sidecar.is_some()
+            && !egress
+                .iter()
+                .any(|(p, ports)| *p == Peer::Istiod && ports.contains(&15012))
+        {
             out.push(format!("{}: istiod egress missing", c.name));
         }
         // Every allowed peer is an edge the catalog has.
         for (p, _) in &egress {
             let ok = match p {
                 Peer::Dns => true,
-                Peer::Component(d) => c.depends_on.contains(d) || (c.parallel_pods && *d == c.name) || (c.scraper && stack.component(d).is_some_and(|x| x.metrics.is_some())),
+                Peer::Component(d) => {
+                    c.depends_on.contains(d)
+                        || (c.parallel_pods && *d == c.name)
+                        || (c.scraper && stack.component(d).is_some_and(|x| x.metrics.is_some()))
+                }
                 Peer::Istiod => c.mesh_sidecar.is_some(),
                 Peer::Internet => !c.external.is_empty() || c.api_access,
                 _ => false,
@@ -214,9 +338,16 @@ fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
         }
         for (p, ports) in &ingress {
             let ok = match p {
-                Peer::Component(d) => stack.component(d).is_some_and(|x| x.depends_on.contains(&c.name) || x.scraper || (c.parallel_pods && *d == c.name)),
-                Peer::IngressGateway => !voice_core::render::istio::routed_ports(stack, c).is_empty(),
-                Peer::AnyNamespace => ports.iter().all(|port| routed.iter().any(|(n, rp)| *n == c.name && rp == port) || (stack.config.monitoring && c.metrics.is_some())),
+                Peer::Component(d) => stack.component(d).is_some_and(|x| {
+                    x.depends_on.contains(&c.name) || x.scraper || (c.parallel_pods && *d == c.name)
+                }),
+                Peer::IngressGateway => {
+                    !voice_core::render::istio::routed_ports(stack, c).is_empty()
+                }
+                Peer::AnyNamespace => ports.iter().all(|port| {
+                    routed.iter().any(|(n, rp)| *n == c.name && rp == port)
+                        || (stack.config.monitoring && c.metrics.is_some())
+                }),
                 _ => false,
             };
             if !ok {
@@ -230,7 +361,9 @@ fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
 /// Hosts named in a value: `*.svc.cluster.local` names and bare `name:port` service names.
 fn hosts_in(value: &str) -> Vec<(String, Option<String>)> {
     let mut out = Vec::new();
-    for tok in value.split(|c: char| c.is_whitespace() || matches!(c, ',' | '/' | '@' | '"' | '\'' | '[' | ']' | ';' | '=')) {
+    for tok in value.split(|c: char| {
+        c.is_whitespace() || matches!(c, ',' | '/' | '@' | '"' | '\'' | '[' | ']' | ';' | '=')
+    }) {
         let (host, port) = match tok.rsplit_once(':') {
             Some((h, p)) => (h, Some(p)),
             None => (tok, None),
@@ -238,7 +371,12 @@ fn hosts_in(value: &str) -> Vec<(String, Option<String>)> {
         if host.ends_with(".svc.cluster.local") {
             out.push((host.to_string(), None));
         } else if let Some(p) = port {
-            let bare = !host.is_empty() && host != "localhost" && host.starts_with(|c: char| c.is_ascii_lowercase()) && host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            let bare = !host.is_empty()
+                && host != "localhost"
+                && host.starts_with(|c: char| c.is_ascii_lowercase())
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             if bare && !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) {
                 out.push((host.to_string(), Some(p.to_string())));
             }
@@ -255,7 +393,10 @@ fn check_env_hosts(objects: &[Object]) -> Vec<String> {
         for (host, _) in hosts_in(v) {
             let (name, space) = fqdn(&host).unwrap_or((host.clone(), ns.clone()));
             if service(objects, &name, &space).is_none() {
-                out.push(format!("{} {what}: `{host}` names no planned Service", o.id()));
+                out.push(format!(
+                    "{} {what}: `{host}` names no planned Service",
+                    o.id()
+                ));
             }
         }
     };
@@ -270,7 +411,10 @@ fn check_env_hosts(objects: &[Object]) -> Vec<String> {
             }
             "Deployment" | "StatefulSet" | "Job" => {
                 let spec = &o.value["spec"]["template"]["spec"];
-                for c in arr(spec, "/containers").iter().chain(arr(spec, "/initContainers")) {
+                for c in arr(spec, "/containers")
+                    .iter()
+                    .chain(arr(spec, "/initContainers"))
+                {
                     for e in arr(c, "/env") {
                         if let Some(v) = e["value"].as_str() {
                             check(o, s(e, "/name"), v);
@@ -288,7 +432,14 @@ fn check_env_hosts(objects: &[Object]) -> Vec<String> {
 fn check_placeholders(yaml: &str) -> Vec<String> {
     let lower = yaml.to_lowercase();
     let mut out = Vec::new();
-    for bad in ["changeme", "minioadmin", "phc_your", "admin/admin", "your-registry", ":latest"] {
+    for bad in [
+        "changeme",
+        "minioadmin",
+        "phc_your",
+        "admin/admin",
+        "your-registry",
+        ":latest",
+    ] {
         if lower.contains(bad) {
             out.push(format!("placeholder `{bad}` in the rendered YAML"));
         }
@@ -325,17 +476,65 @@ fn production_render_has_every_service_infra_component_and_istio_kind() {
     let stack = load(ProfileName::Production, &[]);
     let objects = render::render(&stack);
     for svc in voice_core::catalog::voiceassistant::SERVICES {
-        assert!(objects.iter().any(|o| o.kind == "Deployment" && o.name == svc), "{svc}");
-        assert!(objects.iter().any(|o| o.kind == "ServiceAccount" && o.name == svc), "{svc} SA");
+        assert!(
+            objects
+                .iter()
+                .any(|o| o.kind == "Deployment" && o.name == svc),
+            "{svc}"
+        );
+        assert!(
+            objects
+                .iter()
+                .any(|o| o.kind == "ServiceAccount" && o.name == svc),
+            "{svc} SA"
+        );
     }
-    for infra in ["postgres", "redis", "nacos", "nacos-mysql", "milvus", "milvus-etcd", "elasticsearch", "clickhouse", "kafka", "minio", "minio-setup", "prometheus", "grafana", "alertmanager", "jaeger-collector", "jaeger-query", "otel-collector"] {
+    for infra in [
+        "postgres",
+        "redis",
+        "nacos",
+        "nacos-mysql",
+        "milvus",
+        "milvus-etcd",
+        "elasticsearch",
+        "clickhouse",
+        "kafka",
+        "minio",
+        "minio-setup",
+        "prometheus",
+        "grafana",
+        "alertmanager",
+        "jaeger-collector",
+        "jaeger-query",
+        "otel-collector",
+    ] {
         assert!(stack.component(infra).is_some(), "{infra}");
     }
-    for kind in ["Gateway", "VirtualService", "DestinationRule", "PeerAuthentication", "RequestAuthentication", "AuthorizationPolicy", "Telemetry", "EnvoyFilter", "ResourceQuota", "LimitRange", "PriorityClass", "Role", "RoleBinding"] {
+    for kind in [
+        "Gateway",
+        "VirtualService",
+        "DestinationRule",
+        "PeerAuthentication",
+        "RequestAuthentication",
+        "AuthorizationPolicy",
+        "Telemetry",
+        "EnvoyFilter",
+        "ResourceQuota",
+        "LimitRange",
+        "PriorityClass",
+        "Role",
+        "RoleBinding",
+    ] {
         assert!(objects.iter().any(|o| o.kind == kind), "{kind}");
     }
-    assert!(!objects.iter().any(|o| o.name == "knowledge-service" && o.kind == "Deployment" && s(&o.value, "/spec/template/spec/containers/0/image").contains("go")));
-    let ns = objects.iter().find(|o| o.kind == "Namespace" && o.name == "voiceassistant-prod").map(|o| o.value.clone()).unwrap_or_default();
+    assert!(!objects.iter().any(|o| o.name == "knowledge-service"
+        && o.kind == "Deployment"
+        && s(&o.value, "/spec/template/spec/containers/0/image").contains("go")));
+    let ns = objects
+        .iter()
+        .find(|o| o.kind == "Namespace" && o.name == "voiceassistant-prod")
+        .map(|o| o.value.clone())
+        .unwrap_or_default();
     assert_eq!(s(&ns, "/metadata/labels/istio-injection"), "enabled");
 }
 
@@ -345,10 +544,25 @@ fn llm_routes_are_never_retried_and_outlier_detection_uses_current_fields() {
     for o in objects.iter().filter(|o| o.kind == "VirtualService") {
         for r in arr(&o.value, "/spec/http") {
             let host = s(r, "/route/0/destination/host");
-            let llm = ["model-router.", "model-adapter.", "agent-engine.", "ai-orchestrator."].iter().any(|h| host.starts_with(h));
-            let path = r.pointer("/match/0/uri/prefix").and_then(Value::as_str).unwrap_or("");
+            let llm = [
+                "model-router.",
+                "model-adapter.",
+                "agent-engine.",
+                "ai-orchestrator.",
+            ]
+            .iter()
+            .any(|h| host.starts_with(h));
+            let path = r
+                .pointer("/match/0/uri/prefix")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if llm && !path.is_empty() {
-                assert_eq!(r.pointer("/retries/attempts").and_then(Value::as_i64), Some(0), "{} {path}", o.id());
+                assert_eq!(
+                    r.pointer("/retries/attempts").and_then(Value::as_i64),
+                    Some(0),
+                    "{} {path}",
+                    o.id()
+                );
             }
         }
     }
@@ -358,16 +572,31 @@ fn llm_routes_are_never_retried_and_outlier_detection_uses_current_fields() {
 
 #[test]
 fn blue_green_renders_two_colours_and_the_service_selects_the_active_one() {
-    let stack = load(ProfileName::Production, &["voiceAssistant.services.identity-service.blueGreen=true", "voiceAssistant.services.identity-service.activeColor=green"]);
+    let stack = load(
+        ProfileName::Production,
+        &[
+            "voiceAssistant.services.identity-service.blueGreen=true",
+            "voiceAssistant.services.identity-service.activeColor=green",
+        ],
+    );
     let objects = render::render(&stack);
     for colour in ["blue", "green"] {
-        let d = objects.iter().find(|o| o.kind == "Deployment" && o.name == format!("identity-service-{colour}")).expect("colour deployment");
+        let d = objects
+            .iter()
+            .find(|o| o.kind == "Deployment" && o.name == format!("identity-service-{colour}"))
+            .expect("colour deployment");
         assert_eq!(s(&d.value, "/spec/template/metadata/labels/color"), colour);
     }
     let svc = service(&objects, "identity-service", "voiceassistant-prod").expect("service");
     assert_eq!(s(&svc.value, "/spec/selector/color"), "green");
-    let hpa = objects.iter().find(|o| o.kind == "HorizontalPodAutoscaler" && o.name == "identity-service").expect("hpa");
-    assert_eq!(s(&hpa.value, "/spec/scaleTargetRef/name"), "identity-service-green");
+    let hpa = objects
+        .iter()
+        .find(|o| o.kind == "HorizontalPodAutoscaler" && o.name == "identity-service")
+        .expect("hpa");
+    assert_eq!(
+        s(&hpa.value, "/spec/scaleTargetRef/name"),
+        "identity-service-green"
+    );
 }
 
 #[test]
@@ -383,8 +612,14 @@ fn production_passes_its_quota_in_a_rollout_but_not_at_every_hpa_maximum() {
     let stack = load(ProfileName::Production, &[]);
     assert!(voice_core::catalog::voiceassistant::policy_violations(&stack).is_empty());
     let usage = voice_core::catalog::voiceassistant::quota_usage(&stack);
-    let app = usage.iter().find(|u| u.namespace == "voiceassistant-prod").expect("app namespace");
-    assert!(!app.max_fits(), "limits at maximum replicas exceed the reference quota");
+    let app = usage
+        .iter()
+        .find(|u| u.namespace == "voiceassistant-prod")
+        .expect("app namespace");
+    assert!(
+        !app.max_fits(),
+        "limits at maximum replicas exceed the reference quota"
+    );
 }
 
 #[test]
@@ -405,54 +640,111 @@ fn production() -> (Stack, Vec<Object>) {
 #[test]
 fn catches_a_route_to_a_missing_port() {
     let (_, mut objects) = production();
-    let vs = objects.iter_mut().find(|o| o.kind == "VirtualService" && o.name == "api-gateway").expect("vs");
+    let vs = objects
+        .iter_mut()
+        .find(|o| o.kind == "VirtualService" && o.name == "api-gateway")
+        .expect("vs");
     vs.value["spec"]["http"][0]["route"][0]["destination"]["port"]["number"] = Value::from(9999);
     assert!(check_routes(&objects).iter().any(|v| v.contains("9999")));
-    let ing = objects.iter_mut().find(|o| o.kind == "Ingress").expect("ingress");
-    ing.value["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = Value::from("nowhere");
+    let ing = objects
+        .iter_mut()
+        .find(|o| o.kind == "Ingress")
+        .expect("ingress");
+    ing.value["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
+        Value::from("nowhere");
     assert!(check_routes(&objects).iter().any(|v| v.contains("nowhere")));
 }
 
 #[test]
 fn catches_a_principal_no_workload_uses() {
     let (_, mut objects) = production();
-    let ap = objects.iter_mut().find(|o| o.kind == "AuthorizationPolicy" && o.name == "model-adapter").expect("ap");
-    ap.value["spec"]["rules"][0]["from"][0]["source"]["principals"] = serde_json::json!(["cluster.local/ns/voiceassistant-prod/sa/ai-orchestrator-sa"]);
-    assert!(check_principals(&objects).iter().any(|v| v.contains("ai-orchestrator-sa")));
+    let ap = objects
+        .iter_mut()
+        .find(|o| o.kind == "AuthorizationPolicy" && o.name == "model-adapter")
+        .expect("ap");
+    ap.value["spec"]["rules"][0]["from"][0]["source"]["principals"] =
+        serde_json::json!(["cluster.local/ns/voiceassistant-prod/sa/ai-orchestrator-sa"]);
+    assert!(
+        check_principals(&objects)
+            .iter()
+            .any(|v| v.contains("ai-orchestrator-sa"))
+    );
 }
 
 #[test]
 fn catches_a_missing_and_an_extra_network_edge() {
     let (mut stack, mut objects) = production();
     // Client side egress removed.
-    let np = objects.iter_mut().find(|o| o.kind == "NetworkPolicy" && o.name == "rag-engine").expect("np");
+    let np = objects
+        .iter_mut()
+        .find(|o| o.kind == "NetworkPolicy" && o.name == "rag-engine")
+        .expect("np");
     let egress = np.value["spec"]["egress"].as_array_mut().expect("egress");
     egress.retain(|r| !r.to_string().contains("\"milvus\""));
-    assert!(check_network(&stack, &objects).iter().any(|v| v.contains("rag-engine -> milvus")));
+    assert!(
+        check_network(&stack, &objects)
+            .iter()
+            .any(|v| v.contains("rag-engine -> milvus"))
+    );
     // An edge the catalog no longer has, still allowed by the rendered policies.
     let (_, objects) = production();
-    let c = stack.components.iter_mut().find(|c| c.name == "agent-engine").expect("agent");
+    let c = stack
+        .components
+        .iter_mut()
+        .find(|c| c.name == "agent-engine")
+        .expect("agent");
     c.depends_on.retain(|d| d != "rag-engine");
     let v = check_network(&stack, &objects);
-    assert!(v.iter().any(|v| v.contains("agent-engine: egress to Component(\"rag-engine\")")), "{v:?}");
-    assert!(v.iter().any(|v| v.contains("rag-engine: ingress from Component(\"agent-engine\")")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|v| v.contains("agent-engine: egress to Component(\"rag-engine\")")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|v| v.contains("rag-engine: ingress from Component(\"agent-engine\")")),
+        "{v:?}"
+    );
 }
 
 #[test]
 fn catches_an_external_or_istiod_gap() {
     let (stack, mut objects) = production();
-    let np = objects.iter_mut().find(|o| o.kind == "NetworkPolicy" && o.name == "model-adapter").expect("np");
-    np.value["spec"]["egress"].as_array_mut().expect("egress").retain(|r| r.get("to").is_some_and(|t| t.to_string().contains("ipBlock")).then_some(false).unwrap_or(true) && !r.to_string().contains("istiod"));
+    let np = objects
+        .iter_mut()
+        .find(|o| o.kind == "NetworkPolicy" && o.name == "model-adapter")
+        .expect("np");
+    np.value["spec"]["egress"]
+        .as_array_mut()
+        .expect("egress")
+        .retain(|r| {
+            r.get("to")
+                .is_some_and(|t| t.to_string().contains("ipBlock"))
+                .then_some(false)
+                .unwrap_or(true)
+                && !r.to_string().contains("istiod")
+        });
     let v = check_network(&stack, &objects);
-    assert!(v.iter().any(|v| v.contains("model-adapter: external")), "{v:?}");
-    assert!(v.iter().any(|v| v.contains("model-adapter: istiod egress missing")), "{v:?}");
+    assert!(
+        v.iter().any(|v| v.contains("model-adapter: external")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|v| v.contains("model-adapter: istiod egress missing")),
+        "{v:?}"
+    );
 }
 
 #[test]
 fn catches_an_env_host_that_is_not_planned() {
     let (_, mut objects) = production();
-    let cm = objects.iter_mut().find(|o| o.kind == "ConfigMap" && o.name == "model-router-config").expect("cm");
-    cm.value["data"]["DB_HOST"] = Value::from("postgres-service.voiceassistant-prod.svc.cluster.local");
+    let cm = objects
+        .iter_mut()
+        .find(|o| o.kind == "ConfigMap" && o.name == "model-router-config")
+        .expect("cm");
+    cm.value["data"]["DB_HOST"] =
+        Value::from("postgres-service.voiceassistant-prod.svc.cluster.local");
     cm.value["data"]["CONSUL_ADDR"] = Value::from("consul-service:8500");
     let v = check_env_hosts(&objects);
     assert!(v.iter().any(|v| v.contains("postgres-service")), "{v:?}");
@@ -461,8 +753,106 @@ fn catches_an_env_host_that_is_not_planned() {
 
 #[test]
 fn catches_placeholder_secrets() {
-    for bad in ["MINIO_ROOT_USER: minioadmin", "password: changeme", "OPENAI_API_KEY: sk-abc", "key: phc_YOUR_KEY", "grafana admin/admin", "image: your-registry/model-router:latest"] {
+    for bad in [
+        "MINIO_ROOT_USER: minioadmin",
+        "password: changeme",
+        "OPENAI_API_KEY: sk-abc",
+        "key: phc_YOUR_KEY",
+        "grafana admin/admin",
+        "image: your-registry/model-router:latest",
+    ] {
         assert!(!check_placeholders(bad).is_empty(), "{bad}");
     }
     assert!(check_placeholders("task-queue disk-size").is_empty());
+}
+
+fn errors(profile: ProfileName, sets: &[&str]) -> Vec<String> {
+    let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
+    match voice_core::load(&Input {
+        yaml: "",
+        profile: Some(profile),
+        sets: &sets,
+    }) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn semantic_errors_name_their_field() {
+    let e = errors(
+        ProfileName::Production,
+        &["voiceAssistant.infrastructure.milvus=false"],
+    );
+    assert!(e.iter().any(|m| m.starts_with("voiceAssistant.infrastructure.milvus: rag-engine needs Milvus")), "{e:?}");
+    let e = errors(
+        ProfileName::Production,
+        &["voiceAssistant.infrastructure.elasticsearch=false"],
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("voiceAssistant.infrastructure.jaeger:")),
+        "{e:?}"
+    );
+    let e = errors(
+        ProfileName::Dev,
+        &["istio.enabled=true", "voiceAssistant.enabled=false"],
+    );
+    assert!(e.iter().any(|m| m.starts_with("istio.enabled:")), "{e:?}");
+    let e = errors(
+        ProfileName::Production,
+        &["istio.tracing.samplingPercent=150"],
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("istio.tracing.samplingPercent:")),
+        "{e:?}"
+    );
+    let e = errors(
+        ProfileName::Production,
+        &["voiceAssistant.services.agent-engin.enabled=false"],
+    );
+    assert!(
+        e.iter().any(|m| m.contains("did you mean `agent-engine`")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn quota_and_limit_range_violations_name_the_component() {
+    let e = errors(
+        ProfileName::Production,
+        &[
+            "components.rag-engine.resources.limits.cpu=\"6\"",
+            "components.rag-engine.resources.requests.cpu=\"1\"",
+        ],
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("components.rag-engine.resources:")
+                && m.contains("LimitRange maximum")),
+        "{e:?}"
+    );
+    let e = errors(
+        ProfileName::Production,
+        &["components.identity-service.resources.requests.memory=64Mi"],
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("components.identity-service.resources:")
+                && m.contains("minimum")),
+        "{e:?}"
+    );
+    let e = errors(
+        ProfileName::Production,
+        &[
+            "components.ai-orchestrator.replicas=20",
+            "components.ai-orchestrator.resources.limits.cpu=\"4\"",
+            "components.ai-orchestrator.resources.limits.memory=8Gi",
+        ],
+    );
+    assert!(
+        e.iter().any(|m| m.contains("over its ResourceQuota")),
+        "{e:?}"
+    );
 }

@@ -41,10 +41,10 @@ pub const SERVICE_DATABASES: [(&str, &str, &str, &str); 4] = [
 /// The databases the enabled consumers need.
 pub fn databases(cfg: &Config) -> Vec<DatabaseUser> {
     let mut out = Vec::new();
-    if let Some(mr) = &cfg.model_router {
-        if mr.database.external_host.is_none() {
-            out.push(DatabaseUser { name: mr.database.name.clone(), owner: mr.database.user.clone(), password_key: "MODEL_ROUTER_DB_PASSWORD".into() });
-        }
+    if let Some(mr) = &cfg.model_router
+        && mr.database.external_host.is_none()
+    {
+        out.push(DatabaseUser { name: mr.database.name.clone(), owner: mr.database.user.clone(), password_key: "MODEL_ROUTER_DB_PASSWORD".into() });
     }
     if let Some(va) = &cfg.voice_assistant {
         for (svc, db, user, key) in SERVICE_DATABASES {

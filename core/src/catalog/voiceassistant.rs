@@ -114,7 +114,11 @@ pub fn required_infra(service: &str) -> &'static [Infra] {
 /// PriorityClasses: (name, value, description).
 pub const PRIORITY_CLASSES: [(&str, i32, &str); 3] = [
     ("voiceassistant-high-priority", 1000, "core AI services"),
-    ("voiceassistant-medium-priority", 500, "regular business services"),
+    (
+        "voiceassistant-medium-priority",
+        500,
+        "regular business services",
+    ),
     ("voiceassistant-low-priority", 100, "background jobs"),
 ];
 
@@ -154,27 +158,212 @@ struct Spec {
     priority: usize,
 }
 
-const fn spec(name: &'static str, lang: Lang, http: u16, grpc: Option<u16>, probes: Probes, res: (&'static str, &'static str, &'static str, &'static str)) -> Spec {
-    Spec { name, lang, http, grpc, probes, res, replicas: 2, hpa: None, pdb: None, grace: 30, redis_db: None, priority: 1 }
+const fn spec(
+    name: &'static str,
+    lang: Lang,
+    http: u16,
+    grpc: Option<u16>,
+    probes: Probes,
+    res: (&'static str, &'static str, &'static str, &'static str),
+) -> Spec {
+    Spec {
+        name,
+        lang,
+        http,
+        grpc,
+        probes,
+        res,
+        replicas: 2,
+        hpa: None,
+        pdb: None,
+        grace: 30,
+        redis_db: None,
+        priority: 1,
+    }
 }
 
 fn specs() -> Vec<Spec> {
     use Lang::{Go, Python};
     vec![
-        Spec { replicas: 3, hpa: Some((3, 10, 70, 80)), pdb: Some(2), ..spec("identity-service", Go, 8080, Some(9000), Probes::Go(10), ("250m", "256Mi", "500m", "512Mi")) },
-        Spec { replicas: 3, hpa: Some((3, 15, 70, 0)), pdb: Some(2), ..spec("conversation-service", Go, 8080, Some(9001), Probes::Go(10), ("500m", "512Mi", "1", "1Gi")) },
-        Spec { hpa: Some((2, 8, 70, 0)), pdb: Some(1), redis_db: Some(8), ..spec("knowledge-service", Python, 8006, None, Probes::Python, ("500m", "1Gi", "1", "2Gi")) },
-        Spec { replicas: 3, hpa: Some((3, 20, 70, 80)), pdb: Some(2), grace: 60, priority: 0, ..spec("ai-orchestrator", Go, 9003, Some(9103), Probes::Go(15), ("1", "1Gi", "2", "2Gi")) },
-        spec("notification-service", Go, 9006, Some(9106), Probes::Tcp, ("250m", "256Mi", "500m", "512Mi")),
-        spec("analytics-service", Go, 9007, None, Probes::Tcp, ("500m", "512Mi", "1", "1Gi")),
-        Spec { replicas: 3, hpa: Some((3, 10, 70, 80)), pdb: Some(2), grace: 60, redis_db: Some(1), priority: 0, ..spec("agent-engine", Python, 8003, None, Probes::Python, ("1", "2Gi", "2", "4Gi")) },
-        Spec { replicas: 3, hpa: Some((3, 15, 70, 0)), pdb: Some(2), grace: 60, redis_db: Some(2), priority: 0, ..spec("rag-engine", Python, 8006, None, Probes::Python, ("1", "2Gi", "2", "4Gi")) },
-        Spec { hpa: Some((2, 8, 70, 0)), pdb: Some(1), grace: 90, redis_db: Some(3), priority: 0, ..spec("voice-engine", Python, 8002, None, Probes::Python, ("1", "1Gi", "2", "2Gi")) },
-        Spec { replicas: 3, hpa: Some((3, 10, 70, 0)), pdb: Some(2), grace: 60, redis_db: Some(4), priority: 0, ..spec("model-adapter", Python, 8005, None, Probes::Python, ("500m", "512Mi", "1", "1Gi")) },
-        Spec { replicas: 3, hpa: Some((3, 10, 70, 0)), pdb: Some(2), grace: 60, redis_db: Some(5), ..spec("retrieval-service", Python, 8012, None, Probes::Python, ("500m", "1Gi", "1", "2Gi")) },
-        Spec { redis_db: Some(6), priority: 2, ..spec("indexing-service", Python, 8004, None, Probes::Tcp, ("500m", "1Gi", "1", "2Gi")) },
-        Spec { redis_db: Some(7), ..spec("multimodal-engine", Python, 8007, None, Probes::Tcp, ("1", "2Gi", "2", "4Gi")) },
-        spec("vector-store-adapter", Python, 8013, None, Probes::Tcp, ("250m", "512Mi", "500m", "1Gi")),
+        Spec {
+            replicas: 3,
+            hpa: Some((3, 10, 70, 80)),
+            pdb: Some(2),
+            ..spec(
+                "identity-service",
+                Go,
+                8080,
+                Some(9000),
+                Probes::Go(10),
+                ("250m", "256Mi", "500m", "512Mi"),
+            )
+        },
+        Spec {
+            replicas: 3,
+            hpa: Some((3, 15, 70, 0)),
+            pdb: Some(2),
+            ..spec(
+                "conversation-service",
+                Go,
+                8080,
+                Some(9001),
+                Probes::Go(10),
+                ("500m", "512Mi", "1", "1Gi"),
+            )
+        },
+        Spec {
+            hpa: Some((2, 8, 70, 0)),
+            pdb: Some(1),
+            redis_db: Some(8),
+            ..spec(
+                "knowledge-service",
+                Python,
+                8006,
+                None,
+                Probes::Python,
+                ("500m", "1Gi", "1", "2Gi"),
+            )
+        },
+        Spec {
+            replicas: 3,
+            hpa: Some((3, 20, 70, 80)),
+            pdb: Some(2),
+            grace: 60,
+            priority: 0,
+            ..spec(
+                "ai-orchestrator",
+                Go,
+                9003,
+                Some(9103),
+                Probes::Go(15),
+                ("1", "1Gi", "2", "2Gi"),
+            )
+        },
+        spec(
+            "notification-service",
+            Go,
+            9006,
+            Some(9106),
+            Probes::Tcp,
+            ("250m", "256Mi", "500m", "512Mi"),
+        ),
+        spec(
+            "analytics-service",
+            Go,
+            9007,
+            None,
+            Probes::Tcp,
+            ("500m", "512Mi", "1", "1Gi"),
+        ),
+        Spec {
+            replicas: 3,
+            hpa: Some((3, 10, 70, 80)),
+            pdb: Some(2),
+            grace: 60,
+            redis_db: Some(1),
+            priority: 0,
+            ..spec(
+                "agent-engine",
+                Python,
+                8003,
+                None,
+                Probes::Python,
+                ("1", "2Gi", "2", "4Gi"),
+            )
+        },
+        Spec {
+            replicas: 3,
+            hpa: Some((3, 15, 70, 0)),
+            pdb: Some(2),
+            grace: 60,
+            redis_db: Some(2),
+            priority: 0,
+            ..spec(
+                "rag-engine",
+                Python,
+                8006,
+                None,
+                Probes::Python,
+                ("1", "2Gi", "2", "4Gi"),
+            )
+        },
+        Spec {
+            hpa: Some((2, 8, 70, 0)),
+            pdb: Some(1),
+            grace: 90,
+            redis_db: Some(3),
+            priority: 0,
+            ..spec(
+                "voice-engine",
+                Python,
+                8002,
+                None,
+                Probes::Python,
+                ("1", "1Gi", "2", "2Gi"),
+            )
+        },
+        Spec {
+            replicas: 3,
+            hpa: Some((3, 10, 70, 0)),
+            pdb: Some(2),
+            grace: 60,
+            redis_db: Some(4),
+            priority: 0,
+            ..spec(
+                "model-adapter",
+                Python,
+                8005,
+                None,
+                Probes::Python,
+                ("500m", "512Mi", "1", "1Gi"),
+            )
+        },
+        Spec {
+            replicas: 3,
+            hpa: Some((3, 10, 70, 0)),
+            pdb: Some(2),
+            grace: 60,
+            redis_db: Some(5),
+            ..spec(
+                "retrieval-service",
+                Python,
+                8012,
+                None,
+                Probes::Python,
+                ("500m", "1Gi", "1", "2Gi"),
+            )
+        },
+        Spec {
+            redis_db: Some(6),
+            priority: 2,
+            ..spec(
+                "indexing-service",
+                Python,
+                8004,
+                None,
+                Probes::Tcp,
+                ("500m", "1Gi", "1", "2Gi"),
+            )
+        },
+        Spec {
+            redis_db: Some(7),
+            ..spec(
+                "multimodal-engine",
+                Python,
+                8007,
+                None,
+                Probes::Tcp,
+                ("1", "2Gi", "2", "4Gi"),
+            )
+        },
+        spec(
+            "vector-store-adapter",
+            Python,
+            8013,
+            None,
+            Probes::Tcp,
+            ("250m", "512Mi", "500m", "1Gi"),
+        ),
     ]
 }
 
@@ -188,20 +377,30 @@ fn scaled(p: crate::config::ProfileName, r: ResourceSpec) -> ResourceSpec {
         P::Dev => (20, 8, 2, 10, 64),
     };
     ResourceSpec {
-        requests: Resources { cpu: MilliCpu((r.requests.cpu.0 / cpu_div).max(min_cpu)), memory: Bytes((r.requests.memory.0 / mem_div).max(Bytes::mi(min_mem).0)) },
-        limits: Resources { cpu: MilliCpu(r.limits.cpu.0 / lim_div), memory: Bytes(r.limits.memory.0 / lim_div) },
+        requests: Resources {
+            cpu: MilliCpu((r.requests.cpu.0 / cpu_div).max(min_cpu)),
+            memory: Bytes((r.requests.memory.0 / mem_div).max(Bytes::mi(min_mem).0)),
+        },
+        limits: Resources {
+            cpu: MilliCpu(r.limits.cpu.0 / lim_div),
+            memory: Bytes(r.limits.memory.0 / lim_div),
+        },
     }
 }
 
 fn llm_externals(c: &mut Component, providers: &[LlmProvider]) {
     for pr in providers {
-        c.external.push(External::Https(super::model_router::provider_host(*pr).into()));
+        c.external.push(External::Https(
+            super::model_router::provider_host(*pr).into(),
+        ));
     }
 }
 
 /// Adds the platform services when `voiceAssistant` is enabled.
 pub(super) fn add(cfg: &Config, stack: &mut Stack) {
-    let Some(va) = &cfg.voice_assistant else { return };
+    let Some(va) = &cfg.voice_assistant else {
+        return;
+    };
     let ns = cfg.namespaces.app.as_str();
     let infra = cfg.namespaces.infra.as_str();
     let p = cfg.profile;
@@ -228,8 +427,18 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             data.insert(k.to_string(), v);
         };
         let mut keys: Vec<SecretKey> = Vec::new();
-        let user_key = |k: &str| SecretKey { key: k.into(), source: SecretSource::User { required: false } };
-        let same_as = |k: &str, of: &str| SecretKey { key: k.into(), source: SecretSource::SameAs { namespace: infra.into(), secret: infra_secret.into(), key: of.into() } };
+        let user_key = |k: &str| SecretKey {
+            key: k.into(),
+            source: SecretSource::User { required: false },
+        };
+        let same_as = |k: &str, of: &str| SecretKey {
+            key: k.into(),
+            source: SecretSource::SameAs {
+                namespace: infra.into(),
+                secret: infra_secret.into(),
+                key: of.into(),
+            },
+        };
         let mut deps: Vec<&str> = vec![];
         let mut externals: Vec<LlmProvider> = vec![];
         let mut extra_external: Vec<External> = vec![];
@@ -255,12 +464,23 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             }
             Lang::Python => {
                 put("PORT", s.http.to_string());
-                put("WORKERS", if matches!(name, "indexing-service" | "multimodal-engine") { "2" } else { "4" }.into());
+                put(
+                    "WORKERS",
+                    if matches!(name, "indexing-service" | "multimodal-engine") {
+                        "2"
+                    } else {
+                        "4"
+                    }
+                    .into(),
+                );
                 if let Some(db) = s.redis_db {
                     put("REDIS_HOST", fq("redis", infra));
                     put("REDIS_PORT", "6379".into());
                     put("REDIS_DB", db.to_string());
-                    put("REDIS_URL", format!("redis://{}:6379/{db}", fq("redis", infra)));
+                    put(
+                        "REDIS_URL",
+                        format!("redis://{}:6379/{db}", fq("redis", infra)),
+                    );
                     deps.push("redis");
                 }
                 if sw.nacos {
@@ -272,11 +492,17 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             }
         }
         if sw.otel_collector {
-            put("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{}:4317", fq("otel-collector", infra)));
+            put(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://{}:4317", fq("otel-collector", infra)),
+            );
             put("OTEL_SERVICE_NAME", name.into());
             deps.push("otel-collector");
         }
-        if let Some((_, db, user, key)) = super::infra::SERVICE_DATABASES.iter().find(|(svc, ..)| *svc == name) {
+        if let Some((_, db, user, key)) = super::infra::SERVICE_DATABASES
+            .iter()
+            .find(|(svc, ..)| *svc == name)
+        {
             put("DB_HOST", fq("postgres", infra));
             put("DB_PORT", "5432".into());
             put("DB_NAME", (*db).into());
@@ -290,7 +516,10 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             put("MILVUS_PORT", "19530".into());
             deps.push("milvus");
         };
-        let minio = |put: &mut dyn FnMut(&str, String), deps: &mut Vec<&str>, keys: &mut Vec<SecretKey>, bucket: &str| {
+        let minio = |put: &mut dyn FnMut(&str, String),
+                     deps: &mut Vec<&str>,
+                     keys: &mut Vec<SecretKey>,
+                     bucket: &str| {
             put("MINIO_ENDPOINT", format!("{}:9000", fq("minio", infra)));
             put("MINIO_BUCKET", bucket.into());
             keys.push(same_as("MINIO_ACCESS_KEY", "MINIO_ROOT_USER"));
@@ -299,14 +528,23 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         };
         match name {
             "identity-service" => {
-                let issuer = cfg.istio.as_ref().map_or_else(|| "https://identity.voiceassistant.com".to_string(), |i| i.jwt_issuer.clone());
+                let issuer = cfg.istio.as_ref().map_or_else(
+                    || "https://identity.voiceassistant.com".to_string(),
+                    |i| i.jwt_issuer.clone(),
+                );
                 put("JWT_ISSUER", issuer);
                 put("JWT_AUDIENCE", "voiceassistant-api".into());
-                keys.push(SecretKey { key: "JWT_SECRET".into(), source: SecretSource::Random { length: 64 } });
+                keys.push(SecretKey {
+                    key: "JWT_SECRET".into(),
+                    source: SecretSource::Random { length: 64 },
+                });
             }
             "conversation-service" => {
                 if on("identity-service") {
-                    put("IDENTITY_SERVICE_URL", format!("{}:9000", fq("identity-service", ns)));
+                    put(
+                        "IDENTITY_SERVICE_URL",
+                        format!("{}:9000", fq("identity-service", ns)),
+                    );
                     deps.push("identity-service");
                 }
                 if on("knowledge-service") {
@@ -319,13 +557,23 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 }
             }
             "knowledge-service" => {
-                put("DATABASE_URL", "postgresql://$(DB_USER):$(DB_PASSWORD)@$(DB_HOST):$(DB_PORT)/$(DB_NAME)".into());
+                put(
+                    "DATABASE_URL",
+                    "postgresql://$(DB_USER):$(DB_PASSWORD)@$(DB_HOST):$(DB_PORT)/$(DB_NAME)"
+                        .into(),
+                );
                 minio(&mut put, &mut deps, &mut keys, "documents");
                 if sw.kafka {
-                    put("KAFKA_BOOTSTRAP_SERVERS", format!("{}:9092", fq("kafka", infra)));
+                    put(
+                        "KAFKA_BOOTSTRAP_SERVERS",
+                        format!("{}:9092", fq("kafka", infra)),
+                    );
                     deps.push("kafka");
                 }
-                for (svc, port, key) in [("indexing-service", 8004, "INDEXING_SERVICE_URL"), ("retrieval-service", 8012, "RETRIEVAL_SERVICE_URL")] {
+                for (svc, port, key) in [
+                    ("indexing-service", 8004, "INDEXING_SERVICE_URL"),
+                    ("retrieval-service", 8012, "RETRIEVAL_SERVICE_URL"),
+                ] {
                     if on(svc) {
                         put(key, url(svc, port));
                         deps.push(svc);
@@ -354,7 +602,10 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                     deps.push("kafka");
                 }
                 keys.push(user_key("SMTP_PASSWORD"));
-                keys.push(SecretKey { key: "WEBHOOK_SECRET".into(), source: SecretSource::Random { length: 32 } });
+                keys.push(SecretKey {
+                    key: "WEBHOOK_SECRET".into(),
+                    source: SecretSource::Random { length: 32 },
+                });
             }
             "analytics-service" => {
                 put("CLICKHOUSE_HOST", fq("clickhouse", infra));
@@ -369,7 +620,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 }
             }
             "agent-engine" => {
-                for (svc, port, key) in [("rag-engine", 8006, "RAG_ENGINE_URL"), ("model-adapter", 8005, "MODEL_ADAPTER_URL"), ("retrieval-service", 8012, "RETRIEVAL_SERVICE_URL")] {
+                for (svc, port, key) in [
+                    ("rag-engine", 8006, "RAG_ENGINE_URL"),
+                    ("model-adapter", 8005, "MODEL_ADAPTER_URL"),
+                    ("retrieval-service", 8012, "RETRIEVAL_SERVICE_URL"),
+                ] {
                     if on(svc) {
                         put(key, url(svc, port));
                         deps.push(svc);
@@ -379,7 +634,10 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             }
             "rag-engine" => {
                 milvus(&mut put, &mut deps);
-                for (svc, port, key) in [("retrieval-service", 8012, "RETRIEVAL_SERVICE_URL"), ("model-adapter", 8005, "MODEL_ADAPTER_URL")] {
+                for (svc, port, key) in [
+                    ("retrieval-service", 8012, "RETRIEVAL_SERVICE_URL"),
+                    ("model-adapter", 8005, "MODEL_ADAPTER_URL"),
+                ] {
                     if on(svc) {
                         put(key, url(svc, port));
                         deps.push(svc);
@@ -392,7 +650,14 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 externals = vec![LlmProvider::Openai];
             }
             "voice-engine" => {
-                for (k, v) in [("AZURE_SPEECH_REGION", "eastus"), ("VAD_MODE", "3"), ("VAD_FRAME_MS", "30"), ("ASR_LANGUAGE", "zh-CN"), ("TTS_VOICE", "zh-CN-XiaoxiaoNeural"), ("TTS_STYLE", "friendly")] {
+                for (k, v) in [
+                    ("AZURE_SPEECH_REGION", "eastus"),
+                    ("VAD_MODE", "3"),
+                    ("VAD_FRAME_MS", "30"),
+                    ("ASR_LANGUAGE", "zh-CN"),
+                    ("TTS_VOICE", "zh-CN-XiaoxiaoNeural"),
+                    ("TTS_STYLE", "friendly"),
+                ] {
                     put(k, v.into());
                 }
                 keys.push(user_key("AZURE_SPEECH_KEY"));
@@ -401,10 +666,21 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 extra_external.push(External::Https("eastus.tts.speech.microsoft.com".into()));
             }
             "model-adapter" => {
-                for (k, v) in [("DEFAULT_MODEL", "gpt-4"), ("MAX_TOKENS", "4096"), ("TEMPERATURE", "0.7"), ("TIMEOUT_SECONDS", "180")] {
+                for (k, v) in [
+                    ("DEFAULT_MODEL", "gpt-4"),
+                    ("MAX_TOKENS", "4096"),
+                    ("TEMPERATURE", "0.7"),
+                    ("TIMEOUT_SECONDS", "180"),
+                ] {
                     put(k, v.into());
                 }
-                externals = vec![LlmProvider::Openai, LlmProvider::Anthropic, LlmProvider::Zhipu, LlmProvider::Dashscope, LlmProvider::Baidu];
+                externals = vec![
+                    LlmProvider::Openai,
+                    LlmProvider::Anthropic,
+                    LlmProvider::Zhipu,
+                    LlmProvider::Dashscope,
+                    LlmProvider::Baidu,
+                ];
                 keys.push(user_key("MOONSHOT_API_KEY"));
                 extra_external.push(External::Https("api.moonshot.cn".into()));
             }
@@ -417,7 +693,10 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 }
                 put("TOP_K", "10".into());
                 put("RERANK_TOP_K", "5".into());
-                put("HYBRID_ALPHA", if sw.elasticsearch { "0.5" } else { "1.0" }.into());
+                put(
+                    "HYBRID_ALPHA",
+                    if sw.elasticsearch { "0.5" } else { "1.0" }.into(),
+                );
             }
             "indexing-service" => {
                 milvus(&mut put, &mut deps);
@@ -431,7 +710,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             }
             "vector-store-adapter" => {
                 milvus(&mut put, &mut deps);
-                for (k, v) in [("POOL_SIZE", "10"), ("MAX_OVERFLOW", "20"), ("POOL_TIMEOUT", "30")] {
+                for (k, v) in [
+                    ("POOL_SIZE", "10"),
+                    ("MAX_OVERFLOW", "20"),
+                    ("POOL_TIMEOUT", "30"),
+                ] {
                     put(k, v.into());
                 }
             }
@@ -444,31 +727,66 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         }
         keys.sort_by(|a, b| a.key.cmp(&b.key));
         keys.dedup_by(|a, b| a.key == b.key);
-        stack.config_maps.push(ConfigMapSpec { name: cm_name.clone(), namespace: ns.into(), component: name.into(), data });
-        stack.secrets.push(SecretSpec { name: secret.clone(), namespace: ns.into(), component: name.into(), keys: keys.clone(), existing: false });
+        stack.config_maps.push(ConfigMapSpec {
+            name: cm_name.clone(),
+            namespace: ns.into(),
+            component: name.into(),
+            data,
+        });
+        stack.secrets.push(SecretSpec {
+            name: secret.clone(),
+            namespace: ns.into(),
+            component: name.into(),
+            keys: keys.clone(),
+            existing: false,
+        });
 
         let (a, b, c_, d) = s.res;
-        let image = with_registry(cfg, &format!("{}/{name}:{}", va.image_repository, va.image_tag));
+        let image = with_registry(
+            cfg,
+            &format!("{}/{name}:{}", va.image_repository, va.image_tag),
+        );
         let mut m = Container::new(name, &image, scaled(p, res(a, b, c_, d)));
         m.env_from.push(EnvFrom::Config(cm_name));
         for k in &keys {
             m = m.env_secret(&k.key, &secret, &k.key);
         }
-        m.ports.push(Port { name: "http", port: s.http });
+        m.ports.push(Port {
+            name: "http",
+            port: s.http,
+        });
         if let Some(g) = s.grpc {
-            m.ports.push(Port { name: "grpc", port: g });
+            m.ports.push(Port {
+                name: "grpc",
+                port: g,
+            });
         }
         if s.lang == Lang::Go {
-            m.ports.push(Port { name: "metrics", port: 9090 });
+            m.ports.push(Port {
+                name: "metrics",
+                port: 9090,
+            });
         }
         match s.probes {
             Probes::Go(ready_delay) => {
-                m.probes.liveness = Some(Probe::new(ProbeCheck::Http("/health".into(), s.http), (30, 10, 5, 3)));
-                m.probes.readiness = Some(Probe::new(ProbeCheck::Http("/ready".into(), s.http), (ready_delay, 5, 3, 3)));
+                m.probes.liveness = Some(Probe::new(
+                    ProbeCheck::Http("/health".into(), s.http),
+                    (30, 10, 5, 3),
+                ));
+                m.probes.readiness = Some(Probe::new(
+                    ProbeCheck::Http("/ready".into(), s.http),
+                    (ready_delay, 5, 3, 3),
+                ));
             }
             Probes::Python => {
-                m.probes.liveness = Some(Probe::new(ProbeCheck::Http("/health".into(), s.http), (60, 30, 10, 3)));
-                m.probes.readiness = Some(Probe::new(ProbeCheck::Http("/health".into(), s.http), (30, 10, 5, 3)));
+                m.probes.liveness = Some(Probe::new(
+                    ProbeCheck::Http("/health".into(), s.http),
+                    (60, 30, 10, 3),
+                ));
+                m.probes.readiness = Some(Probe::new(
+                    ProbeCheck::Http("/health".into(), s.http),
+                    (30, 10, 5, 3),
+                ));
             }
             Probes::Tcp => {
                 m.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(s.http), (30, 20, 5, 3)));
@@ -480,13 +798,27 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             Lang::Go => "business-service",
             Lang::Python => "ai-engine",
         };
-        let mut c = Component::new(name, Group::VoiceAssistant, ns, role, WorkloadKind::Deployment, Tier::App, 1000);
+        let mut c = Component::new(
+            name,
+            Group::VoiceAssistant,
+            ns,
+            role,
+            WorkloadKind::Deployment,
+            Tier::App,
+            1000,
+        );
         if name == "agent-engine" {
             m.read_only_root = false;
-            c.security.writable_root_reason = Some("the agent engine writes tool workspaces outside /tmp (readOnlyRootFilesystem: false in the reference)");
+            c.security.writable_root_reason = Some(
+                "the agent engine writes tool workspaces outside /tmp (readOnlyRootFilesystem: false in the reference)",
+            );
         }
         c.containers.push(m);
-        c.metrics = Some(if s.lang == Lang::Go { ("metrics", "/metrics") } else { ("http", "/metrics") });
+        c.metrics = Some(if s.lang == Lang::Go {
+            ("metrics", "/metrics")
+        } else {
+            ("http", "/metrics")
+        });
         c.termination_grace = s.grace;
         c.priority_class = Some(PRIORITY_CLASSES[s.priority].0);
         if name == "ai-orchestrator" {
@@ -497,14 +829,27 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         }
         if va.reference_scale {
             c.replicas = s.replicas;
-            c.autoscale = s.hpa.map(|(min, max, cpu, memory)| Autoscale { hpa: crate::config::Hpa { min, max, cpu, memory } });
+            c.autoscale = s.hpa.map(|(min, max, cpu, memory)| Autoscale {
+                hpa: crate::config::Hpa {
+                    min,
+                    max,
+                    cpu,
+                    memory,
+                },
+            });
             c.pdb_min_available = s.pdb;
         }
         if cfg.istio.is_some() && matches!(name, "ai-orchestrator" | "agent-engine") {
-            c.pod_annotations.push(("sidecar.istio.io/proxyCPU", "100m".into()));
-            c.pod_annotations.push(("sidecar.istio.io/proxyMemory", "256Mi".into()));
+            c.pod_annotations
+                .push(("sidecar.istio.io/proxyCPU", "100m".into()));
+            c.pod_annotations
+                .push(("sidecar.istio.io/proxyMemory", "256Mi".into()));
         }
-        c.blue_green = va.services.get(name).and_then(|x| x.blue_green).map(crate::config::Color::as_str);
+        c.blue_green = va
+            .services
+            .get(name)
+            .and_then(|x| x.blue_green)
+            .map(crate::config::Color::as_str);
         llm_externals(&mut c, &externals);
         c.external.extend(extra_external);
         c = c.needs(&deps).scratch("tmp", "/tmp");
@@ -522,12 +867,20 @@ pub(super) fn finish(stack: &mut Stack) {
         return;
     }
     let app = stack.config.namespaces.app.clone();
-    for c in stack.components.iter_mut().filter(|c| c.namespace == app && c.kind != WorkloadKind::Job) {
+    for c in stack
+        .components
+        .iter_mut()
+        .filter(|c| c.namespace == app && c.kind != WorkloadKind::Job)
+    {
         let mut side = istio_sidecar();
         for (k, v) in &c.pod_annotations {
             match *k {
-                "sidecar.istio.io/proxyCPU" => side.requests.cpu = MilliCpu::parse(v).unwrap_or(side.requests.cpu),
-                "sidecar.istio.io/proxyMemory" => side.requests.memory = Bytes::parse(v).unwrap_or(side.requests.memory),
+                "sidecar.istio.io/proxyCPU" => {
+                    side.requests.cpu = MilliCpu::parse(v).unwrap_or(side.requests.cpu)
+                }
+                "sidecar.istio.io/proxyMemory" => {
+                    side.requests.memory = Bytes::parse(v).unwrap_or(side.requests.memory)
+                }
                 _ => {}
             }
         }
@@ -574,7 +927,10 @@ pub struct NamespacePolicy {
 }
 
 fn r(cpu: &str, mem: &str) -> Resources {
-    Resources { cpu: MilliCpu::parse(cpu).unwrap_or_default(), memory: Bytes::parse(mem).unwrap_or_default() }
+    Resources {
+        cpu: MilliCpu::parse(cpu).unwrap_or_default(),
+        memory: Bytes::parse(mem).unwrap_or_default(),
+    }
 }
 
 /// The ResourceQuota and LimitRange of the platform's namespaces. Production's application
@@ -588,24 +944,76 @@ pub fn policies(cfg: &Config) -> Vec<NamespacePolicy> {
     }
     let (app_q, infra_q, min_app, min_infra) = match cfg.profile {
         P::Production => (
-            Quota { requests: r("100", "200Gi"), limits: r("200", "400Gi"), pvcs: 50 },
-            Quota { requests: r("40", "100Gi"), limits: r("80", "200Gi"), pvcs: 30 },
+            Quota {
+                requests: r("100", "200Gi"),
+                limits: r("200", "400Gi"),
+                pvcs: 50,
+            },
+            Quota {
+                requests: r("40", "100Gi"),
+                limits: r("80", "200Gi"),
+                pvcs: 30,
+            },
             r("100m", "128Mi"),
             r("50m", "64Mi"),
         ),
-        P::Small => (Quota { requests: r("8", "16Gi"), limits: r("40", "80Gi"), pvcs: 20 }, Quota { requests: r("8", "16Gi"), limits: r("32", "64Gi"), pvcs: 20 }, r("10m", "32Mi"), r("10m", "32Mi")),
-        P::Dev => (Quota { requests: r("4", "8Gi"), limits: r("20", "40Gi"), pvcs: 20 }, Quota { requests: r("4", "8Gi"), limits: r("16", "32Gi"), pvcs: 20 }, r("10m", "32Mi"), r("10m", "32Mi")),
+        P::Small => (
+            Quota {
+                requests: r("8", "16Gi"),
+                limits: r("40", "80Gi"),
+                pvcs: 20,
+            },
+            Quota {
+                requests: r("8", "16Gi"),
+                limits: r("32", "64Gi"),
+                pvcs: 20,
+            },
+            r("10m", "32Mi"),
+            r("10m", "32Mi"),
+        ),
+        P::Dev => (
+            Quota {
+                requests: r("4", "8Gi"),
+                limits: r("20", "40Gi"),
+                pvcs: 20,
+            },
+            Quota {
+                requests: r("4", "8Gi"),
+                limits: r("16", "32Gi"),
+                pvcs: 20,
+            },
+            r("10m", "32Mi"),
+            r("10m", "32Mi"),
+        ),
     };
-    let lim = |min| ContainerLimits { max: r("4", "8Gi"), min, default: r("500m", "512Mi"), default_request: r("250m", "256Mi") };
+    let lim = |min| ContainerLimits {
+        max: r("4", "8Gi"),
+        min,
+        default: r("500m", "512Mi"),
+        default_request: r("250m", "256Mi"),
+    };
     vec![
-        NamespacePolicy { namespace: cfg.namespaces.app.clone(), quota: app_q, limits: lim(min_app) },
-        NamespacePolicy { namespace: cfg.namespaces.infra.clone(), quota: infra_q, limits: lim(min_infra) },
+        NamespacePolicy {
+            namespace: cfg.namespaces.app.clone(),
+            quota: app_q,
+            limits: lim(min_app),
+        },
+        NamespacePolicy {
+            namespace: cfg.namespaces.infra.clone(),
+            quota: infra_q,
+            limits: lim(min_infra),
+        },
     ]
 }
 
 /// Every container of a component's pod with its resources, the mesh sidecar included.
 pub fn pod_containers(c: &Component) -> Vec<(String, ResourceSpec)> {
-    let mut out: Vec<(String, ResourceSpec)> = c.init_containers.iter().chain(&c.containers).map(|x| (x.name.clone(), x.resources)).collect();
+    let mut out: Vec<(String, ResourceSpec)> = c
+        .init_containers
+        .iter()
+        .chain(&c.containers)
+        .map(|x| (x.name.clone(), x.resources))
+        .collect();
     if let Some(s) = c.mesh_sidecar {
         out.push(("istio-proxy".into(), s));
     }
@@ -623,29 +1031,86 @@ pub fn policy_violations(stack: &Stack) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let sizing = crate::sizing::size(stack);
     for pol in policies(&stack.config) {
-        for c in stack.components.iter().filter(|c| c.namespace == pol.namespace) {
+        for c in stack
+            .components
+            .iter()
+            .filter(|c| c.namespace == pol.namespace)
+        {
             let path = format!("components.{}.resources", c.name);
             for (name, rs) in pod_containers(c) {
                 let l = pol.limits;
                 let who = format!("container {name} of {} in {}", c.name, pol.namespace);
                 if rs.requests.cpu < l.min.cpu || rs.requests.memory < l.min.memory {
-                    out.push(Diagnostic::at_value(&path, format!("{who} requests {} / {}, below the LimitRange minimum {} / {}", rs.requests.cpu, rs.requests.memory, l.min.cpu, l.min.memory)));
+                    out.push(Diagnostic::at_value(
+                        &path,
+                        format!(
+                            "{who} requests {} / {}, below the LimitRange minimum {} / {}",
+                            rs.requests.cpu, rs.requests.memory, l.min.cpu, l.min.memory
+                        ),
+                    ));
                 }
                 if rs.limits.cpu > l.max.cpu || rs.limits.memory > l.max.memory {
-                    out.push(Diagnostic::at_value(&path, format!("{who} has limits {} / {}, above the LimitRange maximum {} / {}", rs.limits.cpu, rs.limits.memory, l.max.cpu, l.max.memory)));
+                    out.push(Diagnostic::at_value(
+                        &path,
+                        format!(
+                            "{who} has limits {} / {}, above the LimitRange maximum {} / {}",
+                            rs.limits.cpu, rs.limits.memory, l.max.cpu, l.max.memory
+                        ),
+                    ));
                 }
             }
         }
-        let Some(u) = quota_usage(stack).into_iter().find(|u| u.namespace == pol.namespace) else { continue };
+        let Some(u) = quota_usage(stack)
+            .into_iter()
+            .find(|u| u.namespace == pol.namespace)
+        else {
+            continue;
+        };
         let max = u.rollout;
-        let rows: Vec<&crate::sizing::ComponentSize> = sizing.components.iter().filter(|r| r.namespace == pol.namespace && r.kind != WorkloadKind::Job).collect();
-        let largest = |f: &dyn Fn(&crate::sizing::ComponentSize) -> u64| rows.iter().max_by_key(|r| f(r) * u64::from(r.min_replicas)).map_or_else(String::new, |r| r.name.clone());
+        let rows: Vec<&crate::sizing::ComponentSize> = sizing
+            .components
+            .iter()
+            .filter(|r| r.namespace == pol.namespace && r.kind != WorkloadKind::Job)
+            .collect();
+        let largest = |f: &dyn Fn(&crate::sizing::ComponentSize) -> u64| {
+            rows.iter()
+                .max_by_key(|r| f(r) * u64::from(r.min_replicas))
+                .map_or_else(String::new, |r| r.name.clone())
+        };
         let q = pol.quota;
         let checks: [(&str, u64, u64, String, String, String); 4] = [
-            ("requests.cpu", max.requests.cpu.0, q.requests.cpu.0, max.requests.cpu.to_string(), q.requests.cpu.to_string(), largest(&|r| r.pod.requests.cpu.0)),
-            ("requests.memory", max.requests.memory.0, q.requests.memory.0, max.requests.memory.to_string(), q.requests.memory.to_string(), largest(&|r| r.pod.requests.memory.0)),
-            ("limits.cpu", max.limits.cpu.0, q.limits.cpu.0, max.limits.cpu.to_string(), q.limits.cpu.to_string(), largest(&|r| r.pod.limits.cpu.0)),
-            ("limits.memory", max.limits.memory.0, q.limits.memory.0, max.limits.memory.to_string(), q.limits.memory.to_string(), largest(&|r| r.pod.limits.memory.0)),
+            (
+                "requests.cpu",
+                max.requests.cpu.0,
+                q.requests.cpu.0,
+                max.requests.cpu.to_string(),
+                q.requests.cpu.to_string(),
+                largest(&|r| r.pod.requests.cpu.0),
+            ),
+            (
+                "requests.memory",
+                max.requests.memory.0,
+                q.requests.memory.0,
+                max.requests.memory.to_string(),
+                q.requests.memory.to_string(),
+                largest(&|r| r.pod.requests.memory.0),
+            ),
+            (
+                "limits.cpu",
+                max.limits.cpu.0,
+                q.limits.cpu.0,
+                max.limits.cpu.to_string(),
+                q.limits.cpu.to_string(),
+                largest(&|r| r.pod.limits.cpu.0),
+            ),
+            (
+                "limits.memory",
+                max.limits.memory.0,
+                q.limits.memory.0,
+                max.limits.memory.to_string(),
+                q.limits.memory.to_string(),
+                largest(&|r| r.pod.limits.memory.0),
+            ),
         ];
         for (field, have, allowed, h, a, big) in checks {
             if have > allowed {
@@ -659,10 +1124,22 @@ pub fn policy_violations(stack: &Stack) -> Vec<Diagnostic> {
             .components
             .iter()
             .filter(|c| c.namespace == pol.namespace)
-            .map(|c| u32::try_from(c.storage.len()).unwrap_or(0) * if c.kind == WorkloadKind::StatefulSet { c.replicas } else { 1 })
+            .map(|c| {
+                u32::try_from(c.storage.len()).unwrap_or(0)
+                    * if c.kind == WorkloadKind::StatefulSet {
+                        c.replicas
+                    } else {
+                        1
+                    }
+            })
             .sum();
         if claims > q.pvcs {
-            let big = stack.components.iter().filter(|c| c.namespace == pol.namespace && !c.storage.is_empty()).max_by_key(|c| c.replicas).map_or("", |c| c.name.as_str());
+            let big = stack
+                .components
+                .iter()
+                .filter(|c| c.namespace == pol.namespace && !c.storage.is_empty())
+                .max_by_key(|c| c.replicas)
+                .map_or("", |c| c.name.as_str());
             out.push(Diagnostic::at_value(&format!("components.{big}.storage"), format!("namespace {} needs {claims} PersistentVolumeClaims, over its ResourceQuota ({})", pol.namespace, q.pvcs)));
         }
     }
@@ -687,7 +1164,10 @@ impl QuotaUsage {
     /// Every figure at maximum replicas is within the quota.
     pub fn max_fits(&self) -> bool {
         let (m, q) = (self.max, self.quota);
-        m.requests.cpu <= q.requests.cpu && m.requests.memory <= q.requests.memory && m.limits.cpu <= q.limits.cpu && m.limits.memory <= q.limits.memory
+        m.requests.cpu <= q.requests.cpu
+            && m.requests.memory <= q.requests.memory
+            && m.limits.cpu <= q.limits.cpu
+            && m.limits.memory <= q.limits.memory
     }
 }
 
@@ -698,8 +1178,15 @@ pub fn quota_usage(stack: &Stack) -> Vec<QuotaUsage> {
         .into_iter()
         .map(|pol| {
             let mut rollout = crate::sizing::Totals::default();
-            for row in sizing.components.iter().filter(|r| r.namespace == pol.namespace && r.kind != WorkloadKind::Job) {
-                let surge = stack.component(&row.name).filter(|c| c.kind == WorkloadKind::Deployment && !c.singleton).map_or(0, |c| u32::try_from(c.max_surge).unwrap_or(0));
+            for row in sizing
+                .components
+                .iter()
+                .filter(|r| r.namespace == pol.namespace && r.kind != WorkloadKind::Job)
+            {
+                let surge = stack
+                    .component(&row.name)
+                    .filter(|c| c.kind == WorkloadKind::Deployment && !c.singleton)
+                    .map_or(0, |c| u32::try_from(c.max_surge).unwrap_or(0));
                 let n = u64::from(row.min_replicas + surge);
                 rollout.pods += row.min_replicas + surge;
                 rollout.requests.cpu = rollout.requests.cpu + row.pod.requests.cpu * n;
@@ -707,8 +1194,18 @@ pub fn quota_usage(stack: &Stack) -> Vec<QuotaUsage> {
                 rollout.limits.cpu = rollout.limits.cpu + row.pod.limits.cpu * n;
                 rollout.limits.memory = rollout.limits.memory + row.pod.limits.memory * n;
             }
-            let max = sizing.namespaces.iter().find(|n| n.namespace == pol.namespace).map(|n| n.totals.max).unwrap_or_default();
-            QuotaUsage { namespace: pol.namespace, quota: pol.quota, rollout, max }
+            let max = sizing
+                .namespaces
+                .iter()
+                .find(|n| n.namespace == pol.namespace)
+                .map(|n| n.totals.max)
+                .unwrap_or_default();
+            QuotaUsage {
+                namespace: pol.namespace,
+                quota: pol.quota,
+                rollout,
+                max,
+            }
         })
         .collect()
 }

@@ -9,9 +9,9 @@
 //! `consecutive5xxErrors`, not the deprecated `consecutiveErrors`; AuthorizationPolicy
 //! principals are the ServiceAccounts the workloads run as (named like the component).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{labels, selector_labels, Object, Stage};
+use super::{Object, Stage, labels, selector_labels};
 use crate::catalog::{Component, Stack};
 use crate::config::Istio;
 
@@ -20,9 +20,15 @@ pub const GATEWAY: &str = "voiceassistant-gateway";
 /// Namespace of the Istio control plane and ingress gateway.
 pub const ISTIO_NAMESPACE: &str = "istio-system";
 /// The ingress gateway's principal (a declared external identity).
-pub const INGRESS_GATEWAY_PRINCIPAL: &str = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
+pub const INGRESS_GATEWAY_PRINCIPAL: &str =
+    "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
 /// Components whose calls reach LLMs: their routes are never retried (double billing).
-pub const LLM_SERVICES: [&str; 4] = ["model-router", "model-adapter", "agent-engine", "ai-orchestrator"];
+pub const LLM_SERVICES: [&str; 4] = [
+    "model-router",
+    "model-adapter",
+    "agent-engine",
+    "ai-orchestrator",
+];
 
 /// Retry policy of a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,43 +61,226 @@ pub struct MeshRoute {
 const R5: &str = "5xx,reset,connect-failure,refused-stream";
 const R3: &str = "5xx,reset,connect-failure";
 
-fn route(name: &'static str, paths: &[&'static str], component: &'static str, port: &'static str, timeout: u32, retry: Retry) -> MeshRoute {
-    let retry = if LLM_SERVICES.contains(&component) && !name.contains("health") { Retry::Never } else { retry };
-    MeshRoute { name, paths: paths.to_vec(), exact: false, component, port, timeout, retry }
+fn route(
+    name: &'static str,
+    paths: &[&'static str],
+    component: &'static str,
+    port: &'static str,
+    timeout: u32,
+    retry: Retry,
+) -> MeshRoute {
+    let retry = if LLM_SERVICES.contains(&component) && !name.contains("health") {
+        Retry::Never
+    } else {
+        retry
+    };
+    MeshRoute {
+        name,
+        paths: paths.to_vec(),
+        exact: false,
+        component,
+        port,
+        timeout,
+        retry,
+    }
 }
 
 /// The routes of each public host: (host kind, routes). Only enabled components appear.
 pub fn routes(stack: &Stack) -> Vec<(&'static str, Vec<MeshRoute>)> {
     use Retry::Times;
     let api = vec![
-        route("identity-auth", &["/api/v1/auth"], "identity-service", "http", 10, Times(3, 3, R5)),
-        route("identity-users", &["/api/v1/users"], "identity-service", "http", 10, Times(3, 3, R5)),
-        route("conversation-service", &["/api/v1/conversations", "/api/v1/messages"], "conversation-service", "http", 30, Times(2, 15, R3)),
-        route("knowledge-documents", &["/api/v1/knowledge", "/api/v1/documents"], "knowledge-service", "http", 60, Times(2, 30, R3)),
-        route("ai-orchestrator", &["/api/v1/ai"], "ai-orchestrator", "http", 120, Retry::Never),
-        route("model-router", &["/api/v1/models"], "model-router", "http", 180, Retry::Never),
-        route("agent-engine", &["/api/v1/agent"], "agent-engine", "http", 120, Retry::Never),
-        route("rag-engine", &["/api/v1/rag"], "rag-engine", "http", 60, Times(2, 30, R3)),
-        route("retrieval-service", &["/api/v1/retrieval"], "retrieval-service", "http", 30, Times(2, 15, R3)),
-        route("voice-engine-http", &["/api/v1/voice"], "voice-engine", "http", 300, Times(1, 300, "reset,connect-failure")),
-        route("multimodal-engine", &["/api/v1/multimodal"], "multimodal-engine", "http", 120, Times(2, 60, R3)),
-        route("analytics-service", &["/api/v1/analytics"], "analytics-service", "http", 30, Times(2, 15, R3)),
-        route("notification-service", &["/api/v1/notification"], "notification-service", "http", 10, Times(2, 5, R3)),
-        MeshRoute { exact: true, ..route("health-check", &["/health", "/healthz"], "ai-orchestrator", "http", 5, Times(1, 3, R3)) },
-        MeshRoute { exact: true, ..route("readiness-check", &["/ready"], "ai-orchestrator", "http", 5, Retry::Never) },
+        route(
+            "identity-auth",
+            &["/api/v1/auth"],
+            "identity-service",
+            "http",
+            10,
+            Times(3, 3, R5),
+        ),
+        route(
+            "identity-users",
+            &["/api/v1/users"],
+            "identity-service",
+            "http",
+            10,
+            Times(3, 3, R5),
+        ),
+        route(
+            "conversation-service",
+            &["/api/v1/conversations", "/api/v1/messages"],
+            "conversation-service",
+            "http",
+            30,
+            Times(2, 15, R3),
+        ),
+        route(
+            "knowledge-documents",
+            &["/api/v1/knowledge", "/api/v1/documents"],
+            "knowledge-service",
+            "http",
+            60,
+            Times(2, 30, R3),
+        ),
+        route(
+            "ai-orchestrator",
+            &["/api/v1/ai"],
+            "ai-orchestrator",
+            "http",
+            120,
+            Retry::Never,
+        ),
+        route(
+            "model-router",
+            &["/api/v1/models"],
+            "model-router",
+            "http",
+            180,
+            Retry::Never,
+        ),
+        route(
+            "agent-engine",
+            &["/api/v1/agent"],
+            "agent-engine",
+            "http",
+            120,
+            Retry::Never,
+        ),
+        route(
+            "rag-engine",
+            &["/api/v1/rag"],
+            "rag-engine",
+            "http",
+            60,
+            Times(2, 30, R3),
+        ),
+        route(
+            "retrieval-service",
+            &["/api/v1/retrieval"],
+            "retrieval-service",
+            "http",
+            30,
+            Times(2, 15, R3),
+        ),
+        route(
+            "voice-engine-http",
+            &["/api/v1/voice"],
+            "voice-engine",
+            "http",
+            300,
+            Times(1, 300, "reset,connect-failure"),
+        ),
+        route(
+            "multimodal-engine",
+            &["/api/v1/multimodal"],
+            "multimodal-engine",
+            "http",
+            120,
+            Times(2, 60, R3),
+        ),
+        route(
+            "analytics-service",
+            &["/api/v1/analytics"],
+            "analytics-service",
+            "http",
+            30,
+            Times(2, 15, R3),
+        ),
+        route(
+            "notification-service",
+            &["/api/v1/notification"],
+            "notification-service",
+            "http",
+            10,
+            Times(2, 5, R3),
+        ),
+        MeshRoute {
+            exact: true,
+            ..route(
+                "health-check",
+                &["/health", "/healthz"],
+                "ai-orchestrator",
+                "http",
+                5,
+                Times(1, 3, R3),
+            )
+        },
+        MeshRoute {
+            exact: true,
+            ..route(
+                "readiness-check",
+                &["/ready"],
+                "ai-orchestrator",
+                "http",
+                5,
+                Retry::Never,
+            )
+        },
     ];
     let ws = vec![
-        route("voice-websocket", &["/ws/voice"], "voice-engine", "http", 3600, Retry::Never),
-        route("conversation-websocket", &["/ws/conversation"], "conversation-service", "http", 3600, Retry::Never),
+        route(
+            "voice-websocket",
+            &["/ws/voice"],
+            "voice-engine",
+            "http",
+            3600,
+            Retry::Never,
+        ),
+        route(
+            "conversation-websocket",
+            &["/ws/conversation"],
+            "conversation-service",
+            "http",
+            3600,
+            Retry::Never,
+        ),
     ];
     let grpc = vec![
-        route("identity-grpc", &["/identity.v1.Identity"], "identity-service", "grpc", 10, Times(3, 3, R5)),
-        route("conversation-grpc", &["/conversation.v1.Conversation"], "conversation-service", "grpc", 30, Times(2, 15, R3)),
-        route("model-router-grpc", &["/model.v1.Router"], "model-router", "grpc", 180, Retry::Never),
-        route("ai-orchestrator-grpc", &["/ai.v1.Orchestrator"], "ai-orchestrator", "grpc", 120, Retry::Never),
+        route(
+            "identity-grpc",
+            &["/identity.v1.Identity"],
+            "identity-service",
+            "grpc",
+            10,
+            Times(3, 3, R5),
+        ),
+        route(
+            "conversation-grpc",
+            &["/conversation.v1.Conversation"],
+            "conversation-service",
+            "grpc",
+            30,
+            Times(2, 15, R3),
+        ),
+        route(
+            "model-router-grpc",
+            &["/model.v1.Router"],
+            "model-router",
+            "grpc",
+            180,
+            Retry::Never,
+        ),
+        route(
+            "ai-orchestrator-grpc",
+            &["/ai.v1.Orchestrator"],
+            "ai-orchestrator",
+            "grpc",
+            120,
+            Retry::Never,
+        ),
     ];
-    let keep = |v: Vec<MeshRoute>| -> Vec<MeshRoute> { v.into_iter().filter(|r| stack.component(r.component).is_some_and(|c| c.port(r.port).is_some())).collect() };
-    [("api", keep(api)), ("ws", keep(ws)), ("grpc", keep(grpc))].into_iter().filter(|(_, r)| !r.is_empty()).collect()
+    let keep = |v: Vec<MeshRoute>| -> Vec<MeshRoute> {
+        v.into_iter()
+            .filter(|r| {
+                stack
+                    .component(r.component)
+                    .is_some_and(|c| c.port(r.port).is_some())
+            })
+            .collect()
+    };
+    [("api", keep(api)), ("ws", keep(ws)), ("grpc", keep(grpc))]
+        .into_iter()
+        .filter(|(_, r)| !r.is_empty())
+        .collect()
 }
 
 /// Ports of `c` that the ingress gateway routes to.
@@ -99,7 +288,12 @@ pub fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
     if stack.config.istio.is_none() {
         return Vec::new();
     }
-    let mut out: Vec<u16> = routes(stack).into_iter().flat_map(|(_, r)| r).filter(|r| r.component == c.name).filter_map(|r| c.port(r.port)).collect();
+    let mut out: Vec<u16> = routes(stack)
+        .into_iter()
+        .flat_map(|(_, r)| r)
+        .filter(|r| r.component == c.name)
+        .filter_map(|r| c.port(r.port))
+        .collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -121,7 +315,9 @@ fn meta(stack: &Stack, name: &str, ns: &str) -> Value {
 fn retries(r: Retry) -> Value {
     match r {
         Retry::Never => json!({"attempts": 0}),
-        Retry::Times(n, per, on) => json!({"attempts": n, "perTryTimeout": format!("{per}s"), "retryOn": on}),
+        Retry::Times(n, per, on) => {
+            json!({"attempts": n, "perTryTimeout": format!("{per}s"), "retryOn": on})
+        }
     }
 }
 
@@ -140,30 +336,226 @@ fn http_route(stack: &Stack, r: &MeshRoute) -> Value {
 }
 
 /// DestinationRule traffic policy figures: (lb, hash header, maxConn, pending, h2, perConn, idle s, 5xx, gw, interval s, eject s, max%).
-type DrFigures = (&'static str, Option<&'static str>, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32);
+type DrFigures = (
+    &'static str,
+    Option<&'static str>,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+);
 
 fn dr_figures(name: &str) -> DrFigures {
     match name {
-        "identity-service" => ("hash", Some("x-user-id"), 1000, 1024, 1024, 10, 60, 5, 5, 30, 30, 50),
-        "conversation-service" => ("hash", Some("x-conversation-id"), 2000, 2048, 2048, 10, 60, 3, 3, 20, 30, 50),
-        "knowledge-service" => ("ROUND_ROBIN", None, 500, 1024, 1024, 10, 60, 3, 3, 30, 30, 50),
-        "ai-orchestrator" => ("LEAST_REQUEST", None, 500, 1024, 500, 5, 60, 2, 2, 10, 60, 50),
-        "model-router" => ("LEAST_REQUEST", None, 500, 1024, 1024, 5, 60, 5, 5, 30, 60, 30),
-        "analytics-service" => ("ROUND_ROBIN", None, 500, 1024, 1024, 10, 60, 3, 3, 30, 30, 50),
+        "identity-service" => (
+            "hash",
+            Some("x-user-id"),
+            1000,
+            1024,
+            1024,
+            10,
+            60,
+            5,
+            5,
+            30,
+            30,
+            50,
+        ),
+        "conversation-service" => (
+            "hash",
+            Some("x-conversation-id"),
+            2000,
+            2048,
+            2048,
+            10,
+            60,
+            3,
+            3,
+            20,
+            30,
+            50,
+        ),
+        "knowledge-service" => (
+            "ROUND_ROBIN",
+            None,
+            500,
+            1024,
+            1024,
+            10,
+            60,
+            3,
+            3,
+            30,
+            30,
+            50,
+        ),
+        "ai-orchestrator" => (
+            "LEAST_REQUEST",
+            None,
+            500,
+            1024,
+            500,
+            5,
+            60,
+            2,
+            2,
+            10,
+            60,
+            50,
+        ),
+        "model-router" => (
+            "LEAST_REQUEST",
+            None,
+            500,
+            1024,
+            1024,
+            5,
+            60,
+            5,
+            5,
+            30,
+            60,
+            30,
+        ),
+        "analytics-service" => (
+            "ROUND_ROBIN",
+            None,
+            500,
+            1024,
+            1024,
+            10,
+            60,
+            3,
+            3,
+            30,
+            30,
+            50,
+        ),
         "notification-service" => ("ROUND_ROBIN", None, 500, 512, 512, 10, 60, 3, 3, 20, 30, 50),
-        "agent-engine" => ("LEAST_REQUEST", None, 300, 512, 512, 3, 120, 3, 3, 20, 60, 50),
-        "rag-engine" => ("ROUND_ROBIN", None, 500, 1024, 1024, 10, 60, 3, 3, 30, 30, 50),
-        "retrieval-service" => ("ROUND_ROBIN", None, 600, 1024, 1024, 10, 60, 3, 3, 30, 30, 50),
-        "model-adapter" => ("LEAST_REQUEST", None, 400, 512, 512, 5, 180, 5, 5, 30, 120, 30),
-        "voice-engine" => ("hash", Some("x-session-id"), 1000, 1024, 1024, 1, 3600, 3, 3, 30, 30, 50),
-        "multimodal-engine" => ("LEAST_REQUEST", None, 300, 512, 512, 5, 120, 3, 3, 30, 60, 50),
-        "indexing-service" => ("ROUND_ROBIN", None, 200, 256, 256, 5, 300, 3, 3, 60, 120, 50),
-        _ => ("ROUND_ROBIN", None, 500, 1024, 1024, 10, 60, 3, 3, 30, 30, 50),
+        "agent-engine" => (
+            "LEAST_REQUEST",
+            None,
+            300,
+            512,
+            512,
+            3,
+            120,
+            3,
+            3,
+            20,
+            60,
+            50,
+        ),
+        "rag-engine" => (
+            "ROUND_ROBIN",
+            None,
+            500,
+            1024,
+            1024,
+            10,
+            60,
+            3,
+            3,
+            30,
+            30,
+            50,
+        ),
+        "retrieval-service" => (
+            "ROUND_ROBIN",
+            None,
+            600,
+            1024,
+            1024,
+            10,
+            60,
+            3,
+            3,
+            30,
+            30,
+            50,
+        ),
+        "model-adapter" => (
+            "LEAST_REQUEST",
+            None,
+            400,
+            512,
+            512,
+            5,
+            180,
+            5,
+            5,
+            30,
+            120,
+            30,
+        ),
+        "voice-engine" => (
+            "hash",
+            Some("x-session-id"),
+            1000,
+            1024,
+            1024,
+            1,
+            3600,
+            3,
+            3,
+            30,
+            30,
+            50,
+        ),
+        "multimodal-engine" => (
+            "LEAST_REQUEST",
+            None,
+            300,
+            512,
+            512,
+            5,
+            120,
+            3,
+            3,
+            30,
+            60,
+            50,
+        ),
+        "indexing-service" => (
+            "ROUND_ROBIN",
+            None,
+            200,
+            256,
+            256,
+            5,
+            300,
+            3,
+            3,
+            60,
+            120,
+            50,
+        ),
+        _ => (
+            "ROUND_ROBIN",
+            None,
+            500,
+            1024,
+            1024,
+            10,
+            60,
+            3,
+            3,
+            30,
+            30,
+            50,
+        ),
     }
 }
 
 fn destination_rule(stack: &Stack, c: &Component) -> Value {
-    let (lb, header, max_conn, pending, h2, per_conn, idle, e5xx, gw, interval, eject, max_pct) = dr_figures(&c.name);
+    let (lb, header, max_conn, pending, h2, per_conn, idle, e5xx, gw, interval, eject, max_pct) =
+        dr_figures(&c.name);
     let lb = match header {
         Some(h) => json!({"consistentHash": {"httpHeaderName": h}}),
         None => json!({"simple": lb}),
@@ -195,15 +587,49 @@ fn destination_rule(stack: &Stack, c: &Component) -> Value {
 fn authorization_policy(stack: &Stack, istio: &Istio, c: &Component) -> Value {
     let _ = istio;
     let mut rules = Vec::new();
-    let callers: Vec<String> = stack.components.iter().filter(|d| d.depends_on.contains(&c.name) && d.mesh_sidecar.is_some()).map(principal).collect();
-    let ports: Vec<String> = c.containers.iter().flat_map(|x| &x.ports).map(|p| p.port.to_string()).collect();
+    let callers: Vec<String> = stack
+        .components
+        .iter()
+        .filter(|d| d.depends_on.contains(&c.name) && d.mesh_sidecar.is_some())
+        .map(principal)
+        .collect();
+    let ports: Vec<String> = c
+        .containers
+        .iter()
+        .flat_map(|x| &x.ports)
+        .map(|p| p.port.to_string())
+        .collect();
     if !callers.is_empty() {
         rules.push(json!({"from": [{"source": {"principals": callers}}], "to": [{"operation": {"ports": ports}}]}));
     }
-    let routed: Vec<MeshRoute> = routes(stack).into_iter().flat_map(|(_, r)| r).filter(|r| r.component == c.name).collect();
+    let routed: Vec<MeshRoute> = routes(stack)
+        .into_iter()
+        .flat_map(|(_, r)| r)
+        .filter(|r| r.component == c.name)
+        .collect();
     if !routed.is_empty() {
-        let open: Vec<String> = routed.iter().filter(|r| r.name == "identity-auth" || r.exact).flat_map(|r| r.paths.iter().flat_map(|p| if r.exact { vec![(*p).to_string()] } else { vec![(*p).to_string(), format!("{p}/*")] })).collect();
-        let authed: Vec<String> = routed.iter().filter(|r| !(r.name == "identity-auth" || r.exact)).flat_map(|r| r.paths.iter().flat_map(|p| [(*p).to_string(), format!("{p}/*")])).collect();
+        let open: Vec<String> = routed
+            .iter()
+            .filter(|r| r.name == "identity-auth" || r.exact)
+            .flat_map(|r| {
+                r.paths.iter().flat_map(|p| {
+                    if r.exact {
+                        vec![(*p).to_string()]
+                    } else {
+                        vec![(*p).to_string(), format!("{p}/*")]
+                    }
+                })
+            })
+            .collect();
+        let authed: Vec<String> = routed
+            .iter()
+            .filter(|r| !(r.name == "identity-auth" || r.exact))
+            .flat_map(|r| {
+                r.paths
+                    .iter()
+                    .flat_map(|p| [(*p).to_string(), format!("{p}/*")])
+            })
+            .collect();
         if !open.is_empty() {
             rules.push(json!({"from": [{"source": {"principals": [INGRESS_GATEWAY_PRINCIPAL]}}], "to": [{"operation": {"paths": open}}]}));
         }
@@ -221,10 +647,13 @@ fn authorization_policy(stack: &Stack, istio: &Istio, c: &Component) -> Value {
 
 /// Every Istio object of the stack (empty when Istio is off).
 pub fn objects(stack: &Stack) -> Vec<Object> {
-    let Some(istio) = &stack.config.istio else { return Vec::new() };
+    let Some(istio) = &stack.config.istio else {
+        return Vec::new();
+    };
     let ns = stack.config.namespaces.app.as_str();
     let mut out = Vec::new();
-    let push = |out: &mut Vec<Object>, v: Value| out.push(Object::from_value("istio", Stage::Routing, v));
+    let push =
+        |out: &mut Vec<Object>, v: Value| out.push(Object::from_value("istio", Stage::Routing, v));
     let tls = |name: &str, host: &str| {
         json!({"port": {"number": 443, "name": name, "protocol": "HTTPS"}, "hosts": [host],
                "tls": {"mode": "SIMPLE", "credentialName": istio.tls_secret, "minProtocolVersion": "TLSV1_2", "maxProtocolVersion": "TLSV1_3"}})
@@ -262,11 +691,22 @@ pub fn objects(stack: &Stack) -> Vec<Object> {
             }),
         );
     }
-    let meshed: Vec<&Component> = stack.components.iter().filter(|c| c.namespace == ns && c.mesh_sidecar.is_some() && c.service).collect();
+    let meshed: Vec<&Component> = stack
+        .components
+        .iter()
+        .filter(|c| c.namespace == ns && c.mesh_sidecar.is_some() && c.service)
+        .collect();
     // In-mesh calls to LLM-backed services: Istio's default retries are switched off.
-    for c in meshed.iter().filter(|c| LLM_SERVICES.contains(&c.name.as_str())) {
+    for c in meshed
+        .iter()
+        .filter(|c| LLM_SERVICES.contains(&c.name.as_str()))
+    {
         let Some(port) = c.port("http") else { continue };
-        let timeout = if matches!(c.name.as_str(), "model-router" | "model-adapter") { 180 } else { 120 };
+        let timeout = if matches!(c.name.as_str(), "model-router" | "model-adapter") {
+            180
+        } else {
+            120
+        };
         push(
             &mut out,
             json!({
@@ -324,8 +764,14 @@ pub fn objects(stack: &Stack) -> Vec<Object> {
             "customTags": {"environment": {"literal": {"value": stack.config.profile.as_str()}}},
         }]);
     }
-    push(&mut out, json!({"apiVersion": "telemetry.istio.io/v1alpha1", "kind": "Telemetry", "metadata": meta(stack, "mesh-default", ns), "spec": telemetry}));
-    if let (Some(tokens), Some(c)) = (istio.rate_limit_per_minute, stack.component("ai-orchestrator")) {
+    push(
+        &mut out,
+        json!({"apiVersion": "telemetry.istio.io/v1alpha1", "kind": "Telemetry", "metadata": meta(stack, "mesh-default", ns), "spec": telemetry}),
+    );
+    if let (Some(tokens), Some(c)) = (
+        istio.rate_limit_per_minute,
+        stack.component("ai-orchestrator"),
+    ) {
         let mut m = meta(stack, "ai-orchestrator-rate-limit", ns);
         m["labels"] = serde_json::to_value(labels(stack, c)).unwrap_or(Value::Null);
         push(

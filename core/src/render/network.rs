@@ -115,12 +115,11 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
     if !routed.is_empty() {
         ingress.push(NetworkPolicyIngressRule { from: Some(vec![any_namespace()]), ports: Some(routed.into_iter().map(tcp).collect()) });
     }
-    if stack.config.monitoring {
-        if let Some((name, _)) = c.metrics {
-            if let Some(p) = c.containers.iter().flat_map(|x| &x.ports).find(|p| p.name == name) {
-                ingress.push(NetworkPolicyIngressRule { from: Some(vec![any_namespace()]), ports: Some(vec![tcp(p.port)]) });
-            }
-        }
+    if stack.config.monitoring
+        && let Some((name, _)) = c.metrics
+        && let Some(p) = c.containers.iter().flat_map(|x| &x.ports).find(|p| p.name == name)
+    {
+        ingress.push(NetworkPolicyIngressRule { from: Some(vec![any_namespace()]), ports: Some(vec![tcp(p.port)]) });
     }
     let mut egress = vec![NetworkPolicyEgressRule {
         to: Some(vec![NetworkPolicyPeer {
@@ -206,21 +205,22 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
         out.push(Object::new(&c.name, Stage::Routing, &ing));
     }
     out.push(Object::new(&c.name, Stage::Routing, &network_policy(stack, c)));
-    if stack.config.monitoring && c.service {
-        if let Some((port, path)) = c.metrics {
-            let labels = super::labels(stack, c);
-            let sm = json!({
-                "apiVersion": "monitoring.coreos.com/v1",
-                "kind": "ServiceMonitor",
-                "metadata": {"name": c.name, "namespace": c.namespace, "labels": labels},
-                "spec": {
-                    "selector": {"matchLabels": selector_labels(stack, &c.name)},
-                    "namespaceSelector": {"matchNames": [c.namespace]},
-                    "endpoints": [{"port": port, "path": path, "interval": "30s"}],
-                },
-            });
-            out.push(Object::from_value(&c.name, Stage::Routing, sm));
-        }
+    if stack.config.monitoring
+        && c.service
+        && let Some((port, path)) = c.metrics
+    {
+        let labels = super::labels(stack, c);
+        let sm = json!({
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": {"name": c.name, "namespace": c.namespace, "labels": labels},
+            "spec": {
+                "selector": {"matchLabels": selector_labels(stack, &c.name)},
+                "namespaceSelector": {"matchNames": [c.namespace]},
+                "endpoints": [{"port": port, "path": path, "interval": "30s"}],
+            },
+        });
+        out.push(Object::from_value(&c.name, Stage::Routing, sm));
     }
     out
 }
