@@ -10,6 +10,7 @@ pub mod config;
 pub mod fit;
 pub mod plan;
 pub mod quantity;
+pub mod readiness;
 pub mod render;
 pub mod sizing;
 
