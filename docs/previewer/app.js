@@ -12,9 +12,11 @@ const el = (tag, attrs = {}, ...children) => {
     else if (k.startsWith('data-')) e.setAttribute(k, v);
     else e[k] = v;
   }
-  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(c);
   return e;
 };
+// replaceChildren with the empty parts left out.
+const fill = (node, ...parts) => node.replaceChildren(...parts.filter((p) => p !== null && p !== undefined && p !== false));
 const SVG = 'http://www.w3.org/2000/svg';
 const svg = (tag, attrs = {}, text) => {
   const e = document.createElementNS(SVG, tag);
@@ -193,7 +195,7 @@ const state = {
   selected: null, // selected manifest key
 };
 // Measurements, read by the end-to-end test: ms per re-plan + re-render.
-const metrics = { firstRender: null, updates: [], wasm: [], ready: false };
+const metrics = { firstRender: null, initStart: null, initEnd: null, updates: [], wasm: [], sections: {}, ready: false };
 window.__voice = { metrics, state };
 
 const median = (xs) => {
@@ -216,6 +218,7 @@ function fillForm() {
     const v = getPath(eff, f.dataset.path.split('.'));
     // Both checkboxes are `enabled` flags that default to true.
     if (f.type === 'checkbox') f.checked = v === undefined ? true : Boolean(v);
+    else if (f.tagName === 'SELECT') f.value = v === undefined || v === null ? f.options[0]?.value ?? '' : String(v);
     else f.value = v === undefined || v === null ? '' : String(v);
   }
   const mode = getPath(eff, ['posthog', 'mode']);
@@ -305,7 +308,7 @@ function renderFit(plan) {
       el('ul', {}, ...list.map((p) => el('li', { 'data-pod': p.pod }, el('code', { text: p.pod }), ` requests ${fmtCpu(p.cpu)} CPU, ${fmtBytes(p.memory)}`))))
     : null);
   const t = plan.sizing.total;
-  box.replaceChildren(
+  fill(box,
     el('div', { class: `verdict ${cls}`, id: 'verdict', 'data-verdict': fit.verdict },
       el('strong', { text: title }), el('span', { text: ` — ${why}` })),
     el('dl', { class: 'facts' },
@@ -360,7 +363,7 @@ function renderChart(plan) {
   // Scale: at least one node, else the largest component at maximum replicas.
   const maxCpu = Math.max(1, ...comps.map((c) => (c.pod.requests.cpu * c.maxReplicas) / shape.cpu));
   const maxMem = Math.max(1, ...comps.map((c) => (c.pod.requests.memory * c.maxReplicas) / shape.memory));
-  const width = labelW + 2 * barW + gap + 10;
+  const width = labelW + 2 * barW + gap + 24;
   const height = top + comps.length * rowH + 8;
   const s = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': 'Requests per component in node units', class: 'chart' });
   const axis = (x0, max, label) => {
@@ -460,26 +463,32 @@ function renderManifestFilters(objects) {
   fillSelect($('#f-component'), [...new Set(objects.map(compOf))], 'All components');
   fillSelect($('#f-kind'), [...new Set(objects.map((o) => o.kind))].sort(), 'All kinds');
 }
-function renderManifests() {
+// The list: by component, kind and a search over names and, when searched, the documents.
+function renderManifestList() {
   const good = state.good;
   if (!good) return;
   const comp = $('#f-component').value;
   const kind = $('#f-kind').value;
   const q = $('#f-search').value.trim().toLowerCase();
+  // Documents are emitted by the planner on demand: only a text search needs all of them.
+  if (q && !good.docs) good.docs = voice.object_yamls();
   const list = good.objects.filter((o) => (!comp || compOf(o) === comp) && (!kind || o.kind === kind)
-    && (!q || keyOf(o).toLowerCase().includes(q) || o.yaml.toLowerCase().includes(q)));
+    && (!q || keyOf(o).toLowerCase().includes(q) || good.docs[o.index].toLowerCase().includes(q)));
   $('#manifest-count').textContent = `${list.length} of ${good.objects.length}`;
   if (!list.some((o) => keyOf(o) === state.selected)) state.selected = list.length ? keyOf(list[0]) : null;
-  $('#manifest-list').replaceChildren(...list.map((o) => {
-    const li = el('li', { 'data-key': keyOf(o), class: keyOf(o) === state.selected ? 'selected' : '', tabIndex: 0 },
-      el('span', { class: 'kind', text: o.kind }), ' ', el('span', { text: o.name }),
-      o.namespace ? el('span', { class: 'muted', text: ` ${o.namespace}` }) : null);
-    li.addEventListener('click', () => { state.selected = keyOf(o); renderManifests(); });
-    li.addEventListener('keydown', (e) => { if (e.key === 'Enter') { state.selected = keyOf(o); renderManifests(); } });
-    return li;
-  }));
-  const sel = good.objects.find((o) => keyOf(o) === state.selected);
-  $('#manifest-view').textContent = sel ? sel.yaml.replace(/^---\n/, '') : 'No manifest matches.';
+  $('#manifest-list').replaceChildren(...list.map((o) => el('li', { 'data-key': keyOf(o), class: keyOf(o) === state.selected ? 'selected' : '', tabIndex: 0 },
+    el('span', { class: 'kind', text: o.kind }), ' ', el('span', { text: o.name }),
+    o.namespace ? el('span', { class: 'muted', text: ` ${o.namespace}` }) : null)));
+}
+// The selected object's document, fresh on every edit.
+function renderManifestView() {
+  const good = state.good;
+  const sel = good && good.objects.find((o) => keyOf(o) === state.selected);
+  $('#manifest-view').textContent = sel ? voice.object_yaml(sel.index).replace(/^---\n/, '') : 'No manifest matches.';
+}
+function renderManifests() {
+  renderManifestList();
+  renderManifestView();
 }
 
 // ---------------------------------------------------------------- update loop
@@ -492,32 +501,61 @@ function setStatus() {
   $('#status').textContent = `${objs} objects · last re-plan + re-render ${last?.toFixed(1)} ms (planner ${metrics.wasm[metrics.wasm.length - 1]?.toFixed(1)} ms) · median ${med.toFixed(1)} ms over ${u.length} · first render ${metrics.firstRender?.toFixed(0)} ms after load`;
 }
 
+function timed(name, f) {
+  const t = performance.now();
+  const r = f();
+  metrics.sections[name] = performance.now() - t;
+  return r;
+}
+
+// Sections are redrawn only when their data changed: most edits touch a few numbers.
+const drawn = {};
+function redraw(name, data, draw) {
+  const t = performance.now();
+  const sig = JSON.stringify(data);
+  if (drawn[name] !== sig) {
+    drawn[name] = sig;
+    draw();
+  }
+  metrics.sections[name] = performance.now() - t;
+}
+
 function update() {
   const t0 = performance.now();
   const text = textarea.value;
   state.text = text;
-  const norm = voice.normalize(text);
+  const norm = timed('normalize', () => voice.normalize(text));
   if (norm.ok) {
     state.user = norm.user;
     state.effective = norm.effective;
-    fillForm();
+    timed('form', fillForm);
   }
-  const res = voice.preview(text);
+  const res = timed('preview', () => voice.preview(text));
   const t1 = performance.now();
-  history.replaceState(null, '', shareUrl(text));
+  scheduleHash(text);
   if (res.ok) {
-    res.source = text;
-    state.good = res;
+    const plan = res.plan;
+    res.objects.forEach((o, i) => { o.index = i; });
+    state.good = {
+      plan,
+      objects: res.objects,
+      source: text,
+      docs: null,
+      // The `kubectl voice render` stream of these objects (emitted on demand).
+      get yaml() { return voice.stream(); },
+    };
     renderErrors([]);
     $('#stale').hidden = true;
     $('#output').classList.remove('stale');
-    renderFit(res.plan);
-    renderSizing(res.plan);
-    renderChart(res.plan);
-    renderWaves(res.plan);
-    renderSecrets(res.plan);
-    renderManifestFilters(res.objects);
-    renderManifests();
+    redraw('fit', [plan.profile, plan.instance, plan.posthog, plan.fit, plan.sizing.total], () => renderFit(plan));
+    redraw('sizing', plan.sizing, () => renderSizing(plan));
+    redraw('chart', [plan.sizing.components, plan.fit], () => renderChart(plan));
+    redraw('waves', plan.waves, () => renderWaves(plan));
+    redraw('secrets', plan.secrets, () => renderSecrets(plan));
+    redraw('filters', res.objects.map((o) => keyOf(o) + o.component), () => renderManifestFilters(res.objects));
+    if ($('#f-search').value.trim()) renderManifestList();
+    else redraw('manifests', res.objects, renderManifestList);
+    timed('view', renderManifestView);
   } else {
     renderErrors(res.errors);
     const stale = state.good !== null;
@@ -530,6 +568,18 @@ function update() {
   if (metrics.firstRender === null) metrics.firstRender = t2; // ms since navigation start
   setStatus();
   document.body.dataset.updates = String(metrics.updates.length);
+}
+
+// The URL follows the text, shortly after typing stops: history.replaceState costs several
+// milliseconds in Chromium, too much to pay on every keystroke.
+let hashTimer = 0;
+function scheduleHash(text) {
+  clearTimeout(hashTimer);
+  document.body.dataset.hashSynced = '0';
+  hashTimer = setTimeout(() => {
+    history.replaceState(null, '', shareUrl(text));
+    document.body.dataset.hashSynced = '1';
+  }, 250);
 }
 
 let timer = 0;
@@ -583,7 +633,9 @@ $('#download-zip').addEventListener('click', () => {
 // ---------------------------------------------------------------- start
 
 async function main() {
+  metrics.initStart = performance.now();
   await init();
+  metrics.initEnd = performance.now();
   const prof = voice.profiles();
   const sel = form.elements.profile;
   sel.replaceChildren(...prof.profiles.map((p) => el('option', { value: p.name, text: p.name })));
@@ -594,6 +646,16 @@ async function main() {
   form.addEventListener('submit', (e) => e.preventDefault());
   for (const id of ['#f-component', '#f-kind']) $(id).addEventListener('change', renderManifests);
   $('#f-search').addEventListener('input', renderManifests);
+  const pick = (e) => {
+    const li = e.target.closest('li[data-key]');
+    if (!li || (e.type === 'keydown' && e.key !== 'Enter')) return;
+    state.selected = li.dataset.key;
+    for (const x of $('#manifest-list').querySelectorAll('li.selected')) x.classList.remove('selected');
+    li.classList.add('selected');
+    renderManifestView();
+  };
+  $('#manifest-list').addEventListener('click', pick);
+  $('#manifest-list').addEventListener('keydown', pick);
   window.addEventListener('hashchange', () => {
     const t = yamlFromHash();
     if (t !== null && t !== textarea.value) { textarea.value = t; update(); }

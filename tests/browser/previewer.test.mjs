@@ -40,7 +40,7 @@ let n = 0;
 function native(args, yaml) {
   const file = path.join(work, `voice-${++n}.yaml`);
   writeFileSync(file, yaml);
-  return execFileSync(bin, [...args, '-f', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return execFileSync(bin, [...args, '-f', file], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 const nativePlan = (yaml) => JSON.parse(native(['plan', '-o', 'json'], yaml));
 const ids = (text) => parseAllDocuments(text)
@@ -202,6 +202,7 @@ describe('previewer', () => {
     await edit(a.page, () => a.page.fill('input[data-path="cluster.nodes.0.count"]', '5'));
     await edit(a.page, () => a.page.selectOption('select[data-path="posthog.mode"]', 'cloud'));
     await edit(a.page, () => a.page.selectOption('select[data-path="posthog.cloud.region"]', 'eu'));
+    await a.page.waitForFunction(() => document.body.dataset.hashSynced === '1');
     const url = a.page.url();
     assert.match(url, /#c=[A-Za-z0-9_-]+$/);
     const yaml = await text(a.page);

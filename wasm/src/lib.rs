@@ -5,14 +5,17 @@
 //! JavaScript values. Failures come back as data (`{ ok: false, errors: [...] }`) carrying
 //! the core's diagnostics unchanged: field path, line, column and message.
 //!
-//! The `*_value` functions are the same conversions as `serde_json::Value`s, so they can be
-//! tested natively (`cargo test -p voice-wasm`); the `#[wasm_bindgen]` exports only hand
-//! those values over to JavaScript.
+//! The `*_json` functions are the same conversions as JSON text, so they can be tested
+//! natively (`cargo test -p voice-wasm`); the `#[wasm_bindgen]` exports hand that text to
+//! JavaScript with one `JSON.parse`.
+
+use std::cell::RefCell;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use voice_core::config::{self, ProfileName};
 use voice_core::render::{self, Object};
+use voice_core::plan::Plan;
 use voice_core::{Diagnostic, Errors, Input, Stack};
 use wasm_bindgen::prelude::*;
 
@@ -26,12 +29,23 @@ struct ErrorOut<'a> {
     message: &'a str,
 }
 
-fn errors_value(errors: &[Diagnostic]) -> Value {
-    let list: Vec<ErrorOut<'_>> = errors
+#[derive(Serialize)]
+struct Failure<'a> {
+    ok: bool,
+    errors: Vec<ErrorOut<'a>>,
+}
+
+fn failure(errors: &[Diagnostic]) -> String {
+    let errors = errors
         .iter()
         .map(|d| ErrorOut { path: &d.path, line: d.line, column: d.column, message: &d.message })
         .collect();
-    json!({ "ok": false, "errors": list })
+    to_json(&Failure { ok: false, errors })
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    // Every value here is plain data with string keys: serialization cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|e| format!(r#"{{"ok":false,"errors":[{{"path":"","line":null,"column":null,"message":"internal: {e}"}}]}}"#))
 }
 
 fn load(yaml: &str) -> Result<Stack, Errors> {
@@ -48,11 +62,12 @@ struct ObjectOut<'a> {
     name: &'a str,
     namespace: Option<&'a str>,
     stage: render::Stage,
+    /// This object's document of the `kubectl voice render` stream (starts with `---`).
     yaml: String,
 }
 
-fn objects_value(objects: &[Object]) -> Value {
-    let list: Vec<ObjectOut<'_>> = objects
+fn objects_out(objects: &[Object]) -> Vec<ObjectOut<'_>> {
+    objects
         .iter()
         .map(|o| ObjectOut {
             component: &o.component,
@@ -63,81 +78,146 @@ fn objects_value(objects: &[Object]) -> Value {
             stage: o.stage,
             yaml: render::to_yaml(std::slice::from_ref(o)),
         })
-        .collect();
-    serde_json::to_value(list).unwrap_or(Value::Null)
+        .collect()
+}
+
+#[derive(Serialize)]
+struct Rendered<'a> {
+    ok: bool,
+    objects: Vec<ObjectOut<'a>>,
+    yaml: String,
 }
 
 /// `{ ok, errors }`: every problem of the input, as `kubectl voice validate` reports them.
-pub fn validate_value(yaml: &str) -> Value {
+pub fn validate_json(yaml: &str) -> String {
     match load(yaml) {
-        Ok(_) => json!({ "ok": true, "errors": [] }),
-        Err(e) => errors_value(&e.0),
+        Ok(_) => r#"{"ok":true,"errors":[]}"#.to_string(),
+        Err(e) => failure(&e.0),
     }
 }
 
 /// `{ ok: true, plan }` with the plan of `kubectl voice plan -o json`, or `{ ok: false, errors }`.
-pub fn plan_value(yaml: &str) -> Value {
+pub fn plan_json(yaml: &str) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        plan: &'a Plan,
+    }
     match load(yaml) {
-        Ok(stack) => json!({ "ok": true, "plan": voice_core::plan::plan(&stack) }),
-        Err(e) => errors_value(&e.0),
+        Ok(stack) => to_json(&Out { ok: true, plan: &voice_core::plan::plan(&stack) }),
+        Err(e) => failure(&e.0),
     }
 }
 
 /// `{ ok: true, objects, yaml }`: every rendered object with its own YAML document, and the
 /// whole multi-document stream of `kubectl voice render`.
-pub fn render_value(yaml: &str) -> Value {
+pub fn render_json(yaml: &str) -> String {
     match load(yaml) {
         Ok(stack) => {
             let objects = render::render(&stack);
-            json!({ "ok": true, "objects": objects_value(&objects), "yaml": render::to_yaml(&objects) })
+            to_json(&Rendered { ok: true, objects: objects_out(&objects), yaml: render::to_yaml(&objects) })
         }
-        Err(e) => errors_value(&e.0),
+        Err(e) => failure(&e.0),
     }
 }
 
-/// Plan and render from one load: what the page needs on every edit.
-pub fn preview_value(yaml: &str) -> Value {
+/// An object without its document, for lists: the document is fetched on demand.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectHead<'a> {
+    component: &'a str,
+    api_version: &'a str,
+    kind: &'a str,
+    name: &'a str,
+    namespace: Option<&'a str>,
+    stage: render::Stage,
+}
+
+thread_local! {
+    /// The objects of the last successful `preview`, whose documents are emitted on demand:
+    /// emitting every document on each edit would cost more than planning.
+    static LAST: RefCell<Vec<Object>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `{ ok: true, plan, objects }` from one load, where `objects` lists each rendered object
+/// without its document; [`object_yaml`] and [`stream`] emit the documents of these objects.
+/// A failing input leaves the previous objects in place.
+pub fn preview_json(yaml: &str) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        plan: &'a Plan,
+        objects: Vec<ObjectHead<'a>>,
+    }
     match load(yaml) {
         Ok(stack) => {
             let plan = voice_core::plan::plan(&stack);
             let objects = render::render(&stack);
-            json!({
-                "ok": true,
-                "plan": plan,
-                "objects": objects_value(&objects),
-                "yaml": render::to_yaml(&objects),
-            })
+            let heads = objects
+                .iter()
+                .map(|o| ObjectHead {
+                    component: &o.component,
+                    api_version: &o.api_version,
+                    kind: &o.kind,
+                    name: &o.name,
+                    namespace: o.namespace.as_deref(),
+                    stage: o.stage,
+                })
+                .collect();
+            let out = to_json(&Out { ok: true, plan: &plan, objects: heads });
+            LAST.with(|last| *last.borrow_mut() = objects);
+            out
         }
-        Err(e) => errors_value(&e.0),
+        Err(e) => failure(&e.0),
     }
 }
 
+/// The document of the `index`th object of the last successful preview (`""` past the end).
+pub fn object_yaml_str(index: usize) -> String {
+    LAST.with(|last| last.borrow().get(index).map(|o| render::to_yaml(std::slice::from_ref(o))).unwrap_or_default())
+}
+
+/// Every document of the last successful preview, in order.
+pub fn object_yamls_vec() -> Vec<String> {
+    LAST.with(|last| last.borrow().iter().map(|o| render::to_yaml(std::slice::from_ref(o))).collect())
+}
+
+/// The `kubectl voice render` stream of the last successful preview.
+pub fn stream_str() -> String {
+    LAST.with(|last| render::to_yaml(&last.borrow()))
+}
+
 /// `{ ok: true, files: [{ file, text }] }`: the per-component files of `render --out DIR`.
-pub fn files_value(yaml: &str) -> Value {
+pub fn files_json(yaml: &str) -> String {
+    #[derive(Serialize)]
+    struct File {
+        file: String,
+        text: String,
+    }
+    #[derive(Serialize)]
+    struct Out {
+        ok: bool,
+        files: Vec<File>,
+    }
     match load(yaml) {
         Ok(stack) => {
-            let files: Vec<Value> = render::to_files(&render::render(&stack))
-                .into_iter()
-                .map(|(file, text)| json!({ "file": file, "text": text }))
-                .collect();
-            json!({ "ok": true, "files": files })
+            let files = render::to_files(&render::render(&stack)).into_iter().map(|(file, text)| File { file, text }).collect();
+            to_json(&Out { ok: true, files })
         }
-        Err(e) => errors_value(&e.0),
+        Err(e) => failure(&e.0),
     }
 }
 
 /// The file as written (`user`, a JSON value; `null` for an empty file) and the same file
 /// layered over its profile (`effective`), for filling the form. Checks nothing: the form
 /// shows what is written and `validate` says what is wrong with it.
-pub fn normalize_value(yaml: &str) -> Value {
+pub fn normalize_json(yaml: &str) -> String {
     let doc = match config::yaml::parse(yaml) {
         Ok(d) => d,
         Err(e) => {
-            let d = [Diagnostic::at_value("", format!("invalid YAML: {}", e.message))];
-            let mut v = errors_value(&d);
-            v["errors"][0]["line"] = json!(e.pos.line);
-            v["errors"][0]["column"] = json!(e.pos.column);
-            return v;
+            let message = format!("invalid YAML: {}", e.message);
+            let errors = vec![ErrorOut { path: "", line: Some(e.pos.line), column: Some(e.pos.column), message: &message }];
+            return to_json(&Failure { ok: false, errors });
         }
     };
     let user = doc.value;
@@ -151,75 +231,93 @@ pub fn normalize_value(yaml: &str) -> Value {
         config::merge(&mut effective, user.clone());
     }
     effective["profile"] = json!(profile.as_str());
-    json!({ "ok": true, "user": user, "effective": effective })
+    to_json(&json!({ "ok": true, "user": user, "effective": effective }))
 }
 
 /// The JSON Schema of `voice.yaml`.
-pub fn schema_value() -> Value {
-    config::schema()
+pub fn schema_json() -> String {
+    to_json(&config::schema())
 }
 
-/// Every embedded profile: `[{ name, yaml }]`, in order, and the default's name.
-pub fn profiles_value() -> Value {
+/// Every embedded profile: `{ default, profiles: [{ name, yaml }] }`, in order.
+pub fn profiles_json() -> String {
     let list: Vec<Value> = config::PROFILES
         .iter()
         .map(|p| json!({ "name": p.as_str(), "yaml": config::profile_yaml(*p) }))
         .collect();
-    json!({ "default": config::DEFAULT_PROFILE.as_str(), "profiles": list })
+    to_json(&json!({ "default": config::DEFAULT_PROFILE.as_str(), "profiles": list }))
 }
 
-fn to_js(v: &Value) -> JsValue {
-    // Maps as plain objects, integers as numbers: what JSON.parse would give.
-    let ser = serde_wasm_bindgen::Serializer::json_compatible();
-    v.serialize(&ser).unwrap_or(JsValue::NULL)
+/// Hands a JSON text to JavaScript as a value: one `JSON.parse`, far cheaper than building
+/// the objects property by property across the boundary.
+fn to_js(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).unwrap_or(JsValue::NULL)
 }
 
 /// Checks a `voice.yaml`: `{ ok, errors: [{ path, line, column, message }] }`.
 #[wasm_bindgen]
 pub fn validate(yaml: &str) -> JsValue {
-    to_js(&validate_value(yaml))
+    to_js(&validate_json(yaml))
 }
 
 /// The plan of a `voice.yaml` (as `kubectl voice plan -o json`), or its errors.
 #[wasm_bindgen]
 pub fn plan(yaml: &str) -> JsValue {
-    to_js(&plan_value(yaml))
+    to_js(&plan_json(yaml))
 }
 
 /// The rendered objects of a `voice.yaml` and the full YAML stream, or its errors.
 #[wasm_bindgen]
 pub fn render(yaml: &str) -> JsValue {
-    to_js(&render_value(yaml))
+    to_js(&render_json(yaml))
 }
 
-/// Plan and render in one call (one load of the input).
+/// Plan and the list of rendered objects in one call (one load of the input), or the errors.
 #[wasm_bindgen]
 pub fn preview(yaml: &str) -> JsValue {
-    to_js(&preview_value(yaml))
+    to_js(&preview_json(yaml))
+}
+
+/// The YAML document of one object of the last successful `preview`, by index.
+#[wasm_bindgen]
+pub fn object_yaml(index: usize) -> String {
+    object_yaml_str(index)
+}
+
+/// Every YAML document of the last successful `preview`, in order (for searching).
+#[wasm_bindgen]
+pub fn object_yamls() -> Vec<String> {
+    object_yamls_vec()
+}
+
+/// The whole multi-document YAML of the last successful `preview`, as `kubectl voice render`.
+#[wasm_bindgen]
+pub fn stream() -> String {
+    stream_str()
 }
 
 /// Per-component files for a zip download, or the errors.
 #[wasm_bindgen]
 pub fn files(yaml: &str) -> JsValue {
-    to_js(&files_value(yaml))
+    to_js(&files_json(yaml))
 }
 
 /// The file as written and layered over its profile, for the form.
 #[wasm_bindgen]
 pub fn normalize(yaml: &str) -> JsValue {
-    to_js(&normalize_value(yaml))
+    to_js(&normalize_json(yaml))
 }
 
 /// The JSON Schema of `voice.yaml`.
 #[wasm_bindgen]
 pub fn schema() -> JsValue {
-    to_js(&schema_value())
+    to_js(&schema_json())
 }
 
 /// The embedded profiles with their YAML text.
 #[wasm_bindgen]
 pub fn profiles() -> JsValue {
-    to_js(&profiles_value())
+    to_js(&profiles_json())
 }
 
 /// The voice-core version the page was built from.

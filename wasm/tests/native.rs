@@ -5,6 +5,10 @@ use serde_json::Value;
 use voice_core::{Input, render};
 use voice_wasm::*;
 
+fn v(json: String) -> Value {
+    serde_json::from_str(&json).expect("JSON")
+}
+
 fn stack(yaml: &str) -> voice_core::Stack {
     voice_core::load(&Input { yaml, profile: None, sets: &[] }).expect("valid")
 }
@@ -14,8 +18,8 @@ fn plan_is_the_core_plan() {
     for p in ["dev", "small", "production"] {
         let yaml = format!("profile: {p}\n");
         let want = serde_json::to_value(voice_core::plan::plan(&stack(&yaml))).unwrap();
-        assert_eq!(plan_value(&yaml)["plan"], want, "{p}");
-        assert_eq!(preview_value(&yaml)["plan"], want, "{p}");
+        assert_eq!(v(plan_json(&yaml))["plan"], want, "{p}");
+        assert_eq!(v(preview_json(&yaml))["plan"], want, "{p}");
     }
 }
 
@@ -23,7 +27,7 @@ fn plan_is_the_core_plan() {
 fn render_is_the_core_stream() {
     let yaml = "profile: production\n";
     let objects = render::render(&stack(yaml));
-    let got = render_value(yaml);
+    let got = v(render_json(yaml));
     assert_eq!(got["yaml"].as_str(), Some(render::to_yaml(&objects).as_str()));
     let list = got["objects"].as_array().unwrap();
     assert_eq!(list.len(), objects.len());
@@ -34,7 +38,7 @@ fn render_is_the_core_stream() {
         assert_eq!(v["name"], o.name.as_str());
         assert_eq!(v["namespace"].as_str(), o.namespace.as_deref());
     }
-    let files = files_value(yaml);
+    let files = v(files_json(yaml));
     let want: Vec<Value> = render::to_files(&objects).into_iter().map(|(f, t)| serde_json::json!({ "file": f, "text": t })).collect();
     assert_eq!(files["files"], Value::Array(want));
 }
@@ -43,7 +47,7 @@ fn render_is_the_core_stream() {
 fn errors_are_the_core_diagnostics() {
     let yaml = "profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 1\n";
     let want = voice_core::load(&Input { yaml, profile: None, sets: &[] }).err().expect("invalid");
-    for got in [validate_value(yaml), plan_value(yaml), render_value(yaml), preview_value(yaml), files_value(yaml)] {
+    for got in [v(validate_json(yaml)), v(plan_json(yaml)), v(render_json(yaml)), v(preview_json(yaml)), v(files_json(yaml))] {
         assert_eq!(got["ok"], false);
         let errs = got["errors"].as_array().unwrap();
         assert_eq!(errs.len(), want.0.len());
@@ -54,27 +58,45 @@ fn errors_are_the_core_diagnostics() {
             assert_eq!(e["column"].as_u64().map(|c| c as usize), d.column);
         }
     }
-    assert_eq!(validate_value(yaml)["errors"][0]["path"], "modelRouter.hpa.maxReplicas");
-    let syntax = validate_value("profile: [\n");
+    assert_eq!(v(validate_json(yaml))["errors"][0]["path"], "modelRouter.hpa.maxReplicas");
+    let syntax = v(validate_json("profile: [\n"));
     assert_eq!(syntax["ok"], false);
     assert!(syntax["errors"][0]["line"].is_number());
 }
 
 #[test]
 fn normalize_layers_the_file_over_its_profile() {
-    let got = normalize_value("profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 12\n");
+    let got = v(normalize_json("profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 12\n"));
     assert_eq!(got["user"]["modelRouter"]["hpa"]["maxReplicas"], 12);
     assert_eq!(got["effective"]["modelRouter"]["hpa"]["maxReplicas"], 12);
     assert_eq!(got["effective"]["modelRouter"]["hpa"]["minReplicas"], 3);
     assert_eq!(got["effective"]["profile"], "production");
-    assert_eq!(normalize_value("")["effective"]["profile"], voice_core::config::DEFAULT_PROFILE.as_str());
-    assert_eq!(normalize_value("a: [")["ok"], false);
+    assert_eq!(v(normalize_json(""))["effective"]["profile"], voice_core::config::DEFAULT_PROFILE.as_str());
+    assert_eq!(v(normalize_json("a: ["))["ok"], false);
 }
 
 #[test]
 fn profiles_are_embedded() {
-    let p = profiles_value();
+    let p = v(profiles_json());
     let names: Vec<&str> = p["profiles"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["dev", "small", "production"]);
-    assert_eq!(schema_value(), voice_core::config::schema());
+    assert_eq!(v(schema_json()), voice_core::config::schema());
+}
+
+#[test]
+fn preview_keeps_the_objects_for_their_documents() {
+    let yaml = "profile: production\n";
+    let objects = render::render(&stack(yaml));
+    let got = v(preview_json(yaml));
+    let heads = got["objects"].as_array().unwrap();
+    assert_eq!(heads.len(), objects.len());
+    assert!(heads[0].get("yaml").is_none());
+    let whole = render::to_yaml(&objects);
+    assert_eq!(stream_str(), whole);
+    assert_eq!(object_yamls_vec().concat(), whole);
+    assert_eq!(object_yaml_str(1), render::to_yaml(&objects[1..2]));
+    assert_eq!(object_yaml_str(objects.len()), "");
+    // A failing input keeps the last good objects.
+    assert_eq!(v(preview_json("modelRouter:\n  hpa:\n    maxReplicas: 0\n"))["ok"], false);
+    assert_eq!(stream_str(), whole);
 }
