@@ -8,9 +8,26 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "kubectl-voice", bin_name = "kubectl voice", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
+    /// kubectl's connection flags.
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterArgs,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Which parts of the plan to act on.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Selection {
+    /// Act only on these parts: posthog, model-router, voiceassistant, infra (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "PART")]
+    pub only: Vec<String>,
+    /// Leave these parts out: posthog, model-router, voiceassistant, infra, istio, monitoring.
+    #[arg(long, value_delimiter = ',', value_name = "PART")]
+    pub skip: Vec<String>,
+    /// PostHog mode for this run: self-hosted or cloud (same as --set posthog.mode=…).
+    #[arg(long, value_name = "MODE")]
+    pub posthog: Option<String>,
 }
 
 /// Output format.
@@ -69,6 +86,95 @@ pub enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t)]
         output: Output,
+    },
+    /// Check that the plan can be installed on the cluster (API, RBAC, CRDs, classes, capacity).
+    Check {
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Parts to check.
+        #[command(flatten)]
+        select: Selection,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Check, then apply the plan wave by wave, waiting for each wave to be ready.
+    Install {
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Parts to install.
+        #[command(flatten)]
+        select: Selection,
+        /// `server`: send everything as a server-side dry run; nothing is persisted.
+        #[arg(long = "dry-run", value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
+        dry_run: Option<String>,
+        /// Deadline for each wave to become ready (`300s`, `10m`).
+        #[arg(long, value_name = "DURATION", default_value = "10m")]
+        timeout: String,
+        /// Objects applied at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// A YAML file of secret values: `<secret-name>: {KEY: value}`.
+        #[arg(long = "secrets-file", value_name = "FILE")]
+        secrets_file: Option<PathBuf>,
+        /// Do not run the pre-install checks.
+        #[arg(long)]
+        skip_checks: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Output format of the summary.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show every component's state; exit 0 when healthy, 1 when not.
+    Status {
+        /// Configuration (to find the rollout and its health checks).
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Keep watching and reprint on every change.
+        #[arg(short = 'w', long)]
+        watch: bool,
+        /// Call each component's health endpoint through the API server's service proxy.
+        #[arg(long)]
+        verify: bool,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show what install would change, as unified diffs; exit 1 when anything differs.
+    Diff {
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Parts to diff.
+        #[command(flatten)]
+        select: Selection,
+    },
+    /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
+    Uninstall {
+        /// Configuration (to find the rollout).
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Also delete PersistentVolumeClaims, generated Secrets and the namespaces.
+        #[arg(long)]
+        purge: bool,
+        /// Do not ask for confirmation (needed for --purge without a terminal).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// List what would be deleted and stop.
+        #[arg(long)]
+        dry_run: bool,
+        /// Deadline for deletion.
+        #[arg(long, value_name = "DURATION", default_value = "5m")]
+        timeout: String,
+    },
+    /// Print a shell completion script.
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
     /// Print the JSON Schema of voice.yaml.
     Schema,

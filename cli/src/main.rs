@@ -1,18 +1,29 @@
 //! `kubectl-voice`: the kubectl plugin binary. A thin layer over `voice-core`: it reads
 //! files and flags, calls the planner, and prints or applies what comes back.
 
+mod apply;
 mod args;
+mod check;
+mod cluster;
 mod config;
+mod diff;
+mod inventory;
 mod output;
 mod plan;
+mod progress;
+mod secrets;
+mod status;
+mod uninstall;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use voice_core::catalog::Group;
 
-use args::{Cli, Command, Output};
+use args::{Cli, Command, ConfigArgs, Output, Selection};
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -26,6 +37,17 @@ pub mod exit {
     pub const CLUSTER: u8 = 3;
 }
 
+/// A usage problem found after parsing (exit 2).
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
 fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = match out {
         Output::Yaml => serde_yaml::to_string(value)?,
@@ -33,6 +55,203 @@ fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
     };
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(())
+}
+
+fn duration(s: &str) -> anyhow::Result<Duration> {
+    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let n: u64 = num.parse().map_err(|_| Usage(format!("`{s}` is not a duration (examples: 300s, 10m, 1h)")))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(Usage(format!("`{s}` is not a duration (examples: 300s, 10m, 1h)")).into()),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// Applies `--only`, `--skip` and `--posthog`: config toggles become `--set`s, groups a filter.
+fn selection(config: &ConfigArgs, sel: &Selection) -> anyhow::Result<(ConfigArgs, Vec<Group>)> {
+    let mut config = config.clone();
+    let mut keep: Vec<Group> = if sel.only.is_empty() { Group::ALL.to_vec() } else { Vec::new() };
+    let valid = "posthog, model-router, voiceassistant, infra, istio, monitoring";
+    for o in &sel.only {
+        keep.push(Group::parse(o).ok_or_else(|| Usage(format!("--only {o}: not a part; use one of {valid}")))?);
+    }
+    for s in &sel.skip {
+        match s.as_str() {
+            "istio" => config.sets.push("istio.enabled=false".into()),
+            "monitoring" => config.sets.push("monitoring.enabled=false".into()),
+            other => {
+                let g = Group::parse(other).ok_or_else(|| Usage(format!("--skip {other}: not a part; use one of {valid}")))?;
+                keep.retain(|k| *k != g);
+            }
+        }
+    }
+    if let Some(m) = &sel.posthog {
+        if !["self-hosted", "cloud", "disabled"].contains(&m.as_str()) {
+            return Err(Usage(format!("--posthog {m}: use self-hosted, cloud or disabled")).into());
+        }
+        config.sets.push(format!("posthog.mode={m}"));
+    }
+    Ok((config, keep))
+}
+
+fn confirm(question: &str) -> bool {
+    eprint!("{question} ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "yes" | "Y" | "YES")
+}
+
+async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
+    let ca = cli.cluster.clone();
+    match cli.command {
+        Command::Check { config, select, output } => {
+            let (config, keep) = selection(&config, &select)?;
+            let mut stack = config::load(&config)?;
+            let objects = voice_core::render::render_groups(&stack, &keep);
+            stack.retain_groups(&keep);
+            let client = cluster::client(&ca).await?;
+            let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+            let report = check::run(&client, &stack, &objects, &inv).await;
+            match output {
+                Output::Table => print!("{}", report.human()),
+                o => print(o, &report)?,
+            }
+            Ok(if report.ok() { exit::OK } else { exit::NOT_READY })
+        }
+        Command::Install { config, select, dry_run, timeout, concurrency, secrets_file, skip_checks, yes, output } => {
+            let dry_run = match dry_run.as_deref() {
+                None => false,
+                Some("server") => true,
+                Some(other) => return Err(Usage(format!("--dry-run={other}: only --dry-run=server is supported (for a client-side preview use `kubectl voice render`)")).into()),
+            };
+            let timeout = duration(&timeout)?;
+            let (config, keep) = selection(&config, &select)?;
+            let mut stack = config::load(&config)?;
+            let objects = voice_core::render::render_groups(&stack, &keep);
+            stack.retain_groups(&keep);
+            let user = secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
+            let client = cluster::client(&ca).await?;
+            let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+            let mut progress = progress::Progress::new(output != Output::Table);
+            if !skip_checks {
+                progress.start("checking the cluster");
+                let report = check::run(&client, &stack, &objects, &inv).await;
+                if !report.ok() {
+                    drop(progress);
+                    eprint!("{}", report.human());
+                    eprintln!("error: pre-install checks failed; nothing was applied");
+                    return Ok(exit::NOT_READY);
+                }
+                let warnings = report.categories.iter().flat_map(|c| &c.checks).filter(|c| c.result == check::Outcome::Warning).count();
+                progress.done(&format!("cluster checks passed{}", if warnings > 0 { format!(" with {warnings} warning(s)") } else { String::new() }));
+                if warnings > 0 && !yes && std::io::stdin().is_terminal() && !dry_run {
+                    eprint!("{}", report.human());
+                    if !confirm("Continue despite the warnings? [y/N]") {
+                        return Ok(exit::NOT_READY);
+                    }
+                }
+            }
+            let opts = apply::Options { dry_run, timeout, concurrency };
+            let summary = apply::install(&client, &stack, &inv, &user, &opts, &mut progress).await?;
+            drop(progress);
+            match output {
+                Output::Table => println!(
+                    "{}install {}: {} created, {} configured, {} unchanged, {} pruned; secrets: {} written, {} unchanged",
+                    if dry_run { "(server dry run) " } else { "" },
+                    if dry_run { "would succeed" } else { "complete" },
+                    summary.created,
+                    summary.configured,
+                    summary.unchanged,
+                    summary.pruned,
+                    summary.secrets_written,
+                    summary.secrets_unchanged
+                ),
+                o => print(o, &summary)?,
+            }
+            Ok(exit::OK)
+        }
+        Command::Status { config, watch, verify, output } => {
+            let stack = config::load(&config)?;
+            let client = cluster::client(&ca).await?;
+            let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+            let checks = if verify { voice_core::plan::plan(&stack).waves.into_iter().flat_map(|w| w.checks).collect() } else { Vec::new() };
+            loop {
+                let mut report = status::collect(&client, &inv).await?;
+                if verify {
+                    report.checks = status::verify(&client, &checks).await;
+                    report.healthy &= report.checks.iter().all(|c| c.1);
+                }
+                match output {
+                    Output::Table => print!("{}", status::human(&report)),
+                    o => print(o, &report)?,
+                }
+                if !watch {
+                    return Ok(if report.healthy { exit::OK } else { exit::NOT_READY });
+                }
+                status::wait_for_change(&client, &inv).await?;
+                if output == Output::Table && std::io::stdout().is_terminal() {
+                    print!("\x1b[2J\x1b[H");
+                }
+            }
+        }
+        Command::Diff { config, select } => {
+            let (config, keep) = selection(&config, &select)?;
+            let stack = config::load(&config)?;
+            let objects = voice_core::render::render_groups(&stack, &keep);
+            let client = cluster::client(&ca).await?;
+            let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+            let changes = diff::diff(&client, &inv, &objects).await?;
+            for c in &changes {
+                print!("{}", c.diff);
+            }
+            let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
+            eprintln!("{} of {} objects differ{}{}", changes.len(), objects.len(), if ids.is_empty() { "" } else { ": " }, ids.join(", "));
+            Ok(if changes.is_empty() { exit::OK } else { exit::NOT_READY })
+        }
+        Command::Uninstall { config, purge, yes, dry_run, timeout } => {
+            let timeout = duration(&timeout)?;
+            let stack = config::load(&config)?;
+            let objects = voice_core::render::render(&stack);
+            let client = cluster::client(&ca).await?;
+            let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+            let members = uninstall::members(&client, &inv, &objects).await?;
+            let (gone, kept) = uninstall::selection(&members, &objects, purge);
+            if dry_run {
+                for m in &gone {
+                    println!("would delete {}", m.id());
+                }
+                for m in &kept {
+                    println!("would keep   {}", m.id());
+                }
+                return Ok(exit::OK);
+            }
+            if purge && !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(Usage("--purge deletes volumes, Secrets and namespaces for good; pass --yes to confirm".into()).into());
+                }
+                if !confirm(&format!("Delete {} objects including volumes and Secrets of `{}`? [y/N]", gone.len(), stack.config.instance)) {
+                    return Ok(exit::NOT_READY);
+                }
+            }
+            let mut progress = progress::Progress::new(false);
+            progress.start(&format!("deleting {} objects", gone.len()));
+            let deleted = uninstall::uninstall(&client, &gone, timeout).await?;
+            if purge || kept.is_empty() {
+                uninstall::remove_parent(&client, &inv).await?;
+            }
+            progress.done(&format!("deleted {deleted} objects"));
+            drop(progress);
+            if kept.is_empty() {
+                println!("uninstall complete: {deleted} deleted");
+            } else {
+                println!("uninstall complete: {deleted} deleted, {} kept (volumes, Secrets, namespaces); run with --purge to delete them", kept.len());
+            }
+            Ok(exit::OK)
+        }
+        _ => unreachable!("offline commands are handled before the runtime starts"),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -70,11 +289,31 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Schema => print(Output::Json, &voice_core::config::schema())?,
         Command::Profile { name } => {
-            let p = voice_core::ProfileName::parse(&name).with_context(|| format!("`{name}` is not a profile; use dev, small or production"))?;
+            let p = voice_core::ProfileName::parse(&name).ok_or_else(|| Usage(format!("`{name}` is not a profile; use dev, small or production")))?;
             std::io::stdout().write_all(voice_core::config::profile_yaml(p).as_bytes())?;
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "kubectl-voice", &mut std::io::stdout());
+        }
+        _ => {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            return rt.block_on(run_cluster(cli));
         }
     }
     Ok(exit::OK)
+}
+
+/// Maps an error to its exit code.
+fn code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<config::BadInput>().is_some() || e.downcast_ref::<Usage>().is_some() {
+        exit::BAD_INPUT
+    } else if e.downcast_ref::<apply::NotReady>().is_some() {
+        exit::NOT_READY
+    } else if e.chain().any(|c| c.downcast_ref::<kube::Error>().is_some()) {
+        exit::CLUSTER
+    } else {
+        exit::BAD_INPUT
+    }
 }
 
 fn main() -> ExitCode {
@@ -82,15 +321,14 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            if let Some(bad) = e.downcast_ref::<config::BadInput>() {
-                eprintln!("error: {bad}");
-                return ExitCode::from(exit::BAD_INPUT);
-            }
             if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
                 return ExitCode::from(exit::OK);
             }
-            eprintln!("error: {e:#}");
-            ExitCode::from(exit::BAD_INPUT)
+            match e.downcast_ref::<config::BadInput>() {
+                Some(bad) => eprintln!("error: {bad}"),
+                None => eprintln!("error: {e:#}"),
+            }
+            ExitCode::from(code(&e))
         }
     }
 }

@@ -39,6 +39,12 @@ impl Group {
             Group::VoiceAssistant => "voiceassistant",
         }
     }
+    /// Every group.
+    pub const ALL: [Group; 4] = [Group::Posthog, Group::ModelRouter, Group::Infra, Group::VoiceAssistant];
+    /// Parses a group name.
+    pub fn parse(s: &str) -> Option<Group> {
+        Group::ALL.into_iter().find(|g| g.as_str() == s)
+    }
 }
 
 /// Workload kind.
@@ -542,6 +548,16 @@ impl Stack {
     /// A component by name.
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
+    }
+    /// Keeps only the components of the given groups, with their ConfigMaps and Secrets
+    /// (`install --only` / `--skip`). Returns the names of the components left out.
+    pub fn retain_groups(&mut self, keep: &[Group]) -> Vec<String> {
+        let (kept, dropped): (Vec<Component>, Vec<Component>) = std::mem::take(&mut self.components).into_iter().partition(|c| keep.contains(&c.group));
+        self.components = kept;
+        let names: Vec<String> = dropped.into_iter().map(|c| c.name).collect();
+        self.config_maps.retain(|m| !names.contains(&m.component));
+        self.secrets.retain(|s| !names.contains(&s.component));
+        names
     }
     /// Namespaces that hold at least one object, in a stable order.
     pub fn namespaces(&self) -> Vec<String> {

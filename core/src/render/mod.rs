@@ -283,3 +283,21 @@ pub fn to_files(objects: &[Object]) -> Vec<(String, String)> {
     out.push(("kustomization.yaml".into(), k));
     out
 }
+
+/// Renders the whole stack, then keeps the objects of components in `keep` (and the
+/// namespaces they use), so policies still name the components left out (`--skip infra`
+/// installs the applications against infrastructure installed separately).
+pub fn render_groups(stack: &Stack, keep: &[crate::catalog::Group]) -> Vec<Object> {
+    let all = render(stack);
+    let kept: Vec<&str> = stack.components.iter().filter(|c| keep.contains(&c.group)).map(|c| c.name.as_str()).collect();
+    let used: std::collections::BTreeSet<String> = all.iter().filter(|o| kept.contains(&o.component.as_str())).filter_map(|o| o.namespace.clone()).collect();
+    let platform = keep.contains(&crate::catalog::Group::VoiceAssistant);
+    all.into_iter()
+        .filter(|o| match o.component.as_str() {
+            "" => o.kind != "Namespace" || used.contains(&o.name),
+            // Namespace policies and the mesh belong to the platform.
+            "platform" | "istio" => platform,
+            c => kept.contains(&c),
+        })
+        .collect()
+}

@@ -169,7 +169,7 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-            ingress: Some(ingress),
+            ingress: (!ingress.is_empty()).then_some(ingress),
             egress: Some(egress),
         }),
     }

@@ -1,0 +1,321 @@
+//! `kubectl voice check`: can this plan be installed on this cluster? Grouped checks with
+//! ✔ / ‼ / × and a hint per failure, like `linkerd check --pre`. Install runs it first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use futures::StreamExt;
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::networking::v1::IngressClass;
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, PostParams};
+use kube::Client;
+use serde::Serialize;
+use voice_core::fit::NodeCapacity;
+use voice_core::quantity::{Bytes, MilliCpu};
+use voice_core::render::Object;
+use voice_core::Stack;
+
+use crate::cluster::{api_version_group, cluster_scoped, plural};
+use crate::inventory::Inventory;
+use crate::output::paint;
+
+/// Result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Passed.
+    Ok,
+    /// Passed with a warning.
+    Warning,
+    /// Failed: install would not succeed.
+    Error,
+}
+
+/// One check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub description: String,
+    /// Result.
+    pub result: Outcome,
+    /// What to do about a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// A category of checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Category {
+    /// Name.
+    pub category: &'static str,
+    /// Checks.
+    pub checks: Vec<Check>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Categories in order.
+    pub categories: Vec<Category>,
+}
+
+impl Report {
+    /// No check failed.
+    pub fn ok(&self) -> bool {
+        self.categories.iter().flat_map(|c| &c.checks).all(|c| c.result != Outcome::Error)
+    }
+    /// For people.
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        for c in &self.categories {
+            let _ = writeln!(s, "{}\n{}", c.category, "-".repeat(c.category.len()));
+            for k in &c.checks {
+                let mark = match k.result {
+                    Outcome::Ok => paint("√", "32"),
+                    Outcome::Warning => paint("‼", "33"),
+                    Outcome::Error => paint("×", "31"),
+                };
+                let _ = writeln!(s, "{mark} {}", k.description);
+                if let Some(h) = &k.hint {
+                    let _ = writeln!(s, "    hint: {h}");
+                }
+            }
+            s.push('\n');
+        }
+        let _ = writeln!(s, "Status check results are {}", if self.ok() { paint("√", "32") } else { paint("×", "31") });
+        s
+    }
+}
+
+fn ok(d: impl Into<String>) -> Check {
+    Check { description: d.into(), result: Outcome::Ok, hint: None }
+}
+fn warn(d: impl Into<String>, hint: impl Into<String>) -> Check {
+    Check { description: d.into(), result: Outcome::Warning, hint: Some(hint.into()) }
+}
+fn fail(d: impl Into<String>, hint: impl Into<String>) -> Check {
+    Check { description: d.into(), result: Outcome::Error, hint: Some(hint.into()) }
+}
+
+/// Groups whose kinds are custom resources, with the `--skip` value that leaves them out.
+fn crd_skip_hint(group: &str) -> &'static str {
+    if group.contains("istio.io") { "install Istio first, or run with --skip istio" } else { "install the Prometheus operator's CRDs, or run with --skip monitoring" }
+}
+
+fn is_builtin(group: &str) -> bool {
+    group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
+}
+
+/// Runs every check for the stack's objects.
+pub async fn run(client: &Client, stack: &Stack, objects: &[Object], inv: &Inventory) -> Report {
+    let mut categories = Vec::new();
+
+    let mut api = Vec::new();
+    match client.apiserver_version().await {
+        Ok(v) => {
+            let minor: u32 = v.minor.trim_end_matches('+').parse().unwrap_or(0);
+            if v.major == "1" && minor >= 29 {
+                api.push(ok(format!("can reach the API server ({})", v.git_version)));
+            } else {
+                api.push(fail(format!("API server {} is older than the supported 1.29", v.git_version), "upgrade the cluster to Kubernetes 1.29 or newer"));
+            }
+        }
+        Err(e) => {
+            api.push(fail(format!("cannot reach the API server: {e}"), "check --kubeconfig and --context, and that the cluster is running"));
+            categories.push(Category { category: "kubernetes-api", checks: api });
+            return Report { categories };
+        }
+    }
+    categories.push(Category { category: "kubernetes-api", checks: api });
+
+    // Custom resource definitions the plan needs.
+    let mut crds = Vec::new();
+    let custom: BTreeSet<(String, String)> = objects
+        .iter()
+        .filter_map(|o| {
+            let (g, _) = api_version_group(&o.api_version);
+            (!is_builtin(g)).then(|| (g.to_string(), o.kind.clone()))
+        })
+        .collect();
+    let crd_api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut missing_groups = BTreeSet::new();
+    for (group, kind) in &custom {
+        let name = format!("{}.{group}", plural(kind));
+        match crd_api.get_opt(&name).await {
+            Ok(Some(_)) => crds.push(ok(format!("{kind} ({group}) is served"))),
+            Ok(None) => {
+                missing_groups.insert(group.clone());
+                crds.push(fail(format!("{kind} ({group}) is not installed: CRD {name} not found"), crd_skip_hint(group)));
+            }
+            Err(e) => crds.push(fail(format!("cannot read CRD {name}: {e}"), "grant get on customresourcedefinitions")),
+        }
+    }
+    if custom.is_empty() {
+        crds.push(ok("the plan needs no custom resources"));
+    }
+    categories.push(Category { category: "custom-resources", checks: crds });
+
+    // RBAC: create and patch for every kind and namespace the plan writes, reviewed in parallel.
+    let mut reviews: BTreeSet<(String, String, Option<String>, &'static str)> = BTreeSet::new();
+    for o in objects {
+        let (g, _) = api_version_group(&o.api_version);
+        if missing_groups.contains(g) {
+            continue;
+        }
+        let ns = if cluster_scoped(&o.kind) { None } else { o.namespace.clone() };
+        for verb in ["create", "patch"] {
+            reviews.insert((g.to_string(), plural(&o.kind), ns.clone(), verb));
+        }
+    }
+    for s in &stack.secrets {
+        for verb in ["create", "get"] {
+            reviews.insert((String::new(), "secrets".into(), Some(s.namespace.clone()), verb));
+        }
+    }
+    let ssar: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let denied: Vec<String> = futures::stream::iter(reviews.into_iter())
+        .map(|(group, resource, namespace, verb)| {
+            let ssar = ssar.clone();
+            async move {
+                let review = SelfSubjectAccessReview {
+                    spec: SelfSubjectAccessReviewSpec {
+                        resource_attributes: Some(ResourceAttributes { group: Some(group.clone()), resource: Some(resource.clone()), namespace: namespace.clone(), verb: Some(verb.into()), ..Default::default() }),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                let allowed = ssar.create(&PostParams::default(), &review).await.ok().and_then(|r| r.status).is_some_and(|s| s.allowed);
+                (!allowed).then(|| {
+                    let gr = if group.is_empty() { resource } else { format!("{resource}.{group}") };
+                    format!("{verb} {gr}{}", namespace.map(|n| format!(" in {n}")).unwrap_or_default())
+                })
+            }
+        })
+        .buffer_unordered(16)
+        .filter_map(|x| async move { x })
+        .collect()
+        .await;
+    let rbac = if denied.is_empty() {
+        vec![ok("can create and patch every kind the plan writes")]
+    } else {
+        let mut d = denied;
+        d.sort();
+        vec![fail(format!("not allowed to {}", d.join(", ")), "ask a cluster admin for these permissions, or use --as / --context with a user that has them")]
+    };
+    categories.push(Category { category: "rbac", checks: rbac });
+
+    // Storage and ingress classes.
+    let mut classes = Vec::new();
+    let needs_storage = objects.iter().any(|o| o.kind == "StatefulSet" || o.kind == "PersistentVolumeClaim");
+    if needs_storage {
+        let scs: Api<StorageClass> = Api::all(client.clone());
+        match &stack.config.cluster.storage_class {
+            Some(name) => match scs.get_opt(name).await {
+                Ok(Some(_)) => classes.push(ok(format!("StorageClass {name} exists"))),
+                Ok(None) => classes.push(fail(format!("StorageClass {name} does not exist"), "create it, or set cluster.storageClass to one that exists (kubectl get storageclass)")),
+                Err(e) => classes.push(warn(format!("cannot read StorageClass {name}: {e}"), "grant get on storageclasses")),
+            },
+            None => match scs.list(&ListParams::default()).await {
+                Ok(list) => {
+                    let default = list.items.iter().find(|s| {
+                        s.metadata.annotations.as_ref().is_some_and(|a| a.get("storageclass.kubernetes.io/is-default-class").is_some_and(|v| v == "true"))
+                    });
+                    match default {
+                        Some(s) => classes.push(ok(format!("default StorageClass {} will back the volumes", s.metadata.name.clone().unwrap_or_default()))),
+                        None => classes.push(fail("no default StorageClass: claims would stay Pending", "set cluster.storageClass, or mark a StorageClass as default")),
+                    }
+                }
+                Err(e) => classes.push(warn(format!("cannot list StorageClasses: {e}"), "grant list on storageclasses")),
+            },
+        }
+    }
+    if objects.iter().any(|o| o.kind == "Ingress") {
+        let ics: Api<IngressClass> = Api::all(client.clone());
+        let name = &stack.config.cluster.ingress_class;
+        match ics.get_opt(name).await {
+            Ok(Some(_)) => classes.push(ok(format!("IngressClass {name} exists"))),
+            Ok(None) => classes.push(warn(format!("IngressClass {name} does not exist: Ingresses will get no address"), "install the ingress controller, or set cluster.ingressClass")),
+            Err(e) => classes.push(warn(format!("cannot read IngressClass {name}: {e}"), "grant get on ingressclasses")),
+        }
+    }
+    if !classes.is_empty() {
+        categories.push(Category { category: "classes", checks: classes });
+    }
+
+    categories.push(Category { category: "capacity", checks: capacity(client, stack, inv).await });
+    Report { categories }
+}
+
+/// Free capacity of the schedulable nodes: allocatable minus what running pods (other than
+/// this rollout's own, which a re-install replaces) already request.
+pub async fn live_nodes(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<NodeCapacity>> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::all(client.clone());
+    let node_list = nodes.list(&ListParams::default()).await?;
+    let pod_list = pods.list(&ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed")).await?;
+    let q = |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>, k: &str| m.and_then(|m| m.get(k)).map(|q| q.0.clone()).unwrap_or_default();
+    let mut used: BTreeMap<String, (u64, u64, u32)> = BTreeMap::new();
+    for p in &pod_list.items {
+        let ours = p.metadata.labels.as_ref().is_some_and(|l| l.get("app.kubernetes.io/instance") == Some(&inv_instance(inv)) && l.contains_key("app.kubernetes.io/managed-by"));
+        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) else { continue };
+        let e = used.entry(node).or_default();
+        e.2 += 1;
+        if ours {
+            continue;
+        }
+        for c in p.spec.iter().flat_map(|s| &s.containers) {
+            let r = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+            e.0 += MilliCpu::parse(&q(r, "cpu")).map(|c| c.0).unwrap_or(0);
+            e.1 += Bytes::parse(&q(r, "memory")).map(|b| b.0).unwrap_or(0);
+        }
+    }
+    let mut out = Vec::new();
+    for n in &node_list.items {
+        let spec = n.spec.clone().unwrap_or_default();
+        let tainted = spec.taints.iter().flatten().any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
+        let ready = n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        if spec.unschedulable == Some(true) || tainted || !ready {
+            continue;
+        }
+        let alloc = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        let name = n.metadata.name.clone().unwrap_or_default();
+        let (cpu, mem, pods) = used.get(&name).copied().unwrap_or_default();
+        let a_cpu = MilliCpu::parse(&q(alloc, "cpu")).map(|c| c.0).unwrap_or(0);
+        let a_mem = Bytes::parse(&q(alloc, "memory")).map(|b| b.0).unwrap_or(0);
+        let a_pods: u32 = q(alloc, "pods").parse().unwrap_or(110);
+        out.push(NodeCapacity { name, cpu: MilliCpu(a_cpu.saturating_sub(cpu)), memory: Bytes(a_mem.saturating_sub(mem)), pods: a_pods.saturating_sub(pods) });
+    }
+    Ok(out)
+}
+
+fn inv_instance(inv: &Inventory) -> String {
+    inv.name.trim_end_matches("-applyset").to_string()
+}
+
+async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check> {
+    let nodes = match live_nodes(client, inv).await {
+        Ok(n) => n,
+        Err(e) => return vec![warn(format!("cannot read nodes and pods: {e}"), "grant list on nodes and pods to check capacity")],
+    };
+    if nodes.is_empty() {
+        return vec![fail("no Ready, schedulable node", "add nodes or remove taints")];
+    }
+    let plan = voice_core::plan::plan_on(stack, &nodes);
+    let f = &plan.fit;
+    let names = |p: &voice_core::fit::Placement| p.unplaced.iter().map(|u| u.pod.clone()).collect::<Vec<_>>().join(", ");
+    let n = nodes.len();
+    match f.verdict {
+        voice_core::fit::Verdict::Fits => vec![ok(format!("every pod fits on the {n} schedulable node(s) at maximum replicas"))],
+        voice_core::fit::Verdict::FitsAtMinOnly => vec![warn(
+            format!("fits at minimum replicas only; at maximum these stay Pending: {}", names(&f.at_max)),
+            "add nodes, or lower the HPA maximums",
+        )],
+        voice_core::fit::Verdict::DoesNotFit => vec![fail(
+            format!("{} pod(s) do not fit on the {n} schedulable node(s): {}", f.at_min.unplaced.len(), names(&f.at_min)),
+            format!("add nodes (about {} of the configured shape are needed), lower requests, or choose a smaller profile", f.nodes_needed_min.map_or_else(|| "more".into(), |n| n.to_string())),
+        )],
+    }
+}

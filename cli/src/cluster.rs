@@ -1,0 +1,111 @@
+//! Talking to the cluster: the client from kubectl's flags, and the API resource of each
+//! kind the plan renders (known statically, so applying needs no discovery round trips).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use kube::api::{Api, DynamicObject};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::ApiResource;
+use kube::{Client, Config};
+
+/// kubectl's connection flags; accepted before or after the subcommand.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace of the rollout's inventory (default: the configuration's app namespace).
+    #[arg(short = 'n', long = "namespace", global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Username to impersonate for the operation.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Seconds to wait for the API server to answer one request.
+    #[arg(long = "request-timeout", global = true, value_name = "SECONDS", default_value_t = 30)]
+    pub request_timeout: u64,
+}
+
+/// Connects with the flags, like kubectl.
+pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
+    let kc = match &args.kubeconfig {
+        Some(p) => Kubeconfig::read_from(p).with_context(|| format!("reading kubeconfig {}", p.display()))?,
+        None => Kubeconfig::read().context("reading the kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig")?,
+    };
+    let opts = KubeConfigOptions { context: args.context.clone(), ..Default::default() };
+    let mut cfg = Config::from_custom_kubeconfig(kc, &opts).await.context("loading the kubeconfig context")?;
+    if let Some(user) = &args.as_user {
+        cfg.auth_info.impersonate = Some(user.clone());
+    }
+    let t = std::time::Duration::from_secs(args.request_timeout.max(1));
+    cfg.connect_timeout = Some(t);
+    Client::try_from(cfg).context("building the Kubernetes client")
+}
+
+/// Kinds without a namespace.
+pub fn cluster_scoped(kind: &str) -> bool {
+    matches!(kind, "Namespace" | "PriorityClass" | "ClusterRole" | "ClusterRoleBinding" | "StorageClass" | "IngressClass" | "CustomResourceDefinition")
+}
+
+/// The plural resource name of a kind.
+pub fn plural(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    if let Some(stem) = lower.strip_suffix('y') {
+        format!("{stem}ies")
+    } else if lower.ends_with('s') {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// The API resource of an apiVersion and kind.
+pub fn api_resource(api_version: &str, kind: &str) -> ApiResource {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    ApiResource { group: group.into(), version: version.into(), api_version: api_version.into(), kind: kind.into(), plural: plural(kind) }
+}
+
+/// A dynamic API for one object.
+pub fn api_for(client: &Client, api_version: &str, kind: &str, namespace: Option<&str>) -> Api<DynamicObject> {
+    let ar = api_resource(api_version, kind);
+    match namespace {
+        Some(ns) if !cluster_scoped(kind) => Api::namespaced_with(client.clone(), ns, &ar),
+        _ => Api::all_with(client.clone(), &ar),
+    }
+}
+
+/// `Kind.group` as ApplySet annotations write it (`Deployment.apps`, `Service`).
+pub fn group_kind(api_version: &str, kind: &str) -> String {
+    match api_version.split_once('/') {
+        Some((group, _)) => format!("{kind}.{group}"),
+        None => kind.to_string(),
+    }
+}
+
+/// The group and version of an apiVersion (`apps/v1` → `("apps", "v1")`, `v1` → `("", "v1")`).
+pub fn api_version_group(api_version: &str) -> (&str, &str) {
+    api_version.split_once('/').unwrap_or(("", api_version))
+}
+
+/// Whether an error is the API server's 404.
+pub fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals() {
+        for (k, p) in [("Deployment", "deployments"), ("NetworkPolicy", "networkpolicies"), ("Ingress", "ingresses"), ("Telemetry", "telemetries"), ("ServiceMonitor", "servicemonitors"), ("PriorityClass", "priorityclasses")] {
+            assert_eq!(plural(k), p);
+        }
+        assert_eq!(group_kind("apps/v1", "Deployment"), "Deployment.apps");
+        assert_eq!(group_kind("v1", "Service"), "Service");
+    }
+}

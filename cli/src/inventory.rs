@@ -1,0 +1,216 @@
+//! The rollout's inventory as an ApplySet (KEP-3659): one parent ConfigMap per rollout and
+//! a `applyset.kubernetes.io/part-of` label on every object, so status, uninstall and
+//! pruning find every object with one label-selected LIST per kind.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::Client;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use voice_core::render::Object;
+use voice_core::Stack;
+
+use crate::cluster::{api_resource, cluster_scoped, group_kind, is_not_found};
+
+/// Label on every member.
+pub const PART_OF: &str = "applyset.kubernetes.io/part-of";
+const ID: &str = "applyset.kubernetes.io/id";
+const KINDS: &str = "applyset.kubernetes.io/contains-group-kinds";
+const NAMESPACES: &str = "applyset.kubernetes.io/additional-namespaces";
+const TOOLING: &str = "applyset.kubernetes.io/tooling";
+
+/// Where the parent lives and the ApplySet id.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    /// Parent ConfigMap name.
+    pub name: String,
+    /// Parent namespace.
+    pub namespace: String,
+    /// ApplySet id.
+    pub id: String,
+}
+
+impl Inventory {
+    /// The inventory of a stack; `namespace` overrides where the parent lives.
+    pub fn of(stack: &Stack, namespace: Option<&str>) -> Self {
+        let name = format!("{}-applyset", stack.config.instance);
+        let namespace = namespace.map_or_else(|| stack.config.namespaces.app.clone(), str::to_string);
+        let digest = Sha256::digest(format!("{name}.{namespace}.ConfigMap.").as_bytes());
+        let id = format!("applyset-{}-v1", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest));
+        Inventory { name, namespace, id }
+    }
+    /// `part-of=<id>`.
+    pub fn selector(&self) -> String {
+        format!("{PART_OF}={}", self.id)
+    }
+}
+
+/// Adds the membership label to an object (and to StatefulSet claim templates, so their
+/// claims are found too).
+pub fn label(inv: &Inventory, o: &Object) -> Value {
+    let mut v = o.value.clone();
+    v["metadata"]["labels"][PART_OF] = Value::from(inv.id.clone());
+    if let Some(tpls) = v.pointer_mut("/spec/volumeClaimTemplates").and_then(Value::as_array_mut) {
+        for t in tpls {
+            t["metadata"]["labels"][PART_OF] = Value::from(inv.id.clone());
+        }
+    }
+    v
+}
+
+/// The group-kinds and namespaces a set of objects spans (Secrets and claims included:
+/// install creates Secrets, StatefulSets create claims).
+pub fn scope(objects: &[Object], secret_namespaces: &[String]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut kinds: BTreeSet<String> = objects.iter().map(|o| group_kind(&o.api_version, &o.kind)).collect();
+    let mut namespaces: BTreeSet<String> = objects.iter().filter_map(|o| o.namespace.clone()).collect();
+    kinds.insert("Secret".into());
+    namespaces.extend(secret_namespaces.iter().cloned());
+    if objects.iter().any(|o| o.kind == "StatefulSet") {
+        kinds.insert("PersistentVolumeClaim".into());
+    }
+    (kinds, namespaces)
+}
+
+/// The parent as it is in the cluster: its kinds and namespaces, if it exists.
+pub async fn read_parent(client: &Client, inv: &Inventory) -> anyhow::Result<Option<(BTreeSet<String>, BTreeSet<String>)>> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
+    match api.get(&inv.name).await {
+        Ok(cm) => {
+            let a = cm.metadata.annotations.unwrap_or_default();
+            let split = |k: &str| a.get(k).map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default();
+            let mut ns: BTreeSet<String> = split(NAMESPACES);
+            ns.insert(inv.namespace.clone());
+            Ok(Some((split(KINDS), ns)))
+        }
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("reading the inventory {}/{}", inv.namespace, inv.name))),
+    }
+}
+
+/// Writes the parent with the given kinds and namespaces.
+pub async fn write_parent(client: &Client, inv: &Inventory, kinds: &BTreeSet<String>, namespaces: &BTreeSet<String>, dry_run: bool) -> anyhow::Result<()> {
+    let others: Vec<&str> = namespaces.iter().filter(|n| **n != inv.namespace).map(String::as_str).collect();
+    let cm = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": inv.name,
+            "namespace": inv.namespace,
+            "labels": {ID: inv.id, "app.kubernetes.io/managed-by": voice_core::render::MANAGER},
+            "annotations": {
+                TOOLING: format!("kubectl-voice/v{}", env!("CARGO_PKG_VERSION")),
+                KINDS: kinds.iter().cloned().collect::<Vec<_>>().join(","),
+                NAMESPACES: others.join(","),
+            },
+        },
+    });
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
+    let mut pp = PatchParams::apply(voice_core::render::MANAGER).force();
+    pp.dry_run = dry_run;
+    api.patch(&inv.name, &pp, &Patch::Apply(&cm)).await.map(|_| ()).map_err(|e| anyhow::Error::new(e).context(format!("writing the inventory {}/{}", inv.namespace, inv.name)))
+}
+
+/// A live member: its identity and resourceVersion.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// apiVersion.
+    pub api_version: String,
+    /// kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Our field manager's entry in managedFields (unchanged by a no-op apply).
+    pub applied: Option<String>,
+    /// The object.
+    pub object: DynamicObject,
+}
+
+impl Member {
+    /// `kind/namespace/name`.
+    pub fn id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// apiVersion used to list a group-kind.
+pub fn api_version_of(group_kind: &str, objects: &[Object]) -> String {
+    if let Some(o) = objects.iter().find(|o| crate::cluster::group_kind(&o.api_version, &o.kind) == group_kind) {
+        return o.api_version.clone();
+    }
+    match group_kind {
+        "Secret" | "PersistentVolumeClaim" | "ConfigMap" | "Service" | "ServiceAccount" | "Namespace" => "v1".into(),
+        gk => match gk.split_once('.') {
+            Some((_, "apps")) => "apps/v1".into(),
+            Some((_, "batch")) => "batch/v1".into(),
+            Some((_, "networking.k8s.io")) => "networking.k8s.io/v1".into(),
+            Some((_, "policy")) => "policy/v1".into(),
+            Some((_, "autoscaling")) => "autoscaling/v2".into(),
+            Some((_, "rbac.authorization.k8s.io")) => "rbac.authorization.k8s.io/v1".into(),
+            Some((_, "scheduling.k8s.io")) => "scheduling.k8s.io/v1".into(),
+            Some((_, "monitoring.coreos.com")) => "monitoring.coreos.com/v1".into(),
+            Some((_, g)) if g.ends_with("istio.io") => format!("{g}/v1"),
+            Some((_, g)) => format!("{g}/v1"),
+            None => "v1".into(),
+        },
+    }
+}
+
+/// Lists every member: one LIST per group-kind across all namespaces, by label selector.
+/// Kinds whose API is not served (a CRD that is absent) are skipped.
+pub async fn members(client: &Client, inv: &Inventory, kinds: &BTreeSet<String>, objects: &[Object]) -> anyhow::Result<Vec<Member>> {
+    let lp = ListParams::default().labels(&inv.selector());
+    let lists = futures::stream::iter(kinds.iter().cloned())
+        .map(|gk| {
+            let lp = lp.clone();
+            let av = api_version_of(&gk, objects);
+            async move {
+                let kind = gk.split('.').next().unwrap_or_default().to_string();
+                let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(&av, &kind));
+                match api.list_metadata(&lp).await {
+                    Ok(list) => Ok(list
+                        .items
+                        .into_iter()
+                        .map(|m| Member {
+                            api_version: av.clone(),
+                            kind: kind.clone(),
+                            namespace: if cluster_scoped(&kind) { None } else { m.metadata.namespace.clone() },
+                            name: m.metadata.name.clone().unwrap_or_default(),
+                            applied: applied_entry(&m.metadata),
+                            object: DynamicObject { types: None, metadata: m.metadata, data: Value::Null },
+                        })
+                        .collect::<Vec<_>>()),
+                    Err(e) if is_not_found(&e) => Ok(Vec::new()),
+                    Err(e) => Err(anyhow::Error::new(e).context(format!("listing {gk} with {}", inv.selector()))),
+                }
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let mut out: Vec<Member> = lists.into_iter().flatten().collect();
+    out.sort_by_key(Member::id);
+    Ok(out)
+}
+
+/// Our field manager's `Apply` entry in managedFields, serialized for comparison.
+pub fn applied_entry(meta: &kube::api::ObjectMeta) -> Option<String> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .find(|f| f.manager.as_deref() == Some(voice_core::render::MANAGER) && f.operation.as_deref() == Some("Apply") && f.subresource.is_none())
+        .and_then(|f| serde_json::to_string(f).ok())
+}
+
+/// Index of members by id.
+pub fn by_id(members: &[Member]) -> BTreeMap<String, &Member> {
+    members.iter().map(|m| (m.id(), m)).collect()
+}

@@ -1,0 +1,208 @@
+//! The Secrets of a rollout: created only if absent, completed key by key, never
+//! overwritten. Generated values come from a CSPRNG with the length each consumer needs;
+//! user values from `--secrets-file`, `VOICE_<SECRET>_<KEY>` variables or voice.yaml.
+//! No value is ever printed, logged or written to disk by the tool.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context};
+use base64::Engine;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::ByteString;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::Client;
+use rand::Rng;
+use serde_json::json;
+use voice_core::catalog::{SecretSource, SecretSpec};
+use voice_core::config::Posthog;
+use voice_core::Stack;
+
+use crate::cluster::is_not_found;
+use crate::inventory::{Inventory, PART_OF};
+
+/// What happened to one Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Created with every key.
+    Created,
+    /// Existed; these keys were added.
+    Completed(Vec<String>),
+    /// Existed with every key: left alone.
+    Unchanged,
+}
+
+/// Values the user supplied, keyed by `(secret, key)`.
+#[derive(Default)]
+pub struct UserValues(BTreeMap<(String, String), String>);
+
+impl std::fmt::Debug for UserValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UserValues({} keys, values redacted)", self.0.len())
+    }
+}
+
+fn env_name(secret: &str, key: &str) -> String {
+    format!("VOICE_{}_{}", secret.to_uppercase().replace('-', "_"), key)
+}
+
+impl UserValues {
+    /// Collects values from voice.yaml, the secrets file and the environment (in rising
+    /// precedence).
+    pub fn collect(stack: &Stack, file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let mut v = BTreeMap::new();
+        if let Posthog::SelfHosted(ph) = &stack.config.posthog {
+            if let (Some(k), Some(s)) = (&ph.secret_key, stack.secrets.iter().find(|s| s.component == "posthog-web")) {
+                v.insert((s.name.clone(), "SECRET_KEY".to_string()), k.expose().to_string());
+            }
+        }
+        if let Posthog::Cloud(c) = &stack.config.posthog {
+            if let (Some(k), Some(s)) = (&c.project_api_key, stack.secrets.iter().find(|s| s.component == "model-router")) {
+                v.insert((s.name.clone(), "POSTHOG_API_KEY".to_string()), k.expose().to_string());
+            }
+        }
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading the secrets file {}", path.display()))?;
+            let map: BTreeMap<String, BTreeMap<String, String>> =
+                serde_yaml::from_str(&text).with_context(|| format!("{}: expected a mapping of secret name to a mapping of key to value", path.display()))?;
+            for (secret, keys) in map {
+                for (key, value) in keys {
+                    v.insert((secret.clone(), key), value);
+                }
+            }
+        }
+        for s in &stack.secrets {
+            for k in &s.keys {
+                if let Ok(value) = std::env::var(env_name(&s.name, &k.key)) {
+                    v.insert((s.name.clone(), k.key.clone()), value);
+                }
+            }
+        }
+        Ok(UserValues(v))
+    }
+}
+
+fn random(length: usize, alphabet: &[u8]) -> String {
+    let mut rng = rand::rng();
+    (0..length).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()
+}
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const HEX: &[u8] = b"0123456789abcdef";
+
+fn decode(s: &Secret) -> BTreeMap<String, String> {
+    s.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned())).collect()
+}
+
+/// Ensures every Secret of the stack, in dependency order. Returns the outcome per Secret.
+pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &UserValues, dry_run: bool) -> anyhow::Result<Vec<(String, Outcome)>> {
+    let mut specs: Vec<&SecretSpec> = stack.secrets.iter().collect();
+    specs.sort_by_key(|s| s.keys.iter().any(|k| matches!(k.source, SecretSource::SameAs { .. })));
+    let mut known: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    let mut missing_required = Vec::new();
+    let mut out = Vec::new();
+    for spec in specs {
+        let id = format!("{}/{}", spec.namespace, spec.name);
+        let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
+        let live = match api.get(&spec.name).await {
+            Ok(s) => Some(s),
+            Err(e) if is_not_found(&e) => None,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading Secret {id}"))),
+        };
+        if spec.existing {
+            let Some(live) = live else { bail!("the existing Secret {id} named in voice.yaml was not found; create it or remove existingSecret") };
+            let data = decode(&live);
+            let absent: Vec<&str> = spec.keys.iter().filter(|k| !data.contains_key(&k.key) && !matches!(k.source, SecretSource::User { required: false })).map(|k| k.key.as_str()).collect();
+            if !absent.is_empty() {
+                bail!("the existing Secret {id} lacks the keys {}", absent.join(", "));
+            }
+            out.push((id, Outcome::Unchanged));
+            continue;
+        }
+        let data = live.as_ref().map(decode).unwrap_or_default();
+        for (k, v) in &data {
+            known.insert((spec.namespace.clone(), spec.name.clone(), k.clone()), v.clone());
+        }
+        let mut added: BTreeMap<String, String> = BTreeMap::new();
+        for k in spec.keys.iter().filter(|k| !data.contains_key(&k.key)) {
+            let value = match &k.source {
+                SecretSource::Random { length } => Some(random(*length, ALNUM)),
+                SecretSource::RandomHex { length } => Some(random(*length, HEX)),
+                SecretSource::SameAs { namespace, secret, key } => match known.get(&(namespace.clone(), secret.clone(), key.clone())) {
+                    Some(v) => Some(v.clone()),
+                    None => {
+                        let other: Api<Secret> = Api::namespaced(client.clone(), namespace);
+                        let s = other.get(secret).await.with_context(|| format!("reading Secret {namespace}/{secret} for {id}/{}", k.key))?;
+                        decode(&s).get(key).cloned()
+                    }
+                },
+                SecretSource::User { required } => match user.0.get(&(spec.name.clone(), k.key.clone())) {
+                    Some(v) => Some(v.clone()),
+                    None if *required => {
+                        missing_required.push(format!("{id} key {} (set {} or add it under `{}:` in --secrets-file)", k.key, env_name(&spec.name, &k.key), spec.name));
+                        None
+                    }
+                    None => None,
+                },
+            };
+            if let Some(v) = value {
+                known.insert((spec.namespace.clone(), spec.name.clone(), k.key.clone()), v.clone());
+                added.insert(k.key.clone(), v);
+            }
+        }
+        if !missing_required.is_empty() {
+            continue;
+        }
+        let encoded: BTreeMap<String, ByteString> = added.iter().map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec()))).collect();
+        match (&live, added.is_empty()) {
+            (Some(_), true) => out.push((id, Outcome::Unchanged)),
+            (None, _) => {
+                let s = Secret {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(spec.name.clone()),
+                        namespace: Some(spec.namespace.clone()),
+                        labels: Some(BTreeMap::from([
+                            (PART_OF.to_string(), inv.id.clone()),
+                            ("app.kubernetes.io/managed-by".to_string(), voice_core::render::MANAGER.to_string()),
+                            ("app.kubernetes.io/instance".to_string(), stack.config.instance.clone()),
+                        ])),
+                        ..Default::default()
+                    },
+                    type_: Some("Opaque".into()),
+                    data: Some(encoded),
+                    ..Default::default()
+                };
+                let pp = PostParams { dry_run, field_manager: Some(voice_core::render::MANAGER.into()) };
+                api.create(&pp, &s).await.with_context(|| format!("creating Secret {id}"))?;
+                out.push((id, Outcome::Created));
+            }
+            (Some(_), false) => {
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let patch = json!({"data": added.iter().map(|(k, v)| (k.clone(), b64.encode(v))).collect::<BTreeMap<_, _>>()});
+                let mut pp = PatchParams::default();
+                pp.dry_run = dry_run;
+                api.patch(&spec.name, &pp, &Patch::Merge(&patch)).await.with_context(|| format!("adding keys to Secret {id}"))?;
+                out.push((id, Outcome::Completed(added.keys().cloned().collect())));
+            }
+        }
+    }
+    if !missing_required.is_empty() {
+        bail!(crate::Usage(format!("required secret values are missing:\n  {}", missing_required.join("\n  "))));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_values_have_the_length_and_alphabet() {
+        let a = random(50, ALNUM);
+        assert_eq!(a.len(), 50);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        let h = random(32, HEX);
+        assert!(h.len() == 32 && h.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(random(32, ALNUM), random(32, ALNUM));
+        assert_eq!(env_name("model-router-secret", "OPENAI_API_KEY"), "VOICE_MODEL_ROUTER_SECRET_OPENAI_API_KEY");
+    }
+}
