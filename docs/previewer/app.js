@@ -440,6 +440,17 @@ function renderWaves(plan) {
   }));
 }
 
+// Values are never shown: only where install gets them.
+function secretPlaceholder(src = {}) {
+  switch (src.kind) {
+    case 'random': return `<generated at install: ${src.length} random characters>`;
+    case 'randomHex': return `<generated at install: ${src.length} hex characters>`;
+    case 'sameAs': return `<generated at install: same as ${src.namespace}/${src.secret} ${src.key}>`;
+    case 'user': return src.required ? '<yours: set before install>' : '<yours: optional, set before install>';
+    default: return '<generated at install>';
+  }
+}
+
 function renderSecrets(plan) {
   const head = el('thead', {}, el('tr', {}, ...['Secret', 'Namespace', 'Component', 'Keys'].map((h) => el('th', { text: h }))));
   const rows = plan.secrets.map((s) => el('tr', { 'data-secret': s.name },
@@ -447,7 +458,7 @@ function renderSecrets(plan) {
     el('td', {}, s.existing
       ? el('em', { text: 'existing Secret (not created)' })
       : el('ul', { class: 'keys' }, ...s.keys.map((k) => el('li', {}, el('code', { text: k.key }), ' ',
-        el('span', { class: 'placeholder', text: k.source?.kind?.startsWith('random') ? `<generated at install${k.source.length ? `, ${k.source.length} chars` : ''}>` : `<${k.source?.kind || 'set'} at install>` })))))));
+        el('span', { class: 'placeholder', text: secretPlaceholder(k.source) })))))));
   $('#secrets').replaceChildren(head, el('tbody', {}, ...rows));
 }
 
