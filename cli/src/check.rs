@@ -305,7 +305,13 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
     }
     let plan = voice_core::plan::plan_on(stack, &nodes);
     let f = &plan.fit;
-    let names = |p: &voice_core::fit::Placement| p.unplaced.iter().map(|u| u.pod.clone()).collect::<Vec<_>>().join(", ");
+    let names = |p: &voice_core::fit::Placement| {
+        let mut s = p.unplaced.iter().take(12).map(|u| u.pod.clone()).collect::<Vec<_>>().join(", ");
+        if p.unplaced.len() > 12 {
+            s.push_str(&format!(" and {} more", p.unplaced.len() - 12));
+        }
+        s
+    };
     let n = nodes.len();
     match f.verdict {
         voice_core::fit::Verdict::Fits => vec![ok(format!("every pod fits on the {n} schedulable node(s) at maximum replicas"))],
@@ -315,7 +321,10 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
         )],
         voice_core::fit::Verdict::DoesNotFit => vec![fail(
             format!("{} pod(s) do not fit on the {n} schedulable node(s): {}", f.at_min.unplaced.len(), names(&f.at_min)),
-            format!("add nodes (about {} of the configured shape are needed), lower requests, or choose a smaller profile", f.nodes_needed_min.map_or_else(|| "more".into(), |n| n.to_string())),
+            match f.nodes_needed_min {
+                Some(n) => format!("add nodes (about {n} of the configured shape are needed), lower requests, or choose a smaller profile"),
+                None => "a pod is larger than any configured node: use bigger nodes or lower its requests".into(),
+            },
         )],
     }
 }

@@ -54,7 +54,7 @@ pub fn cluster_scoped(kind: &str) -> bool {
 /// The plural resource name of a kind.
 pub fn plural(kind: &str) -> String {
     let lower = kind.to_lowercase();
-    if let Some(stem) = lower.strip_suffix('y') {
+    if let Some(stem) = lower.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
         format!("{stem}ies")
     } else if lower.ends_with('s') {
         format!("{lower}es")
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn plurals() {
-        for (k, p) in [("Deployment", "deployments"), ("NetworkPolicy", "networkpolicies"), ("Ingress", "ingresses"), ("Telemetry", "telemetries"), ("ServiceMonitor", "servicemonitors"), ("PriorityClass", "priorityclasses")] {
+        for (k, p) in [("Deployment", "deployments"), ("NetworkPolicy", "networkpolicies"), ("Ingress", "ingresses"), ("Telemetry", "telemetries"), ("ServiceMonitor", "servicemonitors"), ("PriorityClass", "priorityclasses"), ("Gateway", "gateways")] {
             assert_eq!(plural(k), p);
         }
         assert_eq!(group_kind("apps/v1", "Deployment"), "Deployment.apps");

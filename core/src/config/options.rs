@@ -246,9 +246,9 @@ pub struct NodeOptions {
     /// How many nodes of this shape.
     pub count: Option<u32>,
     /// Allocatable CPU per node (`8`, `7500m`).
-    pub cpu: Option<String>,
+    pub cpu: Option<Quantity>,
     /// Allocatable memory per node (`16Gi`).
-    pub memory: Option<String>,
+    pub memory: Option<Quantity>,
     /// Maximum pods per node (default 110).
     pub max_pods: Option<u32>,
 }
@@ -274,7 +274,7 @@ pub struct ComponentOptions {
     /// Resources of the main container.
     pub resources: Option<ResourcesOptions>,
     /// Size of the component's persistent volume (`20Gi`).
-    pub storage: Option<String>,
+    pub storage: Option<Quantity>,
 }
 
 /// Requests and limits.
@@ -292,9 +292,9 @@ pub struct ResourcesOptions {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceListOptions {
     /// CPU (`500m`, `2`).
-    pub cpu: Option<String>,
+    pub cpu: Option<Quantity>,
     /// Memory (`512Mi`, `2Gi`).
-    pub memory: Option<String>,
+    pub memory: Option<Quantity>,
 }
 
 /// The VoiceAssistant platform.
@@ -452,4 +452,31 @@ pub struct RateLimitOptions {
     pub enabled: Option<bool>,
     /// Token bucket size refilled every minute (default 1000).
     pub requests_per_minute: Option<u32>,
+}
+
+/// A Kubernetes quantity as written: `500m`, `2Gi`, or a bare number (`cpu: 2`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Quantity(pub String);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(Quantity(s)),
+            serde_json::Value::Number(n) => Ok(Quantity(n.to_string())),
+            other => Err(serde::de::Error::custom(format!("expected a quantity such as 500m or 2Gi, found {other}"))),
+        }
+    }
+}
+
+impl JsonSchema for Quantity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": ["string", "number"],
+            "description": "A Kubernetes quantity: 500m, 2, 512Mi, 2Gi",
+        })
+    }
 }

@@ -403,8 +403,8 @@ pub fn check_image(v: &str) -> Result<(), String> {
 fn resources(ctx: &mut Ctx, path: &str, r: Option<&ResourceListOptions>) -> (Option<MilliCpu>, Option<Bytes>) {
     let Some(r) = r else { return (None, None) };
     (
-        r.cpu.as_deref().and_then(|c| ctx.cpu(&format!("{path}.cpu"), c)),
-        r.memory.as_deref().and_then(|m| ctx.bytes(&format!("{path}.memory"), m)),
+        r.cpu.as_ref().map(|q| q.0.as_str()).and_then(|c| ctx.cpu(&format!("{path}.cpu"), c)),
+        r.memory.as_ref().map(|q| q.0.as_str()).and_then(|m| ctx.bytes(&format!("{path}.memory"), m)),
     )
 }
 
@@ -580,14 +580,14 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             ctx.err(&format!("{p}.count"), "must be at least 1; remove the entry instead");
         }
         let cpu = match &n.cpu {
-            Some(c) => ctx.cpu(&format!("{p}.cpu"), c),
+            Some(c) => ctx.cpu(&format!("{p}.cpu"), &c.0),
             None => {
                 ctx.err(&format!("{p}.cpu"), "required: allocatable CPU per node, e.g. \"8\"");
                 None
             }
         };
         let memory = match &n.memory {
-            Some(m) => ctx.bytes(&format!("{p}.memory"), m),
+            Some(m) => ctx.bytes(&format!("{p}.memory"), &m.0),
             None => {
                 ctx.err(&format!("{p}.memory"), "required: allocatable memory per node, e.g. 16Gi");
                 None
@@ -639,7 +639,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
                 ctx.err(&format!("{p}.resources.requests.memory"), format!("request {r} exceeds the limit {l}"));
             }
         }
-        let storage = c.storage.as_deref().and_then(|s| ctx.bytes(&format!("{p}.storage"), s));
+        let storage = c.storage.as_ref().map(|q| q.0.as_str()).and_then(|s| ctx.bytes(&format!("{p}.storage"), s));
         overrides.insert(name, ComponentOverride { replicas: c.replicas, max_replicas: c.max_replicas, image: c.image, requests, limits, storage });
     }
 
