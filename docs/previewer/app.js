@@ -303,10 +303,21 @@ function renderFit(plan) {
   const shape = fit.referenceShape;
   const nodes = fit.atMin.nodes.length;
   const box = $('#fit');
-  const unplaced = (list, label) => (list.length
-    ? el('div', { class: 'unplaced' }, el('h3', { text: `Pods without a node ${label} (${list.length})` }),
-      el('ul', {}, ...list.map((p) => el('li', { 'data-pod': p.pod }, el('code', { text: p.pod }), ` requests ${fmtCpu(p.cpu)} CPU, ${fmtBytes(p.memory)}`))))
-    : null);
+  // Pods without a node, grouped by component (`component/index`), in a collapsed list.
+  const unplaced = (list, label) => {
+    if (!list.length) return null;
+    const groups = new Map();
+    for (const p of list) {
+      const comp = p.pod.replace(/\/[^/]*$/, '');
+      const g = groups.get(comp) || { n: 0, cpu: p.cpu, memory: p.memory };
+      g.n += 1;
+      groups.set(comp, g);
+    }
+    return el('details', { class: 'unplaced', open: groups.size <= 6 },
+      el('summary', { text: `${plural(list.length, 'pod')} without a node ${label}, from ${plural(groups.size, 'component')}` }),
+      el('ul', {}, ...[...groups].map(([c, g]) => el('li', { 'data-component': c },
+        el('code', { text: c }), ` × ${g.n}, each requesting ${fmtCpu(g.cpu)} CPU, ${fmtBytes(g.memory)}`))));
+  };
   const t = plan.sizing.total;
   fill(box,
     el('div', { class: `verdict ${cls}`, id: 'verdict', 'data-verdict': fit.verdict },
