@@ -259,7 +259,6 @@ describe('previewer', () => {
     const planner = m.wasm.slice(from);
     const summary = `production: median re-plan+re-render ${median(total).toFixed(2)} ms (planner call ${median(planner).toFixed(2)} ms) over ${total.length} edits; first render ${m.firstRender.toFixed(0)} ms after navigation start`;
     t.diagnostic(summary);
-    console.log(`# ${summary}`);
     // Generous bounds: the machine running CI is shared; the report quotes the measured figures.
     assert.ok(median(total) < 100, summary);
     assert.ok(m.firstRender < 3000, summary);
