@@ -35,6 +35,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Objects applied at once.
     pub concurrency: usize,
+    /// Await each wave's gates before the next.
+    pub wait: bool,
 }
 
 /// What an install did.
@@ -269,7 +271,7 @@ pub async fn install(client: &Client, stack: &Stack, inv: &Inventory, user: &Use
                 }
             }
         }
-        if !opts.dry_run {
+        if opts.wait && !opts.dry_run {
             await_wave(client, wave, &objects, opts.timeout, progress).await?;
         }
         progress.done(&format!("wave {}/{} {}: {} object(s), {} gate(s) ready", wave.index, plan.len(), wave.name, wave.objects.len(), wave.gates.len()));

@@ -122,6 +122,9 @@ pub enum Command {
         /// Do not run the pre-install checks.
         #[arg(long)]
         skip_checks: bool,
+        /// Apply every wave without waiting for readiness gates (like `kubectl apply`).
+        #[arg(long)]
+        no_wait: bool,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         yes: bool,

@@ -2,6 +2,7 @@
 //! kind the plan renders (known statically, so applying needs no discovery round trips).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use clap::Args;
@@ -43,7 +44,23 @@ pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
     }
     let t = std::time::Duration::from_secs(args.request_timeout.max(1));
     cfg.connect_timeout = Some(t);
-    Client::try_from(cfg).context("building the Kubernetes client")
+    let count = tower::util::MapRequestLayer::new(|req: http::Request<kube::client::Body>| {
+        let watch = req.uri().query().is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"));
+        REQUESTS.fetch_add(1, Ordering::Relaxed);
+        if watch {
+            WATCHES.fetch_add(1, Ordering::Relaxed);
+        }
+        req
+    });
+    Ok(kube::client::ClientBuilder::try_from(cfg).context("building the Kubernetes client")?.with_layer(&count).build())
+}
+
+static REQUESTS: AtomicUsize = AtomicUsize::new(0);
+static WATCHES: AtomicUsize = AtomicUsize::new(0);
+
+/// API requests sent so far, and how many of them were watches (for `VOICE_API_STATS=1`).
+pub fn request_counts() -> (usize, usize) {
+    (REQUESTS.load(Ordering::Relaxed), WATCHES.load(Ordering::Relaxed))
 }
 
 /// Kinds without a namespace.

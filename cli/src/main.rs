@@ -120,7 +120,7 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(if report.ok() { exit::OK } else { exit::NOT_READY })
         }
-        Command::Install { config, select, dry_run, timeout, concurrency, secrets_file, skip_checks, yes, output } => {
+        Command::Install { config, select, dry_run, timeout, concurrency, secrets_file, skip_checks, no_wait, yes, output } => {
             let dry_run = match dry_run.as_deref() {
                 None => false,
                 Some("server") => true,
@@ -153,7 +153,7 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                     }
                 }
             }
-            let opts = apply::Options { dry_run, timeout, concurrency };
+            let opts = apply::Options { dry_run, timeout, concurrency, wait: !no_wait };
             let summary = apply::install(&client, &stack, &inv, &user, &opts, &mut progress).await?;
             drop(progress);
             match output {
@@ -297,7 +297,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         _ => {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            return rt.block_on(run_cluster(cli));
+            let started = std::time::Instant::now();
+            let result = rt.block_on(run_cluster(cli));
+            if std::env::var_os("VOICE_API_STATS").is_some() {
+                let (n, w) = cluster::request_counts();
+                eprintln!("api: {n} requests ({w} watches) in {:.3}s", started.elapsed().as_secs_f64());
+            }
+            return result;
         }
     }
     Ok(exit::OK)

@@ -219,7 +219,18 @@ pub fn plan(stack: &Stack) -> Plan {
 
 /// Plans a stack against given nodes (the live cluster's free capacity, for `check`).
 pub fn plan_on(stack: &Stack, nodes: &[NodeCapacity]) -> Plan {
+    plan_with_objects(stack, nodes, &render::render(stack))
+}
+
+/// Plans a stack and renders it once, for callers that show both (the previewer).
+pub fn plan_and_render(stack: &Stack) -> (Plan, Vec<Object>) {
     let objects = render::render(stack);
+    let plan = plan_with_objects(stack, &fit::nodes_from_shapes(&stack.config.cluster.nodes), &objects);
+    (plan, objects)
+}
+
+/// Plans a stack whose objects are already rendered.
+pub fn plan_with_objects(stack: &Stack, nodes: &[NodeCapacity], objects: &[Object]) -> Plan {
     let sizing = sizing::size(stack);
     let fit = fit::check(&sizing, nodes, stack.config.cluster.nodes.first());
     Plan {
@@ -230,7 +241,7 @@ pub fn plan_on(stack: &Stack, nodes: &[NodeCapacity]) -> Plan {
             Posthog::Cloud(_) => "cloud",
             Posthog::Disabled => "disabled",
         },
-        waves: waves(stack, &objects),
+        waves: waves(stack, objects),
         sizing,
         fit,
         secrets: stack.secrets.clone(),

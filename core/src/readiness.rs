@@ -76,7 +76,7 @@ mod tests {
     use super::*;
 
     fn from<T: serde::de::DeserializeOwned>(yaml: &str) -> T {
-        serde_yaml::from_str(yaml).unwrap()
+        serde_json::from_value(crate::config::yaml::parse(yaml).unwrap().value).unwrap()
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use voice_core::config::{self, ProfileName};
+use voice_core::config;
 use voice_core::render::{self, Object};
 use voice_core::plan::Plan;
 use voice_core::{Diagnostic, Errors, Input, Stack};
@@ -151,8 +151,7 @@ pub fn preview_json(yaml: &str) -> String {
     }
     match load(yaml) {
         Ok(stack) => {
-            let plan = voice_core::plan::plan(&stack);
-            let objects = render::render(&stack);
+            let (plan, objects) = voice_core::plan::plan_and_render(&stack);
             let heads = objects
                 .iter()
                 .map(|o| ObjectHead {
@@ -221,16 +220,7 @@ pub fn normalize_json(yaml: &str) -> String {
         }
     };
     let user = doc.value;
-    let profile = user
-        .get("profile")
-        .and_then(Value::as_str)
-        .and_then(ProfileName::parse)
-        .unwrap_or(config::DEFAULT_PROFILE);
-    let mut effective = config::yaml::parse(config::profile_yaml(profile)).map(|d| d.value).unwrap_or(Value::Null);
-    if user.is_object() {
-        config::merge(&mut effective, user.clone());
-    }
-    effective["profile"] = json!(profile.as_str());
+    let effective = config::layered(&user);
     to_json(&json!({ "ok": true, "user": user, "effective": effective }))
 }
 

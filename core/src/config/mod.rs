@@ -134,7 +134,13 @@ impl ProfileName {
 
 /// The JSON Schema of `voice.yaml`.
 pub fn schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(Options)).unwrap_or(Value::Null)
+    schema_ref().clone()
+}
+
+/// The JSON Schema, built once per process (the shape check of every load walks it).
+fn schema_ref() -> &'static Value {
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| serde_json::to_value(schemars::schema_for!(Options)).unwrap_or(Value::Null))
 }
 
 /// Deep-merges `over` onto `base`: mappings merge key by key, anything else replaces.
@@ -167,6 +173,21 @@ fn remove_path(v: &mut Value, path: &str) {
     }
 }
 
+/// `user` layered over the embedded `profile`.
+fn layer(user: Value, profile: ProfileName) -> Value {
+    let mut merged = yaml::parse(profile_yaml(profile)).map(|d| d.value).unwrap_or(Value::Null);
+    merge(&mut merged, user);
+    merged["profile"] = Value::from(profile.as_str());
+    merged
+}
+
+/// A file's options layered over the profile it names (or the default), unchecked: what a
+/// form shows as the effective values.
+pub fn layered(user: &Value) -> Value {
+    let profile = user.get("profile").and_then(Value::as_str).and_then(ProfileName::parse).unwrap_or(DEFAULT_PROFILE);
+    layer(if user.is_object() { user.clone() } else { Value::Null }, profile)
+}
+
 /// Parses, layers and checks an input; the result is ready for the catalog.
 pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
     let doc = yaml::parse(input.yaml).map_err(|e| {
@@ -191,9 +212,9 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
             return Err(Errors(vec![Diagnostic::at_value("", format!("expected a mapping at the top of voice.yaml, found {}", shape_name(&other)))]));
         }
     };
-    let schema = schema();
+    let schema = schema_ref();
     let mut shape_diags = Vec::new();
-    shape::check(&user, &schema, &mut shape_diags);
+    shape::check(&user, schema, &mut shape_diags);
     for d in &shape_diags {
         remove_path(&mut user, &d.path);
     }
@@ -205,8 +226,7 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
         .or(set_profile)
         .or_else(|| user.get("profile").and_then(Value::as_str).and_then(ProfileName::parse))
         .unwrap_or(DEFAULT_PROFILE);
-    let mut merged = yaml::parse(profile_yaml(profile)).map(|d| d.value).unwrap_or(Value::Null);
-    merge(&mut merged, user);
+    let mut merged = layer(user, profile);
     // `--set` applies over the layered document, so `cluster.nodes[0].count=5` edits the
     // profile's node list instead of replacing it.
     for s in input.sets {
@@ -216,7 +236,7 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
     }
     merged["profile"] = Value::from(profile.as_str());
     let mut set_diags = Vec::new();
-    shape::check(&merged, &schema, &mut set_diags);
+    shape::check(&merged, schema, &mut set_diags);
     for d in set_diags {
         remove_path(&mut merged, &d.path);
         diags.push(d);

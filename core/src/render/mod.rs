@@ -7,6 +7,7 @@
 pub mod istio;
 pub mod network;
 pub mod workload;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 
@@ -259,7 +260,7 @@ pub fn to_yaml(objects: &[Object]) -> String {
     let mut s = String::with_capacity(objects.len() * 1024);
     for o in objects {
         s.push_str("---\n");
-        s.push_str(&serde_yaml::to_string(&o.value).unwrap_or_default());
+        s.push_str(&yaml::to_string(&o.value));
     }
     s
 }
