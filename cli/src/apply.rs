@@ -236,6 +236,28 @@ async fn await_wave(client: &Client, wave: &Wave, objects: &[Object], timeout: D
     }
 }
 
+/// Joins every wave after `config` into one (for `--no-wait`).
+fn merge_unwaited(plan: Vec<Wave>) -> Vec<Wave> {
+    let mut out: Vec<Wave> = Vec::new();
+    for w in plan {
+        match out.last_mut() {
+            Some(last) if last.index > 2 && w.checks.is_empty() => {
+                last.objects.extend(w.objects);
+                last.gates.extend(w.gates);
+            }
+            _ => {
+                let mut w = w;
+                if w.index > 2 {
+                    w.name = "workloads";
+                    w.description = "every remaining object, without waiting";
+                }
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
 /// Runs the install after validation and checks.
 pub async fn install(client: &Client, stack: &Stack, inv: &Inventory, user: &UserValues, opts: &Options, progress: &mut Progress) -> anyhow::Result<Summary> {
     let objects = voice_core::render::render(stack);
@@ -244,11 +266,14 @@ pub async fn install(client: &Client, stack: &Stack, inv: &Inventory, user: &Use
     let (mut kinds, mut namespaces) = inventory::scope(&objects, &secret_namespaces);
     let prior = inventory::read_parent(client, inv).await?;
     let listed_kinds: BTreeSet<String> = kinds.iter().cloned().chain(prior.iter().flat_map(|p| p.0.iter().cloned())).collect();
-    let members = inventory::members(client, inv, &listed_kinds, &objects).await?;
+    // A first install (no parent yet) has no members to list.
+    let members = if prior.is_some() { inventory::members(client, inv, &listed_kinds, &objects).await? } else { Vec::new() };
     let live = inventory::by_id(&members);
     let mut summary = Summary::default();
     namespaces.insert(inv.namespace.clone());
 
+    // Without gates, nothing orders the waves after config: apply them as one batch.
+    let plan = if opts.wait { plan } else { merge_unwaited(plan) };
     for wave in &plan {
         if wave.objects.is_empty() && wave.secrets.is_empty() {
             continue;
@@ -264,7 +289,7 @@ pub async fn install(client: &Client, stack: &Stack, inv: &Inventory, user: &Use
             inventory::write_parent(client, inv, &all_kinds, &all_ns, opts.dry_run).await?;
         }
         if !wave.secrets.is_empty() {
-            for (_, outcome) in secrets::ensure(client, stack, inv, user, opts.dry_run).await? {
+            for (_, outcome) in secrets::ensure(client, stack, inv, user, opts.dry_run, prior.is_none()).await? {
                 match outcome {
                     Outcome::Unchanged => summary.secrets_unchanged += 1,
                     _ => summary.secrets_written += 1,

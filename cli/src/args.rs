@@ -114,7 +114,7 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "10m")]
         timeout: String,
         /// Objects applied at once.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 32)]
         concurrency: usize,
         /// A YAML file of secret values: `<secret-name>: {KEY: value}`.
         #[arg(long = "secrets-file", value_name = "FILE")]

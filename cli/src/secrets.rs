@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
+use futures::{StreamExt, TryStreamExt};
 use rand::Rng;
 use serde_json::json;
 use voice_core::catalog::{SecretSource, SecretSpec};
@@ -93,23 +94,48 @@ fn decode(s: &Secret) -> BTreeMap<String, String> {
     s.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned())).collect()
 }
 
-/// Ensures every Secret of the stack, in dependency order. Returns the outcome per Secret.
-pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &UserValues, dry_run: bool) -> anyhow::Result<Vec<(String, Outcome)>> {
+/// A write to make.
+enum Write {
+    Create(Secret),
+    Add(String, BTreeMap<String, String>),
+}
+
+/// Ensures every Secret of the stack. Reads run in parallel (none on a first install,
+/// `fresh`), values are decided in dependency order, writes run in parallel. A Secret that
+/// appears between the read and the create is completed instead, never overwritten.
+pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &UserValues, dry_run: bool, fresh: bool) -> anyhow::Result<Vec<(String, Outcome)>> {
     let mut specs: Vec<&SecretSpec> = stack.secrets.iter().collect();
     specs.sort_by_key(|s| s.keys.iter().any(|k| matches!(k.source, SecretSource::SameAs { .. })));
+    let lives: Vec<Option<Secret>> = if fresh {
+        specs.iter().map(|_| None).collect()
+    } else {
+        futures::stream::iter(specs.iter())
+            .map(|spec| async move {
+                let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
+                match api.get(&spec.name).await {
+                    Ok(s) => Ok(Some(s)),
+                    Err(e) if is_not_found(&e) => Ok(None),
+                    Err(e) => Err(anyhow::Error::new(e).context(format!("reading Secret {}/{}", spec.namespace, spec.name))),
+                }
+            })
+            .buffered(16)
+            .try_collect()
+            .await?
+    };
     let mut known: BTreeMap<(String, String, String), String> = BTreeMap::new();
     let mut missing_required = Vec::new();
     let mut out = Vec::new();
-    for spec in specs {
+    let mut writes: Vec<(&SecretSpec, Write)> = Vec::new();
+    for (spec, live) in specs.iter().zip(lives) {
         let id = format!("{}/{}", spec.namespace, spec.name);
-        let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
-        let live = match api.get(&spec.name).await {
-            Ok(s) => Some(s),
-            Err(e) if is_not_found(&e) => None,
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading Secret {id}"))),
-        };
         if spec.existing {
-            let Some(live) = live else { bail!("the existing Secret {id} named in voice.yaml was not found; create it or remove existingSecret") };
+            let live = match live {
+                Some(l) => l,
+                None => Api::<Secret>::namespaced(client.clone(), &spec.namespace)
+                    .get_opt(&spec.name)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("the existing Secret {id} named in voice.yaml was not found; create it or remove existingSecret"))?,
+            };
             let data = decode(&live);
             let absent: Vec<&str> = spec.keys.iter().filter(|k| !data.contains_key(&k.key) && !matches!(k.source, SecretSource::User { required: false })).map(|k| k.key.as_str()).collect();
             if !absent.is_empty() {
@@ -149,13 +175,11 @@ pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &User
                 added.insert(k.key.clone(), v);
             }
         }
-        if !missing_required.is_empty() {
-            continue;
-        }
-        let encoded: BTreeMap<String, ByteString> = added.iter().map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec()))).collect();
-        match (&live, added.is_empty()) {
-            (Some(_), true) => out.push((id, Outcome::Unchanged)),
-            (None, _) => {
+        match (live.is_some(), added.is_empty()) {
+            (true, true) => out.push((id, Outcome::Unchanged)),
+            (true, false) => writes.push((spec, Write::Add(id, added))),
+            (false, _) => {
+                let encoded: BTreeMap<String, ByteString> = added.iter().map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec()))).collect();
                 let s = Secret {
                     metadata: kube::api::ObjectMeta {
                         name: Some(spec.name.clone()),
@@ -171,24 +195,53 @@ pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &User
                     data: Some(encoded),
                     ..Default::default()
                 };
-                let pp = PostParams { dry_run, field_manager: Some(voice_core::render::MANAGER.into()) };
-                api.create(&pp, &s).await.with_context(|| format!("creating Secret {id}"))?;
-                out.push((id, Outcome::Created));
-            }
-            (Some(_), false) => {
-                let b64 = base64::engine::general_purpose::STANDARD;
-                let patch = json!({"data": added.iter().map(|(k, v)| (k.clone(), b64.encode(v))).collect::<BTreeMap<_, _>>()});
-                let mut pp = PatchParams::default();
-                pp.dry_run = dry_run;
-                api.patch(&spec.name, &pp, &Patch::Merge(&patch)).await.with_context(|| format!("adding keys to Secret {id}"))?;
-                out.push((id, Outcome::Completed(added.keys().cloned().collect())));
+                writes.push((spec, Write::Create(s)));
             }
         }
     }
     if !missing_required.is_empty() {
         bail!(crate::Usage(format!("required secret values are missing:\n  {}", missing_required.join("\n  "))));
     }
+    let written: Vec<(String, Outcome)> = futures::stream::iter(writes)
+        .map(|(spec, w)| async move {
+            let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
+            let id = format!("{}/{}", spec.namespace, spec.name);
+            match w {
+                Write::Create(s) => {
+                    let pp = PostParams { dry_run, field_manager: Some(voice_core::render::MANAGER.into()) };
+                    match api.create(&pp, &s).await {
+                        Ok(_) => Ok((id, Outcome::Created)),
+                        // It exists after all (made by hand, or by a concurrent run): add only
+                        // the keys it lacks.
+                        Err(kube::Error::Api(e)) if e.code == 409 => {
+                            let live = decode(&api.get(&spec.name).await.with_context(|| format!("reading Secret {id}"))?);
+                            let planned: BTreeMap<String, String> = s.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned())).collect();
+                            let added: BTreeMap<String, String> = planned.into_iter().filter(|(k, _)| !live.contains_key(k)).collect();
+                            add_keys(&api, &spec.name, &id, &added, dry_run).await
+                        }
+                        Err(e) => Err(anyhow::Error::new(e).context(format!("creating Secret {id}"))),
+                    }
+                }
+                Write::Add(id, added) => add_keys(&api, &spec.name, &id, &added, dry_run).await,
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await?;
+    out.extend(written);
     Ok(out)
+}
+
+async fn add_keys(api: &Api<Secret>, name: &str, id: &str, added: &BTreeMap<String, String>, dry_run: bool) -> anyhow::Result<(String, Outcome)> {
+    if added.is_empty() {
+        return Ok((id.to_string(), Outcome::Unchanged));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let patch = json!({"data": added.iter().map(|(k, v)| (k.clone(), b64.encode(v))).collect::<BTreeMap<_, _>>()});
+    let mut pp = PatchParams::default();
+    pp.dry_run = dry_run;
+    api.patch(name, &pp, &Patch::Merge(&patch)).await.with_context(|| format!("adding keys to Secret {id}"))?;
+    Ok((id.to_string(), Outcome::Completed(added.keys().cloned().collect())))
 }
 
 #[cfg(test)]
