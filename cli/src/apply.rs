@@ -12,14 +12,14 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
-use kube::Client;
+use voice_core::Stack;
 use voice_core::plan::{Gate, Wave};
 use voice_core::readiness;
-use voice_core::render::{Object, MANAGER};
-use voice_core::Stack;
+use voice_core::render::{MANAGER, Object};
 
 use crate::cluster::api_for;
 use crate::inventory::{self, Inventory, Member};
@@ -68,50 +68,83 @@ impl std::fmt::Display for NotReady {
 impl std::error::Error for NotReady {}
 
 /// Applies one object with server-side apply; returns our managedFields entry afterwards.
-pub async fn apply_one(client: &Client, inv: &Inventory, o: &Object, dry_run: bool) -> anyhow::Result<Option<String>> {
+pub async fn apply_one(
+    client: &Client,
+    inv: &Inventory,
+    o: &Object,
+    dry_run: bool,
+) -> anyhow::Result<Option<String>> {
     let api = api_for(client, &o.api_version, &o.kind, o.namespace.as_deref());
     let mut pp = PatchParams::apply(MANAGER).force();
     pp.dry_run = dry_run;
     let body = inventory::label(inv, o);
-    let out = api.patch(&o.name, &pp, &Patch::Apply(&body)).await.with_context(|| format!("applying {}", o.id()))?;
+    let out = api
+        .patch(&o.name, &pp, &Patch::Apply(&body))
+        .await
+        .with_context(|| format!("applying {}", o.id()))?;
     Ok(inventory::applied_entry(&out.metadata))
 }
 
 fn gate_name(g: &Gate) -> String {
     match g {
-        Gate::DeploymentAvailable { namespace, name, .. } => format!("Deployment {namespace}/{name} available"),
-        Gate::StatefulSetReady { namespace, name, .. } => format!("StatefulSet {namespace}/{name} ready"),
+        Gate::DeploymentAvailable {
+            namespace, name, ..
+        } => format!("Deployment {namespace}/{name} available"),
+        Gate::StatefulSetReady {
+            namespace, name, ..
+        } => format!("StatefulSet {namespace}/{name} ready"),
         Gate::JobComplete { namespace, name } => format!("Job {namespace}/{name} complete"),
-        Gate::PvcBound { namespace, name } => format!("PersistentVolumeClaim {namespace}/{name} bound"),
-        Gate::ServiceEndpoints { namespace, name } => format!("Service {namespace}/{name} has ready endpoints"),
+        Gate::PvcBound { namespace, name } => {
+            format!("PersistentVolumeClaim {namespace}/{name} bound")
+        }
+        Gate::ServiceEndpoints { namespace, name } => {
+            format!("Service {namespace}/{name} has ready endpoints")
+        }
     }
 }
 
 /// Waits for one gate with a watch.
 async fn await_gate(client: &Client, g: &Gate) -> anyhow::Result<()> {
     match g {
-        Gate::DeploymentAvailable { namespace, name, .. } => {
+        Gate::DeploymentAvailable {
+            namespace, name, ..
+        } => {
             let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-            await_condition(api, name, |d: Option<&Deployment>| d.is_some_and(readiness::deployment_available)).await?;
+            await_condition(api, name, |d: Option<&Deployment>| {
+                d.is_some_and(readiness::deployment_available)
+            })
+            .await?;
         }
-        Gate::StatefulSetReady { namespace, name, .. } => {
+        Gate::StatefulSetReady {
+            namespace, name, ..
+        } => {
             let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-            await_condition(api, name, |s: Option<&StatefulSet>| s.is_some_and(readiness::statefulset_ready)).await?;
+            await_condition(api, name, |s: Option<&StatefulSet>| {
+                s.is_some_and(readiness::statefulset_ready)
+            })
+            .await?;
         }
         Gate::JobComplete { namespace, name } => {
             let api: Api<Job> = Api::namespaced(client.clone(), namespace);
-            let job = await_condition(api, name, |j: Option<&Job>| j.is_some_and(|j| readiness::job_complete(j) || readiness::job_failed(j).is_some())).await?;
+            let job = await_condition(api, name, |j: Option<&Job>| {
+                j.is_some_and(|j| readiness::job_complete(j) || readiness::job_failed(j).is_some())
+            })
+            .await?;
             if let Some(why) = job.as_ref().and_then(readiness::job_failed) {
                 anyhow::bail!(NotReady(format!("Job {namespace}/{name}: {why}")));
             }
         }
         Gate::PvcBound { namespace, name } => {
             let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-            await_condition(api, name, |p: Option<&PersistentVolumeClaim>| p.is_some_and(readiness::pvc_bound)).await?;
+            await_condition(api, name, |p: Option<&PersistentVolumeClaim>| {
+                p.is_some_and(readiness::pvc_bound)
+            })
+            .await?;
         }
         Gate::ServiceEndpoints { namespace, name } => {
             let api: Api<EndpointSlice> = Api::namespaced(client.clone(), namespace);
-            let cfg = watcher::Config::default().labels(&format!("kubernetes.io/service-name={name}"));
+            let cfg =
+                watcher::Config::default().labels(&format!("kubernetes.io/service-name={name}"));
             let mut slices: BTreeMap<String, EndpointSlice> = BTreeMap::new();
             let mut stream = watcher(api, cfg).boxed();
             while let Some(ev) = stream.try_next().await? {
@@ -137,43 +170,88 @@ async fn await_gate(client: &Client, g: &Gate) -> anyhow::Result<()> {
 /// Why a gate's pods are not ready: pods of the component and the namespace's warnings.
 async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
     let (namespace, name) = match g {
-        Gate::DeploymentAvailable { namespace, name, .. }
-        | Gate::StatefulSetReady { namespace, name, .. }
+        Gate::DeploymentAvailable {
+            namespace, name, ..
+        }
+        | Gate::StatefulSetReady {
+            namespace, name, ..
+        }
         | Gate::JobComplete { namespace, name }
         | Gate::PvcBound { namespace, name }
         | Gate::ServiceEndpoints { namespace, name } => (namespace.clone(), name.clone()),
     };
-    let component = objects.iter().find(|o| o.name == name && o.namespace.as_deref() == Some(&namespace)).map_or(name.clone(), |o| o.component.clone());
+    let component = objects
+        .iter()
+        .find(|o| o.name == name && o.namespace.as_deref() == Some(&namespace))
+        .map_or(name.clone(), |o| o.component.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
-    let pod_list = pods.list(&ListParams::default().labels(&format!("app.kubernetes.io/name={component}"))).await.map(|l| l.items).unwrap_or_default();
-    let pod_names: BTreeSet<String> = pod_list.iter().filter_map(|p| p.metadata.name.clone()).collect();
+    let pod_list = pods
+        .list(&ListParams::default().labels(&format!("app.kubernetes.io/name={component}")))
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let pod_names: BTreeSet<String> = pod_list
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
     let ev: Vec<Event> = events
         .list(&ListParams::default())
         .await
         .map(|l| l.items)
         .unwrap_or_default()
         .into_iter()
-        .filter(|e| e.involved_object.name.as_ref().is_some_and(|n| pod_names.contains(n) || n == &name || n.starts_with(&format!("{component}-")) || n.ends_with(&format!("-{name}-0"))))
+        .filter(|e| {
+            e.involved_object.name.as_ref().is_some_and(|n| {
+                pod_names.contains(n)
+                    || n == &name
+                    || n.starts_with(&format!("{component}-"))
+                    || n.ends_with(&format!("-{name}-0"))
+            })
+        })
         .collect();
     if let Gate::PvcBound { .. } = g {
         if let Some(r) = readiness::diagnose(&[], &ev) {
             return r;
         }
-        return format!("claim {name} is not Bound (is there a default StorageClass or a provisioner?)");
+        return format!(
+            "claim {name} is not Bound (is there a default StorageClass or a provisioner?)"
+        );
     }
-    readiness::diagnose(&pod_list, &ev).unwrap_or_else(|| if pod_list.is_empty() { format!("no pods of {component} exist yet") } else { "pods exist but are not ready yet".into() })
+    readiness::diagnose(&pod_list, &ev).unwrap_or_else(|| {
+        if pod_list.is_empty() {
+            format!("no pods of {component} exist yet")
+        } else {
+            "pods exist but are not ready yet".into()
+        }
+    })
 }
 
 /// Applies a wave's objects in parallel; counts outcomes against the live members.
-async fn apply_wave(client: &Client, inv: &Inventory, wave: &Wave, objects: &[Object], live: &BTreeMap<String, &Member>, opts: &Options, summary: &mut Summary) -> anyhow::Result<()> {
+async fn apply_wave(
+    client: &Client,
+    inv: &Inventory,
+    wave: &Wave,
+    objects: &[Object],
+    live: &BTreeMap<String, &Member>,
+    opts: &Options,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
     let todo: Vec<&Object> = wave
         .objects
         .iter()
-        .filter_map(|r| objects.iter().find(|o| o.kind == r.kind && o.name == r.name && o.namespace == r.namespace))
+        .filter_map(|r| {
+            objects
+                .iter()
+                .find(|o| o.kind == r.kind && o.name == r.name && o.namespace == r.namespace)
+        })
         .collect();
     let results: Vec<(String, Option<String>)> = futures::stream::iter(todo)
-        .map(|o| async move { apply_one(client, inv, o, opts.dry_run).await.map(|entry| (o.id(), entry)) })
+        .map(|o| async move {
+            apply_one(client, inv, o, opts.dry_run)
+                .await
+                .map(|entry| (o.id(), entry))
+        })
         .buffer_unordered(opts.concurrency.max(1))
         .try_collect()
         .await?;
@@ -193,11 +271,18 @@ async fn apply_wave(client: &Client, inv: &Inventory, wave: &Wave, objects: &[Ob
 }
 
 /// Waits for a wave's gates by watches, within the deadline; on timeout names the root cause.
-async fn await_wave(client: &Client, wave: &Wave, objects: &[Object], timeout: Duration, progress: &mut Progress) -> anyhow::Result<()> {
+async fn await_wave(
+    client: &Client,
+    wave: &Wave,
+    objects: &[Object],
+    timeout: Duration,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
     if wave.gates.is_empty() {
         return Ok(());
     }
-    let pending: Arc<Mutex<BTreeSet<usize>>> = Arc::new(Mutex::new((0..wave.gates.len()).collect()));
+    let pending: Arc<Mutex<BTreeSet<usize>>> =
+        Arc::new(Mutex::new((0..wave.gates.len()).collect()));
     let total = wave.gates.len();
     let waits = futures::stream::iter(wave.gates.iter().enumerate())
         .map(|(i, g)| {
@@ -215,23 +300,40 @@ async fn await_wave(client: &Client, wave: &Wave, objects: &[Object], timeout: D
         while let Some(r) = waits.next().await {
             r?;
             done += 1;
-            progress.update(&format!("wave {} ({}): {done}/{total} gates ready", wave.index, wave.name));
+            progress.update(&format!(
+                "wave {} ({}): {done}/{total} gates ready",
+                wave.index, wave.name
+            ));
         }
         Ok::<(), anyhow::Error>(())
     };
     match tokio::time::timeout(timeout, run).await {
         Ok(r) => r,
         Err(_) => {
-            let left: Vec<usize> = pending.lock().map(|p| p.iter().copied().collect()).unwrap_or_default();
+            let left: Vec<usize> = pending
+                .lock()
+                .map(|p| p.iter().copied().collect())
+                .unwrap_or_default();
             let mut lines = Vec::new();
             for i in left.iter().take(8) {
                 let g = &wave.gates[*i];
-                lines.push(format!("  {}: {}", gate_name(g), diagnose(client, objects, g).await));
+                lines.push(format!(
+                    "  {}: {}",
+                    gate_name(g),
+                    diagnose(client, objects, g).await
+                ));
             }
             if left.len() > 8 {
                 lines.push(format!("  … and {} more", left.len() - 8));
             }
-            anyhow::bail!(NotReady(format!("wave {} ({}) not ready after {}s; {} of {total} gates unmet:\n{}", wave.index, wave.name, timeout.as_secs(), left.len(), lines.join("\n"))))
+            anyhow::bail!(NotReady(format!(
+                "wave {} ({}) not ready after {}s; {} of {total} gates unmet:\n{}",
+                wave.index,
+                wave.name,
+                timeout.as_secs(),
+                left.len(),
+                lines.join("\n")
+            )))
         }
     }
 }
@@ -259,26 +361,52 @@ fn merge_unwaited(plan: Vec<Wave>) -> Vec<Wave> {
 }
 
 /// Runs the install after validation and checks.
-pub async fn install(client: &Client, stack: &Stack, inv: &Inventory, user: &UserValues, opts: &Options, progress: &mut Progress) -> anyhow::Result<Summary> {
+pub async fn install(
+    client: &Client,
+    stack: &Stack,
+    inv: &Inventory,
+    user: &UserValues,
+    opts: &Options,
+    progress: &mut Progress,
+) -> anyhow::Result<Summary> {
     let objects = voice_core::render::render(stack);
     let plan = voice_core::plan::waves(stack, &objects);
-    let secret_namespaces: Vec<String> = stack.secrets.iter().map(|s| s.namespace.clone()).collect();
+    let secret_namespaces: Vec<String> =
+        stack.secrets.iter().map(|s| s.namespace.clone()).collect();
     let (mut kinds, mut namespaces) = inventory::scope(&objects, &secret_namespaces);
     let prior = inventory::read_parent(client, inv).await?;
-    let listed_kinds: BTreeSet<String> = kinds.iter().cloned().chain(prior.iter().flat_map(|p| p.0.iter().cloned())).collect();
+    let listed_kinds: BTreeSet<String> = kinds
+        .iter()
+        .cloned()
+        .chain(prior.iter().flat_map(|p| p.0.iter().cloned()))
+        .collect();
     // A first install (no parent yet) has no members to list.
-    let members = if prior.is_some() { inventory::members(client, inv, &listed_kinds, &objects).await? } else { Vec::new() };
+    let members = if prior.is_some() {
+        inventory::members(client, inv, &listed_kinds, &objects).await?
+    } else {
+        Vec::new()
+    };
     let live = inventory::by_id(&members);
     let mut summary = Summary::default();
     namespaces.insert(inv.namespace.clone());
 
     // Without gates, nothing orders the waves after config: apply them as one batch.
-    let plan = if opts.wait { plan } else { merge_unwaited(plan) };
+    let plan = if opts.wait {
+        plan
+    } else {
+        merge_unwaited(plan)
+    };
     for wave in &plan {
         if wave.objects.is_empty() && wave.secrets.is_empty() {
             continue;
         }
-        progress.start(&format!("wave {}/{} {}: {}", wave.index, plan.len(), wave.name, wave.description));
+        progress.start(&format!(
+            "wave {}/{} {}: {}",
+            wave.index,
+            plan.len(),
+            wave.name,
+            wave.description
+        ));
         apply_wave(client, inv, wave, &objects, &live, opts, &mut summary).await?;
         if wave.name == "namespaces" {
             // The parent is written once its namespace exists, listing old and new kinds so a
@@ -289,7 +417,9 @@ pub async fn install(client: &Client, stack: &Stack, inv: &Inventory, user: &Use
             inventory::write_parent(client, inv, &all_kinds, &all_ns, opts.dry_run).await?;
         }
         if !wave.secrets.is_empty() {
-            for (_, outcome) in secrets::ensure(client, stack, inv, user, opts.dry_run, prior.is_none()).await? {
+            for (_, outcome) in
+                secrets::ensure(client, stack, inv, user, opts.dry_run, prior.is_none()).await?
+            {
                 match outcome {
                     Outcome::Unchanged => summary.secrets_unchanged += 1,
                     _ => summary.secrets_written += 1,
@@ -299,15 +429,32 @@ pub async fn install(client: &Client, stack: &Stack, inv: &Inventory, user: &Use
         if opts.wait && !opts.dry_run {
             await_wave(client, wave, &objects, opts.timeout, progress).await?;
         }
-        progress.done(&format!("wave {}/{} {}: {} object(s), {} gate(s) ready", wave.index, plan.len(), wave.name, wave.objects.len(), wave.gates.len()));
+        progress.done(&format!(
+            "wave {}/{} {}: {} object(s), {} gate(s) ready",
+            wave.index,
+            plan.len(),
+            wave.name,
+            wave.objects.len(),
+            wave.gates.len()
+        ));
     }
 
     // Prune what the plan dropped; Secrets and claims hold data and are kept.
     let planned: BTreeSet<String> = objects.iter().map(Object::id).collect();
-    let stale: Vec<&Member> = members.iter().filter(|m| !planned.contains(&m.id()) && !matches!(m.kind.as_str(), "Secret" | "PersistentVolumeClaim")).collect();
+    let stale: Vec<&Member> = members
+        .iter()
+        .filter(|m| {
+            !planned.contains(&m.id())
+                && !matches!(m.kind.as_str(), "Secret" | "PersistentVolumeClaim")
+        })
+        .collect();
     for m in &stale {
         let api = api_for(client, &m.api_version, &m.kind, m.namespace.as_deref());
-        let dp = DeleteParams { dry_run: opts.dry_run, propagation_policy: Some(kube::api::PropagationPolicy::Background), ..Default::default() };
+        let dp = DeleteParams {
+            dry_run: opts.dry_run,
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            ..Default::default()
+        };
         match api.delete(&m.name, &dp).await {
             Ok(_) => summary.pruned += 1,
             Err(e) if crate::cluster::is_not_found(&e) => {}

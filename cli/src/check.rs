@@ -5,18 +5,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use futures::StreamExt;
-use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ListParams, PostParams};
 use kube::Client;
+use kube::api::{Api, ListParams, PostParams};
 use serde::Serialize;
+use voice_core::Stack;
 use voice_core::fit::NodeCapacity;
 use voice_core::quantity::{Bytes, MilliCpu};
 use voice_core::render::Object;
-use voice_core::Stack;
 
 use crate::cluster::{api_version_group, cluster_scoped, plural};
 use crate::inventory::Inventory;
@@ -65,7 +67,10 @@ pub struct Report {
 impl Report {
     /// No check failed.
     pub fn ok(&self) -> bool {
-        self.categories.iter().flat_map(|c| &c.checks).all(|c| c.result != Outcome::Error)
+        self.categories
+            .iter()
+            .flat_map(|c| &c.checks)
+            .all(|c| c.result != Outcome::Error)
     }
     /// For people.
     pub fn human(&self) -> String {
@@ -85,24 +90,48 @@ impl Report {
             }
             s.push('\n');
         }
-        let _ = writeln!(s, "Status check results are {}", if self.ok() { paint("√", "32") } else { paint("×", "31") });
+        let _ = writeln!(
+            s,
+            "Status check results are {}",
+            if self.ok() {
+                paint("√", "32")
+            } else {
+                paint("×", "31")
+            }
+        );
         s
     }
 }
 
 fn ok(d: impl Into<String>) -> Check {
-    Check { description: d.into(), result: Outcome::Ok, hint: None }
+    Check {
+        description: d.into(),
+        result: Outcome::Ok,
+        hint: None,
+    }
 }
 fn warn(d: impl Into<String>, hint: impl Into<String>) -> Check {
-    Check { description: d.into(), result: Outcome::Warning, hint: Some(hint.into()) }
+    Check {
+        description: d.into(),
+        result: Outcome::Warning,
+        hint: Some(hint.into()),
+    }
 }
 fn fail(d: impl Into<String>, hint: impl Into<String>) -> Check {
-    Check { description: d.into(), result: Outcome::Error, hint: Some(hint.into()) }
+    Check {
+        description: d.into(),
+        result: Outcome::Error,
+        hint: Some(hint.into()),
+    }
 }
 
 /// Groups whose kinds are custom resources, with the `--skip` value that leaves them out.
 fn crd_skip_hint(group: &str) -> &'static str {
-    if group.contains("istio.io") { "install Istio first, or run with --skip istio" } else { "install the Prometheus operator's CRDs, or run with --skip monitoring" }
+    if group.contains("istio.io") {
+        "install Istio first, or run with --skip istio"
+    } else {
+        "install the Prometheus operator's CRDs, or run with --skip monitoring"
+    }
 }
 
 fn is_builtin(group: &str) -> bool {
@@ -120,16 +149,31 @@ pub async fn run(client: &Client, stack: &Stack, objects: &[Object], inv: &Inven
             if v.major == "1" && minor >= 29 {
                 api.push(ok(format!("can reach the API server ({})", v.git_version)));
             } else {
-                api.push(fail(format!("API server {} is older than the supported 1.29", v.git_version), "upgrade the cluster to Kubernetes 1.29 or newer"));
+                api.push(fail(
+                    format!(
+                        "API server {} is older than the supported 1.29",
+                        v.git_version
+                    ),
+                    "upgrade the cluster to Kubernetes 1.29 or newer",
+                ));
             }
         }
         Err(e) => {
-            api.push(fail(format!("cannot reach the API server: {e}"), "check --kubeconfig and --context, and that the cluster is running"));
-            categories.push(Category { category: "kubernetes-api", checks: api });
+            api.push(fail(
+                format!("cannot reach the API server: {e}"),
+                "check --kubeconfig and --context, and that the cluster is running",
+            ));
+            categories.push(Category {
+                category: "kubernetes-api",
+                checks: api,
+            });
             return Report { categories };
         }
     }
-    categories.push(Category { category: "kubernetes-api", checks: api });
+    categories.push(Category {
+        category: "kubernetes-api",
+        checks: api,
+    });
 
     // Custom resource definitions the plan needs.
     let mut crds = Vec::new();
@@ -148,15 +192,24 @@ pub async fn run(client: &Client, stack: &Stack, objects: &[Object], inv: &Inven
             Ok(Some(_)) => crds.push(ok(format!("{kind} ({group}) is served"))),
             Ok(None) => {
                 missing_groups.insert(group.clone());
-                crds.push(fail(format!("{kind} ({group}) is not installed: CRD {name} not found"), crd_skip_hint(group)));
+                crds.push(fail(
+                    format!("{kind} ({group}) is not installed: CRD {name} not found"),
+                    crd_skip_hint(group),
+                ));
             }
-            Err(e) => crds.push(fail(format!("cannot read CRD {name}: {e}"), "grant get on customresourcedefinitions")),
+            Err(e) => crds.push(fail(
+                format!("cannot read CRD {name}: {e}"),
+                "grant get on customresourcedefinitions",
+            )),
         }
     }
     if custom.is_empty() {
         crds.push(ok("the plan needs no custom resources"));
     }
-    categories.push(Category { category: "custom-resources", checks: crds });
+    categories.push(Category {
+        category: "custom-resources",
+        checks: crds,
+    });
 
     // RBAC: create and patch for every kind and namespace the plan writes, reviewed in parallel.
     let mut reviews: BTreeSet<(String, String, Option<String>, &'static str)> = BTreeSet::new();
@@ -165,32 +218,59 @@ pub async fn run(client: &Client, stack: &Stack, objects: &[Object], inv: &Inven
         if missing_groups.contains(g) {
             continue;
         }
-        let ns = if cluster_scoped(&o.kind) { None } else { o.namespace.clone() };
+        let ns = if cluster_scoped(&o.kind) {
+            None
+        } else {
+            o.namespace.clone()
+        };
         for verb in ["create", "patch"] {
             reviews.insert((g.to_string(), plural(&o.kind), ns.clone(), verb));
         }
     }
     for s in &stack.secrets {
         for verb in ["create", "get"] {
-            reviews.insert((String::new(), "secrets".into(), Some(s.namespace.clone()), verb));
+            reviews.insert((
+                String::new(),
+                "secrets".into(),
+                Some(s.namespace.clone()),
+                verb,
+            ));
         }
     }
     let ssar: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-    let denied: Vec<String> = futures::stream::iter(reviews.into_iter())
+    let denied: Vec<String> = futures::stream::iter(reviews)
         .map(|(group, resource, namespace, verb)| {
             let ssar = ssar.clone();
             async move {
                 let review = SelfSubjectAccessReview {
                     spec: SelfSubjectAccessReviewSpec {
-                        resource_attributes: Some(ResourceAttributes { group: Some(group.clone()), resource: Some(resource.clone()), namespace: namespace.clone(), verb: Some(verb.into()), ..Default::default() }),
+                        resource_attributes: Some(ResourceAttributes {
+                            group: Some(group.clone()),
+                            resource: Some(resource.clone()),
+                            namespace: namespace.clone(),
+                            verb: Some(verb.into()),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     },
                     ..Default::default()
                 };
-                let allowed = ssar.create(&PostParams::default(), &review).await.ok().and_then(|r| r.status).is_some_and(|s| s.allowed);
+                let allowed = ssar
+                    .create(&PostParams::default(), &review)
+                    .await
+                    .ok()
+                    .and_then(|r| r.status)
+                    .is_some_and(|s| s.allowed);
                 (!allowed).then(|| {
-                    let gr = if group.is_empty() { resource } else { format!("{resource}.{group}") };
-                    format!("{verb} {gr}{}", namespace.map(|n| format!(" in {n}")).unwrap_or_default())
+                    let gr = if group.is_empty() {
+                        resource
+                    } else {
+                        format!("{resource}.{group}")
+                    };
+                    format!(
+                        "{verb} {gr}{}",
+                        namespace.map(|n| format!(" in {n}")).unwrap_or_default()
+                    )
                 })
             }
         })
@@ -203,13 +283,21 @@ pub async fn run(client: &Client, stack: &Stack, objects: &[Object], inv: &Inven
     } else {
         let mut d = denied;
         d.sort();
-        vec![fail(format!("not allowed to {}", d.join(", ")), "ask a cluster admin for these permissions, or use --as / --context with a user that has them")]
+        vec![fail(
+            format!("not allowed to {}", d.join(", ")),
+            "ask a cluster admin for these permissions, or use --as / --context with a user that has them",
+        )]
     };
-    categories.push(Category { category: "rbac", checks: rbac });
+    categories.push(Category {
+        category: "rbac",
+        checks: rbac,
+    });
 
     // Storage and ingress classes.
     let mut classes = Vec::new();
-    let needs_storage = objects.iter().any(|o| o.kind == "StatefulSet" || o.kind == "PersistentVolumeClaim");
+    let needs_storage = objects
+        .iter()
+        .any(|o| o.kind == "StatefulSet" || o.kind == "PersistentVolumeClaim");
     if needs_storage {
         let scs: Api<StorageClass> = Api::all(client.clone());
         match &stack.config.cluster.storage_class {
@@ -237,15 +325,27 @@ pub async fn run(client: &Client, stack: &Stack, objects: &[Object], inv: &Inven
         let name = &stack.config.cluster.ingress_class;
         match ics.get_opt(name).await {
             Ok(Some(_)) => classes.push(ok(format!("IngressClass {name} exists"))),
-            Ok(None) => classes.push(warn(format!("IngressClass {name} does not exist: Ingresses will get no address"), "install the ingress controller, or set cluster.ingressClass")),
-            Err(e) => classes.push(warn(format!("cannot read IngressClass {name}: {e}"), "grant get on ingressclasses")),
+            Ok(None) => classes.push(warn(
+                format!("IngressClass {name} does not exist: Ingresses will get no address"),
+                "install the ingress controller, or set cluster.ingressClass",
+            )),
+            Err(e) => classes.push(warn(
+                format!("cannot read IngressClass {name}: {e}"),
+                "grant get on ingressclasses",
+            )),
         }
     }
     if !classes.is_empty() {
-        categories.push(Category { category: "classes", checks: classes });
+        categories.push(Category {
+            category: "classes",
+            checks: classes,
+        });
     }
 
-    categories.push(Category { category: "capacity", checks: capacity(client, stack, inv).await });
+    categories.push(Category {
+        category: "capacity",
+        checks: capacity(client, stack, inv).await,
+    });
     Report { categories }
 }
 
@@ -255,12 +355,25 @@ pub async fn live_nodes(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<
     let nodes: Api<Node> = Api::all(client.clone());
     let pods: Api<Pod> = Api::all(client.clone());
     let node_list = nodes.list(&ListParams::default()).await?;
-    let pod_list = pods.list(&ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed")).await?;
-    let q = |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>, k: &str| m.and_then(|m| m.get(k)).map(|q| q.0.clone()).unwrap_or_default();
+    let pod_list = pods
+        .list(&ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed"))
+        .await?;
+    let q =
+        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+         k: &str| {
+            m.and_then(|m| m.get(k))
+                .map(|q| q.0.clone())
+                .unwrap_or_default()
+        };
     let mut used: BTreeMap<String, (u64, u64, u32)> = BTreeMap::new();
     for p in &pod_list.items {
-        let ours = p.metadata.labels.as_ref().is_some_and(|l| l.get("app.kubernetes.io/instance") == Some(&inv_instance(inv)) && l.contains_key("app.kubernetes.io/managed-by"));
-        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) else { continue };
+        let ours = p.metadata.labels.as_ref().is_some_and(|l| {
+            l.get("app.kubernetes.io/instance") == Some(&inv_instance(inv))
+                && l.contains_key("app.kubernetes.io/managed-by")
+        });
+        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+            continue;
+        };
         let e = used.entry(node).or_default();
         e.2 += 1;
         if ours {
@@ -275,8 +388,16 @@ pub async fn live_nodes(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<
     let mut out = Vec::new();
     for n in &node_list.items {
         let spec = n.spec.clone().unwrap_or_default();
-        let tainted = spec.taints.iter().flatten().any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
-        let ready = n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        let tainted = spec
+            .taints
+            .iter()
+            .flatten()
+            .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
+        let ready = n
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
         if spec.unschedulable == Some(true) || tainted || !ready {
             continue;
         }
@@ -286,7 +407,12 @@ pub async fn live_nodes(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<
         let a_cpu = MilliCpu::parse(&q(alloc, "cpu")).map(|c| c.0).unwrap_or(0);
         let a_mem = Bytes::parse(&q(alloc, "memory")).map(|b| b.0).unwrap_or(0);
         let a_pods: u32 = q(alloc, "pods").parse().unwrap_or(110);
-        out.push(NodeCapacity { name, cpu: MilliCpu(a_cpu.saturating_sub(cpu)), memory: Bytes(a_mem.saturating_sub(mem)), pods: a_pods.saturating_sub(pods) });
+        out.push(NodeCapacity {
+            name,
+            cpu: MilliCpu(a_cpu.saturating_sub(cpu)),
+            memory: Bytes(a_mem.saturating_sub(mem)),
+            pods: a_pods.saturating_sub(pods),
+        });
     }
     Ok(out)
 }
@@ -298,15 +424,29 @@ fn inv_instance(inv: &Inventory) -> String {
 async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check> {
     let nodes = match live_nodes(client, inv).await {
         Ok(n) => n,
-        Err(e) => return vec![warn(format!("cannot read nodes and pods: {e}"), "grant list on nodes and pods to check capacity")],
+        Err(e) => {
+            return vec![warn(
+                format!("cannot read nodes and pods: {e}"),
+                "grant list on nodes and pods to check capacity",
+            )];
+        }
     };
     if nodes.is_empty() {
-        return vec![fail("no Ready, schedulable node", "add nodes or remove taints")];
+        return vec![fail(
+            "no Ready, schedulable node",
+            "add nodes or remove taints",
+        )];
     }
     let plan = voice_core::plan::plan_on(stack, &nodes);
     let f = &plan.fit;
     let names = |p: &voice_core::fit::Placement| {
-        let mut s = p.unplaced.iter().take(12).map(|u| u.pod.clone()).collect::<Vec<_>>().join(", ");
+        let mut s = p
+            .unplaced
+            .iter()
+            .take(12)
+            .map(|u| u.pod.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
         if p.unplaced.len() > 12 {
             s.push_str(&format!(" and {} more", p.unplaced.len() - 12));
         }

@@ -21,38 +21,61 @@ pub struct ClusterArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
     /// Namespace of the rollout's inventory (default: the configuration's app namespace).
-    #[arg(short = 'n', long = "namespace", global = true, value_name = "NAMESPACE")]
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        global = true,
+        value_name = "NAMESPACE"
+    )]
     pub namespace: Option<String>,
     /// Username to impersonate for the operation.
     #[arg(long = "as", global = true, value_name = "USER")]
     pub as_user: Option<String>,
     /// Seconds to wait for the API server to answer one request.
-    #[arg(long = "request-timeout", global = true, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(
+        long = "request-timeout",
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 30
+    )]
     pub request_timeout: u64,
 }
 
 /// Connects with the flags, like kubectl.
 pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
     let kc = match &args.kubeconfig {
-        Some(p) => Kubeconfig::read_from(p).with_context(|| format!("reading kubeconfig {}", p.display()))?,
-        None => Kubeconfig::read().context("reading the kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig")?,
+        Some(p) => Kubeconfig::read_from(p)
+            .with_context(|| format!("reading kubeconfig {}", p.display()))?,
+        None => Kubeconfig::read()
+            .context("reading the kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig")?,
     };
-    let opts = KubeConfigOptions { context: args.context.clone(), ..Default::default() };
-    let mut cfg = Config::from_custom_kubeconfig(kc, &opts).await.context("loading the kubeconfig context")?;
+    let opts = KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    let mut cfg = Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .context("loading the kubeconfig context")?;
     if let Some(user) = &args.as_user {
         cfg.auth_info.impersonate = Some(user.clone());
     }
     let t = std::time::Duration::from_secs(args.request_timeout.max(1));
     cfg.connect_timeout = Some(t);
     let count = tower::util::MapRequestLayer::new(|req: http::Request<kube::client::Body>| {
-        let watch = req.uri().query().is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"));
+        let watch = req
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"));
         REQUESTS.fetch_add(1, Ordering::Relaxed);
         if watch {
             WATCHES.fetch_add(1, Ordering::Relaxed);
         }
         req
     });
-    Ok(kube::client::ClientBuilder::try_from(cfg).context("building the Kubernetes client")?.with_layer(&count).build())
+    Ok(kube::client::ClientBuilder::try_from(cfg)
+        .context("building the Kubernetes client")?
+        .with_layer(&count)
+        .build())
 }
 
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);
@@ -60,18 +83,33 @@ static WATCHES: AtomicUsize = AtomicUsize::new(0);
 
 /// API requests sent so far, and how many of them were watches (for `VOICE_API_STATS=1`).
 pub fn request_counts() -> (usize, usize) {
-    (REQUESTS.load(Ordering::Relaxed), WATCHES.load(Ordering::Relaxed))
+    (
+        REQUESTS.load(Ordering::Relaxed),
+        WATCHES.load(Ordering::Relaxed),
+    )
 }
 
 /// Kinds without a namespace.
 pub fn cluster_scoped(kind: &str) -> bool {
-    matches!(kind, "Namespace" | "PriorityClass" | "ClusterRole" | "ClusterRoleBinding" | "StorageClass" | "IngressClass" | "CustomResourceDefinition")
+    matches!(
+        kind,
+        "Namespace"
+            | "PriorityClass"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "StorageClass"
+            | "IngressClass"
+            | "CustomResourceDefinition"
+    )
 }
 
 /// The plural resource name of a kind.
 pub fn plural(kind: &str) -> String {
     let lower = kind.to_lowercase();
-    if let Some(stem) = lower.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
+    if let Some(stem) = lower
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
         format!("{stem}ies")
     } else if lower.ends_with('s') {
         format!("{lower}es")
@@ -83,11 +121,22 @@ pub fn plural(kind: &str) -> String {
 /// The API resource of an apiVersion and kind.
 pub fn api_resource(api_version: &str, kind: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    ApiResource { group: group.into(), version: version.into(), api_version: api_version.into(), kind: kind.into(), plural: plural(kind) }
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural: plural(kind),
+    }
 }
 
 /// A dynamic API for one object.
-pub fn api_for(client: &Client, api_version: &str, kind: &str, namespace: Option<&str>) -> Api<DynamicObject> {
+pub fn api_for(
+    client: &Client,
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
     let ar = api_resource(api_version, kind);
     match namespace {
         Some(ns) if !cluster_scoped(kind) => Api::namespaced_with(client.clone(), ns, &ar),
@@ -119,7 +168,15 @@ mod tests {
 
     #[test]
     fn plurals() {
-        for (k, p) in [("Deployment", "deployments"), ("NetworkPolicy", "networkpolicies"), ("Ingress", "ingresses"), ("Telemetry", "telemetries"), ("ServiceMonitor", "servicemonitors"), ("PriorityClass", "priorityclasses"), ("Gateway", "gateways")] {
+        for (k, p) in [
+            ("Deployment", "deployments"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Ingress", "ingresses"),
+            ("Telemetry", "telemetries"),
+            ("ServiceMonitor", "servicemonitors"),
+            ("PriorityClass", "priorityclasses"),
+            ("Gateway", "gateways"),
+        ] {
             assert_eq!(plural(k), p);
         }
         assert_eq!(group_kind("apps/v1", "Deployment"), "Deployment.apps");

@@ -19,11 +19,27 @@ pub struct BadInput {
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.errors.0.len();
-        writeln!(f, "{n} problem{} in {}:", if n == 1 { "" } else { "s" }, self.file)?;
+        writeln!(
+            f,
+            "{n} problem{} in {}:",
+            if n == 1 { "" } else { "s" },
+            self.file
+        )?;
         for d in &self.errors.0 {
             match (d.line, d.column) {
-                (Some(l), Some(c)) => writeln!(f, "  {}:{l}:{c}: {}: {}", self.file, d.path, d.message)?,
-                _ => writeln!(f, "  {}: {}", if d.path.is_empty() { "(document)" } else { &d.path }, d.message)?,
+                (Some(l), Some(c)) => {
+                    writeln!(f, "  {}:{l}:{c}: {}: {}", self.file, d.path, d.message)?
+                }
+                _ => writeln!(
+                    f,
+                    "  {}: {}",
+                    if d.path.is_empty() {
+                        "(document)"
+                    } else {
+                        &d.path
+                    },
+                    d.message
+                )?,
             }
         }
         write!(f, "nothing was applied; fix the fields above and run again")
@@ -38,17 +54,30 @@ pub fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
         None => ("(profile)".to_string(), String::new()),
         Some(p) if p.as_os_str() == "-" => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("reading the configuration from standard input")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the configuration from standard input")?;
             ("<stdin>".to_string(), s)
         }
-        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?),
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        ),
     };
     let profile = match &args.profile {
         None => None,
         Some(s) => Some(ProfileName::parse(s).ok_or_else(|| BadInput {
             file: "--profile".into(),
-            errors: Errors(vec![voice_core::Diagnostic::at_value("profile", format!("`{s}` is not a profile; use dev, small or production"))]),
+            errors: Errors(vec![voice_core::Diagnostic::at_value(
+                "profile",
+                format!("`{s}` is not a profile; use dev, small or production"),
+            )]),
         })?),
     };
-    voice_core::load(&Input { yaml: &text, profile, sets: &args.sets }).map_err(|errors| BadInput { file, errors }.into())
+    voice_core::load(&Input {
+        yaml: &text,
+        profile,
+        sets: &args.sets,
+    })
+    .map_err(|errors| BadInput { file, errors }.into())
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use similar::TextDiff;
-use voice_core::render::{Object, MANAGER};
+use voice_core::render::{MANAGER, Object};
 
 use crate::cluster::{api_for, is_not_found};
 use crate::inventory::{self, Inventory};
@@ -11,7 +11,14 @@ use crate::inventory::{self, Inventory};
 /// Removes server-owned fields so only intent is compared.
 pub fn strip(mut v: Value) -> Value {
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink"] {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "generation",
+            "creationTimestamp",
+            "selfLink",
+        ] {
             m.remove(k);
         }
         if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
@@ -36,7 +43,11 @@ pub struct Change {
 }
 
 /// Diffs every object against the cluster.
-pub async fn diff(client: &kube::Client, inv: &Inventory, objects: &[Object]) -> anyhow::Result<Vec<Change>> {
+pub async fn diff(
+    client: &kube::Client,
+    inv: &Inventory,
+    objects: &[Object],
+) -> anyhow::Result<Vec<Change>> {
     let mut out = Vec::new();
     for o in objects {
         let api = api_for(client, &o.api_version, &o.kind, o.namespace.as_deref());
@@ -48,18 +59,38 @@ pub async fn diff(client: &kube::Client, inv: &Inventory, objects: &[Object]) ->
         let mut pp = kube::api::PatchParams::apply(MANAGER).force();
         pp.dry_run = true;
         let body = inventory::label(inv, o);
-        let planned = match api.patch(&o.name, &pp, &kube::api::Patch::Apply(&body)).await {
+        let planned = match api
+            .patch(&o.name, &pp, &kube::api::Patch::Apply(&body))
+            .await
+        {
             Ok(p) => strip(serde_json::to_value(p)?),
             // A namespace that does not exist yet makes dry-run fail; show the object as planned.
             Err(e) if is_not_found(&e) => strip(body.clone()),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("dry-run applying {}", o.id()))),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("dry-run applying {}", o.id())));
+            }
         };
-        let a = live.as_ref().map(serde_yaml::to_string).transpose()?.unwrap_or_default();
+        let a = live
+            .as_ref()
+            .map(serde_yaml::to_string)
+            .transpose()?
+            .unwrap_or_default();
         let b = serde_yaml::to_string(&planned)?;
         if a != b {
             let d = TextDiff::from_lines(&a, &b);
-            let from = if live.is_some() { format!("live/{}", o.id()) } else { "/dev/null".into() };
-            out.push(Change { id: o.id(), diff: d.unified_diff().context_radius(3).header(&from, &format!("planned/{}", o.id())).to_string() });
+            let from = if live.is_some() {
+                format!("live/{}", o.id())
+            } else {
+                "/dev/null".into()
+            };
+            out.push(Change {
+                id: o.id(),
+                diff: d
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&from, &format!("planned/{}", o.id()))
+                    .to_string(),
+            });
         }
     }
     Ok(out)

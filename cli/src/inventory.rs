@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::Client;
-use serde_json::{json, Value};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use voice_core::render::Object;
 use voice_core::Stack;
+use voice_core::render::Object;
 
 use crate::cluster::{api_resource, cluster_scoped, group_kind, is_not_found};
 
@@ -38,10 +38,18 @@ impl Inventory {
     /// The inventory of a stack; `namespace` overrides where the parent lives.
     pub fn of(stack: &Stack, namespace: Option<&str>) -> Self {
         let name = format!("{}-applyset", stack.config.instance);
-        let namespace = namespace.map_or_else(|| stack.config.namespaces.app.clone(), str::to_string);
+        let namespace =
+            namespace.map_or_else(|| stack.config.namespaces.app.clone(), str::to_string);
         let digest = Sha256::digest(format!("{name}.{namespace}.ConfigMap.").as_bytes());
-        let id = format!("applyset-{}-v1", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest));
-        Inventory { name, namespace, id }
+        let id = format!(
+            "applyset-{}-v1",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+        );
+        Inventory {
+            name,
+            namespace,
+            id,
+        }
     }
     /// `part-of=<id>`.
     pub fn selector(&self) -> String {
@@ -54,7 +62,10 @@ impl Inventory {
 pub fn label(inv: &Inventory, o: &Object) -> Value {
     let mut v = o.value.clone();
     v["metadata"]["labels"][PART_OF] = Value::from(inv.id.clone());
-    if let Some(tpls) = v.pointer_mut("/spec/volumeClaimTemplates").and_then(Value::as_array_mut) {
+    if let Some(tpls) = v
+        .pointer_mut("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array_mut)
+    {
         for t in tpls {
             t["metadata"]["labels"][PART_OF] = Value::from(inv.id.clone());
         }
@@ -64,9 +75,16 @@ pub fn label(inv: &Inventory, o: &Object) -> Value {
 
 /// The group-kinds and namespaces a set of objects spans (Secrets and claims included:
 /// install creates Secrets, StatefulSets create claims).
-pub fn scope(objects: &[Object], secret_namespaces: &[String]) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut kinds: BTreeSet<String> = objects.iter().map(|o| group_kind(&o.api_version, &o.kind)).collect();
-    let mut namespaces: BTreeSet<String> = objects.iter().filter_map(|o| o.namespace.clone()).collect();
+pub fn scope(
+    objects: &[Object],
+    secret_namespaces: &[String],
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut kinds: BTreeSet<String> = objects
+        .iter()
+        .map(|o| group_kind(&o.api_version, &o.kind))
+        .collect();
+    let mut namespaces: BTreeSet<String> =
+        objects.iter().filter_map(|o| o.namespace.clone()).collect();
     kinds.insert("Secret".into());
     namespaces.extend(secret_namespaces.iter().cloned());
     if objects.iter().any(|o| o.kind == "StatefulSet") {
@@ -76,24 +94,49 @@ pub fn scope(objects: &[Object], secret_namespaces: &[String]) -> (BTreeSet<Stri
 }
 
 /// The parent as it is in the cluster: its kinds and namespaces, if it exists.
-pub async fn read_parent(client: &Client, inv: &Inventory) -> anyhow::Result<Option<(BTreeSet<String>, BTreeSet<String>)>> {
+pub async fn read_parent(
+    client: &Client,
+    inv: &Inventory,
+) -> anyhow::Result<Option<(BTreeSet<String>, BTreeSet<String>)>> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
     match api.get(&inv.name).await {
         Ok(cm) => {
             let a = cm.metadata.annotations.unwrap_or_default();
-            let split = |k: &str| a.get(k).map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default();
+            let split = |k: &str| {
+                a.get(k)
+                    .map(|s| {
+                        s.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
             let mut ns: BTreeSet<String> = split(NAMESPACES);
             ns.insert(inv.namespace.clone());
             Ok(Some((split(KINDS), ns)))
         }
         Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("reading the inventory {}/{}", inv.namespace, inv.name))),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "reading the inventory {}/{}",
+            inv.namespace, inv.name
+        ))),
     }
 }
 
 /// Writes the parent with the given kinds and namespaces.
-pub async fn write_parent(client: &Client, inv: &Inventory, kinds: &BTreeSet<String>, namespaces: &BTreeSet<String>, dry_run: bool) -> anyhow::Result<()> {
-    let others: Vec<&str> = namespaces.iter().filter(|n| **n != inv.namespace).map(String::as_str).collect();
+pub async fn write_parent(
+    client: &Client,
+    inv: &Inventory,
+    kinds: &BTreeSet<String>,
+    namespaces: &BTreeSet<String>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let others: Vec<&str> = namespaces
+        .iter()
+        .filter(|n| **n != inv.namespace)
+        .map(String::as_str)
+        .collect();
     let cm = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -111,7 +154,15 @@ pub async fn write_parent(client: &Client, inv: &Inventory, kinds: &BTreeSet<Str
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
     let mut pp = PatchParams::apply(voice_core::render::MANAGER).force();
     pp.dry_run = dry_run;
-    api.patch(&inv.name, &pp, &Patch::Apply(&cm)).await.map(|_| ()).map_err(|e| anyhow::Error::new(e).context(format!("writing the inventory {}/{}", inv.namespace, inv.name)))
+    api.patch(&inv.name, &pp, &Patch::Apply(&cm))
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "writing the inventory {}/{}",
+                inv.namespace, inv.name
+            ))
+        })
 }
 
 /// A live member: its identity and resourceVersion.
@@ -143,11 +194,19 @@ impl Member {
 
 /// apiVersion used to list a group-kind.
 pub fn api_version_of(group_kind: &str, objects: &[Object]) -> String {
-    if let Some(o) = objects.iter().find(|o| crate::cluster::group_kind(&o.api_version, &o.kind) == group_kind) {
+    if let Some(o) = objects
+        .iter()
+        .find(|o| crate::cluster::group_kind(&o.api_version, &o.kind) == group_kind)
+    {
         return o.api_version.clone();
     }
     match group_kind {
-        "Secret" | "PersistentVolumeClaim" | "ConfigMap" | "Service" | "ServiceAccount" | "Namespace" => "v1".into(),
+        "Secret"
+        | "PersistentVolumeClaim"
+        | "ConfigMap"
+        | "Service"
+        | "ServiceAccount"
+        | "Namespace" => "v1".into(),
         gk => match gk.split_once('.') {
             Some((_, "apps")) => "apps/v1".into(),
             Some((_, "batch")) => "batch/v1".into(),
@@ -166,7 +225,12 @@ pub fn api_version_of(group_kind: &str, objects: &[Object]) -> String {
 
 /// Lists every member: one LIST per group-kind across all namespaces, by label selector.
 /// Kinds whose API is not served (a CRD that is absent) are skipped.
-pub async fn members(client: &Client, inv: &Inventory, kinds: &BTreeSet<String>, objects: &[Object]) -> anyhow::Result<Vec<Member>> {
+pub async fn members(
+    client: &Client,
+    inv: &Inventory,
+    kinds: &BTreeSet<String>,
+    objects: &[Object],
+) -> anyhow::Result<Vec<Member>> {
     let lp = ListParams::default().labels(&inv.selector());
     let lists = futures::stream::iter(kinds.iter().cloned())
         .map(|gk| {
@@ -174,7 +238,8 @@ pub async fn members(client: &Client, inv: &Inventory, kinds: &BTreeSet<String>,
             let av = api_version_of(&gk, objects);
             async move {
                 let kind = gk.split('.').next().unwrap_or_default().to_string();
-                let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(&av, &kind));
+                let api: Api<DynamicObject> =
+                    Api::all_with(client.clone(), &api_resource(&av, &kind));
                 match api.list_metadata(&lp).await {
                     Ok(list) => Ok(list
                         .items
@@ -182,14 +247,23 @@ pub async fn members(client: &Client, inv: &Inventory, kinds: &BTreeSet<String>,
                         .map(|m| Member {
                             api_version: av.clone(),
                             kind: kind.clone(),
-                            namespace: if cluster_scoped(&kind) { None } else { m.metadata.namespace.clone() },
+                            namespace: if cluster_scoped(&kind) {
+                                None
+                            } else {
+                                m.metadata.namespace.clone()
+                            },
                             name: m.metadata.name.clone().unwrap_or_default(),
                             applied: applied_entry(&m.metadata),
-                            object: DynamicObject { types: None, metadata: m.metadata, data: Value::Null },
+                            object: DynamicObject {
+                                types: None,
+                                metadata: m.metadata,
+                                data: Value::Null,
+                            },
                         })
                         .collect::<Vec<_>>()),
                     Err(e) if is_not_found(&e) => Ok(Vec::new()),
-                    Err(e) => Err(anyhow::Error::new(e).context(format!("listing {gk} with {}", inv.selector()))),
+                    Err(e) => Err(anyhow::Error::new(e)
+                        .context(format!("listing {gk} with {}", inv.selector()))),
                 }
             }
         })
@@ -206,7 +280,11 @@ pub fn applied_entry(meta: &kube::api::ObjectMeta) -> Option<String> {
     meta.managed_fields
         .iter()
         .flatten()
-        .find(|f| f.manager.as_deref() == Some(voice_core::render::MANAGER) && f.operation.as_deref() == Some("Apply") && f.subresource.is_none())
+        .find(|f| {
+            f.manager.as_deref() == Some(voice_core::render::MANAGER)
+                && f.operation.as_deref() == Some("Apply")
+                && f.subresource.is_none()
+        })
         .and_then(|f| serde_json::to_string(f).ok())
 }
 

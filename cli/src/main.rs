@@ -58,13 +58,21 @@ fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 fn duration(s: &str) -> anyhow::Result<Duration> {
-    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
-    let n: u64 = num.parse().map_err(|_| Usage(format!("`{s}` is not a duration (examples: 300s, 10m, 1h)")))?;
+    let (num, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(s.trim().len()),
+    );
+    let n: u64 = num
+        .parse()
+        .map_err(|_| Usage(format!("`{s}` is not a duration (examples: 300s, 10m, 1h)")))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
-        _ => return Err(Usage(format!("`{s}` is not a duration (examples: 300s, 10m, 1h)")).into()),
+        _ => {
+            return Err(Usage(format!("`{s}` is not a duration (examples: 300s, 10m, 1h)")).into());
+        }
     };
     Ok(Duration::from_secs(secs))
 }
@@ -72,17 +80,26 @@ fn duration(s: &str) -> anyhow::Result<Duration> {
 /// Applies `--only`, `--skip` and `--posthog`: config toggles become `--set`s, groups a filter.
 fn selection(config: &ConfigArgs, sel: &Selection) -> anyhow::Result<(ConfigArgs, Vec<Group>)> {
     let mut config = config.clone();
-    let mut keep: Vec<Group> = if sel.only.is_empty() { Group::ALL.to_vec() } else { Vec::new() };
+    let mut keep: Vec<Group> = if sel.only.is_empty() {
+        Group::ALL.to_vec()
+    } else {
+        Vec::new()
+    };
     let valid = "posthog, model-router, voiceassistant, infra, istio, monitoring";
     for o in &sel.only {
-        keep.push(Group::parse(o).ok_or_else(|| Usage(format!("--only {o}: not a part; use one of {valid}")))?);
+        keep.push(
+            Group::parse(o)
+                .ok_or_else(|| Usage(format!("--only {o}: not a part; use one of {valid}")))?,
+        );
     }
     for s in &sel.skip {
         match s.as_str() {
             "istio" => config.sets.push("istio.enabled=false".into()),
             "monitoring" => config.sets.push("monitoring.enabled=false".into()),
             other => {
-                let g = Group::parse(other).ok_or_else(|| Usage(format!("--skip {other}: not a part; use one of {valid}")))?;
+                let g = Group::parse(other).ok_or_else(|| {
+                    Usage(format!("--skip {other}: not a part; use one of {valid}"))
+                })?;
                 keep.retain(|k| *k != g);
             }
         }
@@ -100,13 +117,18 @@ fn confirm(question: &str) -> bool {
     eprint!("{question} ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "yes" | "Y" | "YES")
+    std::io::stdin().read_line(&mut line).is_ok()
+        && matches!(line.trim(), "y" | "yes" | "Y" | "YES")
 }
 
 async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
     let ca = cli.cluster.clone();
     match cli.command {
-        Command::Check { config, select, output } => {
+        Command::Check {
+            config,
+            select,
+            output,
+        } => {
             let (config, keep) = selection(&config, &select)?;
             let mut stack = config::load(&config)?;
             let objects = voice_core::render::render_groups(&stack, &keep);
@@ -118,9 +140,24 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                 Output::Table => print!("{}", report.human()),
                 o => print(o, &report)?,
             }
-            Ok(if report.ok() { exit::OK } else { exit::NOT_READY })
+            Ok(if report.ok() {
+                exit::OK
+            } else {
+                exit::NOT_READY
+            })
         }
-        Command::Install { config, select, dry_run, timeout, concurrency, secrets_file, skip_checks, no_wait, yes, output } => {
+        Command::Install {
+            config,
+            select,
+            dry_run,
+            timeout,
+            concurrency,
+            secrets_file,
+            skip_checks,
+            no_wait,
+            yes,
+            output,
+        } => {
             let dry_run = match dry_run.as_deref() {
                 None => false,
                 Some("server") => true,
@@ -144,8 +181,20 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                     eprintln!("error: pre-install checks failed; nothing was applied");
                     return Ok(exit::NOT_READY);
                 }
-                let warnings = report.categories.iter().flat_map(|c| &c.checks).filter(|c| c.result == check::Outcome::Warning).count();
-                progress.done(&format!("cluster checks passed{}", if warnings > 0 { format!(" with {warnings} warning(s)") } else { String::new() }));
+                let warnings = report
+                    .categories
+                    .iter()
+                    .flat_map(|c| &c.checks)
+                    .filter(|c| c.result == check::Outcome::Warning)
+                    .count();
+                progress.done(&format!(
+                    "cluster checks passed{}",
+                    if warnings > 0 {
+                        format!(" with {warnings} warning(s)")
+                    } else {
+                        String::new()
+                    }
+                ));
                 if warnings > 0 && !yes && std::io::stdin().is_terminal() && !dry_run {
                     eprint!("{}", report.human());
                     if !confirm("Continue despite the warnings? [y/N]") {
@@ -153,8 +202,14 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                     }
                 }
             }
-            let opts = apply::Options { dry_run, timeout, concurrency, wait: !no_wait };
-            let summary = apply::install(&client, &stack, &inv, &user, &opts, &mut progress).await?;
+            let opts = apply::Options {
+                dry_run,
+                timeout,
+                concurrency,
+                wait: !no_wait,
+            };
+            let summary =
+                apply::install(&client, &stack, &inv, &user, &opts, &mut progress).await?;
             drop(progress);
             match output {
                 Output::Table => println!(
@@ -172,11 +227,24 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(exit::OK)
         }
-        Command::Status { config, watch, verify, output } => {
+        Command::Status {
+            config,
+            watch,
+            verify,
+            output,
+        } => {
             let stack = config::load(&config)?;
             let client = cluster::client(&ca).await?;
             let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
-            let checks = if verify { voice_core::plan::plan(&stack).waves.into_iter().flat_map(|w| w.checks).collect() } else { Vec::new() };
+            let checks = if verify {
+                voice_core::plan::plan(&stack)
+                    .waves
+                    .into_iter()
+                    .flat_map(|w| w.checks)
+                    .collect()
+            } else {
+                Vec::new()
+            };
             loop {
                 let mut report = status::collect(&client, &inv).await?;
                 if verify {
@@ -188,7 +256,11 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                     o => print(o, &report)?,
                 }
                 if !watch {
-                    return Ok(if report.healthy { exit::OK } else { exit::NOT_READY });
+                    return Ok(if report.healthy {
+                        exit::OK
+                    } else {
+                        exit::NOT_READY
+                    });
                 }
                 status::wait_for_change(&client, &inv).await?;
                 if output == Output::Table && std::io::stdout().is_terminal() {
@@ -207,10 +279,26 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                 print!("{}", c.diff);
             }
             let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
-            eprintln!("{} of {} objects differ{}{}", changes.len(), objects.len(), if ids.is_empty() { "" } else { ": " }, ids.join(", "));
-            Ok(if changes.is_empty() { exit::OK } else { exit::NOT_READY })
+            eprintln!(
+                "{} of {} objects differ{}{}",
+                changes.len(),
+                objects.len(),
+                if ids.is_empty() { "" } else { ": " },
+                ids.join(", ")
+            );
+            Ok(if changes.is_empty() {
+                exit::OK
+            } else {
+                exit::NOT_READY
+            })
         }
-        Command::Uninstall { config, purge, yes, dry_run, timeout } => {
+        Command::Uninstall {
+            config,
+            purge,
+            yes,
+            dry_run,
+            timeout,
+        } => {
             let timeout = duration(&timeout)?;
             let stack = config::load(&config)?;
             let objects = voice_core::render::render(&stack);
@@ -231,7 +319,11 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                 if !std::io::stdin().is_terminal() {
                     return Err(Usage("--purge deletes volumes, Secrets and namespaces for good; pass --yes to confirm".into()).into());
                 }
-                if !confirm(&format!("Delete {} objects including volumes and Secrets of `{}`? [y/N]", gone.len(), stack.config.instance)) {
+                if !confirm(&format!(
+                    "Delete {} objects including volumes and Secrets of `{}`? [y/N]",
+                    gone.len(),
+                    stack.config.instance
+                )) {
                     return Ok(exit::NOT_READY);
                 }
             }
@@ -246,7 +338,10 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
             if kept.is_empty() {
                 println!("uninstall complete: {deleted} deleted");
             } else {
-                println!("uninstall complete: {deleted} deleted, {} kept (volumes, Secrets, namespaces); run with --purge to delete them", kept.len());
+                println!(
+                    "uninstall complete: {deleted} deleted, {} kept (volumes, Secrets, namespaces); run with --purge to delete them",
+                    kept.len()
+                );
             }
             Ok(exit::OK)
         }
@@ -268,40 +363,68 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let stack = config::load(&config)?;
             let objects = voice_core::render::render(&stack);
             match out {
-                None => std::io::stdout().write_all(voice_core::render::to_yaml(&objects).as_bytes())?,
+                None => {
+                    std::io::stdout().write_all(voice_core::render::to_yaml(&objects).as_bytes())?
+                }
                 Some(dir) => {
-                    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
                     let files = voice_core::render::to_files(&objects);
                     for (name, text) in &files {
                         let path = dir.join(name);
-                        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                        std::fs::write(&path, text)
+                            .with_context(|| format!("writing {}", path.display()))?;
                     }
-                    eprintln!("wrote {} files ({} objects) to {}", files.len(), objects.len(), dir.display());
+                    eprintln!(
+                        "wrote {} files ({} objects) to {}",
+                        files.len(),
+                        objects.len(),
+                        dir.display()
+                    );
                 }
             }
         }
         Command::Validate { config, output } => {
             let stack = config::load(&config)?;
             match output {
-                Output::Table => println!("configuration is valid: profile {}, {} components", stack.config.profile.as_str(), stack.components.len()),
+                Output::Table => println!(
+                    "configuration is valid: profile {}, {} components",
+                    stack.config.profile.as_str(),
+                    stack.components.len()
+                ),
                 o => print(o, &serde_json::json!({"valid": true, "errors": []}))?,
             }
         }
         Command::Schema => print(Output::Json, &voice_core::config::schema())?,
         Command::Profile { name } => {
-            let p = voice_core::ProfileName::parse(&name).ok_or_else(|| Usage(format!("`{name}` is not a profile; use dev, small or production")))?;
+            let p = voice_core::ProfileName::parse(&name).ok_or_else(|| {
+                Usage(format!(
+                    "`{name}` is not a profile; use dev, small or production"
+                ))
+            })?;
             std::io::stdout().write_all(voice_core::config::profile_yaml(p).as_bytes())?;
         }
         Command::Completion { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "kubectl-voice", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "kubectl-voice",
+                &mut std::io::stdout(),
+            );
         }
         _ => {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
             let started = std::time::Instant::now();
             let result = rt.block_on(run_cluster(cli));
             if std::env::var_os("VOICE_API_STATS").is_some() {
                 let (n, w) = cluster::request_counts();
-                eprintln!("api: {n} requests ({w} watches) in {:.3}s", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "api: {n} requests ({w} watches) in {:.3}s",
+                    started.elapsed().as_secs_f64()
+                );
             }
             return result;
         }
@@ -327,7 +450,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return ExitCode::from(exit::OK);
             }
             match e.downcast_ref::<config::BadInput>() {

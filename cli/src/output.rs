@@ -12,7 +12,11 @@ pub fn color() -> bool {
 
 /// Paints `s` with an ANSI colour code when colour is on.
 pub fn paint(s: &str, code: &str) -> String {
-    if color() { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    if color() {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
 }
 
 /// A borderless table with upper-case headers, like `kubectl get`.
@@ -24,5 +28,9 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     }
     let mut t = b.build();
     t.with(Style::blank());
-    t.to_string().lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
+    t.to_string()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

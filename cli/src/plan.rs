@@ -11,7 +11,11 @@ use voice_core::sizing::Totals;
 use crate::output::{paint, table};
 
 fn range<T: PartialEq + std::fmt::Display>(a: T, b: T) -> String {
-    if a == b { a.to_string() } else { format!("{a}–{b}") }
+    if a == b {
+        a.to_string()
+    } else {
+        format!("{a}–{b}")
+    }
 }
 
 fn totals_row(label: &str, t: &Totals) -> Vec<String> {
@@ -24,7 +28,11 @@ fn totals_row(label: &str, t: &Totals) -> Vec<String> {
         cores_str(t.limits.cpu),
         gib_str(t.requests.memory),
         gib_str(t.limits.memory),
-        if t.storage.0 == 0 { "-".into() } else { gib_str(t.storage) },
+        if t.storage.0 == 0 {
+            "-".into()
+        } else {
+            gib_str(t.storage)
+        },
     ]
 }
 
@@ -53,15 +61,35 @@ fn placement(out: &mut String, label: &str, p: &Placement) {
         );
     }
     if !p.unplaced.is_empty() {
-        let names: Vec<String> = p.unplaced.iter().map(|u| format!("{} ({} CPU, {})", u.pod, cores_str(u.cpu), gib_str(u.memory))).collect();
-        let _ = writeln!(out, "    {} pod(s) do not fit: {}", p.unplaced.len(), names.join(", "));
+        let names: Vec<String> = p
+            .unplaced
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} ({} CPU, {})",
+                    u.pod,
+                    cores_str(u.cpu),
+                    gib_str(u.memory)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "    {} pod(s) do not fit: {}",
+            p.unplaced.len(),
+            names.join(", ")
+        );
     }
 }
 
 /// Renders the plan for people.
 pub fn human(plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Profile {} · PostHog {} · instance {}\n", plan.profile, plan.posthog, plan.instance);
+    let _ = writeln!(
+        out,
+        "Profile {} · PostHog {} · instance {}\n",
+        plan.profile, plan.posthog, plan.instance
+    );
     let rows = plan
         .sizing
         .components
@@ -81,47 +109,129 @@ pub fn human(plan: &Plan) -> String {
                 c.pod.limits.cpu.to_string(),
                 c.pod.requests.memory.to_string(),
                 c.pod.limits.memory.to_string(),
-                if c.storage.0 == 0 { "-".into() } else { c.storage.to_string() },
+                if c.storage.0 == 0 {
+                    "-".into()
+                } else {
+                    c.storage.to_string()
+                },
             ]
         })
-        .chain(plan.sizing.namespaces.iter().flat_map(|n| [totals_row(&format!("{} (min)", n.namespace), &n.totals.min), totals_row(&format!("{} (max)", n.namespace), &n.totals.max)]))
-        .chain([totals_row("TOTAL (min)", &plan.sizing.total.min), totals_row("TOTAL (max)", &plan.sizing.total.max)])
+        .chain(plan.sizing.namespaces.iter().flat_map(|n| {
+            [
+                totals_row(&format!("{} (min)", n.namespace), &n.totals.min),
+                totals_row(&format!("{} (max)", n.namespace), &n.totals.max),
+            ]
+        }))
+        .chain([
+            totals_row("TOTAL (min)", &plan.sizing.total.min),
+            totals_row("TOTAL (max)", &plan.sizing.total.max),
+        ])
         .collect();
-    out.push_str(&table(&["COMPONENT", "NAMESPACE", "KIND", "REPLICAS", "CPU REQ", "CPU LIM", "MEM REQ", "MEM LIM", "STORAGE"], rows));
+    out.push_str(&table(
+        &[
+            "COMPONENT",
+            "NAMESPACE",
+            "KIND",
+            "REPLICAS",
+            "CPU REQ",
+            "CPU LIM",
+            "MEM REQ",
+            "MEM LIM",
+            "STORAGE",
+        ],
+        rows,
+    ));
     out.push_str("\n(per-pod figures per component; namespace and total rows sum long-running pods, Jobs excluded)\n\n");
 
     let f = &plan.fit;
-    let shape = f.reference_shape.as_ref().map(|s| format!("{} × {} ({} CPU, {}, {} pods)", s.count, s.name, cores_str(s.cpu), s.memory, s.max_pods)).unwrap_or_default();
+    let shape = f
+        .reference_shape
+        .as_ref()
+        .map(|s| {
+            format!(
+                "{} × {} ({} CPU, {}, {} pods)",
+                s.count,
+                s.name,
+                cores_str(s.cpu),
+                s.memory,
+                s.max_pods
+            )
+        })
+        .unwrap_or_default();
     let _ = writeln!(out, "Fit on {shape}: {}", verdict_text(f.verdict));
     placement(&mut out, "at minimum replicas", &f.at_min);
     placement(&mut out, "at maximum replicas", &f.at_max);
-    let needed = |n: Option<u32>| n.map_or_else(|| "none of this shape can hold the largest pod".to_string(), |n| n.to_string());
-    let _ = writeln!(out, "  nodes of this shape needed: {} at minimum, {} at maximum replicas\n", needed(f.nodes_needed_min), needed(f.nodes_needed_max));
+    let needed = |n: Option<u32>| {
+        n.map_or_else(
+            || "none of this shape can hold the largest pod".to_string(),
+            |n| n.to_string(),
+        )
+    };
+    let _ = writeln!(
+        out,
+        "  nodes of this shape needed: {} at minimum, {} at maximum replicas\n",
+        needed(f.nodes_needed_min),
+        needed(f.nodes_needed_max)
+    );
 
     let _ = writeln!(out, "Waves:");
     for w in &plan.waves {
         let what = if w.checks.is_empty() {
-            format!("{} object(s){}", w.objects.len(), if w.secrets.is_empty() { String::new() } else { format!(", {} secret(s)", w.secrets.len()) })
+            format!(
+                "{} object(s){}",
+                w.objects.len(),
+                if w.secrets.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} secret(s)", w.secrets.len())
+                }
+            )
         } else {
             format!("{} health check(s)", w.checks.len())
         };
-        let _ = writeln!(out, "  {}. {:<13} {:<26} gates: {:<3} {}", w.index, w.name, what, w.gates.len(), w.description);
+        let _ = writeln!(
+            out,
+            "  {}. {:<13} {:<26} gates: {:<3} {}",
+            w.index,
+            w.name,
+            what,
+            w.gates.len(),
+            w.description
+        );
     }
     if !plan.secrets.is_empty() {
-        let _ = writeln!(out, "\nSecrets (created by install if absent, never overwritten, values never printed):");
+        let _ = writeln!(
+            out,
+            "\nSecrets (created by install if absent, never overwritten, values never printed):"
+        );
         for s in &plan.secrets {
             let keys: Vec<String> = s
                 .keys
                 .iter()
                 .map(|k| match &k.source {
                     SecretSource::Random { length } => format!("{} (random, {length})", k.key),
-                    SecretSource::RandomHex { length } => format!("{} (random hex, {length})", k.key),
-                    SecretSource::SameAs { secret, key, .. } => format!("{} (= {secret}/{key})", k.key),
-                    SecretSource::User { required: true } => format!("{} (you supply, required)", k.key),
-                    SecretSource::User { required: false } => format!("{} (you supply, optional)", k.key),
+                    SecretSource::RandomHex { length } => {
+                        format!("{} (random hex, {length})", k.key)
+                    }
+                    SecretSource::SameAs { secret, key, .. } => {
+                        format!("{} (= {secret}/{key})", k.key)
+                    }
+                    SecretSource::User { required: true } => {
+                        format!("{} (you supply, required)", k.key)
+                    }
+                    SecretSource::User { required: false } => {
+                        format!("{} (you supply, optional)", k.key)
+                    }
                 })
                 .collect();
-            let _ = writeln!(out, "  {}/{}{}: {}", s.namespace, s.name, if s.existing { " (existing)" } else { "" }, keys.join(", "));
+            let _ = writeln!(
+                out,
+                "  {}/{}{}: {}",
+                s.namespace,
+                s.name,
+                if s.existing { " (existing)" } else { "" },
+                keys.join(", ")
+            );
         }
     }
     out

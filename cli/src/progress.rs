@@ -14,21 +14,31 @@ pub struct Progress {
 
 /// `HH:MM:SS` in UTC.
 fn clock() -> String {
-    let s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format!("{:02}:{:02}:{:02}", (s / 3600) % 24, (s / 60) % 60, s % 60)
 }
 
 impl Progress {
     /// Spinners only when standard error is a terminal and `quiet` is off.
     pub fn new(quiet: bool) -> Self {
-        Progress { tty: !quiet && std::io::stderr().is_terminal(), bar: None, last_line: std::time::Instant::now() }
+        Progress {
+            tty: !quiet && std::io::stderr().is_terminal(),
+            bar: None,
+            last_line: std::time::Instant::now(),
+        }
     }
     /// Starts a step.
     pub fn start(&mut self, msg: &str) {
         self.finish_bar();
         if self.tty {
             let b = ProgressBar::new_spinner();
-            b.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             b.enable_steady_tick(Duration::from_millis(120));
             b.set_message(msg.to_string());
             self.bar = Some(b);

@@ -5,18 +5,18 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use base64::Engine;
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::ByteString;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::Client;
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use rand::Rng;
 use serde_json::json;
+use voice_core::Stack;
 use voice_core::catalog::{SecretSource, SecretSpec};
 use voice_core::config::Posthog;
-use voice_core::Stack;
 
 use crate::cluster::is_not_found;
 use crate::inventory::{Inventory, PART_OF};
@@ -51,20 +51,38 @@ impl UserValues {
     /// precedence).
     pub fn collect(stack: &Stack, file: Option<&std::path::Path>) -> anyhow::Result<Self> {
         let mut v = BTreeMap::new();
-        if let Posthog::SelfHosted(ph) = &stack.config.posthog {
-            if let (Some(k), Some(s)) = (&ph.secret_key, stack.secrets.iter().find(|s| s.component == "posthog-web")) {
-                v.insert((s.name.clone(), "SECRET_KEY".to_string()), k.expose().to_string());
-            }
+        if let Posthog::SelfHosted(ph) = &stack.config.posthog
+            && let (Some(k), Some(s)) = (
+                &ph.secret_key,
+                stack.secrets.iter().find(|s| s.component == "posthog-web"),
+            )
+        {
+            v.insert(
+                (s.name.clone(), "SECRET_KEY".to_string()),
+                k.expose().to_string(),
+            );
         }
-        if let Posthog::Cloud(c) = &stack.config.posthog {
-            if let (Some(k), Some(s)) = (&c.project_api_key, stack.secrets.iter().find(|s| s.component == "model-router")) {
-                v.insert((s.name.clone(), "POSTHOG_API_KEY".to_string()), k.expose().to_string());
-            }
+        if let Posthog::Cloud(c) = &stack.config.posthog
+            && let (Some(k), Some(s)) = (
+                &c.project_api_key,
+                stack.secrets.iter().find(|s| s.component == "model-router"),
+            )
+        {
+            v.insert(
+                (s.name.clone(), "POSTHOG_API_KEY".to_string()),
+                k.expose().to_string(),
+            );
         }
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading the secrets file {}", path.display()))?;
-            let map: BTreeMap<String, BTreeMap<String, String>> =
-                serde_yaml::from_str(&text).with_context(|| format!("{}: expected a mapping of secret name to a mapping of key to value", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the secrets file {}", path.display()))?;
+            let map: BTreeMap<String, BTreeMap<String, String>> = serde_yaml::from_str(&text)
+                .with_context(|| {
+                    format!(
+                        "{}: expected a mapping of secret name to a mapping of key to value",
+                        path.display()
+                    )
+                })?;
             for (secret, keys) in map {
                 for (key, value) in keys {
                     v.insert((secret.clone(), key), value);
@@ -84,28 +102,45 @@ impl UserValues {
 
 fn random(length: usize, alphabet: &[u8]) -> String {
     let mut rng = rand::rng();
-    (0..length).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()
+    (0..length)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
 }
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const HEX: &[u8] = b"0123456789abcdef";
 
 fn decode(s: &Secret) -> BTreeMap<String, String> {
-    s.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned())).collect()
+    s.data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+        .collect()
 }
 
 /// A write to make.
 enum Write {
-    Create(Secret),
+    Create(Box<Secret>),
     Add(String, BTreeMap<String, String>),
 }
 
 /// Ensures every Secret of the stack. Reads run in parallel (none on a first install,
 /// `fresh`), values are decided in dependency order, writes run in parallel. A Secret that
 /// appears between the read and the create is completed instead, never overwritten.
-pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &UserValues, dry_run: bool, fresh: bool) -> anyhow::Result<Vec<(String, Outcome)>> {
+pub async fn ensure(
+    client: &Client,
+    stack: &Stack,
+    inv: &Inventory,
+    user: &UserValues,
+    dry_run: bool,
+    fresh: bool,
+) -> anyhow::Result<Vec<(String, Outcome)>> {
     let mut specs: Vec<&SecretSpec> = stack.secrets.iter().collect();
-    specs.sort_by_key(|s| s.keys.iter().any(|k| matches!(k.source, SecretSource::SameAs { .. })));
+    specs.sort_by_key(|s| {
+        s.keys
+            .iter()
+            .any(|k| matches!(k.source, SecretSource::SameAs { .. }))
+    });
     let lives: Vec<Option<Secret>> = if fresh {
         specs.iter().map(|_| None).collect()
     } else {
@@ -115,7 +150,8 @@ pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &User
                 match api.get(&spec.name).await {
                     Ok(s) => Ok(Some(s)),
                     Err(e) if is_not_found(&e) => Ok(None),
-                    Err(e) => Err(anyhow::Error::new(e).context(format!("reading Secret {}/{}", spec.namespace, spec.name))),
+                    Err(e) => Err(anyhow::Error::new(e)
+                        .context(format!("reading Secret {}/{}", spec.namespace, spec.name))),
                 }
             })
             .buffered(16)
@@ -137,41 +173,71 @@ pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &User
                     .ok_or_else(|| anyhow::anyhow!("the existing Secret {id} named in voice.yaml was not found; create it or remove existingSecret"))?,
             };
             let data = decode(&live);
-            let absent: Vec<&str> = spec.keys.iter().filter(|k| !data.contains_key(&k.key) && !matches!(k.source, SecretSource::User { required: false })).map(|k| k.key.as_str()).collect();
+            let absent: Vec<&str> = spec
+                .keys
+                .iter()
+                .filter(|k| {
+                    !data.contains_key(&k.key)
+                        && !matches!(k.source, SecretSource::User { required: false })
+                })
+                .map(|k| k.key.as_str())
+                .collect();
             if !absent.is_empty() {
-                bail!("the existing Secret {id} lacks the keys {}", absent.join(", "));
+                bail!(
+                    "the existing Secret {id} lacks the keys {}",
+                    absent.join(", ")
+                );
             }
             out.push((id, Outcome::Unchanged));
             continue;
         }
         let data = live.as_ref().map(decode).unwrap_or_default();
         for (k, v) in &data {
-            known.insert((spec.namespace.clone(), spec.name.clone(), k.clone()), v.clone());
+            known.insert(
+                (spec.namespace.clone(), spec.name.clone(), k.clone()),
+                v.clone(),
+            );
         }
         let mut added: BTreeMap<String, String> = BTreeMap::new();
         for k in spec.keys.iter().filter(|k| !data.contains_key(&k.key)) {
             let value = match &k.source {
                 SecretSource::Random { length } => Some(random(*length, ALNUM)),
                 SecretSource::RandomHex { length } => Some(random(*length, HEX)),
-                SecretSource::SameAs { namespace, secret, key } => match known.get(&(namespace.clone(), secret.clone(), key.clone())) {
+                SecretSource::SameAs {
+                    namespace,
+                    secret,
+                    key,
+                } => match known.get(&(namespace.clone(), secret.clone(), key.clone())) {
                     Some(v) => Some(v.clone()),
                     None => {
                         let other: Api<Secret> = Api::namespaced(client.clone(), namespace);
-                        let s = other.get(secret).await.with_context(|| format!("reading Secret {namespace}/{secret} for {id}/{}", k.key))?;
+                        let s = other.get(secret).await.with_context(|| {
+                            format!("reading Secret {namespace}/{secret} for {id}/{}", k.key)
+                        })?;
                         decode(&s).get(key).cloned()
                     }
                 },
-                SecretSource::User { required } => match user.0.get(&(spec.name.clone(), k.key.clone())) {
-                    Some(v) => Some(v.clone()),
-                    None if *required => {
-                        missing_required.push(format!("{id} key {} (set {} or add it under `{}:` in --secrets-file)", k.key, env_name(&spec.name, &k.key), spec.name));
-                        None
+                SecretSource::User { required } => {
+                    match user.0.get(&(spec.name.clone(), k.key.clone())) {
+                        Some(v) => Some(v.clone()),
+                        None if *required => {
+                            missing_required.push(format!(
+                                "{id} key {} (set {} or add it under `{}:` in --secrets-file)",
+                                k.key,
+                                env_name(&spec.name, &k.key),
+                                spec.name
+                            ));
+                            None
+                        }
+                        None => None,
                     }
-                    None => None,
-                },
+                }
             };
             if let Some(v) = value {
-                known.insert((spec.namespace.clone(), spec.name.clone(), k.key.clone()), v.clone());
+                known.insert(
+                    (spec.namespace.clone(), spec.name.clone(), k.key.clone()),
+                    v.clone(),
+                );
                 added.insert(k.key.clone(), v);
             }
         }
@@ -179,15 +245,24 @@ pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &User
             (true, true) => out.push((id, Outcome::Unchanged)),
             (true, false) => writes.push((spec, Write::Add(id, added))),
             (false, _) => {
-                let encoded: BTreeMap<String, ByteString> = added.iter().map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec()))).collect();
+                let encoded: BTreeMap<String, ByteString> = added
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec())))
+                    .collect();
                 let s = Secret {
                     metadata: kube::api::ObjectMeta {
                         name: Some(spec.name.clone()),
                         namespace: Some(spec.namespace.clone()),
                         labels: Some(BTreeMap::from([
                             (PART_OF.to_string(), inv.id.clone()),
-                            ("app.kubernetes.io/managed-by".to_string(), voice_core::render::MANAGER.to_string()),
-                            ("app.kubernetes.io/instance".to_string(), stack.config.instance.clone()),
+                            (
+                                "app.kubernetes.io/managed-by".to_string(),
+                                voice_core::render::MANAGER.to_string(),
+                            ),
+                            (
+                                "app.kubernetes.io/instance".to_string(),
+                                stack.config.instance.clone(),
+                            ),
                         ])),
                         ..Default::default()
                     },
@@ -195,12 +270,15 @@ pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &User
                     data: Some(encoded),
                     ..Default::default()
                 };
-                writes.push((spec, Write::Create(s)));
+                writes.push((spec, Write::Create(Box::new(s))));
             }
         }
     }
     if !missing_required.is_empty() {
-        bail!(crate::Usage(format!("required secret values are missing:\n  {}", missing_required.join("\n  "))));
+        bail!(crate::Usage(format!(
+            "required secret values are missing:\n  {}",
+            missing_required.join("\n  ")
+        )));
     }
     let written: Vec<(String, Outcome)> = futures::stream::iter(writes)
         .map(|(spec, w)| async move {
@@ -208,18 +286,37 @@ pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &User
             let id = format!("{}/{}", spec.namespace, spec.name);
             match w {
                 Write::Create(s) => {
-                    let pp = PostParams { dry_run, field_manager: Some(voice_core::render::MANAGER.into()) };
+                    let pp = PostParams {
+                        dry_run,
+                        field_manager: Some(voice_core::render::MANAGER.into()),
+                    };
                     match api.create(&pp, &s).await {
                         Ok(_) => Ok((id, Outcome::Created)),
                         // It exists after all (made by hand, or by a concurrent run): add only
                         // the keys it lacks.
                         Err(kube::Error::Api(e)) if e.code == 409 => {
-                            let live = decode(&api.get(&spec.name).await.with_context(|| format!("reading Secret {id}"))?);
-                            let planned: BTreeMap<String, String> = s.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned())).collect();
-                            let added: BTreeMap<String, String> = planned.into_iter().filter(|(k, _)| !live.contains_key(k)).collect();
+                            let live = decode(
+                                &api.get(&spec.name)
+                                    .await
+                                    .with_context(|| format!("reading Secret {id}"))?,
+                            );
+                            let planned: BTreeMap<String, String> = s
+                                .data
+                                .iter()
+                                .flatten()
+                                .map(|(k, v)| {
+                                    (k.clone(), String::from_utf8_lossy(&v.0).into_owned())
+                                })
+                                .collect();
+                            let added: BTreeMap<String, String> = planned
+                                .into_iter()
+                                .filter(|(k, _)| !live.contains_key(k))
+                                .collect();
                             add_keys(&api, &spec.name, &id, &added, dry_run).await
                         }
-                        Err(e) => Err(anyhow::Error::new(e).context(format!("creating Secret {id}"))),
+                        Err(e) => {
+                            Err(anyhow::Error::new(e).context(format!("creating Secret {id}")))
+                        }
                     }
                 }
                 Write::Add(id, added) => add_keys(&api, &spec.name, &id, &added, dry_run).await,
@@ -232,16 +329,29 @@ pub async fn ensure(client: &Client, stack: &Stack, inv: &Inventory, user: &User
     Ok(out)
 }
 
-async fn add_keys(api: &Api<Secret>, name: &str, id: &str, added: &BTreeMap<String, String>, dry_run: bool) -> anyhow::Result<(String, Outcome)> {
+async fn add_keys(
+    api: &Api<Secret>,
+    name: &str,
+    id: &str,
+    added: &BTreeMap<String, String>,
+    dry_run: bool,
+) -> anyhow::Result<(String, Outcome)> {
     if added.is_empty() {
         return Ok((id.to_string(), Outcome::Unchanged));
     }
     let b64 = base64::engine::general_purpose::STANDARD;
     let patch = json!({"data": added.iter().map(|(k, v)| (k.clone(), b64.encode(v))).collect::<BTreeMap<_, _>>()});
-    let mut pp = PatchParams::default();
-    pp.dry_run = dry_run;
-    api.patch(name, &pp, &Patch::Merge(&patch)).await.with_context(|| format!("adding keys to Secret {id}"))?;
-    Ok((id.to_string(), Outcome::Completed(added.keys().cloned().collect())))
+    let pp = PatchParams {
+        dry_run,
+        ..Default::default()
+    };
+    api.patch(name, &pp, &Patch::Merge(&patch))
+        .await
+        .with_context(|| format!("adding keys to Secret {id}"))?;
+    Ok((
+        id.to_string(),
+        Outcome::Completed(added.keys().cloned().collect()),
+    ))
 }
 
 #[cfg(test)]
@@ -256,6 +366,9 @@ mod tests {
         let h = random(32, HEX);
         assert!(h.len() == 32 && h.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(random(32, ALNUM), random(32, ALNUM));
-        assert_eq!(env_name("model-router-secret", "OPENAI_API_KEY"), "VOICE_MODEL_ROUTER_SECRET_OPENAI_API_KEY");
+        assert_eq!(
+            env_name("model-router-secret", "OPENAI_API_KEY"),
+            "VOICE_MODEL_ROUTER_SECRET_OPENAI_API_KEY"
+        );
     }
 }

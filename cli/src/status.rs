@@ -9,8 +9,8 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ListParams};
 use kube::Client;
+use kube::api::{Api, ListParams};
 use serde::Serialize;
 use voice_core::readiness;
 
@@ -61,7 +61,10 @@ pub struct Report {
 }
 
 fn component_of(labels: Option<&BTreeMap<String, String>>) -> String {
-    labels.and_then(|l| l.get("app.kubernetes.io/name")).cloned().unwrap_or_default()
+    labels
+        .and_then(|l| l.get("app.kubernetes.io/name"))
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn age(ts: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>, now: i64) -> i64 {
@@ -71,22 +74,55 @@ fn age(ts: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>, now: i
 /// Lists every kind once and builds the rows.
 pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report> {
     let lp = ListParams::default().labels(&inv.selector());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-    let (d_api, s_api, j_api) = (Api::<Deployment>::all(client.clone()), Api::<StatefulSet>::all(client.clone()), Api::<Job>::all(client.clone()));
-    let (h_api, p_api, i_api) = (Api::<HorizontalPodAutoscaler>::all(client.clone()), Api::<PersistentVolumeClaim>::all(client.clone()), Api::<Ingress>::all(client.clone()));
-    let (deps, stss, jobs, hpas, pvcs, ings) = tokio::try_join!(d_api.list(&lp), s_api.list(&lp), j_api.list(&lp), h_api.list(&lp), p_api.list(&lp), i_api.list(&lp))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let (d_api, s_api, j_api) = (
+        Api::<Deployment>::all(client.clone()),
+        Api::<StatefulSet>::all(client.clone()),
+        Api::<Job>::all(client.clone()),
+    );
+    let (h_api, p_api, i_api) = (
+        Api::<HorizontalPodAutoscaler>::all(client.clone()),
+        Api::<PersistentVolumeClaim>::all(client.clone()),
+        Api::<Ingress>::all(client.clone()),
+    );
+    let (deps, stss, jobs, hpas, pvcs, ings) = tokio::try_join!(
+        d_api.list(&lp),
+        s_api.list(&lp),
+        j_api.list(&lp),
+        h_api.list(&lp),
+        p_api.list(&lp),
+        i_api.list(&lp)
+    )?;
     let mut rows = Vec::new();
     let hpa_of = |c: &str| {
-        hpas.items.iter().find(|h| component_of(h.metadata.labels.as_ref()) == c).map(|h| {
-            let s = h.spec.as_ref();
-            (h.status.as_ref().and_then(|s| s.current_replicas).unwrap_or(0), s.and_then(|s| s.min_replicas).unwrap_or(1), s.map_or(0, |s| s.max_replicas))
-        })
+        hpas.items
+            .iter()
+            .find(|h| component_of(h.metadata.labels.as_ref()) == c)
+            .map(|h| {
+                let s = h.spec.as_ref();
+                (
+                    h.status
+                        .as_ref()
+                        .and_then(|s| s.current_replicas)
+                        .unwrap_or(0),
+                    s.and_then(|s| s.min_replicas).unwrap_or(1),
+                    s.map_or(0, |s| s.max_replicas),
+                )
+            })
     };
     let addresses = |c: &str| -> Vec<String> {
         ings.items
             .iter()
             .filter(|i| component_of(i.metadata.labels.as_ref()) == c)
-            .flat_map(|i| i.status.iter().flat_map(|s| s.load_balancer.iter()).flat_map(|lb| lb.ingress.iter().flatten()).filter_map(|x| x.ip.clone().or_else(|| x.hostname.clone())))
+            .flat_map(|i| {
+                i.status
+                    .iter()
+                    .flat_map(|s| s.load_balancer.iter())
+                    .flat_map(|lb| lb.ingress.iter().flatten())
+                    .filter_map(|x| x.ip.clone().or_else(|| x.hostname.clone()))
+            })
             .collect()
     };
     for d in &deps.items {
@@ -107,12 +143,23 @@ pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report>
     }
     for s in &stss.items {
         let c = component_of(s.metadata.labels.as_ref());
-        let claims: Vec<&PersistentVolumeClaim> = pvcs.items.iter().filter(|p| component_of(p.metadata.labels.as_ref()) == c && p.metadata.namespace == s.metadata.namespace).collect();
+        let claims: Vec<&PersistentVolumeClaim> = pvcs
+            .items
+            .iter()
+            .filter(|p| {
+                component_of(p.metadata.labels.as_ref()) == c
+                    && p.metadata.namespace == s.metadata.namespace
+            })
+            .collect();
         let bound = claims.iter().filter(|p| readiness::pvc_bound(p)).count();
         rows.push(Row {
             namespace: s.metadata.namespace.clone().unwrap_or_default(),
             kind: "StatefulSet".into(),
-            ready: s.status.as_ref().and_then(|st| st.ready_replicas).unwrap_or(0),
+            ready: s
+                .status
+                .as_ref()
+                .and_then(|st| st.ready_replicas)
+                .unwrap_or(0),
             desired: s.spec.as_ref().and_then(|sp| sp.replicas).unwrap_or(1),
             hpa: None,
             volumes: Some((bound, claims.len())),
@@ -139,14 +186,25 @@ pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report>
     }
     rows.sort_by(|a, b| (&a.namespace, &a.component).cmp(&(&b.namespace, &b.component)));
     let healthy = !rows.is_empty() && rows.iter().all(|r| r.healthy);
-    Ok(Report { components: rows, healthy, requests: 6, checks: Vec::new() })
+    Ok(Report {
+        components: rows,
+        healthy,
+        requests: 6,
+        checks: Vec::new(),
+    })
 }
 
 /// Calls each health endpoint of the plan through the service proxy.
-pub async fn verify(client: &Client, checks: &[voice_core::plan::HealthCheck]) -> Vec<(String, bool, String)> {
+pub async fn verify(
+    client: &Client,
+    checks: &[voice_core::plan::HealthCheck],
+) -> Vec<(String, bool, String)> {
     let mut out = Vec::new();
     for c in checks {
-        let path = format!("/api/v1/namespaces/{}/services/{}:{}/proxy{}", c.namespace, c.service, c.port, c.path);
+        let path = format!(
+            "/api/v1/namespaces/{}/services/{}:{}/proxy{}",
+            c.namespace, c.service, c.port, c.path
+        );
         let req = http_get(&path);
         let res = match req {
             Ok(r) => client.request_text(r).await.map_err(|e| e.to_string()),
@@ -155,7 +213,16 @@ pub async fn verify(client: &Client, checks: &[voice_core::plan::HealthCheck]) -
         let label = format!("{} {}{}", c.component, c.service, c.path);
         match res {
             Ok(_) => out.push((label, true, "answered".into())),
-            Err(e) => out.push((label, false, e.lines().next().unwrap_or_default().chars().take(160).collect())),
+            Err(e) => out.push((
+                label,
+                false,
+                e.lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(160)
+                    .collect(),
+            )),
         }
     }
     out
@@ -184,26 +251,73 @@ pub fn human(r: &Report) -> String {
                 c.component.clone(),
                 c.namespace.clone(),
                 c.kind.clone(),
-                if c.kind == "Job" { if c.healthy { "Complete".into() } else { "Running".into() } } else { format!("{}/{}", c.ready, c.desired) },
-                c.hpa.map_or("-".into(), |(cur, min, max)| format!("{cur} ({min}-{max})")),
-                c.volumes.map_or("-".into(), |(b, t)| format!("{b}/{t} Bound")),
-                if c.addresses.is_empty() { "-".into() } else { c.addresses.join(",") },
+                if c.kind == "Job" {
+                    if c.healthy {
+                        "Complete".into()
+                    } else {
+                        "Running".into()
+                    }
+                } else {
+                    format!("{}/{}", c.ready, c.desired)
+                },
+                c.hpa
+                    .map_or("-".into(), |(cur, min, max)| format!("{cur} ({min}-{max})")),
+                c.volumes
+                    .map_or("-".into(), |(b, t)| format!("{b}/{t} Bound")),
+                if c.addresses.is_empty() {
+                    "-".into()
+                } else {
+                    c.addresses.join(",")
+                },
                 age_str(c.age_seconds),
-                if c.healthy { paint("Ready", "32") } else { paint("NotReady", "31") },
+                if c.healthy {
+                    paint("Ready", "32")
+                } else {
+                    paint("NotReady", "31")
+                },
             ]
         })
         .collect();
-    let mut s = table(&["COMPONENT", "NAMESPACE", "KIND", "READY", "HPA", "VOLUMES", "ADDRESS", "AGE", "STATUS"], rows);
+    let mut s = table(
+        &[
+            "COMPONENT",
+            "NAMESPACE",
+            "KIND",
+            "READY",
+            "HPA",
+            "VOLUMES",
+            "ADDRESS",
+            "AGE",
+            "STATUS",
+        ],
+        rows,
+    );
     s.push('\n');
     for (label, ok, detail) in &r.checks {
-        s.push_str(&format!("{} {label}: {detail}\n", if *ok { paint("√", "32") } else { paint("×", "31") }));
+        s.push_str(&format!(
+            "{} {label}: {detail}\n",
+            if *ok {
+                paint("√", "32")
+            } else {
+                paint("×", "31")
+            }
+        ));
     }
     s.push_str(&if r.components.is_empty() {
         "\nNothing installed under this inventory\n".to_string()
     } else if r.healthy {
-        format!("\n{} ({} components)\n", paint("healthy", "32"), r.components.len())
+        format!(
+            "\n{} ({} components)\n",
+            paint("healthy", "32"),
+            r.components.len()
+        )
     } else {
-        format!("\n{}: {} of {} components not ready\n", paint("not healthy", "31"), r.components.iter().filter(|c| !c.healthy).count(), r.components.len())
+        format!(
+            "\n{}: {} of {} components not ready\n",
+            paint("not healthy", "31"),
+            r.components.iter().filter(|c| !c.healthy).count(),
+            r.components.len()
+        )
     });
     s
 }
@@ -213,9 +327,15 @@ pub async fn wait_for_change(client: &Client, inv: &Inventory) -> anyhow::Result
     use futures::StreamExt;
     use kube::runtime::watcher;
     let cfg = watcher::Config::default().labels(&inv.selector());
-    let d = watcher(Api::<Deployment>::all(client.clone()), cfg.clone()).map(|_| ()).boxed();
-    let s = watcher(Api::<StatefulSet>::all(client.clone()), cfg.clone()).map(|_| ()).boxed();
-    let j = watcher(Api::<Job>::all(client.clone()), cfg).map(|_| ()).boxed();
+    let d = watcher(Api::<Deployment>::all(client.clone()), cfg.clone())
+        .map(|_| ())
+        .boxed();
+    let s = watcher(Api::<StatefulSet>::all(client.clone()), cfg.clone())
+        .map(|_| ())
+        .boxed();
+    let j = watcher(Api::<Job>::all(client.clone()), cfg)
+        .map(|_| ())
+        .boxed();
     let mut all = futures::stream::select(d, futures::stream::select(s, j)).skip(3);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(60), all.next()).await;
     Ok(())

@@ -3,9 +3,9 @@
 //! `--purge`, which must be confirmed.
 
 use futures::StreamExt;
+use kube::Client;
 use kube::api::{DeleteParams, PropagationPolicy};
 use kube::runtime::wait::{await_condition, conditions};
-use kube::Client;
 use voice_core::render::{Object, Stage};
 
 use crate::cluster::{api_for, is_not_found};
@@ -13,11 +13,16 @@ use crate::inventory::{self, Inventory, Member};
 
 /// Order of deletion: the reverse of the rollout.
 fn rank(m: &Member, objects: &[Object]) -> usize {
-    let stage = objects.iter().find(|o| o.kind == m.kind && o.name == m.name && o.namespace == m.namespace).map(|o| o.stage);
+    let stage = objects
+        .iter()
+        .find(|o| o.kind == m.kind && o.name == m.name && o.namespace == m.namespace)
+        .map(|o| o.stage);
     let s = match (m.kind.as_str(), stage) {
         (_, Some(s)) => s,
         ("Namespace", None) => Stage::Cluster,
-        ("Secret" | "PersistentVolumeClaim" | "ConfigMap" | "ServiceAccount", None) => Stage::Config,
+        ("Secret" | "PersistentVolumeClaim" | "ConfigMap" | "ServiceAccount", None) => {
+            Stage::Config
+        }
         ("Job", None) => Stage::Setup,
         _ => Stage::App,
     };
@@ -25,19 +30,36 @@ fn rank(m: &Member, objects: &[Object]) -> usize {
 }
 
 /// What uninstall deletes (and keeps) for these members.
-pub fn selection<'a>(members: &'a [Member], objects: &[Object], purge: bool) -> (Vec<&'a Member>, Vec<&'a Member>) {
-    let keep = |m: &&Member| !purge && matches!(m.kind.as_str(), "PersistentVolumeClaim" | "Secret" | "Namespace");
+pub fn selection<'a>(
+    members: &'a [Member],
+    objects: &[Object],
+    purge: bool,
+) -> (Vec<&'a Member>, Vec<&'a Member>) {
+    let keep = |m: &&Member| {
+        !purge
+            && matches!(
+                m.kind.as_str(),
+                "PersistentVolumeClaim" | "Secret" | "Namespace"
+            )
+    };
     let (kept, mut gone): (Vec<&Member>, Vec<&Member>) = members.iter().partition(keep);
     gone.sort_by_key(|m| (rank(m, objects), m.id()));
     (gone, kept)
 }
 
 /// Deletes the members and waits for each to disappear.
-pub async fn uninstall(client: &Client, gone: &[&Member], timeout: std::time::Duration) -> anyhow::Result<usize> {
+pub async fn uninstall(
+    client: &Client,
+    gone: &[&Member],
+    timeout: std::time::Duration,
+) -> anyhow::Result<usize> {
     let mut deleted = 0;
     for m in gone {
         let api = api_for(client, &m.api_version, &m.kind, m.namespace.as_deref());
-        let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Foreground), ..Default::default() };
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            ..Default::default()
+        };
         match api.delete(&m.name, &dp).await {
             Ok(_) => deleted += 1,
             Err(e) if is_not_found(&e) => {}
@@ -58,14 +80,18 @@ pub async fn uninstall(client: &Client, gone: &[&Member], timeout: std::time::Du
                 r?;
             }
         }
-        Err(_) => anyhow::bail!(crate::apply::NotReady(format!("objects still terminating after {}s; run uninstall again to keep waiting", timeout.as_secs()))),
+        Err(_) => anyhow::bail!(crate::apply::NotReady(format!(
+            "objects still terminating after {}s; run uninstall again to keep waiting",
+            timeout.as_secs()
+        ))),
     }
     Ok(deleted)
 }
 
 /// Removes the parent once nothing is left.
 pub async fn remove_parent(client: &Client, inv: &Inventory) -> anyhow::Result<()> {
-    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client.clone(), &inv.namespace);
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client.clone(), &inv.namespace);
     match api.delete(&inv.name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
@@ -74,7 +100,11 @@ pub async fn remove_parent(client: &Client, inv: &Inventory) -> anyhow::Result<(
 }
 
 /// Lists the members for uninstall.
-pub async fn members(client: &Client, inv: &Inventory, objects: &[Object]) -> anyhow::Result<Vec<Member>> {
+pub async fn members(
+    client: &Client,
+    inv: &Inventory,
+    objects: &[Object],
+) -> anyhow::Result<Vec<Member>> {
     let secret_ns: Vec<String> = Vec::new();
     let (mut kinds, _) = inventory::scope(objects, &secret_ns);
     if let Some((k, _)) = inventory::read_parent(client, inv).await? {

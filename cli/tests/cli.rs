@@ -8,7 +8,11 @@ fn bin() -> &'static str {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).env("NO_COLOR", "1").output().expect("run kubectl-voice")
+    Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run kubectl-voice")
 }
 
 fn stdout(o: &Output) -> String {
@@ -28,7 +32,16 @@ fn plan_prints_sizing_fit_and_waves() {
     let o = run(&["plan", "--profile", "production"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
-    for needle in ["COMPONENT", "posthog-clickhouse", "model-router", "TOTAL (max)", "Fit on", "Waves:", "migrations", "values never printed"] {
+    for needle in [
+        "COMPONENT",
+        "posthog-clickhouse",
+        "model-router",
+        "TOTAL (max)",
+        "Fit on",
+        "Waves:",
+        "migrations",
+        "values never printed",
+    ] {
         assert!(s.contains(needle), "plan output lacks `{needle}`:\n{s}");
     }
 }
@@ -39,7 +52,12 @@ fn plan_json_and_yaml_are_machine_readable() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["profile"], "production");
-    let web = v["sizing"]["components"].as_array().unwrap().iter().find(|c| c["name"] == "posthog-web").unwrap();
+    let web = v["sizing"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "posthog-web")
+        .unwrap();
     assert_eq!(web["pod"]["requests"]["cpu"], 500);
     assert!(v["waves"].as_array().unwrap().len() >= 6);
     let o = run(&["plan", "--profile", "dev", "-o", "yaml"]);
@@ -53,7 +71,10 @@ fn render_matches_the_reference_manifests() {
         let o = run(&["render", "--profile", p]);
         assert!(o.status.success(), "{}", stderr(&o));
         let want = std::fs::read_to_string(repo().join(format!("manifests/{p}.yaml"))).unwrap();
-        assert!(stdout(&o) == want, "render --profile {p} differs from manifests/{p}.yaml");
+        assert!(
+            stdout(&o) == want,
+            "render --profile {p} differs from manifests/{p}.yaml"
+        );
         let t = run(&["template", "--profile", p]);
         assert_eq!(t.stdout, o.stdout, "template is an alias of render");
     }
@@ -62,10 +83,21 @@ fn render_matches_the_reference_manifests() {
 #[test]
 fn render_out_writes_one_file_per_component_and_a_kustomization() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(&["render", "--profile", "small", "--out", dir.path().to_str().unwrap()]);
+    let o = run(&[
+        "render",
+        "--profile",
+        "small",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let k = std::fs::read_to_string(dir.path().join("kustomization.yaml")).unwrap();
-    assert!(k.contains("- namespaces.yaml") && k.contains("- posthog-web.yaml") && k.contains("- model-router.yaml"), "{k}");
+    assert!(
+        k.contains("- namespaces.yaml")
+            && k.contains("- posthog-web.yaml")
+            && k.contains("- model-router.yaml"),
+        "{k}"
+    );
     let web = std::fs::read_to_string(dir.path().join("posthog-web.yaml")).unwrap();
     assert!(web.contains("kind: Deployment") && web.contains("kind: Ingress"));
 }
@@ -74,12 +106,21 @@ fn render_out_writes_one_file_per_component_and_a_kustomization() {
 fn bad_input_exits_2_names_the_field_and_line_and_prints_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("voice.yaml");
-    std::fs::write(&f, "profile: production\nmodelRouter:\n  hpa:\n    minReplicas: 4\n    maxReplicas: 2\n").unwrap();
+    std::fs::write(
+        &f,
+        "profile: production\nmodelRouter:\n  hpa:\n    minReplicas: 4\n    maxReplicas: 2\n",
+    )
+    .unwrap();
     let o = run(&["render", "-f", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty());
     let e = stderr(&o);
-    assert!(e.contains("voice.yaml:5:18: modelRouter.hpa.maxReplicas: must be at least minReplicas (4)"), "{e}");
+    assert!(
+        e.contains(
+            "voice.yaml:5:18: modelRouter.hpa.maxReplicas: must be at least minReplicas (4)"
+        ),
+        "{e}"
+    );
     assert!(e.contains("nothing was applied"), "{e}");
 
     let o = run(&["plan", "--profile", "prod"]);
@@ -88,7 +129,11 @@ fn bad_input_exits_2_names_the_field_and_line_and_prints_nothing() {
 
     let o = run(&["plan", "--set", "cluster.nodes[0].cpu=lots"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cluster.nodes[0].cpu"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cluster.nodes[0].cpu"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -106,12 +151,31 @@ fn validate_schema_and_profile() {
 fn kubectl_finds_the_plugin() {
     let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
     let dir = Path::new(bin()).parent().unwrap();
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
-    match Command::new(&kubectl).args(["voice", "--help"]).env("PATH", path).output() {
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    match Command::new(&kubectl)
+        .args(["voice", "--help"])
+        .env("PATH", path)
+        .output()
+    {
         Ok(o) => {
-            assert!(o.status.success(), "kubectl voice --help failed: {}", stderr(&o));
-            assert!(stdout(&o).contains("Usage: kubectl voice"), "{}", stdout(&o));
+            assert!(
+                o.status.success(),
+                "kubectl voice --help failed: {}",
+                stderr(&o)
+            );
+            assert!(
+                stdout(&o).contains("Usage: kubectl voice"),
+                "{}",
+                stdout(&o)
+            );
         }
-        Err(e) => assert!(std::env::var_os("VOICE_REQUIRE_KUBECTL").is_none(), "no kubectl ({kubectl}): {e}"),
+        Err(e) => assert!(
+            std::env::var_os("VOICE_REQUIRE_KUBECTL").is_none(),
+            "no kubectl ({kubectl}): {e}"
+        ),
     }
 }

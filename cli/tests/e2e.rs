@@ -24,10 +24,20 @@ struct Release {
 impl Release {
     fn new(name: &str) -> Self {
         let cluster = voice_tests::cluster::shared();
-        Release { kubeconfig: cluster.kubeconfig_path().display().to_string(), name: name.to_string(), profile: "dev" }
+        Release {
+            kubeconfig: cluster.kubeconfig_path().display().to_string(),
+            name: name.to_string(),
+            profile: "dev",
+        }
     }
     fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
-        let mut a: Vec<String> = vec![cmd.into(), "--kubeconfig".into(), self.kubeconfig.clone(), "--profile".into(), self.profile.into()];
+        let mut a: Vec<String> = vec![
+            cmd.into(),
+            "--kubeconfig".into(),
+            self.kubeconfig.clone(),
+            "--profile".into(),
+            self.profile.into(),
+        ];
         for s in [
             format!("instance={}", self.name),
             format!("namespaces.posthog={}-posthog", self.name),
@@ -41,23 +51,48 @@ impl Release {
         a
     }
     fn run(&self, cmd: &str, extra: &[&str]) -> Output {
-        Command::new(bin()).args(self.args(cmd, extra)).env("NO_COLOR", "1").stdin(Stdio::null()).output().expect("run kubectl-voice")
+        Command::new(bin())
+            .args(self.args(cmd, extra))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl-voice")
     }
     fn kubectl(&self, args: &[&str]) -> String {
-        let o = Command::new(kubectl()).args(args).env("KUBECONFIG", &self.kubeconfig).output().expect("run kubectl");
-        assert!(o.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new(kubectl())
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .expect("run kubectl");
+        assert!(
+            o.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
     /// `kind/namespace/name resourceVersion` of every object of the release.
     fn resource_versions(&self) -> Vec<String> {
         let kinds = "deployments,statefulsets,jobs,services,configmaps,serviceaccounts,networkpolicies,ingresses,horizontalpodautoscalers,poddisruptionbudgets,secrets";
         let out = self.kubectl(&["get", kinds, "-A", "-l", "app.kubernetes.io/instance", "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name} {.metadata.resourceVersion}{\"\\n\"}{end}"]);
-        let mut v: Vec<String> = out.lines().filter(|l| l.contains(&format!("/{}-", self.name))).map(str::to_string).collect();
+        let mut v: Vec<String> = out
+            .lines()
+            .filter(|l| l.contains(&format!("/{}-", self.name)))
+            .map(str::to_string)
+            .collect();
         v.sort();
         v
     }
     fn secret(&self, ns: &str, name: &str) -> String {
-        self.kubectl(&["get", "secret", "-n", &format!("{}-{ns}", self.name), name, "-o", "jsonpath={.data}"])
+        self.kubectl(&[
+            "get",
+            "secret",
+            "-n",
+            &format!("{}-{ns}", self.name),
+            name,
+            "-o",
+            "jsonpath={.data}",
+        ])
     }
     fn purge(&self) {
         let o = self.run("uninstall", &["--purge", "--yes"]);
@@ -70,7 +105,12 @@ fn kubectl() -> String {
 }
 
 fn text(o: &Output) -> String {
-    format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -81,32 +121,83 @@ fn dev_installs_ready_reinstall_changes_nothing_and_uninstall_keeps_data() {
     assert!(o.status.success(), "{}", text(&o));
     let s = r.run("status", &[]);
     assert!(s.status.success(), "status not healthy: {}", text(&s));
-    assert!(String::from_utf8_lossy(&s.stdout).contains("healthy"), "{}", text(&s));
+    assert!(
+        String::from_utf8_lossy(&s.stdout).contains("healthy"),
+        "{}",
+        text(&s)
+    );
 
     let before = r.resource_versions();
     let secret_before = r.secret("posthog", "posthog-secrets");
     let o = r.run("install", &[]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("0 created, 0 configured") && out.contains("0 written"), "{out}");
-    assert_eq!(before, r.resource_versions(), "a second install changed objects");
-    assert_eq!(secret_before, r.secret("posthog", "posthog-secrets"), "a secret was regenerated");
+    assert!(
+        out.contains("0 created, 0 configured") && out.contains("0 written"),
+        "{out}"
+    );
+    assert_eq!(
+        before,
+        r.resource_versions(),
+        "a second install changed objects"
+    );
+    assert_eq!(
+        secret_before,
+        r.secret("posthog", "posthog-secrets"),
+        "a secret was regenerated"
+    );
 
     // A hand edit shows in diff (exit 1); after install, diff is clean (exit 0).
-    r.kubectl(&["-n", &format!("{}-app", r.name), "patch", "configmap", "model-router-config", "--type", "merge", "-p", r#"{"data":{"LOG_LEVEL":"debug"}}"#]);
+    r.kubectl(&[
+        "-n",
+        &format!("{}-app", r.name),
+        "patch",
+        "configmap",
+        "model-router-config",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"LOG_LEVEL":"debug"}}"#,
+    ]);
     let d = r.run("diff", &[]);
     assert_eq!(d.status.code(), Some(1), "{}", text(&d));
-    assert!(String::from_utf8_lossy(&d.stdout).contains("-  LOG_LEVEL: debug"), "{}", text(&d));
+    assert!(
+        String::from_utf8_lossy(&d.stdout).contains("-  LOG_LEVEL: debug"),
+        "{}",
+        text(&d)
+    );
     assert!(r.run("install", &[]).status.success());
     assert_eq!(r.run("diff", &[]).status.code(), Some(0));
 
     // Uninstall keeps claims and Secrets; purge removes them.
     let u = r.run("uninstall", &[]);
     assert!(u.status.success(), "{}", text(&u));
-    let left = r.kubectl(&["get", "pvc,secrets", "-A", "-l", "app.kubernetes.io/instance", "-o", "name"]);
-    assert!(left.contains("persistentvolumeclaim/data-posthog-postgres-0"), "{left}");
+    let left = r.kubectl(&[
+        "get",
+        "pvc,secrets",
+        "-A",
+        "-l",
+        "app.kubernetes.io/instance",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        left.contains("persistentvolumeclaim/data-posthog-postgres-0"),
+        "{left}"
+    );
     assert!(left.contains("secret/posthog-secrets"), "{left}");
-    assert!(r.kubectl(&["get", "deployments", "-n", &format!("{}-posthog", r.name), "-o", "name"]).trim().is_empty());
+    assert!(
+        r.kubectl(&[
+            "get",
+            "deployments",
+            "-n",
+            &format!("{}-posthog", r.name),
+            "-o",
+            "name"
+        ])
+        .trim()
+        .is_empty()
+    );
     r.purge();
     let ns = r.kubectl(&["get", "namespaces", "-o", "name"]);
     assert!(!ns.contains(&format!("{}-posthog", r.name)), "{ns}");
@@ -116,11 +207,26 @@ fn dev_installs_ready_reinstall_changes_nothing_and_uninstall_keeps_data() {
 fn an_install_killed_midway_converges_with_the_same_secrets() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = Release::new("e2e-b");
-    let mut child = Command::new(bin()).args(r.args("install", &[])).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(bin())
+        .args(r.args("install", &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Kill it once the secrets exist and before it finishes.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let o = Command::new(kubectl()).args(["get", "secret", "-n", &format!("{}-infra", r.name), "infra-secrets"]).env("KUBECONFIG", &r.kubeconfig).output().unwrap();
+        let o = Command::new(kubectl())
+            .args([
+                "get",
+                "secret",
+                "-n",
+                &format!("{}-infra", r.name),
+                "infra-secrets",
+            ])
+            .env("KUBECONFIG", &r.kubeconfig)
+            .output()
+            .unwrap();
         if o.status.success() || Instant::now() > deadline || child.try_wait().unwrap().is_some() {
             break;
         }
@@ -132,11 +238,23 @@ fn an_install_killed_midway_converges_with_the_same_secrets() {
     assert!(!infra.is_empty());
     let o = r.run("install", &["--timeout", "3m"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(infra, r.secret("infra", "infra-secrets"), "resuming regenerated a secret");
+    assert_eq!(
+        infra,
+        r.secret("infra", "infra-secrets"),
+        "resuming regenerated a secret"
+    );
     // The Model Router's DB password is the one the database user got.
     let mr = r.secret("app", "model-router-secret");
-    let pw = |json: &str, key: &str| serde_json::from_str::<serde_json::Value>(json).unwrap()[key].as_str().unwrap_or_default().to_string();
-    assert_eq!(pw(&mr, "DB_PASSWORD"), pw(&infra, "MODEL_ROUTER_DB_PASSWORD"));
+    let pw = |json: &str, key: &str| {
+        serde_json::from_str::<serde_json::Value>(json).unwrap()[key]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        pw(&mr, "DB_PASSWORD"),
+        pw(&infra, "MODEL_ROUTER_DB_PASSWORD")
+    );
     assert!(r.run("status", &[]).status.success());
     r.purge();
 }
@@ -146,22 +264,49 @@ fn checks_stop_an_install_before_anything_is_written() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = Release::new("e2e-c");
     // Too big for the nodes.
-    let o = r.run("install", &["--set", "components.posthog-clickhouse.resources.requests.cpu=64", "--set", "components.posthog-clickhouse.resources.limits.cpu=64"]);
+    let o = r.run(
+        "install",
+        &[
+            "--set",
+            "components.posthog-clickhouse.resources.requests.cpu=64",
+            "--set",
+            "components.posthog-clickhouse.resources.limits.cpu=64",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("posthog-clickhouse/0") && err.contains("do not fit") && err.contains("nothing was applied"), "{err}");
+    assert!(
+        err.contains("posthog-clickhouse/0")
+            && err.contains("do not fit")
+            && err.contains("nothing was applied"),
+        "{err}"
+    );
     // ServiceMonitors without the Prometheus operator's CRD.
     let o = r.run("install", &["--set", "monitoring.enabled=true"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--skip monitoring"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--skip monitoring"),
+        "{}",
+        text(&o)
+    );
     // Production renders Istio resources; this cluster has no Istio CRDs.
-    let prod = Release { profile: "production", ..Release::new("e2e-c") };
+    let prod = Release {
+        profile: "production",
+        ..Release::new("e2e-c")
+    };
     let o = prod.run("install", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("VirtualService (networking.istio.io) is not installed") && err.contains("--skip istio"), "{err}");
+    assert!(
+        err.contains("VirtualService (networking.istio.io) is not installed")
+            && err.contains("--skip istio"),
+        "{err}"
+    );
     let ns = r.kubectl(&["get", "namespaces", "-o", "name"]);
-    assert!(!ns.contains(&r.name), "a failed check wrote namespaces: {ns}");
+    assert!(
+        !ns.contains(&r.name),
+        "a failed check wrote namespaces: {ns}"
+    );
 
     // A user without RBAC for NetworkPolicies is told which permission is missing.
     let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-no-netpol}\nrules:\n- apiGroups: [\"\", apps, batch, autoscaling, policy, scheduling.k8s.io, rbac.authorization.k8s.io, storage.k8s.io, authorization.k8s.io, apiextensions.k8s.io]\n  resources: [\"*\"]\n  verbs: [\"*\"]\n- apiGroups: [networking.k8s.io]\n  resources: [ingresses, ingressclasses]\n  verbs: [\"*\"]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-no-netpol}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-no-netpol}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-limited}\n";
@@ -171,7 +316,10 @@ fn checks_stop_an_install_before_anything_is_written() {
     let o = r.run("check", &["--as", "e2e-limited"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("not allowed to") && out.contains("networkpolicies.networking.k8s.io"), "{out}");
+    assert!(
+        out.contains("not allowed to") && out.contains("networkpolicies.networking.k8s.io"),
+        "{out}"
+    );
     assert!(!out.contains("deployments.apps in"), "{out}");
 }
 
@@ -183,5 +331,9 @@ fn dry_run_server_persists_nothing() {
     // after the namespaces are (dry-run) created: the dry run must still write nothing.
     let o = r.run("install", &["--dry-run=server", "--skip-checks"]);
     let ns = r.kubectl(&["get", "namespaces", "-o", "name"]);
-    assert!(!ns.contains(&r.name), "dry run created namespaces: {ns}\n{}", text(&o));
+    assert!(
+        !ns.contains(&r.name),
+        "dry run created namespaces: {ns}\n{}",
+        text(&o)
+    );
 }

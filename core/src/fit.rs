@@ -29,7 +29,14 @@ pub struct NodeCapacity {
 pub fn nodes_from_shapes(shapes: &[NodeShape]) -> Vec<NodeCapacity> {
     shapes
         .iter()
-        .flat_map(|s| (1..=s.count).map(move |i| NodeCapacity { name: format!("{}-{i}", s.name), cpu: s.cpu, memory: s.memory, pods: s.max_pods }))
+        .flat_map(|s| {
+            (1..=s.count).map(move |i| NodeCapacity {
+                name: format!("{}-{i}", s.name),
+                cpu: s.cpu,
+                memory: s.memory,
+                pods: s.max_pods,
+            })
+        })
         .collect()
 }
 
@@ -119,8 +126,16 @@ pub fn pods(sizing: &Sizing, at_max: bool) -> Vec<PodRequest> {
         .iter()
         .filter(|c| c.kind != WorkloadKind::Job)
         .flat_map(|c| {
-            let n = if at_max { c.max_replicas } else { c.min_replicas };
-            (0..n).map(move |i| PodRequest { pod: format!("{}/{i}", c.name), cpu: c.pod.requests.cpu, memory: c.pod.requests.memory })
+            let n = if at_max {
+                c.max_replicas
+            } else {
+                c.min_replicas
+            };
+            (0..n).map(move |i| PodRequest {
+                pod: format!("{}/{i}", c.name),
+                cpu: c.pod.requests.cpu,
+                memory: c.pod.requests.memory,
+            })
         })
         .collect()
 }
@@ -132,13 +147,20 @@ pub fn place(pods: &[PodRequest], nodes: &[NodeCapacity]) -> Placement {
     let mut order: Vec<&PodRequest> = pods.iter().collect();
     // Largest dominant share first; ties by name for determinism.
     order.sort_by(|a, b| {
-        let share = |p: &PodRequest| (p.cpu.0 as f64 / max_cpu as f64).max(p.memory.0 as f64 / max_mem as f64);
-        share(b).total_cmp(&share(a)).then_with(|| a.pod.cmp(&b.pod))
+        let share = |p: &PodRequest| {
+            (p.cpu.0 as f64 / max_cpu as f64).max(p.memory.0 as f64 / max_mem as f64)
+        };
+        share(b)
+            .total_cmp(&share(a))
+            .then_with(|| a.pod.cmp(&b.pod))
     });
     let mut used: Vec<(MilliCpu, Bytes, u32)> = vec![(MilliCpu(0), Bytes(0), 0); nodes.len()];
     let mut unplaced = Vec::new();
     for p in order {
-        let slot = nodes.iter().zip(used.iter_mut()).find(|(n, u)| u.0 + p.cpu <= n.cpu && u.1 + p.memory <= n.memory && u.2 < n.pods);
+        let slot = nodes
+            .iter()
+            .zip(used.iter_mut())
+            .find(|(n, u)| u.0 + p.cpu <= n.cpu && u.1 + p.memory <= n.memory && u.2 < n.pods);
         match slot {
             Some((_, u)) => {
                 u.0 = u.0 + p.cpu;
@@ -166,16 +188,31 @@ pub fn place(pods: &[PodRequest], nodes: &[NodeCapacity]) -> Placement {
 
 /// How many nodes of `shape` hold every pod (`None` if some pod is larger than the shape).
 pub fn nodes_needed(pods: &[PodRequest], shape: &NodeShape) -> Option<u32> {
-    let one = NodeShape { count: 1, ..shape.clone() };
-    if pods.iter().any(|p| !place(std::slice::from_ref(p), &nodes_from_shapes(&[one.clone()])).fits()) {
+    let one = NodeShape {
+        count: 1,
+        ..shape.clone()
+    };
+    if pods.iter().any(|p| {
+        !place(
+            std::slice::from_ref(p),
+            &nodes_from_shapes(std::slice::from_ref(&one)),
+        )
+        .fits()
+    }) {
         return None;
     }
     let total_cpu: u64 = pods.iter().map(|p| p.cpu.0).sum();
     let total_mem: u64 = pods.iter().map(|p| p.memory.0).sum();
-    let lower = total_cpu.div_ceil(shape.cpu.0.max(1)).max(total_mem.div_ceil(shape.memory.0.max(1))).max(1);
+    let lower = total_cpu
+        .div_ceil(shape.cpu.0.max(1))
+        .max(total_mem.div_ceil(shape.memory.0.max(1)))
+        .max(1);
     let mut n = u32::try_from(lower).unwrap_or(u32::MAX);
     loop {
-        let nodes = nodes_from_shapes(&[NodeShape { count: n, ..shape.clone() }]);
+        let nodes = nodes_from_shapes(&[NodeShape {
+            count: n,
+            ..shape.clone()
+        }]);
         if place(pods, &nodes).fits() {
             return Some(n);
         }
@@ -211,15 +248,30 @@ mod tests {
     use super::*;
 
     fn pod(name: &str, cpu: u64, gib: u64) -> PodRequest {
-        PodRequest { pod: name.into(), cpu: MilliCpu(cpu), memory: Bytes::gi(gib) }
+        PodRequest {
+            pod: name.into(),
+            cpu: MilliCpu(cpu),
+            memory: Bytes::gi(gib),
+        }
     }
     fn shape(count: u32) -> NodeShape {
-        NodeShape { name: "n".into(), count, cpu: MilliCpu(4000), memory: Bytes::gi(8), max_pods: 3 }
+        NodeShape {
+            name: "n".into(),
+            count,
+            cpu: MilliCpu(4000),
+            memory: Bytes::gi(8),
+            max_pods: 3,
+        }
     }
 
     #[test]
     fn first_fit_decreasing_packs_big_pods_first() {
-        let pods = vec![pod("a", 1000, 1), pod("b", 3000, 1), pod("c", 1000, 6), pod("d", 2000, 1)];
+        let pods = vec![
+            pod("a", 1000, 1),
+            pod("b", 3000, 1),
+            pod("c", 1000, 6),
+            pod("d", 2000, 1),
+        ];
         let p = place(&pods, &nodes_from_shapes(&[shape(2)]));
         assert!(p.fits(), "{p:?}");
         assert_eq!(p.nodes[0].cpu.0 + p.nodes[1].cpu.0, 7000);

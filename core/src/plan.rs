@@ -131,33 +131,85 @@ pub struct Plan {
 }
 
 const WAVES: [(Stage, &str, &str); 7] = [
-    (Stage::Cluster, "namespaces", "namespaces with restricted Pod Security"),
-    (Stage::Config, "config", "service accounts, config maps and generated secrets"),
-    (Stage::Stateful, "stateful", "databases, caches, brokers and storage; wait until ready"),
-    (Stage::Setup, "setup", "create databases, users, buckets and topics"),
-    (Stage::Migration, "migrations", "schema migrations that gate the applications"),
-    (Stage::App, "applications", "stateless services, autoscalers and disruption budgets"),
-    (Stage::Routing, "routing", "ingresses, network policies and service monitors"),
+    (
+        Stage::Cluster,
+        "namespaces",
+        "namespaces with restricted Pod Security",
+    ),
+    (
+        Stage::Config,
+        "config",
+        "service accounts, config maps and generated secrets",
+    ),
+    (
+        Stage::Stateful,
+        "stateful",
+        "databases, caches, brokers and storage; wait until ready",
+    ),
+    (
+        Stage::Setup,
+        "setup",
+        "create databases, users, buckets and topics",
+    ),
+    (
+        Stage::Migration,
+        "migrations",
+        "schema migrations that gate the applications",
+    ),
+    (
+        Stage::App,
+        "applications",
+        "stateless services, autoscalers and disruption budgets",
+    ),
+    (
+        Stage::Routing,
+        "routing",
+        "ingresses, network policies and service monitors",
+    ),
 ];
 
 fn gates(stack: &Stack, objects: &[&Object]) -> Vec<Gate> {
     let mut out = Vec::new();
     for o in objects {
         let ns = o.namespace.clone().unwrap_or_default();
-        let Some(c) = stack.component(&o.component) else { continue };
+        let Some(c) = stack.component(&o.component) else {
+            continue;
+        };
         match o.kind.as_str() {
-            "Deployment" => out.push(Gate::DeploymentAvailable { namespace: ns, name: o.name.clone(), replicas: c.replicas }),
+            "Deployment" => out.push(Gate::DeploymentAvailable {
+                namespace: ns,
+                name: o.name.clone(),
+                replicas: c.replicas,
+            }),
             "StatefulSet" => {
-                out.push(Gate::StatefulSetReady { namespace: ns.clone(), name: o.name.clone(), replicas: c.replicas });
+                out.push(Gate::StatefulSetReady {
+                    namespace: ns.clone(),
+                    name: o.name.clone(),
+                    replicas: c.replicas,
+                });
                 for s in &c.storage {
                     for i in 0..c.replicas {
-                        out.push(Gate::PvcBound { namespace: ns.clone(), name: format!("{}-{}-{i}", s.name, o.name) });
+                        out.push(Gate::PvcBound {
+                            namespace: ns.clone(),
+                            name: format!("{}-{}-{i}", s.name, o.name),
+                        });
                     }
                 }
             }
-            "Job" => out.push(Gate::JobComplete { namespace: ns, name: o.name.clone() }),
-            "Service" => out.push(Gate::ServiceEndpoints { namespace: ns, name: o.name.clone() }),
-            "PersistentVolumeClaim" if c.kind == WorkloadKind::Deployment => out.push(Gate::PvcBound { namespace: ns, name: o.name.clone() }),
+            "Job" => out.push(Gate::JobComplete {
+                namespace: ns,
+                name: o.name.clone(),
+            }),
+            "Service" => out.push(Gate::ServiceEndpoints {
+                namespace: ns,
+                name: o.name.clone(),
+            }),
+            "PersistentVolumeClaim" if c.kind == WorkloadKind::Deployment => {
+                out.push(Gate::PvcBound {
+                    namespace: ns,
+                    name: o.name.clone(),
+                })
+            }
             _ => {}
         }
     }
@@ -167,12 +219,30 @@ fn gates(stack: &Stack, objects: &[&Object]) -> Vec<Gate> {
 /// Health checks of the verification wave: each HTTP readiness endpoint with a Service.
 fn checks(stack: &Stack) -> Vec<HealthCheck> {
     let mut out = Vec::new();
-    for c in stack.components.iter().filter(|c| c.service && c.kind == WorkloadKind::Deployment) {
-        let probe = c.main().probes.readiness.as_ref().or(c.main().probes.liveness.as_ref());
-        if let Some(crate::catalog::Probe { check: crate::catalog::ProbeCheck::Http(path, port), .. }) = probe {
-            if let Some(p) = c.main().ports.iter().find(|p| p.port == *port) {
-                out.push(HealthCheck { component: c.name.clone(), namespace: c.namespace.clone(), service: c.name.clone(), port: p.name.into(), path: path.clone() });
-            }
+    for c in stack
+        .components
+        .iter()
+        .filter(|c| c.service && c.kind == WorkloadKind::Deployment)
+    {
+        let probe = c
+            .main()
+            .probes
+            .readiness
+            .as_ref()
+            .or(c.main().probes.liveness.as_ref());
+        if let Some(crate::catalog::Probe {
+            check: crate::catalog::ProbeCheck::Http(path, port),
+            ..
+        }) = probe
+            && let Some(p) = c.main().ports.iter().find(|p| p.port == *port)
+        {
+            out.push(HealthCheck {
+                component: c.name.clone(),
+                namespace: c.namespace.clone(),
+                service: c.name.clone(),
+                port: p.name.into(),
+                path: path.clone(),
+            });
         }
     }
     out
@@ -183,7 +253,16 @@ pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
     let mut out = Vec::new();
     for (stage, name, description) in WAVES {
         let in_wave: Vec<&Object> = objects.iter().filter(|o| o.stage == stage).collect();
-        let secrets: Vec<String> = if stage == Stage::Config { stack.secrets.iter().filter(|s| !s.existing).map(|s| format!("{}/{}", s.namespace, s.name)).collect() } else { Vec::new() };
+        let secrets: Vec<String> = if stage == Stage::Config {
+            stack
+                .secrets
+                .iter()
+                .filter(|s| !s.existing)
+                .map(|s| format!("{}/{}", s.namespace, s.name))
+                .collect()
+        } else {
+            Vec::new()
+        };
         if in_wave.is_empty() && secrets.is_empty() {
             continue;
         }
@@ -191,7 +270,15 @@ pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
             index: out.len() + 1,
             name,
             description,
-            objects: in_wave.iter().map(|o| ObjectRef { component: o.component.clone(), kind: o.kind.clone(), namespace: o.namespace.clone(), name: o.name.clone() }).collect(),
+            objects: in_wave
+                .iter()
+                .map(|o| ObjectRef {
+                    component: o.component.clone(),
+                    kind: o.kind.clone(),
+                    namespace: o.namespace.clone(),
+                    name: o.name.clone(),
+                })
+                .collect(),
             secrets,
             gates: gates(stack, &in_wave),
             checks: Vec::new(),
@@ -225,7 +312,11 @@ pub fn plan_on(stack: &Stack, nodes: &[NodeCapacity]) -> Plan {
 /// Plans a stack and renders it once, for callers that show both (the previewer).
 pub fn plan_and_render(stack: &Stack) -> (Plan, Vec<Object>) {
     let objects = render::render(stack);
-    let plan = plan_with_objects(stack, &fit::nodes_from_shapes(&stack.config.cluster.nodes), &objects);
+    let plan = plan_with_objects(
+        stack,
+        &fit::nodes_from_shapes(&stack.config.cluster.nodes),
+        &objects,
+    );
     (plan, objects)
 }
 
@@ -245,6 +336,10 @@ pub fn plan_with_objects(stack: &Stack, nodes: &[NodeCapacity], objects: &[Objec
         sizing,
         fit,
         secrets: stack.secrets.clone(),
-        notes: stack.components.iter().flat_map(|c| c.notes.iter().map(|n| (c.name.clone(), (*n).to_string()))).collect(),
+        notes: stack
+            .components
+            .iter()
+            .flat_map(|c| c.notes.iter().map(|n| (c.name.clone(), (*n).to_string())))
+            .collect(),
     }
 }

@@ -121,7 +121,7 @@ impl Bytes {
 impl fmt::Display for MilliCpu {
     /// Canonical Kubernetes form: whole cores without suffix, else millicores.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             write!(f, "{}", self.0 / 1000)
         } else {
             write!(f, "{}m", self.0)
@@ -132,12 +132,13 @@ impl fmt::Display for MilliCpu {
 impl fmt::Display for Bytes {
     /// Canonical binary-suffix form (`512Mi`, `2Gi`) when exact, else plain bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u32); 5] = [("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)];
+        const UNITS: [(&str, u32); 5] =
+            [("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)];
         if self.0 == 0 {
             return write!(f, "0");
         }
         for (suffix, shift) in UNITS {
-            if self.0 % (1u64 << shift) == 0 {
+            if self.0.is_multiple_of(1u64 << shift) {
                 return write!(f, "{}{suffix}", self.0 >> shift);
             }
         }

@@ -11,28 +11,55 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 /// The Deployment's rollout is complete: the controller saw the latest spec and every
 /// desired replica (as the HPA may have changed it) is updated and available.
 pub fn deployment_available(d: &Deployment) -> bool {
-    let (Some(spec), Some(st)) = (&d.spec, &d.status) else { return false };
+    let (Some(spec), Some(st)) = (&d.spec, &d.status) else {
+        return false;
+    };
     let want = spec.replicas.unwrap_or(1);
     let generation_seen = st.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
-    generation_seen && st.updated_replicas.unwrap_or(0) >= want && st.available_replicas.unwrap_or(0) >= want && st.replicas.unwrap_or(0) <= st.updated_replicas.unwrap_or(0)
+    generation_seen
+        && st.updated_replicas.unwrap_or(0) >= want
+        && st.available_replicas.unwrap_or(0) >= want
+        && st.replicas.unwrap_or(0) <= st.updated_replicas.unwrap_or(0)
 }
 
 /// The StatefulSet has every desired replica ready on the latest spec.
 pub fn statefulset_ready(s: &StatefulSet) -> bool {
-    let (Some(spec), Some(st)) = (&s.spec, &s.status) else { return false };
+    let (Some(spec), Some(st)) = (&s.spec, &s.status) else {
+        return false;
+    };
     let want = spec.replicas.unwrap_or(1);
-    st.observed_generation.unwrap_or(0) >= s.metadata.generation.unwrap_or(0) && st.ready_replicas.unwrap_or(0) >= want
+    st.observed_generation.unwrap_or(0) >= s.metadata.generation.unwrap_or(0)
+        && st.ready_replicas.unwrap_or(0) >= want
 }
 
 /// The Job has succeeded.
 pub fn job_complete(j: &Job) -> bool {
-    j.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Complete" && c.status == "True"))
+    j.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.type_ == "Complete" && c.status == "True")
+        })
 }
 
 /// The Job has failed for good.
 pub fn job_failed(j: &Job) -> Option<String> {
-    let c = j.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Failed" && c.status == "True")?;
-    Some(format!("Job failed: {}{}", c.reason.clone().unwrap_or_default(), c.message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()))
+    let c = j
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Failed" && c.status == "True")?;
+    Some(format!(
+        "Job failed: {}{}",
+        c.reason.clone().unwrap_or_default(),
+        c.message
+            .as_ref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default()
+    ))
 }
 
 /// The claim is Bound.
@@ -42,7 +69,11 @@ pub fn pvc_bound(p: &PersistentVolumeClaim) -> bool {
 
 /// At least one slice of the Service has a ready endpoint.
 pub fn has_ready_endpoints(slices: &[EndpointSlice]) -> bool {
-    slices.iter().any(|s| s.endpoints.iter().any(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false)))
+    slices.iter().any(|s| {
+        s.endpoints
+            .iter()
+            .any(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
+    })
 }
 
 /// The most likely reason pods are not ready: a scheduling failure, an image pull error, a
@@ -50,25 +81,76 @@ pub fn has_ready_endpoints(slices: &[EndpointSlice]) -> bool {
 pub fn diagnose(pods: &[Pod], events: &[Event]) -> Option<String> {
     for p in pods {
         let name = p.metadata.name.clone().unwrap_or_default();
-        let statuses = p.status.iter().flat_map(|s| s.container_statuses.iter().flatten().chain(s.init_container_statuses.iter().flatten()));
+        let statuses = p.status.iter().flat_map(|s| {
+            s.container_statuses
+                .iter()
+                .flatten()
+                .chain(s.init_container_statuses.iter().flatten())
+        });
         for cs in statuses {
             if let Some(w) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) {
                 let reason = w.reason.clone().unwrap_or_default();
-                if matches!(reason.as_str(), "ImagePullBackOff" | "ErrImagePull" | "CrashLoopBackOff" | "CreateContainerConfigError" | "InvalidImageName") {
-                    return Some(format!("pod {name}: container {} is {reason}{}", cs.name, w.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()));
+                if matches!(
+                    reason.as_str(),
+                    "ImagePullBackOff"
+                        | "ErrImagePull"
+                        | "CrashLoopBackOff"
+                        | "CreateContainerConfigError"
+                        | "InvalidImageName"
+                ) {
+                    return Some(format!(
+                        "pod {name}: container {} is {reason}{}",
+                        cs.name,
+                        w.message
+                            .as_ref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    ));
                 }
             }
         }
     }
-    let mut warnings: Vec<&Event> = events.iter().filter(|e| e.type_.as_deref() == Some("Warning")).collect();
+    let mut warnings: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .collect();
     warnings.sort_by_key(|e| std::cmp::Reverse(e.count.unwrap_or(1)));
-    for reason in ["FailedScheduling", "FailedMount", "FailedAttachVolume", "ProvisioningFailed", "FailedCreate", "BackOff", "Failed"] {
-        if let Some(e) = warnings.iter().find(|e| e.reason.as_deref() == Some(reason)) {
-            let obj = format!("{} {}", e.involved_object.kind.clone().unwrap_or_default().to_lowercase(), e.involved_object.name.clone().unwrap_or_default());
-            return Some(format!("{obj}: {reason}: {}", e.message.clone().unwrap_or_default().trim()));
+    for reason in [
+        "FailedScheduling",
+        "FailedMount",
+        "FailedAttachVolume",
+        "ProvisioningFailed",
+        "FailedCreate",
+        "BackOff",
+        "Failed",
+    ] {
+        if let Some(e) = warnings
+            .iter()
+            .find(|e| e.reason.as_deref() == Some(reason))
+        {
+            let obj = format!(
+                "{} {}",
+                e.involved_object
+                    .kind
+                    .clone()
+                    .unwrap_or_default()
+                    .to_lowercase(),
+                e.involved_object.name.clone().unwrap_or_default()
+            );
+            return Some(format!(
+                "{obj}: {reason}: {}",
+                e.message.clone().unwrap_or_default().trim()
+            ));
         }
     }
-    pods.iter().find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending")).map(|p| format!("pod {} is Pending", p.metadata.name.clone().unwrap_or_default()))
+    pods.iter()
+        .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending"))
+        .map(|p| {
+            format!(
+                "pod {} is Pending",
+                p.metadata.name.clone().unwrap_or_default()
+            )
+        })
 }
 
 #[cfg(test)]
@@ -81,34 +163,57 @@ mod tests {
 
     #[test]
     fn deployments() {
-        let ready: Deployment = from("metadata: {name: web, generation: 2}\nspec: {replicas: 2, selector: {}, template: {}}\nstatus: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2}\n");
+        let ready: Deployment = from(
+            "metadata: {name: web, generation: 2}\nspec: {replicas: 2, selector: {}, template: {}}\nstatus: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2}\n",
+        );
         assert!(deployment_available(&ready));
-        let rolling: Deployment = from("metadata: {name: web, generation: 3}\nspec: {replicas: 2, selector: {}, template: {}}\nstatus: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2}\n");
+        let rolling: Deployment = from(
+            "metadata: {name: web, generation: 3}\nspec: {replicas: 2, selector: {}, template: {}}\nstatus: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2}\n",
+        );
         assert!(!deployment_available(&rolling));
-        let short: Deployment = from("metadata: {name: web, generation: 1}\nspec: {replicas: 3, selector: {}, template: {}}\nstatus: {observedGeneration: 1, replicas: 3, updatedReplicas: 3, availableReplicas: 1}\n");
+        let short: Deployment = from(
+            "metadata: {name: web, generation: 1}\nspec: {replicas: 3, selector: {}, template: {}}\nstatus: {observedGeneration: 1, replicas: 3, updatedReplicas: 3, availableReplicas: 1}\n",
+        );
         assert!(!deployment_available(&short));
     }
 
     #[test]
     fn statefulsets_jobs_and_claims() {
-        let s: StatefulSet = from("metadata: {name: pg, generation: 1}\nspec: {replicas: 1, selector: {}, template: {}, serviceName: pg}\nstatus: {observedGeneration: 1, replicas: 1, readyReplicas: 1}\n");
+        let s: StatefulSet = from(
+            "metadata: {name: pg, generation: 1}\nspec: {replicas: 1, selector: {}, template: {}, serviceName: pg}\nstatus: {observedGeneration: 1, replicas: 1, readyReplicas: 1}\n",
+        );
         assert!(statefulset_ready(&s));
-        let j: Job = from("metadata: {name: m}\nstatus: {conditions: [{type: Complete, status: \"True\"}]}\n");
+        let j: Job = from(
+            "metadata: {name: m}\nstatus: {conditions: [{type: Complete, status: \"True\"}]}\n",
+        );
         assert!(job_complete(&j));
-        let f: Job = from("metadata: {name: m}\nstatus: {conditions: [{type: Failed, status: \"True\", reason: BackoffLimitExceeded}]}\n");
+        let f: Job = from(
+            "metadata: {name: m}\nstatus: {conditions: [{type: Failed, status: \"True\", reason: BackoffLimitExceeded}]}\n",
+        );
         assert!(!job_complete(&f));
         assert!(job_failed(&f).unwrap().contains("BackoffLimitExceeded"));
-        let p: PersistentVolumeClaim = from("metadata: {name: data-pg-0}\nstatus: {phase: Pending}\n");
+        let p: PersistentVolumeClaim =
+            from("metadata: {name: data-pg-0}\nstatus: {phase: Pending}\n");
         assert!(!pvc_bound(&p));
     }
 
     #[test]
     fn diagnosis_names_the_root_cause() {
-        let pod: Pod = from("metadata: {name: web-1}\nstatus:\n  phase: Pending\n  containerStatuses:\n  - {name: web, image: x, imageID: '', ready: false, restartCount: 0, state: {waiting: {reason: ImagePullBackOff, message: 'pull access denied'}}}\n");
-        assert_eq!(diagnose(&[pod], &[]).unwrap(), "pod web-1: container web is ImagePullBackOff: pull access denied");
+        let pod: Pod = from(
+            "metadata: {name: web-1}\nstatus:\n  phase: Pending\n  containerStatuses:\n  - {name: web, image: x, imageID: '', ready: false, restartCount: 0, state: {waiting: {reason: ImagePullBackOff, message: 'pull access denied'}}}\n",
+        );
+        assert_eq!(
+            diagnose(&[pod], &[]).unwrap(),
+            "pod web-1: container web is ImagePullBackOff: pull access denied"
+        );
         let pending: Pod = from("metadata: {name: web-2}\nstatus: {phase: Pending}\n");
-        let ev: Event = from("metadata: {name: e}\ninvolvedObject: {kind: Pod, name: web-2}\ntype: Warning\nreason: FailedScheduling\nmessage: '0/3 nodes are available: 3 Insufficient cpu.'\n");
-        assert_eq!(diagnose(std::slice::from_ref(&pending), &[ev]).unwrap(), "pod web-2: FailedScheduling: 0/3 nodes are available: 3 Insufficient cpu.");
+        let ev: Event = from(
+            "metadata: {name: e}\ninvolvedObject: {kind: Pod, name: web-2}\ntype: Warning\nreason: FailedScheduling\nmessage: '0/3 nodes are available: 3 Insufficient cpu.'\n",
+        );
+        assert_eq!(
+            diagnose(std::slice::from_ref(&pending), &[ev]).unwrap(),
+            "pod web-2: FailedScheduling: 0/3 nodes are available: 3 Insufficient cpu."
+        );
         assert_eq!(diagnose(&[pending], &[]).unwrap(), "pod web-2 is Pending");
     }
 }

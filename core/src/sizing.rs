@@ -23,10 +23,27 @@ pub struct PodSize {
 /// The effective requests and limits of a component's pod.
 pub fn pod_size(c: &Component) -> PodSize {
     let sum = |f: fn(&crate::catalog::ResourceSpec) -> Resources| {
-        let main = c.containers.iter().map(|x| f(&x.resources)).chain(c.mesh_sidecar.as_ref().map(f)).fold(Resources::default(), |a, b| Resources { cpu: a.cpu + b.cpu, memory: a.memory + b.memory });
-        c.init_containers.iter().map(|x| f(&x.resources)).fold(main, |a, b| Resources { cpu: a.cpu.max(b.cpu), memory: a.memory.max(b.memory) })
+        let main = c
+            .containers
+            .iter()
+            .map(|x| f(&x.resources))
+            .chain(c.mesh_sidecar.as_ref().map(f))
+            .fold(Resources::default(), |a, b| Resources {
+                cpu: a.cpu + b.cpu,
+                memory: a.memory + b.memory,
+            });
+        c.init_containers
+            .iter()
+            .map(|x| f(&x.resources))
+            .fold(main, |a, b| Resources {
+                cpu: a.cpu.max(b.cpu),
+                memory: a.memory.max(b.memory),
+            })
     };
-    PodSize { requests: sum(|r| r.requests), limits: sum(|r| r.limits) }
+    PodSize {
+        requests: sum(|r| r.requests),
+        limits: sum(|r| r.limits),
+    }
 }
 
 /// One row of the sizing table.
@@ -109,7 +126,11 @@ pub struct Sizing {
 
 /// Pods of the standby colour of a blue-green component.
 fn standby(c: &Component) -> u32 {
-    if c.blue_green.is_some() { c.replicas } else { 0 }
+    if c.blue_green.is_some() {
+        c.replicas
+    } else {
+        0
+    }
 }
 
 /// Sizes a stack.
@@ -134,7 +155,10 @@ pub fn size(stack: &Stack) -> Sizing {
         let idx = match namespaces.iter().position(|n| n.namespace == row.namespace) {
             Some(i) => i,
             None => {
-                namespaces.push(NamespaceTotals { namespace: row.namespace.clone(), totals: Range::default() });
+                namespaces.push(NamespaceTotals {
+                    namespace: row.namespace.clone(),
+                    totals: Range::default(),
+                });
                 namespaces.len() - 1
             }
         };
@@ -143,5 +167,9 @@ pub fn size(stack: &Stack) -> Sizing {
             t.max.add(row, row.max_replicas);
         }
     }
-    Sizing { components, namespaces, total }
+    Sizing {
+        components,
+        namespaces,
+        total,
+    }
 }

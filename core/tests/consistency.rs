@@ -718,10 +718,8 @@ fn catches_an_external_or_istiod_gap() {
         .as_array_mut()
         .expect("egress")
         .retain(|r| {
-            r.get("to")
+            !r.get("to")
                 .is_some_and(|t| t.to_string().contains("ipBlock"))
-                .then_some(false)
-                .unwrap_or(true)
                 && !r.to_string().contains("istiod")
         });
     let v = check_network(&stack, &objects);

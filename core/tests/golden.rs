@@ -9,7 +9,12 @@ use voice_core::quantity::{Bytes, MilliCpu};
 use voice_core::{Input, ProfileName};
 
 fn render(p: ProfileName) -> String {
-    let stack = voice_core::load(&Input { yaml: "", profile: Some(p), sets: &[] }).unwrap();
+    let stack = voice_core::load(&Input {
+        yaml: "",
+        profile: Some(p),
+        sets: &[],
+    })
+    .unwrap();
     voice_core::render::to_yaml(&voice_core::render::render(&stack))
 }
 
@@ -30,7 +35,10 @@ fn manifests_match_the_renderer() {
             stale.push(path.display().to_string());
         }
     }
-    assert!(stale.is_empty(), "rendered output differs from {stale:?}; review and run UPDATE_GOLDEN=1 cargo test -p voice-core --test golden");
+    assert!(
+        stale.is_empty(),
+        "rendered output differs from {stale:?}; review and run UPDATE_GOLDEN=1 cargo test -p voice-core --test golden"
+    );
 }
 
 #[test]
@@ -42,29 +50,99 @@ fn rendering_is_deterministic() {
 
 #[test]
 fn production_carries_the_reference_numbers() {
-    let stack = voice_core::load(&Input { yaml: "", profile: Some(ProfileName::Production), sets: &[] }).unwrap();
+    let stack = voice_core::load(&Input {
+        yaml: "",
+        profile: Some(ProfileName::Production),
+        sets: &[],
+    })
+    .unwrap();
     let plan = voice_core::plan::plan(&stack);
-    let row = |n: &str| plan.sizing.components.iter().find(|c| c.name == n).unwrap_or_else(|| panic!("{n} missing"));
-    let check = |n: &str, replicas: (u32, u32), req: (&str, &str), lim: (&str, &str), storage: &str| {
-        let r = row(n);
-        assert_eq!((r.min_replicas, r.max_replicas), replicas, "{n} replicas");
-        let main = &stack.component(n).unwrap().main().resources;
-        assert_eq!(main.requests.cpu, MilliCpu::parse(req.0).unwrap(), "{n} cpu request");
-        assert_eq!(main.requests.memory, Bytes::parse(req.1).unwrap(), "{n} memory request");
-        assert_eq!(main.limits.cpu, MilliCpu::parse(lim.0).unwrap(), "{n} cpu limit");
-        assert_eq!(main.limits.memory, Bytes::parse(lim.1).unwrap(), "{n} memory limit");
-        assert_eq!(r.storage, if storage == "-" { Bytes(0) } else { Bytes::parse(storage).unwrap() }, "{n} storage");
+    let row = |n: &str| {
+        plan.sizing
+            .components
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap_or_else(|| panic!("{n} missing"))
     };
-    check("posthog-postgres", (1, 1), ("500m", "512Mi"), ("1", "2Gi"), "20Gi");
-    check("posthog-redis", (1, 1), ("250m", "256Mi"), ("500m", "1Gi"), "5Gi");
-    check("posthog-clickhouse", (1, 1), ("1", "2Gi"), ("4", "8Gi"), "50Gi");
+    let check =
+        |n: &str, replicas: (u32, u32), req: (&str, &str), lim: (&str, &str), storage: &str| {
+            let r = row(n);
+            assert_eq!((r.min_replicas, r.max_replicas), replicas, "{n} replicas");
+            let main = &stack.component(n).unwrap().main().resources;
+            assert_eq!(
+                main.requests.cpu,
+                MilliCpu::parse(req.0).unwrap(),
+                "{n} cpu request"
+            );
+            assert_eq!(
+                main.requests.memory,
+                Bytes::parse(req.1).unwrap(),
+                "{n} memory request"
+            );
+            assert_eq!(
+                main.limits.cpu,
+                MilliCpu::parse(lim.0).unwrap(),
+                "{n} cpu limit"
+            );
+            assert_eq!(
+                main.limits.memory,
+                Bytes::parse(lim.1).unwrap(),
+                "{n} memory limit"
+            );
+            assert_eq!(
+                r.storage,
+                if storage == "-" {
+                    Bytes(0)
+                } else {
+                    Bytes::parse(storage).unwrap()
+                },
+                "{n} storage"
+            );
+        };
+    check(
+        "posthog-postgres",
+        (1, 1),
+        ("500m", "512Mi"),
+        ("1", "2Gi"),
+        "20Gi",
+    );
+    check(
+        "posthog-redis",
+        (1, 1),
+        ("250m", "256Mi"),
+        ("500m", "1Gi"),
+        "5Gi",
+    );
+    check(
+        "posthog-clickhouse",
+        (1, 1),
+        ("1", "2Gi"),
+        ("4", "8Gi"),
+        "50Gi",
+    );
     check("posthog-web", (2, 2), ("500m", "1Gi"), ("2", "4Gi"), "-");
     check("posthog-worker", (2, 2), ("500m", "1Gi"), ("2", "4Gi"), "-");
-    check("model-router", (3, 10), ("500m", "512Mi"), ("2", "2Gi"), "-");
+    check(
+        "model-router",
+        (3, 10),
+        ("500m", "512Mi"),
+        ("2", "2Gi"),
+        "-",
+    );
     // The same numbers reach the rendered objects.
     let yaml = render(ProfileName::Production);
-    for needle in ["name: posthog-clickhouse", "storage: 50Gi", "minReplicas: 3", "maxReplicas: 10", "averageUtilization: 70", "averageUtilization: 80"] {
-        assert!(yaml.contains(needle), "rendered production lacks `{needle}`");
+    for needle in [
+        "name: posthog-clickhouse",
+        "storage: 50Gi",
+        "minReplicas: 3",
+        "maxReplicas: 10",
+        "averageUtilization: 70",
+        "averageUtilization: 80",
+    ] {
+        assert!(
+            yaml.contains(needle),
+            "rendered production lacks `{needle}`"
+        );
     }
     assert!(!yaml.contains(":latest"), "an unpinned image was rendered");
     assert!(!yaml.contains("kind: Secret\n"), "a Secret was rendered");
@@ -73,20 +151,39 @@ fn production_carries_the_reference_numbers() {
 #[test]
 fn every_component_has_workload_service_account_and_policy() {
     for p in voice_core::config::PROFILES {
-        let stack = voice_core::load(&Input { yaml: "", profile: Some(p), sets: &[] }).unwrap();
+        let stack = voice_core::load(&Input {
+            yaml: "",
+            profile: Some(p),
+            sets: &[],
+        })
+        .unwrap();
         let objects = voice_core::render::render(&stack);
         for c in &stack.components {
-            let kinds: Vec<&str> = objects.iter().filter(|o| o.component == c.name).map(|o| o.kind.as_str()).collect();
+            let kinds: Vec<&str> = objects
+                .iter()
+                .filter(|o| o.component == c.name)
+                .map(|o| o.kind.as_str())
+                .collect();
             let workload = match c.kind {
                 WorkloadKind::Deployment => "Deployment",
                 WorkloadKind::StatefulSet => "StatefulSet",
                 WorkloadKind::Job => "Job",
             };
             for k in [workload, "ServiceAccount", "NetworkPolicy"] {
-                assert!(kinds.contains(&k), "{}: {} has no {k} ({kinds:?})", p.as_str(), c.name);
+                assert!(
+                    kinds.contains(&k),
+                    "{}: {} has no {k} ({kinds:?})",
+                    p.as_str(),
+                    c.name
+                );
             }
             if c.service {
-                assert!(kinds.contains(&"Service"), "{}: {} has no Service", p.as_str(), c.name);
+                assert!(
+                    kinds.contains(&"Service"),
+                    "{}: {} has no Service",
+                    p.as_str(),
+                    c.name
+                );
             }
         }
     }

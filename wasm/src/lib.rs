@@ -14,8 +14,8 @@ use std::cell::RefCell;
 use serde::Serialize;
 use serde_json::{Value, json};
 use voice_core::config;
-use voice_core::render::{self, Object};
 use voice_core::plan::Plan;
+use voice_core::render::{self, Object};
 use voice_core::{Diagnostic, Errors, Input, Stack};
 use wasm_bindgen::prelude::*;
 
@@ -38,7 +38,12 @@ struct Failure<'a> {
 fn failure(errors: &[Diagnostic]) -> String {
     let errors = errors
         .iter()
-        .map(|d| ErrorOut { path: &d.path, line: d.line, column: d.column, message: &d.message })
+        .map(|d| ErrorOut {
+            path: &d.path,
+            line: d.line,
+            column: d.column,
+            message: &d.message,
+        })
         .collect();
     to_json(&Failure { ok: false, errors })
 }
@@ -49,7 +54,11 @@ fn to_json<T: Serialize>(v: &T) -> String {
 }
 
 fn load(yaml: &str) -> Result<Stack, Errors> {
-    voice_core::load(&Input { yaml, profile: None, sets: &[] })
+    voice_core::load(&Input {
+        yaml,
+        profile: None,
+        sets: &[],
+    })
 }
 
 /// One rendered object with its YAML document, for the manifest browser.
@@ -104,7 +113,10 @@ pub fn plan_json(yaml: &str) -> String {
         plan: &'a Plan,
     }
     match load(yaml) {
-        Ok(stack) => to_json(&Out { ok: true, plan: &voice_core::plan::plan(&stack) }),
+        Ok(stack) => to_json(&Out {
+            ok: true,
+            plan: &voice_core::plan::plan(&stack),
+        }),
         Err(e) => failure(&e.0),
     }
 }
@@ -115,7 +127,11 @@ pub fn render_json(yaml: &str) -> String {
     match load(yaml) {
         Ok(stack) => {
             let objects = render::render(&stack);
-            to_json(&Rendered { ok: true, objects: objects_out(&objects), yaml: render::to_yaml(&objects) })
+            to_json(&Rendered {
+                ok: true,
+                objects: objects_out(&objects),
+                yaml: render::to_yaml(&objects),
+            })
         }
         Err(e) => failure(&e.0),
     }
@@ -163,7 +179,11 @@ pub fn preview_json(yaml: &str) -> String {
                     stage: o.stage,
                 })
                 .collect();
-            let out = to_json(&Out { ok: true, plan: &plan, objects: heads });
+            let out = to_json(&Out {
+                ok: true,
+                plan: &plan,
+                objects: heads,
+            });
             LAST.with(|last| *last.borrow_mut() = objects);
             out
         }
@@ -173,12 +193,22 @@ pub fn preview_json(yaml: &str) -> String {
 
 /// The document of the `index`th object of the last successful preview (`""` past the end).
 pub fn object_yaml_str(index: usize) -> String {
-    LAST.with(|last| last.borrow().get(index).map(|o| render::to_yaml(std::slice::from_ref(o))).unwrap_or_default())
+    LAST.with(|last| {
+        last.borrow()
+            .get(index)
+            .map(|o| render::to_yaml(std::slice::from_ref(o)))
+            .unwrap_or_default()
+    })
 }
 
 /// Every document of the last successful preview, in order.
 pub fn object_yamls_vec() -> Vec<String> {
-    LAST.with(|last| last.borrow().iter().map(|o| render::to_yaml(std::slice::from_ref(o))).collect())
+    LAST.with(|last| {
+        last.borrow()
+            .iter()
+            .map(|o| render::to_yaml(std::slice::from_ref(o)))
+            .collect()
+    })
 }
 
 /// The `kubectl voice render` stream of the last successful preview.
@@ -200,7 +230,10 @@ pub fn files_json(yaml: &str) -> String {
     }
     match load(yaml) {
         Ok(stack) => {
-            let files = render::to_files(&render::render(&stack)).into_iter().map(|(file, text)| File { file, text }).collect();
+            let files = render::to_files(&render::render(&stack))
+                .into_iter()
+                .map(|(file, text)| File { file, text })
+                .collect();
             to_json(&Out { ok: true, files })
         }
         Err(e) => failure(&e.0),
@@ -215,7 +248,12 @@ pub fn normalize_json(yaml: &str) -> String {
         Ok(d) => d,
         Err(e) => {
             let message = format!("invalid YAML: {}", e.message);
-            let errors = vec![ErrorOut { path: "", line: Some(e.pos.line), column: Some(e.pos.column), message: &message }];
+            let errors = vec![ErrorOut {
+                path: "",
+                line: Some(e.pos.line),
+                column: Some(e.pos.column),
+                message: &message,
+            }];
             return to_json(&Failure { ok: false, errors });
         }
     };

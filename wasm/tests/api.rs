@@ -14,13 +14,18 @@ fn json(v: JsValue) -> Value {
 fn plan_matches_the_core() {
     let got = json(voice_wasm::plan("profile: production\n"));
     assert_eq!(got["ok"], true);
-    assert_eq!(got, serde_json::from_str::<Value>(&voice_wasm::plan_json("profile: production\n")).unwrap());
+    assert_eq!(
+        got,
+        serde_json::from_str::<Value>(&voice_wasm::plan_json("profile: production\n")).unwrap()
+    );
     assert_eq!(got["plan"]["profile"], "production");
 }
 
 #[wasm_bindgen_test]
 fn errors_carry_field_paths_and_positions() {
-    let got = json(voice_wasm::validate("profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 1\n"));
+    let got = json(voice_wasm::validate(
+        "profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 1\n",
+    ));
     assert_eq!(got["ok"], false);
     let e = &got["errors"][0];
     assert_eq!(e["path"], "modelRouter.hpa.maxReplicas");
@@ -32,7 +37,10 @@ fn errors_carry_field_paths_and_positions() {
 fn render_returns_objects_and_the_stream() {
     let got = json(voice_wasm::render("profile: small\n"));
     let objects = got["objects"].as_array().expect("objects");
-    let joined: String = objects.iter().map(|o| o["yaml"].as_str().unwrap_or_default()).collect();
+    let joined: String = objects
+        .iter()
+        .map(|o| o["yaml"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(got["yaml"].as_str(), Some(joined.as_str()));
 }
 

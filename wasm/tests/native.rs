@@ -10,7 +10,12 @@ fn v(json: String) -> Value {
 }
 
 fn stack(yaml: &str) -> voice_core::Stack {
-    voice_core::load(&Input { yaml, profile: None, sets: &[] }).expect("valid")
+    voice_core::load(&Input {
+        yaml,
+        profile: None,
+        sets: &[],
+    })
+    .expect("valid")
 }
 
 #[test]
@@ -28,7 +33,10 @@ fn render_is_the_core_stream() {
     let yaml = "profile: production\n";
     let objects = render::render(&stack(yaml));
     let got = v(render_json(yaml));
-    assert_eq!(got["yaml"].as_str(), Some(render::to_yaml(&objects).as_str()));
+    assert_eq!(
+        got["yaml"].as_str(),
+        Some(render::to_yaml(&objects).as_str())
+    );
     let list = got["objects"].as_array().unwrap();
     assert_eq!(list.len(), objects.len());
     let joined: String = list.iter().map(|o| o["yaml"].as_str().unwrap()).collect();
@@ -39,15 +47,29 @@ fn render_is_the_core_stream() {
         assert_eq!(v["namespace"].as_str(), o.namespace.as_deref());
     }
     let files = v(files_json(yaml));
-    let want: Vec<Value> = render::to_files(&objects).into_iter().map(|(f, t)| serde_json::json!({ "file": f, "text": t })).collect();
+    let want: Vec<Value> = render::to_files(&objects)
+        .into_iter()
+        .map(|(f, t)| serde_json::json!({ "file": f, "text": t }))
+        .collect();
     assert_eq!(files["files"], Value::Array(want));
 }
 
 #[test]
 fn errors_are_the_core_diagnostics() {
     let yaml = "profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 1\n";
-    let want = voice_core::load(&Input { yaml, profile: None, sets: &[] }).err().expect("invalid");
-    for got in [v(validate_json(yaml)), v(plan_json(yaml)), v(render_json(yaml)), v(preview_json(yaml)), v(files_json(yaml))] {
+    let want = voice_core::load(&Input {
+        yaml,
+        profile: None,
+        sets: &[],
+    })
+    .expect_err("invalid");
+    for got in [
+        v(validate_json(yaml)),
+        v(plan_json(yaml)),
+        v(render_json(yaml)),
+        v(preview_json(yaml)),
+        v(files_json(yaml)),
+    ] {
         assert_eq!(got["ok"], false);
         let errs = got["errors"].as_array().unwrap();
         assert_eq!(errs.len(), want.0.len());
@@ -58,7 +80,10 @@ fn errors_are_the_core_diagnostics() {
             assert_eq!(e["column"].as_u64().map(|c| c as usize), d.column);
         }
     }
-    assert_eq!(v(validate_json(yaml))["errors"][0]["path"], "modelRouter.hpa.maxReplicas");
+    assert_eq!(
+        v(validate_json(yaml))["errors"][0]["path"],
+        "modelRouter.hpa.maxReplicas"
+    );
     let syntax = v(validate_json("profile: [\n"));
     assert_eq!(syntax["ok"], false);
     assert!(syntax["errors"][0]["line"].is_number());
@@ -66,19 +91,29 @@ fn errors_are_the_core_diagnostics() {
 
 #[test]
 fn normalize_layers_the_file_over_its_profile() {
-    let got = v(normalize_json("profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 12\n"));
+    let got = v(normalize_json(
+        "profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 12\n",
+    ));
     assert_eq!(got["user"]["modelRouter"]["hpa"]["maxReplicas"], 12);
     assert_eq!(got["effective"]["modelRouter"]["hpa"]["maxReplicas"], 12);
     assert_eq!(got["effective"]["modelRouter"]["hpa"]["minReplicas"], 3);
     assert_eq!(got["effective"]["profile"], "production");
-    assert_eq!(v(normalize_json(""))["effective"]["profile"], voice_core::config::DEFAULT_PROFILE.as_str());
+    assert_eq!(
+        v(normalize_json(""))["effective"]["profile"],
+        voice_core::config::DEFAULT_PROFILE.as_str()
+    );
     assert_eq!(v(normalize_json("a: ["))["ok"], false);
 }
 
 #[test]
 fn profiles_are_embedded() {
     let p = v(profiles_json());
-    let names: Vec<&str> = p["profiles"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = p["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["dev", "small", "production"]);
     assert_eq!(v(schema_json()), voice_core::config::schema());
 }
@@ -97,6 +132,9 @@ fn preview_keeps_the_objects_for_their_documents() {
     assert_eq!(object_yaml_str(1), render::to_yaml(&objects[1..2]));
     assert_eq!(object_yaml_str(objects.len()), "");
     // A failing input keeps the last good objects.
-    assert_eq!(v(preview_json("modelRouter:\n  hpa:\n    maxReplicas: 0\n"))["ok"], false);
+    assert_eq!(
+        v(preview_json("modelRouter:\n  hpa:\n    maxReplicas: 0\n"))["ok"],
+        false
+    );
     assert_eq!(stream_str(), whole);
 }

@@ -40,7 +40,12 @@ impl Group {
         }
     }
     /// Every group.
-    pub const ALL: [Group; 4] = [Group::Posthog, Group::ModelRouter, Group::Infra, Group::VoiceAssistant];
+    pub const ALL: [Group; 4] = [
+        Group::Posthog,
+        Group::ModelRouter,
+        Group::Infra,
+        Group::VoiceAssistant,
+    ];
     /// Parses a group name.
     pub fn parse(s: &str) -> Option<Group> {
         Group::ALL.into_iter().find(|g| g.as_str() == s)
@@ -94,7 +99,16 @@ pub struct ResourceSpec {
 pub fn res(cpu_req: &str, mem_req: &str, cpu_lim: &str, mem_lim: &str) -> ResourceSpec {
     let c = |s: &str| MilliCpu::parse(s).unwrap_or_default();
     let m = |s: &str| Bytes::parse(s).unwrap_or_default();
-    ResourceSpec { requests: Resources { cpu: c(cpu_req), memory: m(mem_req) }, limits: Resources { cpu: c(cpu_lim), memory: m(mem_lim) } }
+    ResourceSpec {
+        requests: Resources {
+            cpu: c(cpu_req),
+            memory: m(mem_req),
+        },
+        limits: Resources {
+            cpu: c(cpu_lim),
+            memory: m(mem_lim),
+        },
+    }
 }
 
 /// Picks a value by profile.
@@ -143,8 +157,17 @@ pub struct Probe {
 
 impl Probe {
     /// A probe with timings `(initial delay, period, timeout, failures)`.
-    pub fn new(check: ProbeCheck, (initial_delay, period, timeout, failure_threshold): (i32, i32, i32, i32)) -> Self {
-        Probe { check, initial_delay, period, timeout, failure_threshold }
+    pub fn new(
+        check: ProbeCheck,
+        (initial_delay, period, timeout, failure_threshold): (i32, i32, i32, i32),
+    ) -> Self {
+        Probe {
+            check,
+            initial_delay,
+            period,
+            timeout,
+            failure_threshold,
+        }
     }
 }
 
@@ -248,17 +271,27 @@ impl Container {
     }
     /// Adds a literal environment variable.
     pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.env.push(Env { name: name.into(), value: EnvValue::Literal(value.into()) });
+        self.env.push(Env {
+            name: name.into(),
+            value: EnvValue::Literal(value.into()),
+        });
         self
     }
     /// Adds an environment variable from a Secret key.
     pub fn env_secret(mut self, name: &str, secret: &str, key: &str) -> Self {
-        self.env.push(Env { name: name.into(), value: EnvValue::Secret(secret.into(), key.into()) });
+        self.env.push(Env {
+            name: name.into(),
+            value: EnvValue::Secret(secret.into(), key.into()),
+        });
         self
     }
     /// Adds a volume mount.
     pub fn mount(mut self, volume: &str, path: &str) -> Self {
-        self.mounts.push(Mount { volume: volume.into(), path: path.into(), read_only: false });
+        self.mounts.push(Mount {
+            volume: volume.into(),
+            path: path.into(),
+            read_only: false,
+        });
         self
     }
     /// Sets the shell command `sh -c <script>`.
@@ -451,7 +484,11 @@ impl Component {
     }
     /// Port number by name on the main container.
     pub fn port(&self, name: &str) -> Option<u16> {
-        self.main().ports.iter().find(|p| p.name == name).map(|p| p.port)
+        self.main()
+            .ports
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.port)
     }
 }
 
@@ -460,7 +497,11 @@ pub fn image_version(image: &str) -> String {
     if let Some((_, d)) = image.split_once("@sha256:") {
         return format!("sha256-{}", &d[..d.len().min(12)]);
     }
-    image.rsplit('/').next().and_then(|l| l.split_once(':')).map_or_else(|| "unknown".into(), |(_, t)| t.to_string())
+    image
+        .rsplit('/')
+        .next()
+        .and_then(|l| l.split_once(':'))
+        .map_or_else(|| "unknown".into(), |(_, t)| t.to_string())
 }
 
 /// How install fills a Secret key.
@@ -552,7 +593,10 @@ impl Stack {
     /// Keeps only the components of the given groups, with their ConfigMaps and Secrets
     /// (`install --only` / `--skip`). Returns the names of the components left out.
     pub fn retain_groups(&mut self, keep: &[Group]) -> Vec<String> {
-        let (kept, dropped): (Vec<Component>, Vec<Component>) = std::mem::take(&mut self.components).into_iter().partition(|c| keep.contains(&c.group));
+        let (kept, dropped): (Vec<Component>, Vec<Component>) =
+            std::mem::take(&mut self.components)
+                .into_iter()
+                .partition(|c| keep.contains(&c.group));
         self.components = kept;
         let names: Vec<String> = dropped.into_iter().map(|c| c.name).collect();
         self.config_maps.retain(|m| !names.contains(&m.component));
@@ -562,7 +606,12 @@ impl Stack {
     /// Namespaces that hold at least one object, in a stable order.
     pub fn namespaces(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for ns in self.components.iter().map(|c| &c.namespace).chain(self.secrets.iter().map(|s| &s.namespace)) {
+        for ns in self
+            .components
+            .iter()
+            .map(|c| &c.namespace)
+            .chain(self.secrets.iter().map(|s| &s.namespace))
+        {
             if !out.contains(ns) {
                 out.push(ns.clone());
             }
@@ -573,11 +622,14 @@ impl Stack {
 
 /// Rewrites an image's registry host when `images.registry` is set.
 pub fn with_registry(cfg: &Config, image: &str) -> String {
-    let Some(reg) = &cfg.images.registry else { return image.to_string() };
+    let Some(reg) = &cfg.images.registry else {
+        return image.to_string();
+    };
     let mut parts = image.splitn(2, '/');
     let first = parts.next().unwrap_or_default();
     let rest = parts.next();
-    let has_registry = rest.is_some() && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry =
+        rest.is_some() && (first.contains('.') || first.contains(':') || first == "localhost");
     match (has_registry, rest) {
         (true, Some(r)) => format!("{reg}/{r}"),
         _ if image.contains('/') => format!("{reg}/{image}"),
@@ -587,7 +639,12 @@ pub fn with_registry(cfg: &Config, image: &str) -> String {
 
 /// Builds the stack for a configuration, applying and checking `components.*` overrides.
 pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
-    let mut stack = Stack { config: cfg.clone(), components: Vec::new(), config_maps: Vec::new(), secrets: Vec::new() };
+    let mut stack = Stack {
+        config: cfg.clone(),
+        components: Vec::new(),
+        config_maps: Vec::new(),
+        secrets: Vec::new(),
+    };
     add_all(cfg, &mut stack);
     let mut diags = Vec::new();
     let known = all_component_names();
@@ -596,16 +653,33 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
         let Some(c) = stack.components.iter_mut().find(|c| &c.name == name) else {
             if !known.iter().any(|k| k == name) {
                 let hint = crate::config::shape::closest(name, known.iter().map(String::as_str))
-                    .map_or_else(|| format!("; components: {}", known.join(", ")), |b| format!(", did you mean `{b}`?"));
-                diags.push(Diagnostic::at_key(&path, format!("unknown component `{name}`{hint}")));
+                    .map_or_else(
+                        || format!("; components: {}", known.join(", ")),
+                        |b| format!(", did you mean `{b}`?"),
+                    );
+                diags.push(Diagnostic::at_key(
+                    &path,
+                    format!("unknown component `{name}`{hint}"),
+                ));
             }
             continue;
         };
         if let Some(r) = o.replicas {
             if c.singleton && r != 1 {
-                diags.push(Diagnostic::at_value(&format!("{path}.replicas"), format!("{name} must run exactly one replica ({}), found {r}", c.notes.first().copied().unwrap_or("a singleton"))));
+                diags.push(Diagnostic::at_value(
+                    &format!("{path}.replicas"),
+                    format!(
+                        "{name} must run exactly one replica ({}), found {r}",
+                        c.notes.first().copied().unwrap_or("a singleton")
+                    ),
+                ));
             } else if r == 0 && c.kind != WorkloadKind::Job {
-                diags.push(Diagnostic::at_value(&format!("{path}.replicas"), format!("must be at least 1; disable the group instead of scaling {name} to zero")));
+                diags.push(Diagnostic::at_value(
+                    &format!("{path}.replicas"),
+                    format!(
+                        "must be at least 1; disable the group instead of scaling {name} to zero"
+                    ),
+                ));
             } else {
                 c.replicas = r;
                 if let Some(a) = &mut c.autoscale {
@@ -617,8 +691,14 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
         if let Some(m) = o.max_replicas {
             match &mut c.autoscale {
                 Some(a) if m >= a.hpa.min => a.hpa.max = m,
-                Some(a) => diags.push(Diagnostic::at_value(&format!("{path}.maxReplicas"), format!("must be at least the minimum ({}), found {m}", a.hpa.min))),
-                None => diags.push(Diagnostic::at_value(&format!("{path}.maxReplicas"), format!("{name} has no autoscaler; set replicas instead"))),
+                Some(a) => diags.push(Diagnostic::at_value(
+                    &format!("{path}.maxReplicas"),
+                    format!("must be at least the minimum ({}), found {m}", a.hpa.min),
+                )),
+                None => diags.push(Diagnostic::at_value(
+                    &format!("{path}.maxReplicas"),
+                    format!("{name} has no autoscaler; set replicas instead"),
+                )),
             }
         }
         if let Some(i) = &o.image {
@@ -638,15 +718,30 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             main.limits.memory = v;
         }
         if main.requests.cpu > main.limits.cpu {
-            diags.push(Diagnostic::at_value(&format!("{path}.resources"), format!("CPU request {} exceeds the limit {}", main.requests.cpu, main.limits.cpu)));
+            diags.push(Diagnostic::at_value(
+                &format!("{path}.resources"),
+                format!(
+                    "CPU request {} exceeds the limit {}",
+                    main.requests.cpu, main.limits.cpu
+                ),
+            ));
         }
         if main.requests.memory > main.limits.memory {
-            diags.push(Diagnostic::at_value(&format!("{path}.resources"), format!("memory request {} exceeds the limit {}", main.requests.memory, main.limits.memory)));
+            diags.push(Diagnostic::at_value(
+                &format!("{path}.resources"),
+                format!(
+                    "memory request {} exceeds the limit {}",
+                    main.requests.memory, main.limits.memory
+                ),
+            ));
         }
         if let Some(s) = o.storage {
             match c.storage.first_mut() {
                 Some(st) => st.size = s,
-                None => diags.push(Diagnostic::at_value(&format!("{path}.storage"), format!("{name} has no persistent volume"))),
+                None => diags.push(Diagnostic::at_value(
+                    &format!("{path}.storage"),
+                    format!("{name} has no persistent volume"),
+                )),
             }
         }
     }
@@ -654,7 +749,11 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     if diags.is_empty() {
         diags.extend(voiceassistant::policy_violations(&stack));
     }
-    if diags.is_empty() { Ok(stack) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(stack)
+    } else {
+        Err(diags)
+    }
 }
 
 fn add_all(cfg: &Config, stack: &mut Stack) {
@@ -668,8 +767,19 @@ fn add_all(cfg: &Config, stack: &mut Stack) {
 pub fn all_component_names() -> Vec<String> {
     let mut names = Vec::new();
     for p in crate::config::PROFILES {
-        let Ok((cfg, _)) = crate::config::load(&crate::config::Input { yaml: "", profile: Some(p), sets: &[] }) else { continue };
-        let mut s = Stack { config: cfg.clone(), components: Vec::new(), config_maps: Vec::new(), secrets: Vec::new() };
+        let Ok((cfg, _)) = crate::config::load(&crate::config::Input {
+            yaml: "",
+            profile: Some(p),
+            sets: &[],
+        }) else {
+            continue;
+        };
+        let mut s = Stack {
+            config: cfg.clone(),
+            components: Vec::new(),
+            config_maps: Vec::new(),
+            secrets: Vec::new(),
+        };
         add_all(&cfg, &mut s);
         for c in s.components {
             if !names.contains(&c.name) {
@@ -682,13 +792,25 @@ pub fn all_component_names() -> Vec<String> {
 
 /// The restricted pod security every component gets unless it documents otherwise.
 pub fn restricted(uid: i64) -> Security {
-    Security { uid, fs_group: uid, writable_root_reason: None }
+    Security {
+        uid,
+        fs_group: uid,
+        writable_root_reason: None,
+    }
 }
 
 impl Component {
     /// A component with the house defaults: one replica, restricted security as `uid`,
     /// 60 s termination grace, a Service, no storage.
-    pub fn new(name: &str, group: Group, namespace: &str, role: &'static str, kind: WorkloadKind, tier: Tier, uid: i64) -> Self {
+    pub fn new(
+        name: &str,
+        group: Group,
+        namespace: &str,
+        role: &'static str,
+        kind: WorkloadKind,
+        tier: Tier,
+        uid: i64,
+    ) -> Self {
         Component {
             name: name.into(),
             group,
@@ -731,23 +853,38 @@ impl Component {
     }
     /// Adds a scratch volume mounted at `path` in the main container.
     pub fn scratch(mut self, volume: &str, path: &str) -> Self {
-        self.volumes.push(Volume { name: volume.into(), source: VolumeSource::EmptyDir(None) });
+        self.volumes.push(Volume {
+            name: volume.into(),
+            source: VolumeSource::EmptyDir(None),
+        });
         if let Some(c) = self.containers.first_mut() {
-            c.mounts.push(Mount { volume: volume.into(), path: path.into(), read_only: false });
+            c.mounts.push(Mount {
+                volume: volume.into(),
+                path: path.into(),
+                read_only: false,
+            });
         }
         self
     }
     /// Adds a persistent volume mounted at `path` in the main container.
     pub fn persistent(mut self, volume: &str, path: &str, size: Bytes) -> Self {
-        self.storage.push(Storage { name: volume.into(), size });
+        self.storage.push(Storage {
+            name: volume.into(),
+            size,
+        });
         if let Some(c) = self.containers.first_mut() {
-            c.mounts.push(Mount { volume: volume.into(), path: path.into(), read_only: false });
+            c.mounts.push(Mount {
+                volume: volume.into(),
+                path: path.into(),
+                read_only: false,
+            });
         }
         self
     }
     /// Declares dependencies on other components.
     pub fn needs(mut self, deps: &[&str]) -> Self {
-        self.depends_on.extend(deps.iter().map(|d| (*d).to_string()));
+        self.depends_on
+            .extend(deps.iter().map(|d| (*d).to_string()));
         self
     }
 }

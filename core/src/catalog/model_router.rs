@@ -46,16 +46,34 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     let p = cfg.profile;
     let secret = mr.existing_secret.clone().unwrap_or_else(|| SECRET.into());
 
-    let (posthog_enabled, posthog_host, posthog_deps): (bool, String, Vec<&str>) = match &cfg.posthog {
-        Posthog::SelfHosted(_) => (true, format!("http://posthog-web.{}.svc.cluster.local:8000", cfg.namespaces.posthog), vec!["posthog-web", "posthog-capture", "posthog-feature-flags"]),
-        Posthog::Cloud(c) => (true, c.host.clone(), vec![]),
-        Posthog::Disabled => (false, String::new(), vec![]),
-    };
+    let (posthog_enabled, posthog_host, posthog_deps): (bool, String, Vec<&str>) =
+        match &cfg.posthog {
+            Posthog::SelfHosted(_) => (
+                true,
+                format!(
+                    "http://posthog-web.{}.svc.cluster.local:8000",
+                    cfg.namespaces.posthog
+                ),
+                vec!["posthog-web", "posthog-capture", "posthog-feature-flags"],
+            ),
+            Posthog::Cloud(c) => (true, c.host.clone(), vec![]),
+            Posthog::Disabled => (false, String::new(), vec![]),
+        };
     let db = &mr.database;
-    let db_host = db.external_host.clone().unwrap_or_else(|| format!("postgres.{infra}.svc.cluster.local"));
+    let db_host = db
+        .external_host
+        .clone()
+        .unwrap_or_else(|| format!("postgres.{infra}.svc.cluster.local"));
     let data: BTreeMap<String, String> = [
         ("APP_NAME", "model-router".to_string()),
-        ("APP_ENV", match p { crate::config::ProfileName::Production => "production", _ => "staging" }.into()),
+        (
+            "APP_ENV",
+            match p {
+                crate::config::ProfileName::Production => "production",
+                _ => "staging",
+            }
+            .into(),
+        ),
         ("LOG_LEVEL", "info".into()),
         ("HTTP_PORT", "8080".into()),
         ("GRPC_PORT", "9000".into()),
@@ -68,7 +86,10 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ("DB_NAME", db.name.clone()),
         ("DB_USER", db.user.clone()),
         ("DB_SSL_MODE", db.ssl_mode.clone()),
-        ("REDIS_ADDR", format!("redis.{infra}.svc.cluster.local:6379")),
+        (
+            "REDIS_ADDR",
+            format!("redis.{infra}.svc.cluster.local:6379"),
+        ),
         ("REDIS_DB", "0".into()),
         ("METRICS_ENABLED", "true".into()),
         ("METRICS_PORT", "9090".into()),
@@ -81,50 +102,120 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     if let Some(va) = &cfg.voice_assistant {
         // Upstream calls go to the platform's model-adapter; traces to its collector.
         if va.service_enabled("model-adapter") {
-            data.insert("MODEL_ADAPTER_URL".into(), format!("http://model-adapter.{ns}.svc.cluster.local:8005"));
+            data.insert(
+                "MODEL_ADAPTER_URL".into(),
+                format!("http://model-adapter.{ns}.svc.cluster.local:8005"),
+            );
             platform_deps.push("model-adapter");
         }
         if va.infra.otel_collector {
-            data.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), format!("http://otel-collector.{infra}.svc.cluster.local:4317"));
+            data.insert(
+                "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+                format!("http://otel-collector.{infra}.svc.cluster.local:4317"),
+            );
             data.insert("OTEL_SERVICE_NAME".into(), "model-router".into());
             platform_deps.push("otel-collector");
         }
     }
-    stack.config_maps.push(ConfigMapSpec { name: "model-router-config".into(), namespace: ns.into(), component: "model-router".into(), data });
+    stack.config_maps.push(ConfigMapSpec {
+        name: "model-router-config".into(),
+        namespace: ns.into(),
+        component: "model-router".into(),
+        data,
+    });
 
     let mut keys = vec![
         SecretKey {
             key: "POSTHOG_API_KEY".into(),
-            source: SecretSource::User { required: matches!(cfg.posthog, Posthog::Cloud(_)) },
+            source: SecretSource::User {
+                required: matches!(cfg.posthog, Posthog::Cloud(_)),
+            },
         },
         SecretKey {
             key: "DB_PASSWORD".into(),
             source: match db.external_host {
                 Some(_) => SecretSource::User { required: true },
-                None => SecretSource::SameAs { namespace: infra.into(), secret: super::infra::SECRET.into(), key: "MODEL_ROUTER_DB_PASSWORD".into() },
+                None => SecretSource::SameAs {
+                    namespace: infra.into(),
+                    secret: super::infra::SECRET.into(),
+                    key: "MODEL_ROUTER_DB_PASSWORD".into(),
+                },
             },
         },
     ];
     for pr in &mr.providers {
-        keys.extend(provider_keys(*pr).iter().map(|k| SecretKey { key: (*k).into(), source: SecretSource::User { required: false } }));
+        keys.extend(provider_keys(*pr).iter().map(|k| SecretKey {
+            key: (*k).into(),
+            source: SecretSource::User { required: false },
+        }));
     }
-    stack.secrets.push(SecretSpec { name: secret.clone(), namespace: ns.into(), component: "model-router".into(), keys: keys.clone(), existing: mr.existing_secret.is_some() });
+    stack.secrets.push(SecretSpec {
+        name: secret.clone(),
+        namespace: ns.into(),
+        component: "model-router".into(),
+        keys: keys.clone(),
+        existing: mr.existing_secret.is_some(),
+    });
 
-    let repo = cfg.images.model_router.as_deref().unwrap_or(DEFAULT_REPOSITORY);
-    let r = by_profile(p, res("100m", "128Mi", "500m", "512Mi"), res("250m", "256Mi", "1", "1Gi"), res("500m", "512Mi", "2", "2Gi"));
-    let mut m = Container::new("model-router", &with_registry(cfg, &format!("{repo}:{DEFAULT_TAG}")), r);
-    m.env_from.push(EnvFrom::Config("model-router-config".into()));
+    let repo = cfg
+        .images
+        .model_router
+        .as_deref()
+        .unwrap_or(DEFAULT_REPOSITORY);
+    let r = by_profile(
+        p,
+        res("100m", "128Mi", "500m", "512Mi"),
+        res("250m", "256Mi", "1", "1Gi"),
+        res("500m", "512Mi", "2", "2Gi"),
+    );
+    let mut m = Container::new(
+        "model-router",
+        &with_registry(cfg, &format!("{repo}:{DEFAULT_TAG}")),
+        r,
+    );
+    m.env_from
+        .push(EnvFrom::Config("model-router-config".into()));
     for k in &keys {
         m = m.env_secret(&k.key, &secret, &k.key);
     }
     m = m.env("DATABASE_URL", "postgres://$(DB_USER):$(DB_PASSWORD)@$(DB_HOST):$(DB_PORT)/$(DB_NAME)?sslmode=$(DB_SSL_MODE)");
-    m.ports = vec![Port { name: "http", port: 8080 }, Port { name: "grpc", port: 9000 }, Port { name: "metrics", port: 9090 }];
-    m.probes.startup = Some(Probe::new(ProbeCheck::Http("/health".into(), 8080), (5, 5, 3, 24)));
-    m.probes.liveness = Some(Probe::new(ProbeCheck::Http("/health".into(), 8080), (30, 30, 5, 3)));
-    m.probes.readiness = Some(Probe::new(ProbeCheck::Http("/ready".into(), 8080), (10, 10, 3, 3)));
+    m.ports = vec![
+        Port {
+            name: "http",
+            port: 8080,
+        },
+        Port {
+            name: "grpc",
+            port: 9000,
+        },
+        Port {
+            name: "metrics",
+            port: 9090,
+        },
+    ];
+    m.probes.startup = Some(Probe::new(
+        ProbeCheck::Http("/health".into(), 8080),
+        (5, 5, 3, 24),
+    ));
+    m.probes.liveness = Some(Probe::new(
+        ProbeCheck::Http("/health".into(), 8080),
+        (30, 30, 5, 3),
+    ));
+    m.probes.readiness = Some(Probe::new(
+        ProbeCheck::Http("/ready".into(), 8080),
+        (10, 10, 3, 3),
+    ));
     m.pre_stop_sleep = Some(15);
 
-    let mut c = Component::new("model-router", Group::ModelRouter, ns, "ai-infrastructure", WorkloadKind::Deployment, Tier::App, 65532);
+    let mut c = Component::new(
+        "model-router",
+        Group::ModelRouter,
+        ns,
+        "ai-infrastructure",
+        WorkloadKind::Deployment,
+        Tier::App,
+        65532,
+    );
     c.containers.push(m);
     c.replicas = mr.replicas;
     c.autoscale = mr.hpa.map(|hpa| Autoscale { hpa });
@@ -140,7 +231,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     deps.extend(platform_deps);
     c = c.needs(&deps).scratch("tmp", "/tmp");
     if let Posthog::Cloud(cl) = &cfg.posthog {
-        c.external.push(External::Https(cl.host.trim_start_matches("https://").trim_start_matches("http://").to_string()));
+        c.external.push(External::Https(
+            cl.host
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .to_string(),
+        ));
     }
     if let Some(h) = &db.external_host {
         c.external.push(External::Tcp(h.clone(), db.port));
@@ -152,16 +248,35 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         c.ingress = Some(IngressSpec {
             host: domain.clone(),
             tls_secret: "model-router-tls".into(),
-            routes: vec![Route { path: "/".into(), exact: false, component: "model-router".into(), port: "http" }],
+            routes: vec![Route {
+                path: "/".into(),
+                exact: false,
+                component: "model-router".into(),
+                port: "http",
+            }],
             annotations: vec![
                 ("nginx.ingress.kubernetes.io/proxy-body-size", "10m".into()),
-                ("nginx.ingress.kubernetes.io/proxy-connect-timeout", "300".into()),
-                ("nginx.ingress.kubernetes.io/proxy-read-timeout", "300".into()),
-                ("nginx.ingress.kubernetes.io/proxy-send-timeout", "300".into()),
+                (
+                    "nginx.ingress.kubernetes.io/proxy-connect-timeout",
+                    "300".into(),
+                ),
+                (
+                    "nginx.ingress.kubernetes.io/proxy-read-timeout",
+                    "300".into(),
+                ),
+                (
+                    "nginx.ingress.kubernetes.io/proxy-send-timeout",
+                    "300".into(),
+                ),
                 ("nginx.ingress.kubernetes.io/limit-rps", "100".into()),
             ]
             .into_iter()
-            .chain(cfg.cluster.cert_issuer.iter().map(|i| ("cert-manager.io/cluster-issuer", i.clone())))
+            .chain(
+                cfg.cluster
+                    .cert_issuer
+                    .iter()
+                    .map(|i| ("cert-manager.io/cluster-issuer", i.clone())),
+            )
             .collect(),
         });
     }

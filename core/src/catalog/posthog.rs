@@ -17,7 +17,8 @@ use crate::quantity::Bytes;
 /// `posthog.images.*` to move to a newer known-good commit.
 pub const APP_IMAGE: &str = "ghcr.io/posthog/posthog:86d6812c7de75c6c869b935e17baf45bf295bfd5";
 /// Node services image.
-pub const NODE_IMAGE: &str = "ghcr.io/posthog/posthog-node:86d6812c7de75c6c869b935e17baf45bf295bfd5";
+pub const NODE_IMAGE: &str =
+    "ghcr.io/posthog/posthog-node:86d6812c7de75c6c869b935e17baf45bf295bfd5";
 /// Rust capture image.
 pub const CAPTURE_IMAGE: &str = "ghcr.io/posthog/posthog/capture:sha-86d6812";
 /// Rust feature-flags image.
@@ -65,10 +66,13 @@ fn fqdn(name: &str, ns: &str) -> String {
 
 /// Adds the self-hosted PostHog components when `posthog.mode` is `self-hosted`.
 pub(super) fn add(cfg: &Config, stack: &mut Stack) {
-    let Posthog::SelfHosted(ph) = &cfg.posthog else { return };
+    let Posthog::SelfHosted(ph) = &cfg.posthog else {
+        return;
+    };
     let ns = cfg.namespaces.posthog.as_str();
     let p = cfg.profile;
-    let img = |pin: &Option<String>, default: &str| with_registry(cfg, pin.as_deref().unwrap_or(default));
+    let img =
+        |pin: &Option<String>, default: &str| with_registry(cfg, pin.as_deref().unwrap_or(default));
     let app_image = img(&ph.images.app, APP_IMAGE);
     let node_image = img(&ph.images.node, NODE_IMAGE);
     let capture_image = img(&ph.images.capture, CAPTURE_IMAGE);
@@ -77,7 +81,10 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     let redis_url = format!("redis://{}:6379/", h("posthog-redis"));
     let kafka = format!("{}:9092", h("posthog-kafka"));
     let s3 = format!("http://{}:19000", h("posthog-objectstorage"));
-    let db_url = format!("postgres://posthog:$(POSTHOG_DB_PASSWORD)@{}:5432/posthog", h("posthog-postgres"));
+    let db_url = format!(
+        "postgres://posthog:$(POSTHOG_DB_PASSWORD)@{}:5432/posthog",
+        h("posthog-postgres")
+    );
 
     stack.secrets.push(SecretSpec {
         name: ph.existing_secret.clone().unwrap_or_else(|| SECRET.into()),
@@ -85,14 +92,37 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         component: "posthog-web".into(),
         existing: ph.existing_secret.is_some(),
         keys: vec![
-            SecretKey { key: "SECRET_KEY".into(), source: if ph.secret_key.is_some() { SecretSource::User { required: true } } else { SecretSource::Random { length: 50 } } },
-            SecretKey { key: "ENCRYPTION_SALT_KEYS".into(), source: SecretSource::RandomHex { length: 32 } },
-            SecretKey { key: "POSTHOG_DB_PASSWORD".into(), source: SecretSource::Random { length: 32 } },
-            SecretKey { key: "OBJECT_STORAGE_ACCESS_KEY_ID".into(), source: SecretSource::Random { length: 20 } },
-            SecretKey { key: "OBJECT_STORAGE_SECRET_ACCESS_KEY".into(), source: SecretSource::Random { length: 40 } },
+            SecretKey {
+                key: "SECRET_KEY".into(),
+                source: if ph.secret_key.is_some() {
+                    SecretSource::User { required: true }
+                } else {
+                    SecretSource::Random { length: 50 }
+                },
+            },
+            SecretKey {
+                key: "ENCRYPTION_SALT_KEYS".into(),
+                source: SecretSource::RandomHex { length: 32 },
+            },
+            SecretKey {
+                key: "POSTHOG_DB_PASSWORD".into(),
+                source: SecretSource::Random { length: 32 },
+            },
+            SecretKey {
+                key: "OBJECT_STORAGE_ACCESS_KEY_ID".into(),
+                source: SecretSource::Random { length: 20 },
+            },
+            SecretKey {
+                key: "OBJECT_STORAGE_SECRET_ACCESS_KEY".into(),
+                source: SecretSource::Random { length: 40 },
+            },
         ],
     });
-    let secret = stack.secrets.last().map(|s| s.name.clone()).unwrap_or_default();
+    let secret = stack
+        .secrets
+        .last()
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
 
     let mut data = BTreeMap::new();
     for (k, v) in [
@@ -111,7 +141,10 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ("CLICKHOUSE_VERIFY", "false".into()),
         ("CLICKHOUSE_CLUSTER", "posthog".into()),
         ("CLICKHOUSE_MIGRATIONS_CLUSTER", "posthog_migrations".into()),
-        ("CLICKHOUSE_SINGLE_SHARD_CLUSTER", "posthog_single_shard".into()),
+        (
+            "CLICKHOUSE_SINGLE_SHARD_CLUSTER",
+            "posthog_single_shard".into(),
+        ),
         ("CLICKHOUSE_LOGS_CLUSTER_HOST", h("posthog-clickhouse")),
         ("CLICKHOUSE_LOGS_CLUSTER_SECURE", "false".into()),
         ("KAFKA_HOSTS", kafka.clone()),
@@ -134,14 +167,25 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ("OBJECT_STORAGE_BUCKET", "posthog".into()),
         ("SESSION_RECORDING_V2_S3_ENDPOINT", s3.clone()),
         ("SESSION_RECORDING_V2_S3_BUCKET", "posthog".into()),
-        ("CDP_API_URL", format!("http://{}:6738", h("posthog-plugins"))),
-        ("FEATURE_FLAGS_SERVICE_URL", format!("http://{}:3001", h("posthog-feature-flags"))),
+        (
+            "CDP_API_URL",
+            format!("http://{}:6738", h("posthog-plugins")),
+        ),
+        (
+            "FEATURE_FLAGS_SERVICE_URL",
+            format!("http://{}:3001", h("posthog-feature-flags")),
+        ),
         ("OTEL_SDK_DISABLED", "true".into()),
         ("MMDB_FILE_LOCATION", "/share/GeoLite2-City.mmdb".into()),
     ] {
         data.insert(k.to_string(), v);
     }
-    stack.config_maps.push(ConfigMapSpec { name: CONFIG.into(), namespace: ns.into(), component: "posthog-web".into(), data });
+    stack.config_maps.push(ConfigMapSpec {
+        name: CONFIG.into(),
+        namespace: ns.into(),
+        component: "posthog-web".into(),
+        data,
+    });
 
     // The Django app image's containers all read the same configuration and secrets.
     let app = |name: &str, r: ResourceSpec| {
@@ -152,98 +196,260 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             .env_secret("POSTHOG_DB_PASSWORD", &secret, "POSTHOG_DB_PASSWORD")
             .env_secret("PGPASSWORD", &secret, "POSTHOG_DB_PASSWORD")
             .env("DATABASE_URL", db_url.clone())
-            .env_secret("OBJECT_STORAGE_ACCESS_KEY_ID", &secret, "OBJECT_STORAGE_ACCESS_KEY_ID")
-            .env_secret("OBJECT_STORAGE_SECRET_ACCESS_KEY", &secret, "OBJECT_STORAGE_SECRET_ACCESS_KEY")
-            .env_secret("SESSION_RECORDING_V2_S3_ACCESS_KEY_ID", &secret, "OBJECT_STORAGE_ACCESS_KEY_ID")
-            .env_secret("SESSION_RECORDING_V2_S3_SECRET_ACCESS_KEY", &secret, "OBJECT_STORAGE_SECRET_ACCESS_KEY");
+            .env_secret(
+                "OBJECT_STORAGE_ACCESS_KEY_ID",
+                &secret,
+                "OBJECT_STORAGE_ACCESS_KEY_ID",
+            )
+            .env_secret(
+                "OBJECT_STORAGE_SECRET_ACCESS_KEY",
+                &secret,
+                "OBJECT_STORAGE_SECRET_ACCESS_KEY",
+            )
+            .env_secret(
+                "SESSION_RECORDING_V2_S3_ACCESS_KEY_ID",
+                &secret,
+                "OBJECT_STORAGE_ACCESS_KEY_ID",
+            )
+            .env_secret(
+                "SESSION_RECORDING_V2_S3_SECRET_ACCESS_KEY",
+                &secret,
+                "OBJECT_STORAGE_SECRET_ACCESS_KEY",
+            );
         c.env_from.push(EnvFrom::Config(CONFIG.into()));
         // Django, NGINX Unit and Celery write pid files, sockets and compiled caches inside the image.
         c.read_only_root = false;
         c
     };
-    const APP_ROOT: &str = "the PostHog app image writes pid files, Unit's control socket and caches inside /code";
+    const APP_ROOT: &str =
+        "the PostHog app image writes pid files, Unit's control socket and caches inside /code";
 
     // --- Stateful tier -------------------------------------------------------------------
-    let pg_res = by_profile(p, res("100m", "256Mi", "500m", "1Gi"), res("250m", "512Mi", "1", "2Gi"), res("500m", "512Mi", "1", "2Gi"));
+    let pg_res = by_profile(
+        p,
+        res("100m", "256Mi", "500m", "1Gi"),
+        res("250m", "512Mi", "1", "2Gi"),
+        res("500m", "512Mi", "1", "2Gi"),
+    );
     let pg_size = by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(20));
     let mut pg = Container::new("postgres", &with_registry(cfg, POSTGRES_IMAGE), pg_res)
         .env("POSTGRES_USER", "posthog")
         .env("POSTGRES_DB", "posthog")
         .env("PGDATA", "/var/lib/postgresql/data/pgdata")
         .env_secret("POSTGRES_PASSWORD", &secret, "POSTHOG_DB_PASSWORD");
-    pg.ports.push(Port { name: "postgres", port: 5432 });
-    let ready = ProbeCheck::Exec(vec!["pg_isready".into(), "-U".into(), "posthog".into(), "-h".into(), "127.0.0.1".into()]);
+    pg.ports.push(Port {
+        name: "postgres",
+        port: 5432,
+    });
+    let ready = ProbeCheck::Exec(vec![
+        "pg_isready".into(),
+        "-U".into(),
+        "posthog".into(),
+        "-h".into(),
+        "127.0.0.1".into(),
+    ]);
     pg.probes.liveness = Some(Probe::new(ready.clone(), (30, 10, 5, 6)));
     pg.probes.readiness = Some(Probe::new(ready, (5, 5, 3, 3)));
-    let mut c = Component::new("posthog-postgres", Group::Posthog, ns, "database", WorkloadKind::StatefulSet, Tier::Stateful, 70);
+    let mut c = Component::new(
+        "posthog-postgres",
+        Group::Posthog,
+        ns,
+        "database",
+        WorkloadKind::StatefulSet,
+        Tier::Stateful,
+        70,
+    );
     c.containers.push(pg);
-    let c = singleton(c.persistent("data", "/var/lib/postgresql/data", pg_size).scratch("run", "/var/run/postgresql").scratch("tmp", "/tmp"), "a single PostgreSQL primary without replication");
+    let c = singleton(
+        c.persistent("data", "/var/lib/postgresql/data", pg_size)
+            .scratch("run", "/var/run/postgresql")
+            .scratch("tmp", "/tmp"),
+        "a single PostgreSQL primary without replication",
+    );
     stack.components.push(c);
 
-    let redis_res = by_profile(p, res("50m", "64Mi", "250m", "256Mi"), res("100m", "128Mi", "500m", "512Mi"), res("250m", "256Mi", "500m", "1Gi"));
+    let redis_res = by_profile(
+        p,
+        res("50m", "64Mi", "250m", "256Mi"),
+        res("100m", "128Mi", "500m", "512Mi"),
+        res("250m", "256Mi", "500m", "1Gi"),
+    );
     let maxmem = by_profile(p, "200mb", "400mb", "768mb");
     let mut r = Container::new("redis", &with_registry(cfg, REDIS_IMAGE), redis_res);
     r.command = vec!["redis-server".into()];
-    r.args = ["--maxmemory", maxmem, "--maxmemory-policy", "allkeys-lru", "--appendonly", "yes", "--dir", "/data"].map(String::from).to_vec();
-    r.ports.push(Port { name: "redis", port: 6379 });
+    r.args = [
+        "--maxmemory",
+        maxmem,
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--appendonly",
+        "yes",
+        "--dir",
+        "/data",
+    ]
+    .map(String::from)
+    .to_vec();
+    r.ports.push(Port {
+        name: "redis",
+        port: 6379,
+    });
     let ping = ProbeCheck::Exec(vec!["redis-cli".into(), "ping".into()]);
     r.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(6379), (15, 10, 3, 3)));
     r.probes.readiness = Some(Probe::new(ping, (5, 5, 2, 3)));
-    let mut c = Component::new("posthog-redis", Group::Posthog, ns, "cache", WorkloadKind::StatefulSet, Tier::Stateful, 999);
+    let mut c = Component::new(
+        "posthog-redis",
+        Group::Posthog,
+        ns,
+        "cache",
+        WorkloadKind::StatefulSet,
+        Tier::Stateful,
+        999,
+    );
     c.containers.push(r);
-    let c = singleton(c.persistent("data", "/data", by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(5))), "Celery beat state and the plugin-server heartbeat live in one Redis");
+    let c = singleton(
+        c.persistent(
+            "data",
+            "/data",
+            by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(5)),
+        ),
+        "Celery beat state and the plugin-server heartbeat live in one Redis",
+    );
     stack.components.push(c);
 
-    let zk_res = by_profile(p, res("50m", "128Mi", "250m", "512Mi"), res("100m", "256Mi", "500m", "512Mi"), res("250m", "512Mi", "500m", "1Gi"));
+    let zk_res = by_profile(
+        p,
+        res("50m", "128Mi", "250m", "512Mi"),
+        res("100m", "256Mi", "500m", "512Mi"),
+        res("250m", "512Mi", "500m", "1Gi"),
+    );
     let mut z = Container::new("zookeeper", &with_registry(cfg, ZOOKEEPER_IMAGE), zk_res)
         .env("ZOO_STANDALONE_ENABLED", "true")
         .env("ZOO_4LW_COMMANDS_WHITELIST", "ruok,srvr,mntr,conf")
         .env("ZOO_AUTOPURGE_PURGEINTERVAL", "1")
         .env("ZOO_AUTOPURGE_SNAPRETAINCOUNT", "3")
         .env("ZOO_DATA_LOG_DIR", "/data/datalog");
-    z.ports.push(Port { name: "client", port: 2181 });
+    z.ports.push(Port {
+        name: "client",
+        port: 2181,
+    });
     z.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(2181), (20, 10, 3, 3)));
-    z.probes.readiness = Some(Probe::new(ProbeCheck::Exec(vec!["sh".into(), "-c".into(), "echo ruok | nc 127.0.0.1 2181 | grep imok".into()]), (5, 10, 3, 3)));
+    z.probes.readiness = Some(Probe::new(
+        ProbeCheck::Exec(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo ruok | nc 127.0.0.1 2181 | grep imok".into(),
+        ]),
+        (5, 10, 3, 3),
+    ));
     z.read_only_root = false;
-    let mut c = Component::new("posthog-zookeeper", Group::Posthog, ns, "coordination", WorkloadKind::StatefulSet, Tier::Stateful, 1000);
+    let mut c = Component::new(
+        "posthog-zookeeper",
+        Group::Posthog,
+        ns,
+        "coordination",
+        WorkloadKind::StatefulSet,
+        Tier::Stateful,
+        1000,
+    );
     c.containers.push(z);
-    c.security.writable_root_reason = Some("the ZooKeeper entrypoint writes zoo.cfg into /conf at start");
-    let c = singleton(c.persistent("data", "/data", by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(10))), "a standalone ZooKeeper for ClickHouse's replicated DDL");
+    c.security.writable_root_reason =
+        Some("the ZooKeeper entrypoint writes zoo.cfg into /conf at start");
+    let c = singleton(
+        c.persistent(
+            "data",
+            "/data",
+            by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(10)),
+        ),
+        "a standalone ZooKeeper for ClickHouse's replicated DDL",
+    );
     stack.components.push(c);
 
-    let (kres, kmem) = by_profile(p, (res("100m", "384Mi", "500m", "512Mi"), "256M"), (res("250m", "768Mi", "1", "1Gi"), "512M"), (res("1", "2Gi", "2", "2Gi"), "1536M"));
+    let (kres, kmem) = by_profile(
+        p,
+        (res("100m", "384Mi", "500m", "512Mi"), "256M"),
+        (res("250m", "768Mi", "1", "1Gi"), "512M"),
+        (res("1", "2Gi", "2", "2Gi"), "1536M"),
+    );
     let mut k = Container::new("redpanda", &with_registry(cfg, REDPANDA_IMAGE), kres);
     k.command = vec!["rpk".into()];
     let advertise = format!("internal://{}", kafka);
     k.args = vec![
-        "redpanda".into(), "start".into(),
-        "--kafka-addr".into(), "internal://0.0.0.0:9092".into(),
-        "--advertise-kafka-addr".into(), advertise,
-        "--rpc-addr".into(), "0.0.0.0:33145".into(),
-        "--advertise-rpc-addr".into(), format!("{}:33145", h("posthog-kafka")),
-        "--mode".into(), "dev-container".into(),
-        "--smp".into(), "1".into(),
-        "--memory".into(), kmem.into(),
-        "--reserve-memory".into(), "0M".into(),
+        "redpanda".into(),
+        "start".into(),
+        "--kafka-addr".into(),
+        "internal://0.0.0.0:9092".into(),
+        "--advertise-kafka-addr".into(),
+        advertise,
+        "--rpc-addr".into(),
+        "0.0.0.0:33145".into(),
+        "--advertise-rpc-addr".into(),
+        format!("{}:33145", h("posthog-kafka")),
+        "--mode".into(),
+        "dev-container".into(),
+        "--smp".into(),
+        "1".into(),
+        "--memory".into(),
+        kmem.into(),
+        "--reserve-memory".into(),
+        "0M".into(),
         "--overprovisioned".into(),
-        "--set".into(), "redpanda.auto_create_topics_enabled=true".into(),
-        "--set".into(), "redpanda.log_retention_ms=3600000".into(),
+        "--set".into(),
+        "redpanda.auto_create_topics_enabled=true".into(),
+        "--set".into(),
+        "redpanda.log_retention_ms=3600000".into(),
     ];
-    k.ports.push(Port { name: "kafka", port: 9092 });
-    k.ports.push(Port { name: "admin", port: 9644 });
-    k.probes.liveness = Some(Probe::new(ProbeCheck::Http("/v1/status/ready".into(), 9644), (20, 10, 3, 3)));
-    k.probes.readiness = Some(Probe::new(ProbeCheck::Http("/v1/status/ready".into(), 9644), (5, 5, 3, 3)));
+    k.ports.push(Port {
+        name: "kafka",
+        port: 9092,
+    });
+    k.ports.push(Port {
+        name: "admin",
+        port: 9644,
+    });
+    k.probes.liveness = Some(Probe::new(
+        ProbeCheck::Http("/v1/status/ready".into(), 9644),
+        (20, 10, 3, 3),
+    ));
+    k.probes.readiness = Some(Probe::new(
+        ProbeCheck::Http("/v1/status/ready".into(), 9644),
+        (5, 5, 3, 3),
+    ));
     k.read_only_root = false;
-    let mut c = Component::new("posthog-kafka", Group::Posthog, ns, "broker", WorkloadKind::StatefulSet, Tier::Stateful, 101);
+    let mut c = Component::new(
+        "posthog-kafka",
+        Group::Posthog,
+        ns,
+        "broker",
+        WorkloadKind::StatefulSet,
+        Tier::Stateful,
+        101,
+    );
     c.containers.push(k);
-    c.security.writable_root_reason = Some("Redpanda writes its generated node config to /etc/redpanda");
+    c.security.writable_root_reason =
+        Some("Redpanda writes its generated node config to /etc/redpanda");
     c.notes.push("Kafka-compatible broker (Redpanda); retention is set with redpanda.log_retention_ms because it ignores KAFKA_LOG_RETENTION_* variables");
-    let c = singleton(c.persistent("data", "/var/lib/redpanda/data", by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(50))), "a single broker with replication factor 1");
+    let c = singleton(
+        c.persistent(
+            "data",
+            "/var/lib/redpanda/data",
+            by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(50)),
+        ),
+        "a single broker with replication factor 1",
+    );
     stack.components.push(c);
 
-    let ch_res = by_profile(p, res("250m", "1Gi", "1", "2Gi"), res("500m", "2Gi", "2", "4Gi"), res("1", "2Gi", "4", "8Gi"));
+    let ch_res = by_profile(
+        p,
+        res("250m", "1Gi", "1", "2Gi"),
+        res("500m", "2Gi", "2", "4Gi"),
+        res("1", "2Gi", "4", "8Gi"),
+    );
     let ch_host = format!("posthog-clickhouse-0.{}", h("posthog-clickhouse"));
-    let shard = |cluster: &str| format!("    <{cluster}><shard><internal_replication>true</internal_replication><replica><host>{ch_host}</host><port>9000</port></replica></shard></{cluster}>\n");
+    let shard = |cluster: &str| {
+        format!(
+            "    <{cluster}><shard><internal_replication>true</internal_replication><replica><host>{ch_host}</host><port>9000</port></replica></shard></{cluster}>\n"
+        )
+    };
     let cluster_xml = format!(
         "<clickhouse>\n  <zookeeper><node><host>{zk}</host><port>2181</port></node></zookeeper>\n  <remote_servers>\n{a}{b}{c}  </remote_servers>\n  <macros><cluster>posthog</cluster><shard>01</shard><replica>01</replica><hostClusterType>online</hostClusterType><hostClusterRole>data</hostClusterRole></macros>\n  <max_server_memory_usage_to_ram_ratio>0.9</max_server_memory_usage_to_ram_ratio>\n</clickhouse>\n",
         zk = h("posthog-zookeeper"),
@@ -256,159 +462,479 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         name: "posthog-clickhouse-config".into(),
         namespace: ns.into(),
         component: "posthog-clickhouse".into(),
-        data: BTreeMap::from([("posthog-cluster.xml".to_string(), cluster_xml), ("posthog-users.xml".to_string(), users_xml)]),
+        data: BTreeMap::from([
+            ("posthog-cluster.xml".to_string(), cluster_xml),
+            ("posthog-users.xml".to_string(), users_xml),
+        ]),
     });
     let mut ch = Container::new("clickhouse", &with_registry(cfg, CLICKHOUSE_IMAGE), ch_res)
         .env("CLICKHOUSE_SKIP_USER_SETUP", "1")
         .env("KAFKA_HOSTS", kafka.clone());
-    ch.ports.push(Port { name: "http", port: 8123 });
-    ch.ports.push(Port { name: "native", port: 9000 });
-    ch.ports.push(Port { name: "interserver", port: 9009 });
-    ch.probes.liveness = Some(Probe::new(ProbeCheck::Http("/ping".into(), 8123), (30, 10, 3, 6)));
-    ch.probes.readiness = Some(Probe::new(ProbeCheck::Http("/ping".into(), 8123), (5, 5, 3, 3)));
+    ch.ports.push(Port {
+        name: "http",
+        port: 8123,
+    });
+    ch.ports.push(Port {
+        name: "native",
+        port: 9000,
+    });
+    ch.ports.push(Port {
+        name: "interserver",
+        port: 9009,
+    });
+    ch.probes.liveness = Some(Probe::new(
+        ProbeCheck::Http("/ping".into(), 8123),
+        (30, 10, 3, 6),
+    ));
+    ch.probes.readiness = Some(Probe::new(
+        ProbeCheck::Http("/ping".into(), 8123),
+        (5, 5, 3, 3),
+    ));
     ch.read_only_root = false;
-    ch.mounts.push(Mount { volume: "config".into(), path: "/etc/clickhouse-server/config.d/posthog-cluster.xml".into(), read_only: true });
-    let mut c = Component::new("posthog-clickhouse", Group::Posthog, ns, "analytics-database", WorkloadKind::StatefulSet, Tier::Stateful, 101);
+    ch.mounts.push(Mount {
+        volume: "config".into(),
+        path: "/etc/clickhouse-server/config.d/posthog-cluster.xml".into(),
+        read_only: true,
+    });
+    let mut c = Component::new(
+        "posthog-clickhouse",
+        Group::Posthog,
+        ns,
+        "analytics-database",
+        WorkloadKind::StatefulSet,
+        Tier::Stateful,
+        101,
+    );
     c.containers.push(ch);
-    c.volumes.push(Volume { name: "config".into(), source: VolumeSource::ConfigMap("posthog-clickhouse-config".into()) });
-    c.security.writable_root_reason = Some("the ClickHouse entrypoint writes generated config into /etc/clickhouse-server");
-    let c = singleton(c.persistent("data", "/var/lib/clickhouse", by_profile(p, Bytes::gi(5), Bytes::gi(20), Bytes::gi(50))), "one shard, one replica: PostHog's single-node ClickHouse layout")
-        .needs(&["posthog-zookeeper", "posthog-kafka"]);
+    c.volumes.push(Volume {
+        name: "config".into(),
+        source: VolumeSource::ConfigMap("posthog-clickhouse-config".into()),
+    });
+    c.security.writable_root_reason =
+        Some("the ClickHouse entrypoint writes generated config into /etc/clickhouse-server");
+    let c = singleton(
+        c.persistent(
+            "data",
+            "/var/lib/clickhouse",
+            by_profile(p, Bytes::gi(5), Bytes::gi(20), Bytes::gi(50)),
+        ),
+        "one shard, one replica: PostHog's single-node ClickHouse layout",
+    )
+    .needs(&["posthog-zookeeper", "posthog-kafka"]);
     stack.components.push(c);
 
-    let os_res = by_profile(p, res("50m", "128Mi", "250m", "512Mi"), res("100m", "256Mi", "500m", "1Gi"), res("250m", "512Mi", "1", "2Gi"));
+    let os_res = by_profile(
+        p,
+        res("50m", "128Mi", "250m", "512Mi"),
+        res("100m", "256Mi", "500m", "1Gi"),
+        res("250m", "512Mi", "1", "2Gi"),
+    );
     let mut m = Container::new("minio", &with_registry(cfg, MINIO_IMAGE), os_res)
         .env_secret("MINIO_ROOT_USER", &secret, "OBJECT_STORAGE_ACCESS_KEY_ID")
-        .env_secret("MINIO_ROOT_PASSWORD", &secret, "OBJECT_STORAGE_SECRET_ACCESS_KEY");
-    m.args = ["server", "--address", ":19000", "--console-address", ":19001", "/data"].map(String::from).to_vec();
-    m.ports.push(Port { name: "s3", port: 19000 });
-    m.ports.push(Port { name: "console", port: 19001 });
-    m.probes.liveness = Some(Probe::new(ProbeCheck::Http("/minio/health/live".into(), 19000), (20, 10, 3, 3)));
-    m.probes.readiness = Some(Probe::new(ProbeCheck::Http("/minio/health/ready".into(), 19000), (5, 5, 3, 3)));
-    let mut c = Component::new("posthog-objectstorage", Group::Posthog, ns, "object-storage", WorkloadKind::StatefulSet, Tier::Stateful, 1000);
+        .env_secret(
+            "MINIO_ROOT_PASSWORD",
+            &secret,
+            "OBJECT_STORAGE_SECRET_ACCESS_KEY",
+        );
+    m.args = [
+        "server",
+        "--address",
+        ":19000",
+        "--console-address",
+        ":19001",
+        "/data",
+    ]
+    .map(String::from)
+    .to_vec();
+    m.ports.push(Port {
+        name: "s3",
+        port: 19000,
+    });
+    m.ports.push(Port {
+        name: "console",
+        port: 19001,
+    });
+    m.probes.liveness = Some(Probe::new(
+        ProbeCheck::Http("/minio/health/live".into(), 19000),
+        (20, 10, 3, 3),
+    ));
+    m.probes.readiness = Some(Probe::new(
+        ProbeCheck::Http("/minio/health/ready".into(), 19000),
+        (5, 5, 3, 3),
+    ));
+    let mut c = Component::new(
+        "posthog-objectstorage",
+        Group::Posthog,
+        ns,
+        "object-storage",
+        WorkloadKind::StatefulSet,
+        Tier::Stateful,
+        1000,
+    );
     c.containers.push(m);
-    let c = singleton(c.persistent("data", "/data", by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(50))).scratch("tmp", "/tmp"), "a single-drive MinIO");
+    let c = singleton(
+        c.persistent(
+            "data",
+            "/data",
+            by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(50)),
+        )
+        .scratch("tmp", "/tmp"),
+        "a single-drive MinIO",
+    );
     stack.components.push(c);
 
     // --- Setup jobs ----------------------------------------------------------------------
     let job_res = res("50m", "64Mi", "200m", "256Mi");
-    let mut j = Container::new("create-databases", &with_registry(cfg, POSTGRES_IMAGE), job_res)
-        .env("PGHOST", h("posthog-postgres"))
-        .env("PGUSER", "posthog")
-        .env("PGDATABASE", "postgres")
-        .env_secret("PGPASSWORD", &secret, "POSTHOG_DB_PASSWORD");
+    let mut j = Container::new(
+        "create-databases",
+        &with_registry(cfg, POSTGRES_IMAGE),
+        job_res,
+    )
+    .env("PGHOST", h("posthog-postgres"))
+    .env("PGUSER", "posthog")
+    .env("PGDATABASE", "postgres")
+    .env_secret("PGPASSWORD", &secret, "POSTHOG_DB_PASSWORD");
     j = j.shell("set -eu\nuntil pg_isready -q; do sleep 2; done\nfor db in posthog cyclotron; do\n  psql -v ON_ERROR_STOP=1 -tAc \"SELECT 1 FROM pg_database WHERE datname = '$db'\" | grep -q 1 || psql -v ON_ERROR_STOP=1 -c \"CREATE DATABASE $db OWNER posthog\"\ndone\n");
-    let mut c = Component::new("posthog-postgres-init", Group::Posthog, ns, "database-setup", WorkloadKind::Job, Tier::Setup, 70);
+    let mut c = Component::new(
+        "posthog-postgres-init",
+        Group::Posthog,
+        ns,
+        "database-setup",
+        WorkloadKind::Job,
+        Tier::Setup,
+        70,
+    );
     c.containers.push(j);
-    c.job = Some(JobSpec { backoff_limit: 6, active_deadline: 600 });
-    c.notes.push("creates the posthog and cyclotron databases if absent (idempotent)");
+    c.job = Some(JobSpec {
+        backoff_limit: 6,
+        active_deadline: 600,
+    });
+    c.notes
+        .push("creates the posthog and cyclotron databases if absent (idempotent)");
     stack.components.push(c.needs(&["posthog-postgres"]));
 
-    let mut j = Container::new("create-topics", &with_registry(cfg, REDPANDA_IMAGE), job_res);
-    j.command = vec!["sh".into(), "-c".into(), format!(
-        "set -eu\nfor t in {topics}; do\n  out=$(rpk topic create \"$t\" -p 1 -r 1 -X brokers={kafka} 2>&1) || true\n  echo \"$out\" | grep -qE 'OK|TOPIC_ALREADY_EXISTS' || {{ echo \"$out\"; exit 1; }}\ndone\n",
-        topics = TOPICS.join(" ")
-    )];
+    let mut j = Container::new(
+        "create-topics",
+        &with_registry(cfg, REDPANDA_IMAGE),
+        job_res,
+    );
+    j.command = vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "set -eu\nfor t in {topics}; do\n  out=$(rpk topic create \"$t\" -p 1 -r 1 -X brokers={kafka} 2>&1) || true\n  echo \"$out\" | grep -qE 'OK|TOPIC_ALREADY_EXISTS' || {{ echo \"$out\"; exit 1; }}\ndone\n",
+            topics = TOPICS.join(" ")
+        ),
+    ];
     j = j.env("HOME", "/tmp");
-    let mut c = Component::new("posthog-kafka-init", Group::Posthog, ns, "broker-setup", WorkloadKind::Job, Tier::Setup, 101);
+    let mut c = Component::new(
+        "posthog-kafka-init",
+        Group::Posthog,
+        ns,
+        "broker-setup",
+        WorkloadKind::Job,
+        Tier::Setup,
+        101,
+    );
     c.containers.push(j);
-    c.job = Some(JobSpec { backoff_limit: 6, active_deadline: 600 });
-    c.notes.push("creates the topics consumers need before the app tier starts (idempotent)");
-    stack.components.push(c.needs(&["posthog-kafka"]).scratch("tmp", "/tmp"));
+    c.job = Some(JobSpec {
+        backoff_limit: 6,
+        active_deadline: 600,
+    });
+    c.notes
+        .push("creates the topics consumers need before the app tier starts (idempotent)");
+    stack
+        .components
+        .push(c.needs(&["posthog-kafka"]).scratch("tmp", "/tmp"));
 
     let mut j = Container::new("create-buckets", &with_registry(cfg, MC_IMAGE), job_res)
         .env_secret("ACCESS_KEY", &secret, "OBJECT_STORAGE_ACCESS_KEY_ID")
         .env_secret("SECRET_KEY", &secret, "OBJECT_STORAGE_SECRET_ACCESS_KEY")
         .env("HOME", "/tmp");
     j = j.shell(&format!("set -eu\nmc alias set store {s3} \"$ACCESS_KEY\" \"$SECRET_KEY\"\nmc mb --ignore-existing store/posthog\nmc mb --ignore-existing store/ai-blobs\nmc anonymous set none store/posthog\n"));
-    let mut c = Component::new("posthog-objectstorage-init", Group::Posthog, ns, "object-storage-setup", WorkloadKind::Job, Tier::Setup, 1000);
+    let mut c = Component::new(
+        "posthog-objectstorage-init",
+        Group::Posthog,
+        ns,
+        "object-storage-setup",
+        WorkloadKind::Job,
+        Tier::Setup,
+        1000,
+    );
     c.containers.push(j);
-    c.job = Some(JobSpec { backoff_limit: 6, active_deadline: 600 });
-    c.notes.push("creates the posthog and ai-blobs buckets, private (idempotent)");
-    stack.components.push(c.needs(&["posthog-objectstorage"]).scratch("tmp", "/tmp"));
+    c.job = Some(JobSpec {
+        backoff_limit: 6,
+        active_deadline: 600,
+    });
+    c.notes
+        .push("creates the posthog and ai-blobs buckets, private (idempotent)");
+    stack
+        .components
+        .push(c.needs(&["posthog-objectstorage"]).scratch("tmp", "/tmp"));
 
     // --- Migrations ----------------------------------------------------------------------
-    let mut j = app("migrate", by_profile(p, res("250m", "512Mi", "1", "2Gi"), res("500m", "1Gi", "2", "4Gi"), res("500m", "1Gi", "2", "4Gi")));
+    let mut j = app(
+        "migrate",
+        by_profile(
+            p,
+            res("250m", "512Mi", "1", "2Gi"),
+            res("500m", "1Gi", "2", "4Gi"),
+            res("500m", "1Gi", "2", "4Gi"),
+        ),
+    );
     j = j.shell("set -e\npython manage.py migrate --noinput\npython manage.py migrate_clickhouse\npython manage.py run_async_migrations\n");
-    let mut c = Component::new("posthog-migrate", Group::Posthog, ns, "migrations", WorkloadKind::Job, Tier::Migration, 1000);
+    let mut c = Component::new(
+        "posthog-migrate",
+        Group::Posthog,
+        ns,
+        "migrations",
+        WorkloadKind::Job,
+        Tier::Migration,
+        1000,
+    );
     c.containers.push(j);
-    c.job = Some(JobSpec { backoff_limit: 3, active_deadline: 3600 });
+    c.job = Some(JobSpec {
+        backoff_limit: 3,
+        active_deadline: 3600,
+    });
     c.security.writable_root_reason = Some(APP_ROOT);
     c.notes.push("Django, ClickHouse and async migrations; a fresh install applies thousands of migrations, so the deadline is an hour");
-    stack.components.push(c.needs(&["posthog-postgres", "posthog-redis", "posthog-clickhouse", "posthog-kafka", "posthog-objectstorage"]).scratch("tmp", "/tmp"));
+    stack.components.push(
+        c.needs(&[
+            "posthog-postgres",
+            "posthog-redis",
+            "posthog-clickhouse",
+            "posthog-kafka",
+            "posthog-objectstorage",
+        ])
+        .scratch("tmp", "/tmp"),
+    );
 
     // --- Applications --------------------------------------------------------------------
-    let web_res = by_profile(p, res("200m", "512Mi", "1", "2Gi"), res("500m", "1Gi", "2", "4Gi"), res("500m", "1Gi", "2", "4Gi"));
+    let web_res = by_profile(
+        p,
+        res("200m", "512Mi", "1", "2Gi"),
+        res("500m", "1Gi", "2", "4Gi"),
+        res("500m", "1Gi", "2", "4Gi"),
+    );
     let mut w = app("web", web_res);
     w.command = vec!["./bin/docker-server".into()];
-    w.ports.push(Port { name: "http", port: 8000 });
-    w.ports.push(Port { name: "metrics", port: 8001 });
-    w.probes.startup = Some(Probe::new(ProbeCheck::Http("/_health".into(), 8000), (10, 10, 5, 30)));
-    w.probes.liveness = Some(Probe::new(ProbeCheck::Http("/_health".into(), 8000), (0, 30, 5, 3)));
-    w.probes.readiness = Some(Probe::new(ProbeCheck::Http("/_health".into(), 8000), (0, 10, 5, 3)));
+    w.ports.push(Port {
+        name: "http",
+        port: 8000,
+    });
+    w.ports.push(Port {
+        name: "metrics",
+        port: 8001,
+    });
+    w.probes.startup = Some(Probe::new(
+        ProbeCheck::Http("/_health".into(), 8000),
+        (10, 10, 5, 30),
+    ));
+    w.probes.liveness = Some(Probe::new(
+        ProbeCheck::Http("/_health".into(), 8000),
+        (0, 30, 5, 3),
+    ));
+    w.probes.readiness = Some(Probe::new(
+        ProbeCheck::Http("/_health".into(), 8000),
+        (0, 10, 5, 3),
+    ));
     w.pre_stop_sleep = Some(20);
     w = w.env("LIVESTREAM_HOST", format!("{}/livestream", ph.site_url));
-    let mut c = Component::new("posthog-web", Group::Posthog, ns, "web", WorkloadKind::Deployment, Tier::App, 1000);
+    let mut c = Component::new(
+        "posthog-web",
+        Group::Posthog,
+        ns,
+        "web",
+        WorkloadKind::Deployment,
+        Tier::App,
+        1000,
+    );
     c.containers.push(w);
     c.replicas = by_profile(p, 1, 1, 2);
     c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.metrics = Some(("metrics", "/metrics"));
     c.security.writable_root_reason = Some(APP_ROOT);
     c.ingress = Some(ingress(cfg, ph));
-    stack.components.push(c.needs(&["posthog-postgres", "posthog-redis", "posthog-clickhouse", "posthog-kafka", "posthog-objectstorage", "posthog-plugins", "posthog-feature-flags"]).scratch("tmp", "/tmp"));
+    stack.components.push(
+        c.needs(&[
+            "posthog-postgres",
+            "posthog-redis",
+            "posthog-clickhouse",
+            "posthog-kafka",
+            "posthog-objectstorage",
+            "posthog-plugins",
+            "posthog-feature-flags",
+        ])
+        .scratch("tmp", "/tmp"),
+    );
 
-    let worker_res = by_profile(p, res("100m", "512Mi", "1", "2Gi"), res("500m", "1Gi", "2", "4Gi"), res("500m", "1Gi", "2", "4Gi"));
+    let worker_res = by_profile(
+        p,
+        res("100m", "512Mi", "1", "2Gi"),
+        res("500m", "1Gi", "2", "4Gi"),
+        res("500m", "1Gi", "2", "4Gi"),
+    );
     let mut w = app("worker", worker_res);
     w.command = vec!["./bin/docker-worker-celery".into()];
-    w.probes.liveness = Some(Probe::new(ProbeCheck::Exec(vec!["sh".into(), "-c".into(), "celery -A posthog inspect ping -d node@$HOSTNAME --timeout 10".into()]), (60, 60, 15, 3)));
-    let mut c = Component::new("posthog-worker", Group::Posthog, ns, "worker", WorkloadKind::Deployment, Tier::App, 1000);
+    w.probes.liveness = Some(Probe::new(
+        ProbeCheck::Exec(vec![
+            "sh".into(),
+            "-c".into(),
+            "celery -A posthog inspect ping -d node@$HOSTNAME --timeout 10".into(),
+        ]),
+        (60, 60, 15, 3),
+    ));
+    let mut c = Component::new(
+        "posthog-worker",
+        Group::Posthog,
+        ns,
+        "worker",
+        WorkloadKind::Deployment,
+        Tier::App,
+        1000,
+    );
     c.containers.push(w);
     c.service = false;
     c.replicas = by_profile(p, 1, 1, 2);
     c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.security.writable_root_reason = Some(APP_ROOT);
-    c.notes.push("Celery workers without the scheduler: beat runs once, in posthog-worker-beat");
-    stack.components.push(c.needs(&["posthog-postgres", "posthog-redis", "posthog-clickhouse", "posthog-kafka", "posthog-objectstorage", "posthog-plugins"]).scratch("tmp", "/tmp"));
+    c.notes
+        .push("Celery workers without the scheduler: beat runs once, in posthog-worker-beat");
+    stack.components.push(
+        c.needs(&[
+            "posthog-postgres",
+            "posthog-redis",
+            "posthog-clickhouse",
+            "posthog-kafka",
+            "posthog-objectstorage",
+            "posthog-plugins",
+        ])
+        .scratch("tmp", "/tmp"),
+    );
 
-    let mut b = app("beat", by_profile(p, res("20m", "128Mi", "200m", "256Mi"), res("50m", "256Mi", "500m", "512Mi"), res("100m", "256Mi", "500m", "512Mi")));
+    let mut b = app(
+        "beat",
+        by_profile(
+            p,
+            res("20m", "128Mi", "200m", "256Mi"),
+            res("50m", "256Mi", "500m", "512Mi"),
+            res("100m", "256Mi", "500m", "512Mi"),
+        ),
+    );
     b = b.shell("rm -f /tmp/celerybeat.pid\nexec celery -A posthog beat -S redbeat.RedBeatScheduler --pidfile /tmp/celerybeat.pid");
-    let mut c = Component::new("posthog-worker-beat", Group::Posthog, ns, "scheduler", WorkloadKind::Deployment, Tier::App, 1000);
+    let mut c = Component::new(
+        "posthog-worker-beat",
+        Group::Posthog,
+        ns,
+        "scheduler",
+        WorkloadKind::Deployment,
+        Tier::App,
+        1000,
+    );
     c.containers.push(b);
     c.service = false;
     c.security.writable_root_reason = Some(APP_ROOT);
-    let c = singleton(c, "exactly one Celery beat scheduler may run, or periodic tasks run twice").needs(&["posthog-redis", "posthog-postgres"]).scratch("tmp", "/tmp");
+    let c = singleton(
+        c,
+        "exactly one Celery beat scheduler may run, or periodic tasks run twice",
+    )
+    .needs(&["posthog-redis", "posthog-postgres"])
+    .scratch("tmp", "/tmp");
     stack.components.push(c);
 
-    let plugins_res = by_profile(p, res("100m", "256Mi", "500m", "1Gi"), res("100m", "256Mi", "500m", "1Gi"), res("250m", "512Mi", "1", "2Gi"));
+    let plugins_res = by_profile(
+        p,
+        res("100m", "256Mi", "500m", "1Gi"),
+        res("100m", "256Mi", "500m", "1Gi"),
+        res("250m", "512Mi", "1", "2Gi"),
+    );
     let mut n = app("plugins", plugins_res);
     n.image = node_image;
     n.command = vec!["node".into(), "nodejs/dist/index.js".into()];
-    n.ports.push(Port { name: "http", port: 6738 });
+    n.ports.push(Port {
+        name: "http",
+        port: 6738,
+    });
     n.probes.startup = Some(Probe::new(ProbeCheck::Tcp(6738), (10, 10, 3, 30)));
     n.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(6738), (0, 20, 3, 3)));
-    n.probes.readiness = Some(Probe::new(ProbeCheck::Http("/_health".into(), 6738), (0, 30, 5, 3)));
-    n.mounts.push(Mount { volume: "share".into(), path: "/share".into(), read_only: true });
-    let mut hb = Container::new("heartbeat", &with_registry(cfg, REDIS_IMAGE), res("10m", "16Mi", "50m", "64Mi"));
+    n.probes.readiness = Some(Probe::new(
+        ProbeCheck::Http("/_health".into(), 6738),
+        (0, 30, 5, 3),
+    ));
+    n.mounts.push(Mount {
+        volume: "share".into(),
+        path: "/share".into(),
+        read_only: true,
+    });
+    let mut hb = Container::new(
+        "heartbeat",
+        &with_registry(cfg, REDIS_IMAGE),
+        res("10m", "16Mi", "50m", "64Mi"),
+    );
     hb = hb.shell(&format!(
         "while true; do\n  redis-cli -h {r} SET @posthog-plugin-server/ping \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" EX 120 >/dev/null\n  redis-cli -h {r} SET @posthog-plugin-server/version kubectl-voice EX 120 >/dev/null\n  sleep 10\ndone\n",
         r = h("posthog-redis")
     ));
-    let mut mmdb = Container::new("init-mmdb", &flags_image, res("10m", "32Mi", "100m", "128Mi"));
-    mmdb = mmdb.shell("cp /app/share/GeoLite2-City.mmdb /share/GeoLite2-City.mmdb").mount("share", "/share");
-    let mut c = Component::new("posthog-plugins", Group::Posthog, ns, "plugin-server", WorkloadKind::Deployment, Tier::App, 1000);
+    let mut mmdb = Container::new(
+        "init-mmdb",
+        &flags_image,
+        res("10m", "32Mi", "100m", "128Mi"),
+    );
+    mmdb = mmdb
+        .shell("cp /app/share/GeoLite2-City.mmdb /share/GeoLite2-City.mmdb")
+        .mount("share", "/share");
+    let mut c = Component::new(
+        "posthog-plugins",
+        Group::Posthog,
+        ns,
+        "plugin-server",
+        WorkloadKind::Deployment,
+        Tier::App,
+        1000,
+    );
     c.containers.push(n);
     c.containers.push(hb);
     c.init_containers.push(mmdb);
-    c.volumes.push(Volume { name: "share".into(), source: VolumeSource::EmptyDir(Some(Bytes::mi(128))) });
-    c.security.writable_root_reason = Some("the Node plugin server writes compiled plugin code inside the image");
+    c.volumes.push(Volume {
+        name: "share".into(),
+        source: VolumeSource::EmptyDir(Some(Bytes::mi(128))),
+    });
+    c.security.writable_root_reason =
+        Some("the Node plugin server writes compiled plugin code inside the image");
     c.notes.push("the heartbeat sidecar writes @posthog-plugin-server/ping, which newer plugin servers no longer do and the Django preflight still checks");
-    c.notes.push("init-mmdb copies GeoLite2-City.mmdb out of the feature-flags image into /share");
-    stack.components.push(c.needs(&["posthog-postgres", "posthog-redis", "posthog-clickhouse", "posthog-kafka", "posthog-objectstorage"]).scratch("tmp", "/tmp"));
+    c.notes
+        .push("init-mmdb copies GeoLite2-City.mmdb out of the feature-flags image into /share");
+    stack.components.push(
+        c.needs(&[
+            "posthog-postgres",
+            "posthog-redis",
+            "posthog-clickhouse",
+            "posthog-kafka",
+            "posthog-objectstorage",
+        ])
+        .scratch("tmp", "/tmp"),
+    );
 
-    let small_rust = by_profile(p, res("20m", "32Mi", "200m", "256Mi"), res("20m", "32Mi", "200m", "256Mi"), res("100m", "128Mi", "500m", "512Mi"));
+    let small_rust = by_profile(
+        p,
+        res("20m", "32Mi", "200m", "256Mi"),
+        res("20m", "32Mi", "200m", "256Mi"),
+        res("100m", "128Mi", "500m", "512Mi"),
+    );
     for (name, mode, topic, role) in [
-        ("posthog-capture", "events", "events_plugin_ingestion", "capture"),
-        ("posthog-replay-capture", "recordings", "session_recording_snapshot_item_events", "replay-capture"),
+        (
+            "posthog-capture",
+            "events",
+            "events_plugin_ingestion",
+            "capture",
+        ),
+        (
+            "posthog-replay-capture",
+            "recordings",
+            "session_recording_snapshot_item_events",
+            "replay-capture",
+        ),
     ] {
         let mut k = Container::new("capture", &capture_image, small_rust)
             .env("ADDRESS", "0.0.0.0:3000")
@@ -417,15 +943,34 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             .env("KAFKA_TOPIC", topic)
             .env("REDIS_URL", redis_url.clone())
             .env("RUST_LOG", "info,rdkafka=warn");
-        k.ports.push(Port { name: "http", port: 3000 });
-        k.probes.liveness = Some(Probe::new(ProbeCheck::Http("/_liveness".into(), 3000), (5, 10, 3, 3)));
-        k.probes.readiness = Some(Probe::new(ProbeCheck::Http("/_readiness".into(), 3000), (2, 5, 3, 3)));
-        let mut c = Component::new(name, Group::Posthog, ns, role, WorkloadKind::Deployment, Tier::App, 1000);
+        k.ports.push(Port {
+            name: "http",
+            port: 3000,
+        });
+        k.probes.liveness = Some(Probe::new(
+            ProbeCheck::Http("/_liveness".into(), 3000),
+            (5, 10, 3, 3),
+        ));
+        k.probes.readiness = Some(Probe::new(
+            ProbeCheck::Http("/_readiness".into(), 3000),
+            (2, 5, 3, 3),
+        ));
+        let mut c = Component::new(
+            name,
+            Group::Posthog,
+            ns,
+            role,
+            WorkloadKind::Deployment,
+            Tier::App,
+            1000,
+        );
         c.containers.push(k);
         c.replicas = by_profile(p, 1, 1, 2);
         c.pdb_min_available = (c.replicas > 1).then_some(1);
         c.metrics = Some(("http", "/metrics"));
-        stack.components.push(c.needs(&["posthog-kafka", "posthog-redis"]));
+        stack
+            .components
+            .push(c.needs(&["posthog-kafka", "posthog-redis"]));
     }
 
     let mut f = Container::new("feature-flags", &flags_image, small_rust)
@@ -440,21 +985,45 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         .env("COOKIELESS_REDIS_PORT", "6379")
         .env("MAXMIND_DB_PATH", "/app/share/GeoLite2-City.mmdb")
         .env("RUST_LOG", "info");
-    f.ports.push(Port { name: "http", port: 3001 });
-    f.probes.liveness = Some(Probe::new(ProbeCheck::Http("/_liveness".into(), 3001), (5, 10, 3, 3)));
-    f.probes.readiness = Some(Probe::new(ProbeCheck::Http("/_readiness".into(), 3001), (2, 5, 3, 3)));
-    let mut c = Component::new("posthog-feature-flags", Group::Posthog, ns, "feature-flags", WorkloadKind::Deployment, Tier::App, 1000);
+    f.ports.push(Port {
+        name: "http",
+        port: 3001,
+    });
+    f.probes.liveness = Some(Probe::new(
+        ProbeCheck::Http("/_liveness".into(), 3001),
+        (5, 10, 3, 3),
+    ));
+    f.probes.readiness = Some(Probe::new(
+        ProbeCheck::Http("/_readiness".into(), 3001),
+        (2, 5, 3, 3),
+    ));
+    let mut c = Component::new(
+        "posthog-feature-flags",
+        Group::Posthog,
+        ns,
+        "feature-flags",
+        WorkloadKind::Deployment,
+        Tier::App,
+        1000,
+    );
     c.containers.push(f);
     c.replicas = by_profile(p, 1, 1, 2);
     c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.metrics = Some(("http", "/metrics"));
-    stack.components.push(c.needs(&["posthog-postgres", "posthog-redis"]));
+    stack
+        .components
+        .push(c.needs(&["posthog-postgres", "posthog-redis"]));
 }
 
 /// The public Ingress: capture paths to capture, `/s` to replay-capture, `/flags` to
 /// feature-flags, webhooks to plugins, everything else to web.
 fn ingress(cfg: &Config, ph: &SelfHosted) -> IngressSpec {
-    let r = |path: &str, component: &str, port: &'static str| Route { path: path.into(), exact: false, component: component.into(), port };
+    let r = |path: &str, component: &str, port: &'static str| Route {
+        path: path.into(),
+        exact: false,
+        component: component.into(),
+        port,
+    };
     IngressSpec {
         host: ph.domain.clone(),
         tls_secret: "posthog-tls".into(),
@@ -472,12 +1041,26 @@ fn ingress(cfg: &Config, ph: &SelfHosted) -> IngressSpec {
         ],
         annotations: vec![
             ("nginx.ingress.kubernetes.io/proxy-body-size", "32m".into()),
-            ("nginx.ingress.kubernetes.io/proxy-read-timeout", "300".into()),
-            ("nginx.ingress.kubernetes.io/proxy-send-timeout", "300".into()),
-            ("nginx.ingress.kubernetes.io/use-forwarded-headers", "true".into()),
+            (
+                "nginx.ingress.kubernetes.io/proxy-read-timeout",
+                "300".into(),
+            ),
+            (
+                "nginx.ingress.kubernetes.io/proxy-send-timeout",
+                "300".into(),
+            ),
+            (
+                "nginx.ingress.kubernetes.io/use-forwarded-headers",
+                "true".into(),
+            ),
         ]
         .into_iter()
-        .chain(cfg.cluster.cert_issuer.iter().map(|i| ("cert-manager.io/cluster-issuer", i.clone())))
+        .chain(
+            cfg.cluster
+                .cert_issuer
+                .iter()
+                .map(|i| ("cert-manager.io/cluster-issuer", i.clone())),
+        )
         .collect(),
     }
 }

@@ -47,11 +47,20 @@ enum Anchor {
 impl Diagnostic {
     /// A problem with the value at `path`.
     pub fn at_value(path: &str, message: impl Into<String>) -> Self {
-        Diagnostic { path: path.to_string(), line: None, column: None, message: message.into(), anchor: Anchor::Value }
+        Diagnostic {
+            path: path.to_string(),
+            line: None,
+            column: None,
+            message: message.into(),
+            anchor: Anchor::Value,
+        }
     }
     /// A problem with the key at `path` (an unknown or duplicate field).
     pub fn at_key(path: &str, message: impl Into<String>) -> Self {
-        Diagnostic { anchor: Anchor::Key, ..Diagnostic::at_value(path, message) }
+        Diagnostic {
+            anchor: Anchor::Key,
+            ..Diagnostic::at_value(path, message)
+        }
     }
     fn locate(&mut self, positions: &yaml::Positions) {
         let pos = match self.anchor {
@@ -70,7 +79,11 @@ impl fmt::Display for Diagnostic {
         if let (Some(l), Some(c)) = (self.line, self.column) {
             write!(f, "{l}:{c}: ")?;
         }
-        let path = if self.path.is_empty() { "(document)" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "(document)"
+        } else {
+            &self.path
+        };
         write!(f, "{path}: {}", self.message)
     }
 }
@@ -83,7 +96,11 @@ pub struct Errors(pub Vec<Diagnostic>);
 impl fmt::Display for Errors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(f, "{n} problem{} in the configuration:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} problem{} in the configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for d in &self.0 {
             writeln!(f, "  {d}")?;
         }
@@ -112,7 +129,11 @@ pub fn profile_yaml(p: ProfileName) -> &'static str {
 }
 
 /// Every profile, in order.
-pub const PROFILES: [ProfileName; 3] = [ProfileName::Dev, ProfileName::Small, ProfileName::Production];
+pub const PROFILES: [ProfileName; 3] = [
+    ProfileName::Dev,
+    ProfileName::Small,
+    ProfileName::Production,
+];
 
 /// The profile used when neither the file nor the caller names one.
 pub const DEFAULT_PROFILE: ProfileName = ProfileName::Small;
@@ -140,7 +161,8 @@ pub fn schema() -> Value {
 /// The JSON Schema, built once per process (the shape check of every load walks it).
 fn schema_ref() -> &'static Value {
     static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    SCHEMA.get_or_init(|| serde_json::to_value(schemars::schema_for!(Options)).unwrap_or(Value::Null))
+    SCHEMA
+        .get_or_init(|| serde_json::to_value(schemars::schema_for!(Options)).unwrap_or(Value::Null))
 }
 
 /// Deep-merges `over` onto `base`: mappings merge key by key, anything else replaces.
@@ -157,17 +179,23 @@ pub fn merge(base: &mut Value, over: Value) {
 }
 
 fn remove_path(v: &mut Value, path: &str) {
-    let Some((parent, last)) = path.rsplit_once('.').map_or(Some(("", path)), Some) else { return };
+    let Some((parent, last)) = path.rsplit_once('.').map_or(Some(("", path)), Some) else {
+        return;
+    };
     if last.contains('[') {
         // Array element: null it, the walk already reported it.
-        if let Some(p) = set::pointer(path) {
-            if let Some(slot) = v.pointer_mut(&p) {
-                *slot = Value::Null;
-            }
+        if let Some(p) = set::pointer(path)
+            && let Some(slot) = v.pointer_mut(&p)
+        {
+            *slot = Value::Null;
         }
         return;
     }
-    let target = if parent.is_empty() { Some(v) } else { set::pointer(parent).and_then(|p| v.pointer_mut(&p)) };
+    let target = if parent.is_empty() {
+        Some(v)
+    } else {
+        set::pointer(parent).and_then(|p| v.pointer_mut(&p))
+    };
     if let Some(Value::Object(m)) = target {
         m.remove(last);
     }
@@ -175,7 +203,9 @@ fn remove_path(v: &mut Value, path: &str) {
 
 /// `user` layered over the embedded `profile`.
 fn layer(user: Value, profile: ProfileName) -> Value {
-    let mut merged = yaml::parse(profile_yaml(profile)).map(|d| d.value).unwrap_or(Value::Null);
+    let mut merged = yaml::parse(profile_yaml(profile))
+        .map(|d| d.value)
+        .unwrap_or(Value::Null);
     merge(&mut merged, user);
     merged["profile"] = Value::from(profile.as_str());
     merged
@@ -184,8 +214,19 @@ fn layer(user: Value, profile: ProfileName) -> Value {
 /// A file's options layered over the profile it names (or the default), unchecked: what a
 /// form shows as the effective values.
 pub fn layered(user: &Value) -> Value {
-    let profile = user.get("profile").and_then(Value::as_str).and_then(ProfileName::parse).unwrap_or(DEFAULT_PROFILE);
-    layer(if user.is_object() { user.clone() } else { Value::Null }, profile)
+    let profile = user
+        .get("profile")
+        .and_then(Value::as_str)
+        .and_then(ProfileName::parse)
+        .unwrap_or(DEFAULT_PROFILE);
+    layer(
+        if user.is_object() {
+            user.clone()
+        } else {
+            Value::Null
+        },
+        profile,
+    )
 }
 
 /// Parses, layers and checks an input; the result is ready for the catalog.
@@ -209,7 +250,13 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
         Value::Null => Value::Object(Default::default()),
         v @ Value::Object(_) => v,
         other => {
-            return Err(Errors(vec![Diagnostic::at_value("", format!("expected a mapping at the top of voice.yaml, found {}", shape_name(&other)))]));
+            return Err(Errors(vec![Diagnostic::at_value(
+                "",
+                format!(
+                    "expected a mapping at the top of voice.yaml, found {}",
+                    shape_name(&other)
+                ),
+            )]));
         }
     };
     let schema = schema_ref();
@@ -220,11 +267,20 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
     }
     diags.extend(shape_diags);
 
-    let set_profile = input.sets.iter().rev().find_map(|s| s.strip_prefix("profile=")).and_then(|p| ProfileName::parse(p.trim()));
+    let set_profile = input
+        .sets
+        .iter()
+        .rev()
+        .find_map(|s| s.strip_prefix("profile="))
+        .and_then(|p| ProfileName::parse(p.trim()));
     let profile = input
         .profile
         .or(set_profile)
-        .or_else(|| user.get("profile").and_then(Value::as_str).and_then(ProfileName::parse))
+        .or_else(|| {
+            user.get("profile")
+                .and_then(Value::as_str)
+                .and_then(ProfileName::parse)
+        })
         .unwrap_or(DEFAULT_PROFILE);
     let mut merged = layer(user, profile);
     // `--set` applies over the layered document, so `cluster.nodes[0].count=5` edits the
@@ -263,7 +319,13 @@ pub fn finish(mut diags: Vec<Diagnostic>, positions: &yaml::Positions) -> Errors
     for d in &mut diags {
         d.locate(positions);
     }
-    diags.sort_by(|a, b| (a.line.unwrap_or(usize::MAX), a.column, &a.path).cmp(&(b.line.unwrap_or(usize::MAX), b.column, &b.path)));
+    diags.sort_by(|a, b| {
+        (a.line.unwrap_or(usize::MAX), a.column, &a.path).cmp(&(
+            b.line.unwrap_or(usize::MAX),
+            b.column,
+            &b.path,
+        ))
+    });
     diags.dedup_by(|a, b| a.path == b.path && a.message == b.message);
     Errors(diags)
 }

@@ -38,7 +38,9 @@ pub struct Options {
 }
 
 /// Profile names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProfileName {
     /// Everything on one 4 CPU / 8 GiB node, single replicas, small requests.
@@ -192,7 +194,9 @@ pub struct HpaOptions {
 }
 
 /// LLM providers the Model Router can call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LlmProvider {
     /// OpenAI (OPENAI_API_KEY).
@@ -464,7 +468,9 @@ impl<'de> Deserialize<'de> for Quantity {
         match serde_json::Value::deserialize(d)? {
             serde_json::Value::String(s) => Ok(Quantity(s)),
             serde_json::Value::Number(n) => Ok(Quantity(n.to_string())),
-            other => Err(serde::de::Error::custom(format!("expected a quantity such as 500m or 2Gi, found {other}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a quantity such as 500m or 2Gi, found {other}"
+            ))),
         }
     }
 }

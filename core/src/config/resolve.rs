@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::options::*;
 use super::Diagnostic;
+use super::options::*;
 use crate::quantity::{Bytes, MilliCpu};
 
 /// A secret value supplied by the user. Its `Debug` and `Display` never show it, and it is
@@ -332,7 +332,9 @@ impl Ctx {
         }
     }
     fn url(&mut self, path: &str, v: &str) {
-        let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+        let rest = v
+            .strip_prefix("https://")
+            .or_else(|| v.strip_prefix("http://"));
         match rest {
             Some(r) => {
                 let host = r.split(['/', ':']).next().unwrap_or_default();
@@ -345,7 +347,10 @@ impl Ctx {
     }
     fn percent(&mut self, path: &str, v: u32) {
         if !(1..=100).contains(&v) {
-            self.err(path, format!("must be between 1 and 100 (percent), found {v}"));
+            self.err(
+                path,
+                format!("must be between 1 and 100 (percent), found {v}"),
+            );
         }
     }
 }
@@ -356,10 +361,18 @@ pub fn check_dns_label(v: &str) -> Result<(), String> {
         return Err("it is empty".into());
     }
     if v.len() > 63 {
-        return Err(format!("it has {} characters, at most 63 are allowed", v.len()));
+        return Err(format!(
+            "it has {} characters, at most 63 are allowed",
+            v.len()
+        ));
     }
-    if let Some(c) = v.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Err(format!("`{c}` is not allowed; use lowercase letters, digits and `-`"));
+    if let Some(c) = v
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "`{c}` is not allowed; use lowercase letters, digits and `-`"
+        ));
     }
     if v.starts_with('-') || v.ends_with('-') {
         return Err("it must start and end with a letter or digit".into());
@@ -370,7 +383,10 @@ pub fn check_dns_label(v: &str) -> Result<(), String> {
 /// Checks an RFC 1123 subdomain (domains, class names).
 pub fn check_dns_subdomain(v: &str) -> Result<(), String> {
     if v.len() > 253 {
-        return Err(format!("it has {} characters, at most 253 are allowed", v.len()));
+        return Err(format!(
+            "it has {} characters, at most 253 are allowed",
+            v.len()
+        ));
     }
     v.split('.').try_for_each(check_dns_label)
 }
@@ -384,27 +400,48 @@ pub fn check_image(v: &str) -> Result<(), String> {
     if let Some(d) = digest {
         let hex = d.strip_prefix("sha256:").unwrap_or("");
         if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!("`{v}`: a digest must be sha256: followed by 64 hex characters"));
+            return Err(format!(
+                "`{v}`: a digest must be sha256: followed by 64 hex characters"
+            ));
         }
     }
     let last = name.rsplit('/').next().unwrap_or(name);
     let tag = last.split_once(':').map(|(_, t)| t);
-    if name.is_empty() || name.contains(char::is_whitespace) || name.chars().any(|c| c.is_ascii_uppercase() && !name.contains(':')) {
-        return Err(format!("`{v}` is not an image reference (example: ghcr.io/org/app:1.2.3)"));
+    if name.is_empty()
+        || name.contains(char::is_whitespace)
+        || name
+            .chars()
+            .any(|c| c.is_ascii_uppercase() && !name.contains(':'))
+    {
+        return Err(format!(
+            "`{v}` is not an image reference (example: ghcr.io/org/app:1.2.3)"
+        ));
     }
     match (tag, digest) {
-        (Some("latest"), None) => Err(format!("`{v}` uses the `latest` tag; pin a version tag or a digest so re-runs deploy the same image")),
+        (Some("latest"), None) => Err(format!(
+            "`{v}` uses the `latest` tag; pin a version tag or a digest so re-runs deploy the same image"
+        )),
         (None, None) => Err(format!("`{v}` has no tag; pin a version tag or a digest")),
         (Some(""), _) => Err(format!("`{v}` has an empty tag")),
         _ => Ok(()),
     }
 }
 
-fn resources(ctx: &mut Ctx, path: &str, r: Option<&ResourceListOptions>) -> (Option<MilliCpu>, Option<Bytes>) {
+fn resources(
+    ctx: &mut Ctx,
+    path: &str,
+    r: Option<&ResourceListOptions>,
+) -> (Option<MilliCpu>, Option<Bytes>) {
     let Some(r) = r else { return (None, None) };
     (
-        r.cpu.as_ref().map(|q| q.0.as_str()).and_then(|c| ctx.cpu(&format!("{path}.cpu"), c)),
-        r.memory.as_ref().map(|q| q.0.as_str()).and_then(|m| ctx.bytes(&format!("{path}.memory"), m)),
+        r.cpu
+            .as_ref()
+            .map(|q| q.0.as_str())
+            .and_then(|c| ctx.cpu(&format!("{path}.cpu"), c)),
+        r.memory
+            .as_ref()
+            .map(|q| q.0.as_str())
+            .and_then(|m| ctx.bytes(&format!("{path}.memory"), m)),
     )
 }
 
@@ -430,41 +467,65 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
         let host = r.split(':').next().unwrap_or_default();
         ctx.dns_subdomain("images.registry", host);
     }
-    if let Some(repo) = &img.model_router {
-        if repo.contains('@') || repo.rsplit('/').next().is_some_and(|l| l.contains(':')) {
-            ctx.err("images.modelRouter", format!("`{repo}` must be a repository without tag; set the tag with components.model-router.image"));
-        }
+    if let Some(repo) = &img.model_router
+        && (repo.contains('@') || repo.rsplit('/').next().is_some_and(|l| l.contains(':')))
+    {
+        ctx.err("images.modelRouter", format!("`{repo}` must be a repository without tag; set the tag with components.model-router.image"));
     }
-    let images = Images { registry: img.registry, pull_policy: img.pull_policy.unwrap_or(PullPolicy::IfNotPresent), model_router: img.model_router };
+    let images = Images {
+        registry: img.registry,
+        pull_policy: img.pull_policy.unwrap_or(PullPolicy::IfNotPresent),
+        model_router: img.model_router,
+    };
 
     let ph = o.posthog.clone().unwrap_or_default();
     let mode = ph.mode.unwrap_or(PosthogMode::SelfHosted);
     let posthog = match mode {
         PosthogMode::SelfHosted => {
-            let domain = ph.domain.clone().unwrap_or_else(|| "posthog.example.com".into());
+            let domain = ph
+                .domain
+                .clone()
+                .unwrap_or_else(|| "posthog.example.com".into());
             ctx.dns_subdomain("posthog.domain", &domain);
-            let site_url = ph.site_url.clone().unwrap_or_else(|| format!("https://{domain}"));
+            let site_url = ph
+                .site_url
+                .clone()
+                .unwrap_or_else(|| format!("https://{domain}"));
             if ph.site_url.is_some() {
                 ctx.url("posthog.siteUrl", &site_url);
             }
             let images = ph.images.clone().unwrap_or_default();
-            for (field, v) in [("app", &images.app), ("node", &images.node), ("capture", &images.capture), ("featureFlags", &images.feature_flags)] {
+            for (field, v) in [
+                ("app", &images.app),
+                ("node", &images.node),
+                ("capture", &images.capture),
+                ("featureFlags", &images.feature_flags),
+            ] {
                 if let Some(v) = v {
                     ctx.image(&format!("posthog.images.{field}"), v);
                 }
             }
-            if let Some(k) = &ph.secret_key {
-                if k.chars().count() < 32 {
-                    ctx.err("posthog.secretKey", format!("the Django SECRET_KEY must have at least 32 characters, this one has {}; omit it to have install generate one", k.chars().count()));
-                }
+            if let Some(k) = &ph.secret_key
+                && k.chars().count() < 32
+            {
+                ctx.err("posthog.secretKey", format!("the Django SECRET_KEY must have at least 32 characters, this one has {}; omit it to have install generate one", k.chars().count()));
             }
             if let Some(s) = &ph.existing_secret {
                 ctx.dns_subdomain("posthog.existingSecret", s);
             }
             if ph.cloud.is_some() {
-                ctx.err("posthog.cloud", "cloud settings are only used with posthog.mode: cloud");
+                ctx.err(
+                    "posthog.cloud",
+                    "cloud settings are only used with posthog.mode: cloud",
+                );
             }
-            Posthog::SelfHosted(SelfHosted { domain, site_url, images, secret_key: ph.secret_key.clone().map(SecretValue), existing_secret: ph.existing_secret.clone() })
+            Posthog::SelfHosted(SelfHosted {
+                domain,
+                site_url,
+                images,
+                secret_key: ph.secret_key.clone().map(SecretValue),
+                existing_secret: ph.existing_secret.clone(),
+            })
         }
         PosthogMode::Cloud => {
             let cloud = ph.cloud.clone().unwrap_or_default();
@@ -482,16 +543,32 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             if let Some(k) = &cloud.project_api_key {
                 if k.starts_with("phx_") {
                     ctx.err("posthog.cloud.projectApiKey", "this is a personal API key (phx_…), which is secret; use the project API key, which starts with phc_");
-                } else if !k.starts_with("phc_") || k.len() < 12 || k.starts_with("phc_YOUR") || k.contains("...") {
+                } else if !k.starts_with("phc_")
+                    || k.len() < 12
+                    || k.starts_with("phc_YOUR")
+                    || k.contains("...")
+                {
                     ctx.err("posthog.cloud.projectApiKey", "a PostHog project API key starts with `phc_` followed by the key from Project settings; placeholders are rejected");
                 }
             }
-            for (field, set) in [("domain", ph.domain.is_some()), ("siteUrl", ph.site_url.is_some()), ("images", ph.images.is_some()), ("secretKey", ph.secret_key.is_some())] {
+            for (field, set) in [
+                ("domain", ph.domain.is_some()),
+                ("siteUrl", ph.site_url.is_some()),
+                ("images", ph.images.is_some()),
+                ("secretKey", ph.secret_key.is_some()),
+            ] {
                 if set && field != "domain" {
-                    ctx.err(&format!("posthog.{field}"), "only used with posthog.mode: self-hosted");
+                    ctx.err(
+                        &format!("posthog.{field}"),
+                        "only used with posthog.mode: self-hosted",
+                    );
                 }
             }
-            Posthog::Cloud(Cloud { region, host, project_api_key: cloud.project_api_key.map(SecretValue) })
+            Posthog::Cloud(Cloud {
+                region,
+                host,
+                project_api_key: cloud.project_api_key.map(SecretValue),
+            })
         }
         PosthogMode::Disabled => Posthog::Disabled,
     };
@@ -506,29 +583,52 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
                 ctx.err("modelRouter.hpa.minReplicas", "must be at least 1");
             }
             if max < min {
-                ctx.err("modelRouter.hpa.maxReplicas", format!("must be at least minReplicas ({min}), found {max}"));
+                ctx.err(
+                    "modelRouter.hpa.maxReplicas",
+                    format!("must be at least minReplicas ({min}), found {max}"),
+                );
             }
             let cpu = hpa_o.cpu_utilization.unwrap_or(70);
             let memory = hpa_o.memory_utilization.unwrap_or(80);
             ctx.percent("modelRouter.hpa.cpuUtilization", cpu);
             ctx.percent("modelRouter.hpa.memoryUtilization", memory);
-            Some(Hpa { min, max, cpu, memory })
+            Some(Hpa {
+                min,
+                max,
+                cpu,
+                memory,
+            })
         } else {
             None
         };
         let replicas = mr.replicas.unwrap_or(hpa.map_or(1, |h| h.min));
         if replicas == 0 {
-            ctx.err("modelRouter.replicas", "must be at least 1; set modelRouter.enabled: false to leave the Model Router out");
-        } else if let Some(h) = hpa.filter(|h| h.min <= h.max) {
-            if replicas < h.min || replicas > h.max {
-                ctx.err("modelRouter.replicas", format!("must lie within the HPA bounds {}–{}, found {replicas}", h.min, h.max));
-            }
+            ctx.err(
+                "modelRouter.replicas",
+                "must be at least 1; set modelRouter.enabled: false to leave the Model Router out",
+            );
+        } else if let Some(h) = hpa.filter(|h| h.min <= h.max)
+            && (replicas < h.min || replicas > h.max)
+        {
+            ctx.err(
+                "modelRouter.replicas",
+                format!(
+                    "must lie within the HPA bounds {}–{}, found {replicas}",
+                    h.min, h.max
+                ),
+            );
         }
-        let mut providers = mr.providers.clone().unwrap_or_else(|| vec![LlmProvider::Openai, LlmProvider::Anthropic]);
+        let mut providers = mr
+            .providers
+            .clone()
+            .unwrap_or_else(|| vec![LlmProvider::Openai, LlmProvider::Anthropic]);
         providers.sort();
         providers.dedup();
         if providers.is_empty() {
-            ctx.err("modelRouter.providers", "list at least one LLM provider (openai, anthropic, zhipu, dashscope, baidu)");
+            ctx.err(
+                "modelRouter.providers",
+                "list at least one LLM provider (openai, anthropic, zhipu, dashscope, baidu)",
+            );
         }
         let db = mr.database.clone().unwrap_or_default();
         if let Some(h) = &db.host {
@@ -536,17 +636,35 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
         }
         let port = db.port.unwrap_or(5432);
         if port == 0 || port > 65535 {
-            ctx.err("modelRouter.database.port", format!("must be a TCP port (1–65535), found {port}"));
+            ctx.err(
+                "modelRouter.database.port",
+                format!("must be a TCP port (1–65535), found {port}"),
+            );
         }
         let name = db.name.unwrap_or_else(|| "model_router".into());
         let user = db.user.unwrap_or_else(|| "model_router".into());
         for (field, v) in [("name", &name), ("user", &user)] {
-            if v.is_empty() || v.len() > 63 || !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') || v.starts_with(|c: char| c.is_ascii_digit()) {
+            if v.is_empty()
+                || v.len() > 63
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                || v.starts_with(|c: char| c.is_ascii_digit())
+            {
                 ctx.err(&format!("modelRouter.database.{field}"), format!("`{v}` is not a PostgreSQL identifier: lowercase letters, digits and `_`, not starting with a digit"));
             }
         }
         let ssl_mode = db.ssl_mode.unwrap_or_else(|| "disable".into());
-        if !["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(&ssl_mode.as_str()) {
+        if ![
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ]
+        .contains(&ssl_mode.as_str())
+        {
             ctx.err("modelRouter.database.sslMode", format!("`{ssl_mode}` is not a libpq sslmode (disable, allow, prefer, require, verify-ca, verify-full)"));
         }
         if let Some(d) = &mr.domain {
@@ -559,7 +677,13 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             replicas,
             hpa,
             providers,
-            database: Database { external_host: db.host, port: u16::try_from(port).unwrap_or(5432), name, user, ssl_mode },
+            database: Database {
+                external_host: db.host,
+                port: u16::try_from(port).unwrap_or(5432),
+                name,
+                user,
+                ssl_mode,
+            },
             domain: mr.domain.clone(),
             existing_secret: mr.existing_secret.clone(),
         })
@@ -570,26 +694,38 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     let cl = o.cluster.clone().unwrap_or_default();
     let node_opts = cl.nodes.clone().unwrap_or_default();
     if node_opts.is_empty() {
-        ctx.err("cluster.nodes", "list at least one node shape (count, cpu, memory)");
+        ctx.err(
+            "cluster.nodes",
+            "list at least one node shape (count, cpu, memory)",
+        );
     }
     let mut nodes = Vec::new();
     for (i, n) in node_opts.iter().enumerate() {
         let p = format!("cluster.nodes[{i}]");
         let count = n.count.unwrap_or(1);
         if count == 0 {
-            ctx.err(&format!("{p}.count"), "must be at least 1; remove the entry instead");
+            ctx.err(
+                &format!("{p}.count"),
+                "must be at least 1; remove the entry instead",
+            );
         }
         let cpu = match &n.cpu {
             Some(c) => ctx.cpu(&format!("{p}.cpu"), &c.0),
             None => {
-                ctx.err(&format!("{p}.cpu"), "required: allocatable CPU per node, e.g. \"8\"");
+                ctx.err(
+                    &format!("{p}.cpu"),
+                    "required: allocatable CPU per node, e.g. \"8\"",
+                );
                 None
             }
         };
         let memory = match &n.memory {
             Some(m) => ctx.bytes(&format!("{p}.memory"), &m.0),
             None => {
-                ctx.err(&format!("{p}.memory"), "required: allocatable memory per node, e.g. 16Gi");
+                ctx.err(
+                    &format!("{p}.memory"),
+                    "required: allocatable memory per node, e.g. 16Gi",
+                );
                 None
             }
         };
@@ -600,7 +736,13 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
         let name = n.name.clone().unwrap_or_else(|| "node".into());
         ctx.dns_label(&format!("{p}.name"), &name);
         if let (Some(cpu), Some(memory)) = (cpu, memory) {
-            nodes.push(NodeShape { name, count, cpu, memory, max_pods });
+            nodes.push(NodeShape {
+                name,
+                count,
+                cpu,
+                memory,
+                max_pods,
+            });
         }
     }
     if let Some(sc) = &cl.storage_class {
@@ -616,34 +758,68 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     let mut overrides = BTreeMap::new();
     for (name, c) in o.components.clone().unwrap_or_default() {
         let p = format!("components.{name}");
-        if let Some(r) = c.replicas {
-            if let Some(m) = c.max_replicas {
-                if m < r {
-                    ctx.err(&format!("{p}.maxReplicas"), format!("must be at least replicas ({r}), found {m}"));
-                }
-            }
+        if let Some(r) = c.replicas
+            && let Some(m) = c.max_replicas
+            && m < r
+        {
+            ctx.err(
+                &format!("{p}.maxReplicas"),
+                format!("must be at least replicas ({r}), found {m}"),
+            );
         }
         if let Some(i) = &c.image {
             ctx.image(&format!("{p}.image"), i);
         }
         let res = c.resources.clone().unwrap_or_default();
-        let requests = resources(&mut ctx, &format!("{p}.resources.requests"), res.requests.as_ref());
-        let limits = resources(&mut ctx, &format!("{p}.resources.limits"), res.limits.as_ref());
-        if let (Some(r), Some(l)) = (requests.0, limits.0) {
-            if r > l {
-                ctx.err(&format!("{p}.resources.requests.cpu"), format!("request {r} exceeds the limit {l}"));
-            }
+        let requests = resources(
+            &mut ctx,
+            &format!("{p}.resources.requests"),
+            res.requests.as_ref(),
+        );
+        let limits = resources(
+            &mut ctx,
+            &format!("{p}.resources.limits"),
+            res.limits.as_ref(),
+        );
+        if let (Some(r), Some(l)) = (requests.0, limits.0)
+            && r > l
+        {
+            ctx.err(
+                &format!("{p}.resources.requests.cpu"),
+                format!("request {r} exceeds the limit {l}"),
+            );
         }
-        if let (Some(r), Some(l)) = (requests.1, limits.1) {
-            if r > l {
-                ctx.err(&format!("{p}.resources.requests.memory"), format!("request {r} exceeds the limit {l}"));
-            }
+        if let (Some(r), Some(l)) = (requests.1, limits.1)
+            && r > l
+        {
+            ctx.err(
+                &format!("{p}.resources.requests.memory"),
+                format!("request {r} exceeds the limit {l}"),
+            );
         }
-        let storage = c.storage.as_ref().map(|q| q.0.as_str()).and_then(|s| ctx.bytes(&format!("{p}.storage"), s));
-        overrides.insert(name, ComponentOverride { replicas: c.replicas, max_replicas: c.max_replicas, image: c.image, requests, limits, storage });
+        let storage = c
+            .storage
+            .as_ref()
+            .map(|q| q.0.as_str())
+            .and_then(|s| ctx.bytes(&format!("{p}.storage"), s));
+        overrides.insert(
+            name,
+            ComponentOverride {
+                replicas: c.replicas,
+                max_replicas: c.max_replicas,
+                image: c.image,
+                requests,
+                limits,
+                storage,
+            },
+        );
     }
 
-    let monitoring = o.monitoring.as_ref().and_then(|m| m.enabled).unwrap_or(false);
+    let monitoring = o
+        .monitoring
+        .as_ref()
+        .and_then(|m| m.enabled)
+        .unwrap_or(false);
     let voice_assistant = voice_assistant(&mut ctx, o.voice_assistant.as_ref());
     let istio = istio(&mut ctx, o.istio.as_ref(), voice_assistant.is_some());
     if ctx.diags.is_empty() {
@@ -654,7 +830,12 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             images,
             posthog,
             model_router,
-            cluster: Cluster { nodes, storage_class: cl.storage_class, ingress_class, cert_issuer },
+            cluster: Cluster {
+                nodes,
+                storage_class: cl.storage_class,
+                ingress_class,
+                cert_issuer,
+            },
             monitoring,
             overrides,
             voice_assistant,
@@ -686,8 +867,14 @@ fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<V
     let user = o.services.clone().unwrap_or_default();
     for name in user.keys() {
         if !va::SERVICES.contains(&name.as_str()) {
-            let hint = super::shape::closest(name, va::SERVICES.iter().copied()).map_or_else(|| format!("; services: {}", va::SERVICES.join(", ")), |b| format!(", did you mean `{b}`?"));
-            ctx.diags.push(Diagnostic::at_key(&format!("voiceAssistant.services.{name}"), format!("unknown service `{name}`{hint}")));
+            let hint = super::shape::closest(name, va::SERVICES.iter().copied()).map_or_else(
+                || format!("; services: {}", va::SERVICES.join(", ")),
+                |b| format!(", did you mean `{b}`?"),
+            );
+            ctx.diags.push(Diagnostic::at_key(
+                &format!("voiceAssistant.services.{name}"),
+                format!("unknown service `{name}`{hint}"),
+            ));
         }
     }
     let mut services = BTreeMap::new();
@@ -695,9 +882,15 @@ fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<V
         let s = user.get(name).cloned().unwrap_or_default();
         let enabled = s.enabled.unwrap_or(true);
         if s.active_color.is_some() && !s.blue_green.unwrap_or(false) {
-            ctx.err(&format!("voiceAssistant.services.{name}.activeColor"), "only used with blueGreen: true");
+            ctx.err(
+                &format!("voiceAssistant.services.{name}.activeColor"),
+                "only used with blueGreen: true",
+            );
         }
-        let blue_green = s.blue_green.unwrap_or(false).then(|| s.active_color.unwrap_or(Color::Blue));
+        let blue_green = s
+            .blue_green
+            .unwrap_or(false)
+            .then(|| s.active_color.unwrap_or(Color::Blue));
         if enabled {
             for need in va::required_infra(name) {
                 if !infra.get(*need) {
@@ -708,23 +901,50 @@ fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<V
                 }
             }
         }
-        services.insert(name.to_string(), VaService { enabled, blue_green });
+        services.insert(
+            name.to_string(),
+            VaService {
+                enabled,
+                blue_green,
+            },
+        );
     }
     if infra.jaeger && !infra.elasticsearch {
-        ctx.err("voiceAssistant.infrastructure.jaeger", "Jaeger stores spans in Elasticsearch; turn elasticsearch on or jaeger off");
+        ctx.err(
+            "voiceAssistant.infrastructure.jaeger",
+            "Jaeger stores spans in Elasticsearch; turn elasticsearch on or jaeger off",
+        );
     }
     if infra.milvus && !infra.minio {
-        ctx.err("voiceAssistant.infrastructure.milvus", "Milvus keeps its segments in the shared MinIO; turn minio on or milvus off");
+        ctx.err(
+            "voiceAssistant.infrastructure.milvus",
+            "Milvus keeps its segments in the shared MinIO; turn minio on or milvus off",
+        );
     }
-    let image_repository = o.image_repository.clone().unwrap_or_else(|| "ghcr.io/voiceassistant".into());
-    if image_repository.contains('@') || image_repository.rsplit('/').next().is_some_and(|l| l.contains(':')) || image_repository.is_empty() {
+    let image_repository = o
+        .image_repository
+        .clone()
+        .unwrap_or_else(|| "ghcr.io/voiceassistant".into());
+    if image_repository.contains('@')
+        || image_repository
+            .rsplit('/')
+            .next()
+            .is_some_and(|l| l.contains(':'))
+        || image_repository.is_empty()
+    {
         ctx.err("voiceAssistant.imageRepository", format!("`{image_repository}` must be a registry and organisation without tag, e.g. ghcr.io/voiceassistant"));
     }
     let image_tag = o.image_tag.clone().unwrap_or_else(|| "1.0.0".into());
     if let Err(why) = check_image(&format!("{image_repository}/x:{image_tag}")) {
         ctx.err("voiceAssistant.imageTag", why);
     }
-    Some(VoiceAssistant { reference_scale: o.replicas.unwrap_or(ReplicaMode::Reference) == ReplicaMode::Reference, image_repository, image_tag, infra, services })
+    Some(VoiceAssistant {
+        reference_scale: o.replicas.unwrap_or(ReplicaMode::Reference) == ReplicaMode::Reference,
+        image_repository,
+        image_tag,
+        infra,
+        services,
+    })
 }
 
 fn istio(ctx: &mut Ctx, o: Option<&IstioOptions>, platform: bool) -> Option<Istio> {
@@ -733,7 +953,10 @@ fn istio(ctx: &mut Ctx, o: Option<&IstioOptions>, platform: bool) -> Option<Isti
         return None;
     }
     if !platform {
-        ctx.err("istio.enabled", "Istio routes the VoiceAssistant platform; enable voiceAssistant or turn istio off");
+        ctx.err(
+            "istio.enabled",
+            "Istio routes the VoiceAssistant platform; enable voiceAssistant or turn istio off",
+        );
     }
     let g = o.gateway.clone().unwrap_or_default();
     let host = |ctx: &mut Ctx, field: &str, v: Option<String>, d: &str| {
@@ -746,26 +969,52 @@ fn istio(ctx: &mut Ctx, o: Option<&IstioOptions>, platform: bool) -> Option<Isti
     let grpc_host = host(ctx, "grpcHost", g.grpc_host, "grpc.voiceassistant.com");
     let tls_secret = host(ctx, "tlsSecret", g.tls_secret, "voiceassistant-tls-cert");
     let j = o.jwt.clone().unwrap_or_default();
-    let jwt_issuer = j.issuer.unwrap_or_else(|| "https://identity.voiceassistant.com".into());
+    let jwt_issuer = j
+        .issuer
+        .unwrap_or_else(|| "https://identity.voiceassistant.com".into());
     ctx.url("istio.jwt.issuer", &jwt_issuer);
-    let jwks_uri = j.jwks_uri.unwrap_or_else(|| format!("{}/.well-known/jwks.json", jwt_issuer.trim_end_matches('/')));
+    let jwks_uri = j
+        .jwks_uri
+        .unwrap_or_else(|| format!("{}/.well-known/jwks.json", jwt_issuer.trim_end_matches('/')));
     ctx.url("istio.jwt.jwksUri", &jwks_uri);
     if !jwks_uri.starts_with("https://") {
-        ctx.err("istio.jwt.jwksUri", "the JWKS must be fetched over https://");
+        ctx.err(
+            "istio.jwt.jwksUri",
+            "the JWKS must be fetched over https://",
+        );
     }
-    let audiences = j.audiences.unwrap_or_else(|| vec!["voiceassistant-api".into(), "voiceassistant-web".into(), "voiceassistant-mobile".into()]);
+    let audiences = j.audiences.unwrap_or_else(|| {
+        vec![
+            "voiceassistant-api".into(),
+            "voiceassistant-web".into(),
+            "voiceassistant-mobile".into(),
+        ]
+    });
     if audiences.is_empty() || audiences.iter().any(String::is_empty) {
-        ctx.err("istio.jwt.audiences", "list at least one non-empty audience");
+        ctx.err(
+            "istio.jwt.audiences",
+            "list at least one non-empty audience",
+        );
     }
-    let sampling_percent = o.tracing.as_ref().and_then(|t| t.sampling_percent).unwrap_or(10.0);
+    let sampling_percent = o
+        .tracing
+        .as_ref()
+        .and_then(|t| t.sampling_percent)
+        .unwrap_or(10.0);
     if !(0.0..=100.0).contains(&sampling_percent) {
-        ctx.err("istio.tracing.samplingPercent", format!("must be between 0 and 100 (percent), found {sampling_percent}"));
+        ctx.err(
+            "istio.tracing.samplingPercent",
+            format!("must be between 0 and 100 (percent), found {sampling_percent}"),
+        );
     }
     let rl = o.rate_limit.clone().unwrap_or_default();
     let rate_limit_per_minute = if rl.enabled.unwrap_or(true) {
         let n = rl.requests_per_minute.unwrap_or(1000);
         if n == 0 {
-            ctx.err("istio.rateLimit.requestsPerMinute", "must be at least 1; set enabled: false to drop the limit");
+            ctx.err(
+                "istio.rateLimit.requestsPerMinute",
+                "must be at least 1; set enabled: false to drop the limit",
+            );
         }
         Some(n)
     } else {

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{yaml, Diagnostic};
+use super::{Diagnostic, yaml};
 
 /// Turns `a.b[0].c` into the JSON pointer `/a/b/0/c`; `None` when malformed.
 pub(super) fn pointer(path: &str) -> Option<String> {
@@ -33,17 +33,38 @@ pub(super) fn pointer(path: &str) -> Option<String> {
 /// Applies one `path=value` assignment to `doc`, creating mappings on the way.
 pub fn apply_set(doc: &mut Value, assignment: &str) -> Result<(), Diagnostic> {
     let Some((path, raw)) = assignment.split_once('=') else {
-        return Err(Diagnostic::at_value("--set", format!("`{assignment}` is not of the form path=value")));
+        return Err(Diagnostic::at_value(
+            "--set",
+            format!("`{assignment}` is not of the form path=value"),
+        ));
     };
     let path = path.trim();
-    let ptr = pointer(path).ok_or_else(|| Diagnostic::at_value("--set", format!("`{path}` is not a field path (example: modelRouter.hpa.maxReplicas)")))?;
-    let value = yaml::parse(raw).map(|d| d.value).map_err(|e| Diagnostic::at_value(path, format!("--set value `{raw}` is not valid YAML: {}", e.message)))?;
+    let ptr = pointer(path).ok_or_else(|| {
+        Diagnostic::at_value(
+            "--set",
+            format!("`{path}` is not a field path (example: modelRouter.hpa.maxReplicas)"),
+        )
+    })?;
+    let value = yaml::parse(raw).map(|d| d.value).map_err(|e| {
+        Diagnostic::at_value(
+            path,
+            format!("--set value `{raw}` is not valid YAML: {}", e.message),
+        )
+    })?;
     let mut cur = doc;
     let segments: Vec<&str> = ptr.split('/').skip(1).collect();
     for (i, seg) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
-        let next_is_index = segments.get(i + 1).is_some_and(|s| s.parse::<usize>().is_ok());
-        let fresh = || if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) };
+        let next_is_index = segments
+            .get(i + 1)
+            .is_some_and(|s| s.parse::<usize>().is_ok());
+        let fresh = || {
+            if next_is_index {
+                Value::Array(Vec::new())
+            } else {
+                Value::Object(Map::new())
+            }
+        };
         if cur.is_null() {
             *cur = fresh();
         }
@@ -56,9 +77,17 @@ pub fn apply_set(doc: &mut Value, assignment: &str) -> Result<(), Diagnostic> {
                 m.entry((*seg).to_string()).or_insert_with(fresh)
             }
             Value::Array(a) => {
-                let idx: usize = seg.parse().map_err(|_| Diagnostic::at_value(path, "expected a list index"))?;
+                let idx: usize = seg
+                    .parse()
+                    .map_err(|_| Diagnostic::at_value(path, "expected a list index"))?;
                 if idx > a.len() {
-                    return Err(Diagnostic::at_value(path, format!("index {idx} is past the end of the list ({} items)", a.len())));
+                    return Err(Diagnostic::at_value(
+                        path,
+                        format!(
+                            "index {idx} is past the end of the list ({} items)",
+                            a.len()
+                        ),
+                    ));
                 }
                 if idx == a.len() {
                     a.push(fresh());
@@ -69,7 +98,12 @@ pub fn apply_set(doc: &mut Value, assignment: &str) -> Result<(), Diagnostic> {
                 }
                 &mut a[idx]
             }
-            _ => return Err(Diagnostic::at_value(path, format!("`{}` is not a mapping or list", segments[..i].join(".")))),
+            _ => {
+                return Err(Diagnostic::at_value(
+                    path,
+                    format!("`{}` is not a mapping or list", segments[..i].join(".")),
+                ));
+            }
         };
     }
     Ok(())

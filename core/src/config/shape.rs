@@ -73,37 +73,66 @@ fn walk(v: &Value, s: &Value, root: &Value, path: &str, out: &mut Vec<Diagnostic
     let s = resolve(s, root);
     if let Some(allowed) = constants(s, root) {
         if !allowed.contains(v) {
-            let names: Vec<String> = allowed.iter().map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_string)).collect();
+            let names: Vec<String> = allowed
+                .iter()
+                .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_string))
+                .collect();
             let mut msg = format!("{} is not one of: {}", describe(v), names.join(", "));
-            if let Some(best) = v.as_str().and_then(|x| closest(x, names.iter().map(String::as_str))) {
+            if let Some(best) = v
+                .as_str()
+                .and_then(|x| closest(x, names.iter().map(String::as_str)))
+            {
                 msg.push_str(&format!(" (did you mean `{best}`?)"));
             }
             out.push(Diagnostic::at_value(path, msg));
         }
         return;
     }
-    if let Some(alts) = s.get("anyOf").or_else(|| s.get("oneOf")).and_then(Value::as_array) {
+    if let Some(alts) = s
+        .get("anyOf")
+        .or_else(|| s.get("oneOf"))
+        .and_then(Value::as_array)
+    {
         // `Option<T>`: null or T.
-        if v.is_null() && alts.iter().any(|a| resolve(a, root).get("type") == Some(&Value::from("null"))) {
+        if v.is_null()
+            && alts
+                .iter()
+                .any(|a| resolve(a, root).get("type") == Some(&Value::from("null")))
+        {
             return;
         }
-        let non_null: Vec<&Value> = alts.iter().filter(|a| resolve(a, root).get("type") != Some(&Value::from("null"))).collect();
+        let non_null: Vec<&Value> = alts
+            .iter()
+            .filter(|a| resolve(a, root).get("type") != Some(&Value::from("null")))
+            .collect();
         if let [only] = non_null.as_slice() {
             walk(v, only, root, path, out);
         }
         return;
     }
     match s.get("type") {
-        Some(Value::String(t)) => {
-            if !type_matches(t, v) {
-                out.push(Diagnostic::at_value(path, format!("expected {}, found {}", article(t), describe(v))));
-                return;
-            }
+        Some(Value::String(t)) if !type_matches(t, v) => {
+            out.push(Diagnostic::at_value(
+                path,
+                format!("expected {}, found {}", article(t), describe(v)),
+            ));
+            return;
         }
         Some(Value::Array(ts)) => {
-            if !ts.iter().filter_map(Value::as_str).any(|t| type_matches(t, v)) {
-                let first = ts.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("value");
-                out.push(Diagnostic::at_value(path, format!("expected {}, found {}", article(first), describe(v))));
+            if !ts
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|t| type_matches(t, v))
+            {
+                let first = ts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|t| *t != "null")
+                    .unwrap_or("value");
+                out.push(Diagnostic::at_value(
+                    path,
+                    format!("expected {}, found {}", article(first), describe(v)),
+                ));
                 return;
             }
             if v.is_null() {
@@ -112,28 +141,40 @@ fn walk(v: &Value, s: &Value, root: &Value, path: &str, out: &mut Vec<Diagnostic
         }
         _ => {}
     }
-    if let (Some(n), Some(min)) = (v.as_f64(), s.get("minimum").and_then(Value::as_f64)) {
-        if n < min {
-            out.push(Diagnostic::at_value(path, format!("must be at least {min}, found {n}")));
-        }
+    if let (Some(n), Some(min)) = (v.as_f64(), s.get("minimum").and_then(Value::as_f64))
+        && n < min
+    {
+        out.push(Diagnostic::at_value(
+            path,
+            format!("must be at least {min}, found {n}"),
+        ));
     }
-    if let (Some(n), Some(max)) = (v.as_f64(), s.get("maximum").and_then(Value::as_f64)) {
-        if n > max {
-            out.push(Diagnostic::at_value(path, format!("must be at most {max}, found {n}")));
-        }
+    if let (Some(n), Some(max)) = (v.as_f64(), s.get("maximum").and_then(Value::as_f64))
+        && n > max
+    {
+        out.push(Diagnostic::at_value(
+            path,
+            format!("must be at most {max}, found {n}"),
+        ));
     }
     match v {
         Value::Object(map) => {
             let props = s.get("properties").and_then(Value::as_object);
             let extra = s.get("additionalProperties");
             for (k, child) in map {
-                let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let child_path = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 if let Some(ps) = props.and_then(|p| p.get(k)) {
                     walk(child, ps, root, &child_path, out);
                 } else if let Some(extra) = extra.filter(|e| e.is_object()) {
                     walk(child, extra, root, &child_path, out);
                 } else {
-                    let keys: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                    let keys: Vec<&str> = props
+                        .map(|p| p.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
                     let mut msg = format!("unknown field `{k}`");
                     match closest(k, keys.iter().copied()) {
                         Some(best) => msg.push_str(&format!(", did you mean `{best}`?")),
@@ -185,7 +226,11 @@ pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .map(|c| (distance(word, c), c))
-        .filter(|(d, c)| *d <= limit || c.to_lowercase().starts_with(&word.to_lowercase()) || word.to_lowercase().starts_with(&c.to_lowercase()))
+        .filter(|(d, c)| {
+            *d <= limit
+                || c.to_lowercase().starts_with(&word.to_lowercase())
+                || word.to_lowercase().starts_with(&c.to_lowercase())
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -196,8 +241,14 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(closest("maxReplica", ["minReplicas", "maxReplicas"].into_iter()), Some("maxReplicas"));
-        assert_eq!(closest("prod", ["dev", "small", "production"].into_iter()), Some("production"));
+        assert_eq!(
+            closest("maxReplica", ["minReplicas", "maxReplicas"].into_iter()),
+            Some("maxReplicas")
+        );
+        assert_eq!(
+            closest("prod", ["dev", "small", "production"].into_iter()),
+            Some("production")
+        );
         assert_eq!(closest("zzzzzz", ["dev", "small"].into_iter()), None);
     }
 }

@@ -28,11 +28,17 @@ pub struct Positions {
 impl Positions {
     /// Where the key of `path` was written, else where its value was.
     pub fn key(&self, path: &str) -> Option<Pos> {
-        self.keys.get(path).or_else(|| self.values.get(path)).copied()
+        self.keys
+            .get(path)
+            .or_else(|| self.values.get(path))
+            .copied()
     }
     /// Where the value of `path` was written, else its key.
     pub fn value(&self, path: &str) -> Option<Pos> {
-        self.values.get(path).or_else(|| self.keys.get(path)).copied()
+        self.values
+            .get(path)
+            .or_else(|| self.keys.get(path))
+            .copied()
     }
     /// The nearest written ancestor of `path` (for paths the user did not write).
     pub fn nearest(&self, path: &str) -> Option<Pos> {
@@ -56,8 +62,16 @@ pub struct SyntaxError {
 }
 
 enum Frame {
-    Map { map: Map<String, Value>, path: String, key: Option<(String, Pos)>, dup: Vec<(String, Pos)> },
-    Seq { items: Vec<Value>, path: String },
+    Map {
+        map: Map<String, Value>,
+        path: String,
+        key: Option<(String, Pos)>,
+        dup: Vec<(String, Pos)>,
+    },
+    Seq {
+        items: Vec<Value>,
+        path: String,
+    },
 }
 
 struct Builder {
@@ -70,11 +84,18 @@ struct Builder {
 }
 
 fn to_pos(m: Marker) -> Pos {
-    Pos { line: m.line(), column: m.col() + 1 }
+    Pos {
+        line: m.line(),
+        column: m.col() + 1,
+    }
 }
 
 fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 /// Resolves a plain scalar the way YAML 1.2's core schema does.
@@ -88,12 +109,12 @@ fn plain_scalar(s: &str) -> Value {
     if let Ok(i) = s.parse::<i64>() {
         return Value::Number(i.into());
     }
-    let looks_float = s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
+    let looks_float = s
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
         && s.chars().any(|c| c.is_ascii_digit());
-    if looks_float {
-        if let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
-            return Value::Number(n);
-        }
+    if looks_float && let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
+        return Value::Number(n);
     }
     Value::String(s.to_string())
 }
@@ -102,7 +123,11 @@ impl Builder {
     fn current_path(&self) -> String {
         match self.stack.last() {
             None => String::new(),
-            Some(Frame::Map { path, key: Some((k, _)), .. }) => join(path, k),
+            Some(Frame::Map {
+                path,
+                key: Some((k, _)),
+                ..
+            }) => join(path, k),
             Some(Frame::Map { path, .. }) => path.clone(),
             Some(Frame::Seq { items, path }) => format!("{path}[{}]", items.len()),
         }
@@ -132,7 +157,12 @@ impl MarkedEventReceiver for Builder {
         let pos = to_pos(mark);
         match ev {
             Event::Scalar(s, style, anchor, _tag) => {
-                if let Some(Frame::Map { key: key @ None, path, .. }) = self.stack.last_mut() {
+                if let Some(Frame::Map {
+                    key: key @ None,
+                    path,
+                    ..
+                }) = self.stack.last_mut()
+                {
                     let full = join(path, &s);
                     self.pos.keys.insert(full, pos);
                     *key = Some((s, pos));
@@ -140,14 +170,21 @@ impl MarkedEventReceiver for Builder {
                 }
                 let path = self.current_path();
                 self.pos.values.insert(path, pos);
-                let v = if style == TScalarStyle::Plain { plain_scalar(&s) } else { Value::String(s) };
+                let v = if style == TScalarStyle::Plain {
+                    plain_scalar(&s)
+                } else {
+                    Value::String(s)
+                };
                 self.push_value(v, anchor);
             }
             Event::Alias(id) => {
                 let path = self.current_path();
                 self.pos.values.insert(path, pos);
                 let v = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
-                if let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut() {
+                if let Some(Frame::Map {
+                    key: key @ None, ..
+                }) = self.stack.last_mut()
+                {
                     *key = Some((v.as_str().unwrap_or_default().to_string(), pos));
                     return;
                 }
@@ -157,13 +194,21 @@ impl MarkedEventReceiver for Builder {
                 let path = self.current_path();
                 self.pos.values.insert(path.clone(), pos);
                 self.pending_anchor.push(anchor);
-                self.stack.push(Frame::Map { map: Map::new(), path, key: None, dup: Vec::new() });
+                self.stack.push(Frame::Map {
+                    map: Map::new(),
+                    path,
+                    key: None,
+                    dup: Vec::new(),
+                });
             }
             Event::SequenceStart(anchor, _) => {
                 let path = self.current_path();
                 self.pos.values.insert(path.clone(), pos);
                 self.pending_anchor.push(anchor);
-                self.stack.push(Frame::Seq { items: Vec::new(), path });
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    path,
+                });
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map { map, path, dup, .. }) = self.stack.pop() {
@@ -211,7 +256,11 @@ pub fn parse(text: &str) -> Result<Document, SyntaxError> {
         pos: to_pos(*e.marker()),
         message: e.info().to_string(),
     })?;
-    Ok(Document { value: b.root.unwrap_or(Value::Null), positions: b.pos, duplicates: b.duplicates })
+    Ok(Document {
+        value: b.root.unwrap_or(Value::Null),
+        positions: b.pos,
+        duplicates: b.duplicates,
+    })
 }
 
 #[cfg(test)]
@@ -223,10 +272,28 @@ mod tests {
         let doc = parse("profile: dev\nmodelRouter:\n  hpa:\n    maxReplicas: 4\n  providers: [openai, \"2\"]\n").unwrap();
         assert_eq!(doc.value["modelRouter"]["hpa"]["maxReplicas"], 4);
         assert_eq!(doc.value["modelRouter"]["providers"][1], "2");
-        assert_eq!(doc.positions.key("modelRouter.hpa.maxReplicas"), Some(Pos { line: 4, column: 5 }));
-        assert_eq!(doc.positions.value("modelRouter.hpa.maxReplicas"), Some(Pos { line: 4, column: 18 }));
-        assert_eq!(doc.positions.value("modelRouter.providers[1]"), Some(Pos { line: 5, column: 23 }));
-        assert_eq!(doc.positions.nearest("modelRouter.hpa.minReplicas"), Some(Pos { line: 3, column: 3 }));
+        assert_eq!(
+            doc.positions.key("modelRouter.hpa.maxReplicas"),
+            Some(Pos { line: 4, column: 5 })
+        );
+        assert_eq!(
+            doc.positions.value("modelRouter.hpa.maxReplicas"),
+            Some(Pos {
+                line: 4,
+                column: 18
+            })
+        );
+        assert_eq!(
+            doc.positions.value("modelRouter.providers[1]"),
+            Some(Pos {
+                line: 5,
+                column: 23
+            })
+        );
+        assert_eq!(
+            doc.positions.nearest("modelRouter.hpa.minReplicas"),
+            Some(Pos { line: 3, column: 3 })
+        );
     }
 
     #[test]
@@ -243,7 +310,10 @@ mod tests {
     #[test]
     fn duplicates_and_syntax_errors() {
         let doc = parse("a: 1\na: 2\n").unwrap();
-        assert_eq!(doc.duplicates, vec![("a".to_string(), Pos { line: 2, column: 1 })]);
+        assert_eq!(
+            doc.duplicates,
+            vec![("a".to_string(), Pos { line: 2, column: 1 })]
+        );
         let err = parse("a: [1, 2\nb: 3\n").err().unwrap();
         assert!(err.pos.line >= 2, "{err:?}");
     }

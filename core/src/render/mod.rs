@@ -93,7 +93,10 @@ impl Object {
 pub fn labels(stack: &Stack, c: &Component) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".into(), c.name.clone()),
-        ("app.kubernetes.io/instance".into(), stack.config.instance.clone()),
+        (
+            "app.kubernetes.io/instance".into(),
+            stack.config.instance.clone(),
+        ),
         ("app.kubernetes.io/component".into(), c.role.into()),
         ("app.kubernetes.io/part-of".into(), c.part_of.into()),
         ("app.kubernetes.io/version".into(), c.version()),
@@ -103,19 +106,39 @@ pub fn labels(stack: &Stack, c: &Component) -> BTreeMap<String, String> {
 
 /// The labels that select a component's pods.
 pub fn selector_labels(stack: &Stack, name: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([("app.kubernetes.io/name".into(), name.into()), ("app.kubernetes.io/instance".into(), stack.config.instance.clone())])
+    BTreeMap::from([
+        ("app.kubernetes.io/name".into(), name.into()),
+        (
+            "app.kubernetes.io/instance".into(),
+            stack.config.instance.clone(),
+        ),
+    ])
 }
 
 fn meta(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
-    ObjectMeta { name: Some(name.into()), namespace: Some(c.namespace.clone()), labels: Some(labels(stack, c)), ..Default::default() }
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(c.namespace.clone()),
+        labels: Some(labels(stack, c)),
+        ..Default::default()
+    }
 }
 
 fn namespace_labels(stack: &Stack, ns: &str) -> BTreeMap<String, String> {
     let mut l = BTreeMap::from([
-        ("app.kubernetes.io/instance".into(), stack.config.instance.clone()),
+        (
+            "app.kubernetes.io/instance".into(),
+            stack.config.instance.clone(),
+        ),
         ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
-        ("pod-security.kubernetes.io/enforce".into(), "restricted".into()),
-        ("pod-security.kubernetes.io/enforce-version".into(), "latest".into()),
+        (
+            "pod-security.kubernetes.io/enforce".into(),
+            "restricted".into(),
+        ),
+        (
+            "pod-security.kubernetes.io/enforce-version".into(),
+            "latest".into(),
+        ),
     ]);
     if stack.config.istio.is_some() && ns == stack.config.namespaces.app {
         l.insert("istio-injection".into(), "enabled".into());
@@ -127,37 +150,79 @@ fn namespace_labels(stack: &Stack, ns: &str) -> BTreeMap<String, String> {
 /// LimitRange per namespace, the platform Role and its binding, and the ClusterRole of each
 /// component that reads the Kubernetes API.
 fn platform_objects(stack: &Stack) -> Vec<Object> {
-    use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec};
-    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
+    use k8s_openapi::api::core::v1::{
+        LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec,
+    };
+    use k8s_openapi::api::rbac::v1::{
+        ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+    };
     use k8s_openapi::api::scheduling::v1::PriorityClass;
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     let mut out = Vec::new();
-    let Some(_) = &stack.config.voice_assistant else { return out };
+    let Some(_) = &stack.config.voice_assistant else {
+        return out;
+    };
     let base = |name: &str, ns: Option<&str>| ObjectMeta {
         name: Some(name.into()),
         namespace: ns.map(str::to_string),
         labels: Some(BTreeMap::from([
-            ("app.kubernetes.io/instance".into(), stack.config.instance.clone()),
+            (
+                "app.kubernetes.io/instance".into(),
+                stack.config.instance.clone(),
+            ),
             ("app.kubernetes.io/part-of".into(), "voiceassistant".into()),
             ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
         ])),
         ..Default::default()
     };
     for (name, value, description) in crate::catalog::voiceassistant::PRIORITY_CLASSES {
-        let pc = PriorityClass { metadata: base(name, None), value, global_default: Some(false), description: Some(description.into()), ..Default::default() };
+        let pc = PriorityClass {
+            metadata: base(name, None),
+            value,
+            global_default: Some(false),
+            description: Some(description.into()),
+            ..Default::default()
+        };
         out.push(Object::new("platform", Stage::Cluster, &pc));
     }
-    let q = |r: crate::catalog::Resources| BTreeMap::from([("cpu".to_string(), Quantity(r.cpu.to_string())), ("memory".to_string(), Quantity(r.memory.to_string()))]);
+    let q = |r: crate::catalog::Resources| {
+        BTreeMap::from([
+            ("cpu".to_string(), Quantity(r.cpu.to_string())),
+            ("memory".to_string(), Quantity(r.memory.to_string())),
+        ])
+    };
     for pol in crate::catalog::voiceassistant::policies(&stack.config) {
         let ns = Some(pol.namespace.as_str());
         let hard = BTreeMap::from([
-            ("requests.cpu".to_string(), Quantity(pol.quota.requests.cpu.to_string())),
-            ("requests.memory".to_string(), Quantity(pol.quota.requests.memory.to_string())),
-            ("limits.cpu".to_string(), Quantity(pol.quota.limits.cpu.to_string())),
-            ("limits.memory".to_string(), Quantity(pol.quota.limits.memory.to_string())),
-            ("persistentvolumeclaims".to_string(), Quantity(pol.quota.pvcs.to_string())),
+            (
+                "requests.cpu".to_string(),
+                Quantity(pol.quota.requests.cpu.to_string()),
+            ),
+            (
+                "requests.memory".to_string(),
+                Quantity(pol.quota.requests.memory.to_string()),
+            ),
+            (
+                "limits.cpu".to_string(),
+                Quantity(pol.quota.limits.cpu.to_string()),
+            ),
+            (
+                "limits.memory".to_string(),
+                Quantity(pol.quota.limits.memory.to_string()),
+            ),
+            (
+                "persistentvolumeclaims".to_string(),
+                Quantity(pol.quota.pvcs.to_string()),
+            ),
         ]);
-        let rq = ResourceQuota { metadata: base("compute-quota", ns), spec: Some(ResourceQuotaSpec { hard: Some(hard), ..Default::default() }), ..Default::default() };
+        let rq = ResourceQuota {
+            metadata: base("compute-quota", ns),
+            spec: Some(ResourceQuotaSpec {
+                hard: Some(hard),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
         out.push(Object::new("platform", Stage::Config, &rq));
         let l = pol.limits;
         let lr = LimitRange {
@@ -180,20 +245,39 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         .components
         .iter()
         .filter(|c| c.group == crate::catalog::Group::VoiceAssistant)
-        .map(|c| Subject { kind: "ServiceAccount".into(), name: c.name.clone(), namespace: Some(c.namespace.clone()), ..Default::default() })
+        .map(|c| Subject {
+            kind: "ServiceAccount".into(),
+            name: c.name.clone(),
+            namespace: Some(c.namespace.clone()),
+            ..Default::default()
+        })
         .collect();
     if !subjects.is_empty() {
         let role = Role {
             metadata: base("voiceassistant-role", Some(app)),
             rules: Some(vec![
-                PolicyRule { api_groups: Some(vec![String::new()]), resources: Some(vec!["configmaps".into()]), verbs: vec!["get".into(), "list".into(), "watch".into()], ..Default::default() },
-                PolicyRule { api_groups: Some(vec![String::new()]), resources: Some(vec!["pods".into()]), verbs: vec!["get".into(), "list".into()], ..Default::default() },
+                PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["configmaps".into()]),
+                    verbs: vec!["get".into(), "list".into(), "watch".into()],
+                    ..Default::default()
+                },
+                PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["pods".into()]),
+                    verbs: vec!["get".into(), "list".into()],
+                    ..Default::default()
+                },
             ]),
         };
         out.push(Object::new("platform", Stage::Config, &role));
         let rb = RoleBinding {
             metadata: base("voiceassistant-rolebinding", Some(app)),
-            role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "Role".into(), name: "voiceassistant-role".into() },
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "Role".into(),
+                name: "voiceassistant-role".into(),
+            },
             subjects: Some(subjects),
         };
         out.push(Object::new("platform", Stage::Config, &rb));
@@ -204,7 +288,12 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             metadata: meta_cluster(stack, c, &name),
             rules: Some(vec![PolicyRule {
                 api_groups: Some(vec![String::new()]),
-                resources: Some(vec!["pods".into(), "services".into(), "endpoints".into(), "nodes".into()]),
+                resources: Some(vec![
+                    "pods".into(),
+                    "services".into(),
+                    "endpoints".into(),
+                    "nodes".into(),
+                ]),
                 verbs: vec!["get".into(), "list".into(), "watch".into()],
                 ..Default::default()
             }]),
@@ -213,8 +302,17 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         out.push(Object::new(&c.name, Stage::Cluster, &cr));
         let crb = ClusterRoleBinding {
             metadata: meta_cluster(stack, c, &name),
-            role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: name.clone() },
-            subjects: Some(vec![Subject { kind: "ServiceAccount".into(), name: c.name.clone(), namespace: Some(c.namespace.clone()), ..Default::default() }]),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: name.clone(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".into(),
+                name: c.name.clone(),
+                namespace: Some(c.namespace.clone()),
+                ..Default::default()
+            }]),
         };
         out.push(Object::new(&c.name, Stage::Cluster, &crb));
     }
@@ -222,22 +320,41 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
 }
 
 fn meta_cluster(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
-    ObjectMeta { name: Some(name.into()), labels: Some(labels(stack, c)), ..Default::default() }
+    ObjectMeta {
+        name: Some(name.into()),
+        labels: Some(labels(stack, c)),
+        ..Default::default()
+    }
 }
 
 /// Renders every object of the stack, in apply order within each component.
 pub fn render(stack: &Stack) -> Vec<Object> {
     let mut out = Vec::new();
     for ns in stack.namespaces() {
-        let obj = Namespace { metadata: ObjectMeta { name: Some(ns.clone()), labels: Some(namespace_labels(stack, &ns)), ..Default::default() }, ..Default::default() };
+        let obj = Namespace {
+            metadata: ObjectMeta {
+                name: Some(ns.clone()),
+                labels: Some(namespace_labels(stack, &ns)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         out.push(Object::new("", Stage::Cluster, &obj));
     }
     out.extend(platform_objects(stack));
     for c in &stack.components {
-        let sa = ServiceAccount { metadata: meta(stack, c, &c.name), automount_service_account_token: Some(false), ..Default::default() };
+        let sa = ServiceAccount {
+            metadata: meta(stack, c, &c.name),
+            automount_service_account_token: Some(false),
+            ..Default::default()
+        };
         out.push(Object::new(&c.name, Stage::Config, &sa));
         for cm in stack.config_maps.iter().filter(|m| m.component == c.name) {
-            let obj = ConfigMap { metadata: meta(stack, c, &cm.name), data: Some(cm.data.clone()), ..Default::default() };
+            let obj = ConfigMap {
+                metadata: meta(stack, c, &cm.name),
+                data: Some(cm.data.clone()),
+                ..Default::default()
+            };
             out.push(Object::new(&c.name, Stage::Config, &obj));
         }
         let stage = match c.tier {
@@ -270,14 +387,28 @@ pub fn to_yaml(objects: &[Object]) -> String {
 pub fn to_files(objects: &[Object]) -> Vec<(String, String)> {
     let mut files: Vec<(String, Vec<&Object>)> = Vec::new();
     for o in objects {
-        let file = if o.component.is_empty() { "namespaces.yaml".to_string() } else { format!("{}.yaml", o.component) };
+        let file = if o.component.is_empty() {
+            "namespaces.yaml".to_string()
+        } else {
+            format!("{}.yaml", o.component)
+        };
         match files.iter_mut().find(|(f, _)| *f == file) {
             Some((_, v)) => v.push(o),
             None => files.push((file, vec![o])),
         }
     }
-    let mut out: Vec<(String, String)> = files.iter().map(|(f, objs)| (f.clone(), to_yaml(&objs.iter().map(|o| (*o).clone()).collect::<Vec<_>>()))).collect();
-    let mut k = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+    let mut out: Vec<(String, String)> = files
+        .iter()
+        .map(|(f, objs)| {
+            (
+                f.clone(),
+                to_yaml(&objs.iter().map(|o| (*o).clone()).collect::<Vec<_>>()),
+            )
+        })
+        .collect();
+    let mut k = String::from(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+    );
     for (f, _) in &files {
         k.push_str(&format!("  - {f}\n"));
     }
@@ -290,8 +421,17 @@ pub fn to_files(objects: &[Object]) -> Vec<(String, String)> {
 /// installs the applications against infrastructure installed separately).
 pub fn render_groups(stack: &Stack, keep: &[crate::catalog::Group]) -> Vec<Object> {
     let all = render(stack);
-    let kept: Vec<&str> = stack.components.iter().filter(|c| keep.contains(&c.group)).map(|c| c.name.as_str()).collect();
-    let used: std::collections::BTreeSet<String> = all.iter().filter(|o| kept.contains(&o.component.as_str())).filter_map(|o| o.namespace.clone()).collect();
+    let kept: Vec<&str> = stack
+        .components
+        .iter()
+        .filter(|c| keep.contains(&c.group))
+        .map(|c| c.name.as_str())
+        .collect();
+    let used: std::collections::BTreeSet<String> = all
+        .iter()
+        .filter(|o| kept.contains(&o.component.as_str()))
+        .filter_map(|o| o.namespace.clone())
+        .collect();
     let platform = keep.contains(&crate::catalog::Group::VoiceAssistant);
     all.into_iter()
         .filter(|o| match o.component.as_str() {

@@ -10,14 +10,16 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
-    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
+    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
-use super::{meta, selector_labels, Object, Stage};
+use super::{Object, Stage, meta, selector_labels};
 use crate::catalog::{Component, External, Stack};
 
 /// Ports a mesh sidecar serves for scraping: merged app metrics and Envoy's own.
@@ -31,27 +33,53 @@ pub const API_SERVER_PORTS: [u16; 2] = [443, 6443];
 pub const PRIVATE_RANGES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
 fn ports(c: &Component) -> Vec<u16> {
-    c.containers.iter().flat_map(|x| &x.ports).map(|p| p.port).collect()
+    c.containers
+        .iter()
+        .flat_map(|x| &x.ports)
+        .map(|p| p.port)
+        .collect()
 }
 
 fn tcp(port: u16) -> NetworkPolicyPort {
-    NetworkPolicyPort { port: Some(IntOrString::Int(i32::from(port))), protocol: Some("TCP".into()), ..Default::default() }
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(port))),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
 }
 
 fn peer(stack: &Stack, c: &Component) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".into(), c.namespace.clone())])), ..Default::default() }),
-        pod_selector: Some(LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() }),
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "kubernetes.io/metadata.name".into(),
+                c.namespace.clone(),
+            )])),
+            ..Default::default()
+        }),
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(selector_labels(stack, &c.name)),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
 
 fn any_namespace() -> NetworkPolicyPeer {
-    NetworkPolicyPeer { namespace_selector: Some(LabelSelector::default()), ..Default::default() }
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector::default()),
+        ..Default::default()
+    }
 }
 
 fn internet() -> NetworkPolicyPeer {
-    NetworkPolicyPeer { ip_block: Some(IPBlock { cidr: "0.0.0.0/0".into(), except: Some(PRIVATE_RANGES.map(String::from).to_vec()) }), ..Default::default() }
+    NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: "0.0.0.0/0".into(),
+            except: Some(PRIVATE_RANGES.map(String::from).to_vec()),
+        }),
+        ..Default::default()
+    }
 }
 
 /// The ports of `c` the Istio ingress gateway routes to.
@@ -76,16 +104,34 @@ fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
 
 fn istio_peer(app: &str, value: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".into(), super::istio::ISTIO_NAMESPACE.into())])), ..Default::default() }),
-        pod_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([(app.into(), value.into())])), ..Default::default() }),
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "kubernetes.io/metadata.name".into(),
+                super::istio::ISTIO_NAMESPACE.into(),
+            )])),
+            ..Default::default()
+        }),
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(app.into(), value.into())])),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
 
 /// The ports a scraper reaches on `c`: its metrics port, and the sidecar's when meshed.
 pub fn scrape_ports(c: &Component) -> Vec<u16> {
-    let Some((name, _)) = c.metrics else { return Vec::new() };
-    let mut out: Vec<u16> = c.containers.iter().flat_map(|x| &x.ports).filter(|p| p.name == name).map(|p| p.port).take(1).collect();
+    let Some((name, _)) = c.metrics else {
+        return Vec::new();
+    };
+    let mut out: Vec<u16> = c
+        .containers
+        .iter()
+        .flat_map(|x| &x.ports)
+        .filter(|p| p.name == name)
+        .map(|p| p.port)
+        .take(1)
+        .collect();
     if c.mesh_sidecar.is_some() {
         out.extend(SIDECAR_METRICS_PORTS);
     }
@@ -96,78 +142,149 @@ pub fn scrape_ports(c: &Component) -> Vec<u16> {
 pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
     let mut ingress = Vec::new();
     if c.parallel_pods {
-        ingress.push(NetworkPolicyIngressRule { from: Some(vec![peer(stack, c)]), ports: Some(ports(c).into_iter().map(tcp).collect()) });
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![peer(stack, c)]),
+            ports: Some(ports(c).into_iter().map(tcp).collect()),
+        });
     }
     let scrape = scrape_ports(c);
     if !scrape.is_empty() {
         for s in stack.components.iter().filter(|s| s.scraper) {
-            ingress.push(NetworkPolicyIngressRule { from: Some(vec![peer(stack, s)]), ports: Some(scrape.iter().copied().map(tcp).collect()) });
+            ingress.push(NetworkPolicyIngressRule {
+                from: Some(vec![peer(stack, s)]),
+                ports: Some(scrape.iter().copied().map(tcp).collect()),
+            });
         }
     }
     let meshed = routed_ports_istio(stack, c);
     if !meshed.is_empty() {
-        ingress.push(NetworkPolicyIngressRule { from: Some(vec![istio_peer("istio", "ingressgateway")]), ports: Some(meshed.into_iter().map(tcp).collect()) });
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![istio_peer("istio", "ingressgateway")]),
+            ports: Some(meshed.into_iter().map(tcp).collect()),
+        });
     }
-    for d in stack.components.iter().filter(|d| d.depends_on.contains(&c.name)) {
-        ingress.push(NetworkPolicyIngressRule { from: Some(vec![peer(stack, d)]), ports: Some(ports(c).into_iter().map(tcp).collect()) });
+    for d in stack
+        .components
+        .iter()
+        .filter(|d| d.depends_on.contains(&c.name))
+    {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![peer(stack, d)]),
+            ports: Some(ports(c).into_iter().map(tcp).collect()),
+        });
     }
     let routed = routed_ports(stack, c);
     if !routed.is_empty() {
-        ingress.push(NetworkPolicyIngressRule { from: Some(vec![any_namespace()]), ports: Some(routed.into_iter().map(tcp).collect()) });
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![any_namespace()]),
+            ports: Some(routed.into_iter().map(tcp).collect()),
+        });
     }
     if stack.config.monitoring
         && let Some((name, _)) = c.metrics
-        && let Some(p) = c.containers.iter().flat_map(|x| &x.ports).find(|p| p.name == name)
+        && let Some(p) = c
+            .containers
+            .iter()
+            .flat_map(|x| &x.ports)
+            .find(|p| p.name == name)
     {
-        ingress.push(NetworkPolicyIngressRule { from: Some(vec![any_namespace()]), ports: Some(vec![tcp(p.port)]) });
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![any_namespace()]),
+            ports: Some(vec![tcp(p.port)]),
+        });
     }
     let mut egress = vec![NetworkPolicyEgressRule {
         to: Some(vec![NetworkPolicyPeer {
-            namespace_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".into(), "kube-system".into())])), ..Default::default() }),
-            pod_selector: Some(LabelSelector { match_labels: Some(BTreeMap::from([("k8s-app".into(), "kube-dns".into())])), ..Default::default() }),
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    "kubernetes.io/metadata.name".into(),
+                    "kube-system".into(),
+                )])),
+                ..Default::default()
+            }),
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([("k8s-app".into(), "kube-dns".into())])),
+                ..Default::default()
+            }),
             ..Default::default()
         }]),
         ports: Some(vec![
-            NetworkPolicyPort { port: Some(IntOrString::Int(53)), protocol: Some("UDP".into()), ..Default::default() },
-            NetworkPolicyPort { port: Some(IntOrString::Int(53)), protocol: Some("TCP".into()), ..Default::default() },
+            NetworkPolicyPort {
+                port: Some(IntOrString::Int(53)),
+                protocol: Some("UDP".into()),
+                ..Default::default()
+            },
+            NetworkPolicyPort {
+                port: Some(IntOrString::Int(53)),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            },
         ]),
     }];
     for dep in c.depends_on.iter().filter_map(|d| stack.component(d)) {
-        egress.push(NetworkPolicyEgressRule { to: Some(vec![peer(stack, dep)]), ports: Some(ports(dep).into_iter().map(tcp).collect()) });
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![peer(stack, dep)]),
+            ports: Some(ports(dep).into_iter().map(tcp).collect()),
+        });
     }
     if c.parallel_pods {
-        egress.push(NetworkPolicyEgressRule { to: Some(vec![peer(stack, c)]), ports: Some(ports(c).into_iter().map(tcp).collect()) });
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![peer(stack, c)]),
+            ports: Some(ports(c).into_iter().map(tcp).collect()),
+        });
     }
     if c.scraper {
         for t in stack.components.iter() {
             let p = scrape_ports(t);
             if !p.is_empty() {
-                egress.push(NetworkPolicyEgressRule { to: Some(vec![peer(stack, t)]), ports: Some(p.into_iter().map(tcp).collect()) });
+                egress.push(NetworkPolicyEgressRule {
+                    to: Some(vec![peer(stack, t)]),
+                    ports: Some(p.into_iter().map(tcp).collect()),
+                });
             }
         }
     }
     if c.mesh_sidecar.is_some() {
-        egress.push(NetworkPolicyEgressRule { to: Some(vec![istio_peer("app", "istiod")]), ports: Some(vec![tcp(ISTIOD_PORT)]) });
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![istio_peer("app", "istiod")]),
+            ports: Some(vec![tcp(ISTIOD_PORT)]),
+        });
     }
     if c.api_access {
         egress.push(NetworkPolicyEgressRule {
-            to: Some(vec![NetworkPolicyPeer { ip_block: Some(IPBlock { cidr: "0.0.0.0/0".into(), except: None }), ..Default::default() }]),
+            to: Some(vec![NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: "0.0.0.0/0".into(),
+                    except: None,
+                }),
+                ..Default::default()
+            }]),
             ports: Some(API_SERVER_PORTS.into_iter().map(tcp).collect()),
         });
     }
-    let mut external_ports: Vec<u16> = c.external.iter().map(|e| match e {
-        External::Https(_) => 443,
-        External::Tcp(_, p) => *p,
-    }).collect();
+    let mut external_ports: Vec<u16> = c
+        .external
+        .iter()
+        .map(|e| match e {
+            External::Https(_) => 443,
+            External::Tcp(_, p) => *p,
+        })
+        .collect();
     external_ports.sort_unstable();
     external_ports.dedup();
     if !external_ports.is_empty() {
-        egress.push(NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: Some(external_ports.into_iter().map(tcp).collect()) });
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![internet()]),
+            ports: Some(external_ports.into_iter().map(tcp).collect()),
+        });
     }
     NetworkPolicy {
         metadata: meta(stack, c, &c.name),
         spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() }),
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(stack, &c.name)),
+                ..Default::default()
+            }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: (!ingress.is_empty()).then_some(ingress),
             egress: Some(egress),
@@ -179,15 +296,30 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
     let mut out = Vec::new();
     if let Some(spec) = &c.ingress {
         let mut m = meta(stack, c, &c.name);
-        m.annotations = Some(spec.annotations.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect());
+        m.annotations = Some(
+            spec.annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect(),
+        );
         let paths = spec
             .routes
             .iter()
             .map(|r| HTTPIngressPath {
                 path: Some(r.path.clone()),
-                path_type: if r.exact { "Exact".into() } else { "Prefix".into() },
+                path_type: if r.exact {
+                    "Exact".into()
+                } else {
+                    "Prefix".into()
+                },
                 backend: IngressBackend {
-                    service: Some(IngressServiceBackend { name: r.component.clone(), port: Some(ServiceBackendPort { name: Some(r.port.into()), number: None }) }),
+                    service: Some(IngressServiceBackend {
+                        name: r.component.clone(),
+                        port: Some(ServiceBackendPort {
+                            name: Some(r.port.into()),
+                            number: None,
+                        }),
+                    }),
                     ..Default::default()
                 },
             })
@@ -196,15 +328,25 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
             metadata: m,
             spec: Some(IngressSpec {
                 ingress_class_name: Some(stack.config.cluster.ingress_class.clone()),
-                tls: Some(vec![IngressTLS { hosts: Some(vec![spec.host.clone()]), secret_name: Some(spec.tls_secret.clone()) }]),
-                rules: Some(vec![IngressRule { host: Some(spec.host.clone()), http: Some(HTTPIngressRuleValue { paths }) }]),
+                tls: Some(vec![IngressTLS {
+                    hosts: Some(vec![spec.host.clone()]),
+                    secret_name: Some(spec.tls_secret.clone()),
+                }]),
+                rules: Some(vec![IngressRule {
+                    host: Some(spec.host.clone()),
+                    http: Some(HTTPIngressRuleValue { paths }),
+                }]),
                 ..Default::default()
             }),
             ..Default::default()
         };
         out.push(Object::new(&c.name, Stage::Routing, &ing));
     }
-    out.push(Object::new(&c.name, Stage::Routing, &network_policy(stack, c)));
+    out.push(Object::new(
+        &c.name,
+        Stage::Routing,
+        &network_policy(stack, c),
+    ));
     if stack.config.monitoring
         && c.service
         && let Some((port, path)) = c.metrics

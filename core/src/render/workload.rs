@@ -3,10 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
+    StatefulSetSpec,
+};
 use k8s_openapi::api::autoscaling::v2::{
-    HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget, ResourceMetricSource,
-    CrossVersionObjectReference,
+    CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+    ResourceMetricSource,
 };
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1 as core;
@@ -15,12 +19,17 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{labels, meta, selector_labels, Object, Stage};
-use crate::catalog::{self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind};
+use super::{Object, Stage, labels, meta, selector_labels};
+use crate::catalog::{
+    self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind,
+};
 use crate::config::PullPolicy;
 
 fn quantities(r: catalog::Resources) -> BTreeMap<String, Quantity> {
-    BTreeMap::from([("cpu".into(), Quantity(r.cpu.to_string())), ("memory".into(), Quantity(r.memory.to_string()))])
+    BTreeMap::from([
+        ("cpu".into(), Quantity(r.cpu.to_string())),
+        ("memory".into(), Quantity(r.memory.to_string())),
+    ])
 }
 
 fn probe(p: &catalog::Probe) -> core::Probe {
@@ -32,9 +41,24 @@ fn probe(p: &catalog::Probe) -> core::Probe {
         ..Default::default()
     };
     match &p.check {
-        ProbeCheck::Http(path, port) => out.http_get = Some(core::HTTPGetAction { path: Some(path.clone()), port: IntOrString::Int(i32::from(*port)), ..Default::default() }),
-        ProbeCheck::Tcp(port) => out.tcp_socket = Some(core::TCPSocketAction { port: IntOrString::Int(i32::from(*port)), ..Default::default() }),
-        ProbeCheck::Exec(cmd) => out.exec = Some(core::ExecAction { command: Some(cmd.clone()) }),
+        ProbeCheck::Http(path, port) => {
+            out.http_get = Some(core::HTTPGetAction {
+                path: Some(path.clone()),
+                port: IntOrString::Int(i32::from(*port)),
+                ..Default::default()
+            })
+        }
+        ProbeCheck::Tcp(port) => {
+            out.tcp_socket = Some(core::TCPSocketAction {
+                port: IntOrString::Int(i32::from(*port)),
+                ..Default::default()
+            })
+        }
+        ProbeCheck::Exec(cmd) => {
+            out.exec = Some(core::ExecAction {
+                command: Some(cmd.clone()),
+            })
+        }
     }
     out
 }
@@ -59,18 +83,33 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         .env
         .iter()
         .map(|e| match &e.value {
-            EnvValue::Literal(v) => core::EnvVar { name: e.name.clone(), value: Some(v.clone()), ..Default::default() },
+            EnvValue::Literal(v) => core::EnvVar {
+                name: e.name.clone(),
+                value: Some(v.clone()),
+                ..Default::default()
+            },
             EnvValue::Secret(s, k) => core::EnvVar {
                 name: e.name.clone(),
                 value_from: Some(core::EnvVarSource {
-                    secret_key_ref: Some(core::SecretKeySelector { name: s.clone(), key: k.clone(), optional: optional_key(stack, s, k).then_some(true) }),
+                    secret_key_ref: Some(core::SecretKeySelector {
+                        name: s.clone(),
+                        key: k.clone(),
+                        optional: optional_key(stack, s, k).then_some(true),
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
             },
             EnvValue::Config(m, k) => core::EnvVar {
                 name: e.name.clone(),
-                value_from: Some(core::EnvVarSource { config_map_key_ref: Some(core::ConfigMapKeySelector { name: m.clone(), key: k.clone(), optional: None }), ..Default::default() }),
+                value_from: Some(core::EnvVarSource {
+                    config_map_key_ref: Some(core::ConfigMapKeySelector {
+                        name: m.clone(),
+                        key: k.clone(),
+                        optional: None,
+                    }),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         })
@@ -79,8 +118,20 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         .env_from
         .iter()
         .map(|f| match f {
-            EnvFrom::Config(n) => core::EnvFromSource { config_map_ref: Some(core::ConfigMapEnvSource { name: n.clone(), optional: None }), ..Default::default() },
-            EnvFrom::Secret(n) => core::EnvFromSource { secret_ref: Some(core::SecretEnvSource { name: n.clone(), optional: None }), ..Default::default() },
+            EnvFrom::Config(n) => core::EnvFromSource {
+                config_map_ref: Some(core::ConfigMapEnvSource {
+                    name: n.clone(),
+                    optional: None,
+                }),
+                ..Default::default()
+            },
+            EnvFrom::Secret(n) => core::EnvFromSource {
+                secret_ref: Some(core::SecretEnvSource {
+                    name: n.clone(),
+                    optional: None,
+                }),
+                ..Default::default()
+            },
         })
         .collect();
     core::Container {
@@ -90,27 +141,57 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         command: (!c.command.is_empty()).then(|| c.command.clone()),
         args: (!c.args.is_empty()).then(|| c.args.clone()),
         ports: (!c.ports.is_empty()).then(|| {
-            c.ports.iter().map(|p| core::ContainerPort { name: Some(p.name.into()), container_port: i32::from(p.port), protocol: Some("TCP".into()), ..Default::default() }).collect()
+            c.ports
+                .iter()
+                .map(|p| core::ContainerPort {
+                    name: Some(p.name.into()),
+                    container_port: i32::from(p.port),
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                })
+                .collect()
         }),
         env_from: (!env_from.is_empty()).then_some(env_from),
         env: (!env.is_empty()).then_some(env),
-        resources: Some(core::ResourceRequirements { requests: Some(quantities(c.resources.requests)), limits: Some(quantities(c.resources.limits)), ..Default::default() }),
+        resources: Some(core::ResourceRequirements {
+            requests: Some(quantities(c.resources.requests)),
+            limits: Some(quantities(c.resources.limits)),
+            ..Default::default()
+        }),
         liveness_probe: c.probes.liveness.as_ref().map(probe),
         readiness_probe: c.probes.readiness.as_ref().map(probe),
         startup_probe: c.probes.startup.as_ref().map(probe),
-        lifecycle: c.pre_stop_sleep.map(|s| core::Lifecycle { pre_stop: Some(core::LifecycleHandler { sleep: Some(core::SleepAction { seconds: s }), ..Default::default() }), ..Default::default() }),
+        lifecycle: c.pre_stop_sleep.map(|s| core::Lifecycle {
+            pre_stop: Some(core::LifecycleHandler {
+                sleep: Some(core::SleepAction { seconds: s }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         volume_mounts: (!c.mounts.is_empty()).then(|| {
             c.mounts
                 .iter()
                 .map(|m| {
-                    let sub = m.path.starts_with("/etc/clickhouse-server/config.d/").then(|| m.path.rsplit('/').next().unwrap_or_default().to_string());
-                    core::VolumeMount { name: m.volume.clone(), mount_path: m.path.clone(), read_only: m.read_only.then_some(true), sub_path: sub, ..Default::default() }
+                    let sub = m
+                        .path
+                        .starts_with("/etc/clickhouse-server/config.d/")
+                        .then(|| m.path.rsplit('/').next().unwrap_or_default().to_string());
+                    core::VolumeMount {
+                        name: m.volume.clone(),
+                        mount_path: m.path.clone(),
+                        read_only: m.read_only.then_some(true),
+                        sub_path: sub,
+                        ..Default::default()
+                    }
                 })
                 .collect()
         }),
         security_context: Some(core::SecurityContext {
             allow_privilege_escalation: Some(false),
-            capabilities: Some(core::Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
+            capabilities: Some(core::Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                add: None,
+            }),
             read_only_root_filesystem: Some(c.read_only_root),
             run_as_non_root: Some(true),
             ..Default::default()
@@ -125,13 +206,23 @@ pub fn pod_template(stack: &Stack, c: &Component) -> core::PodTemplateSpec {
 }
 
 /// The pod template of a component, labelled `color: <color>` for a blue-green Deployment.
-pub fn pod_template_colored(stack: &Stack, c: &Component, color: Option<&str>) -> core::PodTemplateSpec {
+pub fn pod_template_colored(
+    stack: &Stack,
+    c: &Component,
+    color: Option<&str>,
+) -> core::PodTemplateSpec {
     let mut annotations = BTreeMap::new();
     for (k, v) in &c.pod_annotations {
         annotations.insert((*k).to_string(), v.clone());
     }
     if let Some((port, path)) = c.metrics {
-        let number = c.containers.iter().flat_map(|x| &x.ports).find(|p| p.name == port).map(|p| p.port).unwrap_or_default();
+        let number = c
+            .containers
+            .iter()
+            .flat_map(|x| &x.ports)
+            .find(|p| p.name == port)
+            .map(|p| p.port)
+            .unwrap_or_default();
         annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
         annotations.insert("prometheus.io/port".to_string(), number.to_string());
         annotations.insert("prometheus.io/path".to_string(), path.to_string());
@@ -142,26 +233,43 @@ pub fn pod_template_colored(stack: &Stack, c: &Component, color: Option<&str>) -
         .map(|v| core::Volume {
             name: v.name.clone(),
             empty_dir: match &v.source {
-                VolumeSource::EmptyDir(limit) => Some(core::EmptyDirVolumeSource { size_limit: limit.map(|b| Quantity(b.to_string())), medium: None }),
+                VolumeSource::EmptyDir(limit) => Some(core::EmptyDirVolumeSource {
+                    size_limit: limit.map(|b| Quantity(b.to_string())),
+                    medium: None,
+                }),
                 VolumeSource::ConfigMap(_) => None,
             },
             config_map: match &v.source {
-                VolumeSource::ConfigMap(n) => Some(core::ConfigMapVolumeSource { name: n.clone(), ..Default::default() }),
+                VolumeSource::ConfigMap(n) => Some(core::ConfigMapVolumeSource {
+                    name: n.clone(),
+                    ..Default::default()
+                }),
                 VolumeSource::EmptyDir(_) => None,
             },
             ..Default::default()
         })
         .chain(
             // Deployments mount their claims by name; StatefulSets get them from templates.
-            (c.kind != WorkloadKind::StatefulSet).then_some(()).into_iter().flat_map(|()| c.storage.iter()).map(|s| core::Volume {
-                name: s.name.clone(),
-                persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource { claim_name: format!("{}-{}", c.name, s.name), read_only: None }),
-                ..Default::default()
-            }),
+            (c.kind != WorkloadKind::StatefulSet)
+                .then_some(())
+                .into_iter()
+                .flat_map(|()| c.storage.iter())
+                .map(|s| core::Volume {
+                    name: s.name.clone(),
+                    persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
+                        claim_name: format!("{}-{}", c.name, s.name),
+                        read_only: None,
+                    }),
+                    ..Default::default()
+                }),
         )
         .collect();
     core::PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(color_labels(labels(stack, c), color)), annotations: (!annotations.is_empty()).then_some(annotations), ..Default::default() }),
+        metadata: Some(ObjectMeta {
+            labels: Some(color_labels(labels(stack, c), color)),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        }),
         spec: Some(core::PodSpec {
             service_account_name: Some(c.name.clone()),
             automount_service_account_token: Some(c.api_access),
@@ -173,10 +281,18 @@ pub fn pod_template_colored(stack: &Stack, c: &Component, color: Option<&str>) -
                 run_as_user: Some(c.security.uid),
                 run_as_group: Some(c.security.uid),
                 fs_group: Some(c.security.fs_group),
-                seccomp_profile: Some(core::SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+                seccomp_profile: Some(core::SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    localhost_profile: None,
+                }),
                 ..Default::default()
             }),
-            init_containers: (!c.init_containers.is_empty()).then(|| c.init_containers.iter().map(|x| container(stack, x)).collect()),
+            init_containers: (!c.init_containers.is_empty()).then(|| {
+                c.init_containers
+                    .iter()
+                    .map(|x| container(stack, x))
+                    .collect()
+            }),
             containers: c.containers.iter().map(|x| container(stack, x)).collect(),
             volumes: (!volumes.is_empty()).then_some(volumes),
             ..Default::default()
@@ -184,13 +300,29 @@ pub fn pod_template_colored(stack: &Stack, c: &Component, color: Option<&str>) -
     }
 }
 
-fn claim(stack: &Stack, c: &Component, s: &catalog::Storage, name: &str) -> core::PersistentVolumeClaim {
+fn claim(
+    stack: &Stack,
+    c: &Component,
+    s: &catalog::Storage,
+    name: &str,
+) -> core::PersistentVolumeClaim {
     core::PersistentVolumeClaim {
-        metadata: ObjectMeta { name: Some(name.into()), labels: Some(labels(stack, c)), namespace: (c.kind != WorkloadKind::StatefulSet).then(|| c.namespace.clone()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(labels(stack, c)),
+            namespace: (c.kind != WorkloadKind::StatefulSet).then(|| c.namespace.clone()),
+            ..Default::default()
+        },
         spec: Some(core::PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: stack.config.cluster.storage_class.clone(),
-            resources: Some(core::VolumeResourceRequirements { requests: Some(BTreeMap::from([("storage".to_string(), Quantity(s.size.to_string()))])), ..Default::default() }),
+            resources: Some(core::VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    Quantity(s.size.to_string()),
+                )])),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -199,7 +331,9 @@ fn claim(stack: &Stack, c: &Component, s: &catalog::Storage, name: &str) -> core
 
 /// FNV-1a, for stable Job name suffixes.
 fn fnv(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The workload's name: the component name, and for Jobs a suffix from the pod template so a
@@ -232,7 +366,10 @@ pub fn colors(c: &Component) -> Vec<&'static str> {
 /// The Deployment names of a component (`<name>`, or `<name>-<colour>` for blue-green).
 pub fn deployment_names(c: &Component) -> Vec<String> {
     if c.blue_green.is_some() {
-        colors(c).iter().map(|k| format!("{}-{k}", c.name)).collect()
+        colors(c)
+            .iter()
+            .map(|k| format!("{}-{k}", c.name))
+            .collect()
     } else {
         vec![c.name.clone()]
     }
@@ -241,24 +378,43 @@ pub fn deployment_names(c: &Component) -> Vec<String> {
 pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object> {
     let mut out = Vec::new();
     let active = c.blue_green.map(|_| colors(c)[0]);
-    let selector = LabelSelector { match_labels: Some(selector_labels(stack, &c.name)), ..Default::default() };
+    let selector = LabelSelector {
+        match_labels: Some(selector_labels(stack, &c.name)),
+        ..Default::default()
+    };
     let template = pod_template(stack, c);
     match c.kind {
         WorkloadKind::Deployment => {
             for s in &c.storage {
-                out.push(Object::new(&c.name, Stage::Config, &claim(stack, c, s, &format!("{}-{}", c.name, s.name))));
+                out.push(Object::new(
+                    &c.name,
+                    Stage::Config,
+                    &claim(stack, c, s, &format!("{}-{}", c.name, s.name)),
+                ));
             }
             let strategy = if c.singleton {
                 // A singleton must never overlap with its successor.
-                DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None }
+                DeploymentStrategy {
+                    type_: Some("Recreate".into()),
+                    rolling_update: None,
+                }
             } else {
                 DeploymentStrategy {
                     type_: Some("RollingUpdate".into()),
-                    rolling_update: Some(RollingUpdateDeployment { max_surge: Some(IntOrString::Int(c.max_surge)), max_unavailable: Some(IntOrString::Int(0)) }),
+                    rolling_update: Some(RollingUpdateDeployment {
+                        max_surge: Some(IntOrString::Int(c.max_surge)),
+                        max_unavailable: Some(IntOrString::Int(0)),
+                    }),
                 }
             };
-            let variants: Vec<(String, Option<&str>)> =
-                if c.blue_green.is_some() { colors(c).into_iter().map(|k| (format!("{}-{k}", c.name), Some(k))).collect() } else { vec![(c.name.clone(), None)] };
+            let variants: Vec<(String, Option<&str>)> = if c.blue_green.is_some() {
+                colors(c)
+                    .into_iter()
+                    .map(|k| (format!("{}-{k}", c.name), Some(k)))
+                    .collect()
+            } else {
+                vec![(c.name.clone(), None)]
+            };
             for (name, color) in variants {
                 let mut m = meta(stack, c, &name);
                 m.labels = m.labels.map(|l| color_labels(l, color));
@@ -267,9 +423,19 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                     spec: Some(DeploymentSpec {
                         replicas: Some(i32::try_from(c.replicas).unwrap_or(1)),
                         revision_history_limit: Some(5),
-                        selector: LabelSelector { match_labels: Some(color_labels(selector_labels(stack, &c.name), color)), ..Default::default() },
+                        selector: LabelSelector {
+                            match_labels: Some(color_labels(
+                                selector_labels(stack, &c.name),
+                                color,
+                            )),
+                            ..Default::default()
+                        },
                         strategy: Some(strategy.clone()),
-                        template: if color.is_some() { pod_template_colored(stack, c, color) } else { template.clone() },
+                        template: if color.is_some() {
+                            pod_template_colored(stack, c, color)
+                        } else {
+                            template.clone()
+                        },
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -285,8 +451,20 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                     service_name: Some(c.name.clone()),
                     selector,
                     template,
-                    pod_management_policy: Some(if c.parallel_pods { "Parallel" } else { "OrderedReady" }.into()),
-                    volume_claim_templates: (!c.storage.is_empty()).then(|| c.storage.iter().map(|s| claim(stack, c, s, &s.name)).collect()),
+                    pod_management_policy: Some(
+                        if c.parallel_pods {
+                            "Parallel"
+                        } else {
+                            "OrderedReady"
+                        }
+                        .into(),
+                    ),
+                    volume_claim_templates: (!c.storage.is_empty()).then(|| {
+                        c.storage
+                            .iter()
+                            .map(|s| claim(stack, c, s, &s.name))
+                            .collect()
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -294,7 +472,10 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             out.push(Object::new(&c.name, stage, &s));
         }
         WorkloadKind::Job => {
-            let spec = c.job.unwrap_or(catalog::JobSpec { backoff_limit: 3, active_deadline: 600 });
+            let spec = c.job.unwrap_or(catalog::JobSpec {
+                backoff_limit: 3,
+                active_deadline: 600,
+            });
             let j = Job {
                 metadata: meta(stack, c, &workload_name(stack, c)),
                 spec: Some(JobSpec {
@@ -322,11 +503,21 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                     c.containers
                         .iter()
                         .flat_map(|x| &x.ports)
-                        .map(|p| core::ServicePort { name: Some(p.name.into()), port: i32::from(p.port), target_port: Some(IntOrString::String(p.name.into())), protocol: Some("TCP".into()), ..Default::default() })
+                        .map(|p| core::ServicePort {
+                            name: Some(p.name.into()),
+                            port: i32::from(p.port),
+                            target_port: Some(IntOrString::String(p.name.into())),
+                            protocol: Some("TCP".into()),
+                            ..Default::default()
+                        })
                         .collect(),
                 ),
                 session_affinity: c.session_affinity.map(|_| "ClientIP".into()),
-                session_affinity_config: c.session_affinity.map(|t| core::SessionAffinityConfig { client_ip: Some(core::ClientIPConfig { timeout_seconds: Some(t) }) }),
+                session_affinity_config: c.session_affinity.map(|t| core::SessionAffinityConfig {
+                    client_ip: Some(core::ClientIPConfig {
+                        timeout_seconds: Some(t),
+                    }),
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -336,20 +527,47 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
     if let Some(a) = c.autoscale {
         let metric = |name: &str, pct: u32| MetricSpec {
             type_: "Resource".into(),
-            resource: Some(ResourceMetricSource { name: name.into(), target: MetricTarget { type_: "Utilization".into(), average_utilization: i32::try_from(pct).ok(), ..Default::default() } }),
+            resource: Some(ResourceMetricSource {
+                name: name.into(),
+                target: MetricTarget {
+                    type_: "Utilization".into(),
+                    average_utilization: i32::try_from(pct).ok(),
+                    ..Default::default()
+                },
+            }),
             ..Default::default()
         };
-        let policy = |type_: &str, value: i32, period: i32| HPAScalingPolicy { type_: type_.into(), value, period_seconds: period };
+        let policy = |type_: &str, value: i32, period: i32| HPAScalingPolicy {
+            type_: type_.into(),
+            value,
+            period_seconds: period,
+        };
         let h = HorizontalPodAutoscaler {
             metadata: meta(stack, c, &c.name),
             spec: Some(HorizontalPodAutoscalerSpec {
-                scale_target_ref: CrossVersionObjectReference { api_version: Some("apps/v1".into()), kind: "Deployment".into(), name: deployment_names(c)[0].clone() },
+                scale_target_ref: CrossVersionObjectReference {
+                    api_version: Some("apps/v1".into()),
+                    kind: "Deployment".into(),
+                    name: deployment_names(c)[0].clone(),
+                },
                 min_replicas: i32::try_from(a.hpa.min).ok(),
                 max_replicas: i32::try_from(a.hpa.max).unwrap_or(1),
-                metrics: Some(std::iter::once(metric("cpu", a.hpa.cpu)).chain((a.hpa.memory > 0).then(|| metric("memory", a.hpa.memory))).collect()),
+                metrics: Some(
+                    std::iter::once(metric("cpu", a.hpa.cpu))
+                        .chain((a.hpa.memory > 0).then(|| metric("memory", a.hpa.memory)))
+                        .collect(),
+                ),
                 behavior: Some(HorizontalPodAutoscalerBehavior {
-                    scale_down: Some(HPAScalingRules { stabilization_window_seconds: Some(300), policies: Some(vec![policy("Percent", 10, 60)]), ..Default::default() }),
-                    scale_up: Some(HPAScalingRules { stabilization_window_seconds: Some(0), policies: Some(vec![policy("Percent", 100, 15)]), ..Default::default() }),
+                    scale_down: Some(HPAScalingRules {
+                        stabilization_window_seconds: Some(300),
+                        policies: Some(vec![policy("Percent", 10, 60)]),
+                        ..Default::default()
+                    }),
+                    scale_up: Some(HPAScalingRules {
+                        stabilization_window_seconds: Some(0),
+                        policies: Some(vec![policy("Percent", 100, 15)]),
+                        ..Default::default()
+                    }),
                 }),
             }),
             ..Default::default()
@@ -361,7 +579,10 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             metadata: meta(stack, c, &c.name),
             spec: Some(PodDisruptionBudgetSpec {
                 min_available: Some(IntOrString::Int(i32::try_from(min).unwrap_or(1))),
-                selector: Some(LabelSelector { match_labels: Some(color_labels(selector_labels(stack, &c.name), active)), ..Default::default() }),
+                selector: Some(LabelSelector {
+                    match_labels: Some(color_labels(selector_labels(stack, &c.name), active)),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             ..Default::default()

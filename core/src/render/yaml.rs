@@ -100,12 +100,20 @@ fn scalar(out: &mut String, v: &Value, level: usize) {
 
 /// Words that YAML 1.1 or 1.2 read as booleans or null.
 const RESERVED: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
 ];
 
 fn needs_quotes(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return true };
-    if RESERVED.contains(&s) || s.starts_with(' ') || s.ends_with(' ') || s.starts_with("---") || looks_numeric(s) {
+    let Some(first) = s.chars().next() else {
+        return true;
+    };
+    if RESERVED.contains(&s)
+        || s.starts_with(' ')
+        || s.ends_with(' ')
+        || s.starts_with("---")
+        || looks_numeric(s)
+    {
         return true;
     }
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control) {
@@ -125,12 +133,40 @@ fn looks_numeric(s: &str) -> bool {
         return true;
     }
     let first = t.chars().next();
-    first.is_some_and(|c| c.is_ascii_digit() || c == '.') && t.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | '_' | ':' | 'x' | 'o' | 'X' | 'O' | '+' | '-' | 'e' | 'E' | 'T' | 't' | 'Z' | ' '))
+    first.is_some_and(|c| c.is_ascii_digit() || c == '.')
+        && t.chars().all(|c| {
+            c.is_ascii_hexdigit()
+                || matches!(
+                    c,
+                    '.' | '_'
+                        | ':'
+                        | 'x'
+                        | 'o'
+                        | 'X'
+                        | 'O'
+                        | '+'
+                        | '-'
+                        | 'e'
+                        | 'E'
+                        | 'T'
+                        | 't'
+                        | 'Z'
+                        | ' '
+                )
+        })
 }
 
 fn string(out: &mut String, s: &str, level: usize, key: bool) {
-    if !key && s.contains('\n') && !s.starts_with([' ', '\n']) && !s.chars().any(|c| c.is_control() && c != '\n') {
-        out.push_str(if s.ends_with('\n') { if s.ends_with("\n\n") { "|+" } else { "|" } } else { "|-" });
+    if !key
+        && s.contains('\n')
+        && !s.starts_with([' ', '\n'])
+        && !s.chars().any(|c| c.is_control() && c != '\n')
+    {
+        out.push_str(if s.ends_with('\n') {
+            if s.ends_with("\n\n") { "|+" } else { "|" }
+        } else {
+            "|-"
+        });
         for line in s.trim_end_matches('\n').split('\n') {
             out.push('\n');
             if !line.is_empty() {
