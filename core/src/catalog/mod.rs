@@ -647,10 +647,10 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     };
     add_all(cfg, &mut stack);
     let mut diags = Vec::new();
-    let known = all_component_names();
     for (name, o) in &cfg.overrides {
         let path = format!("components.{name}");
         let Some(c) = stack.components.iter_mut().find(|c| &c.name == name) else {
+            let known = all_component_names();
             if !known.iter().any(|k| k == name) {
                 let hint = crate::config::shape::closest(name, known.iter().map(String::as_str))
                     .map_or_else(

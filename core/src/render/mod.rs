@@ -374,10 +374,10 @@ pub fn render(stack: &Stack) -> Vec<Object> {
 
 /// Joins objects into one multi-document YAML stream.
 pub fn to_yaml(objects: &[Object]) -> String {
-    let mut s = String::with_capacity(objects.len() * 1024);
+    let mut s = String::with_capacity(objects.len() * 2048);
     for o in objects {
         s.push_str("---\n");
-        s.push_str(&yaml::to_string(&o.value));
+        yaml::write(&mut s, &o.value);
     }
     s
 }

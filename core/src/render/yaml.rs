@@ -10,21 +10,31 @@ use serde_json::Value;
 /// Writes one document (without the `---` separator).
 pub fn to_string(v: &Value) -> String {
     let mut out = String::with_capacity(2048);
-    match v {
-        Value::Object(m) if !m.is_empty() => mapping(&mut out, m, 0),
-        Value::Array(a) if !a.is_empty() => sequence(&mut out, a, 0),
-        other => {
-            scalar(&mut out, other, 0);
-            out.push('\n');
-        }
-    }
+    write(&mut out, v);
     out
 }
 
-fn indent(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
+/// Appends one document to `out`.
+pub fn write(out: &mut String, v: &Value) {
+    let out = &mut *out;
+    match v {
+        Value::Object(m) if !m.is_empty() => mapping(out, m, 0),
+        Value::Array(a) if !a.is_empty() => sequence(out, a, 0),
+        other => {
+            scalar(out, other, 0);
+            out.push('\n');
+        }
     }
+}
+
+fn indent(out: &mut String, n: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut n = n;
+    while n > SPACES.len() {
+        out.push_str(SPACES);
+        n -= SPACES.len();
+    }
+    out.push_str(&SPACES[..n]);
 }
 
 fn mapping(out: &mut String, m: &serde_json::Map<String, Value>, level: usize) {
@@ -105,12 +115,21 @@ const RESERVED: &[&str] = &[
 ];
 
 fn needs_quotes(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else {
         return true;
     };
+    // Fast path: identifiers, paths, image references and quantities that are not numbers.
+    if first.is_ascii_alphabetic()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+    {
+        return bytes.len() <= 5 && RESERVED.contains(&s);
+    }
     if RESERVED.contains(&s)
-        || s.starts_with(' ')
-        || s.ends_with(' ')
+        || first == b' '
+        || bytes[bytes.len() - 1] == b' '
         || s.starts_with("---")
         || looks_numeric(s)
     {
@@ -119,11 +138,11 @@ fn needs_quotes(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control) {
         return true;
     }
-    if first == '-' {
+    if first == b'-' {
         // `-c` and `--flag` are plain; `- x` would start a list.
         return !s[1..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-');
     }
-    "?:,[]{}#&*!|>'\"%@`".contains(first)
+    b"?:,[]{}#&*!|>'\"%@`".contains(&first)
 }
 
 /// Anything a YAML resolver could take for a number, date or special float.
