@@ -116,44 +116,21 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             res("500m", "1Gi", "1", "2Gi"),
             res("1", "2Gi", "2", "4Gi"),
         );
-        let mut pg = Container::new(
-            "postgres",
-            &with_registry(cfg, super::posthog::POSTGRES_IMAGE),
-            pg_res,
-        )
-        .env("POSTGRES_USER", "postgres")
-        .env("POSTGRES_DB", "voiceassistant")
-        .env("PGDATA", "/var/lib/postgresql/data/pgdata")
-        .env_secret("POSTGRES_PASSWORD", SECRET, "POSTGRES_PASSWORD");
-        pg.ports.push(Port {
+        let pg = engines::Instance {
             name: "postgres",
-            port: 5432,
-        });
-        let ready = ProbeCheck::Exec(
-            [
-                "pg_isready",
-                "-U",
-                "postgres",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                "5432",
-            ]
-            .map(String::from)
-            .to_vec(),
-        );
-        pg.probes.liveness = Some(Probe::new(ready.clone(), (30, 10, 5, 6)));
-        pg.probes.readiness = Some(Probe::new(ready, (5, 3, 1, 3)));
-        let mut c = Component::new(
+            group: Group::Infra,
+            namespace: ns,
+            resources: pg_res,
+            size: by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(50)),
+        };
+        let mut c = engines::postgres(
+            cfg,
+            &pg,
             "postgres",
-            Group::Infra,
-            ns,
-            "database",
-            WorkloadKind::StatefulSet,
-            Tier::Stateful,
-            70,
+            "voiceassistant",
+            SECRET,
+            "POSTGRES_PASSWORD",
         );
-        c.containers.push(pg);
         if cfg.monitoring {
             let mut e = Container::new("exporter", &with_registry(cfg, POSTGRES_EXPORTER_IMAGE), res("50m", "64Mi", "100m", "128Mi"))
                 .env_secret("POSTGRES_PASSWORD", SECRET, "POSTGRES_PASSWORD")
@@ -165,22 +142,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             c.containers.push(e);
             c.metrics = Some(("metrics", "/metrics"));
         }
-        let c = singleton(
-            c.persistent(
-                "data",
-                "/var/lib/postgresql/data",
-                by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(50)),
-            )
-            .scratch("run", "/var/run/postgresql")
-            .scratch("tmp", "/tmp"),
-            "a single PostgreSQL primary without replication",
-        );
         stack.components.push(c);
 
         let mut script = String::from("set -eu\nuntil pg_isready -q; do sleep 2; done\n");
         let mut j = Container::new(
             "create-databases",
-            &with_registry(cfg, super::posthog::POSTGRES_IMAGE),
+            &with_registry(cfg, super::engines::POSTGRES_IMAGE),
             res("50m", "64Mi", "200m", "256Mi"),
         )
         .env("PGHOST", format!("postgres.{ns}.svc.cluster.local"))
@@ -221,44 +188,20 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             res("100m", "256Mi", "500m", "512Mi"),
             res("250m", "512Mi", "500m", "1Gi"),
         );
-        let maxmem = by_profile(p, "200mb", "400mb", "768mb");
-        let mut r = Container::new(
-            "redis",
-            &with_registry(cfg, super::posthog::REDIS_IMAGE),
-            redis_res,
-        );
-        r.command = vec!["redis-server".into()];
-        r.args = [
-            "--maxmemory",
-            maxmem,
-            "--maxmemory-policy",
-            "allkeys-lru",
-            "--appendonly",
-            "yes",
-            "--dir",
-            "/data",
-        ]
-        .map(String::from)
-        .to_vec();
-        r.ports.push(Port {
+        let redis = engines::Instance {
             name: "redis",
-            port: 6379,
-        });
-        r.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(6379), (15, 10, 3, 3)));
-        r.probes.readiness = Some(Probe::new(
-            ProbeCheck::Exec(vec!["redis-cli".into(), "ping".into()]),
-            (5, 5, 2, 3),
-        ));
-        let mut c = Component::new(
-            "redis",
-            Group::Infra,
-            ns,
-            "cache",
-            WorkloadKind::StatefulSet,
-            Tier::Stateful,
-            999,
+            group: Group::Infra,
+            namespace: ns,
+            resources: redis_res,
+            size: by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(10)),
+        };
+        let maxmem = by_profile(p, "200mb", "400mb", "768mb");
+        let mut c = engines::redis(
+            cfg,
+            &redis,
+            maxmem,
+            "a single Redis; its contents are caches and rate-limit counters",
         );
-        c.containers.push(r);
         if cfg.monitoring {
             let mut e = Container::new(
                 "exporter",
@@ -273,14 +216,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             c.containers.push(e);
             c.metrics = Some(("metrics", "/metrics"));
         }
-        let c = singleton(
-            c.persistent(
-                "data",
-                "/data",
-                by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(10)),
-            ),
-            "a single Redis; its contents are caches and rate-limit counters",
-        );
         stack.components.push(c);
     }
     platform(cfg, stack);
@@ -295,7 +230,6 @@ const ETCD_IMAGE: &str = "quay.io/coreos/etcd:v3.5.10";
 const ES_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.11.1";
 const CLICKHOUSE_IMAGE: &str = "clickhouse/clickhouse-server:23.8-alpine";
 const KAFKA_IMAGE: &str = "confluentinc/cp-kafka:7.5.0";
-const MINIO_IMAGE: &str = "minio/minio:RELEASE.2023-11-20T22-40-07Z";
 const PROMETHEUS_IMAGE: &str = "prom/prometheus:v2.48.0";
 const GRAFANA_IMAGE: &str = "grafana/grafana:10.2.2";
 const ALERTMANAGER_IMAGE: &str = "prom/alertmanager:v0.26.0";
@@ -519,74 +453,32 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             ns,
             &[("MINIO_ROOT_USER", 20), ("MINIO_ROOT_PASSWORD", 40)],
         );
-        let mut m = Container::new(
-            "minio",
-            &img(MINIO_IMAGE),
-            by_profile(
+        let minio = engines::Instance {
+            name: "minio",
+            group: Group::Infra,
+            namespace: ns,
+            resources: by_profile(
                 p,
                 res("50m", "128Mi", "250m", "512Mi"),
                 res("100m", "256Mi", "500m", "1Gi"),
                 res("500m", "1Gi", "1", "2Gi"),
             ),
-        )
-        .env_secret("MINIO_ROOT_USER", SECRET, "MINIO_ROOT_USER")
-        .env_secret("MINIO_ROOT_PASSWORD", SECRET, "MINIO_ROOT_PASSWORD")
-        .env("MINIO_PROMETHEUS_AUTH_TYPE", "public");
-        m.args = [
-            "server",
-            "/data",
-            "--address",
-            ":9000",
-            "--console-address",
-            ":9001",
-            "--certs-dir",
-            "/tmp/certs",
-        ]
-        .map(String::from)
-        .to_vec();
-        m.ports = vec![
-            Port {
-                name: "api",
-                port: 9000,
-            },
-            Port {
-                name: "console",
-                port: 9001,
-            },
-        ];
-        m.probes.liveness = Some(Probe::new(
-            ProbeCheck::Http("/minio/health/live".into(), 9000),
-            (20, 10, 3, 3),
-        ));
-        m.probes.readiness = Some(Probe::new(
-            ProbeCheck::Http("/minio/health/ready".into(), 9000),
-            (5, 5, 3, 3),
-        ));
-        let mut c = Component::new(
-            "minio",
-            Group::Infra,
-            ns,
-            "object-storage",
-            WorkloadKind::StatefulSet,
-            Tier::Stateful,
-            1000,
+            size: by_profile(p, Bytes::gi(5), Bytes::gi(20), Bytes::gi(200)),
+        };
+        let mut c = engines::minio(
+            cfg,
+            &minio,
+            ("api", 9000),
+            9001,
+            SECRET,
+            ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"),
         );
-        c.containers.push(m);
-        c.metrics = Some(("api", "/minio/v2/metrics/cluster"));
         c.notes.push("the one shared object store: documents, multimodal, Milvus segments and backups (the reference defined MinIO twice)");
-        stack.components.push(singleton(
-            c.persistent(
-                "data",
-                "/data",
-                by_profile(p, Bytes::gi(5), Bytes::gi(20), Bytes::gi(200)),
-            )
-            .scratch("tmp", "/tmp"),
-            "a single-drive MinIO",
-        ));
+        stack.components.push(c);
 
         let j = Container::new(
             "create-buckets",
-            &img(super::posthog::MC_IMAGE),
+            &img(super::engines::MC_IMAGE),
             res("50m", "64Mi", "200m", "256Mi"),
         )
         .env_secret("ACCESS_KEY", SECRET, "MINIO_ROOT_USER")

@@ -5,6 +5,7 @@
 //! overrides applied, plus the ConfigMaps and Secrets they read. Everything downstream (sizing,
 //! fit, render, plan) works from the stack and never re-states a component fact.
 
+pub mod engines;
 pub mod infra;
 mod model_router;
 mod posthog;

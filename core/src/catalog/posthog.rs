@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::engines::{self, MC_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE};
 use super::*;
 use crate::config::{Config, Posthog, SelfHosted};
 use crate::quantity::Bytes;
@@ -23,17 +24,9 @@ pub const NODE_IMAGE: &str =
 pub const CAPTURE_IMAGE: &str = "ghcr.io/posthog/posthog/capture:sha-86d6812";
 /// Rust feature-flags image.
 pub const FLAGS_IMAGE: &str = "ghcr.io/posthog/posthog/feature-flags:sha-86d6812";
-/// PostgreSQL image (also used by the init Job).
-pub const POSTGRES_IMAGE: &str = "postgres:15.12-alpine";
-/// Redis image (also the heartbeat sidecar).
-pub const REDIS_IMAGE: &str = "redis:7.2.7-alpine";
 const ZOOKEEPER_IMAGE: &str = "zookeeper:3.9.3";
 const REDPANDA_IMAGE: &str = "docker.redpanda.com/redpandadata/redpanda:v25.1.9";
 const CLICKHOUSE_IMAGE: &str = "clickhouse/clickhouse-server:25.6.13.41";
-/// MinIO server image.
-pub const MINIO_IMAGE: &str = "minio/minio:RELEASE.2025-04-22T22-12-26Z";
-/// MinIO client image (bucket setup).
-pub const MC_IMAGE: &str = "minio/mc:RELEASE.2025-04-16T18-13-26Z";
 
 /// Secret holding PostHog's generated credentials.
 pub const SECRET: &str = "posthog-secrets";
@@ -231,42 +224,21 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         res("250m", "512Mi", "1", "2Gi"),
         res("500m", "512Mi", "1", "2Gi"),
     );
-    let pg_size = by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(20));
-    let mut pg = Container::new("postgres", &with_registry(cfg, POSTGRES_IMAGE), pg_res)
-        .env("POSTGRES_USER", "posthog")
-        .env("POSTGRES_DB", "posthog")
-        .env("PGDATA", "/var/lib/postgresql/data/pgdata")
-        .env_secret("POSTGRES_PASSWORD", &secret, "POSTHOG_DB_PASSWORD");
-    pg.ports.push(Port {
-        name: "postgres",
-        port: 5432,
-    });
-    let ready = ProbeCheck::Exec(vec![
-        "pg_isready".into(),
-        "-U".into(),
-        "posthog".into(),
-        "-h".into(),
-        "127.0.0.1".into(),
-    ]);
-    pg.probes.liveness = Some(Probe::new(ready.clone(), (30, 10, 5, 6)));
-    pg.probes.readiness = Some(Probe::new(ready, (5, 5, 3, 3)));
-    let mut c = Component::new(
-        "posthog-postgres",
-        Group::Posthog,
-        ns,
-        "database",
-        WorkloadKind::StatefulSet,
-        Tier::Stateful,
-        70,
-    );
-    c.containers.push(pg);
-    let c = singleton(
-        c.persistent("data", "/var/lib/postgresql/data", pg_size)
-            .scratch("run", "/var/run/postgresql")
-            .scratch("tmp", "/tmp"),
-        "a single PostgreSQL primary without replication",
-    );
-    stack.components.push(c);
+    let pg = engines::Instance {
+        name: "posthog-postgres",
+        group: Group::Posthog,
+        namespace: ns,
+        resources: pg_res,
+        size: by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(20)),
+    };
+    stack.components.push(engines::postgres(
+        cfg,
+        &pg,
+        "posthog",
+        "posthog",
+        &secret,
+        "POSTHOG_DB_PASSWORD",
+    ));
 
     let redis_res = by_profile(
         p,
@@ -274,47 +246,20 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         res("100m", "128Mi", "500m", "512Mi"),
         res("250m", "256Mi", "500m", "1Gi"),
     );
+    let redis = engines::Instance {
+        name: "posthog-redis",
+        group: Group::Posthog,
+        namespace: ns,
+        resources: redis_res,
+        size: by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(5)),
+    };
     let maxmem = by_profile(p, "200mb", "400mb", "768mb");
-    let mut r = Container::new("redis", &with_registry(cfg, REDIS_IMAGE), redis_res);
-    r.command = vec!["redis-server".into()];
-    r.args = [
-        "--maxmemory",
+    stack.components.push(engines::redis(
+        cfg,
+        &redis,
         maxmem,
-        "--maxmemory-policy",
-        "allkeys-lru",
-        "--appendonly",
-        "yes",
-        "--dir",
-        "/data",
-    ]
-    .map(String::from)
-    .to_vec();
-    r.ports.push(Port {
-        name: "redis",
-        port: 6379,
-    });
-    let ping = ProbeCheck::Exec(vec!["redis-cli".into(), "ping".into()]);
-    r.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(6379), (15, 10, 3, 3)));
-    r.probes.readiness = Some(Probe::new(ping, (5, 5, 2, 3)));
-    let mut c = Component::new(
-        "posthog-redis",
-        Group::Posthog,
-        ns,
-        "cache",
-        WorkloadKind::StatefulSet,
-        Tier::Stateful,
-        999,
-    );
-    c.containers.push(r);
-    let c = singleton(
-        c.persistent(
-            "data",
-            "/data",
-            by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(5)),
-        ),
         "Celery beat state and the plugin-server heartbeat live in one Redis",
-    );
-    stack.components.push(c);
+    ));
 
     let zk_res = by_profile(
         p,
@@ -529,59 +474,24 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         res("100m", "256Mi", "500m", "1Gi"),
         res("250m", "512Mi", "1", "2Gi"),
     );
-    let mut m = Container::new("minio", &with_registry(cfg, MINIO_IMAGE), os_res)
-        .env_secret("MINIO_ROOT_USER", &secret, "OBJECT_STORAGE_ACCESS_KEY_ID")
-        .env_secret(
-            "MINIO_ROOT_PASSWORD",
-            &secret,
+    let os = engines::Instance {
+        name: "posthog-objectstorage",
+        group: Group::Posthog,
+        namespace: ns,
+        resources: os_res,
+        size: by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(50)),
+    };
+    stack.components.push(engines::minio(
+        cfg,
+        &os,
+        ("s3", 19000),
+        19001,
+        &secret,
+        (
+            "OBJECT_STORAGE_ACCESS_KEY_ID",
             "OBJECT_STORAGE_SECRET_ACCESS_KEY",
-        );
-    m.args = [
-        "server",
-        "--address",
-        ":19000",
-        "--console-address",
-        ":19001",
-        "/data",
-    ]
-    .map(String::from)
-    .to_vec();
-    m.ports.push(Port {
-        name: "s3",
-        port: 19000,
-    });
-    m.ports.push(Port {
-        name: "console",
-        port: 19001,
-    });
-    m.probes.liveness = Some(Probe::new(
-        ProbeCheck::Http("/minio/health/live".into(), 19000),
-        (20, 10, 3, 3),
+        ),
     ));
-    m.probes.readiness = Some(Probe::new(
-        ProbeCheck::Http("/minio/health/ready".into(), 19000),
-        (5, 5, 3, 3),
-    ));
-    let mut c = Component::new(
-        "posthog-objectstorage",
-        Group::Posthog,
-        ns,
-        "object-storage",
-        WorkloadKind::StatefulSet,
-        Tier::Stateful,
-        1000,
-    );
-    c.containers.push(m);
-    let c = singleton(
-        c.persistent(
-            "data",
-            "/data",
-            by_profile(p, Bytes::gi(2), Bytes::gi(10), Bytes::gi(50)),
-        )
-        .scratch("tmp", "/tmp"),
-        "a single-drive MinIO",
-    );
-    stack.components.push(c);
 
     // --- Setup jobs ----------------------------------------------------------------------
     let job_res = res("50m", "64Mi", "200m", "256Mi");
