@@ -361,12 +361,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Render { config, out } => {
             let stack = config::load(&config)?;
-            let objects = voice_core::render::render(&stack);
             match out {
-                None => {
-                    std::io::stdout().write_all(voice_core::render::to_yaml(&objects).as_bytes())?
-                }
+                None => render_stream(&stack)?,
                 Some(dir) => {
+                    let objects = voice_core::render::render(&stack);
                     std::fs::create_dir_all(&dir)
                         .with_context(|| format!("creating {}", dir.display()))?;
                     let files = voice_core::render::to_files(&objects);
@@ -430,6 +428,25 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Writes the manifests to stdout as they are rendered, dropping each object once written,
+/// so memory holds one object at a time instead of the whole stream.
+fn render_stream(stack: &voice_core::Stack) -> anyhow::Result<()> {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut doc = String::with_capacity(16 << 10);
+    let mut result = Ok(());
+    voice_core::render::render_each(stack, |o| {
+        if result.is_ok() {
+            doc.clear();
+            doc.push_str("---\n");
+            voice_core::render::yaml::write(&mut doc, &o.value);
+            result = stdout.write_all(doc.as_bytes());
+        }
+    });
+    result?;
+    stdout.flush()?;
+    Ok(())
 }
 
 /// Maps an error to its exit code.

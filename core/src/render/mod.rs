@@ -330,6 +330,13 @@ fn meta_cluster(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
 /// Renders every object of the stack, in apply order within each component.
 pub fn render(stack: &Stack) -> Vec<Object> {
     let mut out = Vec::new();
+    render_each(stack, |o| out.push(o));
+    out
+}
+
+/// Renders every object in order, handing each to `emit` as soon as it is built, so a
+/// caller can write and drop objects one by one (`kubectl voice render` streams).
+pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
     for ns in stack.namespaces() {
         let obj = Namespace {
             metadata: ObjectMeta {
@@ -339,23 +346,23 @@ pub fn render(stack: &Stack) -> Vec<Object> {
             },
             ..Default::default()
         };
-        out.push(Object::new("", Stage::Cluster, &obj));
+        emit(Object::new("", Stage::Cluster, &obj));
     }
-    out.extend(platform_objects(stack));
+    platform_objects(stack).into_iter().for_each(&mut emit);
     for c in &stack.components {
         let sa = ServiceAccount {
             metadata: meta(stack, c, &c.name),
             automount_service_account_token: Some(false),
             ..Default::default()
         };
-        out.push(Object::new(&c.name, Stage::Config, &sa));
+        emit(Object::new(&c.name, Stage::Config, &sa));
         for cm in stack.config_maps.iter().filter(|m| m.component == c.name) {
             let obj = ConfigMap {
                 metadata: meta(stack, c, &cm.name),
                 data: Some(cm.data.clone()),
                 ..Default::default()
             };
-            out.push(Object::new(&c.name, Stage::Config, &obj));
+            emit(Object::new(&c.name, Stage::Config, &obj));
         }
         let stage = match c.tier {
             Tier::Stateful => Stage::Stateful,
@@ -363,13 +370,14 @@ pub fn render(stack: &Stack) -> Vec<Object> {
             Tier::Migration => Stage::Migration,
             Tier::App => Stage::App,
         };
-        out.extend(workload::objects(stack, c, stage));
+        workload::objects(stack, c, stage)
+            .into_iter()
+            .for_each(&mut emit);
     }
     for c in &stack.components {
-        out.extend(network::objects(stack, c));
+        network::objects(stack, c).into_iter().for_each(&mut emit);
     }
-    out.extend(istio::objects(stack));
-    out
+    istio::objects(stack).into_iter().for_each(&mut emit);
 }
 
 /// Joins objects into one multi-document YAML stream.
