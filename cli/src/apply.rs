@@ -259,12 +259,7 @@ async fn apply_wave(
         match live.get(&id) {
             None => summary.created += 1,
             Some(m) if m.applied.is_some() && m.applied == entry => summary.unchanged += 1,
-            Some(m) => {
-                if std::env::var_os("VOICE_DEBUG").is_some() {
-                    eprintln!("configured {id}: {:?} -> {:?}", m.applied, entry);
-                }
-                summary.configured += 1
-            }
+            Some(_) => summary.configured += 1,
         }
     }
     Ok(())
