@@ -32,6 +32,15 @@ const CLICKHOUSE_IMAGE: &str = "clickhouse/clickhouse-server:25.6.13.41";
 pub const SECRET: &str = "posthog-secrets";
 const CONFIG: &str = "posthog-config";
 
+/// The stateful tier the Django app, its workers, the plugin server and the migrations use.
+const DATA_TIER: [&str; 5] = [
+    "posthog-postgres",
+    "posthog-redis",
+    "posthog-clickhouse",
+    "posthog-kafka",
+    "posthog-objectstorage",
+];
+
 /// Topics consumers need before they start (producers auto-create theirs).
 const TOPICS: &[&str] = &[
     "events_plugin_ingestion",
@@ -609,16 +618,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     });
     c.security.writable_root_reason = Some(APP_ROOT);
     c.notes.push("Django, ClickHouse and async migrations; a fresh install applies thousands of migrations, so the deadline is an hour");
-    stack.components.push(
-        c.needs(&[
-            "posthog-postgres",
-            "posthog-redis",
-            "posthog-clickhouse",
-            "posthog-kafka",
-            "posthog-objectstorage",
-        ])
-        .scratch("tmp", "/tmp"),
-    );
+    stack
+        .components
+        .push(c.needs(&DATA_TIER).scratch("tmp", "/tmp"));
 
     // --- Applications --------------------------------------------------------------------
     let web_res = by_profile(
@@ -667,16 +669,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.security.writable_root_reason = Some(APP_ROOT);
     c.ingress = Some(ingress(cfg, ph));
     stack.components.push(
-        c.needs(&[
-            "posthog-postgres",
-            "posthog-redis",
-            "posthog-clickhouse",
-            "posthog-kafka",
-            "posthog-objectstorage",
-            "posthog-plugins",
-            "posthog-feature-flags",
-        ])
-        .scratch("tmp", "/tmp"),
+        c.needs(&DATA_TIER)
+            .needs(&["posthog-plugins", "posthog-feature-flags"])
+            .scratch("tmp", "/tmp"),
     );
 
     let worker_res = by_profile(
@@ -712,15 +707,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.notes
         .push("Celery workers without the scheduler: beat runs once, in posthog-worker-beat");
     stack.components.push(
-        c.needs(&[
-            "posthog-postgres",
-            "posthog-redis",
-            "posthog-clickhouse",
-            "posthog-kafka",
-            "posthog-objectstorage",
-            "posthog-plugins",
-        ])
-        .scratch("tmp", "/tmp"),
+        c.needs(&DATA_TIER)
+            .needs(&["posthog-plugins"])
+            .scratch("tmp", "/tmp"),
     );
 
     let mut b = app(
@@ -815,16 +804,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.notes.push("the heartbeat sidecar writes @posthog-plugin-server/ping, which newer plugin servers no longer do and the Django preflight still checks");
     c.notes
         .push("init-mmdb copies GeoLite2-City.mmdb out of the feature-flags image into /share");
-    stack.components.push(
-        c.needs(&[
-            "posthog-postgres",
-            "posthog-redis",
-            "posthog-clickhouse",
-            "posthog-kafka",
-            "posthog-objectstorage",
-        ])
-        .scratch("tmp", "/tmp"),
-    );
+    stack
+        .components
+        .push(c.needs(&DATA_TIER).scratch("tmp", "/tmp"));
 
     let small_rust = by_profile(
         p,
