@@ -368,7 +368,7 @@ pub async fn live_nodes(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<
     let mut used: BTreeMap<String, (u64, u64, u32)> = BTreeMap::new();
     for p in &pod_list.items {
         let ours = p.metadata.labels.as_ref().is_some_and(|l| {
-            l.get("app.kubernetes.io/instance") == Some(&inv_instance(inv))
+            l.get("app.kubernetes.io/instance") == Some(&inv.instance)
                 && l.contains_key("app.kubernetes.io/managed-by")
         });
         let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) else {
@@ -415,10 +415,6 @@ pub async fn live_nodes(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<
         });
     }
     Ok(out)
-}
-
-fn inv_instance(inv: &Inventory) -> String {
-    inv.name.trim_end_matches("-applyset").to_string()
 }
 
 async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check> {

@@ -32,6 +32,8 @@ pub struct Inventory {
     pub namespace: String,
     /// ApplySet id.
     pub id: String,
+    /// Release name (`app.kubernetes.io/instance`).
+    pub instance: String,
 }
 
 impl Inventory {
@@ -49,6 +51,7 @@ impl Inventory {
             name,
             namespace,
             id,
+            instance: stack.config.instance.clone(),
         }
     }
     /// `part-of=<id>`.

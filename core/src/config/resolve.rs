@@ -300,9 +300,15 @@ impl Ctx {
             self.err(path, format!("`{v}` is not a valid DNS name: {why}"));
         }
     }
-    fn cpu(&mut self, path: &str, v: &str) -> Option<MilliCpu> {
-        match MilliCpu::parse(v) {
-            Ok(c) if c.0 > 0 => Some(c),
+    /// A positive quantity, parsed by `parse`; reports the problem at `path` otherwise.
+    fn positive<Q: Copy + Default + PartialEq>(
+        &mut self,
+        path: &str,
+        v: &str,
+        parse: fn(&str) -> Result<Q, crate::quantity::QuantityError>,
+    ) -> Option<Q> {
+        match parse(v) {
+            Ok(q) if q != Q::default() => Some(q),
             Ok(_) => {
                 self.err(path, "must be greater than zero");
                 None
@@ -313,18 +319,11 @@ impl Ctx {
             }
         }
     }
+    fn cpu(&mut self, path: &str, v: &str) -> Option<MilliCpu> {
+        self.positive(path, v, MilliCpu::parse)
+    }
     fn bytes(&mut self, path: &str, v: &str) -> Option<Bytes> {
-        match Bytes::parse(v) {
-            Ok(b) if b.0 > 0 => Some(b),
-            Ok(_) => {
-                self.err(path, "must be greater than zero");
-                None
-            }
-            Err(e) => {
-                self.err(path, e.to_string());
-                None
-            }
-        }
+        self.positive(path, v, Bytes::parse)
     }
     fn image(&mut self, path: &str, v: &str) {
         if let Err(why) = check_image(v) {
