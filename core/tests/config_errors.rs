@@ -288,6 +288,18 @@ const CASES: &[Case] = &[
         Some(3),
     ),
     case(
+        "components:\n  posthog-redis-node:\n    replicas: 2\n",
+        "components.posthog-redis-node.replicas",
+        "exactly 3 replicas",
+        Some(3),
+    ),
+    case(
+        "posthog:\n  redis:\n    sentinel: maybe\n",
+        "posthog.redis.sentinel",
+        "expected true or false",
+        Some(3),
+    ),
+    case(
         "components:\n  posthog-worker-beat:\n    replicas: 3\n",
         "components.posthog-worker-beat.replicas",
         "beat",

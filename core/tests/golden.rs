@@ -106,12 +106,21 @@ fn production_carries_the_reference_numbers() {
         ("1", "2Gi"),
         "20Gi",
     );
+    // Redis with Sentinel: each node carries the reference Redis numbers; HAProxy keeps
+    // the `posthog-redis` Service.
     check(
-        "posthog-redis",
-        (1, 1),
+        "posthog-redis-node",
+        (3, 3),
         ("250m", "256Mi"),
         ("500m", "1Gi"),
         "5Gi",
+    );
+    check(
+        "posthog-redis",
+        (2, 2),
+        ("50m", "64Mi"),
+        ("250m", "256Mi"),
+        "-",
     );
     check(
         "posthog-clickhouse",

@@ -416,6 +416,9 @@ pub struct Component {
     pub autoscale: Option<Autoscale>,
     /// Must run exactly one replica (a scheduler, a single-node database).
     pub singleton: bool,
+    /// Must run exactly `replicas` pods: members that others list by name (a Sentinel
+    /// quorum whose nodes the proxy in front names one by one).
+    pub fixed_replicas: bool,
     /// PodDisruptionBudget minAvailable.
     pub pdb_min_available: Option<u32>,
     /// Init containers.
@@ -674,6 +677,15 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
                         c.notes.first().copied().unwrap_or("a singleton")
                     ),
                 ));
+            } else if c.fixed_replicas && r != c.replicas {
+                diags.push(Diagnostic::at_value(
+                    &format!("{path}.replicas"),
+                    format!(
+                        "{name} must run exactly {} replicas ({}), found {r}",
+                        c.replicas,
+                        c.notes.first().copied().unwrap_or("a fixed set of members")
+                    ),
+                ));
             } else if r == 0 && c.kind != WorkloadKind::Job {
                 diags.push(Diagnostic::at_value(
                     &format!("{path}.replicas"),
@@ -827,6 +839,7 @@ impl Component {
             replicas: 1,
             autoscale: None,
             singleton: false,
+            fixed_replicas: false,
             pdb_min_available: None,
             init_containers: Vec::new(),
             containers: Vec::new(),

@@ -1,5 +1,6 @@
 //! Self-hosted PostHog: web, worker (+ one beat scheduler), plugins, capture, replay-capture,
-//! feature-flags, the migrations Job, PostgreSQL, Redis, a Kafka-compatible broker
+//! feature-flags, the migrations Job, PostgreSQL, Redis (single, or with Sentinel behind
+//! HAProxy when `posthog.redis.sentinel` is on, as in `production`), a Kafka-compatible broker
 //! (Redpanda), ZooKeeper, ClickHouse and S3-compatible object storage, behind one Ingress.
 //!
 //! Facts: the Sealos template layout (one replica each), the reference production table
@@ -263,12 +264,20 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         size: by_profile(p, Bytes::gi(1), Bytes::gi(2), Bytes::gi(5)),
     };
     let maxmem = by_profile(p, "200mb", "400mb", "768mb");
-    stack.components.push(engines::redis(
-        cfg,
-        &redis,
-        maxmem,
-        "Celery beat state and the plugin-server heartbeat live in one Redis",
-    ));
+    if ph.redis_sentinel {
+        // Clients keep `posthog-redis:6379`: HAProxy there forwards to the current primary.
+        let ha = engines::redis_sentinel(cfg, &redis, maxmem);
+        stack.config_maps.push(ha.proxy_config);
+        stack.components.push(ha.nodes);
+        stack.components.push(ha.proxy);
+    } else {
+        stack.components.push(engines::redis(
+            cfg,
+            &redis,
+            maxmem,
+            "Celery beat state and the plugin-server heartbeat live in one Redis",
+        ));
+    }
 
     let zk_res = by_profile(
         p,
@@ -954,5 +963,171 @@ fn ingress(cfg: &Config, ph: &SelfHosted) -> IngressSpec {
                 .map(|i| ("cert-manager.io/cluster-issuer", i.clone())),
         )
         .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::engines::{HAPROXY_IMAGE, SENTINEL_NODES, SENTINEL_PORT};
+    use super::*;
+    use crate::config::{Input, ProfileName};
+
+    fn load(profile: ProfileName, sets: &[&str]) -> Result<Stack, crate::Errors> {
+        let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
+        crate::load(&Input {
+            yaml: "",
+            profile: Some(profile),
+            sets: &sets,
+        })
+    }
+
+    fn stack(profile: ProfileName, sets: &[&str]) -> Stack {
+        load(profile, sets).unwrap_or_else(|e| panic!("{profile:?} {sets:?}: {e}"))
+    }
+
+    fn script(c: &Container) -> &str {
+        c.command.last().map_or("", String::as_str)
+    }
+
+    #[test]
+    fn production_runs_three_sentinel_nodes_behind_haproxy() {
+        let s = stack(ProfileName::Production, &[]);
+        let nodes = s.component("posthog-redis-node").expect("redis nodes");
+        assert_eq!(nodes.kind, WorkloadKind::StatefulSet);
+        assert_eq!(nodes.replicas, SENTINEL_NODES);
+        assert!(nodes.fixed_replicas && !nodes.singleton && nodes.parallel_pods);
+        assert_eq!(nodes.pdb_min_available, Some(2));
+        // Each node keeps the reference Redis numbers and its volume.
+        assert_eq!(nodes.main().resources, res("250m", "256Mi", "500m", "1Gi"));
+        assert_eq!(nodes.storage[0].size, Bytes::gi(5));
+        let names: Vec<&str> = nodes.containers.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["redis", "sentinel"]);
+        let sentinel = &nodes.containers[1];
+        assert_eq!(sentinel.ports[0].port, SENTINEL_PORT);
+        assert!(sentinel.read_only_root && nodes.main().read_only_root);
+        for needle in [
+            "sentinel resolve-hostnames yes",
+            "sentinel announce-hostnames yes",
+            "sentinel monitor mymaster $primary 6379 2",
+            "cat > /sentinel/sentinel.conf",
+            "SENTINEL get-master-addr-by-name mymaster",
+        ] {
+            assert!(
+                script(sentinel).contains(needle),
+                "sentinel lacks `{needle}`"
+            );
+        }
+        let redis = script(nodes.main());
+        assert!(redis.contains("replicaof $primary 6379"));
+        assert!(redis.contains("cat > /conf/redis.conf"));
+        assert!(redis.contains("maxmemory 768mb"));
+        // Both configurations are written into emptyDirs, never a ConfigMap mount.
+        for v in ["conf", "sentinel"] {
+            assert!(
+                nodes
+                    .volumes
+                    .iter()
+                    .any(|x| x.name == v && matches!(x.source, VolumeSource::EmptyDir(_))),
+                "{v}"
+            );
+        }
+
+        let proxy = s.component("posthog-redis").expect("haproxy");
+        assert_eq!(proxy.kind, WorkloadKind::Deployment);
+        assert_eq!(proxy.tier, Tier::Stateful, "setup jobs need it up");
+        assert_eq!(proxy.replicas, 2);
+        assert_eq!(proxy.depends_on, ["posthog-redis-node"]);
+        assert_eq!(proxy.main().image, HAPROXY_IMAGE);
+        assert!(!proxy.main().image.ends_with(":latest"));
+        assert_eq!(proxy.port("redis"), Some(6379));
+        assert_eq!(proxy.main().ports.len(), 1, "clients see 6379 only");
+        let cfg = &s
+            .config_maps
+            .iter()
+            .find(|m| m.name == "posthog-redis-haproxy")
+            .expect("haproxy config")
+            .data["haproxy.cfg"];
+        for needle in [
+            "tcp-check send PING\\r\\n",
+            "tcp-check expect string +PONG",
+            "tcp-check send info\\ replication\\r\\n",
+            "tcp-check expect string role:master",
+        ] {
+            assert!(cfg.contains(needle), "haproxy.cfg lacks `{needle}`");
+        }
+        for n in 0..SENTINEL_NODES {
+            assert!(cfg.contains(&format!(
+                "server node-{n} posthog-redis-node-{n}.posthog-redis-node.posthog.svc.cluster.local:6379"
+            )));
+        }
+        // Clients still read a plain URL naming the proxy's Service.
+        let web = s.component("posthog-web").expect("web");
+        assert!(web.depends_on.iter().any(|d| d == "posthog-redis"));
+        assert!(s.config_maps.iter().find(|m| m.name == CONFIG).is_some_and(
+            |m| m.data["REDIS_URL"] == "redis://posthog-redis.posthog.svc.cluster.local:6379/"
+        ));
+    }
+
+    #[test]
+    fn dev_and_small_keep_one_redis() {
+        for p in [ProfileName::Dev, ProfileName::Small] {
+            let s = stack(p, &[]);
+            let r = s.component("posthog-redis").expect("redis");
+            assert_eq!(r.kind, WorkloadKind::StatefulSet, "{p:?}");
+            assert!(r.singleton, "{p:?}");
+            assert_eq!(r.containers.len(), 1, "{p:?}: no sentinel");
+            assert!(s.component("posthog-redis-node").is_none(), "{p:?}");
+            assert!(
+                !s.config_maps
+                    .iter()
+                    .any(|m| m.name == "posthog-redis-haproxy"),
+                "{p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sentinel_is_a_switch_in_every_profile() {
+        let dev = stack(ProfileName::Dev, &["posthog.redis.sentinel=true"]);
+        assert!(dev.component("posthog-redis-node").is_some());
+        assert_eq!(
+            dev.component("posthog-redis-node")
+                .map(|c| c.main().resources),
+            Some(res("50m", "64Mi", "250m", "256Mi")),
+            "nodes take the profile's Redis numbers"
+        );
+        let prod = stack(ProfileName::Production, &["posthog.redis.sentinel=false"]);
+        assert!(prod.component("posthog-redis-node").is_none());
+        assert!(prod.component("posthog-redis").is_some_and(|c| c.singleton));
+    }
+
+    #[test]
+    fn the_node_count_is_fixed_and_the_proxy_scales() {
+        let e = load(
+            ProfileName::Production,
+            &["components.posthog-redis-node.replicas=5"],
+        )
+        .expect_err("five nodes are refused");
+        assert!(
+            e.0.iter()
+                .any(|d| d.path == "components.posthog-redis-node.replicas"
+                    && d.message.contains("exactly 3 replicas")),
+            "{e}"
+        );
+        let s = stack(
+            ProfileName::Production,
+            &["components.posthog-redis.replicas=3"],
+        );
+        assert_eq!(s.component("posthog-redis").map(|c| c.replicas), Some(3));
+    }
+
+    #[test]
+    fn a_wrong_sentinel_value_names_its_field() {
+        let e =
+            load(ProfileName::Production, &["posthog.redis.sentinel=maybe"]).expect_err("refused");
+        assert!(
+            e.0.iter().any(|d| d.path == "posthog.redis.sentinel"),
+            "{e}"
+        );
     }
 }

@@ -106,6 +106,18 @@ pub struct PosthogOptions {
     /// Name of an existing Secret holding SECRET_KEY, ENCRYPTION_SALT_KEYS and the database
     /// passwords; when set, install creates none.
     pub existing_secret: Option<String>,
+    /// PostHog's Redis (`posthog-redis`).
+    pub redis: Option<PosthogRedisOptions>,
+}
+
+/// PostHog's Redis layout.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PosthogRedisOptions {
+    /// Three Redis nodes with Sentinel failover (`posthog-redis-node`) behind a two-replica
+    /// HAProxy that keeps the `posthog-redis` Service, instead of one Redis. On in
+    /// `production`, off in `dev` and `small`.
+    pub sentinel: Option<bool>,
 }
 
 /// PostHog deployment mode.

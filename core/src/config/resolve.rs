@@ -177,6 +177,8 @@ pub struct SelfHosted {
     pub secret_key: Option<SecretValue>,
     /// Existing Secret to use instead of a generated one.
     pub existing_secret: Option<String>,
+    /// Redis as three Sentinel-managed nodes behind HAProxy (else one Redis).
+    pub redis_sentinel: bool,
 }
 
 /// PostHog Cloud settings.
@@ -524,6 +526,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
                 images,
                 secret_key: ph.secret_key.clone().map(SecretValue),
                 existing_secret: ph.existing_secret.clone(),
+                redis_sentinel: ph.redis.as_ref().and_then(|r| r.sentinel).unwrap_or(false),
             })
         }
         PosthogMode::Cloud => {
