@@ -63,7 +63,7 @@ impl Inventory {
 /// Adds the membership label to an object (and to StatefulSet claim templates, so their
 /// claims are found too).
 pub fn label(inv: &Inventory, o: &Object) -> Value {
-    let mut v = o.value.clone();
+    let mut v = o.value().into_owned();
     v["metadata"]["labels"][PART_OF] = Value::from(inv.id.clone());
     if let Some(tpls) = v
         .pointer_mut("/spec/volumeClaimTemplates")

@@ -440,7 +440,7 @@ fn render_stream(stack: &voice_core::Stack) -> anyhow::Result<()> {
         if result.is_ok() {
             doc.clear();
             doc.push_str("---\n");
-            voice_core::render::yaml::write(&mut doc, &o.value);
+            o.write_yaml(&mut doc);
             result = stdout.write_all(doc.as_bytes());
         }
     });

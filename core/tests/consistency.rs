@@ -67,7 +67,7 @@ fn service<'a>(objects: &'a [Object], name: &str, ns: &str) -> Option<&'a Object
 }
 
 fn service_has_port(svc: &Object, number: Option<i64>, name: Option<&str>) -> bool {
-    arr(&svc.value, "/spec/ports").iter().any(|p| {
+    arr(&svc.value(), "/spec/ports").iter().any(|p| {
         number.is_some_and(|n| p["port"].as_i64() == Some(n))
             || name.is_some_and(|n| p["name"].as_str() == Some(n))
     })
@@ -89,7 +89,7 @@ fn check_routes(objects: &[Object]) -> Vec<String> {
     for o in objects {
         match o.kind.as_str() {
             "VirtualService" => {
-                for r in arr(&o.value, "/spec/http") {
+                for r in arr(&o.value(), "/spec/http") {
                     for d in arr(r, "/route") {
                         let host = s(d, "/destination/host");
                         let port = d
@@ -109,7 +109,7 @@ fn check_routes(objects: &[Object]) -> Vec<String> {
             }
             "Ingress" => {
                 let ns = o.namespace.clone().unwrap_or_default();
-                for rule in arr(&o.value, "/spec/rules") {
+                for rule in arr(&o.value(), "/spec/rules") {
                     for p in arr(rule, "/http/paths") {
                         let name = s(p, "/backend/service/name");
                         let pname = p
@@ -142,7 +142,8 @@ fn check_principals(objects: &[Object]) -> Vec<String> {
         .iter()
         .filter(|o| matches!(o.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
     {
-        let sa = s(&o.value, "/spec/template/spec/serviceAccountName");
+        let value = o.value();
+        let sa = s(&value, "/spec/template/spec/serviceAccountName");
         let ns = o.namespace.clone().unwrap_or_default();
         if objects.iter().any(|x| {
             x.kind == "ServiceAccount" && x.name == sa && x.namespace.as_deref() == Some(&ns)
@@ -152,7 +153,7 @@ fn check_principals(objects: &[Object]) -> Vec<String> {
     }
     let mut out = Vec::new();
     for o in objects.iter().filter(|o| o.kind == "AuthorizationPolicy") {
-        for rule in arr(&o.value, "/spec/rules") {
+        for rule in arr(&o.value(), "/spec/rules") {
             for from in arr(rule, "/from") {
                 for p in arr(from, "/source/principals") {
                     let p = p.as_str().unwrap_or_default();
@@ -245,7 +246,7 @@ fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
     let rules = |c: &Component, dir: &str| -> Vec<(Peer, Vec<i64>)> {
         let key = if dir == "egress" { "to" } else { "from" };
         policy(c).map_or_else(Vec::new, |p| {
-            arr(&p.value, &format!("/spec/{dir}"))
+            arr(&p.value(), &format!("/spec/{dir}"))
                 .iter()
                 .flat_map(|r| {
                     arr(r, &format!("/{key}"))
@@ -403,14 +404,16 @@ fn check_env_hosts(objects: &[Object]) -> Vec<String> {
     for o in objects {
         match o.kind.as_str() {
             "ConfigMap" => {
-                if let Some(Value::Object(m)) = o.value.get("data") {
+                let value = o.value();
+                if let Some(Value::Object(m)) = value.get("data") {
                     for (k, v) in m {
                         check(o, k, v.as_str().unwrap_or_default());
                     }
                 }
             }
             "Deployment" | "StatefulSet" | "Job" => {
-                let spec = &o.value["spec"]["template"]["spec"];
+                let value = o.value();
+                let spec = &value["spec"]["template"]["spec"];
                 for c in arr(spec, "/containers")
                     .iter()
                     .chain(arr(spec, "/initContainers"))
@@ -529,11 +532,11 @@ fn production_render_has_every_service_infra_component_and_istio_kind() {
     }
     assert!(!objects.iter().any(|o| o.name == "knowledge-service"
         && o.kind == "Deployment"
-        && s(&o.value, "/spec/template/spec/containers/0/image").contains("go")));
+        && s(&o.value(), "/spec/template/spec/containers/0/image").contains("go")));
     let ns = objects
         .iter()
         .find(|o| o.kind == "Namespace" && o.name == "voiceassistant-prod")
-        .map(|o| o.value.clone())
+        .map(|o| o.value().into_owned())
         .unwrap_or_default();
     assert_eq!(s(&ns, "/metadata/labels/istio-injection"), "enabled");
 }
@@ -542,7 +545,7 @@ fn production_render_has_every_service_infra_component_and_istio_kind() {
 fn llm_routes_are_never_retried_and_outlier_detection_uses_current_fields() {
     let objects = render::render(&load(ProfileName::Production, &[]));
     for o in objects.iter().filter(|o| o.kind == "VirtualService") {
-        for r in arr(&o.value, "/spec/http") {
+        for r in arr(&o.value(), "/spec/http") {
             let host = s(r, "/route/0/destination/host");
             let llm = [
                 "model-router.",
@@ -585,16 +588,19 @@ fn blue_green_renders_two_colours_and_the_service_selects_the_active_one() {
             .iter()
             .find(|o| o.kind == "Deployment" && o.name == format!("identity-service-{colour}"))
             .expect("colour deployment");
-        assert_eq!(s(&d.value, "/spec/template/metadata/labels/color"), colour);
+        assert_eq!(
+            s(&d.value(), "/spec/template/metadata/labels/color"),
+            colour
+        );
     }
     let svc = service(&objects, "identity-service", "voiceassistant-prod").expect("service");
-    assert_eq!(s(&svc.value, "/spec/selector/color"), "green");
+    assert_eq!(s(&svc.value(), "/spec/selector/color"), "green");
     let hpa = objects
         .iter()
         .find(|o| o.kind == "HorizontalPodAutoscaler" && o.name == "identity-service")
         .expect("hpa");
     assert_eq!(
-        s(&hpa.value, "/spec/scaleTargetRef/name"),
+        s(&hpa.value(), "/spec/scaleTargetRef/name"),
         "identity-service-green"
     );
 }
@@ -644,13 +650,14 @@ fn catches_a_route_to_a_missing_port() {
         .iter_mut()
         .find(|o| o.kind == "VirtualService" && o.name == "api-gateway")
         .expect("vs");
-    vs.value["spec"]["http"][0]["route"][0]["destination"]["port"]["number"] = Value::from(9999);
+    vs.value_mut()["spec"]["http"][0]["route"][0]["destination"]["port"]["number"] =
+        Value::from(9999);
     assert!(check_routes(&objects).iter().any(|v| v.contains("9999")));
     let ing = objects
         .iter_mut()
         .find(|o| o.kind == "Ingress")
         .expect("ingress");
-    ing.value["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
+    ing.value_mut()["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
         Value::from("nowhere");
     assert!(check_routes(&objects).iter().any(|v| v.contains("nowhere")));
 }
@@ -662,7 +669,7 @@ fn catches_a_principal_no_workload_uses() {
         .iter_mut()
         .find(|o| o.kind == "AuthorizationPolicy" && o.name == "model-adapter")
         .expect("ap");
-    ap.value["spec"]["rules"][0]["from"][0]["source"]["principals"] =
+    ap.value_mut()["spec"]["rules"][0]["from"][0]["source"]["principals"] =
         serde_json::json!(["cluster.local/ns/voiceassistant-prod/sa/ai-orchestrator-sa"]);
     assert!(
         check_principals(&objects)
@@ -679,7 +686,9 @@ fn catches_a_missing_and_an_extra_network_edge() {
         .iter_mut()
         .find(|o| o.kind == "NetworkPolicy" && o.name == "rag-engine")
         .expect("np");
-    let egress = np.value["spec"]["egress"].as_array_mut().expect("egress");
+    let egress = np.value_mut()["spec"]["egress"]
+        .as_array_mut()
+        .expect("egress");
     egress.retain(|r| !r.to_string().contains("\"milvus\""));
     assert!(
         check_network(&stack, &objects)
@@ -714,7 +723,7 @@ fn catches_an_external_or_istiod_gap() {
         .iter_mut()
         .find(|o| o.kind == "NetworkPolicy" && o.name == "model-adapter")
         .expect("np");
-    np.value["spec"]["egress"]
+    np.value_mut()["spec"]["egress"]
         .as_array_mut()
         .expect("egress")
         .retain(|r| {
@@ -741,9 +750,9 @@ fn catches_an_env_host_that_is_not_planned() {
         .iter_mut()
         .find(|o| o.kind == "ConfigMap" && o.name == "model-router-config")
         .expect("cm");
-    cm.value["data"]["DB_HOST"] =
+    cm.value_mut()["data"]["DB_HOST"] =
         Value::from("postgres-service.voiceassistant-prod.svc.cluster.local");
-    cm.value["data"]["CONSUL_ADDR"] = Value::from("consul-service:8500");
+    cm.value_mut()["data"]["CONSUL_ADDR"] = Value::from("consul-service:8500");
     let v = check_env_hosts(&objects);
     assert!(v.iter().any(|v| v.contains("postgres-service")), "{v:?}");
     assert!(v.iter().any(|v| v.contains("consul-service")), "{v:?}");

@@ -9,7 +9,9 @@ pub mod network;
 pub mod workload;
 pub mod yaml;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -42,7 +44,7 @@ pub enum Stage {
 }
 
 /// One rendered object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Object {
     /// Owning component ("" for namespaces).
@@ -59,13 +61,84 @@ pub struct Object {
     /// Rollout stage.
     pub stage: Stage,
     /// The object itself.
-    pub value: Value,
+    #[serde(rename = "value")]
+    body: Body,
+}
+
+/// An object's content: the typed k8s-openapi value as built (written to YAML without an
+/// intermediate tree), or a JSON value (custom resources, and objects edited as values).
+#[derive(Debug, Clone)]
+enum Body {
+    Typed(Arc<dyn Manifest>),
+    Value(Value),
+}
+
+/// A typed object that can become YAML or a JSON value.
+trait Manifest: std::fmt::Debug + Send + Sync {
+    fn to_value(&self) -> Value;
+    fn write_yaml(&self, out: &mut String);
+}
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync> Manifest for T {
+    fn to_value(&self) -> Value {
+        // Typed Kubernetes objects have string keys and finite numbers only.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+    fn write_yaml(&self, out: &mut String) {
+        yaml::write(out, self);
+    }
+}
+
+impl Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Body::Typed(m) => m.to_value().serialize(s),
+            Body::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.component,
+            &self.api_version,
+            &self.kind,
+            &self.name,
+            &self.namespace,
+            self.stage,
+        ) == (
+            &other.component,
+            &other.api_version,
+            &other.kind,
+            &other.name,
+            &other.namespace,
+            other.stage,
+        ) && self.value() == other.value()
+    }
 }
 
 impl Object {
-    fn new<T: Serialize + k8s_openapi::Resource>(component: &str, stage: Stage, obj: &T) -> Self {
-        let value = serde_json::to_value(obj).unwrap_or(Value::Null);
-        Object::from_value(component, stage, value)
+    fn new<T>(component: &str, stage: Stage, obj: T) -> Self
+    where
+        T: k8s_openapi::Resource
+            + k8s_openapi::Metadata<Ty = ObjectMeta>
+            + Serialize
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let meta = obj.metadata();
+        Object {
+            component: component.into(),
+            api_version: T::API_VERSION.into(),
+            kind: T::KIND.into(),
+            name: meta.name.clone().unwrap_or_default(),
+            namespace: meta.namespace.clone(),
+            stage,
+            body: Body::Typed(Arc::new(obj)),
+        }
     }
     /// Wraps an untyped object (custom resources).
     pub fn from_value(component: &str, stage: Stage, value: Value) -> Self {
@@ -77,7 +150,31 @@ impl Object {
             name: s("/metadata/name").unwrap_or_default(),
             namespace: s("/metadata/namespace"),
             stage,
-            value,
+            body: Body::Value(value),
+        }
+    }
+    /// The object as a JSON value (built on demand for typed objects).
+    pub fn value(&self) -> Cow<'_, Value> {
+        match &self.body {
+            Body::Typed(m) => Cow::Owned(m.to_value()),
+            Body::Value(v) => Cow::Borrowed(v),
+        }
+    }
+    /// The object as a JSON value to edit in place; the identity fields stay as they are.
+    pub fn value_mut(&mut self) -> &mut Value {
+        if let Body::Typed(m) = &self.body {
+            self.body = Body::Value(m.to_value());
+        }
+        match &mut self.body {
+            Body::Value(v) => v,
+            Body::Typed(_) => unreachable!("converted above"),
+        }
+    }
+    /// Appends the object's YAML document (without the `---` separator).
+    pub fn write_yaml(&self, out: &mut String) {
+        match &self.body {
+            Body::Typed(m) => m.write_yaml(out),
+            Body::Value(v) => yaml::write(out, v),
         }
     }
     /// `kind/namespace/name`, for messages and diffs.
@@ -183,7 +280,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             description: Some(description.into()),
             ..Default::default()
         };
-        out.push(Object::new("platform", Stage::Cluster, &pc));
+        out.push(Object::new("platform", Stage::Cluster, pc));
     }
     let q = |r: crate::catalog::Resources| {
         BTreeMap::from([
@@ -223,7 +320,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             }),
             ..Default::default()
         };
-        out.push(Object::new("platform", Stage::Config, &rq));
+        out.push(Object::new("platform", Stage::Config, rq));
         let l = pol.limits;
         let lr = LimitRange {
             metadata: base("limit-range", ns),
@@ -238,7 +335,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
                 }],
             }),
         };
-        out.push(Object::new("platform", Stage::Config, &lr));
+        out.push(Object::new("platform", Stage::Config, lr));
     }
     let app = stack.config.namespaces.app.as_str();
     let subjects: Vec<Subject> = stack
@@ -270,7 +367,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
                 },
             ]),
         };
-        out.push(Object::new("platform", Stage::Config, &role));
+        out.push(Object::new("platform", Stage::Config, role));
         let rb = RoleBinding {
             metadata: base("voiceassistant-rolebinding", Some(app)),
             role_ref: RoleRef {
@@ -280,7 +377,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             },
             subjects: Some(subjects),
         };
-        out.push(Object::new("platform", Stage::Config, &rb));
+        out.push(Object::new("platform", Stage::Config, rb));
     }
     for c in stack.components.iter().filter(|c| c.api_access) {
         let name = format!("{}-{}", stack.config.instance, c.name);
@@ -299,7 +396,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             }]),
             ..Default::default()
         };
-        out.push(Object::new(&c.name, Stage::Cluster, &cr));
+        out.push(Object::new(&c.name, Stage::Cluster, cr));
         let crb = ClusterRoleBinding {
             metadata: meta_cluster(stack, c, &name),
             role_ref: RoleRef {
@@ -314,7 +411,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
                 ..Default::default()
             }]),
         };
-        out.push(Object::new(&c.name, Stage::Cluster, &crb));
+        out.push(Object::new(&c.name, Stage::Cluster, crb));
     }
     out
 }
@@ -346,7 +443,7 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
             },
             ..Default::default()
         };
-        emit(Object::new("", Stage::Cluster, &obj));
+        emit(Object::new("", Stage::Cluster, obj));
     }
     platform_objects(stack).into_iter().for_each(&mut emit);
     for c in &stack.components {
@@ -355,14 +452,14 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
             automount_service_account_token: Some(false),
             ..Default::default()
         };
-        emit(Object::new(&c.name, Stage::Config, &sa));
+        emit(Object::new(&c.name, Stage::Config, sa));
         for cm in stack.config_maps.iter().filter(|m| m.component == c.name) {
             let obj = ConfigMap {
                 metadata: meta(stack, c, &cm.name),
                 data: Some(cm.data.clone()),
                 ..Default::default()
             };
-            emit(Object::new(&c.name, Stage::Config, &obj));
+            emit(Object::new(&c.name, Stage::Config, obj));
         }
         let stage = match c.tier {
             Tier::Stateful => Stage::Stateful,
@@ -385,7 +482,7 @@ pub fn to_yaml(objects: &[Object]) -> String {
     let mut s = String::with_capacity(objects.len() * 2048);
     for o in objects {
         s.push_str("---\n");
-        yaml::write(&mut s, &o.value);
+        o.write_yaml(&mut s);
     }
     s
 }
@@ -449,4 +546,30 @@ pub fn render_groups(stack: &Stack, keep: &[crate::catalog::Group]) -> Vec<Objec
             c => kept.contains(&c),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Input;
+
+    /// Typed objects are written straight from `Serialize`; the result must be the same
+    /// document as writing their JSON value, for every object of every profile.
+    #[test]
+    fn typed_yaml_equals_value_yaml() {
+        for p in crate::config::PROFILES {
+            let stack = crate::load(&Input {
+                yaml: "",
+                profile: Some(p),
+                sets: &[],
+            })
+            .expect("profiles are valid");
+            for o in render(&stack) {
+                let (mut direct, mut via_value) = (String::new(), String::new());
+                o.write_yaml(&mut direct);
+                yaml::write(&mut via_value, &*o.value());
+                assert_eq!(direct, via_value, "{}", o.id());
+            }
+        }
+    }
 }

@@ -340,12 +340,12 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
             }),
             ..Default::default()
         };
-        out.push(Object::new(&c.name, Stage::Routing, &ing));
+        out.push(Object::new(&c.name, Stage::Routing, ing));
     }
     out.push(Object::new(
         &c.name,
         Stage::Routing,
-        &network_policy(stack, c),
+        network_policy(stack, c),
     ));
     if stack.config.monitoring
         && c.service

@@ -389,7 +389,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 out.push(Object::new(
                     &c.name,
                     Stage::Config,
-                    &claim(stack, c, s, &format!("{}-{}", c.name, s.name)),
+                    claim(stack, c, s, &format!("{}-{}", c.name, s.name)),
                 ));
             }
             let strategy = if c.singleton {
@@ -440,7 +440,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                     }),
                     ..Default::default()
                 };
-                out.push(Object::new(&c.name, stage, &d));
+                out.push(Object::new(&c.name, stage, d));
             }
         }
         WorkloadKind::StatefulSet => {
@@ -469,7 +469,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 }),
                 ..Default::default()
             };
-            out.push(Object::new(&c.name, stage, &s));
+            out.push(Object::new(&c.name, stage, s));
         }
         WorkloadKind::Job => {
             let spec = c.job.unwrap_or(catalog::JobSpec {
@@ -487,7 +487,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 }),
                 ..Default::default()
             };
-            out.push(Object::new(&c.name, stage, &j));
+            out.push(Object::new(&c.name, stage, j));
         }
     }
     if c.service {
@@ -522,7 +522,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             }),
             ..Default::default()
         };
-        out.push(Object::new(&c.name, stage, &svc));
+        out.push(Object::new(&c.name, stage, svc));
     }
     if let Some(a) = c.autoscale {
         let metric = |name: &str, pct: u32| MetricSpec {
@@ -572,7 +572,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             }),
             ..Default::default()
         };
-        out.push(Object::new(&c.name, stage, &h));
+        out.push(Object::new(&c.name, stage, h));
     }
     if let Some(min) = c.pdb_min_available {
         let p = PodDisruptionBudget {
@@ -587,7 +587,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             }),
             ..Default::default()
         };
-        out.push(Object::new(&c.name, stage, &p));
+        out.push(Object::new(&c.name, stage, p));
     }
     out
 }

@@ -5,26 +5,28 @@
 //! read as something other than a string, writes multi-line strings as literal blocks, and
 //! keeps key order. It is also smaller and faster than a general serializer.
 
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde::ser::{self, Impossible};
 use serde_json::Value;
 
 /// Writes one document (without the `---` separator).
-pub fn to_string(v: &Value) -> String {
+pub fn to_string<T: Serialize + ?Sized>(v: &T) -> String {
     let mut out = String::with_capacity(2048);
     write(&mut out, v);
     out
 }
 
-/// Appends one document to `out`.
-pub fn write(out: &mut String, v: &Value) {
-    let out = &mut *out;
-    match v {
-        Value::Object(m) if !m.is_empty() => mapping(out, m, 0),
-        Value::Array(a) if !a.is_empty() => sequence(out, a, 0),
-        other => {
-            scalar(out, other, 0);
-            out.push('\n');
-        }
-    }
+/// Appends one document to `out`, straight from the value's `Serialize` (typed Kubernetes
+/// objects are written without building an intermediate JSON tree).
+pub fn write<T: Serialize + ?Sized>(out: &mut String, v: &T) {
+    // Every error comes from a custom `Serialize` impl; the objects we render have none
+    // that fail, so the partial document is all there is to write.
+    let _ = v.serialize(Emitter {
+        out,
+        pos: Pos::Root,
+    });
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -37,74 +39,538 @@ fn indent(out: &mut String, n: usize) {
     out.push_str(&SPACES[..n]);
 }
 
-fn mapping(out: &mut String, m: &serde_json::Map<String, Value>, level: usize) {
-    for (k, v) in m {
-        indent(out, level);
-        string(out, k, level, true);
-        out.push(':');
-        value_after_key(out, v, level);
+/// Where the next value goes.
+#[derive(Clone, Copy)]
+enum Pos {
+    /// The start of the document.
+    Root,
+    /// After `key:` of a mapping entry at this indentation.
+    Key(usize),
+    /// After the `-` of a sequence item at this indentation.
+    Item(usize),
+}
+
+impl Pos {
+    /// Indentation of a nested value's block scalars and mapping entries.
+    fn inner(self) -> usize {
+        match self {
+            Pos::Root => 0,
+            Pos::Key(l) | Pos::Item(l) => l + 2,
+        }
     }
 }
 
-fn sequence(out: &mut String, a: &[Value], level: usize) {
-    for v in a {
-        indent(out, level);
-        out.push('-');
-        match v {
-            Value::Object(m) if !m.is_empty() => {
-                // The first entry shares the dash's line.
-                let mut first = true;
-                for (k, item) in m {
-                    if first {
-                        out.push(' ');
-                        first = false;
-                    } else {
-                        indent(out, level + 2);
-                    }
-                    string(out, k, level + 2, true);
-                    out.push(':');
-                    value_after_key(out, item, level + 2);
+/// The serde error type; only custom `Serialize` impls produce one.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        Error(msg.to_string())
+    }
+}
+
+/// Serializes one value at a position, writing YAML as it goes.
+struct Emitter<'a> {
+    out: &'a mut String,
+    pos: Pos,
+}
+
+impl<'a> Emitter<'a> {
+    /// A plain scalar (number, boolean, null).
+    fn raw(self, s: &str) -> Result<(), Error> {
+        if !matches!(self.pos, Pos::Root) {
+            self.out.push(' ');
+        }
+        self.out.push_str(s);
+        self.out.push('\n');
+        Ok(())
+    }
+    fn display(self, v: impl std::fmt::Display) -> Result<(), Error> {
+        if !matches!(self.pos, Pos::Root) {
+            self.out.push(' ');
+        }
+        let _ = write!(self.out, "{v}");
+        self.out.push('\n');
+        Ok(())
+    }
+    fn compound(self, map: bool) -> Compound<'a> {
+        Compound {
+            out: self.out,
+            pos: self.pos,
+            map,
+            started: false,
+            pending: 0,
+        }
+    }
+}
+
+/// A mapping or sequence being written; empty ones become `{}` or `[]` when they end.
+struct Compound<'a> {
+    out: &'a mut String,
+    pos: Pos,
+    map: bool,
+    started: bool,
+    /// Indentation of the entry whose key was just written (`serialize_key`).
+    pending: usize,
+}
+
+impl Compound<'_> {
+    /// Starts a mapping entry and writes its key; returns the entry's indentation.
+    fn key(&mut self, key: &str) -> usize {
+        let level = self.pos.inner();
+        if self.started {
+            indent(self.out, level);
+        } else {
+            self.started = true;
+            match self.pos {
+                Pos::Root => {}
+                Pos::Key(_) => {
+                    self.out.push('\n');
+                    indent(self.out, level);
                 }
-            }
-            Value::Array(inner) if !inner.is_empty() => {
-                out.push('\n');
-                sequence(out, inner, level + 2);
-            }
-            other => {
-                out.push(' ');
-                scalar(out, other, level + 2);
-                out.push('\n');
+                // The first entry shares the dash's line.
+                Pos::Item(_) => self.out.push(' '),
             }
         }
+        string(self.out, key, level, true);
+        self.out.push(':');
+        level
+    }
+    /// Starts a sequence item; returns its indentation.
+    fn item(&mut self) -> usize {
+        let level = match self.pos {
+            Pos::Root => 0,
+            Pos::Key(l) => l,
+            Pos::Item(l) => l + 2,
+        };
+        if !self.started {
+            self.started = true;
+            if !matches!(self.pos, Pos::Root) {
+                self.out.push('\n');
+            }
+        }
+        indent(self.out, level);
+        self.out.push('-');
+        level
+    }
+    fn value<T: Serialize + ?Sized>(&mut self, pos: Pos, v: &T) -> Result<(), Error> {
+        v.serialize(Emitter {
+            out: &mut *self.out,
+            pos,
+        })
+    }
+    fn entry<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> Result<(), Error> {
+        let level = self.key(key);
+        self.value(Pos::Key(level), v)
+    }
+    fn element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        let level = self.item();
+        self.value(Pos::Item(level), v)
+    }
+    fn finish(self) -> Result<(), Error> {
+        if !self.started {
+            if !matches!(self.pos, Pos::Root) {
+                self.out.push(' ');
+            }
+            self.out.push_str(if self.map { "{}\n" } else { "[]\n" });
+        }
+        Ok(())
     }
 }
 
-fn value_after_key(out: &mut String, v: &Value, level: usize) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            mapping(out, m, level + 2);
+impl<'a> ser::Serializer for Emitter<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'a>;
+    type SerializeTuple = Compound<'a>;
+    type SerializeTupleStruct = Compound<'a>;
+    type SerializeTupleVariant = Compound<'a>;
+    type SerializeMap = Compound<'a>;
+    type SerializeStruct = Compound<'a>;
+    type SerializeStructVariant = Compound<'a>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.raw(if v { "true" } else { "false" })
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.display(v)
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.display(v)
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.display(v)
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.display(v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.display(v)
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.display(v)
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.display(v)
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.display(v)
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        // Formatted exactly as JSON would be (non-finite numbers become null).
+        self.display(Value::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        self.display(Value::from(v))
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        let level = self.pos.inner();
+        if !matches!(self.pos, Pos::Root) {
+            self.out.push(' ');
         }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            sequence(out, a, level);
+        string(self.out, v, level, false);
+        self.out.push('\n');
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        let mut seq = self.compound(false);
+        for b in v {
+            seq.element(b)?;
         }
-        other => {
-            out.push(' ');
-            scalar(out, other, level + 2);
-            out.push('\n');
-        }
+        seq.finish()
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.raw("null")
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.raw("null")
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
+        self.raw("null")
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        let mut map = self.compound(true);
+        map.entry(variant, v)?;
+        map.finish()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'a>, Error> {
+        Ok(self.compound(false))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Compound<'a>, Error> {
+        Ok(self.compound(false))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Compound<'a>, Error> {
+        Ok(self.compound(false))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a>, Error> {
+        // `{variant: [...]}`: the outer mapping has its one entry, the sequence follows.
+        let mut map = self.compound(true);
+        let level = map.key(variant);
+        Ok(Compound {
+            out: map.out,
+            pos: Pos::Key(level),
+            map: false,
+            started: false,
+            pending: 0,
+        })
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a>, Error> {
+        Ok(self.compound(true))
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'a>, Error> {
+        Ok(self.compound(true))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a>, Error> {
+        let mut map = self.compound(true);
+        let level = map.key(variant);
+        Ok(Compound {
+            out: map.out,
+            pos: Pos::Key(level),
+            map: true,
+            started: false,
+            pending: 0,
+        })
     }
 }
 
-fn scalar(out: &mut String, v: &Value, level: usize) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => string(out, s, level, false),
-        Value::Object(_) => out.push_str("{}"),
-        Value::Array(_) => out.push_str("[]"),
+impl ser::SerializeSeq for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        self.pending = key.serialize(KeyWriter(self))?;
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.value(Pos::Key(self.pending), v)
+    }
+    fn serialize_entry<K: Serialize + ?Sized, V: Serialize + ?Sized>(
+        &mut self,
+        key: &K,
+        v: &V,
+    ) -> Result<(), Error> {
+        let level = key.serialize(KeyWriter(self))?;
+        self.value(Pos::Key(level), v)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.entry(key, v)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.entry(key, v)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+/// Writes a mapping key (strings, and numbers or booleans as their text, like JSON);
+/// returns the entry's indentation.
+struct KeyWriter<'c, 'a>(&'c mut Compound<'a>);
+
+fn key_error() -> Error {
+    Error("a mapping key must be a string, number or boolean".into())
+}
+
+impl ser::Serializer for KeyWriter<'_, '_> {
+    type Ok = usize;
+    type Error = Error;
+    type SerializeSeq = Impossible<usize, Error>;
+    type SerializeTuple = Impossible<usize, Error>;
+    type SerializeTupleStruct = Impossible<usize, Error>;
+    type SerializeTupleVariant = Impossible<usize, Error>;
+    type SerializeMap = Impossible<usize, Error>;
+    type SerializeStruct = Impossible<usize, Error>;
+    type SerializeStructVariant = Impossible<usize, Error>;
+
+    fn serialize_str(self, v: &str) -> Result<usize, Error> {
+        Ok(self.0.key(v))
+    }
+    fn serialize_bool(self, v: bool) -> Result<usize, Error> {
+        self.serialize_str(if v { "true" } else { "false" })
+    }
+    fn serialize_i8(self, v: i8) -> Result<usize, Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<usize, Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<usize, Error> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<usize, Error> {
+        self.serialize_str(&v.to_string())
+    }
+    fn serialize_u8(self, v: u8) -> Result<usize, Error> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<usize, Error> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<usize, Error> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result<usize, Error> {
+        self.serialize_str(&v.to_string())
+    }
+    fn serialize_f32(self, _: f32) -> Result<usize, Error> {
+        Err(key_error())
+    }
+    fn serialize_f64(self, _: f64) -> Result<usize, Error> {
+        Err(key_error())
+    }
+    fn serialize_char(self, v: char) -> Result<usize, Error> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<usize, Error> {
+        Err(key_error())
+    }
+    fn serialize_none(self) -> Result<usize, Error> {
+        Err(key_error())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<usize, Error> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<usize, Error> {
+        Err(key_error())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<usize, Error> {
+        Err(key_error())
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<usize, Error> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<usize, Error> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<usize, Error> {
+        Err(key_error())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(key_error())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(key_error())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(key_error())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(key_error())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(key_error())
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
+        Err(key_error())
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(key_error())
     }
 }
 
