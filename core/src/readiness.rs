@@ -134,7 +134,7 @@ pub fn diagnose(pods: &[Pod], events: &[Event]) -> Option<String> {
                     .kind
                     .clone()
                     .unwrap_or_default()
-                    .to_lowercase(),
+                    .to_ascii_lowercase(),
                 e.involved_object.name.clone().unwrap_or_default()
             );
             return Some(format!(

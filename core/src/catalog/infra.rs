@@ -155,7 +155,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         .env("PGDATABASE", "postgres")
         .env_secret("PGPASSWORD", SECRET, "POSTGRES_PASSWORD");
         for d in &dbs {
-            let var = format!("PW_{}", d.owner.to_uppercase());
+            let var = format!("PW_{}", d.owner.to_ascii_uppercase());
             j = j.env_secret(&var, SECRET, &d.password_key);
             script.push_str(&format!(
                 "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname = '{o}'\" | grep -q 1 || psql -v ON_ERROR_STOP=1 -c \"CREATE ROLE {o} LOGIN\"\necho \"ALTER ROLE {o} WITH LOGIN PASSWORD :'pw'\" | psql -v ON_ERROR_STOP=1 -v pw=\"${var}\"\npsql -tAc \"SELECT 1 FROM pg_database WHERE datname = '{n}'\" | grep -q 1 || psql -v ON_ERROR_STOP=1 -c \"CREATE DATABASE {n} OWNER {o}\"\n",

@@ -158,11 +158,16 @@ pub fn schema() -> Value {
     schema_ref().clone()
 }
 
-/// The JSON Schema, built once per process (the shape check of every load walks it).
+/// The JSON Schema, parsed once per process (the shape check of every load walks it).
+///
+/// `voice.schema.json` is generated from the [`Options`] structs by schemars; a unit test
+/// keeps it in step (`UPDATE_GOLDEN=1` rewrites it), so schemars is not compiled into the
+/// CLI or the previewer.
 fn schema_ref() -> &'static Value {
     static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    SCHEMA
-        .get_or_init(|| serde_json::to_value(schemars::schema_for!(Options)).unwrap_or(Value::Null))
+    SCHEMA.get_or_init(|| {
+        serde_json::from_str(include_str!("../../voice.schema.json")).unwrap_or(Value::Null)
+    })
 }
 
 /// Deep-merges `over` onto `base`: mappings merge key by key, anything else replaces.
@@ -349,6 +354,21 @@ fn shape_name(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed schema is the one the `Options` structs generate.
+    #[test]
+    fn schema_file_matches_the_options() {
+        let generated = serde_json::to_value(schemars::schema_for!(Options)).expect("schema");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/voice.schema.json");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            let text = serde_json::to_string_pretty(&generated).expect("schema") + "\n";
+            std::fs::write(path, text).expect("writing voice.schema.json");
+        }
+        assert!(
+            *schema_ref() == generated,
+            "core/voice.schema.json is stale; run UPDATE_GOLDEN=1 cargo test -p voice-core --lib"
+        );
+    }
 
     /// `load` skips the schema check for the profiles themselves; this is what lets it.
     #[test]

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A rollout configuration (`voice.yaml`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Options {
     /// Embedded profile this file refines: `dev` (one 4 CPU / 8 GiB node), `small` (single
@@ -38,9 +40,8 @@ pub struct Options {
 }
 
 /// Profile names.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ProfileName {
     /// Everything on one 4 CPU / 8 GiB node, single replicas, small requests.
@@ -52,7 +53,8 @@ pub enum ProfileName {
 }
 
 /// Namespace names.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NamespacesOptions {
     /// Self-hosted PostHog (default `posthog`).
@@ -64,7 +66,8 @@ pub struct NamespacesOptions {
 }
 
 /// Image settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImagesOptions {
     /// Registry host that replaces the registry of every image (a mirror), e.g. `registry.example.com`.
@@ -76,7 +79,8 @@ pub struct ImagesOptions {
 }
 
 /// Image pull policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 pub enum PullPolicy {
     /// Pull when the image is not on the node.
     IfNotPresent,
@@ -87,7 +91,8 @@ pub enum PullPolicy {
 }
 
 /// PostHog settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PosthogOptions {
     /// `self-hosted`, `cloud` or `disabled`.
@@ -111,7 +116,8 @@ pub struct PosthogOptions {
 }
 
 /// PostHog's Redis layout.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PosthogRedisOptions {
     /// Three Redis nodes with Sentinel failover (`posthog-redis-node`) behind a two-replica
@@ -121,7 +127,8 @@ pub struct PosthogRedisOptions {
 }
 
 /// PostHog deployment mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum PosthogMode {
     /// Run PostHog in the cluster.
@@ -133,7 +140,8 @@ pub enum PosthogMode {
 }
 
 /// PostHog Cloud settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PosthogCloudOptions {
     /// `us` (default) or `eu`.
@@ -145,7 +153,8 @@ pub struct PosthogCloudOptions {
 }
 
 /// PostHog Cloud region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CloudRegion {
     /// `https://us.i.posthog.com`
@@ -156,7 +165,8 @@ pub enum CloudRegion {
 
 /// Image pins for self-hosted PostHog: full references with a tag or digest; `latest` and
 /// untagged references are rejected.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PosthogImagesOptions {
     /// Django app image (web, worker, migrations).
@@ -170,7 +180,8 @@ pub struct PosthogImagesOptions {
 }
 
 /// Model Router settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelRouterOptions {
     /// Deploy the Model Router (default true).
@@ -190,7 +201,8 @@ pub struct ModelRouterOptions {
 }
 
 /// HPA settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HpaOptions {
     /// Create the HPA (default true).
@@ -206,9 +218,8 @@ pub struct HpaOptions {
 }
 
 /// LLM providers the Model Router can call.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LlmProvider {
     /// OpenAI (OPENAI_API_KEY).
@@ -224,7 +235,8 @@ pub enum LlmProvider {
 }
 
 /// A PostgreSQL database.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DatabaseOptions {
     /// External host; when unset the in-plan PostgreSQL is used.
@@ -240,7 +252,8 @@ pub struct DatabaseOptions {
 }
 
 /// The cluster the plan is sized and checked for.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterOptions {
     /// Node shapes (allocatable capacity per node).
@@ -254,7 +267,8 @@ pub struct ClusterOptions {
 }
 
 /// A group of identical nodes.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeOptions {
     /// Label for tables (default `node`).
@@ -270,7 +284,8 @@ pub struct NodeOptions {
 }
 
 /// Monitoring settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MonitoringOptions {
     /// Create ServiceMonitors (needs the Prometheus operator's CRD).
@@ -278,7 +293,8 @@ pub struct MonitoringOptions {
 }
 
 /// Overrides for one component.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ComponentOptions {
     /// Replicas (minimum replicas when the component has an HPA).
@@ -294,7 +310,8 @@ pub struct ComponentOptions {
 }
 
 /// Requests and limits.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourcesOptions {
     /// What the scheduler reserves.
@@ -304,7 +321,8 @@ pub struct ResourcesOptions {
 }
 
 /// CPU and memory quantities.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceListOptions {
     /// CPU (`500m`, `2`).
@@ -314,7 +332,8 @@ pub struct ResourceListOptions {
 }
 
 /// The VoiceAssistant platform.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VoiceAssistantOptions {
     /// Deploy the platform (default true).
@@ -333,7 +352,8 @@ pub struct VoiceAssistantOptions {
 }
 
 /// Replica layout of the platform services.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ReplicaMode {
     /// One replica each, no HPA, no PDB.
@@ -343,7 +363,8 @@ pub enum ReplicaMode {
 }
 
 /// Infrastructure switches.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InfrastructureOptions {
     /// Nacos configuration centre (and its MySQL).
@@ -367,7 +388,8 @@ pub struct InfrastructureOptions {
 }
 
 /// Settings of one platform service.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VaServiceOptions {
     /// Deploy this service (default true).
@@ -379,7 +401,8 @@ pub struct VaServiceOptions {
 }
 
 /// Blue-green colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Color {
     /// Blue.
@@ -399,7 +422,8 @@ impl Color {
 }
 
 /// Istio settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IstioOptions {
     /// Render Istio resources and label the application namespace for injection.
@@ -417,7 +441,8 @@ pub struct IstioOptions {
 }
 
 /// PeerAuthentication mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MtlsMode {
     /// Only mTLS.
@@ -427,7 +452,8 @@ pub enum MtlsMode {
 }
 
 /// Gateway hosts and certificate.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IstioGatewayOptions {
     /// REST API host (default `api.voiceassistant.com`).
@@ -441,7 +467,8 @@ pub struct IstioGatewayOptions {
 }
 
 /// JWT issuer settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JwtOptions {
     /// Issuer (default `https://identity.voiceassistant.com`).
@@ -453,7 +480,8 @@ pub struct JwtOptions {
 }
 
 /// Tracing settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TracingOptions {
     /// Percentage of requests traced (0–100, default 10).
@@ -461,7 +489,8 @@ pub struct TracingOptions {
 }
 
 /// Local rate limit.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimitOptions {
     /// Apply it (default true).
@@ -487,6 +516,7 @@ impl<'de> Deserialize<'de> for Quantity {
     }
 }
 
+#[cfg(test)]
 impl JsonSchema for Quantity {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Quantity".into()

@@ -207,8 +207,8 @@ fn article(t: &str) -> String {
 
 /// Levenshtein distance, case-insensitive.
 fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let a: Vec<char> = a.to_ascii_lowercase().chars().collect();
+    let b: Vec<char> = b.to_ascii_lowercase().chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1];
@@ -228,8 +228,11 @@ pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
         .map(|c| (distance(word, c), c))
         .filter(|(d, c)| {
             *d <= limit
-                || c.to_lowercase().starts_with(&word.to_lowercase())
-                || word.to_lowercase().starts_with(&c.to_lowercase())
+                || c.to_ascii_lowercase()
+                    .starts_with(&word.to_ascii_lowercase())
+                || word
+                    .to_ascii_lowercase()
+                    .starts_with(&c.to_ascii_lowercase())
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)

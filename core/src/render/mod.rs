@@ -65,36 +65,79 @@ pub struct Object {
     body: Body,
 }
 
-/// An object's content: the typed k8s-openapi value as built (written to YAML without an
-/// intermediate tree), or a JSON value (custom resources, and objects edited as values).
-#[derive(Debug, Clone)]
+/// An object's content: the typed k8s-openapi value as built, or a JSON value (custom
+/// resources, and objects edited as values).
+///
+/// Typed objects are only ever serialized to YAML; their JSON value is the parse of that
+/// YAML. So what `install` applies is exactly what `render` prints, and each Kubernetes type
+/// has one serializer compiled in, not two (the previewer's WASM module is smaller).
+#[derive(Clone)]
 enum Body {
     Typed(Arc<dyn Manifest>),
     Value(Value),
 }
 
-/// A typed object that can become YAML or a JSON value.
-trait Manifest: std::fmt::Debug + Send + Sync {
-    fn to_value(&self) -> Value;
+/// A typed object that writes itself as YAML. (Not `Debug`: a vtable entry would compile
+/// in the `Debug` code of every Kubernetes type.)
+trait Manifest: Send + Sync {
     fn write_yaml(&self, out: &mut String);
+    /// The value serde_json would build, to check the YAML round trip against.
+    #[cfg(test)]
+    fn direct_value(&self) -> Value;
 }
 
-impl<T: Serialize + std::fmt::Debug + Send + Sync> Manifest for T {
-    fn to_value(&self) -> Value {
-        // Typed Kubernetes objects have string keys and finite numbers only.
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
+impl<T: Serialize + Send + Sync> Manifest for T {
     fn write_yaml(&self, out: &mut String) {
         yaml::write(out, self);
     }
+    #[cfg(test)]
+    fn direct_value(&self) -> Value {
+        serde_json::to_value(self).expect("typed objects are JSON")
+    }
+}
+
+impl Body {
+    fn to_value(&self) -> Cow<'_, Value> {
+        match self {
+            Body::Typed(m) => {
+                let mut text = String::with_capacity(2048);
+                m.write_yaml(&mut text);
+                Cow::Owned(parse_yaml(&text))
+            }
+            Body::Value(v) => Cow::Borrowed(v),
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Typed(m) => {
+                let mut text = String::new();
+                m.write_yaml(&mut text);
+                f.write_str(&text)
+            }
+            Body::Value(v) => v.fmt(f),
+        }
+    }
+}
+
+/// A typed value as JSON, through its YAML: the one serializer each Kubernetes type has.
+pub(crate) fn json_of<T: Serialize>(v: &T) -> Value {
+    parse_yaml(&yaml::to_string(v))
+}
+
+/// The emitter writes YAML that this parser reads back losslessly (unit-tested for every
+/// rendered object).
+fn parse_yaml(text: &str) -> Value {
+    crate::config::yaml::parse(text)
+        .map(|d| d.value)
+        .unwrap_or(Value::Null)
 }
 
 impl Serialize for Body {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Body::Typed(m) => m.to_value().serialize(s),
-            Body::Value(v) => v.serialize(s),
-        }
+        self.to_value().serialize(s)
     }
 }
 
@@ -124,7 +167,6 @@ impl Object {
         T: k8s_openapi::Resource
             + k8s_openapi::Metadata<Ty = ObjectMeta>
             + Serialize
-            + std::fmt::Debug
             + Send
             + Sync
             + 'static,
@@ -155,15 +197,12 @@ impl Object {
     }
     /// The object as a JSON value (built on demand for typed objects).
     pub fn value(&self) -> Cow<'_, Value> {
-        match &self.body {
-            Body::Typed(m) => Cow::Owned(m.to_value()),
-            Body::Value(v) => Cow::Borrowed(v),
-        }
+        self.body.to_value()
     }
     /// The object as a JSON value to edit in place; the identity fields stay as they are.
     pub fn value_mut(&mut self) -> &mut Value {
-        if let Body::Typed(m) = &self.body {
-            self.body = Body::Value(m.to_value());
+        if let Body::Typed(_) = &self.body {
+            self.body = Body::Value(self.body.to_value().into_owned());
         }
         match &mut self.body {
             Body::Value(v) => v,
@@ -553,10 +592,11 @@ mod tests {
     use super::*;
     use crate::Input;
 
-    /// Typed objects are written straight from `Serialize`; the result must be the same
-    /// document as writing their JSON value, for every object of every profile.
+    /// A typed object's JSON value is the parse of its YAML: for every object of every
+    /// profile, that parse equals the value serde_json builds, and writing it again gives
+    /// the same document.
     #[test]
-    fn typed_yaml_equals_value_yaml() {
+    fn yaml_round_trips_to_the_json_value() {
         for p in crate::config::PROFILES {
             let stack = crate::load(&Input {
                 yaml: "",
@@ -565,6 +605,9 @@ mod tests {
             })
             .expect("profiles are valid");
             for o in render(&stack) {
+                if let Body::Typed(m) = &o.body {
+                    assert_eq!(*o.value(), m.direct_value(), "{}", o.id());
+                }
                 let (mut direct, mut via_value) = (String::new(), String::new());
                 o.write_yaml(&mut direct);
                 yaml::write(&mut via_value, &*o.value());

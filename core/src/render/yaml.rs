@@ -60,21 +60,25 @@ impl Pos {
     }
 }
 
-/// The serde error type; only custom `Serialize` impls produce one.
+/// The serde error type: a non-string mapping key, or a custom `Serialize` impl that failed
+/// (k8s-openapi's time stamps, which we never set). [`write`] stops at it.
+///
+/// It carries no message on purpose: formatting one would compile in the `Display` code of
+/// every error type that can reach it (jiff's alone is tens of kilobytes of WASM).
 #[derive(Debug)]
-pub struct Error(String);
+pub struct Error;
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str("the value cannot be written as YAML")
     }
 }
 
 impl std::error::Error for Error {}
 
 impl ser::Error for Error {
-    fn custom<T: std::fmt::Display>(msg: T) -> Self {
-        Error(msg.to_string())
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        Error
     }
 }
 
@@ -443,7 +447,7 @@ impl ser::SerializeStructVariant for Compound<'_> {
 struct KeyWriter<'c, 'a>(&'c mut Compound<'a>);
 
 fn key_error() -> Error {
-    Error("a mapping key must be a string, number or boolean".into())
+    Error
 }
 
 impl ser::Serializer for KeyWriter<'_, '_> {
