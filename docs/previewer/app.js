@@ -25,6 +25,31 @@ const svg = (tag, attrs = {}, text) => {
   return e;
 };
 
+// Elements built from data and kept while their data is unchanged: an edit usually touches a
+// few rows, and building every row of a large table again costs more than planning.
+function keyed(cache, items, sig, build) {
+  const next = new Map();
+  const out = items.map((it, i) => {
+    const k = sig(it, i);
+    const e = next.get(k) ?? cache.get(k) ?? build(it, i);
+    next.set(k, e);
+    return e;
+  });
+  cache.clear();
+  for (const [k, e] of next) cache.set(k, e);
+  return out;
+}
+// Puts `nodes` into `parent`, replacing only the positions whose node changed.
+function patch(parent, nodes) {
+  const cur = [...parent.childNodes];
+  const kept = new Set(cur);
+  if (cur.length !== nodes.length || nodes.some((n, i) => n !== cur[i] && kept.has(n))) {
+    parent.replaceChildren(...nodes);
+    return;
+  }
+  nodes.forEach((n, i) => { if (n !== cur[i]) parent.replaceChild(n, cur[i]); });
+}
+
 // ---------------------------------------------------------------- formatting
 
 const fmtCpu = (m) => (m % 1000 === 0 ? `${m / 1000}` : `${m}m`);
@@ -334,10 +359,10 @@ function renderFit(plan) {
 
 function renderSizing(plan) {
   const s = plan.sizing;
-  const head = el('thead', {}, el('tr', {},
+  const head = () => el('thead', {}, el('tr', {},
     ...['Component', 'Namespace', 'Kind', 'Replicas', 'CPU req', 'CPU lim', 'Mem req', 'Mem lim', 'Storage', 'CPU req (min–max)', 'Mem req (min–max)']
       .map((h) => el('th', { text: h }))));
-  const rows = s.components.map((c) => {
+  const rows = keyed(sizingRows, s.components, (c) => JSON.stringify(c), (c) => {
     const r = c.pod.requests;
     const l = c.pod.limits;
     const reps = c.minReplicas === c.maxReplicas ? `${c.minReplicas}` : `${c.minReplicas}–${c.maxReplicas}`;
@@ -358,8 +383,12 @@ function renderSizing(plan) {
     el('td', { class: 'num', 'data-cpu-min': range.min.requests.cpu, 'data-cpu-max': range.max.requests.cpu, text: `${fmtCpu(range.min.requests.cpu)}–${fmtCpu(range.max.requests.cpu)}` }),
     el('td', { class: 'num', 'data-mem-min': range.min.requests.memory, 'data-mem-max': range.max.requests.memory, text: `${fmtBytes(range.min.requests.memory)}–${fmtBytes(range.max.requests.memory)}` }));
   const nsRows = s.namespaces.map((n) => totalRow(n.namespace, n, 'ns-total'));
-  $('#sizing').replaceChildren(head, el('tbody', {}, ...rows), el('tfoot', {}, ...nsRows, totalRow('Total', s.total, 'total')));
+  const table = $('#sizing');
+  if (!table.tBodies.length) table.replaceChildren(head(), el('tbody'), el('tfoot'));
+  patch(table.tBodies[0], rows);
+  table.tFoot.replaceChildren(...nsRows, totalRow('Total', s.total, 'total'));
 }
+const sizingRows = new Map();
 
 function renderChart(plan) {
   const shape = plan.fit.referenceShape;
@@ -376,7 +405,8 @@ function renderChart(plan) {
   const maxMem = Math.max(1, ...comps.map((c) => (c.pod.requests.memory * c.maxReplicas) / shape.memory));
   const width = labelW + 2 * barW + gap + 24;
   const height = top + comps.length * rowH + 8;
-  const s = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': 'Requests per component in node units', class: 'chart' });
+  // The axes, collected in a scratch element and moved into the chart below.
+  const s = document.createDocumentFragment();
   const axis = (x0, max, label) => {
     s.append(svg('text', { x: x0, y: 12, class: 'axis-title' }, label));
     const ticks = max <= 4 ? Math.ceil(max * 2) / 2 : Math.ceil(max);
@@ -392,7 +422,7 @@ function renderChart(plan) {
   const x2 = labelW + barW + gap;
   axis(x1, maxCpu, `CPU (node = ${fmtCpuCores(shape.cpu)} cores)`);
   axis(x2, maxMem, `Memory (node = ${fmtBytes(shape.memory)})`);
-  comps.forEach((c, i) => {
+  const groups = keyed(chartRows, comps, (c, i) => JSON.stringify([c, i, maxCpu, maxMem, shape]), (c, i) => {
     const y = top + i * rowH;
     const g = svg('g', { 'data-component': c.name });
     g.append(svg('title', {}, `${c.name}: ${c.minReplicas}${c.maxReplicas !== c.minReplicas ? `–${c.maxReplicas}` : ''} × (${fmtCpu(c.pod.requests.cpu)} CPU, ${fmtBytes(c.pod.requests.memory)})`));
@@ -407,9 +437,13 @@ function renderChart(plan) {
     };
     bar(x1, c.pod.requests.cpu, shape.cpu, maxCpu, 'cpu');
     bar(x2, c.pod.requests.memory, shape.memory, maxMem, 'mem');
-    s.append(g);
+    return g;
   });
-  host.replaceChildren(s);
+  // The axes are a few elements, drawn anew; the component rows are reused.
+  const root = host.firstChild?.tagName === 'svg' ? host.firstChild : svg('svg', { role: 'img', 'aria-label': 'Requests per component in node units', class: 'chart' });
+  for (const [k, v] of Object.entries({ viewBox: `0 0 ${width} ${height}`, width, height })) root.setAttribute(k, v);
+  patch(root, [...s.childNodes, ...groups]);
+  if (host.firstChild !== root) host.replaceChildren(root);
 
   // Per node: placement at minimum and maximum replicas.
   const nodes = plan.fit.atMax.nodes;
@@ -433,6 +467,8 @@ function renderChart(plan) {
   });
   nHost.replaceChildren(ns);
 }
+
+const chartRows = new Map();
 
 function renderWaves(plan) {
   $('#waves').replaceChildren(...plan.waves.map((w) => {

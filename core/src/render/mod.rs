@@ -122,11 +122,6 @@ impl std::fmt::Debug for Body {
     }
 }
 
-/// A typed value as JSON, through its YAML: the one serializer each Kubernetes type has.
-pub(crate) fn json_of<T: Serialize>(v: &T) -> Value {
-    parse_yaml(&yaml::to_string(v))
-}
-
 /// The emitter writes YAML that this parser reads back losslessly (unit-tested for every
 /// rendered object).
 fn parse_yaml(text: &str) -> Value {

@@ -340,9 +340,8 @@ fn fnv(bytes: &[u8]) -> u32 {
 /// changed Job runs again (Job templates are immutable).
 pub fn workload_name(stack: &Stack, c: &Component) -> String {
     if c.kind == WorkloadKind::Job {
-        // The hash of the template's compact JSON (the JSON view comes through its YAML).
-        let t = serde_json::to_vec(&super::json_of(&pod_template(stack, c))).unwrap_or_default();
-        format!("{}-{:08x}", c.name, fnv(&t))
+        let t = super::yaml::to_string(&pod_template(stack, c));
+        format!("{}-{:08x}", c.name, fnv(t.as_bytes()))
     } else {
         c.name.clone()
     }
