@@ -75,6 +75,8 @@ enum Frame {
 }
 
 struct Builder {
+    /// Whether to record positions and field paths (off for reading rendered objects back).
+    track: bool,
     stack: Vec<Frame>,
     root: Option<Value>,
     pos: Positions,
@@ -121,6 +123,9 @@ fn plain_scalar(s: &str) -> Value {
 
 impl Builder {
     fn current_path(&self) -> String {
+        if !self.track {
+            return String::new();
+        }
         match self.stack.last() {
             None => String::new(),
             Some(Frame::Map {
@@ -163,13 +168,16 @@ impl MarkedEventReceiver for Builder {
                     ..
                 }) = self.stack.last_mut()
                 {
-                    let full = join(path, &s);
-                    self.pos.keys.insert(full, pos);
+                    if self.track {
+                        self.pos.keys.insert(join(path, &s), pos);
+                    }
                     *key = Some((s, pos));
                     return;
                 }
-                let path = self.current_path();
-                self.pos.values.insert(path, pos);
+                if self.track {
+                    let path = self.current_path();
+                    self.pos.values.insert(path, pos);
+                }
                 let v = if style == TScalarStyle::Plain {
                     plain_scalar(&s)
                 } else {
@@ -178,8 +186,10 @@ impl MarkedEventReceiver for Builder {
                 self.push_value(v, anchor);
             }
             Event::Alias(id) => {
-                let path = self.current_path();
-                self.pos.values.insert(path, pos);
+                if self.track {
+                    let path = self.current_path();
+                    self.pos.values.insert(path, pos);
+                }
                 let v = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
                 if let Some(Frame::Map {
                     key: key @ None, ..
@@ -192,7 +202,9 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(anchor, _) => {
                 let path = self.current_path();
-                self.pos.values.insert(path.clone(), pos);
+                if self.track {
+                    self.pos.values.insert(path.clone(), pos);
+                }
                 self.pending_anchor.push(anchor);
                 self.stack.push(Frame::Map {
                     map: Map::new(),
@@ -203,7 +215,9 @@ impl MarkedEventReceiver for Builder {
             }
             Event::SequenceStart(anchor, _) => {
                 let path = self.current_path();
-                self.pos.values.insert(path.clone(), pos);
+                if self.track {
+                    self.pos.values.insert(path.clone(), pos);
+                }
                 self.pending_anchor.push(anchor);
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
@@ -243,7 +257,18 @@ pub struct Document {
 
 /// Parses one YAML document.
 pub fn parse(text: &str) -> Result<Document, SyntaxError> {
+    build(text, true)
+}
+
+/// Parses one YAML document into its value alone, without positions (much cheaper: reading
+/// rendered objects back).
+pub fn parse_value(text: &str) -> Result<Value, SyntaxError> {
+    build(text, false).map(|d| d.value)
+}
+
+fn build(text: &str, track: bool) -> Result<Document, SyntaxError> {
     let mut b = Builder {
+        track,
         stack: Vec::new(),
         root: None,
         pos: Positions::default(),

@@ -125,9 +125,7 @@ impl std::fmt::Debug for Body {
 /// The emitter writes YAML that this parser reads back losslessly (unit-tested for every
 /// rendered object).
 fn parse_yaml(text: &str) -> Value {
-    crate::config::yaml::parse(text)
-        .map(|d| d.value)
-        .unwrap_or(Value::Null)
+    crate::config::yaml::parse_value(text).unwrap_or(Value::Null)
 }
 
 impl Serialize for Body {
