@@ -17,7 +17,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 use voice_core::Stack;
-use voice_core::plan::{Gate, Wave};
+use voice_core::plan::{Gate, ObjectRef, Wave};
 use voice_core::readiness;
 use voice_core::render::{MANAGER, Object};
 
@@ -75,7 +75,10 @@ pub async fn apply_one(
     dry_run: bool,
 ) -> anyhow::Result<Option<String>> {
     let api = api_for(client, &o.api_version, &o.kind, o.namespace.as_deref());
-    let mut pp = PatchParams::apply(MANAGER).force();
+    // Unknown fields still fail an apply whatever fieldValidation says (the server types the
+    // patch against the schema); Warn and Strict only add a second, strict decoding of the
+    // body that looks for duplicate keys, which a serialized JSON object cannot have.
+    let mut pp = PatchParams::apply(MANAGER).force().validation_ignore();
     pp.dry_run = dry_run;
     let body = inventory::label(inv, o);
     let out = api
@@ -333,8 +336,25 @@ async fn await_wave(
     }
 }
 
-/// Joins every wave after `config` into one (for `--no-wait`).
-fn merge_unwaited(plan: Vec<Wave>) -> Vec<Wave> {
+/// Kinds whose controllers create pods.
+fn starts_pods(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Deployment" | "StatefulSet" | "Job" | "CronJob" | "DaemonSet" | "ReplicaSet" | "Pod"
+    )
+}
+
+/// The waves of `--no-wait`: with no gates to await, everything after `config` is sent as
+/// one batch, in the order that suits the API server.
+///
+/// - Services go first, alone, right after the namespaces: the API server allocates cluster
+///   IPs one at a time (under a lock held across a write of the IPAddress), so a Service
+///   sent amid a batch waits in a chain that the batch's other writes slow down.
+/// - Then `config` (ServiceAccounts, ConfigMaps, Secrets), which pods need to start.
+/// - Then the rest, with the kinds that start pods and the autoscalers that scale them last:
+///   the pods start with their network policies and disruption budgets in place, and the
+///   controllers' work (ReplicaSets, pods, scheduling) does not compete with the batch.
+fn unwaited(plan: Vec<Wave>) -> Vec<Wave> {
     let mut out: Vec<Wave> = Vec::new();
     for w in plan {
         match out.last_mut() {
@@ -351,6 +371,40 @@ fn merge_unwaited(plan: Vec<Wave>) -> Vec<Wave> {
                 out.push(w);
             }
         }
+    }
+    let Some(pos) = out.iter().position(|w| w.name == "workloads") else {
+        return out;
+    };
+    let batch = &mut out[pos];
+    let (services, mut rest): (Vec<ObjectRef>, Vec<ObjectRef>) = std::mem::take(&mut batch.objects)
+        .into_iter()
+        .partition(|r| r.kind == "Service");
+    rest.sort_by_key(|r| match r.kind.as_str() {
+        k if starts_pods(k) => 1,
+        "HorizontalPodAutoscaler" => 2,
+        _ => 0,
+    });
+    batch.objects = rest;
+    if !services.is_empty() {
+        let first = out
+            .iter()
+            .position(|w| w.name == "namespaces")
+            .map_or(0, |i| i + 1);
+        out.insert(
+            first,
+            Wave {
+                index: 0,
+                name: "services",
+                description: "Services, whose cluster IPs the API server allocates one at a time",
+                objects: services,
+                secrets: Vec::new(),
+                gates: Vec::new(),
+                checks: Vec::new(),
+            },
+        );
+    }
+    for (i, w) in out.iter_mut().enumerate() {
+        w.index = i + 1;
     }
     out
 }
@@ -385,12 +439,10 @@ pub async fn install(
     let mut summary = Summary::default();
     namespaces.insert(inv.namespace.clone());
 
-    // Without gates, nothing orders the waves after config: apply them as one batch.
-    let plan = if opts.wait {
-        plan
-    } else {
-        merge_unwaited(plan)
-    };
+    let plan = if opts.wait { plan } else { unwaited(plan) };
+    // What the parent lists once the namespaces exist: the final write is skipped when it
+    // would write the same.
+    let mut parent_written: Option<(BTreeSet<String>, BTreeSet<String>)> = None;
     for wave in &plan {
         if wave.objects.is_empty() && wave.secrets.is_empty() {
             continue;
@@ -402,7 +454,25 @@ pub async fn install(
             wave.name,
             wave.description
         ));
-        apply_wave(client, inv, wave, &objects, &live, opts, &mut summary).await?;
+        // The wave's Secrets are written alongside its objects.
+        let ensure_secrets = async {
+            if wave.secrets.is_empty() {
+                Ok(Vec::new())
+            } else {
+                secrets::ensure(client, stack, inv, user, opts.dry_run, prior.is_none()).await
+            }
+        };
+        let (applied, secrets) = futures::join!(
+            apply_wave(client, inv, wave, &objects, &live, opts, &mut summary),
+            ensure_secrets
+        );
+        applied?;
+        for (_, outcome) in secrets? {
+            match outcome {
+                Outcome::Unchanged => summary.secrets_unchanged += 1,
+                _ => summary.secrets_written += 1,
+            }
+        }
         if wave.name == "namespaces" {
             // The parent is written once its namespace exists, listing old and new kinds so a
             // prune can still find members of kinds that are leaving the plan.
@@ -410,16 +480,7 @@ pub async fn install(
             let all_kinds = kinds.iter().cloned().chain(pk).collect();
             let all_ns = namespaces.iter().cloned().chain(pn).collect();
             inventory::write_parent(client, inv, &all_kinds, &all_ns, opts.dry_run).await?;
-        }
-        if !wave.secrets.is_empty() {
-            for (_, outcome) in
-                secrets::ensure(client, stack, inv, user, opts.dry_run, prior.is_none()).await?
-            {
-                match outcome {
-                    Outcome::Unchanged => summary.secrets_unchanged += 1,
-                    _ => summary.secrets_written += 1,
-                }
-            }
+            parent_written = Some((all_kinds, all_ns));
         }
         if opts.wait && !opts.dry_run {
             await_wave(client, wave, &objects, opts.timeout, progress).await?;
@@ -457,6 +518,65 @@ pub async fn install(
         }
     }
     kinds.extend(["Secret".to_string()]);
-    inventory::write_parent(client, inv, &kinds, &namespaces, opts.dry_run).await?;
+    if parent_written != Some((kinds.clone(), namespaces.clone())) {
+        inventory::write_parent(client, inv, &kinds, &namespaces, opts.dry_run).await?;
+    }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwaited_sends_services_first_and_pod_makers_last() {
+        for p in voice_core::config::PROFILES {
+            let stack = voice_core::load(&voice_core::Input {
+                yaml: "",
+                profile: Some(p),
+                sets: &[],
+            })
+            .unwrap();
+            let objects = voice_core::render::render(&stack);
+            let plan = voice_core::plan::waves(&stack, &objects);
+            let mut before: Vec<(String, String, Option<String>)> = plan
+                .iter()
+                .flat_map(|w| &w.objects)
+                .map(|r| (r.kind.clone(), r.name.clone(), r.namespace.clone()))
+                .collect();
+            let waves = unwaited(plan);
+            let names: Vec<&str> = waves.iter().map(|w| w.name).collect();
+            assert_eq!(
+                names[..4],
+                ["namespaces", "services", "config", "workloads"],
+                "{p:?}"
+            );
+            assert!(waves.iter().enumerate().all(|(i, w)| w.index == i + 1));
+            assert!(waves[1].objects.iter().all(|r| r.kind == "Service"));
+            assert!(
+                waves[1..]
+                    .iter()
+                    .all(|w| w.gates.is_empty() || w.name == "workloads")
+            );
+            assert!(!waves[2].secrets.is_empty());
+            // Pod-making kinds after everything else in the batch, autoscalers at the end.
+            let rank = |k: &str| match k {
+                k if starts_pods(k) => 1,
+                "HorizontalPodAutoscaler" => 2,
+                _ => 0,
+            };
+            let ranks: Vec<u8> = waves[3].objects.iter().map(|r| rank(&r.kind)).collect();
+            assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{p:?}");
+            assert!(waves[3].objects.iter().all(|r| r.kind != "Service"));
+            // Every object exactly once.
+            let mut after: Vec<(String, String, Option<String>)> = waves
+                .iter()
+                .flat_map(|w| &w.objects)
+                .map(|r| (r.kind.clone(), r.name.clone(), r.namespace.clone()))
+                .collect();
+            before.sort();
+            after.sort();
+            assert_eq!(before, after, "{p:?}");
+        }
+    }
 }
