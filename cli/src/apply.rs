@@ -13,7 +13,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 use voice_core::Stack;
@@ -48,6 +48,8 @@ pub struct Summary {
     pub configured: usize,
     /// Objects already as planned.
     pub unchanged: usize,
+    /// Objects deleted and created again: the change was one the API never makes in place.
+    pub replaced: usize,
     /// Objects removed because the plan no longer has them.
     pub pruned: usize,
     /// Secrets created or completed.
@@ -67,13 +69,27 @@ impl std::fmt::Display for NotReady {
 }
 impl std::error::Error for NotReady {}
 
-/// Applies one object with server-side apply; returns our managedFields entry afterwards.
+/// What applying one object did.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// Our field manager's managedFields entry afterwards.
+    pub entry: Option<String>,
+    /// Why the object was deleted and created again, if it was.
+    pub replaced: Option<String>,
+}
+
+/// How long a replaced object may take to go after its deletion.
+const REPLACE_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Applies one object with server-side apply. An object whose change the API server never
+/// makes in place (see [`immutable_change`] and [`kept_headless`]) is deleted, awaited
+/// until gone and created again.
 pub async fn apply_one(
     client: &Client,
     inv: &Inventory,
     o: &Object,
     dry_run: bool,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Applied> {
     let api = api_for(client, &o.api_version, &o.kind, o.namespace.as_deref());
     // Unknown fields still fail an apply whatever fieldValidation says (the server types the
     // patch against the schema); Warn and Strict only add a second, strict decoding of the
@@ -81,11 +97,104 @@ pub async fn apply_one(
     let mut pp = PatchParams::apply(MANAGER).force().validation_ignore();
     pp.dry_run = dry_run;
     let body = inventory::label(inv, o);
+    let why = match api.patch(&o.name, &pp, &Patch::Apply(&body)).await {
+        Ok(out) => match kept_headless(o, &out) {
+            None => {
+                return Ok(Applied {
+                    entry: inventory::applied_entry(&out.metadata),
+                    replaced: None,
+                });
+            }
+            Some(why) => why,
+        },
+        Err(kube::Error::Api(s)) => match immutable_change(&o.kind, &s) {
+            Some(why) => why,
+            None => {
+                return Err(
+                    anyhow::Error::new(kube::Error::Api(s)).context(format!("applying {}", o.id()))
+                );
+            }
+        },
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("applying {}", o.id()))),
+    };
+    let dp = DeleteParams {
+        dry_run,
+        propagation_policy: Some(kube::api::PropagationPolicy::Background),
+        ..Default::default()
+    };
+    match api.delete(&o.name, &dp).await {
+        Ok(_) => {}
+        Err(e) if crate::cluster::is_not_found(&e) => {}
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("deleting {} to replace it ({why})", o.id()))
+            );
+        }
+    }
+    if dry_run {
+        return Ok(Applied {
+            entry: None,
+            replaced: Some(why),
+        });
+    }
+    let gone = await_condition(api.clone(), &o.name, |x: Option<&DynamicObject>| {
+        x.is_none()
+    });
+    tokio::time::timeout(REPLACE_DEADLINE, gone)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{} still exists {}s after its deletion (replacing it: {why})",
+                o.id(),
+                REPLACE_DEADLINE.as_secs()
+            )
+        })?
+        .with_context(|| format!("waiting for {} to go", o.id()))?;
     let out = api
         .patch(&o.name, &pp, &Patch::Apply(&body))
         .await
-        .with_context(|| format!("applying {}", o.id()))?;
-    Ok(inventory::applied_entry(&out.metadata))
+        .with_context(|| format!("creating {} again after deleting it", o.id()))?;
+    Ok(Applied {
+        entry: inventory::applied_entry(&out.metadata),
+        replaced: Some(why),
+    })
+}
+
+/// The fields of a kind that the API server never lets change in place: an apply that
+/// changes them is rejected as 422 Invalid naming them, and only replacing the object
+/// helps. Returns why, when every cause of the rejection is such a field. Claims, Secrets
+/// and StatefulSets are never replaced: they hold data or a stable identity.
+fn immutable_change(kind: &str, s: &kube::core::Status) -> Option<String> {
+    let fields: &[&str] = match kind {
+        // spec.clusterIP and spec.clusterIPs[i]: None and an address do not convert.
+        "Service" => &["spec.clusterIP"],
+        "Job" => &["spec.selector", "spec.template"],
+        _ => return None,
+    };
+    let causes = &s.details.as_ref()?.causes;
+    let replaceable = s.code == 422
+        && s.reason == "Invalid"
+        && !causes.is_empty()
+        && causes
+            .iter()
+            .all(|c| fields.iter().any(|f| c.field.starts_with(f)));
+    replaceable.then(|| {
+        let named: BTreeSet<&str> = causes.iter().map(|c| c.field.as_str()).collect();
+        format!(
+            "{} cannot change in place",
+            named.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// A Service the plan no longer makes headless stays headless when applied, without an
+/// error: the server keeps the clusterIP `None` it allocated when the field is left out.
+fn kept_headless(o: &Object, live: &DynamicObject) -> Option<String> {
+    let headless = |v: &serde_json::Value| {
+        v.pointer("/spec/clusterIP").and_then(|c| c.as_str()) == Some("None")
+    };
+    (o.kind == "Service" && headless(&live.data) && !headless(&o.value()))
+        .then(|| "spec.clusterIP cannot change from None to an address in place".to_string())
 }
 
 fn gate_name(g: &Gate) -> String {
@@ -230,7 +339,8 @@ async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
     })
 }
 
-/// Applies a wave's objects in parallel; counts outcomes against the live members.
+/// Applies a wave's objects in parallel; counts outcomes against the live members and
+/// returns the objects it had to replace, each with why.
 async fn apply_wave(
     client: &Client,
     inv: &Inventory,
@@ -239,7 +349,7 @@ async fn apply_wave(
     live: &BTreeMap<String, &Member>,
     opts: &Options,
     summary: &mut Summary,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let todo: Vec<&Object> = wave
         .objects
         .iter()
@@ -249,23 +359,31 @@ async fn apply_wave(
                 .find(|o| o.kind == r.kind && o.name == r.name && o.namespace == r.namespace)
         })
         .collect();
-    let results: Vec<(String, Option<String>)> = futures::stream::iter(todo)
+    let results: Vec<(String, Applied)> = futures::stream::iter(todo)
         .map(|o| async move {
             apply_one(client, inv, o, opts.dry_run)
                 .await
-                .map(|entry| (o.id(), entry))
+                .map(|applied| (o.id(), applied))
         })
         .buffer_unordered(opts.concurrency.max(1))
         .try_collect()
         .await?;
-    for (id, entry) in results {
-        match live.get(&id) {
-            None => summary.created += 1,
-            Some(m) if m.applied.is_some() && m.applied == entry => summary.unchanged += 1,
-            Some(_) => summary.configured += 1,
+    let mut replaced = Vec::new();
+    for (id, applied) in results {
+        match (live.get(&id), applied.replaced) {
+            (_, Some(why)) => {
+                summary.replaced += 1;
+                replaced.push(format!("{id}: {why}"));
+            }
+            (None, None) => summary.created += 1,
+            (Some(m), None) if m.applied.is_some() && m.applied == applied.entry => {
+                summary.unchanged += 1
+            }
+            (Some(_), None) => summary.configured += 1,
         }
     }
-    Ok(())
+    replaced.sort();
+    Ok(replaced)
 }
 
 /// Waits for a wave's gates by watches, within the deadline; on timeout names the root cause.
@@ -466,7 +584,13 @@ pub async fn install(
             apply_wave(client, inv, wave, &objects, &live, opts, &mut summary),
             ensure_secrets
         );
-        applied?;
+        for line in applied? {
+            progress.note(&if opts.dry_run {
+                format!("would replace {line}")
+            } else {
+                format!("replaced {line} (deleted, then created again)")
+            });
+        }
         for (_, outcome) in secrets? {
             match outcome {
                 Outcome::Unchanged => summary.secrets_unchanged += 1,
@@ -485,13 +609,17 @@ pub async fn install(
         if opts.wait && !opts.dry_run {
             await_wave(client, wave, &objects, opts.timeout, progress).await?;
         }
+        let awaited = if opts.wait && !opts.dry_run {
+            format!(", {} gate(s) ready", wave.gates.len())
+        } else {
+            String::new()
+        };
         progress.done(&format!(
-            "wave {}/{} {}: {} object(s), {} gate(s) ready",
+            "wave {}/{} {}: {} object(s){awaited}",
             wave.index,
             plan.len(),
             wave.name,
             wave.objects.len(),
-            wave.gates.len()
         ));
     }
 
@@ -527,6 +655,56 @@ pub async fn install(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn status(code: u16, reason: &str, fields: &[&str]) -> kube::core::Status {
+        serde_json::from_value(serde_json::json!({
+            "status": "Failure",
+            "code": code,
+            "reason": reason,
+            "message": "invalid",
+            "details": {"causes": fields.iter().map(|f| serde_json::json!({
+                "reason": "FieldValueInvalid",
+                "message": "may not change once set",
+                "field": f,
+            })).collect::<Vec<_>>()},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_changes_the_api_never_makes_in_place_replace_an_object() {
+        let ip_to_none = status(422, "Invalid", &["spec.clusterIPs[0]"]);
+        assert_eq!(
+            immutable_change("Service", &ip_to_none).as_deref(),
+            Some("spec.clusterIPs[0] cannot change in place")
+        );
+        let job = status(422, "Invalid", &["spec.template", "spec.selector"]);
+        assert_eq!(
+            immutable_change("Job", &job).as_deref(),
+            Some("spec.selector, spec.template cannot change in place")
+        );
+        // Another invalid field too: replacing would not help.
+        let mixed = status(422, "Invalid", &["spec.clusterIP", "spec.ports[0].port"]);
+        assert_eq!(immutable_change("Service", &mixed), None);
+        // Kinds that hold data or identity are never replaced.
+        let template = status(422, "Invalid", &["spec.template", "spec.selector"]);
+        for kind in [
+            "StatefulSet",
+            "PersistentVolumeClaim",
+            "Secret",
+            "Deployment",
+        ] {
+            assert_eq!(immutable_change(kind, &template), None, "{kind}");
+        }
+        assert_eq!(
+            immutable_change("Service", &status(409, "Conflict", &["spec.clusterIP"])),
+            None
+        );
+        assert_eq!(
+            immutable_change("Service", &status(422, "Invalid", &[])),
+            None
+        );
+    }
 
     #[test]
     fn unwaited_sends_services_first_and_pod_makers_last() {

@@ -213,12 +213,17 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
             drop(progress);
             match output {
                 Output::Table => println!(
-                    "{}install {}: {} created, {} configured, {} unchanged, {} pruned; secrets: {} written, {} unchanged",
+                    "{}install {}: {} created, {} configured, {} unchanged, {}{} pruned; secrets: {} written, {} unchanged",
                     if dry_run { "(server dry run) " } else { "" },
                     if dry_run { "would succeed" } else { "complete" },
                     summary.created,
                     summary.configured,
                     summary.unchanged,
+                    if summary.replaced > 0 {
+                        format!("{} replaced, ", summary.replaced)
+                    } else {
+                        String::new()
+                    },
                     summary.pruned,
                     summary.secrets_written,
                     summary.secrets_unchanged

@@ -58,6 +58,13 @@ impl Progress {
             None => {}
         }
     }
+    /// A line of its own, during the current step.
+    pub fn note(&mut self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.println(msg),
+            None => eprintln!("{} {msg}", clock()),
+        }
+    }
     /// Ends the current step with a line.
     pub fn done(&mut self, msg: &str) {
         match self.bar.take() {

@@ -337,3 +337,67 @@ fn dry_run_server_persists_nothing() {
         text(&o)
     );
 }
+
+#[test]
+fn a_service_that_changes_between_headless_and_an_address_is_replaced() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("e2e-e");
+    let ns = format!("{}-posthog", r.name);
+    let cluster_ip = || {
+        r.kubectl(&[
+            "get",
+            "service",
+            "-n",
+            &ns,
+            "posthog-redis",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+    };
+    let install = |sets: &[&str]| {
+        let mut args = vec!["--no-wait", "--skip-checks"];
+        args.extend(sets);
+        let o = r.run("install", &args);
+        assert!(o.status.success(), "{}", text(&o));
+        o
+    };
+    let replaced = format!("replaced Service/{ns}/posthog-redis");
+
+    // Without Sentinel, posthog-redis is the StatefulSet's headless Service.
+    install(&[]);
+    assert_eq!(cluster_ip(), "None");
+
+    // With Sentinel it fronts HAProxy with an address. The API server would keep it
+    // headless without a word: install replaces it and says so.
+    let o = install(&["--set", "posthog.redis.sentinel=true"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&replaced),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(" 1 replaced,"),
+        "{}",
+        text(&o)
+    );
+    let ip = cluster_ip();
+    assert!(ip != "None" && !ip.is_empty(), "clusterIP {ip:?}");
+
+    // Back to headless: the API server rejects that change (422); install replaces it again.
+    let o = install(&[]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&replaced),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(cluster_ip(), "None");
+
+    // Nothing left to replace.
+    let o = install(&[]);
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("replaced"),
+        "{}",
+        text(&o)
+    );
+    r.purge();
+}
