@@ -1,10 +1,11 @@
-//! Rendering: the stack as typed Kubernetes objects (k8s-openapi), then as JSON values and
+//! Rendering: the stack as typed Kubernetes objects ([`k8s`]), then as JSON values and
 //! deterministic multi-document YAML.
 //!
 //! Every object carries the standard `app.kubernetes.io/*` labels. Secrets are never
 //! rendered: their names and keys are part of the plan, and install creates them.
 
 pub mod istio;
+pub mod k8s;
 pub mod network;
 pub mod workload;
 pub mod yaml;
@@ -13,8 +14,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s::{ConfigMap, Namespace, ObjectMeta, Resource, ServiceAccount};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -65,7 +65,7 @@ pub struct Object {
     body: Body,
 }
 
-/// An object's content: the typed k8s-openapi value as built, or a JSON value (custom
+/// An object's content: the typed value as built, or a JSON value (custom
 /// resources, and objects edited as values).
 ///
 /// Typed objects are only ever serialized to YAML; their JSON value is the parse of that
@@ -157,12 +157,7 @@ impl PartialEq for Object {
 impl Object {
     fn new<T>(component: &str, stage: Stage, obj: T) -> Self
     where
-        T: k8s_openapi::Resource
-            + k8s_openapi::Metadata<Ty = ObjectMeta>
-            + Serialize
-            + Send
-            + Sync
-            + 'static,
+        T: Resource + Serialize + Send + Sync + 'static,
     {
         let meta = obj.metadata();
         Object {
@@ -279,14 +274,11 @@ fn namespace_labels(stack: &Stack, ns: &str) -> BTreeMap<String, String> {
 /// LimitRange per namespace, the platform Role and its binding, and the ClusterRole of each
 /// component that reads the Kubernetes API.
 fn platform_objects(stack: &Stack) -> Vec<Object> {
-    use k8s_openapi::api::core::v1::{
-        LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec,
+    use k8s::{
+        ClusterRole, ClusterRoleBinding, LimitRange, LimitRangeItem, LimitRangeSpec, PolicyRule,
+        PriorityClass, Quantity, ResourceQuota, ResourceQuotaSpec, Role, RoleBinding, RoleRef,
+        Subject,
     };
-    use k8s_openapi::api::rbac::v1::{
-        ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
-    };
-    use k8s_openapi::api::scheduling::v1::PriorityClass;
-    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     let mut out = Vec::new();
     let Some(_) = &stack.config.voice_assistant else {
         return out;
@@ -310,7 +302,6 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             value,
             global_default: Some(false),
             description: Some(description.into()),
-            ..Default::default()
         };
         out.push(Object::new("platform", Stage::Cluster, pc));
     }
@@ -346,11 +337,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         ]);
         let rq = ResourceQuota {
             metadata: base("compute-quota", ns),
-            spec: Some(ResourceQuotaSpec {
-                hard: Some(hard),
-                ..Default::default()
-            }),
-            ..Default::default()
+            spec: Some(ResourceQuotaSpec { hard: Some(hard) }),
         };
         out.push(Object::new("platform", Stage::Config, rq));
         let l = pol.limits;
@@ -363,7 +350,6 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
                     min: Some(q(l.min)),
                     default: Some(q(l.default)),
                     default_request: Some(q(l.default_request)),
-                    ..Default::default()
                 }],
             }),
         };
@@ -378,7 +364,6 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             kind: "ServiceAccount".into(),
             name: c.name.clone(),
             namespace: Some(c.namespace.clone()),
-            ..Default::default()
         })
         .collect();
     if !subjects.is_empty() {
@@ -389,13 +374,11 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
                     api_groups: Some(vec![String::new()]),
                     resources: Some(vec!["configmaps".into()]),
                     verbs: vec!["get".into(), "list".into(), "watch".into()],
-                    ..Default::default()
                 },
                 PolicyRule {
                     api_groups: Some(vec![String::new()]),
                     resources: Some(vec!["pods".into()]),
                     verbs: vec!["get".into(), "list".into()],
-                    ..Default::default()
                 },
             ]),
         };
@@ -424,9 +407,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
                     "nodes".into(),
                 ]),
                 verbs: vec!["get".into(), "list".into(), "watch".into()],
-                ..Default::default()
             }]),
-            ..Default::default()
         };
         out.push(Object::new(&c.name, Stage::Cluster, cr));
         let crb = ClusterRoleBinding {
@@ -440,7 +421,6 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
                 kind: "ServiceAccount".into(),
                 name: c.name.clone(),
                 namespace: Some(c.namespace.clone()),
-                ..Default::default()
             }]),
         };
         out.push(Object::new(&c.name, Stage::Cluster, crb));
@@ -473,7 +453,6 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
                 labels: Some(namespace_labels(stack, &ns)),
                 ..Default::default()
             },
-            ..Default::default()
         };
         emit(Object::new("", Stage::Cluster, obj));
     }
@@ -482,14 +461,12 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
         let sa = ServiceAccount {
             metadata: meta(stack, c, &c.name),
             automount_service_account_token: Some(false),
-            ..Default::default()
         };
         emit(Object::new(&c.name, Stage::Config, sa));
         for cm in stack.config_maps.iter().filter(|m| m.component == c.name) {
             let obj = ConfigMap {
                 metadata: meta(stack, c, &cm.name),
                 data: Some(cm.data.clone()),
-                ..Default::default()
             };
             emit(Object::new(&c.name, Stage::Config, obj));
         }

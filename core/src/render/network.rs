@@ -9,14 +9,12 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::networking::v1::{
+use super::k8s::{
     HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
-    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
-    ServiceBackendPort,
+    IngressServiceBackend, IngressSpec, IngressTLS, IntOrString, LabelSelector, NetworkPolicy,
+    NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec, ServiceBackendPort,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
 use super::{Object, Stage, meta, selector_labels};
@@ -44,7 +42,6 @@ fn tcp(port: u16) -> NetworkPolicyPort {
     NetworkPolicyPort {
         port: Some(IntOrString::Int(i32::from(port))),
         protocol: Some("TCP".into()),
-        ..Default::default()
     }
 }
 
@@ -55,11 +52,9 @@ fn peer(stack: &Stack, c: &Component) -> NetworkPolicyPeer {
                 "kubernetes.io/metadata.name".into(),
                 c.namespace.clone(),
             )])),
-            ..Default::default()
         }),
         pod_selector: Some(LabelSelector {
             match_labels: Some(selector_labels(stack, &c.name)),
-            ..Default::default()
         }),
         ..Default::default()
     }
@@ -109,11 +104,9 @@ fn istio_peer(app: &str, value: &str) -> NetworkPolicyPeer {
                 "kubernetes.io/metadata.name".into(),
                 super::istio::ISTIO_NAMESPACE.into(),
             )])),
-            ..Default::default()
         }),
         pod_selector: Some(LabelSelector {
             match_labels: Some(BTreeMap::from([(app.into(), value.into())])),
-            ..Default::default()
         }),
         ..Default::default()
     }
@@ -200,11 +193,9 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
                     "kubernetes.io/metadata.name".into(),
                     "kube-system".into(),
                 )])),
-                ..Default::default()
             }),
             pod_selector: Some(LabelSelector {
                 match_labels: Some(BTreeMap::from([("k8s-app".into(), "kube-dns".into())])),
-                ..Default::default()
             }),
             ..Default::default()
         }]),
@@ -212,12 +203,10 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
             NetworkPolicyPort {
                 port: Some(IntOrString::Int(53)),
                 protocol: Some("UDP".into()),
-                ..Default::default()
             },
             NetworkPolicyPort {
                 port: Some(IntOrString::Int(53)),
                 protocol: Some("TCP".into()),
-                ..Default::default()
             },
         ]),
     }];
@@ -283,7 +272,6 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector {
                 match_labels: Some(selector_labels(stack, &c.name)),
-                ..Default::default()
             }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: (!ingress.is_empty()).then_some(ingress),
@@ -317,10 +305,8 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
                         name: r.component.clone(),
                         port: Some(ServiceBackendPort {
                             name: Some(r.port.into()),
-                            number: None,
                         }),
                     }),
-                    ..Default::default()
                 },
             })
             .collect();
@@ -336,9 +322,7 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
                     host: Some(spec.host.clone()),
                     http: Some(HTTPIngressRuleValue { paths }),
                 }]),
-                ..Default::default()
             }),
-            ..Default::default()
         };
         out.push(Object::new(&c.name, Stage::Routing, ing));
     }

@@ -3,21 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
-    StatefulSetSpec,
+use super::k8s::{
+    self as core, CrossVersionObjectReference, Deployment, DeploymentSpec, DeploymentStrategy,
+    HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior,
+    HorizontalPodAutoscalerSpec, IntOrString, Job, JobSpec, LabelSelector, MetricSpec,
+    MetricTarget, ObjectMeta, PodDisruptionBudget, PodDisruptionBudgetSpec, Quantity,
+    ResourceMetricSource, RollingUpdateDeployment, StatefulSet, StatefulSetSpec,
 };
-use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
-    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
-    ResourceMetricSource,
-};
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1 as core;
-use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Object, Stage, labels, meta, selector_labels};
 use crate::catalog::{
@@ -45,13 +37,11 @@ fn probe(p: &catalog::Probe) -> core::Probe {
             out.http_get = Some(core::HTTPGetAction {
                 path: Some(path.clone()),
                 port: IntOrString::Int(i32::from(*port)),
-                ..Default::default()
             })
         }
         ProbeCheck::Tcp(port) => {
             out.tcp_socket = Some(core::TCPSocketAction {
                 port: IntOrString::Int(i32::from(*port)),
-                ..Default::default()
             })
         }
         ProbeCheck::Exec(cmd) => {
@@ -106,7 +96,6 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
                     config_map_key_ref: Some(core::ConfigMapKeySelector {
                         name: m.clone(),
                         key: k.clone(),
-                        optional: None,
                     }),
                     ..Default::default()
                 }),
@@ -119,17 +108,11 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         .iter()
         .map(|f| match f {
             EnvFrom::Config(n) => core::EnvFromSource {
-                config_map_ref: Some(core::ConfigMapEnvSource {
-                    name: n.clone(),
-                    optional: None,
-                }),
+                config_map_ref: Some(core::ConfigMapEnvSource { name: n.clone() }),
                 ..Default::default()
             },
             EnvFrom::Secret(n) => core::EnvFromSource {
-                secret_ref: Some(core::SecretEnvSource {
-                    name: n.clone(),
-                    optional: None,
-                }),
+                secret_ref: Some(core::SecretEnvSource { name: n.clone() }),
                 ..Default::default()
             },
         })
@@ -147,7 +130,6 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
                     name: Some(p.name.into()),
                     container_port: i32::from(p.port),
                     protocol: Some("TCP".into()),
-                    ..Default::default()
                 })
                 .collect()
         }),
@@ -156,7 +138,6 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         resources: Some(core::ResourceRequirements {
             requests: Some(quantities(c.resources.requests)),
             limits: Some(quantities(c.resources.limits)),
-            ..Default::default()
         }),
         liveness_probe: c.probes.liveness.as_ref().map(probe),
         readiness_probe: c.probes.readiness.as_ref().map(probe),
@@ -164,9 +145,7 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         lifecycle: c.pre_stop_sleep.map(|s| core::Lifecycle {
             pre_stop: Some(core::LifecycleHandler {
                 sleep: Some(core::SleepAction { seconds: s }),
-                ..Default::default()
             }),
-            ..Default::default()
         }),
         volume_mounts: (!c.mounts.is_empty()).then(|| {
             c.mounts
@@ -181,7 +160,6 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
                         mount_path: m.path.clone(),
                         read_only: m.read_only.then_some(true),
                         sub_path: sub,
-                        ..Default::default()
                     }
                 })
                 .collect()
@@ -190,13 +168,10 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
             allow_privilege_escalation: Some(false),
             capabilities: Some(core::Capabilities {
                 drop: Some(vec!["ALL".into()]),
-                add: None,
             }),
             read_only_root_filesystem: Some(c.read_only_root),
             run_as_non_root: Some(true),
-            ..Default::default()
         }),
-        ..Default::default()
     }
 }
 
@@ -235,15 +210,11 @@ pub fn pod_template_colored(
             empty_dir: match &v.source {
                 VolumeSource::EmptyDir(limit) => Some(core::EmptyDirVolumeSource {
                     size_limit: limit.map(|b| Quantity(b.to_string())),
-                    medium: None,
                 }),
                 VolumeSource::ConfigMap(_) => None,
             },
             config_map: match &v.source {
-                VolumeSource::ConfigMap(n) => Some(core::ConfigMapVolumeSource {
-                    name: n.clone(),
-                    ..Default::default()
-                }),
+                VolumeSource::ConfigMap(n) => Some(core::ConfigMapVolumeSource { name: n.clone() }),
                 VolumeSource::EmptyDir(_) => None,
             },
             ..Default::default()
@@ -258,7 +229,6 @@ pub fn pod_template_colored(
                     name: s.name.clone(),
                     persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
                         claim_name: format!("{}-{}", c.name, s.name),
-                        read_only: None,
                     }),
                     ..Default::default()
                 }),
@@ -283,9 +253,7 @@ pub fn pod_template_colored(
                 fs_group: Some(c.security.fs_group),
                 seccomp_profile: Some(core::SeccompProfile {
                     type_: "RuntimeDefault".into(),
-                    localhost_profile: None,
                 }),
-                ..Default::default()
             }),
             init_containers: (!c.init_containers.is_empty()).then(|| {
                 c.init_containers
@@ -295,7 +263,6 @@ pub fn pod_template_colored(
             }),
             containers: c.containers.iter().map(|x| container(stack, x)).collect(),
             volumes: (!volumes.is_empty()).then_some(volumes),
-            ..Default::default()
         }),
     }
 }
@@ -321,11 +288,8 @@ fn claim(
                     "storage".to_string(),
                     Quantity(s.size.to_string()),
                 )])),
-                ..Default::default()
             }),
-            ..Default::default()
         }),
-        ..Default::default()
     }
 }
 
@@ -380,7 +344,6 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
     let active = c.blue_green.map(|_| colors(c)[0]);
     let selector = LabelSelector {
         match_labels: Some(selector_labels(stack, &c.name)),
-        ..Default::default()
     };
     let template = pod_template(stack, c);
     match c.kind {
@@ -428,7 +391,6 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                                 selector_labels(stack, &c.name),
                                 color,
                             )),
-                            ..Default::default()
                         },
                         strategy: Some(strategy.clone()),
                         template: if color.is_some() {
@@ -436,9 +398,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                         } else {
                             template.clone()
                         },
-                        ..Default::default()
                     }),
-                    ..Default::default()
                 };
                 out.push(Object::new(&c.name, stage, d));
             }
@@ -465,9 +425,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                             .map(|s| claim(stack, c, s, &s.name))
                             .collect()
                     }),
-                    ..Default::default()
                 }),
-                ..Default::default()
             };
             out.push(Object::new(&c.name, stage, s));
         }
@@ -481,11 +439,8 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 spec: Some(JobSpec {
                     backoff_limit: Some(spec.backoff_limit),
                     active_deadline_seconds: Some(spec.active_deadline),
-                    ttl_seconds_after_finished: None,
                     template,
-                    ..Default::default()
                 }),
-                ..Default::default()
             };
             out.push(Object::new(&c.name, stage, j));
         }
@@ -508,7 +463,6 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                             port: i32::from(p.port),
                             target_port: Some(IntOrString::String(p.name.into())),
                             protocol: Some("TCP".into()),
-                            ..Default::default()
                         })
                         .collect(),
                 ),
@@ -518,9 +472,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                         timeout_seconds: Some(t),
                     }),
                 }),
-                ..Default::default()
             }),
-            ..Default::default()
         };
         out.push(Object::new(&c.name, stage, svc));
     }
@@ -532,10 +484,8 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 target: MetricTarget {
                     type_: "Utilization".into(),
                     average_utilization: i32::try_from(pct).ok(),
-                    ..Default::default()
                 },
             }),
-            ..Default::default()
         };
         let policy = |type_: &str, value: i32, period: i32| HPAScalingPolicy {
             type_: type_.into(),
@@ -561,16 +511,13 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                     scale_down: Some(HPAScalingRules {
                         stabilization_window_seconds: Some(300),
                         policies: Some(vec![policy("Percent", 10, 60)]),
-                        ..Default::default()
                     }),
                     scale_up: Some(HPAScalingRules {
                         stabilization_window_seconds: Some(0),
                         policies: Some(vec![policy("Percent", 100, 15)]),
-                        ..Default::default()
                     }),
                 }),
             }),
-            ..Default::default()
         };
         out.push(Object::new(&c.name, stage, h));
     }
@@ -581,11 +528,8 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 min_available: Some(IntOrString::Int(i32::try_from(min).unwrap_or(1))),
                 selector: Some(LabelSelector {
                     match_labels: Some(color_labels(selector_labels(stack, &c.name), active)),
-                    ..Default::default()
                 }),
-                ..Default::default()
             }),
-            ..Default::default()
         };
         out.push(Object::new(&c.name, stage, p));
     }
