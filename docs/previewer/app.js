@@ -470,19 +470,29 @@ function renderChart(plan) {
 
 const chartRows = new Map();
 
+// A wave's objects, gates and checks: built when its <details> first opens, since most stay
+// closed and the lists hold every object of the plan.
+function waveBody(w) {
+  const kinds = {};
+  for (const o of w.objects) kinds[o.kind] = (kinds[o.kind] || 0) + 1;
+  const summary = Object.entries(kinds).map(([k, n]) => `${n} ${k}`).join(', ');
+  return [
+    summary ? el('p', { class: 'muted', text: summary }) : null,
+    w.secrets?.length ? el('p', {}, 'Creates secrets if absent: ', ...w.secrets.map((s) => el('code', { text: `${s} ` }))) : null,
+    w.objects.length ? el('ul', { class: 'objects' }, ...w.objects.map((o) => el('li', { text: `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}` }))) : null,
+    w.gates.length ? el('p', { class: 'muted', text: `Waits for: ${w.gates.map((g) => `${g.kind} ${g.namespace}/${g.name}${g.replicas !== undefined ? ` ×${g.replicas}` : ''}`).join('; ')}` }) : null,
+    w.checks?.length ? el('ul', { class: 'objects' }, ...w.checks.map((c) => el('li', { text: `GET ${c.namespace}/${c.service}:${c.port}${c.path}` }))) : null,
+  ].filter(Boolean);
+}
+
 function renderWaves(plan) {
   $('#waves').replaceChildren(...plan.waves.map((w) => {
-    const kinds = {};
-    for (const o of w.objects) kinds[o.kind] = (kinds[o.kind] || 0) + 1;
-    const summary = Object.entries(kinds).map(([k, n]) => `${n} ${k}`).join(', ');
     const details = el('details', {},
       el('summary', {}, el('strong', { text: w.name }), ` — ${w.description}`,
-        el('span', { class: 'muted', text: ` (${plural(w.objects.length, 'object')}${w.gates.length ? `, ${plural(w.gates.length, 'gate')}` : ''}${w.checks?.length ? `, ${plural(w.checks.length, 'check')}` : ''})` })),
-      summary ? el('p', { class: 'muted', text: summary }) : null,
-      w.secrets?.length ? el('p', {}, 'Creates secrets if absent: ', ...w.secrets.map((s) => el('code', { text: `${s} ` }))) : null,
-      w.objects.length ? el('ul', { class: 'objects' }, ...w.objects.map((o) => el('li', { text: `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}` }))) : null,
-      w.gates.length ? el('p', { class: 'muted', text: `Waits for: ${w.gates.map((g) => `${g.kind} ${g.namespace}/${g.name}${g.replicas !== undefined ? ` ×${g.replicas}` : ''}`).join('; ')}` }) : null,
-      w.checks?.length ? el('ul', { class: 'objects' }, ...w.checks.map((c) => el('li', { text: `GET ${c.namespace}/${c.service}:${c.port}${c.path}` }))) : null);
+        el('span', { class: 'muted', text: ` (${plural(w.objects.length, 'object')}${w.gates.length ? `, ${plural(w.gates.length, 'gate')}` : ''}${w.checks?.length ? `, ${plural(w.checks.length, 'check')}` : ''})` })));
+    details.addEventListener('toggle', () => {
+      if (details.open && details.childElementCount === 1) details.append(...waveBody(w));
+    });
     return el('li', { 'data-wave': w.name }, details);
   }));
 }
@@ -692,7 +702,8 @@ $('#download-zip').addEventListener('click', () => {
 
 async function main() {
   metrics.initStart = performance.now();
-  await init();
+  // The module compiled by index.html's inline script; init fetches it itself if that failed.
+  await init({ module_or_path: await window.voiceWasm });
   metrics.initEnd = performance.now();
   const prof = voice.profiles();
   const sel = form.elements.profile;

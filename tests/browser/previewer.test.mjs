@@ -248,6 +248,20 @@ describe('previewer', () => {
   });
 
   test('re-plan and re-render time on production (in-page performance.now())', async (t) => {
+    // First render: fresh loads as a reader makes them, without open()'s request
+    // interception (every intercepted request makes a round trip through the test process).
+    const firsts = [];
+    for (let i = 0; i < 7; i++) {
+      const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+      const page = await context.newPage();
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(base);
+      await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 30_000 });
+      firsts.push(await page.evaluate(() => window.__voice.metrics.firstRender));
+      assert.deepEqual(errors, []);
+      await context.close();
+    }
     const { page, context, problems } = await open();
     await edit(page, () => page.selectOption('select[data-path="profile"]', 'production'));
     const from = await updates(page);
@@ -257,11 +271,11 @@ describe('previewer', () => {
     const m = await page.evaluate(() => window.__voice.metrics);
     const total = m.updates.slice(from);
     const planner = m.wasm.slice(from);
-    const summary = `production: median re-plan+re-render ${median(total).toFixed(2)} ms (planner call ${median(planner).toFixed(2)} ms) over ${total.length} edits; first render ${m.firstRender.toFixed(0)} ms after navigation start`;
+    const summary = `production: median re-plan+re-render ${median(total).toFixed(2)} ms (planner call ${median(planner).toFixed(2)} ms) over ${total.length} edits; first render ${median(firsts).toFixed(0)} ms after navigation start (median of ${firsts.length} loads, ${Math.min(...firsts).toFixed(0)}–${Math.max(...firsts).toFixed(0)})`;
     t.diagnostic(summary);
     // Generous bounds: the machine running CI is shared; the report quotes the measured figures.
     assert.ok(median(total) < 100, summary);
-    assert.ok(m.firstRender < 3000, summary);
+    assert.ok(median(firsts) < 3000, summary);
     mkdirSync(outDir, { recursive: true });
     await page.screenshot({ path: path.join(outDir, 'previewer.png'), fullPage: true });
     assert.deepEqual(problems, []);
