@@ -210,7 +210,10 @@ fn peer_of(stack: &Stack, p: &Value) -> Peer {
     }
     for c in &stack.components {
         if ns_name.as_deref() == Some(c.namespace.as_str())
-            && pods == selector_labels(stack, &c.name)
+            && selector_labels(stack, &c.name)
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .eq(pods.clone())
         {
             return Peer::Component(c.name.clone());
         }

@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 use super::{Object, Stage, labels, selector_labels};
 use crate::catalog::{Component, Stack};
-use crate::config::Istio;
 
 /// The Gateway's name.
 pub const GATEWAY: &str = "voiceassistant-gateway";
@@ -283,13 +282,26 @@ pub fn routes(stack: &Stack) -> Vec<(&'static str, Vec<MeshRoute>)> {
         .collect()
 }
 
-/// Ports of `c` that the ingress gateway routes to.
-pub fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
+/// The mesh's routes, per virtual service (`api`, `ws`, `grpc`).
+pub type Routes = [(&'static str, Vec<MeshRoute>)];
+
+/// The mesh's routes; none without Istio. Computed once per render.
+pub fn mesh_routes(stack: &Stack) -> Vec<(&'static str, Vec<MeshRoute>)> {
     if stack.config.istio.is_none() {
         return Vec::new();
     }
-    let mut out: Vec<u16> = routes(stack)
-        .into_iter()
+    routes(stack)
+}
+
+/// Ports of `c` that the ingress gateway routes to.
+pub fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
+    routed_ports_in(&mesh_routes(stack), c)
+}
+
+/// [`routed_ports`] over routes already computed.
+pub fn routed_ports_in(mesh: &Routes, c: &Component) -> Vec<u16> {
+    let mut out: Vec<u16> = mesh
+        .iter()
         .flat_map(|(_, r)| r)
         .filter(|r| r.component == c.name)
         .filter_map(|r| c.port(r.port))
@@ -584,8 +596,7 @@ fn destination_rule(stack: &Stack, c: &Component) -> Value {
     })
 }
 
-fn authorization_policy(stack: &Stack, istio: &Istio, c: &Component) -> Value {
-    let _ = istio;
+fn authorization_policy(stack: &Stack, mesh: &Routes, c: &Component) -> Value {
     let mut rules = Vec::new();
     let callers: Vec<String> = stack
         .components
@@ -602,8 +613,8 @@ fn authorization_policy(stack: &Stack, istio: &Istio, c: &Component) -> Value {
     if !callers.is_empty() {
         rules.push(json!({"from": [{"source": {"principals": callers}}], "to": [{"operation": {"ports": ports}}]}));
     }
-    let routed: Vec<MeshRoute> = routes(stack)
-        .into_iter()
+    let routed: Vec<&MeshRoute> = mesh
+        .iter()
         .flat_map(|(_, r)| r)
         .filter(|r| r.component == c.name)
         .collect();
@@ -646,7 +657,7 @@ fn authorization_policy(stack: &Stack, istio: &Istio, c: &Component) -> Value {
 }
 
 /// Every Istio object of the stack (empty when Istio is off).
-pub fn objects(stack: &Stack) -> Vec<Object> {
+pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
     let Some(istio) = &stack.config.istio else {
         return Vec::new();
     };
@@ -675,8 +686,8 @@ pub fn objects(stack: &Stack) -> Vec<Object> {
             },
         }),
     );
-    for (kind, rs) in routes(stack) {
-        let (name, host) = match kind {
+    for (kind, rs) in mesh {
+        let (name, host) = match *kind {
             "api" => ("api-gateway", &istio.api_host),
             "ws" => ("websocket", &istio.ws_host),
             _ => ("grpc-services", &istio.grpc_host),
@@ -752,7 +763,7 @@ pub fn objects(stack: &Stack) -> Vec<Object> {
         }),
     );
     for c in &meshed {
-        push(&mut out, authorization_policy(stack, istio, c));
+        push(&mut out, authorization_policy(stack, mesh, c));
     }
     let mut telemetry = json!({
         "accessLogging": [{"providers": [{"name": "envoy"}], "filter": {"expression": "response.code >= 400"}}],

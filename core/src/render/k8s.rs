@@ -8,6 +8,7 @@
 //! Fields are declared in alphabetical order and absent options are skipped, so the YAML is
 //! byte for byte what k8s-openapi writes (the golden files pin it).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -25,7 +26,7 @@ impl<T> Absent for Option<T> {
         self.is_none()
     }
 }
-impl Absent for String {}
+impl Absent for Str {}
 impl Absent for bool {}
 impl Absent for i32 {}
 impl Absent for i64 {}
@@ -92,7 +93,7 @@ macro_rules! resources {
 
 /// A resource quantity (`500m`, `2Gi`).
 #[derive(Clone, Default)]
-pub struct Quantity(pub String);
+pub struct Quantity(pub Str);
 
 impl Serialize for Quantity {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -106,7 +107,7 @@ pub enum IntOrString {
     /// A number.
     Int(i32),
     /// A name or a percentage.
-    String(String),
+    String(Str),
 }
 
 impl Default for IntOrString {
@@ -126,18 +127,20 @@ impl Serialize for IntOrString {
     }
 }
 
+/// A string that is often a constant: label keys, protocols, policies… cost no allocation.
+pub type Str = Cow<'static, str>;
 /// String labels, annotations, data and selectors.
-pub type Map = BTreeMap<String, String>;
+pub type Map = BTreeMap<Str, Str>;
 /// Named quantities (`cpu`, `memory`, `storage`…).
-pub type Quantities = BTreeMap<String, Quantity>;
+pub type Quantities = BTreeMap<Str, Quantity>;
 
 types! {
     /// `metadata`.
     pub struct ObjectMeta {
         pub annotations: Option<Map>,
         pub labels: Option<Map>,
-        pub name: Option<String>,
-        pub namespace: Option<String>,
+        pub name: Option<Str>,
+        pub namespace: Option<Str>,
     }
     /// A label selector.
     pub struct LabelSelector {
@@ -154,10 +157,10 @@ types! {
         pub automount_service_account_token: Option<bool>,
         pub containers: Vec<Container>,
         pub init_containers: Option<Vec<Container>>,
-        pub priority_class_name: Option<String>,
-        pub restart_policy: Option<String>,
+        pub priority_class_name: Option<Str>,
+        pub restart_policy: Option<Str>,
         pub security_context: Option<PodSecurityContext>,
-        pub service_account_name: Option<String>,
+        pub service_account_name: Option<Str>,
         pub termination_grace_period_seconds: Option<i64>,
         pub volumes: Option<Vec<Volume>>,
     }
@@ -172,19 +175,19 @@ types! {
     /// A seccomp profile.
     pub struct SeccompProfile {
         #[serde(rename = "type")]
-        pub type_: String,
+        pub type_: Str,
     }
     /// A container.
     pub struct Container {
-        pub args: Option<Vec<String>>,
-        pub command: Option<Vec<String>>,
+        pub args: Option<Vec<Str>>,
+        pub command: Option<Vec<Str>>,
         pub env: Option<Vec<EnvVar>>,
         pub env_from: Option<Vec<EnvFromSource>>,
-        pub image: Option<String>,
-        pub image_pull_policy: Option<String>,
+        pub image: Option<Str>,
+        pub image_pull_policy: Option<Str>,
         pub lifecycle: Option<Lifecycle>,
         pub liveness_probe: Option<Probe>,
-        pub name: String,
+        pub name: Str,
         pub ports: Option<Vec<ContainerPort>>,
         pub readiness_probe: Option<Probe>,
         pub resources: Option<ResourceRequirements>,
@@ -195,13 +198,13 @@ types! {
     /// A container port.
     pub struct ContainerPort {
         pub container_port: i32,
-        pub name: Option<String>,
-        pub protocol: Option<String>,
+        pub name: Option<Str>,
+        pub protocol: Option<Str>,
     }
     /// An environment variable.
     pub struct EnvVar {
-        pub name: String,
-        pub value: Option<String>,
+        pub name: Str,
+        pub value: Option<Str>,
         pub value_from: Option<EnvVarSource>,
     }
     /// Where an environment variable's value comes from.
@@ -211,13 +214,13 @@ types! {
     }
     /// A ConfigMap key.
     pub struct ConfigMapKeySelector {
-        pub key: String,
-        pub name: String,
+        pub key: Str,
+        pub name: Str,
     }
     /// A Secret key.
     pub struct SecretKeySelector {
-        pub key: String,
-        pub name: String,
+        pub key: Str,
+        pub name: Str,
         pub optional: Option<bool>,
     }
     /// Environment from a whole ConfigMap or Secret.
@@ -227,11 +230,11 @@ types! {
     }
     /// A ConfigMap as environment.
     pub struct ConfigMapEnvSource {
-        pub name: String,
+        pub name: Str,
     }
     /// A Secret as environment.
     pub struct SecretEnvSource {
-        pub name: String,
+        pub name: Str,
     }
     /// Requests and limits.
     pub struct ResourceRequirements {
@@ -250,11 +253,11 @@ types! {
     }
     /// A command probe.
     pub struct ExecAction {
-        pub command: Option<Vec<String>>,
+        pub command: Option<Vec<Str>>,
     }
     /// An HTTP GET probe.
     pub struct HTTPGetAction {
-        pub path: Option<String>,
+        pub path: Option<Str>,
         pub port: IntOrString,
     }
     /// A TCP probe.
@@ -282,25 +285,25 @@ types! {
     }
     /// Linux capabilities.
     pub struct Capabilities {
-        pub drop: Option<Vec<String>>,
+        pub drop: Option<Vec<Str>>,
     }
     /// A volume mount.
     pub struct VolumeMount {
-        pub mount_path: String,
-        pub name: String,
+        pub mount_path: Str,
+        pub name: Str,
         pub read_only: Option<bool>,
-        pub sub_path: Option<String>,
+        pub sub_path: Option<Str>,
     }
     /// A pod volume.
     pub struct Volume {
         pub config_map: Option<ConfigMapVolumeSource>,
         pub empty_dir: Option<EmptyDirVolumeSource>,
-        pub name: String,
+        pub name: Str,
         pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
     }
     /// A ConfigMap volume.
     pub struct ConfigMapVolumeSource {
-        pub name: String,
+        pub name: Str,
     }
     /// A scratch volume.
     pub struct EmptyDirVolumeSource {
@@ -308,13 +311,13 @@ types! {
     }
     /// A claim mounted by name.
     pub struct PersistentVolumeClaimVolumeSource {
-        pub claim_name: String,
+        pub claim_name: Str,
     }
     /// A claim's spec.
     pub struct PersistentVolumeClaimSpec {
-        pub access_modes: Option<Vec<String>>,
+        pub access_modes: Option<Vec<Str>>,
         pub resources: Option<VolumeResourceRequirements>,
-        pub storage_class_name: Option<String>,
+        pub storage_class_name: Option<Str>,
     }
     /// A claim's requested storage.
     pub struct VolumeResourceRequirements {
@@ -323,20 +326,20 @@ types! {
     /// A Service's spec.
     pub struct ServiceSpec {
         #[serde(rename = "clusterIP")]
-        pub cluster_ip: Option<String>,
+        pub cluster_ip: Option<Str>,
         pub ports: Option<Vec<ServicePort>>,
         pub publish_not_ready_addresses: Option<bool>,
         pub selector: Option<Map>,
-        pub session_affinity: Option<String>,
+        pub session_affinity: Option<Str>,
         pub session_affinity_config: Option<SessionAffinityConfig>,
         #[serde(rename = "type")]
-        pub type_: Option<String>,
+        pub type_: Option<Str>,
     }
     /// A Service port.
     pub struct ServicePort {
-        pub name: Option<String>,
+        pub name: Option<Str>,
         pub port: i32,
-        pub protocol: Option<String>,
+        pub protocol: Option<Str>,
         pub target_port: Option<IntOrString>,
     }
     /// Session affinity settings.
@@ -363,7 +366,7 @@ types! {
         pub max: Option<Quantities>,
         pub min: Option<Quantities>,
         #[serde(rename = "type")]
-        pub type_: String,
+        pub type_: Str,
     }
 
     /// A Deployment's spec.
@@ -378,7 +381,7 @@ types! {
     pub struct DeploymentStrategy {
         pub rolling_update: Option<RollingUpdateDeployment>,
         #[serde(rename = "type")]
-        pub type_: Option<String>,
+        pub type_: Option<Str>,
     }
     /// Rolling update bounds.
     pub struct RollingUpdateDeployment {
@@ -387,10 +390,10 @@ types! {
     }
     /// A StatefulSet's spec.
     pub struct StatefulSetSpec {
-        pub pod_management_policy: Option<String>,
+        pub pod_management_policy: Option<Str>,
         pub replicas: Option<i32>,
         pub selector: LabelSelector,
-        pub service_name: Option<String>,
+        pub service_name: Option<Str>,
         pub template: PodTemplateSpec,
         pub volume_claim_templates: Option<Vec<PersistentVolumeClaim>>,
     }
@@ -423,31 +426,31 @@ types! {
     pub struct HPAScalingPolicy {
         pub period_seconds: i32,
         #[serde(rename = "type")]
-        pub type_: String,
+        pub type_: Str,
         pub value: i32,
     }
     /// The scaled workload.
     pub struct CrossVersionObjectReference {
-        pub api_version: Option<String>,
-        pub kind: String,
-        pub name: String,
+        pub api_version: Option<Str>,
+        pub kind: Str,
+        pub name: Str,
     }
     /// A scaling metric.
     pub struct MetricSpec {
         pub resource: Option<ResourceMetricSource>,
         #[serde(rename = "type")]
-        pub type_: String,
+        pub type_: Str,
     }
     /// A resource metric.
     pub struct ResourceMetricSource {
-        pub name: String,
+        pub name: Str,
         pub target: MetricTarget,
     }
     /// A metric's target.
     pub struct MetricTarget {
         pub average_utilization: Option<i32>,
         #[serde(rename = "type")]
-        pub type_: String,
+        pub type_: Str,
     }
     /// A disruption budget's spec.
     pub struct PodDisruptionBudgetSpec {
@@ -457,37 +460,37 @@ types! {
 
     /// An RBAC rule.
     pub struct PolicyRule {
-        pub api_groups: Option<Vec<String>>,
-        pub resources: Option<Vec<String>>,
-        pub verbs: Vec<String>,
+        pub api_groups: Option<Vec<Str>>,
+        pub resources: Option<Vec<Str>>,
+        pub verbs: Vec<Str>,
     }
     /// The role a binding grants.
     pub struct RoleRef {
-        pub api_group: String,
-        pub kind: String,
-        pub name: String,
+        pub api_group: Str,
+        pub kind: Str,
+        pub name: Str,
     }
     /// Who a binding grants to.
     pub struct Subject {
-        pub kind: String,
-        pub name: String,
-        pub namespace: Option<String>,
+        pub kind: Str,
+        pub name: Str,
+        pub namespace: Option<Str>,
     }
 
     /// An Ingress's spec.
     pub struct IngressSpec {
-        pub ingress_class_name: Option<String>,
+        pub ingress_class_name: Option<Str>,
         pub rules: Option<Vec<IngressRule>>,
         pub tls: Option<Vec<IngressTLS>>,
     }
     /// Hosts served with a certificate.
     pub struct IngressTLS {
-        pub hosts: Option<Vec<String>>,
-        pub secret_name: Option<String>,
+        pub hosts: Option<Vec<Str>>,
+        pub secret_name: Option<Str>,
     }
     /// One host's routes.
     pub struct IngressRule {
-        pub host: Option<String>,
+        pub host: Option<Str>,
         pub http: Option<HTTPIngressRuleValue>,
     }
     /// HTTP routes.
@@ -497,8 +500,8 @@ types! {
     /// One route.
     pub struct HTTPIngressPath {
         pub backend: IngressBackend,
-        pub path: Option<String>,
-        pub path_type: String,
+        pub path: Option<Str>,
+        pub path_type: Str,
     }
     /// A route's target.
     pub struct IngressBackend {
@@ -506,19 +509,19 @@ types! {
     }
     /// A Service target.
     pub struct IngressServiceBackend {
-        pub name: String,
+        pub name: Str,
         pub port: Option<ServiceBackendPort>,
     }
     /// A Service port by name or number.
     pub struct ServiceBackendPort {
-        pub name: Option<String>,
+        pub name: Option<Str>,
     }
     /// A NetworkPolicy's spec.
     pub struct NetworkPolicySpec {
         pub egress: Option<Vec<NetworkPolicyEgressRule>>,
         pub ingress: Option<Vec<NetworkPolicyIngressRule>>,
         pub pod_selector: Option<LabelSelector>,
-        pub policy_types: Option<Vec<String>>,
+        pub policy_types: Option<Vec<Str>>,
     }
     /// Allowed egress.
     pub struct NetworkPolicyEgressRule {
@@ -538,13 +541,13 @@ types! {
     }
     /// An address range.
     pub struct IPBlock {
-        pub cidr: String,
-        pub except: Option<Vec<String>>,
+        pub cidr: Str,
+        pub except: Option<Vec<Str>>,
     }
     /// A port and protocol.
     pub struct NetworkPolicyPort {
         pub port: Option<IntOrString>,
-        pub protocol: Option<String>,
+        pub protocol: Option<Str>,
     }
 }
 
@@ -610,7 +613,7 @@ resources! {
     }
     /// A PriorityClass.
     pub struct PriorityClass("scheduling.k8s.io/v1") {
-        pub description "description": Option<String>,
+        pub description "description": Option<Str>,
         pub global_default "globalDefault": Option<bool>,
         pub metadata "metadata": ObjectMeta,
         pub value "value": i32,

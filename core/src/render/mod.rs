@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s::{ConfigMap, Namespace, ObjectMeta, Resource, ServiceAccount};
+use k8s::{ConfigMap, Map, Namespace, ObjectMeta, Resource, ServiceAccount, Str};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -164,8 +164,8 @@ impl Object {
             component: component.into(),
             api_version: T::API_VERSION.into(),
             kind: T::KIND.into(),
-            name: meta.name.clone().unwrap_or_default(),
-            namespace: meta.namespace.clone(),
+            name: meta.name.as_deref().unwrap_or_default().to_string(),
+            namespace: meta.namespace.as_deref().map(str::to_string),
             stage,
             body: Body::Typed(Arc::new(obj)),
         }
@@ -213,46 +213,56 @@ impl Object {
     }
 }
 
+/// Owned text for a model field.
+fn owned(s: &str) -> Str {
+    Str::Owned(s.to_string())
+}
+
+/// Owned texts for a model field.
+fn owned_all(v: &[String]) -> Vec<Str> {
+    v.iter().map(|s| owned(s)).collect()
+}
+
 /// The standard labels of a component.
-pub fn labels(stack: &Stack, c: &Component) -> BTreeMap<String, String> {
+pub fn labels(stack: &Stack, c: &Component) -> Map {
     BTreeMap::from([
-        ("app.kubernetes.io/name".into(), c.name.clone()),
+        ("app.kubernetes.io/name".into(), owned(&c.name)),
         (
             "app.kubernetes.io/instance".into(),
-            stack.config.instance.clone(),
+            owned(&stack.config.instance),
         ),
         ("app.kubernetes.io/component".into(), c.role.into()),
         ("app.kubernetes.io/part-of".into(), c.part_of.into()),
-        ("app.kubernetes.io/version".into(), c.version()),
+        ("app.kubernetes.io/version".into(), c.version().into()),
         ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
     ])
 }
 
 /// The labels that select a component's pods.
-pub fn selector_labels(stack: &Stack, name: &str) -> BTreeMap<String, String> {
+pub fn selector_labels(stack: &Stack, name: &str) -> Map {
     BTreeMap::from([
-        ("app.kubernetes.io/name".into(), name.into()),
+        ("app.kubernetes.io/name".into(), owned(name)),
         (
             "app.kubernetes.io/instance".into(),
-            stack.config.instance.clone(),
+            owned(&stack.config.instance),
         ),
     ])
 }
 
 fn meta(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
     ObjectMeta {
-        name: Some(name.into()),
-        namespace: Some(c.namespace.clone()),
+        name: Some(owned(name)),
+        namespace: Some(owned(&c.namespace)),
         labels: Some(labels(stack, c)),
         ..Default::default()
     }
 }
 
-fn namespace_labels(stack: &Stack, ns: &str) -> BTreeMap<String, String> {
+fn namespace_labels(stack: &Stack, ns: &str) -> Map {
     let mut l = BTreeMap::from([
         (
             "app.kubernetes.io/instance".into(),
-            stack.config.instance.clone(),
+            owned(&stack.config.instance),
         ),
         ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
         (
@@ -284,12 +294,12 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         return out;
     };
     let base = |name: &str, ns: Option<&str>| ObjectMeta {
-        name: Some(name.into()),
-        namespace: ns.map(str::to_string),
+        name: Some(owned(name)),
+        namespace: ns.map(owned),
         labels: Some(BTreeMap::from([
             (
                 "app.kubernetes.io/instance".into(),
-                stack.config.instance.clone(),
+                owned(&stack.config.instance),
             ),
             ("app.kubernetes.io/part-of".into(), "voiceassistant".into()),
             ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
@@ -307,32 +317,32 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
     }
     let q = |r: crate::catalog::Resources| {
         BTreeMap::from([
-            ("cpu".to_string(), Quantity(r.cpu.to_string())),
-            ("memory".to_string(), Quantity(r.memory.to_string())),
+            ("cpu".into(), Quantity(r.cpu.to_string().into())),
+            ("memory".into(), Quantity(r.memory.to_string().into())),
         ])
     };
     for pol in crate::catalog::voiceassistant::policies(&stack.config) {
         let ns = Some(pol.namespace.as_str());
         let hard = BTreeMap::from([
             (
-                "requests.cpu".to_string(),
-                Quantity(pol.quota.requests.cpu.to_string()),
+                "requests.cpu".into(),
+                Quantity(pol.quota.requests.cpu.to_string().into()),
             ),
             (
-                "requests.memory".to_string(),
-                Quantity(pol.quota.requests.memory.to_string()),
+                "requests.memory".into(),
+                Quantity(pol.quota.requests.memory.to_string().into()),
             ),
             (
-                "limits.cpu".to_string(),
-                Quantity(pol.quota.limits.cpu.to_string()),
+                "limits.cpu".into(),
+                Quantity(pol.quota.limits.cpu.to_string().into()),
             ),
             (
-                "limits.memory".to_string(),
-                Quantity(pol.quota.limits.memory.to_string()),
+                "limits.memory".into(),
+                Quantity(pol.quota.limits.memory.to_string().into()),
             ),
             (
-                "persistentvolumeclaims".to_string(),
-                Quantity(pol.quota.pvcs.to_string()),
+                "persistentvolumeclaims".into(),
+                Quantity(pol.quota.pvcs.to_string().into()),
             ),
         ]);
         let rq = ResourceQuota {
@@ -362,8 +372,8 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         .filter(|c| c.group == crate::catalog::Group::VoiceAssistant)
         .map(|c| Subject {
             kind: "ServiceAccount".into(),
-            name: c.name.clone(),
-            namespace: Some(c.namespace.clone()),
+            name: owned(&c.name),
+            namespace: Some(owned(&c.namespace)),
         })
         .collect();
     if !subjects.is_empty() {
@@ -371,12 +381,12 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             metadata: base("voiceassistant-role", Some(app)),
             rules: Some(vec![
                 PolicyRule {
-                    api_groups: Some(vec![String::new()]),
+                    api_groups: Some(vec!["".into()]),
                     resources: Some(vec!["configmaps".into()]),
                     verbs: vec!["get".into(), "list".into(), "watch".into()],
                 },
                 PolicyRule {
-                    api_groups: Some(vec![String::new()]),
+                    api_groups: Some(vec!["".into()]),
                     resources: Some(vec!["pods".into()]),
                     verbs: vec!["get".into(), "list".into()],
                 },
@@ -399,7 +409,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         let cr = ClusterRole {
             metadata: meta_cluster(stack, c, &name),
             rules: Some(vec![PolicyRule {
-                api_groups: Some(vec![String::new()]),
+                api_groups: Some(vec!["".into()]),
                 resources: Some(vec![
                     "pods".into(),
                     "services".into(),
@@ -415,12 +425,12 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
             role_ref: RoleRef {
                 api_group: "rbac.authorization.k8s.io".into(),
                 kind: "ClusterRole".into(),
-                name: name.clone(),
+                name: owned(&name),
             },
             subjects: Some(vec![Subject {
                 kind: "ServiceAccount".into(),
-                name: c.name.clone(),
-                namespace: Some(c.namespace.clone()),
+                name: owned(&c.name),
+                namespace: Some(owned(&c.namespace)),
             }]),
         };
         out.push(Object::new(&c.name, Stage::Cluster, crb));
@@ -430,7 +440,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
 
 fn meta_cluster(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
     ObjectMeta {
-        name: Some(name.into()),
+        name: Some(owned(name)),
         labels: Some(labels(stack, c)),
         ..Default::default()
     }
@@ -449,7 +459,7 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
     for ns in stack.namespaces() {
         let obj = Namespace {
             metadata: ObjectMeta {
-                name: Some(ns.clone()),
+                name: Some(owned(&ns)),
                 labels: Some(namespace_labels(stack, &ns)),
                 ..Default::default()
             },
@@ -466,7 +476,7 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
         for cm in stack.config_maps.iter().filter(|m| m.component == c.name) {
             let obj = ConfigMap {
                 metadata: meta(stack, c, &cm.name),
-                data: Some(cm.data.clone()),
+                data: Some(cm.data.iter().map(|(k, v)| (owned(k), owned(v))).collect()),
             };
             emit(Object::new(&c.name, Stage::Config, obj));
         }
@@ -480,10 +490,13 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
             .into_iter()
             .for_each(&mut emit);
     }
+    let mesh = istio::mesh_routes(stack);
     for c in &stack.components {
-        network::objects(stack, c).into_iter().for_each(&mut emit);
+        network::objects(stack, c, &mesh)
+            .into_iter()
+            .for_each(&mut emit);
     }
-    istio::objects(stack).into_iter().for_each(&mut emit);
+    istio::objects(stack, &mesh).into_iter().for_each(&mut emit);
 }
 
 /// Joins objects into one multi-document YAML stream.

@@ -17,7 +17,9 @@ use super::k8s::{
 };
 use serde_json::json;
 
-use super::{Object, Stage, meta, selector_labels};
+use super::istio::Routes;
+use super::k8s::Str;
+use super::{Object, Stage, meta, owned, selector_labels};
 use crate::catalog::{Component, External, Stack};
 
 /// Ports a mesh sidecar serves for scraping: merged app metrics and Envoy's own.
@@ -50,7 +52,7 @@ fn peer(stack: &Stack, c: &Component) -> NetworkPolicyPeer {
         namespace_selector: Some(LabelSelector {
             match_labels: Some(BTreeMap::from([(
                 "kubernetes.io/metadata.name".into(),
-                c.namespace.clone(),
+                owned(&c.namespace),
             )])),
         }),
         pod_selector: Some(LabelSelector {
@@ -71,15 +73,10 @@ fn internet() -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         ip_block: Some(IPBlock {
             cidr: "0.0.0.0/0".into(),
-            except: Some(PRIVATE_RANGES.map(String::from).to_vec()),
+            except: Some(PRIVATE_RANGES.map(Str::from).to_vec()),
         }),
         ..Default::default()
     }
-}
-
-/// The ports of `c` the Istio ingress gateway routes to.
-fn routed_ports_istio(stack: &Stack, c: &Component) -> Vec<u16> {
-    super::istio::routed_ports(stack, c)
 }
 
 /// The components that route public traffic to `c`, with the ports.
@@ -97,7 +94,7 @@ fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
     out
 }
 
-fn istio_peer(app: &str, value: &str) -> NetworkPolicyPeer {
+fn istio_peer(app: &'static str, value: &'static str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         namespace_selector: Some(LabelSelector {
             match_labels: Some(BTreeMap::from([(
@@ -132,7 +129,7 @@ pub fn scrape_ports(c: &Component) -> Vec<u16> {
 }
 
 /// The NetworkPolicy of a component.
-pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
+pub fn network_policy(stack: &Stack, c: &Component, mesh: &Routes) -> NetworkPolicy {
     let mut ingress = Vec::new();
     if c.parallel_pods {
         ingress.push(NetworkPolicyIngressRule {
@@ -149,7 +146,7 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
             });
         }
     }
-    let meshed = routed_ports_istio(stack, c);
+    let meshed = super::istio::routed_ports_in(mesh, c);
     if !meshed.is_empty() {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![istio_peer("istio", "ingressgateway")]),
@@ -280,21 +277,21 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
     }
 }
 
-pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
+pub(super) fn objects(stack: &Stack, c: &Component, mesh: &Routes) -> Vec<Object> {
     let mut out = Vec::new();
     if let Some(spec) = &c.ingress {
         let mut m = meta(stack, c, &c.name);
         m.annotations = Some(
             spec.annotations
                 .iter()
-                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .map(|(k, v)| (Str::from(*k), owned(v)))
                 .collect(),
         );
         let paths = spec
             .routes
             .iter()
             .map(|r| HTTPIngressPath {
-                path: Some(r.path.clone()),
+                path: Some(owned(&r.path)),
                 path_type: if r.exact {
                     "Exact".into()
                 } else {
@@ -302,7 +299,7 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
                 },
                 backend: IngressBackend {
                     service: Some(IngressServiceBackend {
-                        name: r.component.clone(),
+                        name: owned(&r.component),
                         port: Some(ServiceBackendPort {
                             name: Some(r.port.into()),
                         }),
@@ -313,13 +310,13 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
         let ing = Ingress {
             metadata: m,
             spec: Some(IngressSpec {
-                ingress_class_name: Some(stack.config.cluster.ingress_class.clone()),
+                ingress_class_name: Some(owned(&stack.config.cluster.ingress_class)),
                 tls: Some(vec![IngressTLS {
-                    hosts: Some(vec![spec.host.clone()]),
-                    secret_name: Some(spec.tls_secret.clone()),
+                    hosts: Some(vec![owned(&spec.host)]),
+                    secret_name: Some(owned(&spec.tls_secret)),
                 }]),
                 rules: Some(vec![IngressRule {
-                    host: Some(spec.host.clone()),
+                    host: Some(owned(&spec.host)),
                     http: Some(HTTPIngressRuleValue { paths }),
                 }]),
             }),
@@ -329,7 +326,7 @@ pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
     out.push(Object::new(
         &c.name,
         Stage::Routing,
-        network_policy(stack, c),
+        network_policy(stack, c, mesh),
     ));
     if stack.config.monitoring
         && c.service

@@ -11,16 +11,17 @@ use super::k8s::{
     ResourceMetricSource, RollingUpdateDeployment, StatefulSet, StatefulSetSpec,
 };
 
-use super::{Object, Stage, labels, meta, selector_labels};
+use super::k8s::{Map, Str};
+use super::{Object, Stage, labels, meta, owned, owned_all, selector_labels};
 use crate::catalog::{
     self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind,
 };
 use crate::config::PullPolicy;
 
-fn quantities(r: catalog::Resources) -> BTreeMap<String, Quantity> {
+fn quantities(r: catalog::Resources) -> BTreeMap<Str, Quantity> {
     BTreeMap::from([
-        ("cpu".into(), Quantity(r.cpu.to_string())),
-        ("memory".into(), Quantity(r.memory.to_string())),
+        ("cpu".into(), Quantity(r.cpu.to_string().into())),
+        ("memory".into(), Quantity(r.memory.to_string().into())),
     ])
 }
 
@@ -35,7 +36,7 @@ fn probe(p: &catalog::Probe) -> core::Probe {
     match &p.check {
         ProbeCheck::Http(path, port) => {
             out.http_get = Some(core::HTTPGetAction {
-                path: Some(path.clone()),
+                path: Some(owned(path)),
                 port: IntOrString::Int(i32::from(*port)),
             })
         }
@@ -46,7 +47,7 @@ fn probe(p: &catalog::Probe) -> core::Probe {
         }
         ProbeCheck::Exec(cmd) => {
             out.exec = Some(core::ExecAction {
-                command: Some(cmd.clone()),
+                command: Some(owned_all(cmd)),
             })
         }
     }
@@ -74,16 +75,16 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         .iter()
         .map(|e| match &e.value {
             EnvValue::Literal(v) => core::EnvVar {
-                name: e.name.clone(),
-                value: Some(v.clone()),
+                name: owned(&e.name),
+                value: Some(owned(v)),
                 ..Default::default()
             },
             EnvValue::Secret(s, k) => core::EnvVar {
-                name: e.name.clone(),
+                name: owned(&e.name),
                 value_from: Some(core::EnvVarSource {
                     secret_key_ref: Some(core::SecretKeySelector {
-                        name: s.clone(),
-                        key: k.clone(),
+                        name: owned(s),
+                        key: owned(k),
                         optional: optional_key(stack, s, k).then_some(true),
                     }),
                     ..Default::default()
@@ -91,11 +92,11 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
                 ..Default::default()
             },
             EnvValue::Config(m, k) => core::EnvVar {
-                name: e.name.clone(),
+                name: owned(&e.name),
                 value_from: Some(core::EnvVarSource {
                     config_map_key_ref: Some(core::ConfigMapKeySelector {
-                        name: m.clone(),
-                        key: k.clone(),
+                        name: owned(m),
+                        key: owned(k),
                     }),
                     ..Default::default()
                 }),
@@ -108,21 +109,21 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         .iter()
         .map(|f| match f {
             EnvFrom::Config(n) => core::EnvFromSource {
-                config_map_ref: Some(core::ConfigMapEnvSource { name: n.clone() }),
+                config_map_ref: Some(core::ConfigMapEnvSource { name: owned(n) }),
                 ..Default::default()
             },
             EnvFrom::Secret(n) => core::EnvFromSource {
-                secret_ref: Some(core::SecretEnvSource { name: n.clone() }),
+                secret_ref: Some(core::SecretEnvSource { name: owned(n) }),
                 ..Default::default()
             },
         })
         .collect();
     core::Container {
-        name: c.name.clone(),
-        image: Some(c.image.clone()),
+        name: owned(&c.name),
+        image: Some(owned(&c.image)),
         image_pull_policy: Some(pull.into()),
-        command: (!c.command.is_empty()).then(|| c.command.clone()),
-        args: (!c.args.is_empty()).then(|| c.args.clone()),
+        command: (!c.command.is_empty()).then(|| owned_all(&c.command)),
+        args: (!c.args.is_empty()).then(|| owned_all(&c.args)),
         ports: (!c.ports.is_empty()).then(|| {
             c.ports
                 .iter()
@@ -154,10 +155,10 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
                     let sub = m
                         .path
                         .starts_with("/etc/clickhouse-server/config.d/")
-                        .then(|| m.path.rsplit('/').next().unwrap_or_default().to_string());
+                        .then(|| owned(m.path.rsplit('/').next().unwrap_or_default()));
                     core::VolumeMount {
-                        name: m.volume.clone(),
-                        mount_path: m.path.clone(),
+                        name: owned(&m.volume),
+                        mount_path: owned(&m.path),
                         read_only: m.read_only.then_some(true),
                         sub_path: sub,
                     }
@@ -188,7 +189,7 @@ pub fn pod_template_colored(
 ) -> core::PodTemplateSpec {
     let mut annotations = BTreeMap::new();
     for (k, v) in &c.pod_annotations {
-        annotations.insert((*k).to_string(), v.clone());
+        annotations.insert(Str::from(*k), owned(v));
     }
     if let Some((port, path)) = c.metrics {
         let number = c
@@ -198,23 +199,23 @@ pub fn pod_template_colored(
             .find(|p| p.name == port)
             .map(|p| p.port)
             .unwrap_or_default();
-        annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
-        annotations.insert("prometheus.io/port".to_string(), number.to_string());
-        annotations.insert("prometheus.io/path".to_string(), path.to_string());
+        annotations.insert("prometheus.io/scrape".into(), "true".into());
+        annotations.insert("prometheus.io/port".into(), number.to_string().into());
+        annotations.insert("prometheus.io/path".into(), path.into());
     }
     let volumes: Vec<core::Volume> = c
         .volumes
         .iter()
         .map(|v| core::Volume {
-            name: v.name.clone(),
+            name: owned(&v.name),
             empty_dir: match &v.source {
                 VolumeSource::EmptyDir(limit) => Some(core::EmptyDirVolumeSource {
-                    size_limit: limit.map(|b| Quantity(b.to_string())),
+                    size_limit: limit.map(|b| Quantity(b.to_string().into())),
                 }),
                 VolumeSource::ConfigMap(_) => None,
             },
             config_map: match &v.source {
-                VolumeSource::ConfigMap(n) => Some(core::ConfigMapVolumeSource { name: n.clone() }),
+                VolumeSource::ConfigMap(n) => Some(core::ConfigMapVolumeSource { name: owned(n) }),
                 VolumeSource::EmptyDir(_) => None,
             },
             ..Default::default()
@@ -226,9 +227,9 @@ pub fn pod_template_colored(
                 .into_iter()
                 .flat_map(|()| c.storage.iter())
                 .map(|s| core::Volume {
-                    name: s.name.clone(),
+                    name: owned(&s.name),
                     persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
-                        claim_name: format!("{}-{}", c.name, s.name),
+                        claim_name: format!("{}-{}", c.name, s.name).into(),
                     }),
                     ..Default::default()
                 }),
@@ -241,9 +242,9 @@ pub fn pod_template_colored(
             ..Default::default()
         }),
         spec: Some(core::PodSpec {
-            service_account_name: Some(c.name.clone()),
+            service_account_name: Some(owned(&c.name)),
             automount_service_account_token: Some(c.api_access),
-            priority_class_name: c.priority_class.map(str::to_string),
+            priority_class_name: c.priority_class.map(Str::from),
             termination_grace_period_seconds: Some(c.termination_grace),
             restart_policy: (c.kind == WorkloadKind::Job).then(|| "Never".into()),
             security_context: Some(core::PodSecurityContext {
@@ -275,18 +276,18 @@ fn claim(
 ) -> core::PersistentVolumeClaim {
     core::PersistentVolumeClaim {
         metadata: ObjectMeta {
-            name: Some(name.into()),
+            name: Some(owned(name)),
             labels: Some(labels(stack, c)),
-            namespace: (c.kind != WorkloadKind::StatefulSet).then(|| c.namespace.clone()),
+            namespace: (c.kind != WorkloadKind::StatefulSet).then(|| owned(&c.namespace)),
             ..Default::default()
         },
         spec: Some(core::PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
-            storage_class_name: stack.config.cluster.storage_class.clone(),
+            storage_class_name: stack.config.cluster.storage_class.as_deref().map(owned),
             resources: Some(core::VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([(
-                    "storage".to_string(),
-                    Quantity(s.size.to_string()),
+                    "storage".into(),
+                    Quantity(s.size.to_string().into()),
                 )])),
             }),
         }),
@@ -311,9 +312,9 @@ pub fn workload_name(stack: &Stack, c: &Component) -> String {
     }
 }
 
-fn color_labels(mut l: BTreeMap<String, String>, color: Option<&str>) -> BTreeMap<String, String> {
+fn color_labels(mut l: Map, color: Option<&str>) -> Map {
     if let Some(c) = color {
-        l.insert("color".into(), c.into());
+        l.insert("color".into(), owned(c));
     }
     l
 }
@@ -408,7 +409,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 metadata: meta(stack, c, &c.name),
                 spec: Some(StatefulSetSpec {
                     replicas: Some(i32::try_from(c.replicas).unwrap_or(1)),
-                    service_name: Some(c.name.clone()),
+                    service_name: Some(owned(&c.name)),
                     selector,
                     template,
                     pod_management_policy: Some(
@@ -477,7 +478,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
         out.push(Object::new(&c.name, stage, svc));
     }
     if let Some(a) = c.autoscale {
-        let metric = |name: &str, pct: u32| MetricSpec {
+        let metric = |name: &'static str, pct: u32| MetricSpec {
             type_: "Resource".into(),
             resource: Some(ResourceMetricSource {
                 name: name.into(),
@@ -487,7 +488,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 },
             }),
         };
-        let policy = |type_: &str, value: i32, period: i32| HPAScalingPolicy {
+        let policy = |type_: &'static str, value: i32, period: i32| HPAScalingPolicy {
             type_: type_.into(),
             value,
             period_seconds: period,
@@ -498,7 +499,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 scale_target_ref: CrossVersionObjectReference {
                     api_version: Some("apps/v1".into()),
                     kind: "Deployment".into(),
-                    name: deployment_names(c)[0].clone(),
+                    name: deployment_names(c).swap_remove(0).into(),
                 },
                 min_replicas: i32::try_from(a.hpa.min).ok(),
                 max_replicas: i32::try_from(a.hpa.max).unwrap_or(1),
