@@ -9,9 +9,18 @@
 //! `consecutive5xxErrors`, not the deprecated `consecutiveErrors`; AuthorizationPolicy
 //! principals are the ServiceAccounts the workloads run as (named like the component).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
-use super::{Object, Stage, labels, selector_labels};
+use super::k8s::{
+    AuthorizationPolicy, AuthorizationPolicySpec, ConnectionPoolSettings, ConsistentHashLB,
+    Destination, DestinationRule, DestinationRuleSpec, HTTPMatchRequest, HTTPRetry, HTTPRoute,
+    HTTPRouteDestination, HttpSettings, LabelSelector, LoadBalancerSettings, ObjectMeta, Operation,
+    OutlierDetection, PortSelector, Rule, RuleFrom, RuleTo, Source, Str, StringMatch, TcpSettings,
+    TrafficPolicy, VirtualService, VirtualServiceSpec,
+};
+use super::{Object, Stage, labels, owned, selector_labels};
 use crate::catalog::{Component, Stack};
 
 /// The Gateway's name.
@@ -316,35 +325,76 @@ pub fn principal(c: &Component) -> String {
     format!("cluster.local/ns/{}/sa/{}", c.namespace, c.name)
 }
 
-fn meta(stack: &Stack, name: &str, ns: &str) -> Value {
-    json!({"name": name, "namespace": ns, "labels": {
-        "app.kubernetes.io/instance": stack.config.instance,
-        "app.kubernetes.io/part-of": "voiceassistant",
-        "app.kubernetes.io/managed-by": super::MANAGER,
-    }})
-}
-
-fn retries(r: Retry) -> Value {
-    match r {
-        Retry::Never => json!({"attempts": 0}),
-        Retry::Times(n, per, on) => {
-            json!({"attempts": n, "perTryTimeout": format!("{per}s"), "retryOn": on})
-        }
+fn meta(stack: &Stack, name: &str, ns: &str) -> ObjectMeta {
+    ObjectMeta {
+        labels: Some(BTreeMap::from([
+            (
+                "app.kubernetes.io/instance".into(),
+                owned(&stack.config.instance),
+            ),
+            ("app.kubernetes.io/part-of".into(), "voiceassistant".into()),
+            ("app.kubernetes.io/managed-by".into(), super::MANAGER.into()),
+        ])),
+        name: Some(owned(name)),
+        namespace: Some(owned(ns)),
+        ..Default::default()
     }
 }
 
-fn http_route(stack: &Stack, r: &MeshRoute) -> Value {
+/// Metadata as a JSON value, for the objects written as values.
+fn meta_value(m: &ObjectMeta) -> Value {
+    serde_json::to_value(m).unwrap_or(Value::Null)
+}
+
+fn retries(r: Retry) -> HTTPRetry {
+    match r {
+        Retry::Never => HTTPRetry::default(),
+        Retry::Times(n, per, on) => HTTPRetry {
+            attempts: n,
+            per_try_timeout: Some(format!("{per}s").into()),
+            retry_on: Some(on.into()),
+        },
+    }
+}
+
+/// A route to one port of a Service.
+fn route_to(host: String, port: u16) -> Vec<HTTPRouteDestination> {
+    vec![HTTPRouteDestination {
+        destination: Destination {
+            host: host.into(),
+            port: PortSelector { number: port },
+        },
+    }]
+}
+
+fn http_route(stack: &Stack, r: &MeshRoute) -> HTTPRoute {
     let c = stack.component(r.component);
     let host = c.map(Component::host).unwrap_or_default();
     let port = c.and_then(|c| c.port(r.port)).unwrap_or_default();
-    let kind = if r.exact { "exact" } else { "prefix" };
-    json!({
-        "name": r.name,
-        "match": r.paths.iter().map(|p| json!({"uri": {kind: p}})).collect::<Vec<_>>(),
-        "route": [{"destination": {"host": host, "port": {"number": port}}}],
-        "timeout": format!("{}s", r.timeout),
-        "retries": retries(r.retry),
-    })
+    HTTPRoute {
+        name: Some(r.name.into()),
+        r#match: r
+            .paths
+            .iter()
+            .map(|p| HTTPMatchRequest {
+                uri: Some(if r.exact {
+                    StringMatch {
+                        exact: Some((*p).into()),
+                        prefix: None,
+                    }
+                } else {
+                    StringMatch {
+                        exact: None,
+                        prefix: Some((*p).into()),
+                    }
+                }),
+                port: None,
+            })
+            .collect(),
+        route: route_to(host, port),
+        timeout: format!("{}s", r.timeout).into(),
+        retries: retries(r.retry),
+    }
 }
 
 /// DestinationRule traffic policy figures: (lb, hash header, maxConn, pending, h2, perConn, idle s, 5xx, gw, interval s, eject s, max%).
@@ -565,53 +615,87 @@ fn dr_figures(name: &str) -> DrFigures {
     }
 }
 
-fn destination_rule(stack: &Stack, c: &Component) -> Value {
+fn destination_rule(stack: &Stack, c: &Component) -> DestinationRule {
     let (lb, header, max_conn, pending, h2, per_conn, idle, e5xx, gw, interval, eject, max_pct) =
         dr_figures(&c.name);
-    let lb = match header {
-        Some(h) => json!({"consistentHash": {"httpHeaderName": h}}),
-        None => json!({"simple": lb}),
+    let load_balancer = match header {
+        Some(h) => LoadBalancerSettings {
+            consistent_hash: Some(ConsistentHashLB {
+                http_header_name: h.into(),
+            }),
+            simple: None,
+        },
+        None => LoadBalancerSettings {
+            consistent_hash: None,
+            simple: Some(lb.into()),
+        },
     };
-    json!({
-        "apiVersion": "networking.istio.io/v1beta1",
-        "kind": "DestinationRule",
-        "metadata": meta(stack, &c.name, &c.namespace),
-        "spec": {
-            "host": c.host(),
-            "trafficPolicy": {
-                "loadBalancer": lb,
-                "connectionPool": {
-                    "tcp": {"maxConnections": max_conn, "connectTimeout": "3s"},
-                    "http": {"http1MaxPendingRequests": pending, "http2MaxRequests": h2, "maxRequestsPerConnection": per_conn, "idleTimeout": format!("{idle}s")},
+    DestinationRule {
+        metadata: meta(stack, &c.name, &c.namespace),
+        spec: DestinationRuleSpec {
+            host: c.host().into(),
+            traffic_policy: TrafficPolicy {
+                load_balancer,
+                connection_pool: ConnectionPoolSettings {
+                    tcp: TcpSettings {
+                        max_connections: max_conn,
+                        connect_timeout: "3s".into(),
+                    },
+                    http: HttpSettings {
+                        http1_max_pending_requests: pending,
+                        http2_max_requests: h2,
+                        max_requests_per_connection: per_conn,
+                        idle_timeout: format!("{idle}s").into(),
+                    },
                 },
-                "outlierDetection": {
-                    "consecutive5xxErrors": e5xx,
-                    "consecutiveGatewayErrors": gw,
-                    "interval": format!("{interval}s"),
-                    "baseEjectionTime": format!("{eject}s"),
-                    "maxEjectionPercent": max_pct,
+                outlier_detection: OutlierDetection {
+                    consecutive_5xx_errors: e5xx,
+                    consecutive_gateway_errors: gw,
+                    interval: format!("{interval}s").into(),
+                    base_ejection_time: format!("{eject}s").into(),
+                    max_ejection_percent: max_pct,
                 },
             },
         },
-    })
+    }
 }
 
-fn authorization_policy(stack: &Stack, mesh: &Routes, c: &Component) -> Value {
+/// A rule letting `principals` (and, with `token`, only requests carrying one) call `to`.
+fn rule(principals: Vec<Str>, token: bool, to: Operation) -> Rule {
+    Rule {
+        from: vec![RuleFrom {
+            source: Source {
+                principals,
+                request_principals: token.then(|| vec!["*".into()]),
+            },
+        }],
+        to: vec![RuleTo { operation: to }],
+    }
+}
+
+fn authorization_policy(stack: &Stack, mesh: &Routes, c: &Component) -> AuthorizationPolicy {
     let mut rules = Vec::new();
-    let callers: Vec<String> = stack
+    let callers: Vec<Str> = stack
         .components
         .iter()
         .filter(|d| d.depends_on.contains(&c.name) && d.mesh_sidecar.is_some())
-        .map(principal)
+        .map(|d| principal(d).into())
         .collect();
-    let ports: Vec<String> = c
+    let ports: Vec<Str> = c
         .containers
         .iter()
         .flat_map(|x| &x.ports)
-        .map(|p| p.port.to_string())
+        .map(|p| p.port.to_string().into())
         .collect();
     if !callers.is_empty() {
-        rules.push(json!({"from": [{"source": {"principals": callers}}], "to": [{"operation": {"ports": ports}}]}));
+        rules.push(rule(
+            callers,
+            false,
+            Operation {
+                ports: Some(ports),
+                paths: None,
+            },
+        ));
     }
     let routed: Vec<&MeshRoute> = mesh
         .iter()
@@ -619,41 +703,51 @@ fn authorization_policy(stack: &Stack, mesh: &Routes, c: &Component) -> Value {
         .filter(|r| r.component == c.name)
         .collect();
     if !routed.is_empty() {
-        let open: Vec<String> = routed
+        let open: Vec<Str> = routed
             .iter()
             .filter(|r| r.name == "identity-auth" || r.exact)
             .flat_map(|r| {
                 r.paths.iter().flat_map(|p| {
                     if r.exact {
-                        vec![(*p).to_string()]
+                        vec![Str::from(*p)]
                     } else {
-                        vec![(*p).to_string(), format!("{p}/*")]
+                        vec![Str::from(*p), format!("{p}/*").into()]
                     }
                 })
             })
             .collect();
-        let authed: Vec<String> = routed
+        let authed: Vec<Str> = routed
             .iter()
             .filter(|r| !(r.name == "identity-auth" || r.exact))
             .flat_map(|r| {
                 r.paths
                     .iter()
-                    .flat_map(|p| [(*p).to_string(), format!("{p}/*")])
+                    .flat_map(|p| [Str::from(*p), format!("{p}/*").into()])
             })
             .collect();
-        if !open.is_empty() {
-            rules.push(json!({"from": [{"source": {"principals": [INGRESS_GATEWAY_PRINCIPAL]}}], "to": [{"operation": {"paths": open}}]}));
-        }
-        if !authed.is_empty() {
-            rules.push(json!({"from": [{"source": {"principals": [INGRESS_GATEWAY_PRINCIPAL], "requestPrincipals": ["*"]}}], "to": [{"operation": {"paths": authed}}]}));
+        for (paths, token) in [(open, false), (authed, true)] {
+            if !paths.is_empty() {
+                rules.push(rule(
+                    vec![INGRESS_GATEWAY_PRINCIPAL.into()],
+                    token,
+                    Operation {
+                        ports: None,
+                        paths: Some(paths),
+                    },
+                ));
+            }
         }
     }
-    json!({
-        "apiVersion": "security.istio.io/v1beta1",
-        "kind": "AuthorizationPolicy",
-        "metadata": meta(stack, &c.name, &c.namespace),
-        "spec": {"selector": {"matchLabels": selector_labels(stack, &c.name)}, "action": "ALLOW", "rules": rules},
-    })
+    AuthorizationPolicy {
+        metadata: meta(stack, &c.name, &c.namespace),
+        spec: AuthorizationPolicySpec {
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(stack, &c.name)),
+            },
+            action: "ALLOW".into(),
+            rules,
+        },
+    }
 }
 
 /// Every Istio object of the stack (empty when Istio is off).
@@ -674,7 +768,7 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
         json!({
             "apiVersion": "networking.istio.io/v1beta1",
             "kind": "Gateway",
-            "metadata": meta(stack, GATEWAY, ns),
+            "metadata": meta_value(&meta(stack, GATEWAY, ns)),
             "spec": {
                 "selector": {"istio": "ingressgateway"},
                 "servers": [
@@ -692,15 +786,15 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
             "ws" => ("websocket", &istio.ws_host),
             _ => ("grpc-services", &istio.grpc_host),
         };
-        push(
-            &mut out,
-            json!({
-                "apiVersion": "networking.istio.io/v1beta1",
-                "kind": "VirtualService",
-                "metadata": meta(stack, name, ns),
-                "spec": {"hosts": [host], "gateways": [format!("{ns}/{GATEWAY}")], "http": rs.iter().map(|r| http_route(stack, r)).collect::<Vec<_>>()},
-            }),
-        );
+        let vs = VirtualService {
+            metadata: meta(stack, name, ns),
+            spec: VirtualServiceSpec {
+                hosts: vec![owned(host)],
+                gateways: Some(vec![format!("{ns}/{GATEWAY}").into()]),
+                http: rs.iter().map(|r| http_route(stack, r)).collect(),
+            },
+        };
+        out.push(Object::new("istio", Stage::Routing, vs));
     }
     let meshed: Vec<&Component> = stack
         .components
@@ -718,30 +812,38 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
         } else {
             120
         };
-        push(
-            &mut out,
-            json!({
-                "apiVersion": "networking.istio.io/v1beta1",
-                "kind": "VirtualService",
-                "metadata": meta(stack, &format!("{}-mesh", c.name), ns),
-                "spec": {"hosts": [c.host()], "http": [{
-                    "match": [{"port": port}],
-                    "route": [{"destination": {"host": c.host(), "port": {"number": port}}}],
-                    "timeout": format!("{timeout}s"),
-                    "retries": {"attempts": 0},
-                }]},
-            }),
-        );
+        let vs = VirtualService {
+            metadata: meta(stack, &format!("{}-mesh", c.name), ns),
+            spec: VirtualServiceSpec {
+                hosts: vec![c.host().into()],
+                gateways: None,
+                http: vec![HTTPRoute {
+                    name: None,
+                    r#match: vec![HTTPMatchRequest {
+                        uri: None,
+                        port: Some(port),
+                    }],
+                    route: route_to(c.host(), port),
+                    timeout: format!("{timeout}s").into(),
+                    retries: retries(Retry::Never),
+                }],
+            },
+        };
+        out.push(Object::new("istio", Stage::Routing, vs));
     }
     for c in &meshed {
-        push(&mut out, destination_rule(stack, c));
+        out.push(Object::new(
+            "istio",
+            Stage::Routing,
+            destination_rule(stack, c),
+        ));
     }
     push(
         &mut out,
         json!({
             "apiVersion": "security.istio.io/v1beta1",
             "kind": "PeerAuthentication",
-            "metadata": meta(stack, "default", ns),
+            "metadata": meta_value(&meta(stack, "default", ns)),
             "spec": {"mtls": {"mode": if istio.strict_mtls { "STRICT" } else { "PERMISSIVE" }}},
         }),
     );
@@ -750,7 +852,7 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
         json!({
             "apiVersion": "security.istio.io/v1beta1",
             "kind": "RequestAuthentication",
-            "metadata": meta(stack, "jwt-auth", ns),
+            "metadata": meta_value(&meta(stack, "jwt-auth", ns)),
             "spec": {"jwtRules": [{
                 "issuer": istio.jwt_issuer,
                 "jwksUri": istio.jwks_uri,
@@ -763,7 +865,8 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
         }),
     );
     for c in &meshed {
-        push(&mut out, authorization_policy(stack, mesh, c));
+        let ap = authorization_policy(stack, mesh, c);
+        out.push(Object::new("istio", Stage::Routing, ap));
     }
     let mut telemetry = json!({
         "accessLogging": [{"providers": [{"name": "envoy"}], "filter": {"expression": "response.code >= 400"}}],
@@ -777,20 +880,20 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
     }
     push(
         &mut out,
-        json!({"apiVersion": "telemetry.istio.io/v1alpha1", "kind": "Telemetry", "metadata": meta(stack, "mesh-default", ns), "spec": telemetry}),
+        json!({"apiVersion": "telemetry.istio.io/v1alpha1", "kind": "Telemetry", "metadata": meta_value(&meta(stack, "mesh-default", ns)), "spec": telemetry}),
     );
     if let (Some(tokens), Some(c)) = (
         istio.rate_limit_per_minute,
         stack.component("ai-orchestrator"),
     ) {
         let mut m = meta(stack, "ai-orchestrator-rate-limit", ns);
-        m["labels"] = serde_json::to_value(labels(stack, c)).unwrap_or(Value::Null);
+        m.labels = Some(labels(stack, c));
         push(
             &mut out,
             json!({
                 "apiVersion": "networking.istio.io/v1alpha3",
                 "kind": "EnvoyFilter",
-                "metadata": m,
+                "metadata": meta_value(&m),
                 "spec": {
                     "workloadSelector": {"labels": selector_labels(stack, &c.name)},
                     "configPatches": [{

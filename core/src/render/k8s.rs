@@ -5,8 +5,10 @@
 //! Writing through it would also compile in the serializers of every field we never set,
 //! timestamps included, which pull a date formatter into the previewer's WASM module.
 //!
-//! Fields are declared in alphabetical order and absent options are skipped, so the YAML is
-//! byte for byte what k8s-openapi writes (the golden files pin it).
+//! Kubernetes types declare their fields in alphabetical order and skip absent options, so the
+//! YAML is byte for byte what k8s-openapi writes (the golden files pin it). The custom
+//! resources (Istio's, the Prometheus operator's ServiceMonitor) keep the order of their
+//! documentation; the rarer ones (Gateway, EnvoyFilter…) are written as JSON values.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -30,6 +32,8 @@ impl Absent for Str {}
 impl Absent for bool {}
 impl Absent for i32 {}
 impl Absent for i64 {}
+impl Absent for u16 {}
+impl Absent for u32 {}
 impl<T> Absent for Vec<T> {}
 
 /// A top-level object: its type's `apiVersion` and `kind`, and its metadata.
@@ -551,6 +555,146 @@ types! {
     }
 }
 
+types! {
+    /// A ServiceMonitor's spec.
+    pub struct ServiceMonitorSpec {
+        pub selector: LabelSelector,
+        pub namespace_selector: NamespaceSelector,
+        pub endpoints: Vec<Endpoint>,
+    }
+    /// The namespaces a ServiceMonitor looks in.
+    pub struct NamespaceSelector {
+        pub match_names: Vec<Str>,
+    }
+    /// A scraped Service port.
+    pub struct Endpoint {
+        pub port: Str,
+        pub path: Str,
+        pub interval: Str,
+    }
+
+    /// A VirtualService's spec.
+    pub struct VirtualServiceSpec {
+        pub hosts: Vec<Str>,
+        pub gateways: Option<Vec<Str>>,
+        pub http: Vec<HTTPRoute>,
+    }
+    /// One HTTP route of a VirtualService.
+    pub struct HTTPRoute {
+        pub name: Option<Str>,
+        pub r#match: Vec<HTTPMatchRequest>,
+        pub route: Vec<HTTPRouteDestination>,
+        pub timeout: Str,
+        pub retries: HTTPRetry,
+    }
+    /// What a route matches: a path or a port.
+    pub struct HTTPMatchRequest {
+        pub uri: Option<StringMatch>,
+        pub port: Option<u16>,
+    }
+    /// A path, exact or by prefix.
+    pub struct StringMatch {
+        pub exact: Option<Str>,
+        pub prefix: Option<Str>,
+    }
+    /// Where a route sends traffic.
+    pub struct HTTPRouteDestination {
+        pub destination: Destination,
+    }
+    /// A Service host and port.
+    pub struct Destination {
+        pub host: Str,
+        pub port: PortSelector,
+    }
+    /// A port number.
+    pub struct PortSelector {
+        pub number: u16,
+    }
+    /// Retries of a route.
+    pub struct HTTPRetry {
+        pub attempts: u32,
+        pub per_try_timeout: Option<Str>,
+        pub retry_on: Option<Str>,
+    }
+
+    /// A DestinationRule's spec.
+    pub struct DestinationRuleSpec {
+        pub host: Str,
+        pub traffic_policy: TrafficPolicy,
+    }
+    /// Load balancing, connection pool and outlier detection.
+    pub struct TrafficPolicy {
+        pub load_balancer: LoadBalancerSettings,
+        pub connection_pool: ConnectionPoolSettings,
+        pub outlier_detection: OutlierDetection,
+    }
+    /// A simple policy, or hashing on a header.
+    pub struct LoadBalancerSettings {
+        pub consistent_hash: Option<ConsistentHashLB>,
+        pub simple: Option<Str>,
+    }
+    /// Sticky sessions on a header.
+    pub struct ConsistentHashLB {
+        pub http_header_name: Str,
+    }
+    /// Connection limits.
+    pub struct ConnectionPoolSettings {
+        pub tcp: TcpSettings,
+        pub http: HttpSettings,
+    }
+    /// TCP connection limits.
+    pub struct TcpSettings {
+        pub max_connections: u32,
+        pub connect_timeout: Str,
+    }
+    /// HTTP request limits.
+    pub struct HttpSettings {
+        pub http1_max_pending_requests: u32,
+        pub http2_max_requests: u32,
+        pub max_requests_per_connection: u32,
+        pub idle_timeout: Str,
+    }
+    /// When a host is ejected.
+    pub struct OutlierDetection {
+        #[serde(rename = "consecutive5xxErrors")]
+        pub consecutive_5xx_errors: u32,
+        pub consecutive_gateway_errors: u32,
+        pub interval: Str,
+        pub base_ejection_time: Str,
+        pub max_ejection_percent: u32,
+    }
+
+    /// An AuthorizationPolicy's spec.
+    pub struct AuthorizationPolicySpec {
+        pub selector: LabelSelector,
+        pub action: Str,
+        pub rules: Vec<Rule>,
+    }
+    /// Who may call which operations.
+    pub struct Rule {
+        pub from: Vec<RuleFrom>,
+        pub to: Vec<RuleTo>,
+    }
+    /// A rule's callers.
+    pub struct RuleFrom {
+        pub source: Source,
+    }
+    /// Callers by workload identity and by request token.
+    pub struct Source {
+        pub principals: Vec<Str>,
+        pub request_principals: Option<Vec<Str>>,
+    }
+    /// A rule's operations.
+    pub struct RuleTo {
+        pub operation: Operation,
+    }
+    /// Ports or paths.
+    pub struct Operation {
+        pub ports: Option<Vec<Str>>,
+        pub paths: Option<Vec<Str>>,
+    }
+}
+
 resources! {
     /// A Namespace.
     pub struct Namespace("v1") {
@@ -649,6 +793,26 @@ resources! {
     pub struct NetworkPolicy("networking.k8s.io/v1") {
         pub metadata "metadata": ObjectMeta,
         pub spec "spec": Option<NetworkPolicySpec>,
+    }
+    /// A Prometheus operator ServiceMonitor.
+    pub struct ServiceMonitor("monitoring.coreos.com/v1") {
+        pub metadata "metadata": ObjectMeta,
+        pub spec "spec": ServiceMonitorSpec,
+    }
+    /// An Istio VirtualService.
+    pub struct VirtualService("networking.istio.io/v1beta1") {
+        pub metadata "metadata": ObjectMeta,
+        pub spec "spec": VirtualServiceSpec,
+    }
+    /// An Istio DestinationRule.
+    pub struct DestinationRule("networking.istio.io/v1beta1") {
+        pub metadata "metadata": ObjectMeta,
+        pub spec "spec": DestinationRuleSpec,
+    }
+    /// An Istio AuthorizationPolicy.
+    pub struct AuthorizationPolicy("security.istio.io/v1beta1") {
+        pub metadata "metadata": ObjectMeta,
+        pub spec "spec": AuthorizationPolicySpec,
     }
 }
 

@@ -9,13 +9,13 @@
 
 use std::collections::BTreeMap;
 
+use super::k8s::{Endpoint, NamespaceSelector, ServiceMonitor, ServiceMonitorSpec};
 use super::k8s::{
     HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, IngressTLS, IntOrString, LabelSelector, NetworkPolicy,
     NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec, ServiceBackendPort,
 };
-use serde_json::json;
 
 use super::istio::Routes;
 use super::k8s::Str;
@@ -332,18 +332,23 @@ pub(super) fn objects(stack: &Stack, c: &Component, mesh: &Routes) -> Vec<Object
         && c.service
         && let Some((port, path)) = c.metrics
     {
-        let labels = super::labels(stack, c);
-        let sm = json!({
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "ServiceMonitor",
-            "metadata": {"name": c.name, "namespace": c.namespace, "labels": labels},
-            "spec": {
-                "selector": {"matchLabels": selector_labels(stack, &c.name)},
-                "namespaceSelector": {"matchNames": [c.namespace]},
-                "endpoints": [{"port": port, "path": path, "interval": "30s"}],
+        let sm = ServiceMonitor {
+            metadata: meta(stack, c, &c.name),
+            spec: ServiceMonitorSpec {
+                selector: LabelSelector {
+                    match_labels: Some(selector_labels(stack, &c.name)),
+                },
+                namespace_selector: NamespaceSelector {
+                    match_names: vec![owned(&c.namespace)],
+                },
+                endpoints: vec![Endpoint {
+                    port: port.into(),
+                    path: path.into(),
+                    interval: "30s".into(),
+                }],
             },
-        });
-        out.push(Object::from_value(&c.name, Stage::Routing, sm));
+        };
+        out.push(Object::new(&c.name, Stage::Routing, sm));
     }
     out
 }
