@@ -206,11 +206,22 @@ fn remove_path(v: &mut Value, path: &str) {
     }
 }
 
+/// An embedded profile as a value, parsed once.
+fn profile_value(p: ProfileName) -> &'static Value {
+    static PARSED: std::sync::OnceLock<[Value; 3]> = std::sync::OnceLock::new();
+    let parsed = PARSED.get_or_init(|| {
+        PROFILES.map(|p| {
+            yaml::parse(profile_yaml(p))
+                .map(|d| d.value)
+                .unwrap_or(Value::Null)
+        })
+    });
+    &parsed[PROFILES.iter().position(|x| *x == p).unwrap_or(0)]
+}
+
 /// `user` layered over the embedded `profile`.
 fn layer(user: Value, profile: ProfileName) -> Value {
-    let mut merged = yaml::parse(profile_yaml(profile))
-        .map(|d| d.value)
-        .unwrap_or(Value::Null);
+    let mut merged = profile_value(profile).clone();
     merge(&mut merged, user);
     merged["profile"] = Value::from(profile.as_str());
     merged
