@@ -613,6 +613,7 @@ function update() {
       get yaml() { return voice.stream(); },
     };
     renderErrors([]);
+    $('#output').hidden = false; // empty until the first plan
     $('#stale').hidden = true;
     $('#output').classList.remove('stale');
     redraw('fit', [plan.profile, plan.instance, plan.posthog, plan.fit, plan.sizing.total], () => renderFit(plan));
