@@ -18,9 +18,9 @@ use super::k8s::{
     Destination, DestinationRule, DestinationRuleSpec, HTTPMatchRequest, HTTPRetry, HTTPRoute,
     HTTPRouteDestination, HttpSettings, LabelSelector, LoadBalancerSettings, ObjectMeta, Operation,
     OutlierDetection, PortSelector, Rule, RuleFrom, RuleTo, Source, Str, StringMatch, TcpSettings,
-    TrafficPolicy, VirtualService, VirtualServiceSpec,
+    TrafficPolicy, VirtualService, VirtualServiceSpec, owned,
 };
-use super::{Object, Stage, labels, owned, selector_labels};
+use super::{Object, Stage, labels, selector_labels};
 use crate::catalog::{Component, Stack};
 
 /// The Gateway's name.

@@ -133,6 +133,16 @@ impl Serialize for IntOrString {
 
 /// A string that is often a constant: label keys, protocols, policies… cost no allocation.
 pub type Str = Cow<'static, str>;
+/// Owned text for a model field (constants need only `.into()`).
+pub fn owned(s: &str) -> Str {
+    Str::Owned(s.to_string())
+}
+
+/// Owned texts for a model field.
+pub fn owned_all(v: &[String]) -> Vec<Str> {
+    v.iter().map(|s| owned(s)).collect()
+}
+
 /// String labels, annotations, data and selectors.
 pub type Map = BTreeMap<Str, Str>;
 /// Named quantities (`cpu`, `memory`, `storage`…).

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s::{ConfigMap, Map, Namespace, ObjectMeta, Resource, ServiceAccount, Str};
+use k8s::{ConfigMap, Map, Namespace, ObjectMeta, Resource, ServiceAccount, owned};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -213,16 +213,6 @@ impl Object {
     }
 }
 
-/// Owned text for a model field.
-fn owned(s: &str) -> Str {
-    Str::Owned(s.to_string())
-}
-
-/// Owned texts for a model field.
-fn owned_all(v: &[String]) -> Vec<Str> {
-    v.iter().map(|s| owned(s)).collect()
-}
-
 /// The standard labels of a component.
 pub fn labels(stack: &Stack, c: &Component) -> Map {
     BTreeMap::from([
@@ -315,12 +305,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         };
         out.push(Object::new("platform", Stage::Cluster, pc));
     }
-    let q = |r: crate::catalog::Resources| {
-        BTreeMap::from([
-            ("cpu".into(), Quantity(r.cpu.to_string().into())),
-            ("memory".into(), Quantity(r.memory.to_string().into())),
-        ])
-    };
+    let q = workload::quantities;
     for pol in crate::catalog::voiceassistant::policies(&stack.config) {
         let ns = Some(pol.namespace.as_str());
         let hard = BTreeMap::from([

@@ -18,8 +18,8 @@ use super::k8s::{
 };
 
 use super::istio::Routes;
-use super::k8s::Str;
-use super::{Object, Stage, meta, owned, selector_labels};
+use super::k8s::{Str, owned};
+use super::{Object, Stage, meta, selector_labels};
 use crate::catalog::{Component, External, Stack};
 
 /// Ports a mesh sidecar serves for scraping: merged app metrics and Envoy's own.

@@ -11,14 +11,15 @@ use super::k8s::{
     ResourceMetricSource, RollingUpdateDeployment, StatefulSet, StatefulSetSpec,
 };
 
-use super::k8s::{Map, Str};
-use super::{Object, Stage, labels, meta, owned, owned_all, selector_labels};
+use super::k8s::{Map, Str, owned, owned_all};
+use super::{Object, Stage, labels, meta, selector_labels};
 use crate::catalog::{
     self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind,
 };
 use crate::config::PullPolicy;
 
-fn quantities(r: catalog::Resources) -> BTreeMap<Str, Quantity> {
+/// CPU and memory as quantities.
+pub(super) fn quantities(r: catalog::Resources) -> BTreeMap<Str, Quantity> {
     BTreeMap::from([
         ("cpu".into(), Quantity(r.cpu.to_string().into())),
         ("memory".into(), Quantity(r.memory.to_string().into())),
