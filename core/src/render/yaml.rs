@@ -115,6 +115,19 @@ impl<'a> Emitter<'a> {
             pending: 0,
         }
     }
+    /// `{variant: ...}`: the outer mapping has its one entry; a mapping (`map`) or a sequence
+    /// follows as its value.
+    fn variant(self, variant: &'static str, map: bool) -> Compound<'a> {
+        let mut outer = self.compound(true);
+        let level = outer.key(variant);
+        Compound {
+            out: outer.out,
+            pos: Pos::Key(level),
+            map,
+            started: false,
+            pending: 0,
+        }
+    }
 }
 
 /// A mapping or sequence being written; empty ones become `{}` or `[]` when they end.
@@ -309,16 +322,7 @@ impl<'a> ser::Serializer for Emitter<'a> {
         variant: &'static str,
         _: usize,
     ) -> Result<Compound<'a>, Error> {
-        // `{variant: [...]}`: the outer mapping has its one entry, the sequence follows.
-        let mut map = self.compound(true);
-        let level = map.key(variant);
-        Ok(Compound {
-            out: map.out,
-            pos: Pos::Key(level),
-            map: false,
-            started: false,
-            pending: 0,
-        })
+        Ok(self.variant(variant, false))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a>, Error> {
         Ok(self.compound(true))
@@ -333,15 +337,7 @@ impl<'a> ser::Serializer for Emitter<'a> {
         variant: &'static str,
         _: usize,
     ) -> Result<Compound<'a>, Error> {
-        let mut map = self.compound(true);
-        let level = map.key(variant);
-        Ok(Compound {
-            out: map.out,
-            pos: Pos::Key(level),
-            map: true,
-            started: false,
-            pending: 0,
-        })
+        Ok(self.variant(variant, true))
     }
 }
 
@@ -682,5 +678,30 @@ mod tests {
         let v = json!({"data": {"A": "yes", "B": "1.0", "C": "multi\nline", "D": "  lead", "E": "-1", "F": "http://x:80/p", "G": "{json}"}, "list": [[1, 2], {"k": null}]});
         let back = crate::config::yaml::parse(&to_string(&v)).unwrap().value;
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn writes_enum_variants_as_serde_json_does() {
+        #[derive(serde::Serialize)]
+        enum E {
+            Unit,
+            New(u8),
+            Tuple(u8, &'static str),
+            Struct { a: u8, b: Vec<u8> },
+        }
+        for e in [
+            E::Unit,
+            E::New(1),
+            E::Tuple(2, "x"),
+            E::Struct { a: 3, b: vec![4] },
+        ] {
+            let want = serde_json::to_value(&e).unwrap();
+            let back = crate::config::yaml::parse(&to_string(&e)).unwrap().value;
+            assert_eq!(back, want);
+        }
+        assert_eq!(
+            to_string(&vec![E::Tuple(2, "x")]),
+            "- Tuple:\n  - 2\n  - x\n"
+        );
     }
 }
