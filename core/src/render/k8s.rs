@@ -29,7 +29,6 @@ impl<T> Absent for Option<T> {
     }
 }
 impl Absent for Str {}
-impl Absent for bool {}
 impl Absent for i32 {}
 impl Absent for i64 {}
 impl Absent for u16 {}

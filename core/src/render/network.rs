@@ -9,16 +9,14 @@
 
 use std::collections::BTreeMap;
 
-use super::k8s::{Endpoint, NamespaceSelector, ServiceMonitor, ServiceMonitorSpec};
-use super::k8s::{
-    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, IngressTLS, IntOrString, LabelSelector, NetworkPolicy,
-    NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
-    NetworkPolicySpec, ServiceBackendPort,
-};
-
 use super::istio::Routes;
-use super::k8s::{Str, owned};
+use super::k8s::{
+    Endpoint, HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, IntOrString, LabelSelector, NamespaceSelector,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort, ServiceMonitor, ServiceMonitorSpec,
+    Str, owned,
+};
 use super::{Object, Stage, meta, selector_labels};
 use crate::catalog::{Component, External, Stack};
 
