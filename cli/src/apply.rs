@@ -1,6 +1,8 @@
-//! `kubectl voice install`: check, then the plan's waves. Each wave is server-side applied
-//! in parallel with bounded concurrency, then its gates are awaited by watches; a timeout
-//! names the root cause. Objects dropped from the plan are pruned (never Secrets or claims).
+//! `kubectl voice install`: check, then the plan's waves. Everything that needs a decision
+//! (prunes, StatefulSet upgrades, autoscaled replicas) is worked out by [`prepare`] before
+//! the first write. Each wave is server-side applied in parallel with bounded concurrency,
+//! then its gates are awaited by watches; a timeout names the root cause. Objects the
+//! configuration dropped are pruned after confirmation (never Secrets or claims).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,7 @@ use crate::cluster::api_for;
 use crate::inventory::{self, Inventory, Member};
 use crate::progress::Progress;
 use crate::secrets::{self, Outcome, UserValues};
+use crate::{prune, statefulsets};
 
 /// Install options.
 #[derive(Debug, Clone)]
@@ -37,6 +40,9 @@ pub struct Options {
     pub concurrency: usize,
     /// Await each wave's gates before the next.
     pub wait: bool,
+    /// Re-create StatefulSets whose change cannot be made in place (their pods and claims
+    /// are kept).
+    pub recreate_statefulsets: bool,
 }
 
 /// What an install did.
@@ -81,22 +87,111 @@ pub struct Applied {
 /// How long a replaced object may take to go after its deletion.
 const REPLACE_DEADLINE: Duration = Duration::from_secs(120);
 
+/// How the replicas of an autoscaled Deployment are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replicas {
+    /// It does not exist yet: create it with the autoscaler's minimum.
+    Create(u32),
+    /// It exists and our field manager still owns `spec.replicas`: hand the field over
+    /// (keeping this live value) before applying without it, so the apply does not reset
+    /// the autoscaled count.
+    Handover(i64),
+    /// It exists and the autoscaler owns the count: leave it out.
+    Live(i64),
+}
+
+/// What install adjusts on one object, decided before any write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Adjust<'a> {
+    /// Replicas of an autoscaled Deployment.
+    pub replicas: Option<Replicas>,
+    /// The live StatefulSet and how the plan changes it.
+    pub upgrade: Option<&'a statefulsets::Upgrade>,
+}
+
+/// The field manager that holds `spec.replicas` of an autoscaled Deployment after install
+/// hands it over.
+const HANDOVER: &str = "kubectl-voice-replicas";
+
+/// The body install applies for an object: the rendered object with the inventory label,
+/// the replicas an autoscaled Deployment is created with (or, for a diff, has), and the
+/// live claim templates' metadata where only that differs.
+pub fn body(inv: &Inventory, o: &Object, adjust: Adjust<'_>, for_diff: bool) -> serde_json::Value {
+    let mut body = inventory::label(inv, o);
+    match adjust.replicas {
+        Some(Replicas::Create(n)) => body["spec"]["replicas"] = n.into(),
+        Some(Replicas::Handover(n) | Replicas::Live(n)) if for_diff => {
+            body["spec"]["replicas"] = n.into();
+        }
+        _ => {}
+    }
+    if let Some(u) = adjust.upgrade
+        && u.change.keep_live_templates
+        && u.change.immutable.is_empty()
+    {
+        voice_core::upgrade::keep_live_template_metadata(&mut body, &u.live);
+    }
+    body
+}
+
 /// Applies one object with server-side apply. An object whose change the API server never
 /// makes in place (see [`immutable_change`] and [`kept_headless`]) is deleted, awaited
-/// until gone and created again.
+/// until gone and created again; a StatefulSet so only with `--recreate-statefulsets`,
+/// keeping its pods and claims.
 pub async fn apply_one(
     client: &Client,
     inv: &Inventory,
     o: &Object,
-    dry_run: bool,
+    adjust: Adjust<'_>,
+    opts: &Options,
 ) -> anyhow::Result<Applied> {
+    let dry_run = opts.dry_run;
     let api = api_for(client, &o.api_version, &o.kind, o.namespace.as_deref());
     // Unknown fields still fail an apply whatever fieldValidation says (the server types the
     // patch against the schema); Warn and Strict only add a second, strict decoding of the
     // body that looks for duplicate keys, which a serialized JSON object cannot have.
     let mut pp = PatchParams::apply(MANAGER).force().validation_ignore();
     pp.dry_run = dry_run;
-    let body = inventory::label(inv, o);
+    let body = body(inv, o, adjust, false);
+    if let Some(u) = adjust.upgrade
+        && !u.change.immutable.is_empty()
+    {
+        if !opts.recreate_statefulsets {
+            anyhow::bail!(
+                "{}: {} (run with --recreate-statefulsets)",
+                o.id(),
+                u.change.immutable.join("; ")
+            );
+        }
+        let notes = statefulsets::recreate(client, o, &body, u, dry_run).await?;
+        let mut why = format!(
+            "re-created, pods and claims kept: {}",
+            u.change.immutable.join("; ")
+        );
+        for n in notes {
+            why.push_str("; ");
+            why.push_str(&n);
+        }
+        return Ok(Applied {
+            entry: None,
+            replaced: Some(why),
+        });
+    }
+    if let Some(Replicas::Handover(n)) = adjust.replicas {
+        let only = serde_json::json!({
+            "apiVersion": o.api_version,
+            "kind": o.kind,
+            "metadata": {"name": o.name, "namespace": o.namespace},
+            "spec": {"replicas": n},
+        });
+        let mut hp = PatchParams::apply(HANDOVER).force().validation_ignore();
+        hp.dry_run = dry_run;
+        api.patch(&o.name, &hp, &Patch::Apply(&only))
+            .await
+            .with_context(|| {
+                format!("handing the replicas of {} over to its autoscaler", o.id())
+            })?;
+    }
     let why = match api.patch(&o.name, &pp, &Patch::Apply(&body)).await {
         Ok(out) => match kept_headless(o, &out) {
             None => {
@@ -341,12 +436,14 @@ async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
 
 /// Applies a wave's objects in parallel; counts outcomes against the live members and
 /// returns the objects it had to replace, each with why.
+#[allow(clippy::too_many_arguments)]
 async fn apply_wave(
     client: &Client,
     inv: &Inventory,
     wave: &Wave,
     objects: &[Object],
     live: &BTreeMap<String, &Member>,
+    prepared: &Prepared,
     opts: &Options,
     summary: &mut Summary,
 ) -> anyhow::Result<Vec<String>> {
@@ -361,7 +458,7 @@ async fn apply_wave(
         .collect();
     let results: Vec<(String, Applied)> = futures::stream::iter(todo)
         .map(|o| async move {
-            apply_one(client, inv, o, opts.dry_run)
+            apply_one(client, inv, o, prepared.adjust(o), opts)
                 .await
                 .map(|applied| (o.id(), applied))
         })
@@ -527,33 +624,145 @@ fn unwaited(plan: Vec<Wave>) -> Vec<Wave> {
     out
 }
 
-/// Runs the install after validation and checks.
-pub async fn install(
-    client: &Client,
-    stack: &Stack,
-    inv: &Inventory,
-    user: &UserValues,
-    opts: &Options,
-    progress: &mut Progress,
-) -> anyhow::Result<Summary> {
-    let objects = voice_core::render::render(stack);
-    let plan = voice_core::plan::waves(stack, &objects);
+/// The objects a run applies (its selection, with the namespace the inventory lives in)
+/// and every object of the configuration (what pruning keeps).
+pub fn planned(stack: &Stack, inv: &Inventory) -> (Vec<Object>, Vec<Object>) {
+    let mut full = voice_core::render::render(stack);
+    let is_inventory_ns = |o: &Object| o.kind == "Namespace" && o.name == inv.namespace;
+    if !full.iter().any(is_inventory_ns) {
+        full.insert(0, voice_core::render::namespace(stack, &inv.namespace));
+    }
+    let mut selected = voice_core::selection::objects(stack, full.clone());
+    if !selected.iter().any(is_inventory_ns) {
+        let ns = full.iter().find(|o| is_inventory_ns(o)).cloned();
+        selected.splice(0..0, ns);
+    }
+    (selected, full)
+}
+
+/// Everything install decides before its first write: what it applies, what it prunes,
+/// how it upgrades StatefulSets and hands replicas to autoscalers.
+pub struct Prepared {
+    /// The objects this run applies.
+    pub objects: Vec<Object>,
+    /// Group-kinds and namespaces of the whole configuration, for the inventory.
+    pub scope: (BTreeSet<String>, BTreeSet<String>),
+    /// The inventory as it was, if any.
+    pub prior: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    /// The live members.
+    pub members: Vec<Member>,
+    /// What the configuration no longer contains.
+    pub prune: prune::Prune,
+    /// Live StatefulSets of the plan and how it changes them.
+    pub upgrades: BTreeMap<String, statefulsets::Upgrade>,
+    /// Autoscaled Deployments' replicas.
+    pub replicas: BTreeMap<String, Replicas>,
+}
+
+impl Prepared {
+    /// The adjustments of one object.
+    pub fn adjust(&self, o: &Object) -> Adjust<'_> {
+        let id = o.id();
+        Adjust {
+            replicas: self.replicas.get(&id).copied(),
+            upgrade: self.upgrades.get(&id),
+        }
+    }
+}
+
+/// Reads what install needs from the cluster and decides every adjustment, writing nothing.
+pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow::Result<Prepared> {
+    let (objects, full) = planned(stack, inv);
     let secret_namespaces: Vec<String> =
         stack.secrets.iter().map(|s| s.namespace.clone()).collect();
-    let (mut kinds, mut namespaces) = inventory::scope(&objects, &secret_namespaces);
+    let scope = inventory::scope(&full, &secret_namespaces);
     let prior = inventory::read_parent(client, inv).await?;
-    let listed_kinds: BTreeSet<String> = kinds
+    let listed_kinds: BTreeSet<String> = scope
+        .0
         .iter()
         .cloned()
         .chain(prior.iter().flat_map(|p| p.0.iter().cloned()))
         .collect();
     // A first install (no parent yet) has no members to list.
     let members = if prior.is_some() {
-        inventory::members(client, inv, &listed_kinds, &objects).await?
+        inventory::members(client, inv, &listed_kinds, &full).await?
     } else {
         Vec::new()
     };
+    let configured: BTreeSet<String> = full.iter().map(Object::id).collect();
+    let prune = prune::plan(client, &members, &configured).await?;
     let live = inventory::by_id(&members);
+    let upgrades = statefulsets::inspect(client, inv, &objects, &live).await?;
+    let mut replicas = BTreeMap::new();
+    for o in &objects {
+        let Some(min) = voice_core::render::workload::initial_replicas(stack, o) else {
+            continue;
+        };
+        let id = o.id();
+        let r = match live.get(&id) {
+            None => Replicas::Create(min),
+            Some(m) => {
+                let api: Api<Deployment> =
+                    Api::namespaced(client.clone(), o.namespace.as_deref().unwrap_or_default());
+                let count = api
+                    .get_opt(&o.name)
+                    .await
+                    .with_context(|| format!("reading {}", id))?
+                    .and_then(|d| d.spec.and_then(|s| s.replicas))
+                    .map_or(i64::from(min), i64::from);
+                if owns_replicas(m) {
+                    Replicas::Handover(count)
+                } else {
+                    Replicas::Live(count)
+                }
+            }
+        };
+        replicas.insert(id, r);
+    }
+    Ok(Prepared {
+        objects,
+        scope,
+        prior,
+        members,
+        prune,
+        upgrades,
+        replicas,
+    })
+}
+
+/// Whether our apply entry of a live member owns `spec.replicas`.
+fn owns_replicas(m: &Member) -> bool {
+    m.object
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|f| {
+            f.manager.as_deref() == Some(MANAGER) && f.operation.as_deref() == Some("Apply")
+        })
+        .any(|f| {
+            f.fields_v1
+                .as_ref()
+                .is_some_and(|v| v.0.pointer("/f:spec/f:replicas").is_some())
+        })
+}
+
+/// Runs the install after validation, checks and the caller's confirmation of what
+/// [`prepare`] found.
+pub async fn install(
+    client: &Client,
+    stack: &Stack,
+    inv: &Inventory,
+    user: &UserValues,
+    opts: &Options,
+    prepared: &Prepared,
+    progress: &mut Progress,
+) -> anyhow::Result<Summary> {
+    let objects = &prepared.objects;
+    let plan = voice_core::plan::waves(stack, objects);
+    let (kinds, mut namespaces) = prepared.scope.clone();
+    let prior = &prepared.prior;
+    let live = inventory::by_id(&prepared.members);
     let mut summary = Summary::default();
     namespaces.insert(inv.namespace.clone());
 
@@ -575,25 +784,47 @@ pub async fn install(
         // The wave's Secrets are written alongside its objects.
         let ensure_secrets = async {
             if wave.secrets.is_empty() {
-                Ok(Vec::new())
+                Ok((Vec::new(), secrets::Values::new()))
             } else {
                 secrets::ensure(client, stack, inv, user, opts.dry_run, prior.is_none()).await
             }
         };
         let (applied, secrets) = futures::join!(
-            apply_wave(client, inv, wave, &objects, &live, opts, &mut summary),
+            apply_wave(
+                client,
+                inv,
+                wave,
+                objects,
+                &live,
+                prepared,
+                opts,
+                &mut summary
+            ),
             ensure_secrets
         );
         for line in applied? {
             progress.note(&if opts.dry_run {
                 format!("would replace {line}")
             } else {
-                format!("replaced {line} (deleted, then created again)")
+                format!("replaced {line}")
             });
         }
-        for (_, outcome) in secrets? {
+        let (secrets, _values) = secrets?;
+        for (id, outcome) in secrets {
             match outcome {
                 Outcome::Unchanged => summary.secrets_unchanged += 1,
+                Outcome::Repaired(keys) => {
+                    progress.note(&format!(
+                        "{} Secret {id}: {} (the copy disagreed with its source)",
+                        if opts.dry_run {
+                            "would repair"
+                        } else {
+                            "repaired"
+                        },
+                        keys.join(", "),
+                    ));
+                    summary.secrets_written += 1;
+                }
                 _ => summary.secrets_written += 1,
             }
         }
@@ -607,7 +838,7 @@ pub async fn install(
             parent_written = Some((all_kinds, all_ns));
         }
         if opts.wait && !opts.dry_run {
-            await_wave(client, wave, &objects, opts.timeout, progress).await?;
+            await_wave(client, wave, objects, opts.timeout, progress).await?;
         }
         let awaited = if opts.wait && !opts.dry_run {
             format!(", {} gate(s) ready", wave.gates.len())
@@ -623,29 +854,9 @@ pub async fn install(
         ));
     }
 
-    // Prune what the plan dropped; Secrets and claims hold data and are kept.
-    let planned: BTreeSet<String> = objects.iter().map(Object::id).collect();
-    let stale: Vec<&Member> = members
-        .iter()
-        .filter(|m| {
-            !planned.contains(&m.id())
-                && !matches!(m.kind.as_str(), "Secret" | "PersistentVolumeClaim")
-        })
-        .collect();
-    for m in &stale {
-        let api = api_for(client, &m.api_version, &m.kind, m.namespace.as_deref());
-        let dp = DeleteParams {
-            dry_run: opts.dry_run,
-            propagation_policy: Some(kube::api::PropagationPolicy::Background),
-            ..Default::default()
-        };
-        match api.delete(&m.name, &dp).await {
-            Ok(_) => summary.pruned += 1,
-            Err(e) if crate::cluster::is_not_found(&e) => {}
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("pruning {}", m.id()))),
-        }
-    }
-    kinds.extend(["Secret".to_string()]);
+    // Prune what the configuration dropped (confirmed by the caller); claims, Secrets and
+    // namespaces that hold them were never in the list.
+    summary.pruned = prune::delete(client, &prepared.prune.delete, opts.dry_run).await?;
     if parent_written != Some((kinds.clone(), namespaces.clone())) {
         inventory::write_parent(client, inv, &kinds, &namespaces, opts.dry_run).await?;
     }

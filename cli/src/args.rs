@@ -16,16 +16,17 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Which parts of the plan to act on.
+/// Which parts of the configuration a run acts on. A part left out is not touched: never
+/// deleted.
 #[derive(Debug, Args, Clone, Default)]
 pub struct Selection {
-    /// Act only on these parts: posthog, model-router, voiceassistant, infra (repeatable or comma-separated).
+    /// Act only on these parts: posthog, model-router, voiceassistant, infra, istio, monitoring (repeatable or comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "PART")]
     pub only: Vec<String>,
-    /// Leave these parts out: posthog, model-router, voiceassistant, infra, istio, monitoring.
+    /// Leave these parts out of this run (they are kept, not deleted): posthog, model-router, voiceassistant, infra, istio, monitoring.
     #[arg(long, value_delimiter = ',', value_name = "PART")]
     pub skip: Vec<String>,
-    /// PostHog mode for this run: self-hosted or cloud (same as --set posthog.mode=…).
+    /// PostHog mode: self-hosted, cloud or disabled (same as --set posthog.mode=…).
     #[arg(long, value_name = "MODE")]
     pub posthog: Option<String>,
 }
@@ -54,6 +55,9 @@ pub struct ConfigArgs {
     /// Override a field: `--set modelRouter.hpa.maxReplicas=5` (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
+    /// Which parts this run acts on.
+    #[command(flatten)]
+    pub select: Selection,
 }
 
 /// Subcommands.
@@ -92,9 +96,6 @@ pub enum Command {
         /// Configuration.
         #[command(flatten)]
         config: ConfigArgs,
-        /// Parts to check.
-        #[command(flatten)]
-        select: Selection,
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t)]
         output: Output,
@@ -104,9 +105,6 @@ pub enum Command {
         /// Configuration.
         #[command(flatten)]
         config: ConfigArgs,
-        /// Parts to install.
-        #[command(flatten)]
-        select: Selection,
         /// `server`: send everything as a server-side dry run; nothing is persisted.
         #[arg(long = "dry-run", value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
         dry_run: Option<String>,
@@ -125,7 +123,12 @@ pub enum Command {
         /// Apply every wave without waiting for readiness gates (like `kubectl apply`).
         #[arg(long)]
         no_wait: bool,
-        /// Do not ask for confirmation.
+        /// Re-create StatefulSets whose change cannot be made in place (claim size or class,
+        /// selector): their pods keep running and their claims are kept (and expanded where
+        /// the storage class allows it).
+        #[arg(long)]
+        recreate_statefulsets: bool,
+        /// Do not ask for confirmation (of warnings, prunes and re-created StatefulSets).
         #[arg(short = 'y', long)]
         yes: bool,
         /// Output format of the summary.
@@ -152,9 +155,6 @@ pub enum Command {
         /// Configuration.
         #[command(flatten)]
         config: ConfigArgs,
-        /// Parts to diff.
-        #[command(flatten)]
-        select: Selection,
     },
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
     Uninstall {

@@ -227,7 +227,7 @@ pub async fn run(client: &Client, stack: &Stack, objects: &[Object], inv: &Inven
             reviews.insert((g.to_string(), plural(&o.kind), ns.clone(), verb));
         }
     }
-    for s in &stack.secrets {
+    for s in &voice_core::selection::secrets(stack) {
         for verb in ["create", "get"] {
             reviews.insert((
                 String::new(),

@@ -74,10 +74,21 @@ pub fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
             )]),
         })?),
     };
-    voice_core::load(&Input {
+    let selection = voice_core::selection::Selection::parse(&args.select.only, &args.select.skip)
+        .map_err(|d| BadInput {
+        file: "the command line".into(),
+        errors: Errors(d),
+    })?;
+    let mut sets = args.sets.clone();
+    if let Some(mode) = &args.select.posthog {
+        sets.push(format!("posthog.mode={mode}"));
+    }
+    let mut stack = voice_core::load(&Input {
         yaml: &text,
         profile,
-        sets: &args.sets,
+        sets: &sets,
     })
-    .map_err(|errors| BadInput { file, errors }.into())
+    .map_err(|errors| BadInput { file, errors })?;
+    stack.selection = selection;
+    Ok(stack)
 }

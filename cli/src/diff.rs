@@ -3,10 +3,11 @@
 
 use serde_json::Value;
 use similar::TextDiff;
-use voice_core::render::{MANAGER, Object};
+use voice_core::render::MANAGER;
 
+use crate::apply::{self, Prepared};
 use crate::cluster::{api_for, is_not_found};
-use crate::inventory::{self, Inventory};
+use crate::inventory::Inventory;
 
 /// Removes server-owned fields so only intent is compared.
 pub fn strip(mut v: Value) -> Value {
@@ -46,10 +47,24 @@ pub struct Change {
 pub async fn diff(
     client: &kube::Client,
     inv: &Inventory,
-    objects: &[Object],
+    prepared: &Prepared,
 ) -> anyhow::Result<Vec<Change>> {
     let mut out = Vec::new();
-    for o in objects {
+    for o in &prepared.objects {
+        let adjust = prepared.adjust(o);
+        if let Some(u) = adjust.upgrade
+            && !u.change.immutable.is_empty()
+        {
+            out.push(Change {
+                id: o.id(),
+                diff: format!(
+                    "# {}: cannot change in place ({}); install needs --recreate-statefulsets\n",
+                    o.id(),
+                    u.change.immutable.join("; ")
+                ),
+            });
+            continue;
+        }
         let api = api_for(client, &o.api_version, &o.kind, o.namespace.as_deref());
         let live = match api.get(&o.name).await {
             Ok(l) => Some(strip(serde_json::to_value(l)?)),
@@ -58,7 +73,7 @@ pub async fn diff(
         };
         let mut pp = kube::api::PatchParams::apply(MANAGER).force();
         pp.dry_run = true;
-        let body = inventory::label(inv, o);
+        let body = apply::body(inv, o, adjust, true);
         let planned = match api
             .patch(&o.name, &pp, &kube::api::Patch::Apply(&body))
             .await

@@ -11,7 +11,9 @@ mod inventory;
 mod output;
 mod plan;
 mod progress;
+mod prune;
 mod secrets;
+mod statefulsets;
 mod status;
 mod uninstall;
 
@@ -21,9 +23,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use voice_core::catalog::Group;
 
-use args::{Cli, Command, ConfigArgs, Output, Selection};
+use args::{Cli, Command, Output};
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -77,42 +78,6 @@ fn duration(s: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(secs))
 }
 
-/// Applies `--only`, `--skip` and `--posthog`: config toggles become `--set`s, groups a filter.
-fn selection(config: &ConfigArgs, sel: &Selection) -> anyhow::Result<(ConfigArgs, Vec<Group>)> {
-    let mut config = config.clone();
-    let mut keep: Vec<Group> = if sel.only.is_empty() {
-        Group::ALL.to_vec()
-    } else {
-        Vec::new()
-    };
-    let valid = "posthog, model-router, voiceassistant, infra, istio, monitoring";
-    for o in &sel.only {
-        keep.push(
-            Group::parse(o)
-                .ok_or_else(|| Usage(format!("--only {o}: not a part; use one of {valid}")))?,
-        );
-    }
-    for s in &sel.skip {
-        match s.as_str() {
-            "istio" => config.sets.push("istio.enabled=false".into()),
-            "monitoring" => config.sets.push("monitoring.enabled=false".into()),
-            other => {
-                let g = Group::parse(other).ok_or_else(|| {
-                    Usage(format!("--skip {other}: not a part; use one of {valid}"))
-                })?;
-                keep.retain(|k| *k != g);
-            }
-        }
-    }
-    if let Some(m) = &sel.posthog {
-        if !["self-hosted", "cloud", "disabled"].contains(&m.as_str()) {
-            return Err(Usage(format!("--posthog {m}: use self-hosted, cloud or disabled")).into());
-        }
-        config.sets.push(format!("posthog.mode={m}"));
-    }
-    Ok((config, keep))
-}
-
 fn confirm(question: &str) -> bool {
     eprint!("{question} ");
     let _ = std::io::stderr().flush();
@@ -124,17 +89,11 @@ fn confirm(question: &str) -> bool {
 async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
     let ca = cli.cluster.clone();
     match cli.command {
-        Command::Check {
-            config,
-            select,
-            output,
-        } => {
-            let (config, keep) = selection(&config, &select)?;
-            let mut stack = config::load(&config)?;
-            let objects = voice_core::render::render_groups(&stack, &keep);
-            stack.retain_groups(&keep);
+        Command::Check { config, output } => {
+            let stack = config::load(&config)?;
             let client = cluster::client(&ca).await?;
             let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+            let (objects, _) = apply::planned(&stack, &inv);
             let report = check::run(&client, &stack, &objects, &inv).await;
             match output {
                 Output::Table => print!("{}", report.human()),
@@ -148,13 +107,13 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Install {
             config,
-            select,
             dry_run,
             timeout,
             concurrency,
             secrets_file,
             skip_checks,
             no_wait,
+            recreate_statefulsets,
             yes,
             output,
         } => {
@@ -164,16 +123,14 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                 Some(other) => return Err(Usage(format!("--dry-run={other}: only --dry-run=server is supported (for a client-side preview use `kubectl voice render`)")).into()),
             };
             let timeout = duration(&timeout)?;
-            let (config, keep) = selection(&config, &select)?;
-            let mut stack = config::load(&config)?;
-            let objects = voice_core::render::render_groups(&stack, &keep);
-            stack.retain_groups(&keep);
+            let stack = config::load(&config)?;
             let user = secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
             let client = cluster::client(&ca).await?;
             let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
             let mut progress = progress::Progress::new(output != Output::Table);
             if !skip_checks {
                 progress.start("checking the cluster");
+                let (objects, _) = apply::planned(&stack, &inv);
                 let report = check::run(&client, &stack, &objects, &inv).await;
                 if !report.ok() {
                     drop(progress);
@@ -202,14 +159,59 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                     }
                 }
             }
+            progress.start("comparing with the live objects");
+            let prepared = apply::prepare(&client, &stack, &inv).await?;
+            progress.done(&format!(
+                "{} object(s) to apply ({}), {} to prune",
+                prepared.objects.len(),
+                stack.selection.describe(),
+                prepared.prune.delete.len()
+            ));
+            drop(progress);
+            if let Some(blocked) = statefulsets::describe_blocked(&prepared.upgrades) {
+                if !recreate_statefulsets {
+                    return Err(Usage(format!(
+                        "these StatefulSets cannot change in place; nothing was applied:\n{blocked}\
+                         run again with --recreate-statefulsets to delete each StatefulSet with its pods left running and create it again; its claims are kept (and expanded where the storage class allows it)"
+                    ))
+                    .into());
+                }
+                eprint!("these StatefulSets will be re-created (pods and claims kept):\n{blocked}");
+            }
+            let listed = prune::describe(&prepared.prune);
+            eprint!("{listed}");
+            let destructive = !prepared.prune.delete.is_empty()
+                || (recreate_statefulsets
+                    && statefulsets::describe_blocked(&prepared.upgrades).is_some());
+            if destructive && !yes && !dry_run {
+                if !std::io::stdin().is_terminal() {
+                    return Err(Usage(
+                        "install would delete or re-create the objects listed above; pass --yes to confirm (nothing was applied)".into(),
+                    )
+                    .into());
+                }
+                if !confirm("Continue? [y/N]") {
+                    return Ok(exit::NOT_READY);
+                }
+            }
+            let mut progress = progress::Progress::new(output != Output::Table);
             let opts = apply::Options {
                 dry_run,
                 timeout,
                 concurrency,
                 wait: !no_wait,
+                recreate_statefulsets,
             };
-            let summary =
-                apply::install(&client, &stack, &inv, &user, &opts, &mut progress).await?;
+            let summary = apply::install(
+                &client,
+                &stack,
+                &inv,
+                &user,
+                &opts,
+                &prepared,
+                &mut progress,
+            )
+            .await?;
             drop(progress);
             match output {
                 Output::Table => println!(
@@ -252,8 +254,23 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
             };
             loop {
                 let mut report = status::collect(&client, &inv).await?;
+                if !stack.selection.is_everything() {
+                    report.components.retain(|r| {
+                        stack
+                            .component(&r.component)
+                            .is_some_and(|c| stack.selection.includes(c))
+                    });
+                    report.healthy = !report.components.is_empty()
+                        && report.components.iter().all(|r| r.healthy);
+                }
                 if verify {
-                    report.checks = status::verify(&client, &checks).await;
+                    // Only what is installed is probed (a cloud install has no PostHog).
+                    let present: Vec<voice_core::plan::HealthCheck> = checks
+                        .iter()
+                        .filter(|c| report.components.iter().any(|r| r.component == c.component))
+                        .cloned()
+                        .collect();
+                    report.checks = status::verify(&client, &present).await;
                     report.healthy &= report.checks.iter().all(|c| c.1);
                 }
                 match output {
@@ -273,25 +290,27 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
         }
-        Command::Diff { config, select } => {
-            let (config, keep) = selection(&config, &select)?;
+        Command::Diff { config } => {
             let stack = config::load(&config)?;
-            let objects = voice_core::render::render_groups(&stack, &keep);
             let client = cluster::client(&ca).await?;
             let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
-            let changes = diff::diff(&client, &inv, &objects).await?;
+            let prepared = apply::prepare(&client, &stack, &inv).await?;
+            let changes = diff::diff(&client, &inv, &prepared).await?;
             for c in &changes {
                 print!("{}", c.diff);
             }
-            let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
             eprintln!(
-                "{} of {} objects differ{}{}",
+                "{} of {} objects differ ({}){}",
                 changes.len(),
-                objects.len(),
-                if ids.is_empty() { "" } else { ": " },
-                ids.join(", ")
+                prepared.objects.len(),
+                stack.selection.describe(),
+                if changes.is_empty() { "" } else { ":" },
             );
-            Ok(if changes.is_empty() {
+            for c in &changes {
+                eprintln!("  ~ {}", c.id);
+            }
+            eprint!("{}", prune::describe(&prepared.prune));
+            Ok(if changes.is_empty() && prepared.prune.delete.is_empty() {
                 exit::OK
             } else {
                 exit::NOT_READY
@@ -306,11 +325,11 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let timeout = duration(&timeout)?;
             let stack = config::load(&config)?;
-            let objects = voice_core::render::render(&stack);
             let client = cluster::client(&ca).await?;
             let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+            let (selected, objects) = apply::planned(&stack, &inv);
             let members = uninstall::members(&client, &inv, &objects).await?;
-            let (gone, kept) = uninstall::selection(&members, &objects, purge);
+            let (gone, kept) = uninstall::selection(&stack, &members, &selected, &objects, purge);
             if dry_run {
                 for m in &gone {
                     println!("would delete {}", m.id());
@@ -335,7 +354,7 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
             let mut progress = progress::Progress::new(false);
             progress.start(&format!("deleting {} objects", gone.len()));
             let deleted = uninstall::uninstall(&client, &gone, timeout).await?;
-            if purge || kept.is_empty() {
+            if stack.selection.is_everything() && (purge || kept.is_empty()) {
                 uninstall::remove_parent(&client, &inv).await?;
             }
             progress.done(&format!("deleted {deleted} objects"));
@@ -369,10 +388,29 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             match out {
                 None => render_stream(&stack)?,
                 Some(dir) => {
-                    let objects = voice_core::render::render(&stack);
+                    let objects = voice_core::render::selected(&stack);
                     std::fs::create_dir_all(&dir)
                         .with_context(|| format!("creating {}", dir.display()))?;
                     let files = voice_core::render::to_files(&objects);
+                    // Files an earlier render listed that this one does not write would be
+                    // read by `kubectl apply -k` as if still planned: remove them.
+                    let listed =
+                        std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap_or_default();
+                    for old in listed.lines().filter_map(|l| l.trim().strip_prefix("- ")) {
+                        let stale = !old.contains('/')
+                            && old.ends_with(".yaml")
+                            && !files.iter().any(|(n, _)| n == old);
+                        if stale {
+                            std::fs::remove_file(dir.join(old))
+                                .or_else(|e| match e.kind() {
+                                    std::io::ErrorKind::NotFound => Ok(()),
+                                    _ => Err(e),
+                                })
+                                .with_context(|| {
+                                    format!("removing the stale {old} from {}", dir.display())
+                                })?;
+                        }
+                    }
                     for (name, text) in &files {
                         let path = dir.join(name);
                         std::fs::write(&path, text)
@@ -441,14 +479,21 @@ fn render_stream(stack: &voice_core::Stack) -> anyhow::Result<()> {
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut doc = String::with_capacity(16 << 10);
     let mut result = Ok(());
-    voice_core::render::render_each(stack, |o| {
+    let mut write = |o: voice_core::render::Object| {
         if result.is_ok() {
             doc.clear();
             doc.push_str("---\n");
             o.write_yaml(&mut doc);
             result = stdout.write_all(doc.as_bytes());
         }
-    });
+    };
+    if stack.selection.is_everything() {
+        voice_core::render::render_each(stack, write);
+    } else {
+        voice_core::render::selected(stack)
+            .into_iter()
+            .for_each(&mut write);
+    }
     result?;
     stdout.flush()?;
     Ok(())

@@ -30,7 +30,14 @@ pub enum Outcome {
     Completed(Vec<String>),
     /// Existed with every key: left alone.
     Unchanged,
+    /// Existed; these copied keys disagreed with their source and were set to its value
+    /// (`KEY from namespace/secret`).
+    Repaired(Vec<String>),
 }
+
+/// The values of the Secrets install ensured, by `(namespace, name)`: what the pods read,
+/// for their fingerprint annotation. Never printed.
+pub type Values = BTreeMap<(String, String), BTreeMap<String, String>>;
 
 /// Values the user supplied, keyed by `(secret, key)`.
 #[derive(Default)]
@@ -122,6 +129,8 @@ fn decode(s: &Secret) -> BTreeMap<String, String> {
 enum Write {
     Create(Box<Secret>),
     Add(String, BTreeMap<String, String>),
+    /// Keys to set, some of them repairs (described).
+    Repair(String, BTreeMap<String, String>, Vec<String>),
 }
 
 /// Ensures every Secret of the stack. Reads run in parallel (none on a first install,
@@ -134,8 +143,9 @@ pub async fn ensure(
     user: &UserValues,
     dry_run: bool,
     fresh: bool,
-) -> anyhow::Result<Vec<(String, Outcome)>> {
-    let mut specs: Vec<&SecretSpec> = stack.secrets.iter().collect();
+) -> anyhow::Result<(Vec<(String, Outcome)>, Values)> {
+    let selected = voice_core::selection::secrets(stack);
+    let mut specs: Vec<&SecretSpec> = selected.iter().collect();
     specs.sort_by_key(|s| {
         s.keys
             .iter()
@@ -158,9 +168,32 @@ pub async fn ensure(
             .try_collect()
             .await?
     };
+    // The values that copies hold, by the key they copy: a source key that is missing (its
+    // namespace was deleted and made again) takes its copies' value instead of a new one,
+    // so nothing that exists is regenerated.
+    let mut copied: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    for (spec, live) in specs.iter().zip(&lives) {
+        let data = live.as_ref().map(decode).unwrap_or_default();
+        for k in &spec.keys {
+            if let (
+                SecretSource::SameAs {
+                    namespace,
+                    secret,
+                    key,
+                },
+                Some(v),
+            ) = (&k.source, data.get(&k.key))
+            {
+                copied
+                    .entry((namespace.clone(), secret.clone(), key.clone()))
+                    .or_insert_with(|| v.clone());
+            }
+        }
+    }
     let mut known: BTreeMap<(String, String, String), String> = BTreeMap::new();
     let mut missing_required = Vec::new();
     let mut out = Vec::new();
+    let mut values: Values = BTreeMap::new();
     let mut writes: Vec<(&SecretSpec, Write)> = Vec::new();
     for (spec, live) in specs.iter().zip(lives) {
         let id = format!("{}/{}", spec.namespace, spec.name);
@@ -173,6 +206,7 @@ pub async fn ensure(
                     .ok_or_else(|| anyhow::anyhow!("the existing Secret {id} named in voice.yaml was not found; create it or remove existingSecret"))?,
             };
             let data = decode(&live);
+            values.insert((spec.namespace.clone(), spec.name.clone()), data.clone());
             let absent: Vec<&str> = spec
                 .keys
                 .iter()
@@ -199,10 +233,38 @@ pub async fn ensure(
             );
         }
         let mut added: BTreeMap<String, String> = BTreeMap::new();
+        let mut repaired: Vec<String> = Vec::new();
+        // Copies that disagree with their source take the source's value.
+        for k in spec.keys.iter().filter(|k| data.contains_key(&k.key)) {
+            if let SecretSource::SameAs {
+                namespace,
+                secret,
+                key,
+            } = &k.source
+                && let Some(v) = known.get(&(namespace.clone(), secret.clone(), key.clone()))
+                && data.get(&k.key) != Some(v)
+            {
+                added.insert(k.key.clone(), v.clone());
+                known.insert(
+                    (spec.namespace.clone(), spec.name.clone(), k.key.clone()),
+                    v.clone(),
+                );
+                repaired.push(format!("{} from {namespace}/{secret}", k.key));
+            }
+        }
+        let adopted = |k: &str| {
+            copied
+                .get(&(spec.namespace.clone(), spec.name.clone(), k.to_string()))
+                .cloned()
+        };
         for k in spec.keys.iter().filter(|k| !data.contains_key(&k.key)) {
             let value = match &k.source {
-                SecretSource::Random { length } => Some(random(*length, ALNUM)),
-                SecretSource::RandomHex { length } => Some(random(*length, HEX)),
+                SecretSource::Random { length } => {
+                    Some(adopted(&k.key).unwrap_or_else(|| random(*length, ALNUM)))
+                }
+                SecretSource::RandomHex { length } => {
+                    Some(adopted(&k.key).unwrap_or_else(|| random(*length, HEX)))
+                }
                 SecretSource::SameAs {
                     namespace,
                     secret,
@@ -241,8 +303,14 @@ pub async fn ensure(
                 added.insert(k.key.clone(), v);
             }
         }
+        let mut all = data.clone();
+        all.extend(added.iter().map(|(k, v)| (k.clone(), v.clone())));
+        values.insert((spec.namespace.clone(), spec.name.clone()), all);
         match (live.is_some(), added.is_empty()) {
             (true, true) => out.push((id, Outcome::Unchanged)),
+            (true, false) if !repaired.is_empty() => {
+                writes.push((spec, Write::Repair(id, added, repaired)))
+            }
             (true, false) => writes.push((spec, Write::Add(id, added))),
             (false, _) => {
                 let encoded: BTreeMap<String, ByteString> = added
@@ -320,13 +388,16 @@ pub async fn ensure(
                     }
                 }
                 Write::Add(id, added) => add_keys(&api, &spec.name, &id, &added, dry_run).await,
+                Write::Repair(id, set, repaired) => add_keys(&api, &spec.name, &id, &set, dry_run)
+                    .await
+                    .map(|(id, _)| (id, Outcome::Repaired(repaired))),
             }
         })
         .buffer_unordered(16)
         .try_collect()
         .await?;
     out.extend(written);
-    Ok(out)
+    Ok((out, values))
 }
 
 async fn add_keys(

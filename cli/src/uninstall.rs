@@ -29,20 +29,79 @@ fn rank(m: &Member, objects: &[Object]) -> usize {
     Stage::Routing as usize - s as usize
 }
 
-/// What uninstall deletes (and keeps) for these members.
+/// Splits the members into those to delete (in order) and those kept: claims, Secrets and
+/// namespaces unless `purge`. With `--only`/`--skip`, only the selected parts' objects are
+/// deleted (never a namespace), and `--purge` adds the claims of their StatefulSets and
+/// their own Secrets (not a Secret another part copies from).
 pub fn selection<'a>(
+    stack: &voice_core::Stack,
     members: &'a [Member],
+    selected: &[Object],
     objects: &[Object],
     purge: bool,
 ) -> (Vec<&'a Member>, Vec<&'a Member>) {
-    let keep = |m: &&Member| {
-        !purge
-            && matches!(
-                m.kind.as_str(),
-                "PersistentVolumeClaim" | "Secret" | "Namespace"
-            )
+    let data = |m: &Member| matches!(m.kind.as_str(), "PersistentVolumeClaim" | "Secret");
+    let (mut gone, kept): (Vec<&Member>, Vec<&Member>) = if stack.selection.is_everything() {
+        members
+            .iter()
+            .partition(|m| purge || !(data(m) || m.kind == "Namespace"))
+    } else {
+        let ids: std::collections::BTreeSet<String> = selected
+            .iter()
+            .filter(|o| o.kind != "Namespace")
+            .map(Object::id)
+            .collect();
+        let claim_prefixes: Vec<(String, String)> = selected
+            .iter()
+            .filter(|o| o.kind == "StatefulSet")
+            .flat_map(|o| {
+                let ns = o.namespace.clone().unwrap_or_default();
+                let v = o.value();
+                let names: Vec<String> = v
+                    .pointer("/spec/volumeClaimTemplates")
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.pointer("/metadata/name")?.as_str().map(str::to_string))
+                    .collect();
+                names
+                    .into_iter()
+                    .map(move |t| (ns.clone(), format!("{t}-{}-", o.name)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let own_secrets: Vec<(String, String)> = stack
+            .secrets
+            .iter()
+            .filter(|s| {
+                stack
+                    .component(&s.component)
+                    .is_some_and(|c| stack.selection.includes(c))
+            })
+            .map(|s| (s.namespace.clone(), s.name.clone()))
+            .collect();
+        let ns_of = |m: &Member| m.namespace.clone().unwrap_or_default();
+        let selected_data = |m: &Member| match m.kind.as_str() {
+            "Secret" => own_secrets.contains(&(ns_of(m), m.name.clone())),
+            "PersistentVolumeClaim" => claim_prefixes.iter().any(|(ns, p)| {
+                *ns == ns_of(m)
+                    && m.name
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|i| i.chars().all(|c| c.is_ascii_digit()))
+            }),
+            _ => false,
+        };
+        let mut gone = Vec::new();
+        let mut kept = Vec::new();
+        for m in members {
+            if selected_data(m) {
+                if purge { gone.push(m) } else { kept.push(m) }
+            } else if !data(m) && ids.contains(&m.id()) {
+                gone.push(m);
+            }
+        }
+        (gone, kept)
     };
-    let (kept, mut gone): (Vec<&Member>, Vec<&Member>) = members.iter().partition(keep);
     gone.sort_by_key(|m| (rank(m, objects), m.id()));
     (gone, kept)
 }

@@ -12,7 +12,9 @@ pub mod plan;
 pub mod quantity;
 pub mod readiness;
 pub mod render;
+pub mod selection;
 pub mod sizing;
+pub mod upgrade;
 
 pub use catalog::Stack;
 pub use config::{Diagnostic, Errors, Input, ProfileName};

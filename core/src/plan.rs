@@ -8,6 +8,7 @@ use crate::catalog::{SecretSpec, Stack, WorkloadKind};
 use crate::config::Posthog;
 use crate::fit::{self, FitReport, NodeCapacity};
 use crate::render::{self, Object, Stage};
+use crate::selection::{self, Selection};
 use crate::sizing::{self, Sizing};
 
 /// A reference to a rendered object.
@@ -118,6 +119,9 @@ pub struct Plan {
     pub instance: String,
     /// PostHog mode.
     pub posthog: &'static str,
+    /// The parts this run acts on (absent: everything).
+    #[serde(skip_serializing_if = "Selection::is_everything")]
+    pub selection: Selection,
     /// Sizing.
     pub sizing: Sizing,
     /// Fit on the nodes.
@@ -222,7 +226,7 @@ fn checks(stack: &Stack) -> Vec<HealthCheck> {
     for c in stack
         .components
         .iter()
-        .filter(|c| c.service && c.kind == WorkloadKind::Deployment)
+        .filter(|c| c.service && c.kind == WorkloadKind::Deployment && stack.selection.includes(c))
     {
         let probe = c
             .main()
@@ -254,8 +258,7 @@ pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
     for (stage, name, description) in WAVES {
         let in_wave: Vec<&Object> = objects.iter().filter(|o| o.stage == stage).collect();
         let secrets: Vec<String> = if stage == Stage::Config {
-            stack
-                .secrets
+            selection::secrets(stack)
                 .iter()
                 .filter(|s| !s.existing)
                 .map(|s| format!("{}/{}", s.namespace, s.name))
@@ -306,12 +309,12 @@ pub fn plan(stack: &Stack) -> Plan {
 
 /// Plans a stack against given nodes (the live cluster's free capacity, for `check`).
 pub fn plan_on(stack: &Stack, nodes: &[NodeCapacity]) -> Plan {
-    plan_with_objects(stack, nodes, &render::render(stack))
+    plan_with_objects(stack, nodes, &render::selected(stack))
 }
 
 /// Plans a stack and renders it once, for callers that show both (the previewer).
 pub fn plan_and_render(stack: &Stack) -> (Plan, Vec<Object>) {
-    let objects = render::render(stack);
+    let objects = render::selected(stack);
     let plan = plan_with_objects(
         stack,
         &fit::nodes_from_shapes(&stack.config.cluster.nodes),
@@ -332,10 +335,11 @@ pub fn plan_with_objects(stack: &Stack, nodes: &[NodeCapacity], objects: &[Objec
             Posthog::Cloud(_) => "cloud",
             Posthog::Disabled => "disabled",
         },
+        selection: stack.selection.clone(),
         waves: waves(stack, objects),
         sizing,
         fit,
-        secrets: stack.secrets.clone(),
+        secrets: selection::secrets(stack),
         notes: stack
             .components
             .iter()

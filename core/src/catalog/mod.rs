@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::config::{Config, Diagnostic, ProfileName};
 use crate::quantity::{Bytes, MilliCpu};
 
-/// Which product a component belongs to (the `--only` / `--skip` groups).
+/// Which product a component belongs to (see [`crate::selection`] for `--only` / `--skip`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Group {
@@ -587,25 +587,14 @@ pub struct Stack {
     pub config_maps: Vec<ConfigMapSpec>,
     /// Secrets install creates (never rendered).
     pub secrets: Vec<SecretSpec>,
+    /// The parts this run acts on (`--only` / `--skip`); the configuration is the same.
+    pub selection: crate::selection::Selection,
 }
 
 impl Stack {
     /// A component by name.
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
-    }
-    /// Keeps only the components of the given groups, with their ConfigMaps and Secrets
-    /// (`install --only` / `--skip`). Returns the names of the components left out.
-    pub fn retain_groups(&mut self, keep: &[Group]) -> Vec<String> {
-        let (kept, dropped): (Vec<Component>, Vec<Component>) =
-            std::mem::take(&mut self.components)
-                .into_iter()
-                .partition(|c| keep.contains(&c.group));
-        self.components = kept;
-        let names: Vec<String> = dropped.into_iter().map(|c| c.name).collect();
-        self.config_maps.retain(|m| !names.contains(&m.component));
-        self.secrets.retain(|s| !names.contains(&s.component));
-        names
     }
     /// Namespaces that hold at least one object, in a stable order.
     pub fn namespaces(&self) -> Vec<String> {
@@ -648,6 +637,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
         components: Vec::new(),
         config_maps: Vec::new(),
         secrets: Vec::new(),
+        selection: crate::selection::Selection::default(),
     };
     add_all(cfg, &mut stack);
     let mut diags = Vec::new();
@@ -792,6 +782,7 @@ pub fn all_component_names() -> Vec<String> {
             components: Vec::new(),
             config_maps: Vec::new(),
             secrets: Vec::new(),
+            selection: crate::selection::Selection::default(),
         };
         add_all(&cfg, &mut s);
         for c in s.components {

@@ -431,6 +431,18 @@ fn meta_cluster(stack: &Stack, c: &Component, name: &str) -> ObjectMeta {
     }
 }
 
+/// A Namespace of the stack (also the one the inventory lives in when `-n` names another).
+pub fn namespace(stack: &Stack, name: &str) -> Object {
+    let obj = Namespace {
+        metadata: ObjectMeta {
+            name: Some(owned(name)),
+            labels: Some(namespace_labels(stack, name)),
+            ..Default::default()
+        },
+    };
+    Object::new("", Stage::Cluster, obj)
+}
+
 /// Renders every object of the stack, in apply order within each component.
 pub fn render(stack: &Stack) -> Vec<Object> {
     let mut out = Vec::new();
@@ -442,14 +454,7 @@ pub fn render(stack: &Stack) -> Vec<Object> {
 /// caller can write and drop objects one by one (`kubectl voice render` streams).
 pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
     for ns in stack.namespaces() {
-        let obj = Namespace {
-            metadata: ObjectMeta {
-                name: Some(owned(&ns)),
-                labels: Some(namespace_labels(stack, &ns)),
-                ..Default::default()
-            },
-        };
-        emit(Object::new("", Stage::Cluster, obj));
+        emit(namespace(stack, &ns));
     }
     platform_objects(stack).into_iter().for_each(&mut emit);
     for c in &stack.components {
@@ -528,31 +533,10 @@ pub fn to_files(objects: &[Object]) -> Vec<(String, String)> {
     out
 }
 
-/// Renders the whole stack, then keeps the objects of components in `keep` (and the
-/// namespaces they use), so policies still name the components left out (`--skip infra`
-/// installs the applications against infrastructure installed separately).
-pub fn render_groups(stack: &Stack, keep: &[crate::catalog::Group]) -> Vec<Object> {
-    let all = render(stack);
-    let kept: Vec<&str> = stack
-        .components
-        .iter()
-        .filter(|c| keep.contains(&c.group))
-        .map(|c| c.name.as_str())
-        .collect();
-    let used: std::collections::BTreeSet<String> = all
-        .iter()
-        .filter(|o| kept.contains(&o.component.as_str()))
-        .filter_map(|o| o.namespace.clone())
-        .collect();
-    let platform = keep.contains(&crate::catalog::Group::VoiceAssistant);
-    all.into_iter()
-        .filter(|o| match o.component.as_str() {
-            "" => o.kind != "Namespace" || used.contains(&o.name),
-            // Namespace policies and the mesh belong to the platform.
-            "platform" | "istio" => platform,
-            c => kept.contains(&c),
-        })
-        .collect()
+/// Renders the objects of the stack's selection (`--only` / `--skip`): everything, or
+/// the parts selected with their namespaces and policies (see [`crate::selection`]).
+pub fn selected(stack: &Stack) -> Vec<Object> {
+    crate::selection::objects(stack, render(stack))
 }
 
 #[cfg(test)]

@@ -275,10 +275,16 @@ fn claim(
     s: &catalog::Storage,
     name: &str,
 ) -> core::PersistentVolumeClaim {
+    let mut labels = labels(stack, c);
+    if c.kind == WorkloadKind::StatefulSet {
+        // Claim templates cannot change once the StatefulSet exists: they carry only labels
+        // that no upgrade changes (not the image's version).
+        labels.remove("app.kubernetes.io/version");
+    }
     core::PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(owned(name)),
-            labels: Some(labels(stack, c)),
+            labels: Some(labels),
             namespace: (c.kind != WorkloadKind::StatefulSet).then(|| owned(&c.namespace)),
             ..Default::default()
         },
@@ -341,6 +347,14 @@ pub fn deployment_names(c: &Component) -> Vec<String> {
     }
 }
 
+/// The replicas to create an autoscaled Deployment with (its autoscaler's minimum), for
+/// the Deployment a rendered object names; `None` for any other object.
+pub fn initial_replicas(stack: &Stack, o: &Object) -> Option<u32> {
+    let c = stack.component(&o.component)?;
+    let a = c.autoscale?;
+    (o.kind == "Deployment" && deployment_names(c).first() == Some(&o.name)).then_some(a.hpa.min)
+}
+
 pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object> {
     let mut out = Vec::new();
     let active = c.blue_green.map(|_| colors(c)[0]);
@@ -380,13 +394,18 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
             } else {
                 vec![(c.name.clone(), None)]
             };
+            let scaled = c.autoscale.map(|_| deployment_names(c).swap_remove(0));
             for (name, color) in variants {
                 let mut m = meta(stack, c, &name);
                 m.labels = m.labels.map(|l| color_labels(l, color));
+                // The autoscaler owns the replicas of its target: install sets them only when
+                // it creates the Deployment (see `initial_replicas`).
+                let replicas = (scaled.as_ref() != Some(&name))
+                    .then(|| i32::try_from(c.replicas).unwrap_or(1));
                 let d = Deployment {
                     metadata: m,
                     spec: Some(DeploymentSpec {
-                        replicas: Some(i32::try_from(c.replicas).unwrap_or(1)),
+                        replicas,
                         revision_history_limit: Some(5),
                         selector: LabelSelector {
                             match_labels: Some(color_labels(

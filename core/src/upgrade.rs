@@ -1,0 +1,220 @@
+//! What an upgrade cannot change in place. A StatefulSet's selector, service name, pod
+//! management policy and claim templates are immutable: an apply that changes them is
+//! rejected. [`statefulset`] compares a planned StatefulSet with the live one before any
+//! write, so install can name each such change with the way out instead of stopping
+//! half-way.
+
+use serde_json::Value;
+
+use crate::quantity::Bytes;
+
+/// How a planned StatefulSet differs from the live one in its immutable fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatefulSetChange {
+    /// Changes the API server never makes in place, in words (empty: the apply can proceed).
+    pub immutable: Vec<String>,
+    /// Claim templates whose labels or annotations differ while their specs are equal: the
+    /// live template metadata is kept (it only labels claims not created yet).
+    pub keep_live_templates: bool,
+    /// Claims that a re-created StatefulSet asks more storage for: `(template, new size)`.
+    pub grown: Vec<(String, Bytes)>,
+}
+
+fn templates(v: &Value) -> Vec<&Value> {
+    v.pointer("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+fn text<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
+    v.pointer(p).and_then(Value::as_str)
+}
+
+fn size(t: &Value) -> Option<Bytes> {
+    text(t, "/spec/resources/requests/storage").and_then(|s| Bytes::parse(s).ok())
+}
+
+/// Compares a planned StatefulSet (as applied) with the live object.
+pub fn statefulset(planned: &Value, live: &Value) -> StatefulSetChange {
+    let mut out = StatefulSetChange::default();
+    for (path, what) in [
+        ("/spec/selector", "the pod selector"),
+        ("/spec/serviceName", "the governing Service"),
+    ] {
+        if planned.pointer(path) != live.pointer(path) {
+            out.immutable
+                .push(format!("{what} ({}) changes", &path[1..]));
+        }
+    }
+    // Defaulted by the API server when left out.
+    let policy = |v: &Value| {
+        text(v, "/spec/podManagementPolicy")
+            .unwrap_or("OrderedReady")
+            .to_string()
+    };
+    if policy(planned) != policy(live) {
+        out.immutable.push(format!(
+            "podManagementPolicy changes from {} to {}",
+            policy(live),
+            policy(planned)
+        ));
+    }
+    let (want, have) = (templates(planned), templates(live));
+    let name = |t: &Value| text(t, "/metadata/name").unwrap_or_default().to_string();
+    let mut want_names: Vec<String> = want.iter().map(|t| name(t)).collect();
+    let mut have_names: Vec<String> = have.iter().map(|t| name(t)).collect();
+    want_names.sort();
+    have_names.sort();
+    if want_names != have_names {
+        out.immutable.push(format!(
+            "its claim templates change from [{}] to [{}]",
+            have_names.join(", "),
+            want_names.join(", ")
+        ));
+        return out;
+    }
+    for w in &want {
+        let n = name(w);
+        let Some(h) = have.iter().find(|h| name(h) == n) else {
+            continue;
+        };
+        match (size(w), size(h)) {
+            (Some(a), Some(b)) if a != b => {
+                out.immutable.push(format!(
+                    "claim template `{n}` asks {a} instead of {b} of storage"
+                ));
+                if a > b {
+                    out.grown.push((n.clone(), a));
+                }
+            }
+            _ => {}
+        }
+        let class = |t: &Value| text(t, "/spec/storageClassName").map(str::to_string);
+        // A class left out is chosen by the cluster when the claim is made; only an explicit
+        // change is one.
+        if class(w).is_some() && class(w) != class(h) {
+            out.immutable.push(format!(
+                "claim template `{n}` changes storage class from {} to {}",
+                class(h).as_deref().unwrap_or("the default"),
+                class(w).as_deref().unwrap_or("the default")
+            ));
+        }
+        let modes = |t: &Value| t.pointer("/spec/accessModes").cloned();
+        if modes(w) != modes(h) {
+            out.immutable
+                .push(format!("claim template `{n}` changes its access modes"));
+        }
+        let meta = |t: &Value, k: &str| t.pointer(&format!("/metadata/{k}")).cloned();
+        if meta(w, "labels") != meta(h, "labels")
+            || meta(w, "annotations") != meta(h, "annotations")
+        {
+            out.keep_live_templates = true;
+        }
+    }
+    out
+}
+
+/// Replaces the planned claim templates' metadata with the live ones (same names), so an
+/// apply leaves the immutable templates as they are.
+pub fn keep_live_template_metadata(planned: &mut Value, live: &Value) {
+    let have: Vec<Value> = templates(live).into_iter().cloned().collect();
+    let Some(want) = planned
+        .pointer_mut("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for w in want {
+        let n = text(w, "/metadata/name").unwrap_or_default().to_string();
+        if let Some(h) = have
+            .iter()
+            .find(|h| text(h, "/metadata/name") == Some(n.as_str()))
+        {
+            let mut meta = serde_json::Map::new();
+            meta.insert("name".into(), Value::from(n));
+            for k in ["labels", "annotations"] {
+                if let Some(v) = h.pointer(&format!("/metadata/{k}")) {
+                    meta.insert(k.into(), v.clone());
+                }
+            }
+            w["metadata"] = Value::Object(meta);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sts(size: &str, version: &str, policy: Option<&str>) -> Value {
+        let mut v = json!({
+            "spec": {
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}},
+                "serviceName": "postgres",
+                "volumeClaimTemplates": [{
+                    "metadata": {"name": "data", "labels": {"app.kubernetes.io/version": version}},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
+                }],
+            }
+        });
+        if let Some(p) = policy {
+            v["spec"]["podManagementPolicy"] = json!(p);
+        }
+        v
+    }
+
+    #[test]
+    fn equal_statefulsets_change_nothing() {
+        let a = sts("10Gi", "16.4", None);
+        assert_eq!(statefulset(&a, &a), StatefulSetChange::default());
+        // The server's default policy equals an explicit OrderedReady.
+        assert!(
+            statefulset(&sts("10Gi", "16.4", Some("OrderedReady")), &a)
+                .immutable
+                .is_empty()
+        );
+        // 10240Mi is 10Gi.
+        assert!(
+            statefulset(&sts("10240Mi", "16.4", None), &a)
+                .immutable
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn template_labels_alone_keep_the_live_templates() {
+        let live = sts("10Gi", "16.4", None);
+        let mut planned = sts("10Gi", "16.10", None);
+        let c = statefulset(&planned, &live);
+        assert!(c.immutable.is_empty() && c.keep_live_templates, "{c:?}");
+        keep_live_template_metadata(&mut planned, &live);
+        assert_eq!(statefulset(&planned, &live), StatefulSetChange::default());
+    }
+
+    #[test]
+    fn sizes_policies_and_selectors_are_named() {
+        let live = sts("10Gi", "16.4", None);
+        let c = statefulset(&sts("50Gi", "16.4", None), &live);
+        assert_eq!(
+            c.immutable,
+            ["claim template `data` asks 50Gi instead of 10Gi of storage"]
+        );
+        assert_eq!(c.grown, [("data".to_string(), Bytes::gi(50))]);
+        let c = statefulset(&sts("2Gi", "16.4", None), &live);
+        assert_eq!(c.immutable.len(), 1);
+        assert!(c.grown.is_empty());
+        let c = statefulset(&sts("10Gi", "16.4", Some("Parallel")), &live);
+        assert_eq!(
+            c.immutable,
+            ["podManagementPolicy changes from OrderedReady to Parallel"]
+        );
+        let mut other = sts("10Gi", "16.4", None);
+        other["spec"]["selector"]["matchLabels"]["color"] = json!("blue");
+        assert_eq!(statefulset(&other, &live).immutable.len(), 1);
+        let mut renamed = sts("10Gi", "16.4", None);
+        renamed["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] = json!("pgdata");
+        assert!(statefulset(&renamed, &live).immutable[0].contains("[data] to [pgdata]"));
+    }
+}
