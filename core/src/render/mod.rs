@@ -4,6 +4,7 @@
 //! Every object carries the standard `app.kubernetes.io/*` labels. Secrets are never
 //! rendered: their names and keys are part of the plan, and install creates them.
 
+pub mod inputs;
 pub mod istio;
 pub mod k8s;
 pub mod network;
@@ -452,6 +453,7 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
         emit(Object::new("", Stage::Cluster, obj));
     }
     platform_objects(stack).into_iter().for_each(&mut emit);
+    let digests = inputs::ConfigDigests::all(stack);
     for c in &stack.components {
         let sa = ServiceAccount {
             metadata: meta(stack, c, &c.name),
@@ -471,7 +473,7 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
             Tier::Migration => Stage::Migration,
             Tier::App => Stage::App,
         };
-        workload::objects(stack, c, stage)
+        workload::objects(stack, c, stage, &digests)
             .into_iter()
             .for_each(&mut emit);
     }
