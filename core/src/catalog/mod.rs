@@ -3,7 +3,7 @@
 //!
 //! [`build`] turns a [`Config`] into a [`Stack`]: the enabled components with the user's
 //! overrides applied, plus the ConfigMaps and Secrets they read. Everything downstream (sizing,
-//! fit, render, plan) works from the stack and never re-states a component fact.
+//! policy, fit, render, plan) works from the stack and never re-states a component fact.
 
 pub mod engines;
 pub mod infra;
@@ -12,6 +12,7 @@ mod posthog;
 pub mod voiceassistant;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::{Config, Diagnostic, ProfileName};
 use crate::quantity::{Bytes, MilliCpu};
@@ -587,6 +588,10 @@ pub struct Stack {
     pub config_maps: Vec<ConfigMapSpec>,
     /// Secrets install creates (never rendered).
     pub secrets: Vec<SecretSpec>,
+    /// Every component as the catalog states it for this configuration, before any
+    /// `components.*` override and whatever [`Stack::retain_groups`] leaves out: what the
+    /// namespace quotas are sized for (`crate::policy`).
+    pub catalog: Arc<[Component]>,
 }
 
 impl Stack {
@@ -648,8 +653,11 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
         components: Vec::new(),
         config_maps: Vec::new(),
         secrets: Vec::new(),
+        catalog: Arc::new([]),
     };
     add_all(cfg, &mut stack);
+    voiceassistant::finish(&mut stack);
+    stack.catalog = stack.components.as_slice().into();
     let mut diags = Vec::new();
     for (name, o) in &cfg.overrides {
         let path = format!("components.{name}");
@@ -758,10 +766,6 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             }
         }
     }
-    voiceassistant::finish(&mut stack);
-    if diags.is_empty() {
-        diags.extend(voiceassistant::policy_violations(&stack));
-    }
     if diags.is_empty() {
         Ok(stack)
     } else {
@@ -792,6 +796,7 @@ pub fn all_component_names() -> Vec<String> {
             components: Vec::new(),
             config_maps: Vec::new(),
             secrets: Vec::new(),
+            catalog: Arc::new([]),
         };
         add_all(&cfg, &mut s);
         for c in s.components {

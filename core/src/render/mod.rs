@@ -307,7 +307,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         out.push(Object::new("platform", Stage::Cluster, pc));
     }
     let q = workload::quantities;
-    for pol in crate::catalog::voiceassistant::policies(&stack.config) {
+    for pol in crate::policy::policies(stack) {
         let ns = Some(pol.namespace.as_str());
         let hard = BTreeMap::from([
             (
