@@ -12,7 +12,7 @@ use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -107,6 +107,8 @@ pub struct Adjust<'a> {
     pub replicas: Option<Replicas>,
     /// The live StatefulSet and how the plan changes it.
     pub upgrade: Option<&'a statefulsets::Upgrade>,
+    /// A ResourceQuota's limits to hold until the workloads have shrunk.
+    pub hard: Option<&'a serde_json::Value>,
 }
 
 /// The field manager that holds `spec.replicas` of an autoscaled Deployment after install
@@ -130,6 +132,11 @@ pub fn body(inv: &Inventory, o: &Object, adjust: Adjust<'_>, for_diff: bool) -> 
         && u.change.immutable.is_empty()
     {
         voice_core::upgrade::keep_live_template_metadata(&mut body, &u.live);
+    }
+    if let Some(hard) = adjust.hard
+        && !for_diff
+    {
+        body["spec"]["hard"] = hard.clone();
     }
     body
 }
@@ -307,6 +314,9 @@ fn gate_name(g: &Gate) -> String {
         Gate::ServiceEndpoints { namespace, name } => {
             format!("Service {namespace}/{name} has ready endpoints")
         }
+        Gate::QuotaEnforced { namespace, name } => {
+            format!("ResourceQuota {namespace}/{name} in force")
+        }
     }
 }
 
@@ -340,6 +350,13 @@ async fn await_gate(client: &Client, g: &Gate) -> anyhow::Result<()> {
             if let Some(why) = job.as_ref().and_then(readiness::job_failed) {
                 anyhow::bail!(NotReady(format!("Job {namespace}/{name}: {why}")));
             }
+        }
+        Gate::QuotaEnforced { namespace, name } => {
+            let api: Api<ResourceQuota> = Api::namespaced(client.clone(), namespace);
+            await_condition(api, name, |q: Option<&ResourceQuota>| {
+                q.is_some_and(readiness::quota_enforced)
+            })
+            .await?;
         }
         Gate::PvcBound { namespace, name } => {
             let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
@@ -385,7 +402,8 @@ async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
         }
         | Gate::JobComplete { namespace, name }
         | Gate::PvcBound { namespace, name }
-        | Gate::ServiceEndpoints { namespace, name } => (namespace.clone(), name.clone()),
+        | Gate::ServiceEndpoints { namespace, name }
+        | Gate::QuotaEnforced { namespace, name } => (namespace.clone(), name.clone()),
     };
     let component = objects
         .iter()
@@ -624,6 +642,15 @@ fn unwaited(plan: Vec<Wave>) -> Vec<Wave> {
     out
 }
 
+/// Sets each pod template's `checksum/secrets` from the values of the Secret keys it reads,
+/// so a changed or repaired value rolls exactly its readers. Jobs are left as they are: a
+/// finished Job does not run again because a password it once read was rotated.
+pub fn stamp_secrets(objects: &mut [Object], values: &secrets::Values) {
+    for o in objects.iter_mut().filter(|o| o.kind != "Job") {
+        voice_core::render::inputs::stamp_secrets(std::slice::from_mut(o), values);
+    }
+}
+
 /// The objects a run applies (its selection, with the namespace the inventory lives in)
 /// and every object of the configuration (what pruning keeps).
 pub fn planned(stack: &Stack, inv: &Inventory) -> (Vec<Object>, Vec<Object>) {
@@ -657,6 +684,8 @@ pub struct Prepared {
     pub upgrades: BTreeMap<String, statefulsets::Upgrade>,
     /// Autoscaled Deployments' replicas.
     pub replicas: BTreeMap<String, Replicas>,
+    /// ResourceQuotas the plan lowers: the limits held until the workloads have shrunk.
+    pub quotas: BTreeMap<String, serde_json::Value>,
 }
 
 impl Prepared {
@@ -666,6 +695,7 @@ impl Prepared {
         Adjust {
             replicas: self.replicas.get(&id).copied(),
             upgrade: self.upgrades.get(&id),
+            hard: self.quotas.get(&id),
         }
     }
 }
@@ -689,8 +719,7 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
     } else {
         Vec::new()
     };
-    let configured: BTreeSet<String> = full.iter().map(Object::id).collect();
-    let prune = prune::plan(client, &members, &configured).await?;
+    let prune = prune::plan(client, &members, &full).await?;
     let live = inventory::by_id(&members);
     let upgrades = statefulsets::inspect(client, inv, &objects, &live).await?;
     let mut replicas = BTreeMap::new();
@@ -711,13 +740,31 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
                     .and_then(|d| d.spec.and_then(|s| s.replicas))
                     .map_or(i64::from(min), i64::from);
                 if owns_replicas(m) {
-                    Replicas::Handover(count)
+                    // An autoscaler that starts now would raise the count to its minimum.
+                    Replicas::Handover(count.max(i64::from(min)))
                 } else {
                     Replicas::Live(count)
                 }
             }
         };
         replicas.insert(id, r);
+    }
+    let mut quotas = BTreeMap::new();
+    for o in objects
+        .iter()
+        .filter(|o| o.kind == "ResourceQuota" && live.contains_key(&o.id()))
+    {
+        let api = api_for(client, &o.api_version, &o.kind, o.namespace.as_deref());
+        if let Some(l) = api
+            .get_opt(&o.name)
+            .await
+            .with_context(|| format!("reading {}", o.id()))?
+        {
+            let live = serde_json::to_value(&l)?;
+            if let Some(hard) = voice_core::upgrade::quota_during_rollout(&o.value(), &live) {
+                quotas.insert(o.id(), hard);
+            }
+        }
     }
     Ok(Prepared {
         objects,
@@ -727,6 +774,7 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
         prune,
         upgrades,
         replicas,
+        quotas,
     })
 }
 
@@ -758,8 +806,8 @@ pub async fn install(
     prepared: &Prepared,
     progress: &mut Progress,
 ) -> anyhow::Result<Summary> {
-    let objects = &prepared.objects;
-    let plan = voice_core::plan::waves(stack, objects);
+    let mut objects = prepared.objects.clone();
+    let plan = voice_core::plan::waves(stack, &objects);
     let (kinds, mut namespaces) = prepared.scope.clone();
     let prior = &prepared.prior;
     let live = inventory::by_id(&prepared.members);
@@ -794,7 +842,7 @@ pub async fn install(
                 client,
                 inv,
                 wave,
-                objects,
+                &objects,
                 &live,
                 prepared,
                 opts,
@@ -809,7 +857,10 @@ pub async fn install(
                 format!("replaced {line}")
             });
         }
-        let (secrets, _values) = secrets?;
+        let (secrets, values) = secrets?;
+        if !values.is_empty() {
+            stamp_secrets(&mut objects, &values);
+        }
         for (id, outcome) in secrets {
             match outcome {
                 Outcome::Unchanged => summary.secrets_unchanged += 1,
@@ -838,7 +889,7 @@ pub async fn install(
             parent_written = Some((all_kinds, all_ns));
         }
         if opts.wait && !opts.dry_run {
-            await_wave(client, wave, objects, opts.timeout, progress).await?;
+            await_wave(client, wave, &objects, opts.timeout, progress).await?;
         }
         let awaited = if opts.wait && !opts.dry_run {
             format!(", {} gate(s) ready", wave.gates.len())
@@ -856,7 +907,15 @@ pub async fn install(
 
     // Prune what the configuration dropped (confirmed by the caller); claims, Secrets and
     // namespaces that hold them were never in the list.
-    summary.pruned = prune::delete(client, &prepared.prune.delete, opts.dry_run).await?;
+    summary.pruned = prune::delete(client, &prepared.prune.delete, opts.dry_run).await?
+        + prune::delete(client, &prepared.prune.superseded, opts.dry_run).await?;
+    // Quotas held high during the rollout come down to the plan now that it is done.
+    for o in objects
+        .iter()
+        .filter(|o| prepared.quotas.contains_key(&o.id()))
+    {
+        apply_one(client, inv, o, Adjust::default(), opts).await?;
+    }
     if parent_written != Some((kinds.clone(), namespaces.clone())) {
         inventory::write_parent(client, inv, &kinds, &namespaces, opts.dry_run).await?;
     }

@@ -48,9 +48,12 @@ pub async fn diff(
     client: &kube::Client,
     inv: &Inventory,
     prepared: &Prepared,
+    secrets: &crate::secrets::Values,
 ) -> anyhow::Result<Vec<Change>> {
     let mut out = Vec::new();
-    for o in &prepared.objects {
+    let mut objects = prepared.objects.clone();
+    apply::stamp_secrets(&mut objects, secrets);
+    for o in &objects {
         let adjust = prepared.adjust(o);
         if let Some(u) = adjust.upgrade
             && !u.change.immutable.is_empty()

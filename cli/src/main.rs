@@ -168,6 +168,8 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                 prepared.prune.delete.len()
             ));
             drop(progress);
+            let listed = prune::describe(&prepared.prune);
+            eprint!("{listed}");
             if let Some(blocked) = statefulsets::describe_blocked(&prepared.upgrades) {
                 if !recreate_statefulsets {
                     return Err(Usage(format!(
@@ -178,8 +180,6 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
                 }
                 eprint!("these StatefulSets will be re-created (pods and claims kept):\n{blocked}");
             }
-            let listed = prune::describe(&prepared.prune);
-            eprint!("{listed}");
             let destructive = !prepared.prune.delete.is_empty()
                 || (recreate_statefulsets
                     && statefulsets::describe_blocked(&prepared.upgrades).is_some());
@@ -295,7 +295,8 @@ async fn run_cluster(cli: Cli) -> anyhow::Result<u8> {
             let client = cluster::client(&ca).await?;
             let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
             let prepared = apply::prepare(&client, &stack, &inv).await?;
-            let changes = diff::diff(&client, &inv, &prepared).await?;
+            let values = secrets::read(&client, &stack).await?;
+            let changes = diff::diff(&client, &inv, &prepared, &values).await?;
             for c in &changes {
                 print!("{}", c.diff);
             }

@@ -12,12 +12,16 @@ use kube::api::{Api, DeleteParams, ListParams, PropagationPolicy};
 
 use crate::cluster::{api_for, is_not_found};
 use crate::inventory::Member;
+use voice_core::render::Object;
 
 /// What a run would prune.
 #[derive(Debug, Default)]
 pub struct Prune {
-    /// Members to delete.
+    /// Members to delete, after confirmation.
     pub delete: Vec<Member>,
+    /// Jobs that a Job of the same component with a new template replaces (Job names carry
+    /// their template's hash): deleted without asking.
+    pub superseded: Vec<Member>,
     /// Members the configuration no longer has that are kept, each with why.
     pub kept: Vec<(String, String)>,
 }
@@ -29,13 +33,19 @@ impl Prune {
     }
 }
 
-/// Splits the members that are not in `configured` (object ids of the whole configuration)
-/// into those to delete and those kept because they hold data.
+/// Splits the members that are not among `configured` (every object of the configuration)
+/// into those to delete, superseded Jobs, and those kept because they hold data.
 pub async fn plan(
     client: &Client,
     members: &[Member],
-    configured: &BTreeSet<String>,
+    configured: &[Object],
 ) -> anyhow::Result<Prune> {
+    let job_components: BTreeSet<&str> = configured
+        .iter()
+        .filter(|o| o.kind == "Job")
+        .map(|o| o.component.as_str())
+        .collect();
+    let configured: BTreeSet<String> = configured.iter().map(Object::id).collect();
     let stale: Vec<&Member> = members
         .iter()
         .filter(|m| !configured.contains(&m.id()))
@@ -52,6 +62,16 @@ pub async fn plan(
         .await?;
     let mut out = Prune::default();
     for m in stale {
+        let component = m
+            .object
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app.kubernetes.io/name"));
+        if m.kind == "Job" && component.is_some_and(|c| job_components.contains(c.as_str())) {
+            out.superseded.push(m.clone());
+            continue;
+        }
         match held
             .iter()
             .find(|(n, _)| m.kind == "Namespace" && *n == m.name)
@@ -112,6 +132,9 @@ pub async fn delete(client: &Client, members: &[Member], dry_run: bool) -> anyho
 /// The prune list for people: one line per object, grouped under a heading.
 pub fn describe(p: &Prune) -> String {
     let mut s = String::new();
+    for m in &p.superseded {
+        s.push_str(&format!("replacing {} (its template changed)\n", m.id()));
+    }
     if !p.delete.is_empty() {
         s.push_str(&format!(
             "{} object(s) are no longer in the configuration and will be deleted:\n",

@@ -37,7 +37,7 @@ pub enum Outcome {
 
 /// The values of the Secrets install ensured, by `(namespace, name)`: what the pods read,
 /// for their fingerprint annotation. Never printed.
-pub type Values = BTreeMap<(String, String), BTreeMap<String, String>>;
+pub use voice_core::render::inputs::SecretValues as Values;
 
 /// Values the user supplied, keyed by `(secret, key)`.
 #[derive(Default)]
@@ -105,6 +105,27 @@ impl UserValues {
         }
         Ok(UserValues(v))
     }
+}
+
+/// Reads the values of the run's Secrets that exist, writing nothing (for `diff`).
+pub async fn read(client: &Client, stack: &Stack) -> anyhow::Result<Values> {
+    let specs = voice_core::selection::secrets(stack);
+    let found: Vec<Option<((String, String), BTreeMap<String, String>)>> =
+        futures::stream::iter(specs.iter())
+            .map(|spec| async move {
+                let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
+                let live = api
+                    .get_opt(&spec.name)
+                    .await
+                    .with_context(|| format!("reading Secret {}/{}", spec.namespace, spec.name))?;
+                Ok::<_, anyhow::Error>(
+                    live.map(|s| ((spec.namespace.clone(), spec.name.clone()), decode(&s))),
+                )
+            })
+            .buffered(16)
+            .try_collect()
+            .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 fn random(length: usize, alphabet: &[u8]) -> String {

@@ -5,113 +5,12 @@
 //! The scenarios share one cluster and run one at a time; each uses its own release name
 //! and namespaces and purges them at the end.
 
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_kubectl-voice")
-}
-
-struct Release {
-    kubeconfig: String,
-    name: String,
-    profile: &'static str,
-}
-
-impl Release {
-    fn new(name: &str) -> Self {
-        let cluster = voice_tests::cluster::shared();
-        Release {
-            kubeconfig: cluster.kubeconfig_path().display().to_string(),
-            name: name.to_string(),
-            profile: "dev",
-        }
-    }
-    fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
-        let mut a: Vec<String> = vec![
-            cmd.into(),
-            "--kubeconfig".into(),
-            self.kubeconfig.clone(),
-            "--profile".into(),
-            self.profile.into(),
-        ];
-        for s in [
-            format!("instance={}", self.name),
-            format!("namespaces.posthog={}-posthog", self.name),
-            format!("namespaces.app={}-app", self.name),
-            format!("namespaces.infra={}-infra", self.name),
-        ] {
-            a.push("--set".into());
-            a.push(s);
-        }
-        a.extend(extra.iter().map(|s| (*s).to_string()));
-        a
-    }
-    fn run(&self, cmd: &str, extra: &[&str]) -> Output {
-        Command::new(bin())
-            .args(self.args(cmd, extra))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run kubectl-voice")
-    }
-    fn kubectl(&self, args: &[&str]) -> String {
-        let o = Command::new(kubectl())
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .output()
-            .expect("run kubectl");
-        assert!(
-            o.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-    /// `kind/namespace/name resourceVersion` of every object of the release.
-    fn resource_versions(&self) -> Vec<String> {
-        let kinds = "deployments,statefulsets,jobs,services,configmaps,serviceaccounts,networkpolicies,ingresses,horizontalpodautoscalers,poddisruptionbudgets,secrets";
-        let out = self.kubectl(&["get", kinds, "-A", "-l", "app.kubernetes.io/instance", "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name} {.metadata.resourceVersion}{\"\\n\"}{end}"]);
-        let mut v: Vec<String> = out
-            .lines()
-            .filter(|l| l.contains(&format!("/{}-", self.name)))
-            .map(str::to_string)
-            .collect();
-        v.sort();
-        v
-    }
-    fn secret(&self, ns: &str, name: &str) -> String {
-        self.kubectl(&[
-            "get",
-            "secret",
-            "-n",
-            &format!("{}-{ns}", self.name),
-            name,
-            "-o",
-            "jsonpath={.data}",
-        ])
-    }
-    fn purge(&self) {
-        let o = self.run("uninstall", &["--purge", "--yes"]);
-        assert!(o.status.success(), "purge: {}", text(&o));
-    }
-}
-
-fn kubectl() -> String {
-    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into())
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{Release, SERIAL, bin, kubectl, text};
 
 #[test]
 fn dev_installs_ready_reinstall_changes_nothing_and_uninstall_keeps_data() {
@@ -355,7 +254,8 @@ fn a_service_that_changes_between_headless_and_an_address_is_replaced() {
         ])
     };
     let install = |sets: &[&str]| {
-        let mut args = vec!["--no-wait", "--skip-checks"];
+        // Turning Sentinel on and off prunes one StatefulSet each way: confirmed.
+        let mut args = vec!["--no-wait", "--skip-checks", "--yes"];
         args.extend(sets);
         let o = r.run("install", &args);
         assert!(o.status.success(), "{}", text(&o));

@@ -1,14 +1,15 @@
 //! voice-core: the sans-IO planner behind `kubectl voice`.
 //!
 //! Data in, data out: a `voice.yaml` text goes in; a validated [`config::Config`], the
-//! component [`catalog`], [`sizing`], [`fit`], the rendered objects ([`render`]) and the ordered
-//! [`plan`] come out. No I/O, no clock, no randomness, no async: the CLI and the WASM page call
-//! exactly this code.
+//! component [`catalog`], [`sizing`], the namespace [`policy`], [`fit`], the rendered objects
+//! ([`render`]) and the ordered [`plan`] come out. No I/O, no clock, no randomness, no async:
+//! the CLI and the WASM page call exactly this code.
 
 pub mod catalog;
 pub mod config;
 pub mod fit;
 pub mod plan;
+pub mod policy;
 pub mod quantity;
 pub mod readiness;
 pub mod render;
@@ -24,5 +25,11 @@ pub use config::{Diagnostic, Errors, Input, ProfileName};
 /// line and column.
 pub fn load(input: &Input<'_>) -> Result<Stack, Errors> {
     let (cfg, positions) = config::load(input)?;
-    catalog::build(&cfg).map_err(|diags| config::finish(diags, &positions))
+    let stack = catalog::build(&cfg).map_err(|diags| config::finish(diags, &positions))?;
+    let diags = policy::violations(&stack);
+    if diags.is_empty() {
+        Ok(stack)
+    } else {
+        Err(config::finish(diags, &positions))
+    }
 }

@@ -69,6 +69,15 @@ pub enum Gate {
         /// Name.
         name: String,
     },
+    /// The ResourceQuota's limits are in force (the quota controller has counted the
+    /// namespace): until then the API server refuses every pod of the namespace, and the
+    /// controllers that make them back off for minutes.
+    QuotaEnforced {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
 }
 
 /// One wave of the rollout.
@@ -176,6 +185,13 @@ fn gates(stack: &Stack, objects: &[&Object]) -> Vec<Gate> {
     let mut out = Vec::new();
     for o in objects {
         let ns = o.namespace.clone().unwrap_or_default();
+        if o.kind == "ResourceQuota" {
+            out.push(Gate::QuotaEnforced {
+                namespace: ns,
+                name: o.name.clone(),
+            });
+            continue;
+        }
         let Some(c) = stack.component(&o.component) else {
             continue;
         };

@@ -62,6 +62,18 @@ pub fn job_failed(j: &Job) -> Option<String> {
     ))
 }
 
+/// The quota controller has taken up the ResourceQuota's limits (`status.hard` equals
+/// `spec.hard`), so the API server admits pods against them.
+pub fn quota_enforced(q: &k8s_openapi::api::core::v1::ResourceQuota) -> bool {
+    let spec = q.spec.as_ref().and_then(|s| s.hard.as_ref());
+    let status = q.status.as_ref().and_then(|s| s.hard.as_ref());
+    match (spec, status) {
+        (Some(a), Some(b)) => a == b,
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
 /// The claim is Bound.
 pub fn pvc_bound(p: &PersistentVolumeClaim) -> bool {
     p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound")

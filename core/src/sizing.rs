@@ -125,7 +125,7 @@ pub struct Sizing {
 }
 
 /// Pods of the standby colour of a blue-green component.
-fn standby(c: &Component) -> u32 {
+pub fn standby(c: &Component) -> u32 {
     if c.blue_green.is_some() {
         c.replicas
     } else {

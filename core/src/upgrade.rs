@@ -1,4 +1,4 @@
-//! What an upgrade cannot change in place. A StatefulSet's selector, service name, pod
+//! What an upgrade cannot change in place, or not in one step. A StatefulSet's selector, service name, pod
 //! management policy and claim templates are immutable: an apply that changes them is
 //! rejected. [`statefulset`] compares a planned StatefulSet with the live one before any
 //! write, so install can name each such change with the way out instead of stopping
@@ -143,6 +143,44 @@ pub fn keep_live_template_metadata(planned: &mut Value, live: &Value) {
     }
 }
 
+/// The quota limits (`spec.hard`) to hold while a rollout runs: the larger of the live and
+/// the planned value of each resource, when the plan lowers any (a smaller profile). The
+/// quota is lowered to the plan only after the workloads have shrunk: lowered first, it would
+/// forbid the very pods that replace the larger ones. `None` when the plan lowers nothing.
+pub fn quota_during_rollout(planned: &Value, live: &Value) -> Option<Value> {
+    let (Some(want), Some(have)) = (
+        planned.pointer("/spec/hard").and_then(Value::as_object),
+        live.pointer("/spec/hard").and_then(Value::as_object),
+    ) else {
+        return None;
+    };
+    let amount = |key: &str, v: &Value| -> Option<u64> {
+        let s = v
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| v.as_u64().map(|n| n.to_string()))?;
+        if key.ends_with("cpu") {
+            crate::quantity::MilliCpu::parse(&s).ok().map(|m| m.0)
+        } else if key.ends_with("memory") || key.ends_with("storage") {
+            Bytes::parse(&s).ok().map(|b| b.0)
+        } else {
+            s.parse().ok()
+        }
+    };
+    let mut merged = want.clone();
+    let mut lowered = false;
+    for (k, w) in want {
+        if let Some(h) = have.get(k)
+            && let (Some(a), Some(b)) = (amount(k, w), amount(k, h))
+            && b > a
+        {
+            merged.insert(k.clone(), h.clone());
+            lowered = true;
+        }
+    }
+    lowered.then(|| Value::Object(merged))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +201,22 @@ mod tests {
             v["spec"]["podManagementPolicy"] = json!(p);
         }
         v
+    }
+
+    #[test]
+    fn a_lowered_quota_waits_for_the_workloads() {
+        let q = |cpu: &str, mem: &str| json!({"spec": {"hard": {"requests.cpu": cpu, "requests.memory": mem, "persistentvolumeclaims": "4"}}});
+        assert_eq!(quota_during_rollout(&q("8", "16Gi"), &q("4", "8Gi")), None);
+        assert_eq!(
+            quota_during_rollout(&q("8", "16Gi"), &q("8000m", "16384Mi")),
+            None
+        );
+        assert_eq!(
+            quota_during_rollout(&q("4", "16Gi"), &q("140", "8Gi")),
+            Some(
+                json!({"requests.cpu": "140", "requests.memory": "16Gi", "persistentvolumeclaims": "4"})
+            )
+        );
     }
 
     #[test]

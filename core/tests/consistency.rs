@@ -617,18 +617,22 @@ fn production_fit_on_three_8cpu_16gi_nodes() {
 }
 
 #[test]
-fn production_passes_its_quota_in_a_rollout_but_not_at_every_hpa_maximum() {
-    let stack = load(ProfileName::Production, &[]);
-    assert!(voice_core::catalog::voiceassistant::policy_violations(&stack).is_empty());
-    let usage = voice_core::catalog::voiceassistant::quota_usage(&stack);
-    let app = usage
-        .iter()
-        .find(|u| u.namespace == "voiceassistant-prod")
-        .expect("app namespace");
-    assert!(
-        !app.max_fits(),
-        "limits at maximum replicas exceed the reference quota"
-    );
+fn every_profile_holds_every_autoscaler_at_its_maximum_within_its_quota() {
+    for p in voice_core::config::PROFILES {
+        let stack = load(p, &[]);
+        assert!(voice_core::policy::violations(&stack).is_empty());
+        let usage = voice_core::policy::quota_usage(&stack);
+        assert!(!usage.is_empty(), "{p:?}");
+        for u in usage {
+            assert!(
+                u.fits(),
+                "{p:?} {}: {:?} over {:?}",
+                u.namespace,
+                u.peak,
+                u.quota
+            );
+        }
+    }
 }
 
 #[test]

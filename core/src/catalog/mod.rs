@@ -3,7 +3,7 @@
 //!
 //! [`build`] turns a [`Config`] into a [`Stack`]: the enabled components with the user's
 //! overrides applied, plus the ConfigMaps and Secrets they read. Everything downstream (sizing,
-//! fit, render, plan) works from the stack and never re-states a component fact.
+//! policy, fit, render, plan) works from the stack and never re-states a component fact.
 
 pub mod engines;
 pub mod infra;
@@ -12,6 +12,7 @@ mod posthog;
 pub mod voiceassistant;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::{Config, Diagnostic, ProfileName};
 use crate::quantity::{Bytes, MilliCpu};
@@ -589,6 +590,10 @@ pub struct Stack {
     pub secrets: Vec<SecretSpec>,
     /// The parts this run acts on (`--only` / `--skip`); the configuration is the same.
     pub selection: crate::selection::Selection,
+    /// Every component as the catalog states it for this configuration, before any
+    /// `components.*` override and whatever the selection leaves out: what the
+    /// namespace quotas are sized for (`crate::policy`).
+    pub catalog: Arc<[Component]>,
 }
 
 impl Stack {
@@ -638,8 +643,11 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
         config_maps: Vec::new(),
         secrets: Vec::new(),
         selection: crate::selection::Selection::default(),
+        catalog: Arc::new([]),
     };
     add_all(cfg, &mut stack);
+    voiceassistant::finish(&mut stack);
+    stack.catalog = stack.components.as_slice().into();
     let mut diags = Vec::new();
     for (name, o) in &cfg.overrides {
         let path = format!("components.{name}");
@@ -748,10 +756,6 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             }
         }
     }
-    voiceassistant::finish(&mut stack);
-    if diags.is_empty() {
-        diags.extend(voiceassistant::policy_violations(&stack));
-    }
     if diags.is_empty() {
         Ok(stack)
     } else {
@@ -783,6 +787,7 @@ pub fn all_component_names() -> Vec<String> {
             config_maps: Vec::new(),
             secrets: Vec::new(),
             selection: crate::selection::Selection::default(),
+            catalog: Arc::new([]),
         };
         add_all(&cfg, &mut s);
         for c in s.components {

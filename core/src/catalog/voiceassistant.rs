@@ -1,8 +1,8 @@
 //! The VoiceAssistant platform: six Go-era services (identity, conversation, knowledge,
 //! ai-orchestrator, notification, analytics) and eight Python AI services, each with its
 //! ConfigMap, generated Secret, ServiceAccount, Deployment, Service and, at reference scale, its
-//! HPA and PDB; plus the namespace policies (ResourceQuota, LimitRange) the platform's
-//! namespaces carry.
+//! HPA and PDB; plus the LimitRange the platform's namespaces carry (their ResourceQuotas are
+//! derived from the plan's peak in `crate::policy`).
 //!
 //! Facts: the per-service table of the reference manifests (ports, probes, requests and
 //! limits, replicas, HPA bounds, PDBs, grace periods, ConfigMap and Secret keys, Redis DB
@@ -888,18 +888,6 @@ pub(super) fn finish(stack: &mut Stack) {
     }
 }
 
-/// A namespace's ResourceQuota (`compute-quota`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Quota {
-    /// requests.cpu / requests.memory.
-    pub requests: Resources,
-    /// limits.cpu / limits.memory.
-    pub limits: Resources,
-    /// persistentvolumeclaims.
-    pub pvcs: u32,
-}
-
 /// A namespace's LimitRange (`limit-range`, type Container).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -914,18 +902,6 @@ pub struct ContainerLimits {
     pub default_request: Resources,
 }
 
-/// The policies of one platform namespace.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamespacePolicy {
-    /// Namespace.
-    pub namespace: String,
-    /// ResourceQuota.
-    pub quota: Quota,
-    /// LimitRange.
-    pub limits: ContainerLimits,
-}
-
 fn r(cpu: &str, mem: &str) -> Resources {
     Resources {
         cpu: MilliCpu::parse(cpu).unwrap_or_default(),
@@ -933,58 +909,19 @@ fn r(cpu: &str, mem: &str) -> Resources {
     }
 }
 
-/// The ResourceQuota and LimitRange of the platform's namespaces. Production's application
-/// namespace carries the reference figures (100 / 200Gi requested, 200 / 400Gi limits, 50
-/// claims; containers 100m/128Mi to 4/8Gi); the infrastructure namespace's figures are this
-/// planner's (the reference set none), with a 50m/64Mi floor for the metrics exporters.
-pub fn policies(cfg: &Config) -> Vec<NamespacePolicy> {
+/// The platform's namespaces with their LimitRange, application namespace first.
+/// Production's application namespace carries the reference figures (containers 100m/128Mi
+/// to 4/8Gi); its infrastructure namespace a 50m/64Mi floor for the metrics exporters; the
+/// smaller profiles 10m/32Mi. Their ResourceQuotas are derived from the plan's peak
+/// (`crate::policy`), not stated here.
+pub fn limit_ranges(cfg: &Config) -> Vec<(String, ContainerLimits)> {
     use crate::config::ProfileName as P;
     if cfg.voice_assistant.is_none() {
         return Vec::new();
     }
-    let (app_q, infra_q, min_app, min_infra) = match cfg.profile {
-        P::Production => (
-            Quota {
-                requests: r("100", "200Gi"),
-                limits: r("200", "400Gi"),
-                pvcs: 50,
-            },
-            Quota {
-                requests: r("40", "100Gi"),
-                limits: r("80", "200Gi"),
-                pvcs: 30,
-            },
-            r("100m", "128Mi"),
-            r("50m", "64Mi"),
-        ),
-        P::Small => (
-            Quota {
-                requests: r("8", "16Gi"),
-                limits: r("40", "80Gi"),
-                pvcs: 20,
-            },
-            Quota {
-                requests: r("8", "16Gi"),
-                limits: r("32", "64Gi"),
-                pvcs: 20,
-            },
-            r("10m", "32Mi"),
-            r("10m", "32Mi"),
-        ),
-        P::Dev => (
-            Quota {
-                requests: r("4", "8Gi"),
-                limits: r("20", "40Gi"),
-                pvcs: 20,
-            },
-            Quota {
-                requests: r("4", "8Gi"),
-                limits: r("16", "32Gi"),
-                pvcs: 20,
-            },
-            r("10m", "32Mi"),
-            r("10m", "32Mi"),
-        ),
+    let (min_app, min_infra) = match cfg.profile {
+        P::Production => (r("100m", "128Mi"), r("50m", "64Mi")),
+        P::Small | P::Dev => (r("10m", "32Mi"), r("10m", "32Mi")),
     };
     let lim = |min| ContainerLimits {
         max: r("4", "8Gi"),
@@ -993,219 +930,7 @@ pub fn policies(cfg: &Config) -> Vec<NamespacePolicy> {
         default_request: r("250m", "256Mi"),
     };
     vec![
-        NamespacePolicy {
-            namespace: cfg.namespaces.app.clone(),
-            quota: app_q,
-            limits: lim(min_app),
-        },
-        NamespacePolicy {
-            namespace: cfg.namespaces.infra.clone(),
-            quota: infra_q,
-            limits: lim(min_infra),
-        },
+        (cfg.namespaces.app.clone(), lim(min_app)),
+        (cfg.namespaces.infra.clone(), lim(min_infra)),
     ]
-}
-
-/// Every container of a component's pod with its resources, the mesh sidecar included.
-pub fn pod_containers(c: &Component) -> Vec<(String, ResourceSpec)> {
-    let mut out: Vec<(String, ResourceSpec)> = c
-        .init_containers
-        .iter()
-        .chain(&c.containers)
-        .map(|x| (x.name.clone(), x.resources))
-        .collect();
-    if let Some(s) = c.mesh_sidecar {
-        out.push(("istio-proxy".into(), s));
-    }
-    out
-}
-
-/// Checks every namespace policy: the namespace's totals during a rollout (minimum replicas
-/// plus each Deployment's maxSurge) against its ResourceQuota, and each container against its
-/// LimitRange. Violations name the component.
-///
-/// Totals at maximum replicas are reported by [`quota_usage`], not rejected: the reference
-/// quota (200 CPU of limits) cannot hold every HPA at its maximum with the mesh sidecars, so
-/// there the quota, not the node count, caps autoscaling.
-pub fn policy_violations(stack: &Stack) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let sizing = crate::sizing::size(stack);
-    for pol in policies(&stack.config) {
-        for c in stack
-            .components
-            .iter()
-            .filter(|c| c.namespace == pol.namespace)
-        {
-            let path = format!("components.{}.resources", c.name);
-            for (name, rs) in pod_containers(c) {
-                let l = pol.limits;
-                let who = format!("container {name} of {} in {}", c.name, pol.namespace);
-                if rs.requests.cpu < l.min.cpu || rs.requests.memory < l.min.memory {
-                    out.push(Diagnostic::at_value(
-                        &path,
-                        format!(
-                            "{who} requests {} / {}, below the LimitRange minimum {} / {}",
-                            rs.requests.cpu, rs.requests.memory, l.min.cpu, l.min.memory
-                        ),
-                    ));
-                }
-                if rs.limits.cpu > l.max.cpu || rs.limits.memory > l.max.memory {
-                    out.push(Diagnostic::at_value(
-                        &path,
-                        format!(
-                            "{who} has limits {} / {}, above the LimitRange maximum {} / {}",
-                            rs.limits.cpu, rs.limits.memory, l.max.cpu, l.max.memory
-                        ),
-                    ));
-                }
-            }
-        }
-        let Some(u) = quota_usage(stack)
-            .into_iter()
-            .find(|u| u.namespace == pol.namespace)
-        else {
-            continue;
-        };
-        let max = u.rollout;
-        let rows: Vec<&crate::sizing::ComponentSize> = sizing
-            .components
-            .iter()
-            .filter(|r| r.namespace == pol.namespace && r.kind != WorkloadKind::Job)
-            .collect();
-        let largest = |f: &dyn Fn(&crate::sizing::ComponentSize) -> u64| {
-            rows.iter()
-                .max_by_key(|r| f(r) * u64::from(r.min_replicas))
-                .map_or_else(String::new, |r| r.name.clone())
-        };
-        let q = pol.quota;
-        let checks: [(&str, u64, u64, String, String, String); 4] = [
-            (
-                "requests.cpu",
-                max.requests.cpu.0,
-                q.requests.cpu.0,
-                max.requests.cpu.to_string(),
-                q.requests.cpu.to_string(),
-                largest(&|r| r.pod.requests.cpu.0),
-            ),
-            (
-                "requests.memory",
-                max.requests.memory.0,
-                q.requests.memory.0,
-                max.requests.memory.to_string(),
-                q.requests.memory.to_string(),
-                largest(&|r| r.pod.requests.memory.0),
-            ),
-            (
-                "limits.cpu",
-                max.limits.cpu.0,
-                q.limits.cpu.0,
-                max.limits.cpu.to_string(),
-                q.limits.cpu.to_string(),
-                largest(&|r| r.pod.limits.cpu.0),
-            ),
-            (
-                "limits.memory",
-                max.limits.memory.0,
-                q.limits.memory.0,
-                max.limits.memory.to_string(),
-                q.limits.memory.to_string(),
-                largest(&|r| r.pod.limits.memory.0),
-            ),
-        ];
-        for (field, have, allowed, h, a, big) in checks {
-            if have > allowed {
-                out.push(Diagnostic::at_value(
-                    &format!("components.{big}.resources"),
-                    format!("namespace {} needs {field} {h} during a rollout at minimum replicas, over its ResourceQuota ({a}); {big} is the largest consumer", pol.namespace),
-                ));
-            }
-        }
-        let claims: u32 = stack
-            .components
-            .iter()
-            .filter(|c| c.namespace == pol.namespace)
-            .map(|c| {
-                u32::try_from(c.storage.len()).unwrap_or(0)
-                    * if c.kind == WorkloadKind::StatefulSet {
-                        c.replicas
-                    } else {
-                        1
-                    }
-            })
-            .sum();
-        if claims > q.pvcs {
-            let big = stack
-                .components
-                .iter()
-                .filter(|c| c.namespace == pol.namespace && !c.storage.is_empty())
-                .max_by_key(|c| c.replicas)
-                .map_or("", |c| c.name.as_str());
-            out.push(Diagnostic::at_value(&format!("components.{big}.storage"), format!("namespace {} needs {claims} PersistentVolumeClaims, over its ResourceQuota ({})", pol.namespace, q.pvcs)));
-        }
-    }
-    out
-}
-
-/// A namespace's use of its ResourceQuota.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QuotaUsage {
-    /// Namespace.
-    pub namespace: String,
-    /// The quota.
-    pub quota: Quota,
-    /// Requests and limits at minimum replicas plus each Deployment's maxSurge pods.
-    pub rollout: crate::sizing::Totals,
-    /// Requests and limits at maximum replicas.
-    pub max: crate::sizing::Totals,
-}
-
-impl QuotaUsage {
-    /// Every figure at maximum replicas is within the quota.
-    pub fn max_fits(&self) -> bool {
-        let (m, q) = (self.max, self.quota);
-        m.requests.cpu <= q.requests.cpu
-            && m.requests.memory <= q.requests.memory
-            && m.limits.cpu <= q.limits.cpu
-            && m.limits.memory <= q.limits.memory
-    }
-}
-
-/// Each platform namespace's totals during a rollout and at maximum replicas, with its quota.
-pub fn quota_usage(stack: &Stack) -> Vec<QuotaUsage> {
-    let sizing = crate::sizing::size(stack);
-    policies(&stack.config)
-        .into_iter()
-        .map(|pol| {
-            let mut rollout = crate::sizing::Totals::default();
-            for row in sizing
-                .components
-                .iter()
-                .filter(|r| r.namespace == pol.namespace && r.kind != WorkloadKind::Job)
-            {
-                let surge = stack
-                    .component(&row.name)
-                    .filter(|c| c.kind == WorkloadKind::Deployment && !c.singleton)
-                    .map_or(0, |c| u32::try_from(c.max_surge).unwrap_or(0));
-                let n = u64::from(row.min_replicas + surge);
-                rollout.pods += row.min_replicas + surge;
-                rollout.requests.cpu = rollout.requests.cpu + row.pod.requests.cpu * n;
-                rollout.requests.memory = rollout.requests.memory + row.pod.requests.memory * n;
-                rollout.limits.cpu = rollout.limits.cpu + row.pod.limits.cpu * n;
-                rollout.limits.memory = rollout.limits.memory + row.pod.limits.memory * n;
-            }
-            let max = sizing
-                .namespaces
-                .iter()
-                .find(|n| n.namespace == pol.namespace)
-                .map(|n| n.totals.max)
-                .unwrap_or_default();
-            QuotaUsage {
-                namespace: pol.namespace,
-                quota: pol.quota,
-                rollout,
-                max,
-            }
-        })
-        .collect()
 }

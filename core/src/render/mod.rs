@@ -4,6 +4,7 @@
 //! Every object carries the standard `app.kubernetes.io/*` labels. Secrets are never
 //! rendered: their names and keys are part of the plan, and install creates them.
 
+pub mod inputs;
 pub mod istio;
 pub mod k8s;
 pub mod network;
@@ -306,7 +307,7 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         out.push(Object::new("platform", Stage::Cluster, pc));
     }
     let q = workload::quantities;
-    for pol in crate::catalog::voiceassistant::policies(&stack.config) {
+    for pol in crate::policy::policies(stack) {
         let ns = Some(pol.namespace.as_str());
         let hard = BTreeMap::from([
             (
@@ -457,6 +458,7 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
         emit(namespace(stack, &ns));
     }
     platform_objects(stack).into_iter().for_each(&mut emit);
+    let digests = inputs::ConfigDigests::all(stack);
     for c in &stack.components {
         let sa = ServiceAccount {
             metadata: meta(stack, c, &c.name),
@@ -476,7 +478,7 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
             Tier::Migration => Stage::Migration,
             Tier::App => Stage::App,
         };
-        workload::objects(stack, c, stage)
+        workload::objects(stack, c, stage, &digests)
             .into_iter()
             .for_each(&mut emit);
     }

@@ -11,6 +11,7 @@ use super::k8s::{
     ResourceMetricSource, RollingUpdateDeployment, StatefulSet, StatefulSetSpec,
 };
 
+use super::inputs::{CONFIG_CHECKSUM, ConfigDigests};
 use super::k8s::{Map, Str, owned, owned_all};
 use super::{Object, Stage, labels, meta, selector_labels};
 use crate::catalog::{
@@ -188,9 +189,23 @@ pub fn pod_template_colored(
     c: &Component,
     color: Option<&str>,
 ) -> core::PodTemplateSpec {
+    let checksum = ConfigDigests::of(stack, c).checksum(c);
+    template(stack, c, color, checksum.as_deref())
+}
+
+/// The pod template, given its `checksum/config` (computed once per component).
+fn template(
+    stack: &Stack,
+    c: &Component,
+    color: Option<&str>,
+    config_checksum: Option<&str>,
+) -> core::PodTemplateSpec {
     let mut annotations = BTreeMap::new();
     for (k, v) in &c.pod_annotations {
         annotations.insert(Str::from(*k), owned(v));
+    }
+    if let Some(sum) = config_checksum {
+        annotations.insert(CONFIG_CHECKSUM.into(), owned(sum));
     }
     if let Some((port, path)) = c.metrics {
         let number = c
@@ -312,11 +327,16 @@ fn fnv(bytes: &[u8]) -> u32 {
 /// changed Job runs again (Job templates are immutable).
 pub fn workload_name(stack: &Stack, c: &Component) -> String {
     if c.kind == WorkloadKind::Job {
-        let t = super::yaml::to_string(&pod_template(stack, c));
-        format!("{}-{:08x}", c.name, fnv(t.as_bytes()))
+        job_name(c, &pod_template(stack, c))
     } else {
         c.name.clone()
     }
+}
+
+/// A Job's name from its pod template.
+fn job_name(c: &Component, template: &core::PodTemplateSpec) -> String {
+    let t = super::yaml::to_string(template);
+    format!("{}-{:08x}", c.name, fnv(t.as_bytes()))
 }
 
 fn color_labels(mut l: Map, color: Option<&str>) -> Map {
@@ -355,13 +375,19 @@ pub fn initial_replicas(stack: &Stack, o: &Object) -> Option<u32> {
     (o.kind == "Deployment" && deployment_names(c).first() == Some(&o.name)).then_some(a.hpa.min)
 }
 
-pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object> {
+pub(super) fn objects(
+    stack: &Stack,
+    c: &Component,
+    stage: Stage,
+    digests: &ConfigDigests<'_>,
+) -> Vec<Object> {
     let mut out = Vec::new();
     let active = c.blue_green.map(|_| colors(c)[0]);
     let selector = LabelSelector {
         match_labels: Some(selector_labels(stack, &c.name)),
     };
-    let template = pod_template(stack, c);
+    let checksum = digests.checksum(c);
+    let template = template(stack, c, None, checksum.as_deref());
     match c.kind {
         WorkloadKind::Deployment => {
             for s in &c.storage {
@@ -415,7 +441,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                         },
                         strategy: Some(strategy.clone()),
                         template: if color.is_some() {
-                            pod_template_colored(stack, c, color)
+                            self::template(stack, c, color, checksum.as_deref())
                         } else {
                             template.clone()
                         },
@@ -456,7 +482,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, stage: Stage) -> Vec<Object>
                 active_deadline: 600,
             });
             let j = Job {
-                metadata: meta(stack, c, &workload_name(stack, c)),
+                metadata: meta(stack, c, &job_name(c, &template)),
                 spec: Some(JobSpec {
                     backoff_limit: Some(spec.backoff_limit),
                     active_deadline_seconds: Some(spec.active_deadline),

@@ -1,0 +1,118 @@
+//! Shared by the end-to-end tests: a release of the stack under its own instance and
+//! namespaces, run through the real binary against a real control plane.
+#![allow(dead_code)]
+
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kubectl-voice")
+}
+
+pub struct Release {
+    pub kubeconfig: String,
+    pub name: String,
+    pub profile: &'static str,
+}
+
+impl Release {
+    pub fn new(name: &str) -> Self {
+        Release::on(voice_tests::cluster::shared(), name)
+    }
+    /// A release on a given cluster.
+    pub fn on(cluster: &voice_tests::cluster::TestCluster, name: &str) -> Self {
+        Release {
+            kubeconfig: cluster.kubeconfig_path().display().to_string(),
+            name: name.to_string(),
+            profile: "dev",
+        }
+    }
+    pub fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            cmd.into(),
+            "--kubeconfig".into(),
+            self.kubeconfig.clone(),
+            "--profile".into(),
+            self.profile.into(),
+        ];
+        for s in [
+            format!("instance={}", self.name),
+            format!("namespaces.posthog={}-posthog", self.name),
+            format!("namespaces.app={}-app", self.name),
+            format!("namespaces.infra={}-infra", self.name),
+        ] {
+            a.push("--set".into());
+            a.push(s);
+        }
+        a.extend(extra.iter().map(|s| (*s).to_string()));
+        a
+    }
+    pub fn run(&self, cmd: &str, extra: &[&str]) -> Output {
+        self.command(cmd, extra)
+            .output()
+            .expect("run kubectl-voice")
+    }
+    /// The command line of a run, to add environment variables to.
+    pub fn command(&self, cmd: &str, extra: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(self.args(cmd, extra))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        c
+    }
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let o = Command::new(kubectl())
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .expect("run kubectl");
+        assert!(
+            o.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+    /// `kind/namespace/name resourceVersion` of every object of the release.
+    pub fn resource_versions(&self) -> Vec<String> {
+        let kinds = "deployments,statefulsets,jobs,services,configmaps,serviceaccounts,networkpolicies,ingresses,horizontalpodautoscalers,poddisruptionbudgets,secrets";
+        let out = self.kubectl(&["get", kinds, "-A", "-l", "app.kubernetes.io/instance", "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name} {.metadata.resourceVersion}{\"\\n\"}{end}"]);
+        let mut v: Vec<String> = out
+            .lines()
+            .filter(|l| l.contains(&format!("/{}-", self.name)))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+    pub fn secret(&self, ns: &str, name: &str) -> String {
+        self.kubectl(&[
+            "get",
+            "secret",
+            "-n",
+            &format!("{}-{ns}", self.name),
+            name,
+            "-o",
+            "jsonpath={.data}",
+        ])
+    }
+    pub fn purge(&self) {
+        let o = self.run("uninstall", &["--purge", "--yes"]);
+        assert!(o.status.success(), "purge: {}", text(&o));
+    }
+}
+
+pub fn kubectl() -> String {
+    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into())
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

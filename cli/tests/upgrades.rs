@@ -1,0 +1,695 @@
+//! The second install, end to end on a real control plane: profile changes both ways,
+//! image bumps of every stateful component, partial installs on fresh and full clusters,
+//! cloud ↔ self-hosted, autoscaled replicas, config changes that roll exactly their
+//! consumers, copied secrets repaired, and prunes listed before they happen. Every step
+//! checks that claims (by uid) and Secret values survive.
+//!
+//! The scenarios share one private cluster with room for production (8 nodes of 8 CPU /
+//! 16 GiB, Istio and ServiceMonitor CRDs) and run one at a time, each under its own release.
+//! Run with `--nocapture` to see each step's wall time and objects written.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Output;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use common::{Release, SERIAL, text};
+use voice_tests::cluster::{Options, TestCluster};
+
+fn cluster() -> &'static TestCluster {
+    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        TestCluster::start(Options {
+            nodes: "8x8cpu16Gi".into(),
+            crds: vec!["istio".into(), "servicemonitor".into()],
+            ..Options::default()
+        })
+        .expect("a control plane for the upgrade tests")
+    })
+}
+
+fn release(name: &str, profile: &'static str) -> Release {
+    Release {
+        profile,
+        ..Release::on(cluster(), name)
+    }
+}
+
+/// `kind/namespace/name` of the release's live objects of the kinds install writes
+/// (Secrets and claims apart), by the release's namespaces.
+fn objects(r: &Release) -> Vec<String> {
+    let kinds = "namespaces,deployments,statefulsets,jobs,services,configmaps,serviceaccounts,networkpolicies,ingresses,horizontalpodautoscalers,poddisruptionbudgets,resourcequotas,limitranges,roles,rolebindings,virtualservices.networking.istio.io,servicemonitors.monitoring.coreos.com";
+    let out = r.kubectl(&[
+        "get",
+        kinds,
+        "-A",
+        "-l",
+        "applyset.kubernetes.io/part-of",
+        "-o",
+        "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{\"\\n\"}{end}",
+    ]);
+    let prefix = format!("{}-", r.name);
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| {
+            let mut parts = l.split('/');
+            let kind = parts.next().unwrap_or_default();
+            let ns = parts.next().unwrap_or_default();
+            let name = parts.next().unwrap_or_default();
+            ns.starts_with(&prefix) || (kind == "Namespace" && name.starts_with(&prefix))
+        })
+        .map(|l| l.replace("Namespace//", "Namespace/"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Claim name → uid, across the release's namespaces.
+fn claims(r: &Release) -> BTreeMap<String, String> {
+    let out = r.kubectl(&[
+        "get",
+        "pvc",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.metadata.uid}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter(|l| l.starts_with(&format!("{}-", r.name)))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// Secret → its data (base64, never printed by a passing test).
+fn secrets(r: &Release) -> BTreeMap<String, String> {
+    let out = r.kubectl(&[
+        "get",
+        "secrets",
+        "-A",
+        "-l",
+        "app.kubernetes.io/managed-by=kubectl-voice",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.data}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter(|l| l.starts_with(&format!("{}-", r.name)))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// Every claim and every Secret value that existed before still exists, the same (keys may
+/// be added). Values are compared without being printed.
+fn assert_kept(
+    before: &(BTreeMap<String, String>, BTreeMap<String, String>),
+    r: &Release,
+    step: &str,
+) {
+    let (c, s) = (claims(r), secrets(r));
+    for (name, uid) in &before.0 {
+        assert_eq!(
+            c.get(name),
+            Some(uid),
+            "{step}: claim {name} was lost or replaced"
+        );
+    }
+    let map = |d: &str| -> BTreeMap<String, String> { serde_json::from_str(d).unwrap_or_default() };
+    for (name, data) in &before.1 {
+        let now = s.get(name).map(|d| map(d)).unwrap_or_default();
+        for (key, value) in map(data) {
+            assert!(
+                now.get(&key) == Some(&value),
+                "{step}: Secret {name} lost key {key} or its value changed"
+            );
+        }
+    }
+}
+
+fn data(r: &Release) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    (claims(r), secrets(r))
+}
+
+/// Objects written by an install: created + configured + replaced + pruned.
+fn written(o: &Output) -> usize {
+    let out = String::from_utf8_lossy(&o.stdout);
+    let n = |word: &str| -> usize {
+        out.split(|c| c == ',' || c == ':' || c == ';')
+            .filter_map(|part| part.trim().strip_suffix(word))
+            .filter_map(|num| num.trim().parse::<usize>().ok())
+            .sum()
+    };
+    n(" created") + n(" configured") + n(" replaced") + n(" pruned")
+}
+
+/// Installs and expects success; prints the step's wall time and objects written.
+fn step(r: &Release, label: &str, extra: &[&str]) -> Output {
+    let t = Instant::now();
+    let o = r.run("install", extra);
+    let secs = t.elapsed().as_secs_f64();
+    assert!(o.status.success(), "{label}: {}", text(&o));
+    eprintln!("step {label}: {secs:.1} s, {} objects written", written(&o));
+    o
+}
+
+fn assert_noop(r: &Release, label: &str, extra: &[&str]) {
+    let o = r.run("install", extra);
+    assert!(o.status.success(), "{label} re-run: {}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(" 0 created, 0 configured")
+            && out.contains(" 0 pruned")
+            && out.contains("0 written"),
+        "{label}: a re-run changed something: {out}"
+    );
+}
+
+fn generation(r: &Release, kind: &str, ns: &str, name: &str) -> String {
+    r.kubectl(&[
+        "get",
+        kind,
+        "-n",
+        &format!("{}-{ns}", r.name),
+        name,
+        "-o",
+        "jsonpath={.metadata.generation}",
+    ])
+}
+
+/// `kind/ns/name generation` of every Deployment and StatefulSet of the release.
+fn generations(r: &Release) -> BTreeMap<String, String> {
+    let out = r.kubectl(&[
+        "get",
+        "deployments,statefulsets",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name} {.metadata.generation}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter(|l| l.contains(&format!("/{}-", r.name)))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn profiles_change_both_ways_keeping_claims_and_secrets() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dev = release("up-a", "dev");
+    step(&dev, "dev (fresh)", &[]);
+    assert_noop(&dev, "dev", &[]);
+
+    // Claim templates grow from dev to small: stopped before any write, each named.
+    let small = release("up-a", "small");
+    let before = objects(&dev);
+    let rv = dev.resource_versions();
+    let o = small.run("install", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--recreate-statefulsets")
+            && err.contains("nothing was applied")
+            && err.contains("claim template `data` asks"),
+        "{err}"
+    );
+    assert_eq!(
+        rv,
+        dev.resource_versions(),
+        "a refused upgrade wrote something"
+    );
+    assert_eq!(before, objects(&dev));
+
+    for (profile, label) in [
+        ("small", "dev → small"),
+        ("production", "small → production"),
+        ("small", "production → small"),
+        ("dev", "small → dev"),
+    ] {
+        let r = release("up-a", profile);
+        let kept = data(&r);
+        step(
+            &r,
+            label,
+            &["--recreate-statefulsets", "--yes", "--timeout", "3m"],
+        );
+        assert_kept(&kept, &r, label);
+        assert_noop(&r, label, &[]);
+        let s = r.run("status", &[]);
+        assert!(s.status.success(), "{label}: status: {}", text(&s));
+    }
+    dev.purge();
+}
+
+#[test]
+fn every_stateful_component_takes_a_new_image_in_place() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = release("up-b", "small");
+    step(&r, "small (fresh)", &[]);
+    let kept = data(&r);
+    // The StatefulSets of the plan and their images, from the plan itself.
+    let plan = r.run("render", &[]);
+    let yaml = String::from_utf8_lossy(&plan.stdout).into_owned();
+    let mut sets: Vec<String> = Vec::new();
+    let mut bumped: Vec<(String, String, String)> = Vec::new();
+    for doc in yaml.split("\n---\n") {
+        if !doc.contains("kind: StatefulSet") {
+            continue;
+        }
+        let name = doc
+            .lines()
+            .find_map(|l| l.strip_prefix("  name: "))
+            .unwrap_or_default()
+            .to_string();
+        let ns = doc
+            .lines()
+            .find_map(|l| l.strip_prefix("  namespace: "))
+            .unwrap_or_default()
+            .to_string();
+        let image = doc
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("image: "))
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string();
+        // A patch release: the same repository under another tag.
+        let new = format!("{}-patch1", image);
+        sets.push("--set".into());
+        sets.push(format!("components.{name}.image={new}"));
+        bumped.push((ns, name, new));
+    }
+    assert!(bumped.len() >= 8, "{bumped:?}");
+    let args: Vec<&str> = sets.iter().map(String::as_str).collect();
+    step(&r, "image bump of every StatefulSet", &args);
+    for (ns, name, image) in &bumped {
+        let live = r.kubectl(&[
+            "get",
+            "statefulset",
+            "-n",
+            ns,
+            name,
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ]);
+        assert_eq!(&live, image, "{ns}/{name}");
+    }
+    assert_kept(&kept, &r, "image bump");
+    assert_noop(&r, "image bump", &args);
+    r.purge();
+}
+
+#[test]
+fn partial_installs_work_fresh_and_never_delete_what_they_leave_out() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Fresh clusters: every part alone and every part left out.
+    for (i, sel) in [
+        vec!["--only", "posthog"],
+        vec!["--only", "model-router"],
+        vec!["--only", "voiceassistant"],
+        vec!["--only", "infra"],
+        vec!["--only", "istio"],
+        vec!["--only", "monitoring"],
+        vec!["--skip", "infra"],
+        vec!["--skip", "posthog"],
+        vec!["--skip", "monitoring"],
+        vec![
+            "--set",
+            "voiceAssistant.enabled=false",
+            "--set",
+            "modelRouter.enabled=false",
+            "--set",
+            "istio.enabled=false",
+        ],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = release(&format!("up-c{i}"), "production");
+        let label = format!("fresh {}", sel.join(" "));
+        let o = step(&r, &label, sel);
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(" 0 pruned"),
+            "{}",
+            text(&o)
+        );
+        // What the plan lists is exactly what is now in the cluster.
+        let mut plan_args = sel.clone();
+        plan_args.extend(["-o", "json"]);
+        let p = r.run("plan", &plan_args);
+        assert!(p.status.success(), "{}", text(&p));
+        let plan: serde_json::Value =
+            serde_json::from_slice(&p.stdout).expect("plan -o json is JSON");
+        let mut planned: Vec<String> = plan["waves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|w| w["objects"].as_array().cloned().unwrap_or_default())
+            .map(|o| {
+                format!(
+                    "{}/{}/{}",
+                    o["kind"].as_str().unwrap_or_default(),
+                    o["namespace"].as_str().unwrap_or_default(),
+                    o["name"].as_str().unwrap_or_default()
+                )
+                .replace("Namespace//", "Namespace/")
+            })
+            .filter(|id| !id.starts_with("PriorityClass/") && !id.starts_with("Cluster"))
+            .filter(|id| !id.starts_with("Gateway/") && !id.starts_with("PeerAuthentication/"))
+            .filter(|id| {
+                !id.starts_with("DestinationRule/") && !id.starts_with("AuthorizationPolicy/")
+            })
+            .filter(|id| {
+                !id.starts_with("RequestAuthentication/")
+                    && !id.starts_with("Telemetry/")
+                    && !id.starts_with("EnvoyFilter/")
+            })
+            .collect();
+        // The inventory's namespace is created when the selection has none of it.
+        let live = objects(&r);
+        planned.sort();
+        planned.dedup();
+        let extra: Vec<&String> = live
+            .iter()
+            .filter(|l| !planned.contains(l) && !l.starts_with("Namespace/"))
+            .collect();
+        let missing: Vec<&String> = planned.iter().filter(|p| !live.contains(p)).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{label}: plan and cluster differ: extra {extra:?}, missing {missing:?}"
+        );
+        r.purge();
+    }
+
+    // A full install, then every selection again: nothing outside it is deleted.
+    let r = release("up-d", "production");
+    step(&r, "production (fresh)", &[]);
+    let all = objects(&r);
+    let kept = data(&r);
+    for sel in [
+        vec!["--only", "model-router"],
+        vec!["--posthog", "self-hosted", "--only", "model-router"],
+        vec!["--skip", "posthog"],
+        vec!["--skip", "infra"],
+        vec!["--skip", "voiceassistant"],
+        vec!["--only", "istio"],
+        vec!["--skip", "monitoring"],
+        vec!["--only", "infra"],
+    ] {
+        let label = format!("full, then {}", sel.join(" "));
+        let o = step(&r, &label, &sel);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains(" 0 pruned") && out.contains(" 0 created, 0 configured"),
+            "{label}: {out}"
+        );
+        assert_eq!(all, objects(&r), "{label}: objects changed");
+        assert_kept(&kept, &r, &label);
+    }
+    let d = r.run("diff", &["--skip", "posthog"]);
+    assert_eq!(d.status.code(), Some(0), "{}", text(&d));
+    r.purge();
+}
+
+#[test]
+fn posthog_switches_between_cloud_and_self_hosted_keeping_its_data() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = release("up-e", "dev");
+    step(&r, "dev self-hosted (fresh)", &[]);
+    let kept = data(&r);
+    let before = objects(&r);
+    let ns = format!("{}-posthog", r.name);
+
+    // Unconfirmed without a terminal: the list, and nothing written.
+    let o = r.run("install", &["--posthog", "cloud"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("will be deleted") && err.contains(&format!("Deployment/{ns}/posthog-web")),
+        "{err}"
+    );
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(before, objects(&r));
+
+    // Confirmed: PostHog's workloads go, its namespace stays for its claims and Secrets.
+    let o = step(
+        &r,
+        "self-hosted → cloud",
+        &[
+            "--posthog",
+            "cloud",
+            "--yes",
+            "--set",
+            "posthog.cloud.projectApiKey=phc_Qx7Lm2Rt9Vb4Nw8Kd3Hs6Fp1Zc5Yg0Ja2Ue7Oi4Tr9",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("kept Namespace/{ns}: it holds")),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        r.kubectl(&["get", "deployments", "-n", &ns, "-o", "name"])
+            .trim()
+            .is_empty()
+    );
+    assert_kept(&kept, &r, "self-hosted → cloud");
+    let s = r.run("status", &["--verify"]);
+    assert!(
+        !String::from_utf8_lossy(&s.stdout).contains("posthog-web"),
+        "{}",
+        text(&s)
+    );
+
+    step(&r, "cloud → self-hosted", &["--yes"]);
+    assert_kept(&kept, &r, "cloud → self-hosted");
+    assert_eq!(before, objects(&r));
+    assert_noop(&r, "self-hosted again", &[]);
+    r.purge();
+}
+
+#[test]
+fn autoscaled_replicas_survive_installs_and_the_autoscaler_comes_and_goes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = release("up-f", "dev");
+    let hpa = [
+        "--set",
+        "modelRouter.hpa.enabled=true",
+        "--set",
+        "modelRouter.hpa.minReplicas=1",
+        "--set",
+        "modelRouter.hpa.maxReplicas=6",
+    ];
+    step(&r, "dev with an autoscaler (fresh)", &hpa);
+    let replicas = || {
+        r.kubectl(&[
+            "get",
+            "deployment",
+            "-n",
+            &format!("{}-app", r.name),
+            "model-router",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+    };
+    assert_eq!(replicas(), "1");
+    // The autoscaler (here kubectl, as it would) takes it to 4: installs keep 4.
+    r.kubectl(&[
+        "scale",
+        "deployment",
+        "-n",
+        &format!("{}-app", r.name),
+        "model-router",
+        "--replicas",
+        "4",
+    ]);
+    step(&r, "re-install under an autoscaler", &hpa);
+    assert_eq!(replicas(), "4");
+    assert_noop(&r, "autoscaled", &hpa);
+    assert_eq!(replicas(), "4");
+    // The autoscaler off: the configured count comes back, the HPA is pruned.
+    let o = step(&r, "autoscaler off", &["--yes"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(" 1 pruned"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(replicas(), "1");
+    // And on again.
+    step(&r, "autoscaler on again", &hpa);
+    r.kubectl(&[
+        "scale",
+        "deployment",
+        "-n",
+        &format!("{}-app", r.name),
+        "model-router",
+        "--replicas",
+        "3",
+    ]);
+    step(&r, "re-install under the new autoscaler", &hpa);
+    assert_eq!(replicas(), "3");
+    r.purge();
+}
+
+#[test]
+fn config_changes_roll_exactly_their_consumers() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = release("up-g", "dev");
+    step(&r, "dev (fresh)", &[]);
+    let before = generations(&r);
+    step(
+        &r,
+        "a ConfigMap change",
+        &["--set", "modelRouter.database.sslMode=require"],
+    );
+    let after = generations(&r);
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        changed,
+        [&format!("Deployment/{}-app/model-router", r.name)],
+        "a ConfigMap change rolled other workloads"
+    );
+
+    // A key supplied later reaches the pods that read it, and only them.
+    let before = generations(&r);
+    let o = r
+        .command(
+            "install",
+            &["--set", "modelRouter.database.sslMode=require"],
+        )
+        .env(
+            "VOICE_MODEL_ROUTER_SECRET_OPENAI_API_KEY",
+            "sk-test-not-a-real-key",
+        )
+        .output()
+        .expect("run kubectl-voice");
+    assert!(o.status.success(), "{}", text(&o));
+    let after = generations(&r);
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        changed,
+        [&format!("Deployment/{}-app/model-router", r.name)]
+    );
+    r.purge();
+}
+
+#[test]
+fn copied_passwords_are_repaired_and_a_recreated_namespace_keeps_them() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = release("up-h", "dev");
+    step(&r, "dev (fresh)", &[]);
+    let app = format!("{}-app", r.name);
+    let infra = format!("{}-infra", r.name);
+    let value = |ns: &str, secret: &str, key: &str| {
+        r.kubectl(&[
+            "get",
+            "secret",
+            "-n",
+            ns,
+            secret,
+            "-o",
+            &format!("jsonpath={{.data.{key}}}"),
+        ])
+    };
+    let source = value(&infra, "infra-secrets", "MODEL_ROUTER_DB_PASSWORD");
+    assert_eq!(value(&app, "model-router-secret", "DB_PASSWORD"), source);
+
+    // A copy edited by hand is set back from its source. Its reader's fingerprint was made
+    // from the source's value, so it does not roll.
+    r.kubectl(&[
+        "patch",
+        "secret",
+        "-n",
+        &app,
+        "model-router-secret",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"stringData":{"DB_PASSWORD":"drifted"}}"#,
+    ]);
+    let o = step(&r, "repair a drifted copy", &[]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!(
+            "repaired Secret {app}/model-router-secret: DB_PASSWORD from {infra}/infra-secrets"
+        )),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(value(&app, "model-router-secret", "DB_PASSWORD"), source);
+
+    // The source rotated (made anew): every copy follows it and its readers roll.
+    r.kubectl(&[
+        "patch",
+        "secret",
+        "-n",
+        &infra,
+        "infra-secrets",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"stringData":{"MODEL_ROUTER_DB_PASSWORD":"rotated-by-hand-0123456789abcdef"}}"#,
+    ]);
+    let rotated = value(&infra, "infra-secrets", "MODEL_ROUTER_DB_PASSWORD");
+    let before_gen = generation(&r, "deployment", "app", "model-router");
+    step(&r, "copies follow a rotated source", &[]);
+    assert_eq!(value(&app, "model-router-secret", "DB_PASSWORD"), rotated);
+    assert_ne!(
+        before_gen,
+        generation(&r, "deployment", "app", "model-router")
+    );
+    let source = rotated;
+
+    // The infra namespace deleted and installed again: the source takes its copies' value
+    // instead of a new one, so every copy still agrees.
+    r.kubectl(&[
+        "delete",
+        "namespace",
+        &infra,
+        "--wait=true",
+        "--timeout=120s",
+    ]);
+    step(&r, "infra namespace re-created", &[]);
+    assert_eq!(
+        value(&infra, "infra-secrets", "MODEL_ROUTER_DB_PASSWORD"),
+        source
+    );
+    assert_eq!(value(&app, "model-router-secret", "DB_PASSWORD"), source);
+    r.purge();
+}
+
+#[test]
+fn diff_and_dry_run_list_what_would_be_pruned() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = release("up-i", "dev");
+    step(&r, "dev (fresh)", &[]);
+    let rv = r.resource_versions();
+    let off = ["--set", "voiceAssistant.enabled=false"];
+    let d = r.run("diff", &off);
+    assert_eq!(d.status.code(), Some(1), "{}", text(&d));
+    let err = String::from_utf8_lossy(&d.stderr);
+    assert!(
+        err.contains("will be deleted")
+            && err.contains(&format!("Deployment/{}-app/voice-engine", r.name)),
+        "{err}"
+    );
+    let o = r.run(
+        "install",
+        &["--dry-run=server", "--set", "voiceAssistant.enabled=false"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("will be deleted"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(rv, r.resource_versions(), "a dry run changed objects");
+    r.purge();
+}
