@@ -107,10 +107,13 @@ impl UserValues {
     }
 }
 
+/// `(namespace, name)`.
+type SecretId = (String, String);
+
 /// Reads the values of the run's Secrets that exist, writing nothing (for `diff`).
 pub async fn read(client: &Client, stack: &Stack) -> anyhow::Result<Values> {
     let specs = voice_core::selection::secrets(stack);
-    let found: Vec<Option<((String, String), BTreeMap<String, String>)>> =
+    let found: Vec<Option<(SecretId, BTreeMap<String, String>)>> =
         futures::stream::iter(specs.iter())
             .map(|spec| async move {
                 let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);

@@ -135,7 +135,7 @@ fn data(r: &Release) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
 fn written(o: &Output) -> usize {
     let out = String::from_utf8_lossy(&o.stdout);
     let n = |word: &str| -> usize {
-        out.split(|c| c == ',' || c == ':' || c == ';')
+        out.split([',', ':', ';'])
             .filter_map(|part| part.trim().strip_suffix(word))
             .filter_map(|num| num.trim().parse::<usize>().ok())
             .sum()

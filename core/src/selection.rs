@@ -228,10 +228,10 @@ pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
     let mut namespaces: BTreeSet<&str> = BTreeSet::new();
     let mut priority: BTreeSet<&str> = BTreeSet::new();
     for o in &all {
-        if keeps_object(o) == Some(true) {
-            if let Some(ns) = &o.namespace {
-                namespaces.insert(ns);
-            }
+        if keeps_object(o) == Some(true)
+            && let Some(ns) = &o.namespace
+        {
+            namespaces.insert(ns);
         }
     }
     for c in stack.components.iter().filter(|c| sel.includes(c)) {
@@ -287,14 +287,12 @@ pub fn secrets(stack: &Stack) -> Vec<SecretSpec> {
                 if let SecretSource::SameAs {
                     namespace, secret, ..
                 } = &k.source
-                {
-                    if let Some(src) = stack
+                    && let Some(src) = stack
                         .secrets
                         .iter()
                         .find(|x| &x.namespace == namespace && &x.name == secret)
-                    {
-                        wanted.insert((src.namespace.as_str(), src.name.as_str()));
-                    }
+                {
+                    wanted.insert((src.namespace.as_str(), src.name.as_str()));
                 }
             }
         }
