@@ -1001,11 +1001,13 @@ mod tests {
             );
             assert!(waves.iter().enumerate().all(|(i, w)| w.index == i + 1));
             assert!(waves[1].objects.iter().all(|r| r.kind == "Service"));
-            assert!(
-                waves[1..]
-                    .iter()
-                    .all(|w| w.gates.is_empty() || w.name == "workloads")
-            );
+            // Before the batch, only quotas are awaited (with waiting on).
+            assert!(waves[1..].iter().all(|w| {
+                w.name == "workloads"
+                    || w.gates
+                        .iter()
+                        .all(|g| matches!(g, Gate::QuotaEnforced { .. }))
+            }));
             assert!(!waves[2].secrets.is_empty());
             // Pod-making kinds after everything else in the batch, autoscalers at the end.
             let rank = |k: &str| match k {
