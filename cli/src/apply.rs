@@ -5,29 +5,23 @@
 //! configuration dropped are pruned after confirmation (never Secrets or claims).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, ResourceQuota};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
-use kube::runtime::watcher;
 use voice_core::Stack;
-use voice_core::plan::{Gate, ObjectRef, Wave};
-use voice_core::readiness;
+use voice_core::plan::{ObjectRef, Wave};
 use voice_core::render::{MANAGER, Object};
 
 use crate::cluster::api_for;
 use crate::inventory::{self, Inventory, Member};
 use crate::progress::Progress;
 use crate::secrets::{self, Outcome, UserValues};
-use crate::{prune, statefulsets};
+use crate::{prune, statefulsets, wait};
 
 /// Install options.
 #[derive(Debug, Clone)]
@@ -90,7 +84,8 @@ const REPLACE_DEADLINE: Duration = Duration::from_secs(120);
 /// How the replicas of an autoscaled Deployment are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replicas {
-    /// It does not exist yet: create it with the autoscaler's minimum.
+    /// It does not exist yet: create it, then set the autoscaler's minimum through the
+    /// hand-over field manager.
     Create(u32),
     /// It exists and our field manager still owns `spec.replicas`: hand the field over
     /// (keeping this live value) before applying without it, so the apply does not reset
@@ -121,7 +116,7 @@ const HANDOVER: &str = "kubectl-voice-replicas";
 pub fn body(inv: &Inventory, o: &Object, adjust: Adjust<'_>, for_diff: bool) -> serde_json::Value {
     let mut body = inventory::label(inv, o);
     match adjust.replicas {
-        Some(Replicas::Create(n)) => body["spec"]["replicas"] = n.into(),
+        Some(Replicas::Create(n)) if for_diff => body["spec"]["replicas"] = n.into(),
         Some(Replicas::Handover(n) | Replicas::Live(n)) if for_diff => {
             body["spec"]["replicas"] = n.into();
         }
@@ -184,7 +179,9 @@ pub async fn apply_one(
             replaced: Some(why),
         });
     }
-    if let Some(Replicas::Handover(n)) = adjust.replicas {
+    // The replicas of an autoscaled Deployment belong to a field manager of their own, which
+    // the autoscaler's writes then take over; ours never lists them, so no apply resets them.
+    let hand_over = |n: i64| {
         let only = serde_json::json!({
             "apiVersion": o.api_version,
             "kind": o.kind,
@@ -193,11 +190,31 @@ pub async fn apply_one(
         });
         let mut hp = PatchParams::apply(HANDOVER).force().validation_ignore();
         hp.dry_run = dry_run;
-        api.patch(&o.name, &hp, &Patch::Apply(&only))
+        let api = api.clone();
+        let id = o.id();
+        async move {
+            api.patch(&o.name, &hp, &Patch::Apply(&only))
+                .await
+                .map(|_| ())
+                .with_context(|| format!("handing the replicas of {id} over to its autoscaler"))
+        }
+    };
+    if let Some(Replicas::Handover(n)) = adjust.replicas {
+        hand_over(n).await?;
+    }
+    if let Some(Replicas::Create(n)) = adjust.replicas
+        && !dry_run
+    {
+        // Created without replicas (one pod at first), then set to the minimum at once.
+        let out = api
+            .patch(&o.name, &pp, &Patch::Apply(&body))
             .await
-            .with_context(|| {
-                format!("handing the replicas of {} over to its autoscaler", o.id())
-            })?;
+            .with_context(|| format!("applying {}", o.id()))?;
+        hand_over(i64::from(n)).await?;
+        return Ok(Applied {
+            entry: inventory::applied_entry(&out.metadata),
+            replaced: None,
+        });
     }
     let why = match api.patch(&o.name, &pp, &Patch::Apply(&body)).await {
         Ok(out) => match kept_headless(o, &out) {
@@ -299,159 +316,6 @@ fn kept_headless(o: &Object, live: &DynamicObject) -> Option<String> {
         .then(|| "spec.clusterIP cannot change from None to an address in place".to_string())
 }
 
-fn gate_name(g: &Gate) -> String {
-    match g {
-        Gate::DeploymentAvailable {
-            namespace, name, ..
-        } => format!("Deployment {namespace}/{name} available"),
-        Gate::StatefulSetReady {
-            namespace, name, ..
-        } => format!("StatefulSet {namespace}/{name} ready"),
-        Gate::JobComplete { namespace, name } => format!("Job {namespace}/{name} complete"),
-        Gate::PvcBound { namespace, name } => {
-            format!("PersistentVolumeClaim {namespace}/{name} bound")
-        }
-        Gate::ServiceEndpoints { namespace, name } => {
-            format!("Service {namespace}/{name} has ready endpoints")
-        }
-        Gate::QuotaEnforced { namespace, name } => {
-            format!("ResourceQuota {namespace}/{name} in force")
-        }
-    }
-}
-
-/// Waits for one gate with a watch.
-async fn await_gate(client: &Client, g: &Gate) -> anyhow::Result<()> {
-    match g {
-        Gate::DeploymentAvailable {
-            namespace, name, ..
-        } => {
-            let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-            await_condition(api, name, |d: Option<&Deployment>| {
-                d.is_some_and(readiness::deployment_available)
-            })
-            .await?;
-        }
-        Gate::StatefulSetReady {
-            namespace, name, ..
-        } => {
-            let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-            await_condition(api, name, |s: Option<&StatefulSet>| {
-                s.is_some_and(readiness::statefulset_ready)
-            })
-            .await?;
-        }
-        Gate::JobComplete { namespace, name } => {
-            let api: Api<Job> = Api::namespaced(client.clone(), namespace);
-            let job = await_condition(api, name, |j: Option<&Job>| {
-                j.is_some_and(|j| readiness::job_complete(j) || readiness::job_failed(j).is_some())
-            })
-            .await?;
-            if let Some(why) = job.as_ref().and_then(readiness::job_failed) {
-                anyhow::bail!(NotReady(format!("Job {namespace}/{name}: {why}")));
-            }
-        }
-        Gate::QuotaEnforced { namespace, name } => {
-            let api: Api<ResourceQuota> = Api::namespaced(client.clone(), namespace);
-            await_condition(api, name, |q: Option<&ResourceQuota>| {
-                q.is_some_and(readiness::quota_enforced)
-            })
-            .await?;
-        }
-        Gate::PvcBound { namespace, name } => {
-            let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-            await_condition(api, name, |p: Option<&PersistentVolumeClaim>| {
-                p.is_some_and(readiness::pvc_bound)
-            })
-            .await?;
-        }
-        Gate::ServiceEndpoints { namespace, name } => {
-            let api: Api<EndpointSlice> = Api::namespaced(client.clone(), namespace);
-            let cfg =
-                watcher::Config::default().labels(&format!("kubernetes.io/service-name={name}"));
-            let mut slices: BTreeMap<String, EndpointSlice> = BTreeMap::new();
-            let mut stream = watcher(api, cfg).boxed();
-            while let Some(ev) = stream.try_next().await? {
-                match ev {
-                    watcher::Event::Apply(s) | watcher::Event::InitApply(s) => {
-                        slices.insert(s.metadata.name.clone().unwrap_or_default(), s);
-                    }
-                    watcher::Event::Delete(s) => {
-                        slices.remove(&s.metadata.name.clone().unwrap_or_default());
-                    }
-                    watcher::Event::Init => slices.clear(),
-                    watcher::Event::InitDone => {}
-                }
-                if readiness::has_ready_endpoints(&slices.values().cloned().collect::<Vec<_>>()) {
-                    return Ok(());
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Why a gate's pods are not ready: pods of the component and the namespace's warnings.
-async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
-    let (namespace, name) = match g {
-        Gate::DeploymentAvailable {
-            namespace, name, ..
-        }
-        | Gate::StatefulSetReady {
-            namespace, name, ..
-        }
-        | Gate::JobComplete { namespace, name }
-        | Gate::PvcBound { namespace, name }
-        | Gate::ServiceEndpoints { namespace, name }
-        | Gate::QuotaEnforced { namespace, name } => (namespace.clone(), name.clone()),
-    };
-    let component = objects
-        .iter()
-        .find(|o| o.name == name && o.namespace.as_deref() == Some(&namespace))
-        .map_or(name.clone(), |o| o.component.clone());
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
-    let pod_list = pods
-        .list(&ListParams::default().labels(&format!("app.kubernetes.io/name={component}")))
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default();
-    let pod_names: BTreeSet<String> = pod_list
-        .iter()
-        .filter_map(|p| p.metadata.name.clone())
-        .collect();
-    let ev: Vec<Event> = events
-        .list(&ListParams::default())
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| {
-            e.involved_object.name.as_ref().is_some_and(|n| {
-                pod_names.contains(n)
-                    || n == &name
-                    || n.starts_with(&format!("{component}-"))
-                    || n.ends_with(&format!("-{name}-0"))
-            })
-        })
-        .collect();
-    if let Gate::PvcBound { .. } = g {
-        if let Some(r) = readiness::diagnose(&[], &ev) {
-            return r;
-        }
-        return format!(
-            "claim {name} is not Bound (is there a default StorageClass or a provisioner?)"
-        );
-    }
-    readiness::diagnose(&pod_list, &ev).unwrap_or_else(|| {
-        if pod_list.is_empty() {
-            format!("no pods of {component} exist yet")
-        } else {
-            "pods exist but are not ready yet".into()
-        }
-    })
-}
-
 /// Applies a wave's objects in parallel; counts outcomes against the live members and
 /// returns the objects it had to replace, each with why.
 #[allow(clippy::too_many_arguments)]
@@ -499,74 +363,6 @@ async fn apply_wave(
     }
     replaced.sort();
     Ok(replaced)
-}
-
-/// Waits for a wave's gates by watches, within the deadline; on timeout names the root cause.
-async fn await_wave(
-    client: &Client,
-    wave: &Wave,
-    objects: &[Object],
-    timeout: Duration,
-    progress: &mut Progress,
-) -> anyhow::Result<()> {
-    if wave.gates.is_empty() {
-        return Ok(());
-    }
-    let pending: Arc<Mutex<BTreeSet<usize>>> =
-        Arc::new(Mutex::new((0..wave.gates.len()).collect()));
-    let total = wave.gates.len();
-    let waits = futures::stream::iter(wave.gates.iter().enumerate())
-        .map(|(i, g)| {
-            let pending = pending.clone();
-            async move {
-                await_gate(client, g).await?;
-                pending.lock().map(|mut p| p.remove(&i)).ok();
-                Ok::<usize, anyhow::Error>(i)
-            }
-        })
-        .buffer_unordered(64);
-    let run = async {
-        let mut waits = std::pin::pin!(waits);
-        let mut done = 0;
-        while let Some(r) = waits.next().await {
-            r?;
-            done += 1;
-            progress.update(&format!(
-                "wave {} ({}): {done}/{total} gates ready",
-                wave.index, wave.name
-            ));
-        }
-        Ok::<(), anyhow::Error>(())
-    };
-    match tokio::time::timeout(timeout, run).await {
-        Ok(r) => r,
-        Err(_) => {
-            let left: Vec<usize> = pending
-                .lock()
-                .map(|p| p.iter().copied().collect())
-                .unwrap_or_default();
-            let mut lines = Vec::new();
-            for i in left.iter().take(8) {
-                let g = &wave.gates[*i];
-                lines.push(format!(
-                    "  {}: {}",
-                    gate_name(g),
-                    diagnose(client, objects, g).await
-                ));
-            }
-            if left.len() > 8 {
-                lines.push(format!("  … and {} more", left.len() - 8));
-            }
-            anyhow::bail!(NotReady(format!(
-                "wave {} ({}) not ready after {}s; {} of {total} gates unmet:\n{}",
-                wave.index,
-                wave.name,
-                timeout.as_secs(),
-                left.len(),
-                lines.join("\n")
-            )))
-        }
-    }
 }
 
 /// Kinds whose controllers create pods.
@@ -889,7 +685,7 @@ pub async fn install(
             parent_written = Some((all_kinds, all_ns));
         }
         if opts.wait && !opts.dry_run {
-            await_wave(client, wave, &objects, opts.timeout, progress).await?;
+            wait::await_wave(client, wave, &objects, opts.timeout, progress).await?;
         }
         let awaited = if opts.wait && !opts.dry_run {
             format!(", {} gate(s) ready", wave.gates.len())
@@ -1006,7 +802,7 @@ mod tests {
                 w.name == "workloads"
                     || w.gates
                         .iter()
-                        .all(|g| matches!(g, Gate::QuotaEnforced { .. }))
+                        .all(|g| matches!(g, voice_core::plan::Gate::QuotaEnforced { .. }))
             }));
             assert!(!waves[2].secrets.is_empty());
             // Pod-making kinds after everything else in the batch, autoscalers at the end.

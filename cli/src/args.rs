@@ -60,130 +60,45 @@ pub struct ConfigArgs {
     pub select: Selection,
 }
 
-/// Subcommands.
+/// Subcommands: each one's flags and code live in `commands/<name>.rs`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show sizing, the fit on the nodes and the rollout waves.
-    Plan {
-        /// Configuration.
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Output format.
-        #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-        output: Output,
-    },
+    Plan(crate::commands::plan::Args),
     /// Write the manifests as multi-document YAML (secrets are never rendered).
     #[command(visible_alias = "template")]
-    Render {
-        /// Configuration.
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Write one file per component and a kustomization.yaml into DIR instead of stdout.
-        #[arg(long = "out", value_name = "DIR")]
-        out: Option<PathBuf>,
-    },
+    Render(crate::commands::render::Args),
     /// Check a configuration and report every problem.
-    Validate {
-        /// Configuration.
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Output format.
-        #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-        output: Output,
-    },
+    Validate(crate::commands::validate::Args),
     /// Check that the plan can be installed on the cluster (API, RBAC, CRDs, classes, capacity).
-    Check {
-        /// Configuration.
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Output format.
-        #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-        output: Output,
-    },
+    Check(crate::commands::check::Args),
     /// Check, then apply the plan wave by wave, waiting for each wave to be ready.
-    Install {
-        /// Configuration.
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// `server`: send everything as a server-side dry run; nothing is persisted.
-        #[arg(long = "dry-run", value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
-        dry_run: Option<String>,
-        /// Deadline for each wave to become ready (`300s`, `10m`).
-        #[arg(long, value_name = "DURATION", default_value = "10m")]
-        timeout: String,
-        /// Objects applied at once.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// A YAML file of secret values: `<secret-name>: {KEY: value}`.
-        #[arg(long = "secrets-file", value_name = "FILE")]
-        secrets_file: Option<PathBuf>,
-        /// Do not run the pre-install checks.
-        #[arg(long)]
-        skip_checks: bool,
-        /// Apply every wave without waiting for readiness gates (like `kubectl apply`).
-        #[arg(long)]
-        no_wait: bool,
-        /// Re-create StatefulSets whose change cannot be made in place (claim size or class,
-        /// selector): their pods keep running and their claims are kept (and expanded where
-        /// the storage class allows it).
-        #[arg(long)]
-        recreate_statefulsets: bool,
-        /// Do not ask for confirmation (of warnings, prunes and re-created StatefulSets).
-        #[arg(short = 'y', long)]
-        yes: bool,
-        /// Output format of the summary.
-        #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-        output: Output,
-    },
+    Install(crate::commands::install::Args),
     /// Show every component's state; exit 0 when healthy, 1 when not.
-    Status {
-        /// Configuration (to find the rollout and its health checks).
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Keep watching and reprint on every change.
-        #[arg(short = 'w', long)]
-        watch: bool,
-        /// Call each component's health endpoint through the API server's service proxy.
-        #[arg(long)]
-        verify: bool,
-        /// Output format.
-        #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-        output: Output,
-    },
+    Status(crate::commands::status::Args),
     /// Show what install would change, as unified diffs; exit 1 when anything differs.
-    Diff {
-        /// Configuration.
-        #[command(flatten)]
-        config: ConfigArgs,
-    },
+    Diff(crate::commands::diff::Args),
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
-    Uninstall {
-        /// Configuration (to find the rollout).
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Also delete PersistentVolumeClaims, generated Secrets and the namespaces.
-        #[arg(long)]
-        purge: bool,
-        /// Do not ask for confirmation (needed for --purge without a terminal).
-        #[arg(short = 'y', long)]
-        yes: bool,
-        /// List what would be deleted and stop.
-        #[arg(long)]
-        dry_run: bool,
-        /// Deadline for deletion.
-        #[arg(long, value_name = "DURATION", default_value = "5m")]
-        timeout: String,
-    },
+    Uninstall(crate::commands::uninstall::Args),
     /// Print a shell completion script.
-    Completion {
-        /// bash, zsh, fish, elvish or powershell.
-        shell: clap_complete::Shell,
-    },
+    Completion(crate::commands::completion::Args),
     /// Print the JSON Schema of voice.yaml.
     Schema,
     /// Print an embedded profile as a starting voice.yaml.
-    Profile {
-        /// dev, small or production.
-        name: String,
-    },
+    Profile(crate::commands::profile::Args),
+}
+
+/// Parses a duration flag (`300s`, `10m`, `1h`, a bare number of seconds).
+pub fn duration(s: &str) -> anyhow::Result<std::time::Duration> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let bad = || crate::Usage(format!("`{s}` is not a duration (examples: 300s, 10m, 1h)"));
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(bad().into()),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }

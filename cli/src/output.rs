@@ -34,3 +34,24 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Writes a value as `-o json` (pretty) or `-o yaml` to standard output.
+pub fn print(out: crate::args::Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    use std::io::Write;
+    let text = match out {
+        crate::args::Output::Yaml => serde_yaml::to_string(value)?,
+        _ => serde_json::to_string_pretty(value)? + "\n",
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Asks a yes/no question on standard error; true only for an explicit yes.
+pub fn confirm(question: &str) -> bool {
+    use std::io::Write;
+    eprint!("{question} ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).is_ok()
+        && matches!(line.trim(), "y" | "yes" | "Y" | "YES")
+}

@@ -100,6 +100,62 @@ fn render_out_writes_one_file_per_component_and_a_kustomization() {
     );
     let web = std::fs::read_to_string(dir.path().join("posthog-web.yaml")).unwrap();
     assert!(web.contains("kind: Deployment") && web.contains("kind: Ingress"));
+
+    // A second render into the same directory leaves no file of the first behind, and
+    // keeps files it never wrote.
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let o = run(&[
+        "render",
+        "--profile",
+        "small",
+        "--only",
+        "model-router",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!dir.path().join("posthog-web.yaml").exists());
+    assert!(dir.path().join("model-router.yaml").exists());
+    assert!(dir.path().join("notes.txt").exists());
+}
+
+#[test]
+fn selections_are_checked_and_shown_by_every_verb() {
+    let o = run(&["plan", "--only", "posthog,istoi", "--skip", "infr"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--only: `istoi` is not a part, did you mean `istio`?")
+            && e.contains("--skip: `infr` is not a part, did you mean `infra`?"),
+        "{e}"
+    );
+    // The plan of a selection lists its objects alone, and says which selection it is.
+    let o = run(&[
+        "plan",
+        "--profile",
+        "production",
+        "--only",
+        "posthog",
+        "-o",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["selection"]["only"], serde_json::json!(["posthog"]));
+    let namespaces: std::collections::BTreeSet<&str> = plan["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["objects"].as_array().unwrap())
+        .filter_map(|o| o["namespace"].as_str())
+        .collect();
+    assert_eq!(namespaces.into_iter().collect::<Vec<_>>(), ["posthog"]);
+    // render and validate take the same flags.
+    let o = run(&["render", "--profile", "production", "--skip", "monitoring"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("kind: ServiceMonitor"));
+    let o = run(&["validate", "--only", "monitoring"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]

@@ -30,6 +30,18 @@ fn cluster() -> &'static TestCluster {
     })
 }
 
+/// Purges a release when dropped, so a failed scenario leaves the next one the room it needs.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let o = release(&self.0, "production").run("uninstall", &["--purge", "--yes"]);
+        if !o.status.success() && !std::thread::panicking() {
+            panic!("purge of {}: {}", self.0, text(&o));
+        }
+    }
+}
+
 fn release(name: &str, profile: &'static str) -> Release {
     Release {
         profile,
@@ -197,6 +209,7 @@ fn generations(r: &Release) -> BTreeMap<String, String> {
 fn profiles_change_both_ways_keeping_claims_and_secrets() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dev = release("up-a", "dev");
+    let _cleanup = Cleanup("up-a".into());
     step(&dev, "dev (fresh)", &[]);
     assert_noop(&dev, "dev", &[]);
 
@@ -238,13 +251,13 @@ fn profiles_change_both_ways_keeping_claims_and_secrets() {
         let s = r.run("status", &[]);
         assert!(s.status.success(), "{label}: status: {}", text(&s));
     }
-    dev.purge();
 }
 
 #[test]
 fn every_stateful_component_takes_a_new_image_in_place() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = release("up-b", "small");
+    let _cleanup = Cleanup("up-b".into());
     step(&r, "small (fresh)", &[]);
     let kept = data(&r);
     // The StatefulSets of the plan and their images, from the plan itself.
@@ -295,7 +308,6 @@ fn every_stateful_component_takes_a_new_image_in_place() {
     }
     assert_kept(&kept, &r, "image bump");
     assert_noop(&r, "image bump", &args);
-    r.purge();
 }
 
 #[test]
@@ -325,6 +337,7 @@ fn partial_installs_work_fresh_and_never_delete_what_they_leave_out() {
     .enumerate()
     {
         let r = release(&format!("up-c{i}"), "production");
+        let _cleanup = Cleanup(r.name.clone());
         let label = format!("fresh {}", sel.join(" "));
         let o = step(&r, &label, sel);
         assert!(
@@ -364,24 +377,20 @@ fn partial_installs_work_fresh_and_never_delete_what_they_leave_out() {
                     && !id.starts_with("EnvoyFilter/")
             })
             .collect();
-        // The inventory's namespace is created when the selection has none of it.
         let live = objects(&r);
         planned.sort();
         planned.dedup();
-        let extra: Vec<&String> = live
-            .iter()
-            .filter(|l| !planned.contains(l) && !l.starts_with("Namespace/"))
-            .collect();
+        let extra: Vec<&String> = live.iter().filter(|l| !planned.contains(l)).collect();
         let missing: Vec<&String> = planned.iter().filter(|p| !live.contains(p)).collect();
         assert!(
             extra.is_empty() && missing.is_empty(),
             "{label}: plan and cluster differ: extra {extra:?}, missing {missing:?}"
         );
-        r.purge();
     }
 
     // A full install, then every selection again: nothing outside it is deleted.
     let r = release("up-d", "production");
+    let _cleanup = Cleanup("up-d".into());
     step(&r, "production (fresh)", &[]);
     let all = objects(&r);
     let kept = data(&r);
@@ -407,13 +416,13 @@ fn partial_installs_work_fresh_and_never_delete_what_they_leave_out() {
     }
     let d = r.run("diff", &["--skip", "posthog"]);
     assert_eq!(d.status.code(), Some(0), "{}", text(&d));
-    r.purge();
 }
 
 #[test]
 fn posthog_switches_between_cloud_and_self_hosted_keeping_its_data() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = release("up-e", "dev");
+    let _cleanup = Cleanup("up-e".into());
     step(&r, "dev self-hosted (fresh)", &[]);
     let kept = data(&r);
     let before = objects(&r);
@@ -465,13 +474,13 @@ fn posthog_switches_between_cloud_and_self_hosted_keeping_its_data() {
     assert_kept(&kept, &r, "cloud → self-hosted");
     assert_eq!(before, objects(&r));
     assert_noop(&r, "self-hosted again", &[]);
-    r.purge();
 }
 
 #[test]
 fn autoscaled_replicas_survive_installs_and_the_autoscaler_comes_and_goes() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = release("up-f", "dev");
+    let _cleanup = Cleanup("up-f".into());
     let hpa = [
         "--set",
         "modelRouter.hpa.enabled=true",
@@ -528,13 +537,13 @@ fn autoscaled_replicas_survive_installs_and_the_autoscaler_comes_and_goes() {
     ]);
     step(&r, "re-install under the new autoscaler", &hpa);
     assert_eq!(replicas(), "3");
-    r.purge();
 }
 
 #[test]
 fn config_changes_roll_exactly_their_consumers() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = release("up-g", "dev");
+    let _cleanup = Cleanup("up-g".into());
     step(&r, "dev (fresh)", &[]);
     let before = generations(&r);
     step(
@@ -578,13 +587,13 @@ fn config_changes_roll_exactly_their_consumers() {
         changed,
         [&format!("Deployment/{}-app/model-router", r.name)]
     );
-    r.purge();
 }
 
 #[test]
 fn copied_passwords_are_repaired_and_a_recreated_namespace_keeps_them() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = release("up-h", "dev");
+    let _cleanup = Cleanup("up-h".into());
     step(&r, "dev (fresh)", &[]);
     let app = format!("{}-app", r.name);
     let infra = format!("{}-infra", r.name);
@@ -662,13 +671,13 @@ fn copied_passwords_are_repaired_and_a_recreated_namespace_keeps_them() {
         source
     );
     assert_eq!(value(&app, "model-router-secret", "DB_PASSWORD"), source);
-    r.purge();
 }
 
 #[test]
 fn diff_and_dry_run_list_what_would_be_pruned() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = release("up-i", "dev");
+    let _cleanup = Cleanup("up-i".into());
     step(&r, "dev (fresh)", &[]);
     let rv = r.resource_versions();
     let off = ["--set", "voiceAssistant.enabled=false"];
@@ -691,5 +700,4 @@ fn diff_and_dry_run_list_what_would_be_pruned() {
         text(&o)
     );
     assert_eq!(rv, r.resource_versions(), "a dry run changed objects");
-    r.purge();
 }

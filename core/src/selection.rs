@@ -202,8 +202,8 @@ fn leaf(c: &Component) -> Leaf {
 }
 
 /// The objects of the stack's selection, in render order: the selected components' objects,
-/// the namespaces they (and the selection's Secrets) live in, the namespace policies of those
-/// namespaces, and the PriorityClasses their pods use. With everything selected, `all` is
+/// the namespaces they, the selection's Secrets and the inventory (the app namespace) live
+/// in, the namespace policies of those namespaces, and the PriorityClasses their pods use. With everything selected, `all` is
 /// returned as it is.
 pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
     let sel = &stack.selection;
@@ -244,7 +244,11 @@ pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
         .iter()
         .map(|o| match keeps_object(o) {
             Some(k) => k,
-            None if o.kind == "Namespace" => namespaces.contains(o.name.as_str()),
+            // The inventory lives in the app namespace (unless `-n` names another, which the
+            // CLI adds): every selection creates it, without its policies.
+            None if o.kind == "Namespace" => {
+                namespaces.contains(o.name.as_str()) || o.name == stack.config.namespaces.app
+            }
             None if o.kind == "PriorityClass" => priority.contains(o.name.as_str()),
             // Namespace policies (quota, limits, the platform Role) follow their namespace.
             None => o

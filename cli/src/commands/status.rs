@@ -1,8 +1,8 @@
-//! `kubectl voice status`: one LIST per kind over the inventory's selector (never one GET
-//! per object), a row per component and an overall verdict; `--verify` calls each health
-//! endpoint through the API server's service proxy.
+//! `kubectl voice status`: one row per component from one LIST per kind; `--watch`,
+//! `--verify`.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -14,8 +14,12 @@ use kube::api::{Api, ListParams};
 use serde::Serialize;
 use voice_core::readiness;
 
+use crate::args::{ConfigArgs, Output};
+use crate::cluster::ClusterArgs;
 use crate::inventory::Inventory;
+use crate::output::print;
 use crate::output::{paint, table};
+use crate::{cluster, config, exit, inventory};
 
 /// One component's state.
 #[derive(Debug, Clone, Serialize)]
@@ -339,4 +343,80 @@ pub async fn wait_for_change(client: &Client, inv: &Inventory) -> anyhow::Result
     let mut all = futures::stream::select(d, futures::stream::select(s, j)).skip(3);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(60), all.next()).await;
     Ok(())
+}
+
+/// The flags of `kubectl voice status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration (to find the rollout and its health checks).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Keep watching and reprint on every change.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// Call each component's health endpoint through the API server's service proxy.
+    #[arg(long)]
+    pub verify: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// Runs the command against the cluster.
+pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+    let Args {
+        config,
+        watch,
+        verify,
+        output,
+    } = args;
+    let stack = config::load(&config)?;
+    let client = cluster::client(ca).await?;
+    let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+    let checks = if verify {
+        voice_core::plan::plan(&stack)
+            .waves
+            .into_iter()
+            .flat_map(|w| w.checks)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    loop {
+        let mut report = collect(&client, &inv).await?;
+        if !stack.selection.is_everything() {
+            report.components.retain(|r| {
+                stack
+                    .component(&r.component)
+                    .is_some_and(|c| stack.selection.includes(c))
+            });
+            report.healthy =
+                !report.components.is_empty() && report.components.iter().all(|r| r.healthy);
+        }
+        if verify {
+            // Only what is installed is probed (a cloud install has no PostHog).
+            let present: Vec<voice_core::plan::HealthCheck> = checks
+                .iter()
+                .filter(|c| report.components.iter().any(|r| r.component == c.component))
+                .cloned()
+                .collect();
+            report.checks = self::verify(&client, &present).await;
+            report.healthy &= report.checks.iter().all(|c| c.1);
+        }
+        match output {
+            Output::Table => print!("{}", human(&report)),
+            o => print(o, &report)?,
+        }
+        if !watch {
+            return Ok(if report.healthy {
+                exit::OK
+            } else {
+                exit::NOT_READY
+            });
+        }
+        wait_for_change(&client, &inv).await?;
+        if output == Output::Table && std::io::stdout().is_terminal() {
+            print!("\x1b[2J\x1b[H");
+        }
+    }
 }

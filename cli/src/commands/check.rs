@@ -1,5 +1,5 @@
-//! `kubectl voice check`: can this plan be installed on this cluster? Grouped checks with
-//! ✔ / ‼ / × and a hint per failure, like `linkerd check --pre`. Install runs it first.
+//! `kubectl voice check`: can this plan be installed here? API, RBAC, CRDs, classes and
+//! capacity, reported linkerd-style by category.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -20,9 +20,13 @@ use voice_core::fit::NodeCapacity;
 use voice_core::quantity::{Bytes, MilliCpu};
 use voice_core::render::Object;
 
+use crate::args::{ConfigArgs, Output};
+use crate::cluster::ClusterArgs;
 use crate::cluster::{api_version_group, cluster_scoped, plural};
 use crate::inventory::Inventory;
 use crate::output::paint;
+use crate::output::print;
+use crate::{apply, cluster, config, exit, inventory};
 
 /// Result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -139,7 +143,7 @@ fn is_builtin(group: &str) -> bool {
 }
 
 /// Runs every check for the stack's objects.
-pub async fn run(client: &Client, stack: &Stack, objects: &[Object], inv: &Inventory) -> Report {
+pub async fn report(client: &Client, stack: &Stack, objects: &[Object], inv: &Inventory) -> Report {
     let mut categories = Vec::new();
 
     let mut api = Vec::new();
@@ -463,4 +467,34 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
             },
         )],
     }
+}
+
+/// The flags of `kubectl voice check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// Runs the command against the cluster.
+pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+    let Args { config, output } = args;
+    let stack = config::load(&config)?;
+    let client = cluster::client(ca).await?;
+    let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+    let (objects, _) = apply::planned(&stack, &inv);
+    let report = report(&client, &stack, &objects, &inv).await;
+    match output {
+        Output::Table => print!("{}", report.human()),
+        o => print(o, &report)?,
+    }
+    Ok(if report.ok() {
+        exit::OK
+    } else {
+        exit::NOT_READY
+    })
 }

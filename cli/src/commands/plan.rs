@@ -1,6 +1,8 @@
-//! `kubectl voice plan`: the sizing table, the fit verdict and the waves.
+//! `kubectl voice plan`: sizing, the fit on the nodes and the rollout waves, as a table or
+//! as the plan's JSON/YAML (the format the previewer consumes).
 
 use std::fmt::Write;
+use std::io::Write as _;
 
 use voice_core::catalog::{SecretSource, WorkloadKind};
 use voice_core::fit::{Placement, Verdict};
@@ -8,7 +10,10 @@ use voice_core::plan::Plan;
 use voice_core::quantity::{cores_str, gib_str};
 use voice_core::sizing::Totals;
 
+use crate::args::{ConfigArgs, Output};
+use crate::output::print;
 use crate::output::{paint, table};
+use crate::{config, exit};
 
 fn range<T: PartialEq + std::fmt::Display>(a: T, b: T) -> String {
     if a == b {
@@ -235,4 +240,27 @@ pub fn human(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// The flags of `kubectl voice plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let Args { config, output } = args;
+    let stack = config::load(&config)?;
+    let plan = voice_core::plan::plan(&stack);
+    match output {
+        Output::Table => std::io::stdout().write_all(human(&plan).as_bytes())?,
+        o => print(o, &plan)?,
+    }
+    Ok(exit::OK)
 }

@@ -2,14 +2,20 @@
 //! until they are gone. Claims, Secrets and namespaces (which hold them) are kept unless
 //! `--purge`, which must be confirmed.
 
+use std::io::IsTerminal as _;
+
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{DeleteParams, PropagationPolicy};
 use kube::runtime::wait::{await_condition, conditions};
 use voice_core::render::{Object, Stage};
 
+use crate::args::{ConfigArgs, duration};
+use crate::cluster::ClusterArgs;
 use crate::cluster::{api_for, is_not_found};
-use crate::inventory::{self, Inventory, Member};
+use crate::inventory::{Inventory, Member};
+use crate::output::confirm;
+use crate::{Usage, apply, cluster, config, exit, inventory};
 
 /// Order of deletion: the reverse of the rollout.
 fn rank(m: &Member, objects: &[Object]) -> usize {
@@ -171,4 +177,84 @@ pub async fn members(
     }
     kinds.insert("PersistentVolumeClaim".into());
     inventory::members(client, inv, &kinds, objects).await
+}
+
+/// The flags of `kubectl voice uninstall`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration (to find the rollout).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Also delete PersistentVolumeClaims, generated Secrets and the namespaces.
+    #[arg(long)]
+    pub purge: bool,
+    /// Do not ask for confirmation (needed for --purge without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// List what would be deleted and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Deadline for deletion.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+}
+
+/// Runs the command against the cluster.
+pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+    let Args {
+        config,
+        purge,
+        yes,
+        dry_run,
+        timeout,
+    } = args;
+    let timeout = duration(&timeout)?;
+    let stack = config::load(&config)?;
+    let client = cluster::client(ca).await?;
+    let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+    let (selected, objects) = apply::planned(&stack, &inv);
+    let members = members(&client, &inv, &objects).await?;
+    let (gone, kept) = selection(&stack, &members, &selected, &objects, purge);
+    if dry_run {
+        for m in &gone {
+            println!("would delete {}", m.id());
+        }
+        for m in &kept {
+            println!("would keep   {}", m.id());
+        }
+        return Ok(exit::OK);
+    }
+    if purge && !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Usage(
+                "--purge deletes volumes, Secrets and namespaces for good; pass --yes to confirm"
+                    .into(),
+            )
+            .into());
+        }
+        if !confirm(&format!(
+            "Delete {} objects including volumes and Secrets of `{}`? [y/N]",
+            gone.len(),
+            stack.config.instance
+        )) {
+            return Ok(exit::NOT_READY);
+        }
+    }
+    let mut progress = crate::progress::Progress::new(false);
+    progress.start(&format!("deleting {} objects", gone.len()));
+    let deleted = uninstall(&client, &gone, timeout).await?;
+    if stack.selection.is_everything() && (purge || kept.is_empty()) {
+        remove_parent(&client, &inv).await?;
+    }
+    progress.done(&format!("deleted {deleted} objects"));
+    drop(progress);
+    if kept.is_empty() {
+        println!("uninstall complete: {deleted} deleted");
+    } else {
+        println!(
+            "uninstall complete: {deleted} deleted, {} kept (volumes, Secrets, namespaces); run with --purge to delete them",
+            kept.len()
+        );
+    }
+    Ok(exit::OK)
 }

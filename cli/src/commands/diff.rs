@@ -1,13 +1,16 @@
-//! `kubectl voice diff`: a server-side dry-run apply of every object, compared with the
-//! live object after stripping what the server owns (managed fields, status, versions).
+//! `kubectl voice diff`: what install would change, as unified diffs from a server-side dry
+//! run, and what it would prune.
 
 use serde_json::Value;
 use similar::TextDiff;
 use voice_core::render::MANAGER;
 
-use crate::apply::{self, Prepared};
+use crate::apply::Prepared;
+use crate::args::ConfigArgs;
+use crate::cluster::ClusterArgs;
 use crate::cluster::{api_for, is_not_found};
 use crate::inventory::Inventory;
+use crate::{apply, cluster, config, exit, inventory, prune, secrets};
 
 /// Removes server-owned fields so only intent is compared.
 pub fn strip(mut v: Value) -> Value {
@@ -112,4 +115,42 @@ pub async fn diff(
         }
     }
     Ok(out)
+}
+
+/// The flags of `kubectl voice diff`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Runs the command against the cluster.
+pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+    let Args { config } = args;
+    let stack = config::load(&config)?;
+    let client = cluster::client(ca).await?;
+    let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+    let prepared = apply::prepare(&client, &stack, &inv).await?;
+    let values = secrets::read(&client, &stack).await?;
+    let changes = diff(&client, &inv, &prepared, &values).await?;
+    for c in &changes {
+        print!("{}", c.diff);
+    }
+    eprintln!(
+        "{} of {} objects differ ({}){}",
+        changes.len(),
+        prepared.objects.len(),
+        stack.selection.describe(),
+        if changes.is_empty() { "" } else { ":" },
+    );
+    for c in &changes {
+        eprintln!("  ~ {}", c.id);
+    }
+    eprint!("{}", prune::describe(&prepared.prune));
+    Ok(if changes.is_empty() && prepared.prune.delete.is_empty() {
+        exit::OK
+    } else {
+        exit::NOT_READY
+    })
 }

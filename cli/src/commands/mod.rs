@@ -1,0 +1,17 @@
+//! One module per verb, as cargo's `commands/*.rs`: each holds its flags (`Args`) and its
+//! `run`, over the shared cluster modules (`apply`, `wait`, `inventory`, `secrets`, `prune`,
+//! `statefulsets`). Offline verbs run without a runtime; cluster verbs run on tokio.
+
+pub mod check;
+pub mod completion;
+pub mod diff;
+pub mod install;
+pub mod plan;
+pub mod profile;
+pub mod render;
+pub mod schema;
+pub mod status;
+pub mod uninstall;
+pub mod validate;
+
+pub use schema::run as schema;

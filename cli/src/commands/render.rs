@@ -1,0 +1,92 @@
+//! `kubectl voice render`: the manifests as deterministic multi-document YAML on stdout,
+//! streamed object by object, or one file per component with a kustomization (`--out`).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::args::ConfigArgs;
+use crate::{config, exit};
+
+/// The flags of `kubectl voice render`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Write one file per component and a kustomization.yaml into DIR instead of stdout.
+    #[arg(long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let Args { config, out } = args;
+    let stack = config::load(&config)?;
+    match out {
+        None => render_stream(&stack)?,
+        Some(dir) => {
+            let objects = voice_core::render::selected(&stack);
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let files = voice_core::render::to_files(&objects);
+            // Files an earlier render listed that this one does not write would be
+            // read by `kubectl apply -k` as if still planned: remove them.
+            let listed =
+                std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap_or_default();
+            for old in listed.lines().filter_map(|l| l.trim().strip_prefix("- ")) {
+                let stale = !old.contains('/')
+                    && old.ends_with(".yaml")
+                    && !files.iter().any(|(n, _)| n == old);
+                if stale {
+                    std::fs::remove_file(dir.join(old))
+                        .or_else(|e| match e.kind() {
+                            std::io::ErrorKind::NotFound => Ok(()),
+                            _ => Err(e),
+                        })
+                        .with_context(|| {
+                            format!("removing the stale {old} from {}", dir.display())
+                        })?;
+                }
+            }
+            for (name, text) in &files {
+                let path = dir.join(name);
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            eprintln!(
+                "wrote {} files ({} objects) to {}",
+                files.len(),
+                objects.len(),
+                dir.display()
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Writes the manifests to stdout as they are rendered, dropping each object once written,
+/// so memory holds one object at a time instead of the whole stream.
+fn render_stream(stack: &voice_core::Stack) -> anyhow::Result<()> {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut doc = String::with_capacity(16 << 10);
+    let mut result = Ok(());
+    let mut write = |o: voice_core::render::Object| {
+        if result.is_ok() {
+            doc.clear();
+            doc.push_str("---\n");
+            o.write_yaml(&mut doc);
+            result = stdout.write_all(doc.as_bytes());
+        }
+    };
+    if stack.selection.is_everything() {
+        voice_core::render::render_each(stack, write);
+    } else {
+        voice_core::render::selected(stack)
+            .into_iter()
+            .for_each(&mut write);
+    }
+    result?;
+    stdout.flush()?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! `kubectl voice schema`: the JSON Schema of voice.yaml.
+
+use crate::args::Output;
+use crate::exit;
+use crate::output::print;
+
+/// Prints the schema.
+pub fn run() -> anyhow::Result<u8> {
+    print(Output::Json, &voice_core::config::schema())?;
+    Ok(exit::OK)
+}

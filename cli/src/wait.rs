@@ -1,0 +1,245 @@
+//! Waiting on readiness gates: each gate by a watch (kube-rs `await_condition`), a wave's
+//! gates in parallel within its deadline, and on timeout the root cause of each gate still
+//! unmet (a pod's scheduling failure, image pull, crash loop, an unbound claim).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, ResourceQuota};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Client;
+use kube::api::{Api, ListParams};
+use kube::runtime::wait::await_condition;
+use kube::runtime::watcher;
+use voice_core::plan::{Gate, Wave};
+use voice_core::readiness;
+use voice_core::render::Object;
+
+use crate::apply::NotReady;
+use crate::progress::Progress;
+
+/// A gate in words.
+fn gate_name(g: &Gate) -> String {
+    match g {
+        Gate::DeploymentAvailable {
+            namespace, name, ..
+        } => format!("Deployment {namespace}/{name} available"),
+        Gate::StatefulSetReady {
+            namespace, name, ..
+        } => format!("StatefulSet {namespace}/{name} ready"),
+        Gate::JobComplete { namespace, name } => format!("Job {namespace}/{name} complete"),
+        Gate::PvcBound { namespace, name } => {
+            format!("PersistentVolumeClaim {namespace}/{name} bound")
+        }
+        Gate::ServiceEndpoints { namespace, name } => {
+            format!("Service {namespace}/{name} has ready endpoints")
+        }
+        Gate::QuotaEnforced { namespace, name } => {
+            format!("ResourceQuota {namespace}/{name} in force")
+        }
+    }
+}
+
+/// Waits for one gate with a watch.
+pub async fn await_gate(client: &Client, g: &Gate) -> anyhow::Result<()> {
+    match g {
+        Gate::DeploymentAvailable {
+            namespace, name, ..
+        } => {
+            let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+            await_condition(api, name, |d: Option<&Deployment>| {
+                d.is_some_and(readiness::deployment_available)
+            })
+            .await?;
+        }
+        Gate::StatefulSetReady {
+            namespace, name, ..
+        } => {
+            let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+            await_condition(api, name, |s: Option<&StatefulSet>| {
+                s.is_some_and(readiness::statefulset_ready)
+            })
+            .await?;
+        }
+        Gate::JobComplete { namespace, name } => {
+            let api: Api<Job> = Api::namespaced(client.clone(), namespace);
+            let job = await_condition(api, name, |j: Option<&Job>| {
+                j.is_some_and(|j| readiness::job_complete(j) || readiness::job_failed(j).is_some())
+            })
+            .await?;
+            if let Some(why) = job.as_ref().and_then(readiness::job_failed) {
+                anyhow::bail!(NotReady(format!("Job {namespace}/{name}: {why}")));
+            }
+        }
+        Gate::QuotaEnforced { namespace, name } => {
+            let api: Api<ResourceQuota> = Api::namespaced(client.clone(), namespace);
+            await_condition(api, name, |q: Option<&ResourceQuota>| {
+                q.is_some_and(readiness::quota_enforced)
+            })
+            .await?;
+        }
+        Gate::PvcBound { namespace, name } => {
+            let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+            await_condition(api, name, |p: Option<&PersistentVolumeClaim>| {
+                p.is_some_and(readiness::pvc_bound)
+            })
+            .await?;
+        }
+        Gate::ServiceEndpoints { namespace, name } => {
+            let api: Api<EndpointSlice> = Api::namespaced(client.clone(), namespace);
+            let cfg =
+                watcher::Config::default().labels(&format!("kubernetes.io/service-name={name}"));
+            let mut slices: BTreeMap<String, EndpointSlice> = BTreeMap::new();
+            let mut stream = watcher(api, cfg).boxed();
+            while let Some(ev) = stream.try_next().await? {
+                match ev {
+                    watcher::Event::Apply(s) | watcher::Event::InitApply(s) => {
+                        slices.insert(s.metadata.name.clone().unwrap_or_default(), s);
+                    }
+                    watcher::Event::Delete(s) => {
+                        slices.remove(&s.metadata.name.clone().unwrap_or_default());
+                    }
+                    watcher::Event::Init => slices.clear(),
+                    watcher::Event::InitDone => {}
+                }
+                if readiness::has_ready_endpoints(&slices.values().cloned().collect::<Vec<_>>()) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a gate's pods are not ready: pods of the component and the namespace's warnings.
+async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
+    let (namespace, name) = match g {
+        Gate::DeploymentAvailable {
+            namespace, name, ..
+        }
+        | Gate::StatefulSetReady {
+            namespace, name, ..
+        }
+        | Gate::JobComplete { namespace, name }
+        | Gate::PvcBound { namespace, name }
+        | Gate::ServiceEndpoints { namespace, name }
+        | Gate::QuotaEnforced { namespace, name } => (namespace.clone(), name.clone()),
+    };
+    let component = objects
+        .iter()
+        .find(|o| o.name == name && o.namespace.as_deref() == Some(&namespace))
+        .map_or(name.clone(), |o| o.component.clone());
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
+    let pod_list = pods
+        .list(&ListParams::default().labels(&format!("app.kubernetes.io/name={component}")))
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let pod_names: BTreeSet<String> = pod_list
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    let ev: Vec<Event> = events
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| {
+            e.involved_object.name.as_ref().is_some_and(|n| {
+                pod_names.contains(n)
+                    || n == &name
+                    || n.starts_with(&format!("{component}-"))
+                    || n.ends_with(&format!("-{name}-0"))
+            })
+        })
+        .collect();
+    if let Gate::PvcBound { .. } = g {
+        if let Some(r) = readiness::diagnose(&[], &ev) {
+            return r;
+        }
+        return format!(
+            "claim {name} is not Bound (is there a default StorageClass or a provisioner?)"
+        );
+    }
+    readiness::diagnose(&pod_list, &ev).unwrap_or_else(|| {
+        if pod_list.is_empty() {
+            format!("no pods of {component} exist yet")
+        } else {
+            "pods exist but are not ready yet".into()
+        }
+    })
+}
+
+/// Waits for a wave's gates by watches, within the deadline; on timeout names the root cause.
+pub async fn await_wave(
+    client: &Client,
+    wave: &Wave,
+    objects: &[Object],
+    timeout: Duration,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    if wave.gates.is_empty() {
+        return Ok(());
+    }
+    let pending: Arc<Mutex<BTreeSet<usize>>> =
+        Arc::new(Mutex::new((0..wave.gates.len()).collect()));
+    let total = wave.gates.len();
+    let waits = futures::stream::iter(wave.gates.iter().enumerate())
+        .map(|(i, g)| {
+            let pending = pending.clone();
+            async move {
+                await_gate(client, g).await?;
+                pending.lock().map(|mut p| p.remove(&i)).ok();
+                Ok::<usize, anyhow::Error>(i)
+            }
+        })
+        .buffer_unordered(64);
+    let run = async {
+        let mut waits = std::pin::pin!(waits);
+        let mut done = 0;
+        while let Some(r) = waits.next().await {
+            r?;
+            done += 1;
+            progress.update(&format!(
+                "wave {} ({}): {done}/{total} gates ready",
+                wave.index, wave.name
+            ));
+        }
+        Ok::<(), anyhow::Error>(())
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(r) => r,
+        Err(_) => {
+            let left: Vec<usize> = pending
+                .lock()
+                .map(|p| p.iter().copied().collect())
+                .unwrap_or_default();
+            let mut lines = Vec::new();
+            for i in left.iter().take(8) {
+                let g = &wave.gates[*i];
+                lines.push(format!(
+                    "  {}: {}",
+                    gate_name(g),
+                    diagnose(client, objects, g).await
+                ));
+            }
+            if left.len() > 8 {
+                lines.push(format!("  … and {} more", left.len() - 8));
+            }
+            anyhow::bail!(NotReady(format!(
+                "wave {} ({}) not ready after {}s; {} of {total} gates unmet:\n{}",
+                wave.index,
+                wave.name,
+                timeout.as_secs(),
+                left.len(),
+                lines.join("\n")
+            )))
+        }
+    }
+}
