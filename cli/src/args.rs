@@ -78,6 +78,14 @@ pub enum Command {
     Status(crate::commands::status::Args),
     /// Show what install would change, as unified diffs; exit 1 when anything differs.
     Diff(crate::commands::diff::Args),
+    /// List the rollout's revisions (what made each, when, how it ended).
+    History(crate::commands::history::Args),
+    /// Apply a recorded revision again (default: the one before the current).
+    Rollback(crate::commands::rollback::Args),
+    /// Scale a component (`--replicas`, or `--min`/`--max` for an autoscaled one) and record it.
+    Scale(crate::commands::scale::Args),
+    /// Roll the pods of components (or `--all`) in wave order, waiting until they are ready.
+    Restart(crate::commands::restart::Args),
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
     Uninstall(crate::commands::uninstall::Args),
     /// Print a shell completion script.

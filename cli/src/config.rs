@@ -50,6 +50,12 @@ impl std::error::Error for BadInput {}
 
 /// Reads the file (or stdin), validates it with the core and builds the stack.
 pub fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
+    load_recorded(args).map(|(stack, _)| stack)
+}
+
+/// Like [`load`], also returning the configuration as one document (file over profile,
+/// `--set`s applied) without secret values: what history records and rollback loads.
+pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Value)> {
     let (file, text) = match &args.file {
         None => ("(profile)".to_string(), String::new()),
         Some(p) if p.as_os_str() == "-" => {
@@ -83,12 +89,50 @@ pub fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
     if let Some(mode) = &args.select.posthog {
         sets.push(format!("posthog.mode={mode}"));
     }
-    let mut stack = voice_core::load(&Input {
+    let input = Input {
         yaml: &text,
         profile,
         sets: &sets,
+    };
+    let mut stack = voice_core::load(&input).map_err(|errors| BadInput { file, errors })?;
+    stack.selection = selection;
+    let mut document = voice_core::config::effective(&input).unwrap_or_default();
+    without_secret_values(&mut document);
+    Ok((stack, document))
+}
+
+/// Fields of voice.yaml that carry a secret value: install writes them into Secrets (never
+/// overwritten), so a recorded configuration drops them.
+const SECRET_FIELDS: [&str; 2] = ["/posthog/secretKey", "/posthog/cloud/projectApiKey"];
+
+fn without_secret_values(doc: &mut serde_json::Value) {
+    for p in SECRET_FIELDS {
+        let (parent, key) = p.rsplit_once('/').unwrap_or_default();
+        if let Some(m) = doc
+            .pointer_mut(parent)
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            m.remove(key);
+        }
+    }
+}
+
+/// Loads a configuration recorded by history (a document that [`load_recorded`] made),
+/// with a selection.
+pub fn load_document(
+    document: &serde_json::Value,
+    selection: voice_core::selection::Selection,
+) -> anyhow::Result<Stack> {
+    let text = serde_json::to_string(document)?;
+    let mut stack = voice_core::load(&Input {
+        yaml: &text,
+        profile: None,
+        sets: &[],
     })
-    .map_err(|errors| BadInput { file, errors })?;
+    .map_err(|errors| BadInput {
+        file: "the recorded configuration".into(),
+        errors,
+    })?;
     stack.selection = selection;
     Ok(stack)
 }

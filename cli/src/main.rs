@@ -6,6 +6,7 @@ mod args;
 mod cluster;
 mod commands;
 mod config;
+mod history;
 mod inventory;
 mod output;
 mod progress;
@@ -66,6 +67,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Command::Status(args) => status::run(ca, args).await,
                     Command::Diff(args) => diff::run(ca, args).await,
                     Command::Uninstall(args) => uninstall::run(ca, args).await,
+                    Command::History(args) => history::run(ca, args).await,
+                    Command::Rollback(args) => rollback::run(ca, args).await,
+                    Command::Scale(args) => scale::run(ca, args).await,
+                    Command::Restart(args) => restart::run(ca, args).await,
                     _ => unreachable!("offline commands are handled above"),
                 }
             });

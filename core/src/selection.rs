@@ -15,7 +15,9 @@ use crate::render::Object;
 
 /// A part of the stack, as named on the command line. `voiceassistant` holds the platform's
 /// services and the parts below it; the others are leaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Part {
     /// Self-hosted PostHog.
@@ -86,14 +88,14 @@ impl Part {
 }
 
 /// The parts one run acts on. The default is everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Selection {
     /// `--only`: act on these parts alone (empty: every part).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub only: Vec<Part>,
     /// `--skip`: leave these parts out.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip: Vec<Part>,
 }
 

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use crate::args::{ConfigArgs, Output, duration};
 use crate::cluster::ClusterArgs;
 use crate::output::{confirm, print};
-use crate::{Usage, apply, cluster, config, exit, inventory, prune, secrets, statefulsets};
+use crate::{
+    Usage, apply, cluster, config, exit, history, inventory, prune, secrets, statefulsets,
+};
 
 /// The flags of `kubectl voice install`.
 #[derive(Debug, clap::Args)]
@@ -15,6 +17,14 @@ pub struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// How to apply.
+    #[command(flatten)]
+    pub apply: ApplyFlags,
+}
+
+/// The flags of every verb that applies a configuration (install, rollback, scale).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyFlags {
     /// `server`: send everything as a server-side dry run; nothing is persisted.
     #[arg(long = "dry-run", value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
     pub dry_run: Option<String>,
@@ -38,7 +48,11 @@ pub struct Args {
     /// the storage class allows it).
     #[arg(long)]
     pub recreate_statefulsets: bool,
-    /// Do not ask for confirmation (of warnings, prunes and re-created StatefulSets).
+    /// Revisions kept in the history.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub history_max: usize,
+    /// Do not ask for confirmation (of warnings, prunes, re-created StatefulSets and undone
+    /// `scale` changes).
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Output format of the summary.
@@ -48,8 +62,46 @@ pub struct Args {
 
 /// Runs the command against the cluster.
 pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
-    let Args {
-        config,
+    let (stack, document) = config::load_recorded(&args.config)?;
+    let change = Change {
+        description: "install".into(),
+        scaled: None,
+    };
+    apply_configuration(ca, stack, document, change, &args.apply).await
+}
+
+/// What a run records beside its configuration.
+pub struct Change {
+    /// `install`, `rollback to 3`, `scale …`.
+    pub description: String,
+    /// The `scale` changes the new revision carries; `None`: those of the last revision
+    /// that the configuration still agrees with.
+    pub scaled: Option<Vec<history::Scaled>>,
+}
+
+fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool> {
+    if yes || dry_run {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Usage(format!(
+            "{what}; pass --yes to confirm (nothing was applied)"
+        ))
+        .into());
+    }
+    Ok(confirm("Continue? [y/N]"))
+}
+
+/// Checks, decides, asks, records and applies a configuration: the flow install, rollback
+/// and scale share.
+pub async fn apply_configuration(
+    ca: &ClusterArgs,
+    stack: voice_core::Stack,
+    document: serde_json::Value,
+    change: Change,
+    flags: &ApplyFlags,
+) -> anyhow::Result<u8> {
+    let ApplyFlags {
         dry_run,
         timeout,
         concurrency,
@@ -57,16 +109,16 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         skip_checks,
         no_wait,
         recreate_statefulsets,
+        history_max,
         yes,
         output,
-    } = args;
+    } = flags.clone();
     let dry_run = match dry_run.as_deref() {
         None => false,
         Some("server") => true,
         Some(other) => return Err(Usage(format!("--dry-run={other}: only --dry-run=server is supported (for a client-side preview use `kubectl voice render`)")).into()),
     };
     let timeout = duration(&timeout)?;
-    let stack = config::load(&config)?;
     let user = secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
@@ -104,6 +156,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     }
     progress.start("comparing with the live objects");
     let prepared = apply::prepare(&client, &stack, &inv).await?;
+    let revisions = history::list(&client, &inv).await?;
     progress.done(&format!(
         "{} object(s) to apply ({}), {} to prune",
         prepared.objects.len(),
@@ -113,7 +166,8 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     drop(progress);
     let listed = prune::describe(&prepared.prune);
     eprint!("{listed}");
-    if let Some(blocked) = statefulsets::describe_blocked(&prepared.upgrades) {
+    let blocked = statefulsets::describe_blocked(&prepared.upgrades);
+    if let Some(blocked) = &blocked {
         if !recreate_statefulsets {
             return Err(Usage(format!(
                 "these StatefulSets cannot change in place; nothing was applied:\n{blocked}\
@@ -123,19 +177,89 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         }
         eprint!("these StatefulSets will be re-created (pods and claims kept):\n{blocked}");
     }
-    let destructive = !prepared.prune.delete.is_empty()
-        || (recreate_statefulsets && statefulsets::describe_blocked(&prepared.upgrades).is_some());
-    if destructive && !yes && !dry_run {
-        if !std::io::stdin().is_terminal() {
-            return Err(Usage(
-                "install would delete or re-create the objects listed above; pass --yes to confirm (nothing was applied)".into(),
-            )
-            .into());
-        }
-        if !confirm("Continue? [y/N]") {
-            return Ok(exit::NOT_READY);
-        }
+    // A `scale` that this configuration would undo is said, with the field to change.
+    let last_deployed = revisions
+        .iter()
+        .rev()
+        .find(|r| r.status != "failed" && r.status != "pending");
+    let undone = if change.scaled.is_none() {
+        history::undone(last_deployed, &document)
+    } else {
+        Vec::new()
+    };
+    for (s, now) in &undone {
+        eprintln!(
+            "{}: `kubectl voice scale` set it to {} (revision {}); this configuration sets {}. Write `{}: {}` in voice.yaml to keep it, or confirm to go back",
+            s.field,
+            s.value,
+            s.revision,
+            now.map_or_else(|| "the profile's default".to_string(), |n| n.to_string()),
+            s.field,
+            s.value
+        );
     }
+    let destructive = !prepared.prune.delete.is_empty()
+        || (recreate_statefulsets && blocked.is_some())
+        || !undone.is_empty();
+    if destructive
+        && !confirm_or_stop(
+            "this run would delete, re-create or scale back the objects listed above",
+            yes,
+            dry_run,
+        )?
+    {
+        return Ok(exit::NOT_READY);
+    }
+
+    // The revision is written before the first write, as pending, unless nothing about the
+    // configuration changed since the last one.
+    let (objects, _) = apply::planned(&stack, &inv);
+    let digest = history::digest(&objects);
+    let scaled = change
+        .scaled
+        .clone()
+        .unwrap_or_else(|| history::carried(last_deployed, &document));
+    let same = last_deployed.is_some_and(|r| {
+        r.digest == digest
+            && r.config == document
+            && r.selection == stack.selection
+            && r.scaled == scaled
+    }) && change.description == "install";
+    let mut revision = (!same && !dry_run).then(|| history::Revision {
+        revision: revisions.last().map_or(1, |r| r.revision + 1),
+        updated: history::now(),
+        status: "pending".into(),
+        description: change.description.clone(),
+        error: None,
+        tool: history::tool(),
+        profile: stack.config.profile.as_str().into(),
+        selection: stack.selection.clone(),
+        digest,
+        objects: objects.len(),
+        config: document,
+        scaled,
+    });
+    if let Some(r) = &revision {
+        // The revision lives beside the inventory: on a first install its namespace is made
+        // first (the same apply as the namespaces wave's).
+        if prepared.prior.is_none()
+            && let Some(ns) = prepared
+                .objects
+                .iter()
+                .find(|o| o.kind == "Namespace" && o.name == inv.namespace)
+        {
+            let opts = apply::Options {
+                dry_run: false,
+                timeout,
+                concurrency,
+                wait: false,
+                recreate_statefulsets: false,
+            };
+            apply::apply_one(&client, &inv, ns, apply::Adjust::default(), &opts).await?;
+        }
+        history::write(&client, &inv, r).await?;
+    }
+
     let mut progress = crate::progress::Progress::new(output != Output::Table);
     let opts = apply::Options {
         dry_run,
@@ -144,7 +268,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         wait: !no_wait,
         recreate_statefulsets,
     };
-    let summary = apply::install(
+    let result = apply::install(
         &client,
         &stack,
         &inv,
@@ -153,12 +277,44 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         &prepared,
         &mut progress,
     )
-    .await?;
+    .await;
+    if let Some(r) = &mut revision {
+        match &result {
+            Ok(_) => r.status = "deployed".into(),
+            Err(e) => {
+                r.status = "failed".into();
+                r.error = Some(
+                    format!("{e:#}")
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+        let size = history::write(&client, &inv, r).await?;
+        if result.is_ok() {
+            if let Some(prev) = last_deployed.filter(|p| p.status == "deployed") {
+                let mut prev = prev.clone();
+                prev.status = "superseded".into();
+                history::write(&client, &inv, &prev).await?;
+            }
+            progress.note(&format!(
+                "recorded revision {} ({:.1} KB)",
+                r.revision,
+                size as f64 / 1024.0
+            ));
+        }
+        let all = history::list(&client, &inv).await?;
+        history::trim(&client, &inv, &all, history_max).await?;
+    }
+    let summary = result?;
     drop(progress);
     match output {
         Output::Table => println!(
-            "{}install {}: {} created, {} configured, {} unchanged, {}{} pruned; secrets: {} written, {} unchanged",
+            "{}{} {}: {} created, {} configured, {} unchanged, {}{} pruned; secrets: {} written, {} unchanged",
             if dry_run { "(server dry run) " } else { "" },
+            change.description.split(' ').next().unwrap_or("install"),
             if dry_run { "would succeed" } else { "complete" },
             summary.created,
             summary.configured,

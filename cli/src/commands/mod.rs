@@ -5,10 +5,14 @@
 pub mod check;
 pub mod completion;
 pub mod diff;
+pub mod history;
 pub mod install;
 pub mod plan;
 pub mod profile;
 pub mod render;
+pub mod restart;
+pub mod rollback;
+pub mod scale;
 pub mod schema;
 pub mod status;
 pub mod uninstall;

@@ -15,7 +15,7 @@ use crate::cluster::ClusterArgs;
 use crate::cluster::{api_for, is_not_found};
 use crate::inventory::{Inventory, Member};
 use crate::output::confirm;
-use crate::{Usage, apply, cluster, config, exit, inventory};
+use crate::{Usage, apply, cluster, config, exit, history, inventory};
 
 /// Order of deletion: the reverse of the rollout.
 fn rank(m: &Member, objects: &[Object]) -> usize {
@@ -245,6 +245,9 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let deleted = uninstall(&client, &gone, timeout).await?;
     if stack.selection.is_everything() && (purge || kept.is_empty()) {
         remove_parent(&client, &inv).await?;
+    }
+    if stack.selection.is_everything() && purge {
+        history::delete_all(&client, &inv).await?;
     }
     progress.done(&format!("deleted {deleted} objects"));
     drop(progress);

@@ -245,6 +245,39 @@ pub fn layered(user: &Value) -> Value {
     )
 }
 
+/// The input as one document: the file layered over its profile with the `--set`s applied,
+/// unchecked. What `install` records in its history, so that `rollback` can load exactly this
+/// configuration again (as a file, with no profile flag or `--set`). `None` when the file is
+/// not YAML.
+pub fn effective(input: &Input<'_>) -> Option<Value> {
+    let user = match yaml::parse(input.yaml).ok()?.value {
+        v @ Value::Object(_) => v,
+        _ => Value::Object(Default::default()),
+    };
+    let profile = input
+        .profile
+        .or_else(|| {
+            input
+                .sets
+                .iter()
+                .rev()
+                .find_map(|s| s.strip_prefix("profile="))
+                .and_then(|p| ProfileName::parse(p.trim()))
+        })
+        .or_else(|| {
+            user.get("profile")
+                .and_then(Value::as_str)
+                .and_then(ProfileName::parse)
+        })
+        .unwrap_or(DEFAULT_PROFILE);
+    let mut merged = layer(user, profile);
+    for s in input.sets {
+        let _ = apply_set(&mut merged, s);
+    }
+    merged["profile"] = Value::from(profile.as_str());
+    Some(merged)
+}
+
 /// Parses, layers and checks an input; the result is ready for the catalog.
 pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
     let doc = yaml::parse(input.yaml).map_err(|e| {

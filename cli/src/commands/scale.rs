@@ -1,0 +1,104 @@
+//! `kubectl voice scale COMPONENT --replicas N` (or `--min`/`--max` for an autoscaled one):
+//! the deployed configuration with that one change, applied at once through the install
+//! flow and recorded, so a later install that would undo it says so.
+
+use super::install::{ApplyFlags, Change, apply_configuration};
+use crate::args::ConfigArgs;
+use crate::cluster::ClusterArgs;
+use crate::{Usage, cluster, config, history, inventory};
+
+/// The flags of `kubectl voice scale`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The component (see `kubectl voice plan`).
+    pub component: String,
+    /// Replicas of a component without an autoscaler.
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<u32>,
+    /// The autoscaler's minimum.
+    #[arg(long, value_name = "N")]
+    pub min: Option<u32>,
+    /// The autoscaler's maximum.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u32>,
+    /// Configuration (to find the rollout, and to start from when it has no history).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// How to apply.
+    #[command(flatten)]
+    pub apply: ApplyFlags,
+}
+
+/// Runs the command against the cluster.
+pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+    let (here, document) = config::load_recorded(&args.config)?;
+    let client = cluster::client(ca).await?;
+    let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());
+    let revisions = history::list(&client, &inv).await?;
+    let last = revisions.iter().rev().find(|r| r.status == "deployed");
+    // Scale what is deployed, not what the local file says.
+    let (mut document, selection, mut scaled) = match last {
+        Some(r) => (r.config.clone(), r.selection.clone(), r.scaled.clone()),
+        None => (document, here.selection.clone(), Vec::new()),
+    };
+    let base = config::load_document(&document, selection.clone())?;
+    let name = &args.component;
+    let c = base.component(name).ok_or_else(|| {
+        Usage(format!(
+            "`{name}` is not a component of this rollout; see `kubectl voice plan` for the names"
+        ))
+    })?;
+    let mut sets: Vec<(String, u32)> = Vec::new();
+    match (c.autoscale, args.replicas, args.min, args.max) {
+        (_, None, None, None) => {
+            return Err(Usage(
+                "say what to scale to: --replicas N, or --min/--max for an autoscaled component"
+                    .into(),
+            )
+            .into());
+        }
+        (Some(a), Some(_), _, _) => {
+            return Err(Usage(format!(
+                "{name} is autoscaled ({}–{} replicas): its autoscaler sets the count; change its bounds with --min and --max",
+                a.hpa.min, a.hpa.max
+            ))
+            .into());
+        }
+        (None, _, Some(_), _) | (None, _, _, Some(_)) => {
+            return Err(Usage(format!("{name} has no autoscaler; use --replicas")).into());
+        }
+        (None, Some(n), None, None) => sets.push((format!("components.{name}.replicas"), n)),
+        (Some(_), None, min, max) => {
+            if let Some(n) = min {
+                sets.push((format!("components.{name}.replicas"), n));
+            }
+            if let Some(n) = max {
+                sets.push((format!("components.{name}.maxReplicas"), n));
+            }
+        }
+    }
+    let number = revisions.last().map_or(1, |r| r.revision + 1);
+    for (field, value) in &sets {
+        voice_core::config::apply_set(&mut document, &format!("{field}={value}"))
+            .map_err(|d| Usage(format!("{}: {}", d.path, d.message)))?;
+        scaled.retain(|s| &s.field != field);
+        scaled.push(history::Scaled {
+            field: field.clone(),
+            value: *value,
+            revision: number,
+        });
+    }
+    let stack = config::load_document(&document, selection)?;
+    let description = format!(
+        "scale {name} {}",
+        sets.iter()
+            .map(|(f, v)| format!("{}={v}", f.rsplit('.').next().unwrap_or(f)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let change = Change {
+        description,
+        scaled: Some(scaled),
+    };
+    apply_configuration(ca, stack, document, change, &args.apply).await
+}

@@ -1,0 +1,243 @@
+//! Revisions of a rollout, stored next to the inventory: one ConfigMap per revision
+//! (`<instance>-rev-<N>`), holding what `rollback` needs to apply it again — the configuration
+//! as one document (never a secret value), the selection, a digest of the rendered objects —
+//! and what `history` shows: time, tool version, what made it and how it ended.
+//!
+//! A revision is written as `pending` before the first write of a run and completed at its
+//! end, so a run that dies leaves a pending revision behind, like Helm's
+//! `pending-upgrade`, but one that the next run simply supersedes.
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use voice_core::render::{MANAGER, Object};
+
+use crate::inventory::Inventory;
+
+/// Label that marks a revision and names its release.
+pub const REVISION_OF: &str = "kubectl-voice.io/revision-of";
+
+/// A change made by `kubectl voice scale`, carried from revision to revision until a
+/// configuration sets the field itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scaled {
+    /// Field path in voice.yaml (`components.<name>.replicas`).
+    pub field: String,
+    /// The value `scale` set.
+    pub value: u32,
+    /// The revision that set it.
+    pub revision: u32,
+}
+
+/// One revision.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revision {
+    /// 1, 2, 3 …
+    pub revision: u32,
+    /// When the run started (RFC 3339, UTC).
+    pub updated: String,
+    /// `pending`, `deployed`, `failed` or `superseded`.
+    pub status: String,
+    /// What made it: `install`, `rollback to 3`, `scale model-router --replicas 5`.
+    pub description: String,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `kubectl-voice/vX.Y.Z` that made it.
+    pub tool: String,
+    /// Profile.
+    pub profile: String,
+    /// The selection (`--only`/`--skip`) it applied.
+    #[serde(default)]
+    pub selection: voice_core::selection::Selection,
+    /// sha256 of the rendered objects' YAML.
+    pub digest: String,
+    /// Objects rendered.
+    pub objects: usize,
+    /// The configuration as one document, without secret values.
+    pub config: Value,
+    /// Changes made by `scale` that this configuration carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaled: Vec<Scaled>,
+}
+
+/// This tool's version string.
+pub fn tool() -> String {
+    format!("kubectl-voice/v{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// sha256 of the objects' YAML, in render order.
+pub fn digest(objects: &[Object]) -> String {
+    let mut h = Sha256::new();
+    for o in objects {
+        let mut s = String::new();
+        o.write_yaml(&mut s);
+        h.update(s.as_bytes());
+    }
+    format!("sha256:{:x}", h.finalize())
+}
+
+fn name(inv: &Inventory, n: u32) -> String {
+    format!("{}-rev-{n}", inv.instance)
+}
+
+/// Every revision, oldest first.
+pub async fn list(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<Revision>> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
+    let lp = ListParams::default().labels(&format!("{REVISION_OF}={}", inv.instance));
+    let list = match api.list(&lp).await {
+        Ok(l) => l.items,
+        Err(e) if crate::cluster::is_not_found(&e) => Vec::new(),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "listing the revisions of {} in {}",
+                inv.instance, inv.namespace
+            )));
+        }
+    };
+    let mut out: Vec<Revision> = list
+        .iter()
+        .filter_map(|cm| {
+            let text = cm.data.as_ref()?.get("revision.json")?;
+            serde_json::from_str(text).ok()
+        })
+        .collect();
+    out.sort_by_key(|r| r.revision);
+    Ok(out)
+}
+
+/// Writes (creates or replaces) a revision.
+pub async fn write(client: &Client, inv: &Inventory, r: &Revision) -> anyhow::Result<usize> {
+    let text = serde_json::to_string(r)?;
+    let cm = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name(inv, r.revision),
+            "namespace": inv.namespace,
+            "labels": {
+                REVISION_OF: inv.instance,
+                "app.kubernetes.io/managed-by": MANAGER,
+            },
+        },
+        "data": {"revision.json": text},
+    });
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
+    api.patch(
+        &name(inv, r.revision),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&cm),
+    )
+    .await
+    .with_context(|| format!("recording revision {} of {}", r.revision, inv.instance))?;
+    Ok(text.len())
+}
+
+/// Deletes revisions beyond the newest `keep`.
+pub async fn trim(
+    client: &Client,
+    inv: &Inventory,
+    revisions: &[Revision],
+    keep: usize,
+) -> anyhow::Result<()> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
+    let extra = revisions.len().saturating_sub(keep.max(1));
+    for r in &revisions[..extra] {
+        match api
+            .delete(&name(inv, r.revision), &DeleteParams::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if crate::cluster::is_not_found(&e) => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("trimming revision {} of the history", r.revision)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes every revision (`uninstall --purge`).
+pub async fn delete_all(client: &Client, inv: &Inventory) -> anyhow::Result<()> {
+    let revisions = list(client, inv).await?;
+    trim(client, inv, &revisions, 0).await?;
+    if let Some(last) = revisions.last() {
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
+        let _ = api
+            .delete(&name(inv, last.revision), &DeleteParams::default())
+            .await;
+    }
+    Ok(())
+}
+
+/// The value at a dotted field path of a configuration document.
+pub fn field(config: &Value, path: &str) -> Option<u64> {
+    let pointer = format!("/{}", path.replace('.', "/"));
+    config.pointer(&pointer).and_then(Value::as_u64)
+}
+
+/// The `scale` changes a new configuration would undo: `(change, the value it sets)`.
+pub fn undone<'a>(last: Option<&'a Revision>, config: &Value) -> Vec<(&'a Scaled, Option<u64>)> {
+    last.into_iter()
+        .flat_map(|r| &r.scaled)
+        .filter_map(|s| {
+            let now = field(config, &s.field);
+            (now != Some(u64::from(s.value))).then_some((s, now))
+        })
+        .collect()
+}
+
+/// The `scale` changes to carry into a revision made from `config`: those it still agrees
+/// with.
+pub fn carried(last: Option<&Revision>, config: &Value) -> Vec<Scaled> {
+    last.into_iter()
+        .flat_map(|r| &r.scaled)
+        .filter(|s| field(config, &s.field) == Some(u64::from(s.value)))
+        .cloned()
+        .collect()
+}
+
+/// Now, as RFC 3339 in UTC.
+pub fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// A table row per revision.
+pub fn human(revisions: &[Revision]) -> String {
+    let rows: Vec<Vec<String>> = revisions
+        .iter()
+        .map(|r| {
+            vec![
+                r.revision.to_string(),
+                r.updated.clone(),
+                r.status.clone(),
+                r.profile.clone(),
+                r.tool.clone(),
+                match &r.error {
+                    Some(e) => format!("{}: {e}", r.description),
+                    None => r.description.clone(),
+                },
+            ]
+        })
+        .collect();
+    crate::output::table(
+        &[
+            "REVISION",
+            "UPDATED",
+            "STATUS",
+            "PROFILE",
+            "TOOL",
+            "DESCRIPTION",
+        ],
+        rows,
+    ) + "\n"
+}

@@ -1,0 +1,298 @@
+//! History, rollback, scale and restart, end to end on a real control plane. Run with
+//! `--nocapture` for the upgrade and rollback figures.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{Release, SERIAL, text};
+
+fn ok(r: &Release, cmd: &str, extra: &[&str]) -> String {
+    let o = r.run(cmd, extra);
+    assert!(o.status.success(), "{cmd} {extra:?}: {}", text(&o));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn history(r: &Release) -> Vec<serde_json::Value> {
+    let o = r.run("history", &["-o", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).expect("history -o json is JSON")
+}
+
+/// `kind/namespace/name resourceVersion` of the release's claims and Secrets.
+fn data_versions(r: &Release) -> Vec<String> {
+    let out = r.kubectl(&[
+        "get",
+        "pvc,secrets",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name} {.metadata.uid} {.metadata.resourceVersion}{\"\\n\"}{end}",
+    ]);
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains(&format!("/{}-", r.name)))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+fn field(r: &Release, ns: &str, kind: &str, name: &str, path: &str) -> String {
+    r.kubectl(&[
+        "get",
+        kind,
+        "-n",
+        &format!("{}-{ns}", r.name),
+        name,
+        "-o",
+        &format!("jsonpath={path}"),
+    ])
+}
+
+#[test]
+fn rollback_restores_the_earlier_objects_and_keeps_the_data() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("hist-a");
+    let a: [&str; 0] = [];
+    let b = [
+        "--set",
+        "components.model-router.image=ghcr.io/voice-platform/model-router:1.4.3",
+    ];
+    ok(&r, "install", &a);
+    let data = data_versions(&r);
+    let image = || {
+        field(
+            &r,
+            "app",
+            "deployment",
+            "model-router",
+            "{.spec.template.spec.containers[0].image}",
+        )
+    };
+    let before = image();
+
+    let t = Instant::now();
+    let out = ok(&r, "install", &b);
+    let upgrade = t.elapsed().as_secs_f64();
+    assert_eq!(image(), "ghcr.io/voice-platform/model-router:1.4.3");
+    eprintln!(
+        "upgrade (one image): {upgrade:.2} s; {}",
+        out.lines().last().unwrap_or_default()
+    );
+
+    let t = Instant::now();
+    let out = ok(&r, "rollback", &[]);
+    let rollback = t.elapsed().as_secs_f64();
+    eprintln!(
+        "rollback: {rollback:.2} s; {}",
+        out.lines().last().unwrap_or_default()
+    );
+    assert_eq!(image(), before);
+    // A's objects exactly: diff against A's configuration finds nothing.
+    let d = r.run("diff", &a);
+    assert_eq!(d.status.code(), Some(0), "{}", text(&d));
+    // Claims and Secrets were not touched at all.
+    assert_eq!(data, data_versions(&r));
+
+    let h = history(&r);
+    let rows: Vec<(u64, &str, &str)> = h
+        .iter()
+        .map(|x| {
+            (
+                x["revision"].as_u64().unwrap_or_default(),
+                x["status"].as_str().unwrap_or_default(),
+                x["description"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "superseded", "install"),
+            (2, "superseded", "install"),
+            (3, "deployed", "rollback to 1"),
+        ]
+    );
+    // Never a secret value in a revision.
+    let cms = r.kubectl(&[
+        "get",
+        "configmaps",
+        "-n",
+        &format!("{}-app", r.name),
+        "-l",
+        "kubectl-voice.io/revision-of",
+        "-o",
+        "json",
+    ]);
+    for s in r
+        .kubectl(&[
+            "get",
+            "secrets",
+            "-A",
+            "-o",
+            "jsonpath={range .items[*]}{.data}{\"\\n\"}{end}",
+        ])
+        .lines()
+    {
+        let m: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(s).unwrap_or_default();
+        for v in m.values().filter_map(|v| v.as_str()) {
+            assert!(!cms.contains(v), "a secret value is in the history");
+        }
+    }
+    r.purge();
+}
+
+#[test]
+fn a_rollback_across_an_immutable_change_is_refused_before_any_write() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("hist-b");
+    ok(&r, "install", &[]);
+    // Larger claims than the first revision's: going back cannot shrink claim templates.
+    ok(
+        &r,
+        "install",
+        &[
+            "--set",
+            "components.postgres.storage=5Gi",
+            "--recreate-statefulsets",
+            "--yes",
+        ],
+    );
+    let versions = r.resource_versions();
+    let o = r.run("rollback", &["1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("StatefulSet/{}-infra/postgres", r.name))
+            && err.contains("--recreate-statefulsets")
+            && err.contains("nothing was applied"),
+        "{err}"
+    );
+    assert_eq!(
+        versions,
+        r.resource_versions(),
+        "a refused rollback wrote something"
+    );
+    assert_eq!(history(&r).len(), 2, "a refused rollback was recorded");
+    r.purge();
+}
+
+#[test]
+fn scale_is_kept_until_a_configuration_says_otherwise() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("hist-c");
+    ok(&r, "install", &[]);
+    let replicas = || field(&r, "app", "deployment", "model-router", "{.spec.replicas}");
+    ok(&r, "scale", &["model-router", "--replicas", "3"]);
+    assert_eq!(replicas(), "3");
+    // An autoscaler's bounds are not set with --replicas.
+    let o = r.run("scale", &["model-router", "--min", "2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("has no autoscaler"),
+        "{}",
+        text(&o)
+    );
+
+    // The old file would undo it: said, with the field to write, and nothing applied.
+    let o = r.run("install", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("components.model-router.replicas")
+            && err.contains("kubectl voice scale")
+            && err.contains("set it to 3"),
+        "{err}"
+    );
+    assert_eq!(replicas(), "3");
+    // A file that agrees keeps it, without a word.
+    let out = ok(
+        &r,
+        "install",
+        &["--set", "components.model-router.replicas=3"],
+    );
+    assert!(!out.contains("kubectl voice scale"), "{out}");
+    assert_eq!(replicas(), "3");
+    // Confirmed, the file wins.
+    ok(&r, "install", &["--yes"]);
+    assert_eq!(replicas(), "1");
+    r.purge();
+}
+
+#[test]
+fn a_restart_rolls_once_and_a_later_install_keeps_its_stamp() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("hist-d");
+    ok(&r, "install", &[]);
+    let generation = || {
+        field(
+            &r,
+            "app",
+            "deployment",
+            "model-router",
+            "{.metadata.generation}",
+        )
+    };
+    let stamp = || {
+        field(
+            &r,
+            "app",
+            "deployment",
+            "model-router",
+            "{.spec.template.metadata.annotations.kubectl-voice\\.io/restartedAt}",
+        )
+    };
+    let g0 = generation();
+    let out = ok(&r, "restart", &["model-router"]);
+    assert!(out.contains("restart complete: 1 workload(s)"), "{out}");
+    let g1 = generation();
+    assert_ne!(g0, g1);
+    assert!(!stamp().is_empty());
+    let out = ok(&r, "install", &[]);
+    assert!(out.contains("0 configured"), "{out}");
+    assert_eq!(generation(), g1, "install rolled the pods again");
+    assert!(!stamp().is_empty(), "install stripped the restart stamp");
+    let o = r.run("restart", &["no-such-service"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    r.purge();
+}
+
+#[test]
+fn history_is_trimmed_at_its_maximum() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("hist-e");
+    for n in 1..=4 {
+        ok(
+            &r,
+            "install",
+            &[
+                "--history-max",
+                "2",
+                "--set",
+                &format!("components.model-router.replicas={n}"),
+            ],
+        );
+    }
+    let h = history(&r);
+    let numbers: Vec<u64> = h.iter().filter_map(|x| x["revision"].as_u64()).collect();
+    assert_eq!(numbers, [3, 4]);
+    // An install that changes nothing records nothing.
+    ok(
+        &r,
+        "install",
+        &[
+            "--history-max",
+            "2",
+            "--set",
+            "components.model-router.replicas=4",
+        ],
+    );
+    assert_eq!(history(&r).len(), 2);
+    r.purge();
+    assert!(history(&r).is_empty(), "purge left the history behind");
+}
