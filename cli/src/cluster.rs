@@ -72,10 +72,39 @@ pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
         }
         req
     });
+    let server = format!(
+        "context {} ({})",
+        args.context
+            .clone()
+            .or_else(|| kc_context_name(&args.kubeconfig))
+            .unwrap_or_else(|| "(current)".into()),
+        cfg.cluster_url
+    );
+    let _ = SERVER.set(server);
     Ok(kube::client::ClientBuilder::try_from(cfg)
         .context("building the Kubernetes client")?
         .with_layer(&count)
+        .with_layer(&tower::buffer::BufferLayer::new(1024))
+        .with_layer(&tower::retry::RetryLayer::new(
+            crate::retry::Transient::default(),
+        ))
         .build())
+}
+
+/// The kubeconfig's current context, for messages.
+fn kc_context_name(path: &Option<PathBuf>) -> Option<String> {
+    let kc = match path {
+        Some(p) => Kubeconfig::read_from(p).ok()?,
+        None => Kubeconfig::read().ok()?,
+    };
+    kc.current_context
+}
+
+static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The server this run talks to, `context NAME (URL)`, once connected.
+pub fn server() -> Option<&'static str> {
+    SERVER.get().map(String::as_str)
 }
 
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);

@@ -6,11 +6,14 @@ mod args;
 mod cluster;
 mod commands;
 mod config;
+mod errors;
 mod history;
 mod inventory;
+mod lock;
 mod output;
 mod progress;
 mod prune;
+mod retry;
 mod secrets;
 mod statefulsets;
 mod wait;
@@ -90,7 +93,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 fn code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<config::BadInput>().is_some() || e.downcast_ref::<Usage>().is_some() {
         exit::BAD_INPUT
-    } else if e.downcast_ref::<apply::NotReady>().is_some() {
+    } else if e.downcast_ref::<apply::NotReady>().is_some()
+        || e.downcast_ref::<lock::Locked>().is_some()
+    {
         exit::NOT_READY
     } else if e.chain().any(|c| c.downcast_ref::<kube::Error>().is_some()) {
         exit::CLUSTER
@@ -109,9 +114,10 @@ fn main() -> ExitCode {
             {
                 return ExitCode::from(exit::OK);
             }
-            match e.downcast_ref::<config::BadInput>() {
-                Some(bad) => eprintln!("error: {bad}"),
-                None => eprintln!("error: {e:#}"),
+            match (e.downcast_ref::<config::BadInput>(), errors::render(&e)) {
+                (Some(bad), _) => eprintln!("error: {bad}"),
+                (None, Some(cluster)) => eprintln!("error: {cluster}"),
+                (None, None) => eprintln!("error: {e:#}"),
             }
             ExitCode::from(code(&e))
         }

@@ -8,7 +8,7 @@ use crate::args::{ConfigArgs, Output, duration};
 use crate::cluster::ClusterArgs;
 use crate::output::{confirm, print};
 use crate::{
-    Usage, apply, cluster, config, exit, history, inventory, prune, secrets, statefulsets,
+    Usage, apply, cluster, config, exit, history, inventory, lock, prune, secrets, statefulsets,
 };
 
 /// The flags of `kubectl voice install`.
@@ -51,6 +51,10 @@ pub struct ApplyFlags {
     /// Revisions kept in the history.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub history_max: usize,
+    /// Take over the rollout's lock from another writer (confirmed like a prune): only when
+    /// that writer is known to be gone.
+    #[arg(long)]
+    pub force_unlock: bool,
     /// Do not ask for confirmation (of warnings, prunes, re-created StatefulSets and undone
     /// `scale` changes).
     #[arg(short = 'y', long)]
@@ -110,6 +114,7 @@ pub async fn apply_configuration(
         no_wait,
         recreate_statefulsets,
         history_max,
+        force_unlock,
         yes,
         output,
     } = flags.clone();
@@ -119,6 +124,7 @@ pub async fn apply_configuration(
         Some(other) => return Err(Usage(format!("--dry-run={other}: only --dry-run=server is supported (for a client-side preview use `kubectl voice render`)")).into()),
     };
     let timeout = duration(&timeout)?;
+    crate::retry::set_budget(timeout);
     let user = secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
@@ -200,10 +206,11 @@ pub async fn apply_configuration(
     }
     let destructive = !prepared.prune.delete.is_empty()
         || (recreate_statefulsets && blocked.is_some())
-        || !undone.is_empty();
+        || !undone.is_empty()
+        || force_unlock;
     if destructive
         && !confirm_or_stop(
-            "this run would delete, re-create or scale back the objects listed above",
+            "this run would delete, re-create or scale back the objects listed above, or take over the lock",
             yes,
             dry_run,
         )?
@@ -239,27 +246,33 @@ pub async fn apply_configuration(
         config: document,
         scaled,
     });
-    if let Some(r) = &revision {
-        // The revision lives beside the inventory: on a first install its namespace is made
-        // first (the same apply as the namespaces wave's).
-        if prepared.prior.is_none()
-            && let Some(ns) = prepared
-                .objects
-                .iter()
-                .find(|o| o.kind == "Namespace" && o.name == inv.namespace)
-        {
-            let opts = apply::Options {
-                dry_run: false,
-                timeout,
-                concurrency,
-                wait: false,
-                recreate_statefulsets: false,
-            };
-            apply::apply_one(&client, &inv, ns, apply::Adjust::default(), &opts).await?;
-        }
-        history::write(&client, &inv, r).await?;
+    // The lock and the revision live beside the inventory: on a first install its namespace
+    // is made first (the same apply as the namespaces wave's).
+    if !dry_run
+        && prepared.prior.is_none()
+        && let Some(ns) = prepared
+            .objects
+            .iter()
+            .find(|o| o.kind == "Namespace" && o.name == inv.namespace)
+    {
+        let opts = apply::Options {
+            dry_run: false,
+            timeout,
+            concurrency,
+            wait: false,
+            recreate_statefulsets: false,
+        };
+        apply::apply_one(&client, &inv, ns, apply::Adjust::default(), &opts).await?;
     }
-
+    let held = if dry_run {
+        None
+    } else {
+        Some(lock::acquire(&client, &inv, &change.description, force_unlock).await?)
+    };
+    let result = async {
+        if let Some(r) = &revision {
+            history::write(&client, &inv, r).await?;
+        }
     let mut progress = crate::progress::Progress::new(output != Output::Table);
     let opts = apply::Options {
         dry_run,
@@ -308,8 +321,14 @@ pub async fn apply_configuration(
         let all = history::list(&client, &inv).await?;
         history::trim(&client, &inv, &all, history_max).await?;
     }
-    let summary = result?;
     drop(progress);
+    result
+    }
+    .await;
+    if let Some(h) = held {
+        h.release().await;
+    }
+    let summary = result?;
     match output {
         Output::Table => println!(
             "{}{} {}: {} created, {} configured, {} unchanged, {}{} pruned; secrets: {} written, {} unchanged",

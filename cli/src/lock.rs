@@ -1,0 +1,210 @@
+//! One writer at a time: install, rollback, scale, restart and uninstall hold a Lease beside
+//! the inventory (`<instance>-lock`, coordination.k8s.io) for as long as they write. The
+//! holder renews it every few seconds; a holder that dies stops renewing, and its Lease
+//! expires, so nothing stays locked (unlike a release stuck in `pending-upgrade`). A second
+//! writer fails at once, naming who holds the lock, for what and since when.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::api::{Api, DeleteParams, PostParams};
+use tokio::task::JoinHandle;
+
+use crate::inventory::Inventory;
+
+/// How long a Lease outlives its last renewal.
+const DURATION: Duration = Duration::from_secs(30);
+/// How often the holder renews it.
+const RENEW: Duration = Duration::from_secs(10);
+const COMMAND: &str = "kubectl-voice.io/command";
+
+/// A held lock; [`Held::release`] gives it up.
+pub struct Held {
+    api: Api<Lease>,
+    name: String,
+    renewer: JoinHandle<()>,
+}
+
+/// Another writer holds the lock (exit 1, nothing was applied).
+#[derive(Debug)]
+pub struct Locked(pub String);
+
+impl std::fmt::Display for Locked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Locked {}
+
+fn name(inv: &Inventory) -> String {
+    format!("{}-lock", inv.instance)
+}
+
+fn identity() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "someone".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "this machine".into());
+    format!("{user}@{host} (pid {})", std::process::id())
+}
+
+fn lease(inv: &Inventory, command: &str, resource_version: Option<String>) -> Lease {
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(Timestamp::now());
+    Lease {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name(inv)),
+            namespace: Some(inv.namespace.clone()),
+            resource_version,
+            labels: Some(
+                [(
+                    "app.kubernetes.io/managed-by".to_string(),
+                    voice_core::render::MANAGER.to_string(),
+                )]
+                .into(),
+            ),
+            annotations: Some([(COMMAND.to_string(), command.to_string())].into()),
+            ..Default::default()
+        },
+        spec: Some(k8s_openapi::api::coordination::v1::LeaseSpec {
+            holder_identity: Some(identity()),
+            lease_duration_seconds: Some(DURATION.as_secs() as i32),
+            acquire_time: Some(now.clone()),
+            renew_time: Some(now),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Whether a Lease has expired (not renewed within its duration).
+pub fn expired(l: &Lease, now: Timestamp) -> bool {
+    let Some(spec) = &l.spec else { return true };
+    let Some(renewed) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else {
+        return true;
+    };
+    let secs = i64::from(spec.lease_duration_seconds.unwrap_or(0));
+    now.as_second() > renewed.0.as_second() + secs
+}
+
+/// Who holds a Lease, for what and since when, in words.
+pub fn holder(l: &Lease, now: Timestamp) -> String {
+    let spec = l.spec.clone().unwrap_or_default();
+    let command = l
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(COMMAND).cloned())
+        .unwrap_or_else(|| "a command".into());
+    let since = spec
+        .acquire_time
+        .as_ref()
+        .map(|t| format!("{} ({}s ago)", t.0.strftime("%Y-%m-%dT%H:%M:%SZ"), now.as_second() - t.0.as_second()))
+        .unwrap_or_else(|| "an unknown time".into());
+    let renewed = spec
+        .renew_time
+        .as_ref()
+        .map(|t| format!("{}s ago", now.as_second() - t.0.as_second()))
+        .unwrap_or_else(|| "never".into());
+    format!(
+        "{} is running `{command}` since {since}; last renewed {renewed}",
+        spec.holder_identity.unwrap_or_else(|| "another writer".into())
+    )
+}
+
+/// Takes the lock for `command`, or fails naming its holder. With `force`, an unexpired
+/// lock is taken over (the caller has confirmed).
+pub async fn acquire(client: &Client, inv: &Inventory, command: &str, force: bool) -> anyhow::Result<Held> {
+    let api: Api<Lease> = Api::namespaced(client.clone(), &inv.namespace);
+    let n = name(inv);
+    let context = || format!("taking the lock {}/{n}", inv.namespace);
+    match api.create(&PostParams::default(), &lease(inv, command, None)).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let live = api.get(&n).await.with_context(context)?;
+            let now = Timestamp::now();
+            if !expired(&live, now) && !force {
+                return Err(Locked(format!(
+                    "another writer holds {}/{n}: {}. Wait for it to finish; if it died, its lock expires {}s after its last renewal; `--force-unlock` takes it over",
+                    inv.namespace,
+                    holder(&live, now),
+                    DURATION.as_secs()
+                ))
+                .into());
+            }
+            // Expired (or forced): replace it, guarded by its resourceVersion, so of two
+            // writers racing for an expired lock only one wins.
+            api.replace(&n, &PostParams::default(), &lease(inv, command, live.metadata.resource_version.clone()))
+                .await
+                .map_err(|e| match e {
+                    kube::Error::Api(s) if s.code == 409 => {
+                        anyhow::Error::new(Locked(format!("another writer took {}/{n} just now; run again later", inv.namespace)))
+                    }
+                    e => anyhow::Error::new(e).context(context()),
+                })?;
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(context())),
+    }
+    let renew_api = api.clone();
+    let renew_name = n.clone();
+    let renewer = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(RENEW).await;
+            let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(Timestamp::now());
+            let patch = serde_json::json!({"spec": {"renewTime": now}});
+            let _ = renew_api
+                .patch(&renew_name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+                .await;
+        }
+    });
+    Ok(Held {
+        api,
+        name: n,
+        renewer,
+    })
+}
+
+impl Held {
+    /// Gives the lock up.
+    pub async fn release(self) {
+        self.renewer.abort();
+        let _ = self.api.delete(&self.name, &DeleteParams::default()).await;
+    }
+}
+
+/// Runs `work` holding the lock, and releases it whatever the outcome.
+pub async fn with_lock<T>(
+    client: &Client,
+    inv: &Inventory,
+    command: &str,
+    force: bool,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let held = acquire(client, inv, command, force).await?;
+    let out = work.await;
+    held.release().await;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_expires_after_its_duration_and_names_its_holder() {
+        let inv = Inventory {
+            name: "v-applyset".into(),
+            namespace: "v-app".into(),
+            id: "x".into(),
+            instance: "v".into(),
+        };
+        let l = lease(&inv, "install", None);
+        let t0 = l.spec.as_ref().unwrap().renew_time.as_ref().unwrap().0;
+        assert!(!expired(&l, t0));
+        assert!(!expired(&l, t0 + std::time::Duration::from_secs(29)));
+        assert!(expired(&l, t0 + std::time::Duration::from_secs(31)));
+        let h = holder(&l, t0 + std::time::Duration::from_secs(5));
+        assert!(h.contains("`install`") && h.contains("(5s ago)") && h.contains("pid"), "{h}");
+    }
+}
