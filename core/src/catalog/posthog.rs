@@ -870,7 +870,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ProbeCheck::Exec(vec![
             "sh".into(),
             "-c".into(),
-            "celery -A posthog inspect ping -d node@$HOSTNAME --timeout 10".into(),
+            "celery -A posthog inspect ping -d \"node@$(hostname)\" --timeout 10".into(),
         ]),
         (60, 60, 15, 3),
     ));
