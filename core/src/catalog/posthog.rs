@@ -15,16 +15,21 @@ use super::*;
 use crate::config::{Config, Posthog, SelfHosted};
 use crate::quantity::Bytes;
 
-/// Default image pins: the commit of the reference Sealos template. Override with
-/// `posthog.images.*` to move to a newer known-good commit.
+// One PostHog release: the images the Sealos template
+// (labring-actions/templates@075f60b0, template/posthog/index.yaml) pulled together. The app
+// image is the full-commit tag of PostHog/posthog 86d6812c; the Node and Rust images are the
+// digests that template pulled beside it (ghcr tags Rust images `sha-<7>` only on commits that
+// touch `rust/**`, so `sha-86d6812` is not known to exist; a digest names exactly what was
+// pulled). Override with `posthog.images.*` to move to a newer known-good release.
+
+/// Django app image (web, worker, beat, migrations; ClickHouse's UDF executables).
 pub const APP_IMAGE: &str = "ghcr.io/posthog/posthog:86d6812c7de75c6c869b935e17baf45bf295bfd5";
-/// Node services image.
-pub const NODE_IMAGE: &str =
-    "ghcr.io/posthog/posthog-node:86d6812c7de75c6c869b935e17baf45bf295bfd5";
-/// Rust capture image.
-pub const CAPTURE_IMAGE: &str = "ghcr.io/posthog/posthog/capture:sha-86d6812";
-/// Rust feature-flags image.
-pub const FLAGS_IMAGE: &str = "ghcr.io/posthog/posthog/feature-flags:sha-86d6812";
+/// Node services image, by the digest the Sealos template pulled.
+pub const NODE_IMAGE: &str = "ghcr.io/posthog/posthog-node@sha256:fd156e690ca1bb7cc1abd370e513ac532c57726ee11029721623f0db5b90b72a";
+/// Rust capture image, by the digest the Sealos template pulled.
+pub const CAPTURE_IMAGE: &str = "ghcr.io/posthog/posthog/capture@sha256:864754478dbbd589f17cb4543d07e1b0f63acbca8e0bceca13de10669500375b";
+/// Rust feature-flags image, by the digest the Sealos template pulled.
+pub const FLAGS_IMAGE: &str = "ghcr.io/posthog/posthog/feature-flags@sha256:1e79e6e7e5b58da18e27ebdf0ef9b41d6c04136eac42bb9490e73a9a62f94f65";
 const ZOOKEEPER_IMAGE: &str = "zookeeper:3.9.3";
 const REDPANDA_IMAGE: &str = "docker.redpanda.com/redpandadata/redpanda:v25.1.9";
 const CLICKHOUSE_IMAGE: &str = "clickhouse/clickhouse-server:25.6.13.41";
@@ -63,6 +68,115 @@ const TOPICS: &[&str] = &[
     "plugin_log_entries",
 ];
 
+/// The clusters PostHog's ClickHouse code names (`posthog`, `posthog_migrations`,
+/// `posthog_single_shard`, `posthog_writable`, `posthog_primary_replica`, and the per-product
+/// ones), all one node here: docker/clickhouse/config.d/default.xml@10db52b7.
+pub const CLICKHOUSE_CLUSTERS: &[&str] = &[
+    "posthog",
+    "posthog_migrations",
+    "posthog_single_shard",
+    "posthog_writable",
+    "posthog_primary_replica",
+    "posthog_logs",
+    "ai_events",
+    "aux",
+    "ops",
+    "sessions",
+];
+/// Kafka engine tables name these collections (posthog/clickhouse/kafka_engine.py@01f0398d);
+/// each reads its brokers from `KAFKA_HOSTS` (default.xml@10db52b7).
+pub const KAFKA_NAMED_COLLECTIONS: &[&str] = &["msk_cluster", "warpstream_ingestion"];
+/// Where ClickHouse reads the executable UDF definitions.
+pub const CLICKHOUSE_FUNCTIONS_DIR: &str = "/etc/clickhouse-server/functions.d";
+/// ClickHouse's default `user_scripts_path`, where UDF commands are looked up.
+pub const CLICKHOUSE_USER_SCRIPTS: &str = "/var/lib/clickhouse/user_scripts";
+
+/// PostHog's funnel UDFs (HogQL calls them by these names outside Cloud), as
+/// docker/clickhouse/user_defined_function.xml@04a27ba1 defines them: name, return type, the
+/// `prop_vals` and `value` argument types, and the `aggregate_funnel` mode. Upstream runs the
+/// first through `python mem_exec.py`; the ClickHouse image has no Python, so it runs the same
+/// binary directly, as its siblings do. The `*_test` functions (Python scripts) are left out.
+pub const FUNNEL_UDFS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "aggregate_funnel",
+        "Array(Tuple(Int8, Nullable(String), Array(Float64), Array(Array(UUID))))",
+        "Array(Nullable(String))",
+        "Array(Tuple(Nullable(Float64), UUID, Nullable(String), Array(Int8)))",
+        "steps",
+    ),
+    (
+        "aggregate_funnel_cohort",
+        "Array(Tuple(Int8, UInt64, Array(Float64), Array(Array(UUID))))",
+        "Array(UInt64)",
+        "Array(Tuple(Nullable(Float64), UUID, UInt64, Array(Int8)))",
+        "steps",
+    ),
+    (
+        "aggregate_funnel_array",
+        "Array(Tuple(Int8, Array(String), Array(Float64), Array(Array(UUID))))",
+        "Array(Array(String))",
+        "Array(Tuple(Nullable(Float64), UUID, Array(String), Array(Int8)))",
+        "steps",
+    ),
+    (
+        "aggregate_funnel_trends",
+        "Array(Tuple(UInt64, Int8, Nullable(String), UUID))",
+        "Array(Nullable(String))",
+        "Array(Tuple(Nullable(Float64), UInt64, UUID, Nullable(String), Array(Int8)))",
+        "trends",
+    ),
+    (
+        "aggregate_funnel_array_trends",
+        "Array(Tuple(UInt64, Int8, Array(String), UUID))",
+        "Array(Array(String))",
+        "Array(Tuple(Nullable(Float64), UInt64, UUID, Array(String), Array(Int8)))",
+        "trends",
+    ),
+    (
+        "aggregate_funnel_cohort_trends",
+        "Array(Tuple(UInt64, Int8, UInt64, UUID))",
+        "Array(UInt64)",
+        "Array(Tuple(Nullable(Float64), UInt64, UUID, UInt64, Array(Int8)))",
+        "trends",
+    ),
+];
+
+/// The executable UDF definitions, one `<function>` per [`FUNNEL_UDFS`] row.
+fn udf_xml() -> String {
+    let mut out = String::from("<functions>\n");
+    for (name, ret, props, value, mode) in FUNNEL_UDFS {
+        let mut args = Vec::new();
+        if *mode == "trends" {
+            args.extend([("from_step", "UInt8"), ("to_step", "UInt8")]);
+        }
+        args.extend([
+            ("num_steps", "UInt8"),
+            ("conversion_window_limit", "UInt64"),
+            ("breakdown_attribution_type", "String"),
+            ("funnel_order_type", "String"),
+            ("prop_vals", props),
+            ("value", value),
+        ]);
+        out.push_str(&format!(
+            "  <function>\n    <type>executable_pool</type>\n    <name>{name}</name>\n    <return_type>{ret}</return_type>\n    <return_name>result</return_name>\n"
+        ));
+        for (n, t) in args {
+            out.push_str(&format!(
+                "    <argument><type>{t}</type><name>{n}</name></argument>\n"
+            ));
+        }
+        out.push_str(&format!(
+            "    <format>JSONEachRow</format>\n    <command>aggregate_funnel {mode}</command>\n    <lifetime>600</lifetime>\n  </function>\n"
+        ));
+    }
+    out.push_str("</functions>\n");
+    out
+}
+
+/// The migrations Job's script: bin/migrate@022b7d6b step by step. rust/bin/migrate-cyclotron
+/// reads DATABASE_URL, so it gets the cyclotron database's URL.
+pub const MIGRATE_SCRIPT: &str = "set -e\nDATABASE_URL=\"$CYCLOTRON_DATABASE_URL\" sh rust/bin/migrate-cyclotron\npython manage.py migrate --noinput\npython manage.py migrate_clickhouse\npython manage.py run_async_migrations --complete-noop-migrations\npython manage.py run_async_migrations --check\npython manage.py sync_replicated_schema\n";
+
 fn fqdn(name: &str, ns: &str) -> String {
     format!("{name}.{ns}.svc.cluster.local")
 }
@@ -86,6 +200,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     let s3 = format!("http://{}:19000", h("posthog-objectstorage"));
     let db_url = format!(
         "postgres://posthog:$(POSTHOG_DB_PASSWORD)@{}:5432/posthog",
+        h("posthog-postgres")
+    );
+    // The plugin server's job queue; created by posthog-postgres-init, migrated by the Job.
+    let cyclotron_url = format!(
+        "postgres://posthog:$(POSTHOG_DB_PASSWORD)@{}:5432/cyclotron",
         h("posthog-postgres")
     );
 
@@ -199,6 +318,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             .env_secret("POSTHOG_DB_PASSWORD", &secret, "POSTHOG_DB_PASSWORD")
             .env_secret("PGPASSWORD", &secret, "POSTHOG_DB_PASSWORD")
             .env("DATABASE_URL", db_url.clone())
+            .env("CYCLOTRON_DATABASE_URL", cyclotron_url.clone())
             .env_secret(
                 "OBJECT_STORAGE_ACCESS_KEY_ID",
                 &secret,
@@ -413,22 +533,37 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             "    <{cluster}><shard><internal_replication>true</internal_replication><replica><host>{ch_host}</host><port>9000</port></replica></shard></{cluster}>\n"
         )
     };
+    // Every cluster and named collection PostHog's ClickHouse migrations name, as upstream's
+    // docker/clickhouse/config.d/default.xml@10db52b7 defines them for one node; the
+    // executable UDFs read their definitions from functions.d and their programs from
+    // user_scripts (copied out of the app image by `user-scripts`).
+    let clusters: String = CLICKHOUSE_CLUSTERS.iter().map(|c| shard(c)).collect();
     let cluster_xml = format!(
-        "<clickhouse>\n  <zookeeper><node><host>{zk}</host><port>2181</port></node></zookeeper>\n  <remote_servers>\n{a}{b}{c}  </remote_servers>\n  <macros><cluster>posthog</cluster><shard>01</shard><replica>01</replica><hostClusterType>online</hostClusterType><hostClusterRole>data</hostClusterRole></macros>\n  <max_server_memory_usage_to_ram_ratio>0.9</max_server_memory_usage_to_ram_ratio>\n</clickhouse>\n",
+        "<clickhouse>\n  <zookeeper><node><host>{zk}</host><port>2181</port></node></zookeeper>\n  <remote_servers>\n{clusters}  </remote_servers>\n  <named_collections>\n{collections}  </named_collections>\n  <macros><cluster>posthog</cluster><shard>01</shard><replica>01</replica><hostClusterType>online</hostClusterType><hostClusterRole>data</hostClusterRole></macros>\n  <user_defined_executable_functions_config>{CLICKHOUSE_FUNCTIONS_DIR}/*_function.xml</user_defined_executable_functions_config>\n  <max_server_memory_usage_to_ram_ratio>0.9</max_server_memory_usage_to_ram_ratio>\n</clickhouse>\n",
         zk = h("posthog-zookeeper"),
-        a = shard("posthog"),
-        b = shard("posthog_migrations"),
-        c = shard("posthog_single_shard"),
+        collections = KAFKA_NAMED_COLLECTIONS
+            .iter()
+            .map(|n| format!("    <{n}><kafka_broker_list from_env=\"KAFKA_HOSTS\"/></{n}>\n"))
+            .collect::<String>(),
     );
     let users_xml = "<clickhouse>\n  <profiles><default><distributed_ddl_task_timeout>1800</distributed_ddl_task_timeout></default></profiles>\n</clickhouse>\n".to_string();
     stack.config_maps.push(ConfigMapSpec {
         name: "posthog-clickhouse-config".into(),
         namespace: ns.into(),
         component: "posthog-clickhouse".into(),
-        data: BTreeMap::from([
-            ("posthog-cluster.xml".to_string(), cluster_xml),
-            ("posthog-users.xml".to_string(), users_xml),
-        ]),
+        data: BTreeMap::from([("posthog-cluster.xml".to_string(), cluster_xml)]),
+    });
+    stack.config_maps.push(ConfigMapSpec {
+        name: "posthog-clickhouse-users".into(),
+        namespace: ns.into(),
+        component: "posthog-clickhouse".into(),
+        data: BTreeMap::from([("posthog-users.xml".to_string(), users_xml)]),
+    });
+    stack.config_maps.push(ConfigMapSpec {
+        name: "posthog-clickhouse-functions".into(),
+        namespace: ns.into(),
+        component: "posthog-clickhouse".into(),
+        data: BTreeMap::from([("posthog_function.xml".to_string(), udf_xml())]),
     });
     let mut ch = Container::new("clickhouse", &with_registry(cfg, CLICKHOUSE_IMAGE), ch_res)
         .env("CLICKHOUSE_SKIP_USER_SETUP", "1")
@@ -454,11 +589,25 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         (5, 5, 3, 3),
     ));
     ch.read_only_root = false;
-    ch.mounts.push(Mount {
-        volume: "config".into(),
-        path: "/etc/clickhouse-server/config.d/posthog-cluster.xml".into(),
-        read_only: true,
-    });
+    for (volume, path) in [
+        (
+            "config",
+            "/etc/clickhouse-server/config.d/posthog-cluster.xml",
+        ),
+        ("users", "/etc/clickhouse-server/users.d"),
+        ("functions", CLICKHOUSE_FUNCTIONS_DIR),
+        ("user-scripts", CLICKHOUSE_USER_SCRIPTS),
+    ] {
+        ch.mounts.push(Mount {
+            volume: volume.into(),
+            path: path.into(),
+            read_only: true,
+        });
+    }
+    // The UDF programs ship in the app image (posthog/user_scripts, copied whole into /code).
+    let scripts = Container::new("user-scripts", &app_image, res("10m", "32Mi", "200m", "128Mi"))
+        .shell("set -eu\ncp -R /code/posthog/user_scripts/. /user-scripts/\ntest -x /user-scripts/aggregate_funnel\n")
+        .mount("user-scripts", "/user-scripts");
     let mut c = Component::new(
         "posthog-clickhouse",
         Group::Posthog,
@@ -469,9 +618,20 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         101,
     );
     c.containers.push(ch);
+    c.init_containers.push(scripts);
+    for (name, map) in [
+        ("config", "posthog-clickhouse-config"),
+        ("users", "posthog-clickhouse-users"),
+        ("functions", "posthog-clickhouse-functions"),
+    ] {
+        c.volumes.push(Volume {
+            name: name.into(),
+            source: VolumeSource::ConfigMap(map.into()),
+        });
+    }
     c.volumes.push(Volume {
-        name: "config".into(),
-        source: VolumeSource::ConfigMap("posthog-clickhouse-config".into()),
+        name: "user-scripts".into(),
+        source: VolumeSource::EmptyDir(Some(Bytes::mi(512))),
     });
     c.security.writable_root_reason =
         Some("the ClickHouse entrypoint writes generated config into /etc/clickhouse-server");
@@ -610,7 +770,19 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             res("500m", "1Gi", "2", "4Gi"),
         ),
     );
-    j = j.shell("set -e\npython manage.py migrate --noinput\npython manage.py migrate_clickhouse\npython manage.py run_async_migrations\n");
+    // What upstream's bin/migrate@022b7d6b runs, with the cyclotron step pointed at its own
+    // database (the script defaults to DATABASE_URL, which is the app's).
+    j = j.shell(MIGRATE_SCRIPT);
+    // Migration 0159 reads system.crash_log, which exists only after a log flush (upstream's
+    // docker/clickhouse/docker-entrypoint-initdb.d/init-db.sh@1b56c1bb ends in one).
+    let flush = Container::new(
+        "flush-logs",
+        &with_registry(cfg, CLICKHOUSE_IMAGE),
+        res("10m", "64Mi", "200m", "256Mi"),
+    )
+    .env("CLICKHOUSE_HOST", h("posthog-clickhouse"))
+    .env("HOME", "/tmp")
+    .shell("set -eu\nuntil clickhouse client --host \"$CLICKHOUSE_HOST\" --query 'SELECT 1' >/dev/null; do sleep 2; done\nclickhouse client --host \"$CLICKHOUSE_HOST\" --query 'SYSTEM FLUSH LOGS'\n");
     let mut c = Component::new(
         "posthog-migrate",
         Group::Posthog,
@@ -621,6 +793,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         1000,
     );
     c.containers.push(j);
+    c.init_containers.push(flush);
     c.job = Some(JobSpec {
         backoff_limit: 3,
         active_deadline: 3600,
@@ -640,6 +813,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     );
     let mut w = app("web", web_res);
     w.command = vec!["./bin/docker-server".into()];
+    // The start script's Granian branch: its default (NGINX Unit) writes unit.json into the
+    // root-owned /docker-entrypoint.d and runs `unitd --user root`, which UID 1000 cannot.
+    w = w.env("USE_GRANIAN", "true");
     w.ports.push(Port {
         name: "http",
         port: 8000,
@@ -661,7 +837,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         (0, 10, 5, 3),
     ));
     w.pre_stop_sleep = Some(20);
-    w = w.env("LIVESTREAM_HOST", format!("{}/livestream", ph.site_url));
     let mut c = Component::new(
         "posthog-web",
         Group::Posthog,
@@ -695,7 +870,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ProbeCheck::Exec(vec![
             "sh".into(),
             "-c".into(),
-            "celery -A posthog inspect ping -d node@$HOSTNAME --timeout 10".into(),
+            "celery -A posthog inspect ping -d \"node@$(hostname)\" --timeout 10".into(),
         ]),
         (60, 60, 15, 3),
     ));
@@ -760,6 +935,16 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     let mut n = app("plugins", plugins_res);
     n.image = node_image;
     n.command = vec!["node".into(), "nodejs/dist/index.js".into()];
+    // Production defaults name Cloud's Services (nodejs/src/config/config.ts@010d71a9).
+    n = n
+        .env(
+            "INTERNAL_API_BASE_URL",
+            format!("http://{}:8000", h("posthog-web")),
+        )
+        .env(
+            "CAPTURE_INTERNAL_URL",
+            format!("http://{}:3000/capture", h("posthog-capture")),
+        );
     n.ports.push(Port {
         name: "http",
         port: 6738,
@@ -813,9 +998,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.notes.push("the heartbeat sidecar writes @posthog-plugin-server/ping, which newer plugin servers no longer do and the Django preflight still checks");
     c.notes
         .push("init-mmdb copies GeoLite2-City.mmdb out of the feature-flags image into /share");
-    stack
-        .components
-        .push(c.needs(&DATA_TIER).scratch("tmp", "/tmp"));
+    stack.components.push(
+        c.needs(&DATA_TIER)
+            .needs(&["posthog-web", "posthog-capture"])
+            .scratch("tmp", "/tmp"),
+    );
 
     let small_rust = by_profile(
         p,
@@ -885,6 +1072,8 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         .env("COOKIELESS_REDIS_HOST", h("posthog-redis"))
         .env("COOKIELESS_REDIS_PORT", "6379")
         .env("MAXMIND_DB_PATH", "/app/share/GeoLite2-City.mmdb")
+        // /metrics is routed only when this is on (rust/feature-flags/src/router.rs@3b21084e).
+        .env("ENABLE_METRICS", "true")
         .env("RUST_LOG", "info");
     f.ports.push(Port {
         name: "http",
@@ -938,6 +1127,8 @@ fn ingress(cfg: &Config, ph: &SelfHosted) -> IngressSpec {
             r("/decide", "posthog-feature-flags", "http"),
             r("/public/webhooks", "posthog-plugins", "http"),
             r("/public/m", "posthog-plugins", "http"),
+            // Presigned URLs: OBJECT_STORAGE_PUBLIC_ENDPOINT is the site, the bucket its path.
+            r("/posthog", "posthog-objectstorage", "s3"),
             r("/", "posthog-web", "http"),
         ],
         annotations: vec![
