@@ -611,6 +611,15 @@ pub async fn install(
     namespaces.insert(inv.namespace.clone());
 
     let plan = if opts.wait { plan } else { unwaited(plan) };
+    // Autoscalers the configuration dropped go first: left until the end, one would scale its
+    // Deployment back after this run set the replicas, and the next run would set them again.
+    let (early, late): (Vec<Member>, Vec<Member>) = prepared
+        .prune
+        .delete
+        .iter()
+        .cloned()
+        .partition(|m| m.kind == "HorizontalPodAutoscaler");
+    summary.pruned = prune::delete(client, &early, opts.dry_run).await?;
     // What the parent lists once the namespaces exist: the final write is skipped when it
     // would write the same.
     let mut parent_written: Option<(BTreeSet<String>, BTreeSet<String>)> = None;
@@ -703,7 +712,7 @@ pub async fn install(
 
     // Prune what the configuration dropped (confirmed by the caller); claims, Secrets and
     // namespaces that hold them were never in the list.
-    summary.pruned = prune::delete(client, &prepared.prune.delete, opts.dry_run).await?
+    summary.pruned += prune::delete(client, &late, opts.dry_run).await?
         + prune::delete(client, &prepared.prune.superseded, opts.dry_run).await?;
     // Quotas held high during the rollout come down to the plan now that it is done.
     for o in objects

@@ -117,7 +117,9 @@ pub fn render(e: &anyhow::Error) -> Option<String> {
         let _ = write!(out, "\n  server: {server}");
     }
     let _ = write!(out, "\n  next: {}", x.next);
-    out.push_str("\n  nothing is lost: what was applied stays, and running the command again resumes");
+    out.push_str(
+        "\n  nothing is lost: what was applied stays, and running the command again resumes",
+    );
     Some(out)
 }
 
@@ -139,17 +141,45 @@ mod tests {
         let e = anyhow::Error::new(api(404, "NotFound", "namespaces \"x-app\" not found"))
             .context("applying ConfigMap/x-app/y");
         let text = render(&e).unwrap();
-        assert!(text.starts_with("applying ConfigMap/x-app/y: not found: namespaces \"x-app\" not found"), "{text}");
-        assert!(text.contains("next: the namespace does not exist"), "{text}");
+        assert!(
+            text.starts_with(
+                "applying ConfigMap/x-app/y: not found: namespaces \"x-app\" not found"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("next: the namespace does not exist"),
+            "{text}"
+        );
         assert!(text.contains("nothing is lost"), "{text}");
         assert!(!text.contains("Status {"), "{text}");
-        let forbidden = explain(&api(403, "Forbidden", "User \"dev\" cannot patch resource \"deployments\""));
-        assert!(forbidden.reason.starts_with("forbidden: User \"dev\" cannot patch"));
-        let quota = explain(&api(403, "Forbidden", "pods \"a\" is forbidden: exceeded quota: compute-quota"));
+        let forbidden = explain(&api(
+            403,
+            "Forbidden",
+            "User \"dev\" cannot patch resource \"deployments\"",
+        ));
+        assert!(
+            forbidden
+                .reason
+                .starts_with("forbidden: User \"dev\" cannot patch")
+        );
+        let quota = explain(&api(
+            403,
+            "Forbidden",
+            "pods \"a\" is forbidden: exceeded quota: compute-quota",
+        ));
         assert!(quota.reason.starts_with("a ResourceQuota refused it"));
-        let hook = explain(&api(400, "BadRequest", "admission webhook \"v.example.com\" denied the request: no"));
+        let hook = explain(&api(
+            400,
+            "BadRequest",
+            "admission webhook \"v.example.com\" denied the request: no",
+        ));
         assert!(hook.reason.starts_with("an admission webhook refused it"));
-        let conflict = explain(&api(409, "Conflict", "Apply failed with 1 conflict: conflict with \"helm\": .spec.replicas"));
+        let conflict = explain(&api(
+            409,
+            "Conflict",
+            "Apply failed with 1 conflict: conflict with \"helm\": .spec.replicas",
+        ));
         assert!(conflict.reason.contains("conflict with \"helm\""));
     }
 }

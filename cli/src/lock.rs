@@ -88,6 +88,29 @@ pub fn expired(l: &Lease, now: Timestamp) -> bool {
     now.as_second() > renewed.0.as_second() + secs
 }
 
+/// Whether the holder was a process on this machine that no longer runs (killed, crashed):
+/// its lock need not wait to expire.
+fn holder_gone(l: &Lease) -> bool {
+    let Some(id) = l.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) else {
+        return false;
+    };
+    let mine = identity();
+    let host = |i: &str| {
+        i.split(" (pid ")
+            .next()
+            .map(|h| h.split('@').nth(1).unwrap_or_default().to_string())
+    };
+    let pid = id
+        .rsplit_once("(pid ")
+        .and_then(|(_, p)| p.trim_end_matches(')').parse::<u32>().ok());
+    match pid {
+        Some(pid) if host(id) == host(&mine) && pid != std::process::id() => {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
+    }
+}
+
 /// Who holds a Lease, for what and since when, in words.
 pub fn holder(l: &Lease, now: Timestamp) -> String {
     let spec = l.spec.clone().unwrap_or_default();
@@ -100,7 +123,13 @@ pub fn holder(l: &Lease, now: Timestamp) -> String {
     let since = spec
         .acquire_time
         .as_ref()
-        .map(|t| format!("{} ({}s ago)", t.0.strftime("%Y-%m-%dT%H:%M:%SZ"), now.as_second() - t.0.as_second()))
+        .map(|t| {
+            format!(
+                "{} ({}s ago)",
+                t.0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                now.as_second() - t.0.as_second()
+            )
+        })
         .unwrap_or_else(|| "an unknown time".into());
     let renewed = spec
         .renew_time
@@ -109,22 +138,41 @@ pub fn holder(l: &Lease, now: Timestamp) -> String {
         .unwrap_or_else(|| "never".into());
     format!(
         "{} is running `{command}` since {since}; last renewed {renewed}",
-        spec.holder_identity.unwrap_or_else(|| "another writer".into())
+        spec.holder_identity
+            .unwrap_or_else(|| "another writer".into())
     )
 }
 
 /// Takes the lock for `command`, or fails naming its holder. With `force`, an unexpired
 /// lock is taken over (the caller has confirmed).
-pub async fn acquire(client: &Client, inv: &Inventory, command: &str, force: bool) -> anyhow::Result<Held> {
+pub async fn acquire(
+    client: &Client,
+    inv: &Inventory,
+    command: &str,
+    force: bool,
+) -> anyhow::Result<Held> {
     let api: Api<Lease> = Api::namespaced(client.clone(), &inv.namespace);
     let n = name(inv);
     let context = || format!("taking the lock {}/{n}", inv.namespace);
-    match api.create(&PostParams::default(), &lease(inv, command, None)).await {
+    match api
+        .create(&PostParams::default(), &lease(inv, command, None))
+        .await
+    {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {
             let live = api.get(&n).await.with_context(context)?;
             let now = Timestamp::now();
-            if !expired(&live, now) && !force {
+            let gone = holder_gone(&live);
+            if gone {
+                eprintln!(
+                    "taking over the lock of a run on this machine that is gone ({})",
+                    live.spec
+                        .as_ref()
+                        .and_then(|s| s.holder_identity.clone())
+                        .unwrap_or_default()
+                );
+            }
+            if !expired(&live, now) && !force && !gone {
                 return Err(Locked(format!(
                     "another writer holds {}/{n}: {}. Wait for it to finish; if it died, its lock expires {}s after its last renewal; `--force-unlock` takes it over",
                     inv.namespace,
@@ -135,14 +183,19 @@ pub async fn acquire(client: &Client, inv: &Inventory, command: &str, force: boo
             }
             // Expired (or forced): replace it, guarded by its resourceVersion, so of two
             // writers racing for an expired lock only one wins.
-            api.replace(&n, &PostParams::default(), &lease(inv, command, live.metadata.resource_version.clone()))
-                .await
-                .map_err(|e| match e {
-                    kube::Error::Api(s) if s.code == 409 => {
-                        anyhow::Error::new(Locked(format!("another writer took {}/{n} just now; run again later", inv.namespace)))
-                    }
-                    e => anyhow::Error::new(e).context(context()),
-                })?;
+            api.replace(
+                &n,
+                &PostParams::default(),
+                &lease(inv, command, live.metadata.resource_version.clone()),
+            )
+            .await
+            .map_err(|e| match e {
+                kube::Error::Api(s) if s.code == 409 => anyhow::Error::new(Locked(format!(
+                    "another writer took {}/{n} just now; run again later",
+                    inv.namespace
+                ))),
+                e => anyhow::Error::new(e).context(context()),
+            })?;
         }
         Err(e) => return Err(anyhow::Error::new(e).context(context())),
     }
@@ -154,7 +207,11 @@ pub async fn acquire(client: &Client, inv: &Inventory, command: &str, force: boo
             let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(Timestamp::now());
             let patch = serde_json::json!({"spec": {"renewTime": now}});
             let _ = renew_api
-                .patch(&renew_name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+                .patch(
+                    &renew_name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                )
                 .await;
         }
     });
@@ -173,18 +230,33 @@ impl Held {
     }
 }
 
-/// Runs `work` holding the lock, and releases it whatever the outcome.
-pub async fn with_lock<T>(
+/// Like [`acquire`], for a command that only changes what exists: when the inventory's
+/// namespace does not exist there is nothing to change, and no lock to take.
+pub async fn acquire_if_installed(
     client: &Client,
     inv: &Inventory,
     command: &str,
     force: bool,
-    work: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
-    let held = acquire(client, inv, command, force).await?;
-    let out = work.await;
-    held.release().await;
-    out
+) -> anyhow::Result<Option<Held>> {
+    match acquire(client, inv, command, force).await {
+        Ok(h) => Ok(Some(h)),
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<kube::Error>()
+                    .is_some_and(crate::cluster::is_not_found)
+            }) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Gives up a lock, if one was taken.
+pub async fn release(held: Option<Held>) {
+    if let Some(h) = held {
+        h.release().await;
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +277,9 @@ mod tests {
         assert!(!expired(&l, t0 + std::time::Duration::from_secs(29)));
         assert!(expired(&l, t0 + std::time::Duration::from_secs(31)));
         let h = holder(&l, t0 + std::time::Duration::from_secs(5));
-        assert!(h.contains("`install`") && h.contains("(5s ago)") && h.contains("pid"), "{h}");
+        assert!(
+            h.contains("`install`") && h.contains("(5s ago)") && h.contains("pid"),
+            "{h}"
+        );
     }
 }

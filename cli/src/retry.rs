@@ -40,8 +40,12 @@ fn transient<Res>(result: &Result<Response<Res>, BoxError>) -> Option<String> {
     match result {
         Ok(r) => {
             let code = r.status().as_u16();
-            matches!(code, 429 | 500 | 502 | 503 | 504)
-                .then(|| format!("it answered {code} {}", r.status().canonical_reason().unwrap_or("")))
+            matches!(code, 429 | 500 | 502 | 503 | 504).then(|| {
+                format!(
+                    "it answered {code} {}",
+                    r.status().canonical_reason().unwrap_or("")
+                )
+            })
         }
         Err(e) => Some(root_cause(e.as_ref())),
     }

@@ -46,6 +46,21 @@ fn gate_name(g: &Gate) -> String {
 
 /// Waits for one gate with a watch.
 pub async fn await_gate(client: &Client, g: &Gate) -> anyhow::Result<()> {
+    // A watch that breaks (the API server restarted) is set up again; the wave's deadline
+    // bounds the whole wait. A failed Job is not a broken watch: it fails at once.
+    let mut attempt = 0;
+    loop {
+        match await_gate_once(client, g).await {
+            Err(e) if e.downcast_ref::<NotReady>().is_none() => {
+                attempt += 1;
+                tokio::time::sleep(crate::retry::delay(attempt)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn await_gate_once(client: &Client, g: &Gate) -> anyhow::Result<()> {
     match g {
         Gate::DeploymentAvailable {
             namespace, name, ..

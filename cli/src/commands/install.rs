@@ -273,56 +273,56 @@ pub async fn apply_configuration(
         if let Some(r) = &revision {
             history::write(&client, &inv, r).await?;
         }
-    let mut progress = crate::progress::Progress::new(output != Output::Table);
-    let opts = apply::Options {
-        dry_run,
-        timeout,
-        concurrency,
-        wait: !no_wait,
-        recreate_statefulsets,
-    };
-    let result = apply::install(
-        &client,
-        &stack,
-        &inv,
-        &user,
-        &opts,
-        &prepared,
-        &mut progress,
-    )
-    .await;
-    if let Some(r) = &mut revision {
-        match &result {
-            Ok(_) => r.status = "deployed".into(),
-            Err(e) => {
-                r.status = "failed".into();
-                r.error = Some(
-                    format!("{e:#}")
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
+        let mut progress = crate::progress::Progress::new(output != Output::Table);
+        let opts = apply::Options {
+            dry_run,
+            timeout,
+            concurrency,
+            wait: !no_wait,
+            recreate_statefulsets,
+        };
+        let result = apply::install(
+            &client,
+            &stack,
+            &inv,
+            &user,
+            &opts,
+            &prepared,
+            &mut progress,
+        )
+        .await;
+        if let Some(r) = &mut revision {
+            match &result {
+                Ok(_) => r.status = "deployed".into(),
+                Err(e) => {
+                    r.status = "failed".into();
+                    r.error = Some(
+                        format!("{e:#}")
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                }
             }
-        }
-        let size = history::write(&client, &inv, r).await?;
-        if result.is_ok() {
-            if let Some(prev) = last_deployed.filter(|p| p.status == "deployed") {
-                let mut prev = prev.clone();
-                prev.status = "superseded".into();
-                history::write(&client, &inv, &prev).await?;
+            let size = history::write(&client, &inv, r).await?;
+            if result.is_ok() {
+                if let Some(prev) = last_deployed.filter(|p| p.status == "deployed") {
+                    let mut prev = prev.clone();
+                    prev.status = "superseded".into();
+                    history::write(&client, &inv, &prev).await?;
+                }
+                progress.note(&format!(
+                    "recorded revision {} ({:.1} KB)",
+                    r.revision,
+                    size as f64 / 1024.0
+                ));
             }
-            progress.note(&format!(
-                "recorded revision {} ({:.1} KB)",
-                r.revision,
-                size as f64 / 1024.0
-            ));
+            let all = history::list(&client, &inv).await?;
+            history::trim(&client, &inv, &all, history_max).await?;
         }
-        let all = history::list(&client, &inv).await?;
-        history::trim(&client, &inv, &all, history_max).await?;
-    }
-    drop(progress);
-    result
+        drop(progress);
+        result
     }
     .await;
     if let Some(h) = held {

@@ -9,7 +9,7 @@ use voice_core::plan::Wave;
 
 use crate::args::{ConfigArgs, duration};
 use crate::cluster::{ClusterArgs, api_for};
-use crate::{Usage, cluster, config, exit, history, inventory, wait};
+use crate::{Usage, cluster, config, exit, history, inventory, lock, wait};
 
 /// The annotation a restart stamps on the pod template.
 pub const RESTARTED_AT: &str = "kubectl-voice.io/restartedAt";
@@ -29,6 +29,9 @@ pub struct Args {
     /// Deadline for each wave to become ready again (`300s`, `10m`).
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub timeout: String,
+    /// Take over the rollout's lock from another writer (only when it is known to be gone).
+    #[arg(long)]
+    pub force_unlock: bool,
     /// `server`: send the stamps as a server-side dry run; nothing is persisted.
     #[arg(long = "dry-run", value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
     pub dry_run: Option<String>,
@@ -72,16 +75,42 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         .filter(|o| args.all || args.components.contains(&o.component))
         .collect();
     let stamp = history::now();
+    let held = if dry_run {
+        None
+    } else {
+        lock::acquire_if_installed(&client, &inv, "restart", args.force_unlock).await?
+    };
+    let result = roll(&client, &stack, &objects, &stamp, dry_run, timeout).await;
+    lock::release(held).await;
+    let restarted = result?;
+    println!(
+        "{}restart {}: {restarted} workload(s)",
+        if dry_run { "(server dry run) " } else { "" },
+        if dry_run { "would succeed" } else { "complete" },
+    );
+    Ok(exit::OK)
+}
+
+/// Stamps the workloads wave by wave and waits for each wave's gates; returns how many were
+/// restarted.
+async fn roll(
+    client: &kube::Client,
+    stack: &voice_core::Stack,
+    objects: &[voice_core::render::Object],
+    stamp: &str,
+    dry_run: bool,
+    timeout: std::time::Duration,
+) -> anyhow::Result<usize> {
     let mut progress = crate::progress::Progress::new(false);
     let mut restarted = 0;
-    for wave in voice_core::plan::waves(&stack, &objects) {
+    for wave in voice_core::plan::waves(stack, objects) {
         if wave.objects.is_empty() {
             continue;
         }
         progress.start(&format!("restarting wave {}: {}", wave.index, wave.name));
         let mut gates = Vec::new();
         for r in &wave.objects {
-            let api = api_for(&client, "apps/v1", &r.kind, r.namespace.as_deref());
+            let api = api_for(client, "apps/v1", &r.kind, r.namespace.as_deref());
             let body = serde_json::json!({
                 "apiVersion": "apps/v1",
                 "kind": r.kind,
@@ -107,19 +136,13 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
                 gates,
                 ..wave.clone()
             };
-            wait::await_wave(&client, &only, &objects, timeout, &mut progress)
+            wait::await_wave(client, &only, objects, timeout, &mut progress)
                 .await
                 .with_context(|| format!("waiting for wave {} to be ready again", wave.index))?;
         }
         progress.done(&format!("wave {} {}: restarted", wave.index, wave.name));
     }
-    drop(progress);
-    println!(
-        "{}restart {}: {restarted} workload(s)",
-        if dry_run { "(server dry run) " } else { "" },
-        if dry_run { "would succeed" } else { "complete" },
-    );
-    Ok(exit::OK)
+    Ok(restarted)
 }
 
 fn gate_of(g: &voice_core::plan::Gate, r: &voice_core::plan::ObjectRef) -> bool {

@@ -15,7 +15,7 @@ use crate::cluster::ClusterArgs;
 use crate::cluster::{api_for, is_not_found};
 use crate::inventory::{Inventory, Member};
 use crate::output::confirm;
-use crate::{Usage, apply, cluster, config, exit, history, inventory};
+use crate::{Usage, apply, cluster, config, exit, history, inventory, lock};
 
 /// Order of deletion: the reverse of the rollout.
 fn rank(m: &Member, objects: &[Object]) -> usize {
@@ -194,6 +194,9 @@ pub struct Args {
     /// List what would be deleted and stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// Take over the rollout's lock from another writer (asks first, unless --yes).
+    #[arg(long)]
+    pub force_unlock: bool,
     /// Deadline for deletion.
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     pub timeout: String,
@@ -207,6 +210,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         yes,
         dry_run,
         timeout,
+        force_unlock,
     } = args;
     let timeout = duration(&timeout)?;
     let stack = config::load(&config)?;
@@ -240,15 +244,25 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             return Ok(exit::NOT_READY);
         }
     }
+    if force_unlock && !yes && !confirm("Take over the rollout's lock from another writer? [y/N]") {
+        return Ok(exit::NOT_READY);
+    }
+    let held = lock::acquire_if_installed(&client, &inv, "uninstall", force_unlock).await?;
     let mut progress = crate::progress::Progress::new(false);
     progress.start(&format!("deleting {} objects", gone.len()));
-    let deleted = uninstall(&client, &gone, timeout).await?;
-    if stack.selection.is_everything() && (purge || kept.is_empty()) {
-        remove_parent(&client, &inv).await?;
+    let result = async {
+        let deleted = uninstall(&client, &gone, timeout).await?;
+        if stack.selection.is_everything() && purge {
+            history::delete_all(&client, &inv).await?;
+        }
+        if stack.selection.is_everything() && (purge || kept.is_empty()) {
+            remove_parent(&client, &inv).await?;
+        }
+        Ok::<_, anyhow::Error>(deleted)
     }
-    if stack.selection.is_everything() && purge {
-        history::delete_all(&client, &inv).await?;
-    }
+    .await;
+    lock::release(held).await;
+    let deleted = result?;
     progress.done(&format!("deleted {deleted} objects"));
     drop(progress);
     if kept.is_empty() {

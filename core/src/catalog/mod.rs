@@ -601,7 +601,8 @@ impl Stack {
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
     }
-    /// Namespaces that hold at least one object, in a stable order.
+    /// Namespaces that hold at least one object, and the app namespace, where the rollout's
+    /// inventory lives, in a stable order.
     pub fn namespaces(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for ns in self
@@ -609,6 +610,7 @@ impl Stack {
             .iter()
             .map(|c| &c.namespace)
             .chain(self.secrets.iter().map(|s| &s.namespace))
+            .chain(std::iter::once(&self.config.namespaces.app))
         {
             if !out.contains(ns) {
                 out.push(ns.clone());
