@@ -409,6 +409,25 @@ z: [[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]
         fragment: "nesting depth limit",
         line: None,
     },
+    // What plan and render enumerate one by one: pods at their maximum, nodes of the cluster.
+    case(
+        "components:\n  posthog-web:\n    replicas: 4000000000\n",
+        "components.posthog-web.replicas",
+        "pod count limit",
+        Some(3),
+    ),
+    case(
+        "modelRouter:\n  hpa:\n    maxReplicas: 4294967295\n",
+        "components.model-router.maxReplicas",
+        "pod count limit",
+        None,
+    ),
+    case(
+        "cluster:\n  nodes:\n    - {cpu: \"8\", memory: 16Gi, count: 3000}\n    - {cpu: \"8\", memory: 16Gi, count: 4294967295}\n",
+        "cluster.nodes[1].count",
+        "cluster node limit",
+        Some(4),
+    ),
 ];
 
 /// Nine levels of `&a [*a, *a, …]`: 478 bytes that name 387 million strings.

@@ -40,6 +40,12 @@ pub struct Limits {
     pub string_bytes: usize,
     /// Problems listed for one input; past it, one more says how many were left out.
     pub diagnostics: usize,
+    /// Pods of the whole stack with every autoscaler at its maximum (the fit places each
+    /// one). The production profile peaks at about 100; 10,000 is a very large platform.
+    pub pods: u64,
+    /// Nodes of `cluster.nodes`, all shapes together: 5,000 is the largest cluster
+    /// Kubernetes supports.
+    pub cluster_nodes: u64,
 }
 
 /// The limits of every input the core reads.
@@ -52,6 +58,8 @@ pub const LIMITS: Limits = Limits {
     key_bytes: 128,
     string_bytes: 64 * 1024,
     diagnostics: 100,
+    pods: 10_000,
+    cluster_nodes: 5_000,
 };
 
 /// Which limit an input hit.

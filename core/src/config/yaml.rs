@@ -515,6 +515,8 @@ pub fn parse_value(text: &str) -> Result<Value, ParseError> {
         key_bytes: usize::MAX,
         string_bytes: usize::MAX,
         diagnostics: usize::MAX,
+        pods: u64::MAX,
+        cluster_nodes: u64::MAX,
     };
     build(text, false, false, &UNBOUNDED).map(|d| d.value)
 }
