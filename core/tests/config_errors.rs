@@ -444,8 +444,11 @@ a8: &a8 [*a7,*a7,*a7,*a7,*a7,*a7,*a7,*a7,*a7]
 a9: &a9 [*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8]
 ";
 
-/// Cases too large to write out: (yaml, sets, path, fragment, line).
-fn limits() -> Vec<(String, Vec<String>, String, &'static str, Option<usize>)> {
+/// A case too large to write out: yaml, sets, path, fragment, line.
+type Generated = (String, Vec<String>, String, &'static str, Option<usize>);
+
+/// Cases too large to write out.
+fn limits() -> Vec<Generated> {
     let limits = voice_core::config::LIMITS;
     let deep_path = format!("a{}", "[0]".repeat(limits.depth - 1));
     let long = "x".repeat(limits.string_bytes + 1);
