@@ -48,6 +48,22 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// Reads a file no larger than the core's input limit, checking its size before reading it.
+pub fn read_bounded(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
+    let limit = voice_core::config::LIMITS.bytes;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("reading {what} {}", path.display()))?;
+    if meta.len() > limit as u64 {
+        return Err(crate::Usage(format!(
+            "{}: {what} is {} bytes; the limit is {limit} bytes",
+            path.display(),
+            meta.len()
+        ))
+        .into());
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {what} {}", path.display()))
+}
+
 /// Reads the file (or stdin), validates it with the core and builds the stack.
 pub fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
     load_recorded(args).map(|(stack, _)| stack)
@@ -60,14 +76,22 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
         None => ("(profile)".to_string(), String::new()),
         Some(p) if p.as_os_str() == "-" => {
             let mut s = String::new();
+            let limit = voice_core::config::LIMITS.bytes;
             std::io::stdin()
+                .take(limit as u64 + 1)
                 .read_to_string(&mut s)
                 .context("reading the configuration from standard input")?;
+            if s.len() > limit {
+                return Err(crate::Usage(format!(
+                    "the configuration on standard input is over the limit of {limit} bytes"
+                ))
+                .into());
+            }
             ("<stdin>".to_string(), s)
         }
         Some(p) => (
             p.display().to_string(),
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            read_bounded(p, "the configuration")?,
         ),
     };
     let profile = match &args.profile {

@@ -81,14 +81,28 @@ impl UserValues {
             );
         }
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the secrets file {}", path.display()))?;
-            let map: BTreeMap<String, BTreeMap<String, String>> = serde_yaml::from_str(&text)
-                .with_context(|| {
-                    format!(
+            let text = crate::config::read_bounded(path, "the secrets file")?;
+            let doc = voice_core::config::yaml::parse_bounded_strings(&text).map_err(|d| {
+                crate::Usage(format!(
+                    "{}{}: {}: {}",
+                    path.display(),
+                    d.line
+                        .map(|l| format!(":{l}:{}", d.column.unwrap_or(1)))
+                        .unwrap_or_default(),
+                    if d.path.is_empty() {
+                        "(document)"
+                    } else {
+                        &d.path
+                    },
+                    d.message
+                ))
+            })?;
+            let map: BTreeMap<String, BTreeMap<String, String>> = serde_json::from_value(doc)
+                .map_err(|_| {
+                    crate::Usage(format!(
                         "{}: expected a mapping of secret name to a mapping of key to value",
                         path.display()
-                    )
+                    ))
                 })?;
             for (secret, keys) in map {
                 for (key, value) in keys {

@@ -201,23 +201,34 @@ pub fn nodes_needed(pods: &[PodRequest], shape: &NodeShape) -> Option<u32> {
     }) {
         return None;
     }
-    let total_cpu: u64 = pods.iter().map(|p| p.cpu.0).sum();
-    let total_mem: u64 = pods.iter().map(|p| p.memory.0).sum();
-    let lower = total_cpu
-        .div_ceil(shape.cpu.0.max(1))
-        .max(total_mem.div_ceil(shape.memory.0.max(1)))
-        .max(1);
-    let mut n = u32::try_from(lower).unwrap_or(u32::MAX);
-    loop {
-        let nodes = nodes_from_shapes(&[NodeShape {
-            count: n,
-            ..shape.clone()
-        }]);
-        if place(pods, &nodes).fits() {
-            return Some(n);
+    // First fit onto identical nodes fills them in order, so with `n` nodes it places exactly
+    // what it places on the first `n` of unboundedly many: one pass, opening a node when no
+    // open one takes the pod, counts the nodes needed.
+    let mut order: Vec<&PodRequest> = pods.iter().collect();
+    let (max_cpu, max_mem) = (shape.cpu.0.max(1), shape.memory.0.max(1));
+    order.sort_by(|a, b| {
+        let share = |p: &PodRequest| {
+            (p.cpu.0 as f64 / max_cpu as f64).max(p.memory.0 as f64 / max_mem as f64)
+        };
+        share(b)
+            .total_cmp(&share(a))
+            .then_with(|| a.pod.cmp(&b.pod))
+    });
+    let mut used: Vec<(MilliCpu, Bytes, u32)> = Vec::new();
+    for p in order {
+        let open = used.iter_mut().find(|u| {
+            u.0 + p.cpu <= shape.cpu && u.1 + p.memory <= shape.memory && u.2 < shape.max_pods
+        });
+        match open {
+            Some(u) => {
+                u.0 = u.0 + p.cpu;
+                u.1 = u.1 + p.memory;
+                u.2 += 1;
+            }
+            None => used.push((p.cpu, p.memory, 1)),
         }
-        n = n.checked_add(1)?;
     }
+    Some(u32::try_from(used.len().max(1)).unwrap_or(u32::MAX))
 }
 
 /// Fits the sizing onto nodes; `shape` is the reference for the node counts.

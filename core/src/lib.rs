@@ -26,10 +26,39 @@ pub use config::{Diagnostic, Errors, Input, ProfileName};
 pub fn load(input: &Input<'_>) -> Result<Stack, Errors> {
     let (cfg, positions) = config::load(input)?;
     let stack = catalog::build(&cfg).map_err(|diags| config::finish(diags, &positions))?;
+    if let Some(d) = too_many_pods(&stack) {
+        return Err(config::finish(vec![d], &positions));
+    }
     let diags = policy::violations(&stack);
     if diags.is_empty() {
         Ok(stack)
     } else {
         Err(config::finish(diags, &positions))
     }
+}
+
+/// The stack's pods at every maximum over [`config::LIMITS`]`.pods`, naming the component
+/// with the most (before sizing and policy add them up).
+fn too_many_pods(stack: &Stack) -> Option<Diagnostic> {
+    let count = |c: &catalog::Component| u64::from(c.max_replicas()) * 2;
+    let total: u64 = stack.components.iter().map(count).sum();
+    let limit = config::LIMITS.pods;
+    if total <= limit {
+        return None;
+    }
+    let top = stack.components.iter().max_by_key(|c| count(c))?;
+    let field = if top.autoscale.is_some() {
+        "maxReplicas"
+    } else {
+        "replicas"
+    };
+    Some(Diagnostic::at_value(
+        &format!("components.{}.{field}", top.name),
+        format!(
+            "{} runs up to {} pods; the stack's pods at their maximum (doubled for blue-green \
+             standby) exceed the pod count limit of {limit}",
+            top.name,
+            top.max_replicas()
+        ),
+    ))
 }

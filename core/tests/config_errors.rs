@@ -363,36 +363,300 @@ const CASES: &[Case] = &[
         fragment: "path=value",
         line: None,
     },
+    // Input limits (`voice_core::config::LIMITS`); the generated cases are in `limits()`.
+    case(BILLION_LAUGHS, "a4[1]", "value count limit", Some(5)),
+    case(
+        "a: &a {b: &b {c: &c {d: &d {e: [0]}}}}
+z: [[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]
+",
+        "z[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]",
+        "nesting depth limit",
+        Some(2),
+    ),
+    case(
+        "components:
+  ? [posthog-web]
+  : {replicas: 2}
+",
+        "components",
+        "key must be a string",
+        Some(2),
+    ),
+    Case {
+        yaml: "",
+        sets: &[
+            "modelRouter.providers=[&a [x, x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a], &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b], &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c], [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]]",
+        ],
+        path: "modelRouter.providers",
+        fragment: "value count limit",
+        line: None,
+    },
+    Case {
+        yaml: "",
+        sets: &[
+            "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a=1",
+        ],
+        path: "--set",
+        fragment: "nesting depth limit",
+        line: None,
+    },
+    Case {
+        yaml: "",
+        sets: &[
+            "modelRouter.providers=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+        ],
+        path: "modelRouter.providers",
+        fragment: "nesting depth limit",
+        line: None,
+    },
+    // What plan and render enumerate one by one: pods at their maximum, nodes of the cluster.
+    case(
+        "components:\n  posthog-web:\n    replicas: 4000000000\n",
+        "components.posthog-web.replicas",
+        "pod count limit",
+        Some(3),
+    ),
+    case(
+        "modelRouter:\n  hpa:\n    maxReplicas: 4294967295\n",
+        "components.model-router.maxReplicas",
+        "pod count limit",
+        None,
+    ),
+    case(
+        "cluster:\n  nodes:\n    - {cpu: \"8\", memory: 16Gi, count: 3000}\n    - {cpu: \"8\", memory: 16Gi, count: 4294967295}\n",
+        "cluster.nodes[1].count",
+        "cluster node limit",
+        Some(4),
+    ),
 ];
+
+/// Nine levels of `&a [*a, *a, …]`: 478 bytes that name 387 million strings.
+const BILLION_LAUGHS: &str = "\
+a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
+a1: &a1 [*a0,*a0,*a0,*a0,*a0,*a0,*a0,*a0,*a0]
+a2: &a2 [*a1,*a1,*a1,*a1,*a1,*a1,*a1,*a1,*a1]
+a3: &a3 [*a2,*a2,*a2,*a2,*a2,*a2,*a2,*a2,*a2]
+a4: &a4 [*a3,*a3,*a3,*a3,*a3,*a3,*a3,*a3,*a3]
+a5: &a5 [*a4,*a4,*a4,*a4,*a4,*a4,*a4,*a4,*a4]
+a6: &a6 [*a5,*a5,*a5,*a5,*a5,*a5,*a5,*a5,*a5]
+a7: &a7 [*a6,*a6,*a6,*a6,*a6,*a6,*a6,*a6,*a6]
+a8: &a8 [*a7,*a7,*a7,*a7,*a7,*a7,*a7,*a7,*a7]
+a9: &a9 [*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8,*a8]
+";
+
+/// A case too large to write out: yaml, sets, path, fragment, line.
+type Generated = (String, Vec<String>, String, &'static str, Option<usize>);
+
+/// Cases too large to write out.
+fn limits() -> Vec<Generated> {
+    let limits = voice_core::config::LIMITS;
+    let deep_path = format!("a{}", "[0]".repeat(limits.depth - 1));
+    let long = "x".repeat(limits.string_bytes + 1);
+    let mut keys = String::from("components:\n");
+    for i in 0..=limits.keys {
+        keys.push_str(&format!("  c{i}: {{}}\n"));
+    }
+    let mut values = String::from("cluster:\n  nodes: [");
+    values.push_str(&"0, ".repeat(limits.nodes));
+    values.push_str("0]\n");
+    let padding = format!("# {}\n", "=".repeat(1000));
+    let mut size = String::from("profile: dev\n");
+    while size.len() <= limits.bytes {
+        size.push_str(&padding);
+    }
+    let expanded = format!(
+        "posthog:\n  secretKey: &s \"{}\"\nz: [{}]\n",
+        "s".repeat(limits.string_bytes),
+        "*s, ".repeat(limits.expanded_bytes / limits.string_bytes + 1)
+    );
+    vec![
+        // Flow and block nesting bombs: refused at the first level past the limit.
+        (
+            format!("a: {}{}\n", "[".repeat(100), "]".repeat(100)),
+            vec![],
+            deep_path.clone(),
+            "nesting depth limit",
+            Some(1),
+        ),
+        (
+            format!("a: {}{}\n", "[".repeat(500_000), "]".repeat(500_000)),
+            vec![],
+            "a[0]".into(),
+            "nesting depth limit",
+            Some(1),
+        ),
+        (
+            format!("a:\n{}x\n", "  - ".repeat(200_000)),
+            vec![],
+            deep_path,
+            "nesting depth limit",
+            Some(2),
+        ),
+        (
+            format!("posthog:\n  secretKey: \"{long}\"\n"),
+            vec![],
+            "posthog.secretKey".into(),
+            "string length limit",
+            Some(2),
+        ),
+        (
+            format!(
+                "components:\n  {}: {{}}\n",
+                "k".repeat(limits.key_bytes + 1)
+            ),
+            vec![],
+            "components".into(),
+            "key length limit",
+            Some(2),
+        ),
+        (
+            keys,
+            vec![],
+            format!("components.c{}", limits.keys - 1),
+            "key count limit",
+            Some(limits.keys + 1),
+        ),
+        (
+            values,
+            vec![],
+            format!("cluster.nodes[{}]", limits.nodes - 3),
+            "value count limit",
+            Some(2),
+        ),
+        (
+            size.clone(),
+            vec![],
+            String::new(),
+            "input size limit",
+            Some(1 + size[..limits.bytes].matches('\n').count()),
+        ),
+        (
+            expanded,
+            vec![],
+            // The anchored string and 31 aliases are 32 × 64 KiB, plus the keys: over 2 MiB.
+            "z[30]".into(),
+            "expanded size limit",
+            Some(3),
+        ),
+        (
+            String::new(),
+            vec![format!("posthog.secretKey={long}")],
+            "posthog.secretKey".into(),
+            "string length limit",
+            None,
+        ),
+        (
+            String::new(),
+            vec![format!(
+                "components.{}.replicas=1",
+                "k".repeat(limits.key_bytes + 1)
+            )],
+            "--set".into(),
+            "key length limit",
+            None,
+        ),
+    ]
+}
+
+#[test]
+fn every_input_limit_is_reported_with_its_field_and_line() {
+    for (yaml, sets, path, fragment, line) in limits() {
+        check_input(&yaml, &sets, &path, fragment, line);
+    }
+}
+
+/// Thousands of unknown components: reported once each up to the diagnostics limit, then
+/// counted; the catalog's names are computed once, not per name.
+#[test]
+fn many_unknown_components_are_capped() {
+    let limit = voice_core::config::LIMITS.diagnostics;
+    let mut yaml = String::from("components:\n");
+    for i in 0..9_000 {
+        yaml.push_str(&format!("  posthog-webx{i:05}: {{}}\n"));
+    }
+    let start = std::time::Instant::now();
+    let errs = voice_core::load(&Input {
+        yaml: &yaml,
+        profile: None,
+        sets: &[],
+    })
+    .unwrap_err();
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+    assert_eq!(errs.0.len(), limit, "{errs}");
+    let first = &errs.0[0];
+    assert_eq!(first.path, "components");
+    assert_eq!(first.line, Some(1));
+    assert!(
+        first
+            .message
+            .contains(&format!("{} more unknown components", 9_000 - (limit - 1))),
+        "{first:?}"
+    );
+    assert!(
+        errs.0[1].message.contains("did you mean `posthog-web`"),
+        "{errs}"
+    );
+    assert_eq!(errs.0[1].line, Some(2));
+}
+
+/// Past the diagnostics limit, one last problem says how many were left out.
+#[test]
+fn problems_past_the_limit_are_counted() {
+    let limit = voice_core::config::LIMITS.diagnostics;
+    let mut yaml = String::new();
+    for i in 0..limit + 50 {
+        yaml.push_str(&format!("unknownField{i}: 1\n"));
+    }
+    let errs = voice_core::load(&Input {
+        yaml: &yaml,
+        profile: None,
+        sets: &[],
+    })
+    .unwrap_err();
+    assert_eq!(errs.0.len(), limit + 1, "{errs}");
+    assert_eq!(errs.0[0].path, "unknownField0");
+    let last = errs.0.last().unwrap();
+    assert!(
+        last.message.contains("50 more problems not listed"),
+        "{last:?}"
+    );
+}
 
 #[track_caller]
 fn check(c: &Case) {
     let sets: Vec<String> = c.sets.iter().map(|s| (*s).to_string()).collect();
+    check_input(c.yaml, &sets, c.path, c.fragment, c.line);
+}
+
+#[track_caller]
+fn check_input(yaml: &str, sets: &[String], path: &str, fragment: &str, line: Option<usize>) {
+    let shown = if yaml.len() > 2000 {
+        format!("{}… ({} bytes)", &yaml[..200], yaml.len())
+    } else {
+        yaml.to_string()
+    };
     let errs = match voice_core::load(&Input {
-        yaml: c.yaml,
+        yaml,
         profile: Some(ProfileName::Production),
-        sets: &sets,
+        sets,
     }) {
-        Ok(_) => panic!("accepted a bad configuration:\n{}", c.yaml),
+        Ok(_) => panic!("accepted a bad configuration:\n{shown}"),
         Err(e) => e,
     };
     let hit = errs
         .0
         .iter()
-        .find(|d| d.path == c.path && d.message.contains(c.fragment));
+        .find(|d| d.path == path && d.message.contains(fragment));
     let Some(d) = hit else {
-        panic!(
-            "no diagnostic at `{}` containing `{}` for:\n{}\ngot:\n{errs}",
-            c.path, c.fragment, c.yaml
-        );
+        let got = errs.to_string();
+        let got = got.get(..4000).unwrap_or(&got);
+        panic!("no diagnostic at `{path}` containing `{fragment}` for:\n{shown}\ngot:\n{got}");
     };
-    if let Some(line) = c.line {
+    if let Some(line) = line {
         assert_eq!(
             d.line,
             Some(line),
-            "line of `{}` in:\n{}\ngot {d:?}",
-            c.path,
-            c.yaml
+            "line of `{path}` in:\n{shown}\ngot {d:?}"
         );
     }
 }
@@ -471,4 +735,23 @@ fn secret_values_never_show_in_debug_output() {
     assert!(!format!("{:?}", stack.config).contains("SECRET"));
     let rendered = voice_core::render::to_yaml(&voice_core::render::render(&stack));
     assert!(!rendered.contains("abcdefghijklmnopqrstuvwxyz0123456789"));
+}
+
+/// With `VOICE_FUZZ_SEEDS=<dir>`, writes every case of the table into `<dir>` as a seed of the
+/// fuzz targets (`scripts/fuzz`): the file, then each `--set` after a NUL byte.
+#[test]
+fn seeds_for_fuzzing() {
+    let Some(dir) = std::env::var_os("VOICE_FUZZ_SEEDS") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    std::fs::create_dir_all(dir).expect("seed directory");
+    for (i, c) in CASES.iter().enumerate() {
+        let mut seed = c.yaml.to_string();
+        for s in c.sets {
+            seed.push('\0');
+            seed.push_str(s);
+        }
+        std::fs::write(dir.join(format!("bad-{i:03}.yaml")), seed).expect("seed file");
+    }
 }

@@ -246,16 +246,7 @@ pub fn files_json(yaml: &str) -> String {
 pub fn normalize_json(yaml: &str) -> String {
     let doc = match config::yaml::parse(yaml) {
         Ok(d) => d,
-        Err(e) => {
-            let message = format!("invalid YAML: {}", e.message);
-            let errors = vec![ErrorOut {
-                path: "",
-                line: Some(e.pos.line),
-                column: Some(e.pos.column),
-                message: &message,
-            }];
-            return to_json(&Failure { ok: false, errors });
-        }
+        Err(e) => return failure(&[e.diagnostic()]),
     };
     let user = doc.value;
     let effective = config::layered(&user);

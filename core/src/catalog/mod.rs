@@ -651,11 +651,19 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     voiceassistant::finish(&mut stack);
     stack.catalog = stack.components.as_slice().into();
     let mut diags = Vec::new();
+    // Unknown names past the diagnostics limit are counted, not matched against the catalog;
+    // one line says how many (so the listed ones and that line fit the limit).
+    let mut unknown = 0usize;
+    let limit = crate::config::LIMITS.diagnostics.saturating_sub(1);
     for (name, o) in &cfg.overrides {
         let path = format!("components.{name}");
         let Some(c) = stack.components.iter_mut().find(|c| &c.name == name) else {
-            let known = all_component_names();
+            let known = known_component_names();
             if !known.iter().any(|k| k == name) {
+                unknown += 1;
+                if unknown > limit {
+                    continue;
+                }
                 let hint = crate::config::shape::closest(name, known.iter().map(String::as_str))
                     .map_or_else(
                         || format!("; components: {}", known.join(", ")),
@@ -758,11 +766,23 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             }
         }
     }
+    if unknown > limit {
+        diags.push(Diagnostic::at_key(
+            "components",
+            format!("{} more unknown components", unknown - limit),
+        ));
+    }
     if diags.is_empty() {
         Ok(stack)
     } else {
         Err(diags)
     }
+}
+
+/// [`all_component_names`], computed once per process (it loads every profile).
+fn known_component_names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(all_component_names)
 }
 
 fn add_all(cfg: &Config, stack: &mut Stack) {

@@ -6,6 +6,7 @@
 //! produces the typed [`Config`]. Every problem is collected, each with its field path and,
 //! when the user wrote the field, its line and column.
 
+pub mod limits;
 mod options;
 mod resolve;
 mod set;
@@ -16,6 +17,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+pub use limits::{LIMITS, Limit, Limits};
 pub use options::*;
 pub use resolve::*;
 pub use set::apply_set;
@@ -280,15 +282,7 @@ pub fn effective(input: &Input<'_>) -> Option<Value> {
 
 /// Parses, layers and checks an input; the result is ready for the catalog.
 pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
-    let doc = yaml::parse(input.yaml).map_err(|e| {
-        Errors(vec![Diagnostic {
-            path: String::new(),
-            line: Some(e.pos.line),
-            column: Some(e.pos.column),
-            message: format!("invalid YAML: {}", e.message),
-            anchor: Anchor::Value,
-        }])
-    })?;
+    let doc = yaml::parse(input.yaml).map_err(|e| Errors(vec![e.diagnostic()]))?;
     let positions = doc.positions;
     let mut diags: Vec<Diagnostic> = doc
         .duplicates
@@ -382,6 +376,17 @@ pub fn finish(mut diags: Vec<Diagnostic>, positions: &yaml::Positions) -> Errors
         ))
     });
     diags.dedup_by(|a, b| a.path == b.path && a.message == b.message);
+    if diags.len() > LIMITS.diagnostics {
+        let more = diags.len() - LIMITS.diagnostics;
+        diags.truncate(LIMITS.diagnostics);
+        diags.push(Diagnostic::at_value(
+            "",
+            format!(
+                "{more} more problem{} not listed; fix these first",
+                if more == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     Errors(diags)
 }
 

@@ -702,6 +702,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
         );
     }
     let mut nodes = Vec::new();
+    let mut total_nodes = 0u64;
     for (i, n) in node_opts.iter().enumerate() {
         let p = format!("cluster.nodes[{i}]");
         let count = n.count.unwrap_or(1);
@@ -709,6 +710,14 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             ctx.err(
                 &format!("{p}.count"),
                 "must be at least 1; remove the entry instead",
+            );
+        }
+        total_nodes += u64::from(count);
+        let limit = super::LIMITS.cluster_nodes;
+        if total_nodes > limit && total_nodes - u64::from(count) <= limit {
+            ctx.err(
+                &format!("{p}.count"),
+                format!("the node shapes add up to more than {limit} nodes, the cluster node limit (the largest cluster Kubernetes supports)"),
             );
         }
         let cpu = match &n.cpu {

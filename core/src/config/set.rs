@@ -3,7 +3,16 @@
 
 use serde_json::{Map, Value};
 
-use super::{Diagnostic, yaml};
+use super::{Diagnostic, LIMITS, Limit, yaml};
+
+/// Levels of lists and mappings in `v` (0 for a scalar); `v` is within the depth limit.
+fn height(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(height).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.values().map(height).max().unwrap_or(0),
+        _ => 0,
+    }
+}
 
 /// Turns `a.b[0].c` into the JSON pointer `/a/b/0/c`; `None` when malformed.
 pub(super) fn pointer(path: &str) -> Option<String> {
@@ -45,14 +54,57 @@ pub fn apply_set(doc: &mut Value, assignment: &str) -> Result<(), Diagnostic> {
             format!("`{path}` is not a field path (example: modelRouter.hpa.maxReplicas)"),
         )
     })?;
-    let value = yaml::parse(raw).map(|d| d.value).map_err(|e| {
-        Diagnostic::at_value(
-            path,
-            format!("--set value `{raw}` is not valid YAML: {}", e.message),
-        )
-    })?;
-    let mut cur = doc;
     let segments: Vec<&str> = ptr.split('/').skip(1).collect();
+    if let Some(long) = segments.iter().find(|s| s.len() > LIMITS.key_bytes) {
+        return Err(Diagnostic::at_value(
+            "--set",
+            format!(
+                "a path segment of {} bytes: over the {} limit of {}",
+                long.len(),
+                Limit::KeyBytes.name(),
+                LIMITS.key_bytes
+            ),
+        ));
+    }
+    if segments.len() > LIMITS.depth {
+        return Err(Diagnostic::at_value(
+            "--set",
+            format!(
+                "a path {} levels deep: over the {} limit of {}",
+                segments.len(),
+                Limit::Depth.name(),
+                LIMITS.depth
+            ),
+        ));
+    }
+    let value = yaml::parse(raw)
+        .map(|d| d.value)
+        .map_err(|e| match e.limit {
+            Some(_) => {
+                let at = if e.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at `{}`", e.path)
+                };
+                Diagnostic::at_value(path, format!("--set value{at}: {}", e.message))
+            }
+            None => Diagnostic::at_value(
+                path,
+                format!("--set value `{raw}` is not valid YAML: {}", e.message),
+            ),
+        })?;
+    let depth = segments.len() + height(&value);
+    if depth > LIMITS.depth {
+        return Err(Diagnostic::at_value(
+            path,
+            format!(
+                "--set path and value nested {depth} deep: over the {} limit of {}",
+                Limit::Depth.name(),
+                LIMITS.depth
+            ),
+        ));
+    }
+    let mut cur = doc;
     for (i, seg) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
         let next_is_index = segments
