@@ -5,6 +5,7 @@ mod apply;
 mod args;
 mod cluster;
 mod commands;
+mod complete;
 mod config;
 mod errors;
 mod history;
@@ -105,6 +106,12 @@ fn code(e: &anyhow::Error) -> u8 {
 }
 
 fn main() -> ExitCode {
+    // `kubectl-voice __complete ARGS…`: cobra's completion protocol, before clap parses
+    // (the words are partial by nature).
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).is_some_and(|a| a == "__complete") {
+        return ExitCode::from(complete::run(&argv[2..]));
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),

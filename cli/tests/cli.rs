@@ -235,3 +235,108 @@ fn kubectl_finds_the_plugin() {
         ),
     }
 }
+
+/// `PATH` with the built binaries first.
+fn path_with_bins() -> String {
+    let dir = Path::new(bin()).parent().unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Runs the bash completion function with `words` typed (the last one being completed)
+/// and returns COMPREPLY.
+fn bash_complete(words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect();
+    let script = format!(
+        "source <(kubectl-voice completion bash) || exit 9
+COMP_WORDS=({}); COMP_CWORD={}; COMP_WORDBREAKS=$' \\t\\n\"'\"'\"'><=;|&(:'
+_kubectl_voice
+printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let o = Command::new("bash")
+        .args(["--norc", "-c", &script])
+        .env("PATH", path_with_bins())
+        .output()
+        .expect("run bash");
+    assert!(o.status.success(), "bash: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn bash_completion_covers_subcommands_flags_values_and_components() {
+    assert_eq!(bash_complete(&["kubectl-voice", "ins"]), ["install"]);
+    assert_eq!(
+        bash_complete(&["kubectl-voice", "install", "--pro"]),
+        ["--profile"]
+    );
+    assert_eq!(
+        bash_complete(&["kubectl-voice", "install", "--profile", ""]),
+        ["dev", "small", "production"]
+    );
+    assert_eq!(
+        bash_complete(&["kubectl-voice", "status", "-o", ""]),
+        ["table", "json", "yaml"]
+    );
+    // bash splits `--only=posthog,i` at `=`; the reply replaces only what follows it.
+    assert_eq!(
+        bash_complete(&["kubectl-voice", "plan", "--only", "=", "posthog,i"]),
+        ["posthog,infra", "posthog,istio"]
+    );
+    assert_eq!(
+        bash_complete(&["kubectl-voice", "--context", "x", "scale", "model-r"]),
+        ["model-router"]
+    );
+    let restart = bash_complete(&["kubectl-voice", "restart", "model-router", ""]);
+    assert!(restart.iter().any(|c| c == "voice-engine"), "{restart:?}");
+    // The same function completes `kubectl voice …` when kubectl has no completion loaded.
+    assert_eq!(bash_complete(&["kubectl", "vo"]), ["voice"]);
+    assert_eq!(
+        bash_complete(&["kubectl", "voice", "install", "--skip", "mon"]),
+        ["monitoring"]
+    );
+    for shell in ["zsh", "fish"] {
+        let o = run(&["completion", shell]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("kubectl-voice __complete"), "{shell}");
+    }
+}
+
+#[test]
+fn kubectl_complete_voice_answers_in_cobra_format() {
+    let helper = env!("CARGO_BIN_EXE_kubectl_complete-voice");
+    // kubectl passes the words after `kubectl voice`; an explicit `__complete` is accepted.
+    for prefix in [&[][..], &["__complete"][..]] {
+        let o = Command::new(helper)
+            .args(prefix)
+            .args(["install", "--profile", ""])
+            .output()
+            .expect("run kubectl_complete-voice");
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "dev\nsmall\nproduction\n:4\n");
+    }
+    let o = run(&["__complete", "plan", "-f", ""]);
+    assert_eq!(stdout(&o), ":0\n", "files complete as files");
+    let o = run(&["__complete", "st"]);
+    assert!(stdout(&o).starts_with("status\t"), "{}", stdout(&o));
+    // Through a real kubectl (≥ 1.26) when one is at hand.
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    if let Ok(o) = Command::new(&kubectl)
+        .args(["__complete", "voice", "install", "--only", "model"])
+        .env("PATH", path_with_bins())
+        .output()
+    {
+        assert_eq!(stdout(&o), "model-router\n:4\n", "{}", stderr(&o));
+    }
+}
