@@ -96,17 +96,70 @@ pub enum Command {
     Profile(crate::commands::profile::Args),
 }
 
-/// Parses a duration flag (`300s`, `10m`, `1h`, a bare number of seconds).
+/// Parses a duration flag as kubectl does (`5s`, `1m30s`, `2h`, `1.5h`, `500ms`), or a bare
+/// number of seconds.
 pub fn duration(s: &str) -> anyhow::Result<std::time::Duration> {
+    parse_duration(s).map_err(|e| crate::Usage(e).into())
+}
+
+/// [`duration`] as a clap value parser.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let bad = || crate::Usage(format!("`{s}` is not a duration (examples: 300s, 10m, 1h)"));
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(bad().into()),
-    };
-    Ok(std::time::Duration::from_secs(secs))
+    let bad =
+        || format!("`{s}` is not a duration (examples: 30s, 1m30s, 10m, 2h, or seconds: 300)");
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += value * scale;
+        rest = &rest[u..];
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_as_kubectl_writes_them() {
+        for (s, secs) in [
+            ("5s", 5.0),
+            ("1m30s", 90.0),
+            ("2h", 7200.0),
+            ("300", 300.0),
+            ("1.5h", 5400.0),
+            ("500ms", 0.5),
+            ("1h2m3s", 3723.0),
+            ("0", 0.0),
+        ] {
+            assert_eq!(parse_duration(s), Ok(Duration::from_secs_f64(secs)), "{s}");
+        }
+        for s in ["", "5x", "m", "1m30", "-5s", "1.2.3s"] {
+            assert!(parse_duration(s).is_err(), "{s}");
+        }
+    }
 }

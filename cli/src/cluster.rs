@@ -31,24 +31,20 @@ pub struct ClusterArgs {
     /// Username to impersonate for the operation.
     #[arg(long = "as", global = true, value_name = "USER")]
     pub as_user: Option<String>,
-    /// Seconds to wait for the API server to answer one request.
+    /// How long to wait for the API server to answer (`30s`, `1m`, seconds; 0: no limit).
     #[arg(
         long = "request-timeout",
         global = true,
-        value_name = "SECONDS",
-        default_value_t = 30
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = crate::args::parse_duration
     )]
-    pub request_timeout: u64,
+    pub request_timeout: std::time::Duration,
 }
 
 /// Connects with the flags, like kubectl.
 pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
-    let kc = match &args.kubeconfig {
-        Some(p) => Kubeconfig::read_from(p)
-            .with_context(|| format!("reading kubeconfig {}", p.display()))?,
-        None => Kubeconfig::read()
-            .context("reading the kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig")?,
-    };
+    let kc = kubeconfig(args)?;
     let opts = KubeConfigOptions {
         context: args.context.clone(),
         ..Default::default()
@@ -59,8 +55,7 @@ pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
     if let Some(user) = &args.as_user {
         cfg.auth_info.impersonate = Some(user.clone());
     }
-    let t = std::time::Duration::from_secs(args.request_timeout.max(1));
-    cfg.connect_timeout = Some(t);
+    cfg.connect_timeout = Some(args.request_timeout).filter(|t| !t.is_zero());
     let count = tower::util::MapRequestLayer::new(|req: http::Request<kube::client::Body>| {
         let watch = req
             .uri()
@@ -89,6 +84,62 @@ pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
             crate::retry::Transient::default(),
         ))
         .build())
+}
+
+/// Reads the kubeconfig and checks the context, as kubectl does; a problem is bad input
+/// (exit 2), said once, and a context that is not there lists those that are.
+fn kubeconfig(args: &ClusterArgs) -> anyhow::Result<Kubeconfig> {
+    let source = match &args.kubeconfig {
+        Some(p) => p.display().to_string(),
+        None => std::env::var("KUBECONFIG")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "~/.kube/config".into()),
+    };
+    let read = match &args.kubeconfig {
+        Some(p) => Kubeconfig::read_from(p),
+        None => Kubeconfig::read(),
+    };
+    let kc = read.map_err(|e| {
+        let mut root: &dyn std::error::Error = &e;
+        while let Some(next) = root.source() {
+            root = next;
+        }
+        crate::Usage(format!(
+            "reading the kubeconfig {source}: {root}{}",
+            if args.kubeconfig.is_none() {
+                " (pass --kubeconfig or set KUBECONFIG)"
+            } else {
+                ""
+            }
+        ))
+    })?;
+    let names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+    let available = || {
+        if names.is_empty() {
+            "it has no contexts".to_string()
+        } else {
+            format!("available: {}", names.join(", "))
+        }
+    };
+    match (&args.context, &kc.current_context) {
+        (Some(c), _) if !names.contains(&c.as_str()) => Err(crate::Usage(format!(
+            "context `{c}` is not in the kubeconfig {source}; {}",
+            available()
+        ))
+        .into()),
+        (None, None) => Err(crate::Usage(format!(
+            "the kubeconfig {source} has no current context; pass --context ({})",
+            available()
+        ))
+        .into()),
+        (None, Some(c)) if !names.contains(&c.as_str()) => Err(crate::Usage(format!(
+            "the current context `{c}` of the kubeconfig {source} is not defined in it; pass --context ({})",
+            available()
+        ))
+        .into()),
+        _ => Ok(kc),
+    }
 }
 
 /// The kubeconfig's current context, for messages.

@@ -340,3 +340,98 @@ fn kubectl_complete_voice_answers_in_cobra_format() {
         assert_eq!(stdout(&o), "model-router\n:4\n", "{}", stderr(&o));
     }
 }
+
+/// A kubeconfig with two contexts whose server refuses connections.
+fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
+    let p = dir.join("kubeconfig");
+    std::fs::write(
+        &p,
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: \"https://127.0.0.1:1\", insecure-skip-tls-verify: true}
+users:
+- name: u
+  user: {token: x}
+contexts:
+- {name: one, context: {cluster: c, user: u}}
+- {name: two, context: {cluster: c, user: u}}
+current-context: one
+",
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn exit_codes_are_the_same_for_every_verb() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = unreachable_kubeconfig(dir.path());
+    let kc = kc.to_str().unwrap();
+    // An unreachable API server is a cluster error (3) for every verb, install included.
+    for verb in ["install", "check", "status", "diff", "history", "uninstall"] {
+        let o = run(&[verb, "--profile", "dev", "--kubeconfig", kc]);
+        assert_eq!(o.status.code(), Some(3), "{verb}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("could not be reached"),
+            "{verb}: {}",
+            stderr(&o)
+        );
+    }
+    // A wrong --context is bad input and lists the contexts there are.
+    let o = run(&[
+        "status",
+        "--profile",
+        "dev",
+        "--kubeconfig",
+        kc,
+        "--context",
+        "three",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("context `three` is not in the kubeconfig")
+            && stderr(&o).contains("available: one, two"),
+        "{}",
+        stderr(&o)
+    );
+    // A kubeconfig that cannot be read is said once.
+    let missing = dir.path().join("missing");
+    let o = run(&["status", "--kubeconfig", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("No such file").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    // kubectl's duration syntax.
+    for ok in ["5s", "1m30s", "2h", "45"] {
+        let o = run(&["status", "--kubeconfig", kc, "--request-timeout", ok]);
+        assert_eq!(o.status.code(), Some(3), "{ok}: {}", stderr(&o));
+        let o = run(&[
+            "install",
+            "--profile",
+            "dev",
+            "--kubeconfig",
+            kc,
+            "--timeout",
+            ok,
+        ]);
+        assert_eq!(o.status.code(), Some(3), "{ok}: {}", stderr(&o));
+    }
+    let o = run(&["status", "--kubeconfig", kc, "--request-timeout", "5x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run(&[
+        "install",
+        "--profile",
+        "dev",
+        "--kubeconfig",
+        kc,
+        "--timeout",
+        "1m30",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not a duration"), "{}", stderr(&o));
+}

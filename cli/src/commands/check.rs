@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use anyhow::Context as _;
 use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -142,37 +143,29 @@ fn is_builtin(group: &str) -> bool {
     group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
 }
 
-/// Runs every check for the stack's objects.
-pub async fn report(client: &Client, stack: &Stack, objects: &[Object], inv: &Inventory) -> Report {
+/// Runs every check for the stack's objects. A server that cannot be reached at all is a
+/// cluster error (exit 3), not a failed check.
+pub async fn report(
+    client: &Client,
+    stack: &Stack,
+    objects: &[Object],
+    inv: &Inventory,
+) -> Result<Report, kube::Error> {
     let mut categories = Vec::new();
 
     let mut api = Vec::new();
-    match client.apiserver_version().await {
-        Ok(v) => {
-            let minor: u32 = v.minor.trim_end_matches('+').parse().unwrap_or(0);
-            if v.major == "1" && minor >= 29 {
-                api.push(ok(format!("can reach the API server ({})", v.git_version)));
-            } else {
-                api.push(fail(
-                    format!(
-                        "API server {} is older than the supported 1.29",
-                        v.git_version
-                    ),
-                    "upgrade the cluster to Kubernetes 1.29 or newer",
-                ));
-            }
-        }
-        Err(e) => {
-            api.push(fail(
-                format!("cannot reach the API server: {e}"),
-                "check --kubeconfig and --context, and that the cluster is running",
-            ));
-            categories.push(Category {
-                category: "kubernetes-api",
-                checks: api,
-            });
-            return Report { categories };
-        }
+    let v = client.apiserver_version().await?;
+    let minor: u32 = v.minor.trim_end_matches('+').parse().unwrap_or(0);
+    if v.major == "1" && minor >= 29 {
+        api.push(ok(format!("can reach the API server ({})", v.git_version)));
+    } else {
+        api.push(fail(
+            format!(
+                "API server {} is older than the supported 1.29",
+                v.git_version
+            ),
+            "upgrade the cluster to Kubernetes 1.29 or newer",
+        ));
     }
     categories.push(Category {
         category: "kubernetes-api",
@@ -350,7 +343,7 @@ pub async fn report(client: &Client, stack: &Stack, objects: &[Object], inv: &In
         category: "capacity",
         checks: capacity(client, stack, inv).await,
     });
-    Report { categories }
+    Ok(Report { categories })
 }
 
 /// Free capacity of the schedulable nodes: allocatable minus what running pods (other than
@@ -487,7 +480,9 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let (objects, _) = apply::planned(&stack, &inv);
-    let report = report(&client, &stack, &objects, &inv).await;
+    let report = report(&client, &stack, &objects, &inv)
+        .await
+        .context("checking the cluster")?;
     match output {
         Output::Table => print!("{}", report.human()),
         o => print(o, &report)?,

@@ -1,6 +1,7 @@
 //! `kubectl voice install`: check, decide everything that needs a decision (prunes,
 //! StatefulSet re-creation) and ask, then apply the waves (`crate::apply`).
 
+use anyhow::Context as _;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
@@ -132,7 +133,9 @@ pub async fn apply_configuration(
     if !skip_checks {
         progress.start("checking the cluster");
         let (objects, _) = apply::planned(&stack, &inv);
-        let report = super::check::report(&client, &stack, &objects, &inv).await;
+        let report = super::check::report(&client, &stack, &objects, &inv)
+            .await
+            .context("checking the cluster")?;
         if !report.ok() {
             drop(progress);
             eprint!("{}", report.human());
@@ -156,7 +159,7 @@ pub async fn apply_configuration(
         if warnings > 0 && !yes && std::io::stdin().is_terminal() && !dry_run {
             eprint!("{}", report.human());
             if !confirm("Continue despite the warnings? [y/N]") {
-                return Ok(exit::NOT_READY);
+                return Ok(exit::BAD_INPUT);
             }
         }
     }
@@ -215,7 +218,7 @@ pub async fn apply_configuration(
             dry_run,
         )?
     {
-        return Ok(exit::NOT_READY);
+        return Ok(exit::BAD_INPUT);
     }
 
     // The revision is written before the first write, as pending, unless nothing about the

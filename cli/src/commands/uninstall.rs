@@ -241,11 +241,11 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             gone.len(),
             stack.config.instance
         )) {
-            return Ok(exit::NOT_READY);
+            return Ok(exit::BAD_INPUT);
         }
     }
     if force_unlock && !yes && !confirm("Take over the rollout's lock from another writer? [y/N]") {
-        return Ok(exit::NOT_READY);
+        return Ok(exit::BAD_INPUT);
     }
     let held = lock::acquire_if_installed(&client, &inv, "uninstall", force_unlock).await?;
     let mut progress = crate::progress::Progress::new(false);
