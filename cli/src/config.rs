@@ -14,32 +14,75 @@ pub struct BadInput {
     pub file: String,
     /// Problems.
     pub errors: Errors,
+    /// The `--set` flags of the run, so a problem they made names its flag.
+    pub sets: Vec<String>,
+}
+
+impl BadInput {
+    /// The `--set` flag that wrote the field of a problem, if one did (the last one wins).
+    pub fn flag(&self, d: &voice_core::Diagnostic) -> Option<String> {
+        self.sets
+            .iter()
+            .rev()
+            .find(|s| {
+                let key = s.split_once('=').map_or(s.as_str(), |(k, _)| k).trim();
+                !key.is_empty()
+                    && (d.path == key
+                        || d.path.starts_with(&format!("{key}."))
+                        || d.path.starts_with(&format!("{key}["))
+                        || (!d.path.is_empty() && key.starts_with(&format!("{}.", d.path))))
+            })
+            .map(|s| format!("--set {s}"))
+    }
+
+    /// The problems as JSON objects: `path`, `line`, `column`, `message` and `source` (the
+    /// file, or the `--set` flag that made the problem).
+    pub fn problems(&self) -> Vec<serde_json::Value> {
+        self.errors
+            .0
+            .iter()
+            .map(|d| {
+                let flag = self.flag(d);
+                serde_json::json!({
+                    "path": d.path,
+                    "line": if flag.is_some() { None } else { d.line },
+                    "column": if flag.is_some() { None } else { d.column },
+                    "message": d.message,
+                    "source": flag.unwrap_or_else(|| self.file.clone()),
+                })
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.errors.0.len();
+        let flags: Vec<Option<String>> = self.errors.0.iter().map(|d| self.flag(d)).collect();
+        let from_flags = flags.iter().any(Option::is_some);
+        let place = match (self.file.as_str(), from_flags) {
+            ("(profile)", true) if flags.iter().all(Option::is_some) => "the command line".into(),
+            ("(profile)", _) => "the configuration".into(),
+            (file, true) => format!("{file} and the command line"),
+            (file, false) => file.to_string(),
+        };
         writeln!(
             f,
-            "{n} problem{} in {}:",
-            if n == 1 { "" } else { "s" },
-            self.file
+            "{n} problem{} in {place}:",
+            if n == 1 { "" } else { "s" }
         )?;
-        for d in &self.errors.0 {
-            match (d.line, d.column) {
-                (Some(l), Some(c)) => {
-                    writeln!(f, "  {}:{l}:{c}: {}: {}", self.file, d.path, d.message)?
+        for (d, flag) in self.errors.0.iter().zip(&flags) {
+            let path = if d.path.is_empty() {
+                "(document)"
+            } else {
+                &d.path
+            };
+            match (flag, d.line, d.column) {
+                (Some(flag), _, _) => writeln!(f, "  {flag}: {path}: {}", d.message)?,
+                (None, Some(l), Some(c)) => {
+                    writeln!(f, "  {}:{l}:{c}: {path}: {}", self.file, d.message)?
                 }
-                _ => writeln!(
-                    f,
-                    "  {}: {}",
-                    if d.path.is_empty() {
-                        "(document)"
-                    } else {
-                        &d.path
-                    },
-                    d.message
-                )?,
+                _ => writeln!(f, "  {path}: {}", d.message)?,
             }
         }
         write!(f, "nothing was applied; fix the fields above and run again")
@@ -102,12 +145,14 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
                 "profile",
                 format!("`{s}` is not a profile; use dev, small or production"),
             )]),
+            sets: Vec::new(),
         })?),
     };
     let selection = voice_core::selection::Selection::parse(&args.select.only, &args.select.skip)
         .map_err(|d| BadInput {
         file: "the command line".into(),
         errors: Errors(d),
+        sets: Vec::new(),
     })?;
     let mut sets = args.sets.clone();
     if let Some(mode) = &args.select.posthog {
@@ -118,7 +163,11 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
         profile,
         sets: &sets,
     };
-    let mut stack = voice_core::load(&input).map_err(|errors| BadInput { file, errors })?;
+    let mut stack = voice_core::load(&input).map_err(|errors| BadInput {
+        file,
+        errors,
+        sets: sets.clone(),
+    })?;
     stack.selection = selection;
     let mut document = voice_core::config::effective(&input).unwrap_or_default();
     without_secret_values(&mut document);
@@ -156,6 +205,7 @@ pub fn load_document(
     .map_err(|errors| BadInput {
         file: "the recorded configuration".into(),
         errors,
+        sets: Vec::new(),
     })?;
     stack.selection = selection;
     Ok(stack)

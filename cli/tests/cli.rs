@@ -435,3 +435,55 @@ fn exit_codes_are_the_same_for_every_verb() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("is not a duration"), "{}", stderr(&o));
 }
+
+#[test]
+fn validate_json_is_always_json_and_set_problems_name_their_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("voice.yaml");
+    std::fs::write(&file, "posthog:\n  mode: bar\n").unwrap();
+    let f = file.to_str().unwrap();
+    let o = run(&[
+        "validate",
+        "-f",
+        f,
+        "--set",
+        "modelRouter.hpa.maxReplica=3",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["valid"], false);
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{v}");
+    for p in problems {
+        for key in ["path", "line", "column", "message", "source"] {
+            assert!(p.get(key).is_some(), "{key} missing in {p}");
+        }
+    }
+    assert_eq!(problems[0]["path"], "posthog.mode");
+    assert_eq!(problems[0]["line"], 2);
+    assert_eq!(problems[0]["column"], 9);
+    assert_eq!(problems[1]["source"], "--set modelRouter.hpa.maxReplica=3");
+    assert!(problems[1]["line"].is_null());
+    // A file that cannot be read is JSON too.
+    let o = run(&["validate", "-f", "/nonexistent/voice.yaml", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["valid"], false);
+    // Valid: the same shape.
+    let o = run(&["validate", "--profile", "dev", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v, serde_json::json!({"valid": true, "problems": []}));
+    // For people, a --set problem names its flag, not "(profile)".
+    let o = run(&["plan", "--profile", "dev", "--set", "posthog.mode=foo"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("1 problem in the command line:"), "{e}");
+    assert!(
+        e.contains("  --set posthog.mode=foo: posthog.mode: "),
+        "{e}"
+    );
+    assert!(!e.contains("(profile)"), "{e}");
+}

@@ -18,14 +18,34 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let Args { config, output } = args;
-    let stack = config::load(&config)?;
+    let stack = match config::load(&config) {
+        Ok(stack) => stack,
+        // Machine-readable output stays machine-readable when the input is bad.
+        Err(e) if output != Output::Table => {
+            let problems = match e.downcast_ref::<config::BadInput>() {
+                Some(bad) => bad.problems(),
+                None => vec![serde_json::json!({
+                    "path": "",
+                    "line": null,
+                    "column": null,
+                    "message": format!("{e:#}"),
+                })],
+            };
+            print(
+                output,
+                &serde_json::json!({"valid": false, "problems": problems}),
+            )?;
+            return Ok(exit::BAD_INPUT);
+        }
+        Err(e) => return Err(e),
+    };
     match output {
         Output::Table => println!(
             "configuration is valid: profile {}, {} components",
             stack.config.profile.as_str(),
             stack.components.len()
         ),
-        o => print(o, &serde_json::json!({"valid": true, "errors": []}))?,
+        o => print(o, &serde_json::json!({"valid": true, "problems": []}))?,
     }
     Ok(exit::OK)
 }
