@@ -86,13 +86,14 @@ pub fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
     if let Some(a) = pending {
         return values(a, cur, "", kubeconfig.as_deref());
     }
-    if !dashdash && let Some(long) = cur.strip_prefix("--") {
-        if let Some((name, value)) = long.split_once('=') {
-            return match find(cmd, |a| a.get_long() == Some(name)) {
-                Some(a) => values(a, value, &format!("--{name}="), kubeconfig.as_deref()),
-                None => (Vec::new(), directive::NO_FILE_COMP),
-            };
-        }
+    if !dashdash
+        && let Some(long) = cur.strip_prefix("--")
+        && let Some((name, value)) = long.split_once('=')
+    {
+        return match find(cmd, |a| a.get_long() == Some(name)) {
+            Some(a) => values(a, value, &format!("--{name}="), kubeconfig.as_deref()),
+            None => (Vec::new(), directive::NO_FILE_COMP),
+        };
     }
     if !dashdash && cur.starts_with('-') {
         let mut flags: Vec<(String, String)> = cmd
@@ -132,7 +133,7 @@ pub fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
     }
 }
 
-fn find<'a>(cmd: &'a clap::Command, pred: impl Fn(&Arg) -> bool) -> Option<&'a Arg> {
+fn find(cmd: &clap::Command, pred: impl Fn(&Arg) -> bool) -> Option<&Arg> {
     cmd.get_arguments().find(|a| pred(a))
 }
 

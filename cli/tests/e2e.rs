@@ -301,3 +301,108 @@ fn a_service_that_changes_between_headless_and_an_address_is_replaced() {
     );
     r.purge();
 }
+
+#[test]
+fn status_json_is_camel_case_objects_and_watch_redraws_only_on_a_change() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("e2e-w");
+    let o = r.run("install", &["--timeout", "3m"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // One JSON style: camelCase keys, objects rather than tuples, no "0/0" volumes.
+    let o = r.run("status", &["-o", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status json");
+    assert_eq!(v["healthy"], true);
+    let rows = v["components"].as_array().unwrap();
+    for row in rows {
+        for key in row.as_object().unwrap().keys() {
+            assert!(!key.contains('_'), "snake_case key {key} in {row}");
+        }
+        if let Some(vol) = row.get("volumes") {
+            assert!(
+                vol["bound"].is_u64() && vol["total"].as_u64() > Some(0),
+                "{row}"
+            );
+        }
+        if let Some(hpa) = row.get("hpa") {
+            for k in ["current", "min", "max"] {
+                assert!(hpa[k].is_i64(), "{row}");
+            }
+        }
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r["kind"] == "StatefulSet" && r["volumes"]["bound"] == 1),
+        "{v}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["kind"] == "Deployment" && r.get("volumes").is_none()),
+        "{v}"
+    );
+
+    let o = r.run("check", &["-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("check json");
+    assert!(v["ok"].is_boolean(), "{v}");
+    for c in v["categories"].as_array().unwrap() {
+        for k in c["checks"].as_array().unwrap() {
+            assert!(
+                k["description"].is_string() && k["result"].is_string(),
+                "{k}"
+            );
+        }
+    }
+
+    // --watch: one table, nothing more while idle, one redraw per burst of changes.
+    let child = r
+        .command("status", &["--watch", "-o", "json"])
+        .env("VOICE_API_STATS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn status --watch");
+    std::thread::sleep(Duration::from_secs(3));
+    r.kubectl(&[
+        "-n",
+        &format!("{}-app", r.name),
+        "scale",
+        "deployment",
+        "agent-engine",
+        "--replicas",
+        "2",
+    ]);
+    std::thread::sleep(Duration::from_secs(3));
+    let started = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "Ctrl-C took too long"
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&o.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("a stream of JSON reports");
+    assert!(
+        (2..=3).contains(&docs.len()),
+        "expected the first report and one or two redraws after the scale, got {}:\n{}",
+        docs.len(),
+        text(&o)
+    );
+    let last = docs.last().unwrap();
+    let mr = last["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "agent-engine")
+        .unwrap();
+    assert_eq!(mr["desired"], 2, "{mr}");
+    // One LIST and one WATCH per kind for the whole run: no polling.
+    let stats = String::from_utf8_lossy(&o.stderr);
+    assert!(stats.contains("api: 12 requests (6 watches)"), "{stats}");
+    r.purge();
+}

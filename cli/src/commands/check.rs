@@ -43,6 +43,7 @@ pub enum Outcome {
 
 /// One check.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Check {
     /// What was checked.
     pub description: String,
@@ -55,6 +56,7 @@ pub struct Check {
 
 /// A category of checks.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Category {
     /// Name.
     pub category: &'static str,
@@ -64,9 +66,20 @@ pub struct Category {
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Categories in order.
     pub categories: Vec<Category>,
+}
+
+/// The report as `-o json|yaml` prints it: the verdict first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Printed<'a> {
+    /// No check failed.
+    ok: bool,
+    /// Categories in order.
+    categories: &'a [Category],
 }
 
 impl Report {
@@ -485,7 +498,13 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         .context("checking the cluster")?;
     match output {
         Output::Table => print!("{}", report.human()),
-        o => print(o, &report)?,
+        o => print(
+            o,
+            &Printed {
+                ok: report.ok(),
+                categories: &report.categories,
+            },
+        )?,
     }
     Ok(if report.ok() {
         exit::OK

@@ -17,7 +17,6 @@ use voice_core::readiness;
 use crate::args::{ConfigArgs, Output};
 use crate::cluster::ClusterArgs;
 use crate::inventory::Inventory;
-use crate::output::print;
 use crate::output::{paint, table};
 use crate::{cluster, config, exit, inventory};
 
@@ -35,12 +34,12 @@ pub struct Row {
     pub ready: i32,
     /// Desired replicas.
     pub desired: i32,
-    /// HPA current / min / max.
+    /// The autoscaler, when the component has one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hpa: Option<(i32, i32, i32)>,
-    /// Claims bound / total.
+    pub hpa: Option<Hpa>,
+    /// The claims, when the component has any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub volumes: Option<(usize, usize)>,
+    pub volumes: Option<Volumes>,
     /// Ingress addresses.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<String>,
@@ -50,8 +49,43 @@ pub struct Row {
     pub healthy: bool,
 }
 
+/// A component's autoscaler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hpa {
+    /// Replicas now.
+    pub current: i32,
+    /// Minimum.
+    pub min: i32,
+    /// Maximum.
+    pub max: i32,
+}
+
+/// A component's claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volumes {
+    /// Bound claims.
+    pub bound: usize,
+    /// All claims.
+    pub total: usize,
+}
+
+/// One health endpoint called by `--verify`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthResult {
+    /// `component service/path`.
+    pub name: String,
+    /// It answered.
+    pub ok: bool,
+    /// `answered`, or the first line of the error.
+    pub message: String,
+}
+
 /// The status report.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Rows.
     pub components: Vec<Row>,
@@ -61,7 +95,7 @@ pub struct Report {
     pub requests: usize,
     /// Health checks, when verified.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub checks: Vec<(String, bool, String)>,
+    pub checks: Vec<HealthResult>,
 }
 
 fn component_of(labels: Option<&BTreeMap<String, String>>) -> String {
@@ -78,9 +112,6 @@ fn age(ts: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>, now: i
 /// Lists every kind once and builds the rows.
 pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report> {
     let lp = ListParams::default().labels(&inv.selector());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
     let (d_api, s_api, j_api) = (
         Api::<Deployment>::all(client.clone()),
         Api::<StatefulSet>::all(client.clone()),
@@ -99,26 +130,58 @@ pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report>
         p_api.list(&lp),
         i_api.list(&lp)
     )?;
+    Ok(build(&Objects {
+        deps: deps.items.iter().collect(),
+        stss: stss.items.iter().collect(),
+        jobs: jobs.items.iter().collect(),
+        hpas: hpas.items.iter().collect(),
+        pvcs: pvcs.items.iter().collect(),
+        ings: ings.items.iter().collect(),
+    }))
+}
+
+/// The objects a report is made of, from LISTs or from watch caches.
+struct Objects<'a> {
+    deps: Vec<&'a Deployment>,
+    stss: Vec<&'a StatefulSet>,
+    jobs: Vec<&'a Job>,
+    hpas: Vec<&'a HorizontalPodAutoscaler>,
+    pvcs: Vec<&'a PersistentVolumeClaim>,
+    ings: Vec<&'a Ingress>,
+}
+
+/// One row per workload.
+fn build(o: &Objects<'_>) -> Report {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let Objects {
+        deps,
+        stss,
+        jobs,
+        hpas,
+        pvcs,
+        ings,
+    } = o;
     let mut rows = Vec::new();
     let hpa_of = |c: &str| {
-        hpas.items
-            .iter()
+        hpas.iter()
             .find(|h| component_of(h.metadata.labels.as_ref()) == c)
             .map(|h| {
                 let s = h.spec.as_ref();
-                (
-                    h.status
+                Hpa {
+                    current: h
+                        .status
                         .as_ref()
                         .and_then(|s| s.current_replicas)
                         .unwrap_or(0),
-                    s.and_then(|s| s.min_replicas).unwrap_or(1),
-                    s.map_or(0, |s| s.max_replicas),
-                )
+                    min: s.and_then(|s| s.min_replicas).unwrap_or(1),
+                    max: s.map_or(0, |s| s.max_replicas),
+                }
             })
     };
     let addresses = |c: &str| -> Vec<String> {
-        ings.items
-            .iter()
+        ings.iter()
             .filter(|i| component_of(i.metadata.labels.as_ref()) == c)
             .flat_map(|i| {
                 i.status
@@ -129,7 +192,7 @@ pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report>
             })
             .collect()
     };
-    for d in &deps.items {
+    for d in deps {
         let c = component_of(d.metadata.labels.as_ref());
         let st = d.status.clone().unwrap_or_default();
         rows.push(Row {
@@ -145,11 +208,11 @@ pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report>
             component: c,
         });
     }
-    for s in &stss.items {
+    for s in stss {
         let c = component_of(s.metadata.labels.as_ref());
         let claims: Vec<&PersistentVolumeClaim> = pvcs
-            .items
             .iter()
+            .copied()
             .filter(|p| {
                 component_of(p.metadata.labels.as_ref()) == c
                     && p.metadata.namespace == s.metadata.namespace
@@ -166,14 +229,17 @@ pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report>
                 .unwrap_or(0),
             desired: s.spec.as_ref().and_then(|sp| sp.replicas).unwrap_or(1),
             hpa: None,
-            volumes: Some((bound, claims.len())),
+            volumes: (!claims.is_empty()).then_some(Volumes {
+                bound,
+                total: claims.len(),
+            }),
             addresses: Vec::new(),
             age_seconds: age(s.metadata.creation_timestamp.as_ref(), now),
             healthy: readiness::statefulset_ready(s) && bound == claims.len(),
             component: c,
         });
     }
-    for j in &jobs.items {
+    for j in jobs {
         let done = readiness::job_complete(j);
         rows.push(Row {
             component: component_of(j.metadata.labels.as_ref()),
@@ -190,19 +256,19 @@ pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report>
     }
     rows.sort_by(|a, b| (&a.namespace, &a.component).cmp(&(&b.namespace, &b.component)));
     let healthy = !rows.is_empty() && rows.iter().all(|r| r.healthy);
-    Ok(Report {
+    Report {
         components: rows,
         healthy,
         requests: 6,
         checks: Vec::new(),
-    })
+    }
 }
 
 /// Calls each health endpoint of the plan through the service proxy.
 pub async fn verify(
     client: &Client,
     checks: &[voice_core::plan::HealthCheck],
-) -> Vec<(String, bool, String)> {
+) -> Vec<HealthResult> {
     let mut out = Vec::new();
     for c in checks {
         let path = format!(
@@ -214,19 +280,24 @@ pub async fn verify(
             Ok(r) => client.request_text(r).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        let label = format!("{} {}{}", c.component, c.service, c.path);
+        let name = format!("{} {}{}", c.component, c.service, c.path);
         match res {
-            Ok(_) => out.push((label, true, "answered".into())),
-            Err(e) => out.push((
-                label,
-                false,
-                e.lines()
+            Ok(_) => out.push(HealthResult {
+                name,
+                ok: true,
+                message: "answered".into(),
+            }),
+            Err(e) => out.push(HealthResult {
+                name,
+                ok: false,
+                message: e
+                    .lines()
                     .next()
                     .unwrap_or_default()
                     .chars()
                     .take(160)
                     .collect(),
-            )),
+            }),
         }
     }
     out
@@ -264,10 +335,11 @@ pub fn human(r: &Report) -> String {
                 } else {
                     format!("{}/{}", c.ready, c.desired)
                 },
-                c.hpa
-                    .map_or("-".into(), |(cur, min, max)| format!("{cur} ({min}-{max})")),
+                c.hpa.map_or("-".into(), |h| {
+                    format!("{} ({}-{})", h.current, h.min, h.max)
+                }),
                 c.volumes
-                    .map_or("-".into(), |(b, t)| format!("{b}/{t} Bound")),
+                    .map_or("-".into(), |v| format!("{}/{} Bound", v.bound, v.total)),
                 if c.addresses.is_empty() {
                     "-".into()
                 } else {
@@ -297,14 +369,16 @@ pub fn human(r: &Report) -> String {
         rows,
     );
     s.push('\n');
-    for (label, ok, detail) in &r.checks {
+    for c in &r.checks {
         s.push_str(&format!(
-            "{} {label}: {detail}\n",
-            if *ok {
+            "{} {}: {}\n",
+            if c.ok {
                 paint("√", "32")
             } else {
                 paint("×", "31")
-            }
+            },
+            c.name,
+            c.message,
         ));
     }
     s.push_str(&if r.components.is_empty() {
@@ -326,23 +400,127 @@ pub fn human(r: &Report) -> String {
     s
 }
 
-/// Waits until a workload of the rollout changes (for `--watch`).
-pub async fn wait_for_change(client: &Client, inv: &Inventory) -> anyhow::Result<()> {
-    use futures::StreamExt;
-    use kube::runtime::watcher;
+/// How long `--watch` gathers events before it redraws, so a rollout's burst of updates
+/// makes one redraw.
+const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Watch caches of every kind a report reads: one LIST and one WATCH per kind for the
+/// whole `--watch`, no polling; a report is built from the caches.
+struct Caches {
+    deps: reflector::Store<Deployment>,
+    stss: reflector::Store<StatefulSet>,
+    jobs: reflector::Store<Job>,
+    hpas: reflector::Store<HorizontalPodAutoscaler>,
+    pvcs: reflector::Store<PersistentVolumeClaim>,
+    ings: reflector::Store<Ingress>,
+}
+
+use kube::runtime::reflector;
+
+type Changes = futures::stream::BoxStream<'static, ()>;
+
+/// Starts a reflector per kind; the stream yields once per change of any of them.
+fn watch_all(client: &Client, inv: &Inventory) -> (Caches, Changes) {
+    use futures::StreamExt as _;
+    use kube::runtime::{WatchStreamExt as _, watcher};
     let cfg = watcher::Config::default().labels(&inv.selector());
-    let d = watcher(Api::<Deployment>::all(client.clone()), cfg.clone())
-        .map(|_| ())
-        .boxed();
-    let s = watcher(Api::<StatefulSet>::all(client.clone()), cfg.clone())
-        .map(|_| ())
-        .boxed();
-    let j = watcher(Api::<Job>::all(client.clone()), cfg)
-        .map(|_| ())
-        .boxed();
-    let mut all = futures::stream::select(d, futures::stream::select(s, j)).skip(3);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), all.next()).await;
-    Ok(())
+    fn one<K>(client: &Client, cfg: &watcher::Config) -> (reflector::Store<K>, Changes)
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + Send
+            + Sync
+            + 'static,
+        K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+    {
+        let (reader, writer) = reflector::store();
+        let changes = reflector(writer, watcher(Api::<K>::all(client.clone()), cfg.clone()))
+            .default_backoff()
+            .filter_map(|e| async move {
+                // A change, or a re-list completed; the pieces of a re-list are not.
+                match e {
+                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))
+                    | Ok(watcher::Event::InitDone) => Some(()),
+                    _ => None,
+                }
+            })
+            .boxed();
+        (reader, changes)
+    }
+    let (deps, a) = one::<Deployment>(client, &cfg);
+    let (stss, b) = one::<StatefulSet>(client, &cfg);
+    let (jobs, c) = one::<Job>(client, &cfg);
+    let (hpas, d) = one::<HorizontalPodAutoscaler>(client, &cfg);
+    let (pvcs, e) = one::<PersistentVolumeClaim>(client, &cfg);
+    let (ings, f) = one::<Ingress>(client, &cfg);
+    let changes = futures::stream::select_all([a, b, c, d, e, f]).boxed();
+    (
+        Caches {
+            deps,
+            stss,
+            jobs,
+            hpas,
+            pvcs,
+            ings,
+        },
+        changes,
+    )
+}
+
+impl Caches {
+    fn report(&self) -> Report {
+        let (deps, stss, jobs) = (self.deps.state(), self.stss.state(), self.jobs.state());
+        let (hpas, pvcs, ings) = (self.hpas.state(), self.pvcs.state(), self.ings.state());
+        build(&Objects {
+            deps: deps.iter().map(AsRef::as_ref).collect(),
+            stss: stss.iter().map(AsRef::as_ref).collect(),
+            jobs: jobs.iter().map(AsRef::as_ref).collect(),
+            hpas: hpas.iter().map(AsRef::as_ref).collect(),
+            pvcs: pvcs.iter().map(AsRef::as_ref).collect(),
+            ings: ings.iter().map(AsRef::as_ref).collect(),
+        })
+    }
+
+    /// Drives the watches until every cache holds its first LIST.
+    async fn ready(&self, changes: &mut Changes) {
+        use futures::StreamExt as _;
+        let all = async {
+            let _ = tokio::join!(
+                self.deps.wait_until_ready(),
+                self.stss.wait_until_ready(),
+                self.jobs.wait_until_ready(),
+                self.hpas.wait_until_ready(),
+                self.pvcs.wait_until_ready(),
+                self.ings.wait_until_ready(),
+            );
+        };
+        tokio::pin!(all);
+        loop {
+            tokio::select! {
+                () = &mut all => return,
+                next = changes.next() => if next.is_none() { return },
+            }
+        }
+    }
+}
+
+/// Waits for the next change, then gathers further changes for [`DEBOUNCE`]. `false` when
+/// the watches ended.
+async fn next_change(changes: &mut Changes) -> bool {
+    use futures::StreamExt as _;
+    if changes.next().await.is_none() {
+        return false;
+    }
+    let quiet = tokio::time::sleep(DEBOUNCE);
+    tokio::pin!(quiet);
+    loop {
+        tokio::select! {
+            () = &mut quiet => return true,
+            next = changes.next() => if next.is_none() { return true },
+        }
+    }
 }
 
 /// The flags of `kubectl voice status`.
@@ -382,8 +560,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     } else {
         Vec::new()
     };
-    loop {
-        let mut report = collect(&client, &inv).await?;
+    let finish = async |mut report: Report| -> Report {
         if !stack.selection.is_everything() {
             report.components.retain(|r| {
                 stack
@@ -401,22 +578,58 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
                 .cloned()
                 .collect();
             report.checks = self::verify(&client, &present).await;
-            report.healthy &= report.checks.iter().all(|c| c.1);
+            report.healthy &= report.checks.iter().all(|c| c.ok);
         }
-        match output {
-            Output::Table => print!("{}", human(&report)),
-            o => print(o, &report)?,
-        }
-        if !watch {
-            return Ok(if report.healthy {
-                exit::OK
-            } else {
-                exit::NOT_READY
-            });
-        }
-        wait_for_change(&client, &inv).await?;
-        if output == Output::Table && std::io::stdout().is_terminal() {
-            print!("\x1b[2J\x1b[H");
-        }
+        report
+    };
+    let show = |report: &Report| -> anyhow::Result<String> {
+        Ok(match output {
+            Output::Table => human(report),
+            Output::Json => format!("{}\n", serde_json::to_string_pretty(report)?),
+            Output::Yaml => serde_yaml::to_string(report)?,
+        })
+    };
+    if !watch {
+        let report = finish(collect(&client, &inv).await?).await;
+        print!("{}", show(&report)?);
+        return Ok(if report.healthy {
+            exit::OK
+        } else {
+            exit::NOT_READY
+        });
     }
+    // --watch: one LIST and WATCH per kind, a redraw only when what is shown changed,
+    // until Ctrl-C.
+    let (caches, mut changes) = watch_all(&client, &inv);
+    let watching = async {
+        caches.ready(&mut changes).await;
+        let mut last = String::new();
+        loop {
+            let report = finish(caches.report()).await;
+            let text = show(&report)?;
+            // The age column moves by itself; compare without it.
+            let mut still = report.clone();
+            for r in &mut still.components {
+                r.age_seconds = 0;
+            }
+            let key = serde_json::to_string(&still)?;
+            if key != last {
+                if output == Output::Table && std::io::stdout().is_terminal() && !last.is_empty() {
+                    print!("\x1b[2J\x1b[H");
+                }
+                print!("{text}");
+                use std::io::Write as _;
+                std::io::stdout().flush()?;
+                last = key;
+            }
+            if !next_change(&mut changes).await {
+                return anyhow::Ok(());
+            }
+        }
+    };
+    tokio::select! {
+        r = watching => r?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(exit::OK)
 }
