@@ -55,3 +55,105 @@ pub fn confirm(question: &str) -> bool {
     std::io::stdin().read_line(&mut line).is_ok()
         && matches!(line.trim(), "y" | "yes" | "Y" | "YES")
 }
+
+/// Compares strings with their digit runs as numbers, so `pod/2` sorts before `pod/16`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(&cb) {
+        let o = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
+}
+
+/// Joins items with `, ` into lines of at most `width` characters (an item longer than
+/// that gets a line of its own).
+pub fn wrap(items: &[String], width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let piece = if i + 1 < items.len() {
+            format!("{item},")
+        } else {
+            item.clone()
+        };
+        if !line.is_empty() && line.chars().count() + 1 + piece.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&piece);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Pods grouped by component with their requests, largest first as placed:
+/// `ai-orchestrator ×12 (1.1 CPU, 1.25Gi each)`, `postgres (1.05 CPU, 2.06Gi)`.
+pub fn pod_groups(pods: &[voice_core::fit::PodRequest]) -> Vec<String> {
+    use voice_core::quantity::{cores_str, gib_str};
+    let mut groups: Vec<(&str, voice_core::fit::PodRequest, usize)> = Vec::new();
+    for p in pods {
+        let component = p.pod.rsplit_once('/').map_or(p.pod.as_str(), |(c, _)| c);
+        match groups
+            .iter_mut()
+            .find(|(c, r, _)| *c == component && r.cpu == p.cpu && r.memory == p.memory)
+        {
+            Some(g) => g.2 += 1,
+            None => groups.push((component, p.clone(), 1)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(c, r, n)| {
+            let (cpu, mem) = (cores_str(r.cpu), gib_str(r.memory));
+            if n == 1 {
+                format!("{c} ({cpu} CPU, {mem})")
+            } else {
+                format!("{c} ×{n} ({cpu} CPU, {mem} each)")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order_and_wrapping() {
+        let mut v = vec!["a/16", "a/2", "a/10", "b/1", "a/1"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["a/1", "a/2", "a/10", "a/16", "b/1"]);
+        let items: Vec<String> = ["alpha", "beta", "gamma", "delta"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(wrap(&items, 12), ["alpha, beta,", "gamma, delta"]);
+        assert_eq!(wrap(&items, 11), ["alpha,", "beta,", "gamma,", "delta"]);
+        assert_eq!(wrap(&items, 80), ["alpha, beta, gamma, delta"]);
+    }
+}

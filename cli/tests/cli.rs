@@ -487,3 +487,32 @@ fn validate_json_is_always_json_and_set_problems_name_their_flag() {
     );
     assert!(!e.contains("(profile)"), "{e}");
 }
+
+#[test]
+fn pods_that_do_not_fit_are_grouped_by_component_on_short_lines() {
+    let o = run(&[
+        "plan",
+        "--profile",
+        "production",
+        "--set",
+        "cluster.nodes[0].count=1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(s.contains("pod(s) do not fit:\n"), "{s}");
+    assert!(
+        s.contains("ai-orchestrator ×20 (1.1 CPU, 1.25Gi each)"),
+        "{s}"
+    );
+    assert!(s.contains("postgres (1.05 CPU, 2.06Gi)"), "{s}");
+    assert!(
+        !s.contains("ai-orchestrator/"),
+        "pods listed one by one:\n{s}"
+    );
+    // The fit section and the secrets' keys wrap to a terminal's width.
+    let fit = &s[s.find("Fit on").unwrap()..s.find("Waves:").unwrap()];
+    let secrets = &s[s.find("Secrets (").unwrap()..];
+    for part in [fit, secrets] {
+        assert!(part.lines().all(|l| l.chars().count() <= 100), "{part}");
+    }
+}

@@ -175,7 +175,7 @@ fn checks_stop_an_install_before_anything_is_written() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("posthog-clickhouse/0")
+        err.contains("posthog-clickhouse (64 CPU")
             && err.contains("do not fit")
             && err.contains("nothing was applied"),
         "{err}"
@@ -216,9 +216,12 @@ fn checks_stop_an_install_before_anything_is_written() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("not allowed to") && out.contains("networkpolicies.networking.k8s.io"),
+        out.contains("permission(s) denied:")
+            && out.contains("\n    create, patch networkpolicies.networking.k8s.io in "),
         "{out}"
     );
+    // One line per resource, no line longer than a terminal.
+    assert!(out.lines().all(|l| l.chars().count() <= 100), "{out}");
     assert!(!out.contains("deployments.apps in"), "{out}");
 }
 

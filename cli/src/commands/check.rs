@@ -52,6 +52,9 @@ pub struct Check {
     /// What to do about a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The items behind the description (denied permissions, pods that do not fit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
 }
 
 /// A category of checks.
@@ -102,6 +105,16 @@ impl Report {
                     Outcome::Error => paint("×", "31"),
                 };
                 let _ = writeln!(s, "{mark} {}", k.description);
+                // Short items share lines; long ones (a permission with its namespaces)
+                // get one each.
+                let lines = if k.details.iter().any(|d| d.contains(", ")) {
+                    k.details.clone()
+                } else {
+                    crate::output::wrap(&k.details, 92)
+                };
+                for line in lines {
+                    let _ = writeln!(s, "    {line}");
+                }
                 if let Some(h) = &k.hint {
                     let _ = writeln!(s, "    hint: {h}");
                 }
@@ -126,6 +139,7 @@ fn ok(d: impl Into<String>) -> Check {
         description: d.into(),
         result: Outcome::Ok,
         hint: None,
+        details: Vec::new(),
     }
 }
 fn warn(d: impl Into<String>, hint: impl Into<String>) -> Check {
@@ -133,6 +147,7 @@ fn warn(d: impl Into<String>, hint: impl Into<String>) -> Check {
         description: d.into(),
         result: Outcome::Warning,
         hint: Some(hint.into()),
+        details: Vec::new(),
     }
 }
 fn fail(d: impl Into<String>, hint: impl Into<String>) -> Check {
@@ -140,6 +155,7 @@ fn fail(d: impl Into<String>, hint: impl Into<String>) -> Check {
         description: d.into(),
         result: Outcome::Error,
         hint: Some(hint.into()),
+        details: Vec::new(),
     }
 }
 
@@ -248,7 +264,7 @@ pub async fn report(
         }
     }
     let ssar: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-    let denied: Vec<String> = futures::stream::iter(reviews)
+    let denied: Vec<(String, &str, Option<String>)> = futures::stream::iter(reviews)
         .map(|(group, resource, namespace, verb)| {
             let ssar = ssar.clone();
             async move {
@@ -277,10 +293,7 @@ pub async fn report(
                     } else {
                         format!("{resource}.{group}")
                     };
-                    format!(
-                        "{verb} {gr}{}",
-                        namespace.map(|n| format!(" in {n}")).unwrap_or_default()
-                    )
+                    (gr, verb, namespace)
                 })
             }
         })
@@ -291,12 +304,38 @@ pub async fn report(
     let rbac = if denied.is_empty() {
         vec![ok("can create and patch every kind the plan writes")]
     } else {
-        let mut d = denied;
-        d.sort();
-        vec![fail(
-            format!("not allowed to {}", d.join(", ")),
-            "ask a cluster admin for these permissions, or use --as / --context with a user that has them",
-        )]
+        // One line per resource and verbs: `create, patch deployments.apps in a, b`.
+        let mut by: BTreeMap<(String, Option<String>), BTreeSet<&str>> = BTreeMap::new();
+        for (gr, verb, ns) in &denied {
+            by.entry((gr.clone(), ns.clone())).or_default().insert(verb);
+        }
+        let mut lines: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for ((gr, ns), verbs) in by {
+            let verbs = verbs.into_iter().collect::<Vec<_>>().join(", ");
+            lines
+                .entry((gr, verbs))
+                .or_default()
+                .push(ns.unwrap_or_default());
+        }
+        let details = lines
+            .into_iter()
+            .map(|((gr, verbs), mut nss)| {
+                nss.sort_by(|a, b| crate::output::natural_cmp(a, b));
+                nss.retain(|n| !n.is_empty());
+                if nss.is_empty() {
+                    format!("{verbs} {gr} (cluster-wide)")
+                } else {
+                    format!("{verbs} {gr} in {}", nss.join(", "))
+                }
+            })
+            .collect::<Vec<_>>();
+        vec![Check {
+            details,
+            ..fail(
+                format!("{} permission(s) denied:", denied.len()),
+                "ask a cluster admin for them, or use --as / --context with a user that has them",
+            )
+        }]
     };
     categories.push(Category {
         category: "rbac",
@@ -445,33 +484,26 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
     }
     let plan = voice_core::plan::plan_on(stack, &nodes);
     let f = &plan.fit;
-    let names = |p: &voice_core::fit::Placement| {
-        let mut s = p
-            .unplaced
-            .iter()
-            .take(12)
-            .map(|u| u.pod.clone())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if p.unplaced.len() > 12 {
-            s.push_str(&format!(" and {} more", p.unplaced.len() - 12));
-        }
-        s
-    };
     let n = nodes.len();
     match f.verdict {
         voice_core::fit::Verdict::Fits => vec![ok(format!("every pod fits on the {n} schedulable node(s) at maximum replicas"))],
-        voice_core::fit::Verdict::FitsAtMinOnly => vec![warn(
-            format!("fits at minimum replicas only; at maximum these stay Pending: {}", names(&f.at_max)),
-            "add nodes, or lower the HPA maximums",
-        )],
-        voice_core::fit::Verdict::DoesNotFit => vec![fail(
-            format!("{} pod(s) do not fit on the {n} schedulable node(s): {}", f.at_min.unplaced.len(), names(&f.at_min)),
-            match f.nodes_needed_min {
-                Some(n) => format!("add nodes (about {n} of the configured shape are needed), lower requests, or choose a smaller profile"),
-                None => "a pod is larger than any configured node: use bigger nodes or lower its requests".into(),
-            },
-        )],
+        voice_core::fit::Verdict::FitsAtMinOnly => vec![Check {
+            details: crate::output::pod_groups(&f.at_max.unplaced),
+            ..warn(
+                format!("fits at minimum replicas only; at maximum {} pod(s) stay Pending:", f.at_max.unplaced.len()),
+                "add nodes, or lower the HPA maximums",
+            )
+        }],
+        voice_core::fit::Verdict::DoesNotFit => vec![Check {
+            details: crate::output::pod_groups(&f.at_min.unplaced),
+            ..fail(
+                format!("{} pod(s) do not fit on the {n} schedulable node(s):", f.at_min.unplaced.len()),
+                match f.nodes_needed_min {
+                    Some(n) => format!("add nodes (about {n} of the configured shape are needed), lower requests, or choose a smaller profile"),
+                    None => "a pod is larger than any configured node: use bigger nodes or lower its requests".into(),
+                },
+            )
+        }],
     }
 }
 

@@ -66,24 +66,10 @@ fn placement(out: &mut String, label: &str, p: &Placement) {
         );
     }
     if !p.unplaced.is_empty() {
-        let names: Vec<String> = p
-            .unplaced
-            .iter()
-            .map(|u| {
-                format!(
-                    "{} ({} CPU, {})",
-                    u.pod,
-                    cores_str(u.cpu),
-                    gib_str(u.memory)
-                )
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "    {} pod(s) do not fit: {}",
-            p.unplaced.len(),
-            names.join(", ")
-        );
+        let _ = writeln!(out, "    {} pod(s) do not fit:", p.unplaced.len());
+        for line in crate::output::wrap(&crate::output::pod_groups(&p.unplaced), 92) {
+            let _ = writeln!(out, "      {line}");
+        }
     }
 }
 
@@ -229,14 +215,21 @@ pub fn human(plan: &Plan) -> String {
                     }
                 })
                 .collect();
-            let _ = writeln!(
-                out,
-                "  {}/{}{}: {}",
+            let head = format!(
+                "  {}/{}{}:",
                 s.namespace,
                 s.name,
-                if s.existing { " (existing)" } else { "" },
-                keys.join(", ")
+                if s.existing { " (existing)" } else { "" }
             );
+            let one = format!("{head} {}", keys.join(", "));
+            if one.chars().count() <= 100 {
+                let _ = writeln!(out, "{one}");
+            } else {
+                let _ = writeln!(out, "{head}");
+                for line in crate::output::wrap(&keys, 92) {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
         }
     }
     out
