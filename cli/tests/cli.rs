@@ -379,6 +379,9 @@ fn exit_codes_are_the_same_for_every_verb() {
             stderr(&o)
         );
     }
+    // `status --watch` too: it does not wait for a server that cannot be reached.
+    let o = run(&["status", "--watch", "--profile", "dev", "--kubeconfig", kc]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     // A wrong --context is bad input and lists the contexts there are.
     let o = run(&[
         "status",

@@ -417,7 +417,8 @@ struct Caches {
 
 use kube::runtime::reflector;
 
-type Changes = futures::stream::BoxStream<'static, ()>;
+/// Changes of any kind; an error is a watch that failed (and is set up again).
+type Changes = futures::stream::BoxStream<'static, Result<(), kube::runtime::watcher::Error>>;
 
 /// Starts a reflector per kind; the stream yields once per change of any of them.
 fn watch_all(client: &Client, inv: &Inventory) -> (Caches, Changes) {
@@ -442,8 +443,9 @@ fn watch_all(client: &Client, inv: &Inventory) -> (Caches, Changes) {
                 // A change, or a re-list completed; the pieces of a re-list are not.
                 match e {
                     Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))
-                    | Ok(watcher::Event::InitDone) => Some(()),
-                    _ => None,
+                    | Ok(watcher::Event::InitDone) => Some(Ok(())),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
                 }
             })
             .boxed();
@@ -483,8 +485,9 @@ impl Caches {
         })
     }
 
-    /// Drives the watches until every cache holds its first LIST.
-    async fn ready(&self, changes: &mut Changes) {
+    /// Drives the watches until every cache holds its first LIST; a failure before then is
+    /// the command's error (unreachable, forbidden), as without `--watch`.
+    async fn ready(&self, changes: &mut Changes) -> anyhow::Result<()> {
         use futures::StreamExt as _;
         let all = async {
             let _ = tokio::join!(
@@ -499,8 +502,17 @@ impl Caches {
         tokio::pin!(all);
         loop {
             tokio::select! {
-                () = &mut all => return,
-                next = changes.next() => if next.is_none() { return },
+                () = &mut all => return Ok(()),
+                next = changes.next() => match next {
+                    None => return Ok(()),
+                    Some(Ok(())) => {}
+                    Some(Err(
+                        kube::runtime::watcher::Error::InitialListFailed(e)
+                        | kube::runtime::watcher::Error::WatchStartFailed(e)
+                        | kube::runtime::watcher::Error::WatchFailed(e),
+                    )) => return Err(anyhow::Error::from(e).context("watching the rollout")),
+                    Some(Err(e)) => return Err(anyhow::Error::from(e)),
+                },
             }
         }
     }
@@ -510,8 +522,13 @@ impl Caches {
 /// the watches ended.
 async fn next_change(changes: &mut Changes) -> bool {
     use futures::StreamExt as _;
-    if changes.next().await.is_none() {
-        return false;
+    // A failed watch is set up again with backoff; only a change wakes a redraw.
+    loop {
+        match changes.next().await {
+            None => return false,
+            Some(Ok(())) => break,
+            Some(Err(_)) => {}
+        }
     }
     let quiet = tokio::time::sleep(DEBOUNCE);
     tokio::pin!(quiet);
@@ -602,7 +619,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     // until Ctrl-C.
     let (caches, mut changes) = watch_all(&client, &inv);
     let watching = async {
-        caches.ready(&mut changes).await;
+        caches.ready(&mut changes).await?;
         let mut last = String::new();
         loop {
             let report = finish(caches.report()).await;
