@@ -74,42 +74,6 @@ fn bounce_apiserver(dir: &Path, down: Duration, r: &Release) {
     panic!("the API server did not come back");
 }
 
-fn secrets(r: &Release) -> String {
-    let mut v: Vec<String> = r
-        .kubectl(&[
-            "get",
-            "secrets",
-            "-A",
-            "-l",
-            "app.kubernetes.io/managed-by=kubectl-voice",
-            "-o",
-            "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.data}{\"\\n\"}{end}",
-        ])
-        .lines()
-        .filter(|l| l.starts_with(&format!("{}-", r.name)))
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v.join("\n")
-}
-
-fn claims(r: &Release) -> String {
-    let mut v: Vec<String> = r
-        .kubectl(&[
-            "get",
-            "pvc",
-            "-A",
-            "-o",
-            "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.metadata.uid}{\"\\n\"}{end}",
-        ])
-        .lines()
-        .filter(|l| l.starts_with(&format!("{}-", r.name)))
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v.join("\n")
-}
-
 #[test]
 fn an_install_rides_through_an_api_server_outage() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -230,7 +194,7 @@ fn chaos_kills_and_an_outage_converge_without_losing_data() {
     let r = Release::on(c, "fault-c");
     let t = Instant::now();
     assert!(r.run("install", &[]).status.success());
-    let (kept_secrets, kept_claims) = (secrets(&r), claims(&r));
+    let (kept_secrets, kept_claims) = (r.secret_data(), r.claim_uids());
     // An upgrade interrupted again and again: SIGKILL at pseudo-random points (a fixed
     // sequence, so a failure can be replayed), and one API server restart mid-run.
     let change = [
@@ -267,8 +231,8 @@ fn chaos_kills_and_an_outage_converge_without_losing_data() {
     // The run that finishes: no flag needed, the killed runs' lock is known to be gone.
     let o = r.run("install", &change);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(kept_secrets, secrets(&r), "a Secret value changed");
-    assert_eq!(kept_claims, claims(&r), "a claim was lost or replaced");
+    assert!(kept_secrets == r.secret_data(), "a Secret value changed");
+    assert_eq!(kept_claims, r.claim_uids(), "a claim was lost or replaced");
     let s = r.run("status", &[]);
     assert!(s.status.success(), "{}", text(&s));
     let o = r.run("install", &change);

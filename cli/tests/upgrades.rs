@@ -78,40 +78,6 @@ fn objects(r: &Release) -> Vec<String> {
     v
 }
 
-/// Claim name → uid, across the release's namespaces.
-fn claims(r: &Release) -> BTreeMap<String, String> {
-    let out = r.kubectl(&[
-        "get",
-        "pvc",
-        "-A",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.metadata.uid}{\"\\n\"}{end}",
-    ]);
-    out.lines()
-        .filter(|l| l.starts_with(&format!("{}-", r.name)))
-        .filter_map(|l| l.split_once(' '))
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
-
-/// Secret → its data (base64, never printed by a passing test).
-fn secrets(r: &Release) -> BTreeMap<String, String> {
-    let out = r.kubectl(&[
-        "get",
-        "secrets",
-        "-A",
-        "-l",
-        "app.kubernetes.io/managed-by=kubectl-voice",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.data}{\"\\n\"}{end}",
-    ]);
-    out.lines()
-        .filter(|l| l.starts_with(&format!("{}-", r.name)))
-        .filter_map(|l| l.split_once(' '))
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
-
 /// Every claim and every Secret value that existed before still exists, the same (keys may
 /// be added). Values are compared without being printed.
 fn assert_kept(
@@ -119,7 +85,7 @@ fn assert_kept(
     r: &Release,
     step: &str,
 ) {
-    let (c, s) = (claims(r), secrets(r));
+    let (c, s) = (r.claim_uids(), r.secret_data());
     for (name, uid) in &before.0 {
         assert_eq!(
             c.get(name),
@@ -140,7 +106,7 @@ fn assert_kept(
 }
 
 fn data(r: &Release) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
-    (claims(r), secrets(r))
+    (r.claim_uids(), r.secret_data())
 }
 
 /// Objects written by an install: created + configured + replaced + pruned.

@@ -2,6 +2,7 @@
 //! namespaces, run through the real binary against a real control plane.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
@@ -97,6 +98,34 @@ impl Release {
             "-o",
             "jsonpath={.data}",
         ])
+    }
+    /// `namespace/name` → the value of `jsonpath` for each object of `kinds` in the release's
+    /// namespaces.
+    fn by_name(&self, kinds: &str, selector: &[&str], jsonpath: &str) -> BTreeMap<String, String> {
+        let mut args = vec!["get", kinds, "-A"];
+        args.extend(selector);
+        let path = format!(
+            "jsonpath={{range .items[*]}}{{.metadata.namespace}}/{{.metadata.name}} {jsonpath}{{\"\\n\"}}{{end}}"
+        );
+        args.extend(["-o", &path]);
+        self.kubectl(&args)
+            .lines()
+            .filter(|l| l.starts_with(&format!("{}-", self.name)))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+    /// Claim → uid, across the release's namespaces.
+    pub fn claim_uids(&self) -> BTreeMap<String, String> {
+        self.by_name("pvc", &[], "{.metadata.uid}")
+    }
+    /// Secret made by the tool → its data (base64; never printed by a passing test).
+    pub fn secret_data(&self) -> BTreeMap<String, String> {
+        self.by_name(
+            "secrets",
+            &["-l", "app.kubernetes.io/managed-by=kubectl-voice"],
+            "{.data}",
+        )
     }
     pub fn purge(&self) {
         let o = self.run("uninstall", &["--purge", "--yes"]);

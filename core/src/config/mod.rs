@@ -247,16 +247,10 @@ pub fn layered(user: &Value) -> Value {
     )
 }
 
-/// The input as one document: the file layered over its profile with the `--set`s applied,
-/// unchecked. What `install` records in its history, so that `rollback` can load exactly this
-/// configuration again (as a file, with no profile flag or `--set`). `None` when the file is
-/// not YAML.
-pub fn effective(input: &Input<'_>) -> Option<Value> {
-    let user = match yaml::parse(input.yaml).ok()?.value {
-        v @ Value::Object(_) => v,
-        _ => Value::Object(Default::default()),
-    };
-    let profile = input
+/// The profile an input asks for: `--profile`, else the last `--set profile=…`, else the
+/// file's `profile`, else the default.
+fn chosen_profile(input: &Input<'_>, user: &Value) -> ProfileName {
+    input
         .profile
         .or_else(|| {
             input
@@ -271,7 +265,19 @@ pub fn effective(input: &Input<'_>) -> Option<Value> {
                 .and_then(Value::as_str)
                 .and_then(ProfileName::parse)
         })
-        .unwrap_or(DEFAULT_PROFILE);
+        .unwrap_or(DEFAULT_PROFILE)
+}
+
+/// The input as one document: the file layered over its profile with the `--set`s applied,
+/// unchecked. What `install` records in its history, so that `rollback` can load exactly this
+/// configuration again (as a file, with no profile flag or `--set`). `None` when the file is
+/// not YAML.
+pub fn effective(input: &Input<'_>) -> Option<Value> {
+    let user = match yaml::parse(input.yaml).ok()?.value {
+        v @ Value::Object(_) => v,
+        _ => Value::Object(Default::default()),
+    };
+    let profile = chosen_profile(input, &user);
     let mut merged = layer(user, profile);
     for s in input.sets {
         let _ = apply_set(&mut merged, s);
@@ -313,21 +319,7 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
     }
     diags.extend(shape_diags);
 
-    let set_profile = input
-        .sets
-        .iter()
-        .rev()
-        .find_map(|s| s.strip_prefix("profile="))
-        .and_then(|p| ProfileName::parse(p.trim()));
-    let profile = input
-        .profile
-        .or(set_profile)
-        .or_else(|| {
-            user.get("profile")
-                .and_then(Value::as_str)
-                .and_then(ProfileName::parse)
-        })
-        .unwrap_or(DEFAULT_PROFILE);
+    let profile = chosen_profile(input, &user);
     let mut merged = layer(user, profile);
     // `--set` applies over the layered document, so `cluster.nodes[0].count=5` edits the
     // profile's node list instead of replacing it.
