@@ -110,9 +110,9 @@ pub struct Adjust<'a> {
 /// hands it over.
 const HANDOVER: &str = "kubectl-voice-replicas";
 
-/// The body install applies for an object: the rendered object with the inventory label,
-/// the replicas an autoscaled Deployment is created with (or, for a diff, has), and the
-/// live claim templates' metadata where only that differs.
+/// The body install applies for an object: the rendered object with the inventory label and
+/// the live claim templates' metadata where only that differs. For a diff, an autoscaled
+/// Deployment also shows the replicas it has (or will be created with).
 pub fn body(inv: &Inventory, o: &Object, adjust: Adjust<'_>, for_diff: bool) -> serde_json::Value {
     let mut body = inventory::label(inv, o);
     match adjust.replicas {
