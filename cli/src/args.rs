@@ -96,6 +96,18 @@ pub enum Command {
     Profile(crate::commands::profile::Args),
 }
 
+/// Parses `--dry-run[=server]` (absent: a real run).
+pub fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
+    match mode {
+        None => Ok(false),
+        Some("server") => Ok(true),
+        Some(other) => Err(crate::Usage(format!(
+            "--dry-run={other}: only --dry-run=server is supported (for a client-side preview use `kubectl voice render`)"
+        ))
+        .into()),
+    }
+}
+
 /// Parses a duration flag as kubectl does (`5s`, `1m30s`, `2h`, `1.5h`, `500ms`), or a bare
 /// number of seconds.
 pub fn duration(s: &str) -> anyhow::Result<std::time::Duration> {

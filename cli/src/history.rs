@@ -67,6 +67,18 @@ pub struct Revision {
     pub scaled: Vec<Scaled>,
 }
 
+impl Revision {
+    /// Whether the run that made it got through (deployed, or deployed and superseded since).
+    pub fn applied(&self) -> bool {
+        self.status != "failed" && self.status != "pending"
+    }
+}
+
+/// The revision now deployed, if any.
+pub fn current(revisions: &[Revision]) -> Option<&Revision> {
+    revisions.iter().rev().find(|r| r.status == "deployed")
+}
+
 /// This tool's version string.
 pub fn tool() -> String {
     format!("kubectl-voice/v{}", env!("CARGO_PKG_VERSION"))

@@ -119,11 +119,7 @@ pub async fn apply_configuration(
         yes,
         output,
     } = flags.clone();
-    let dry_run = match dry_run.as_deref() {
-        None => false,
-        Some("server") => true,
-        Some(other) => return Err(Usage(format!("--dry-run={other}: only --dry-run=server is supported (for a client-side preview use `kubectl voice render`)")).into()),
-    };
+    let dry_run = crate::args::dry_run(dry_run.as_deref())?;
     let timeout = duration(&timeout)?;
     crate::retry::set_budget(timeout);
     let user = secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
@@ -187,10 +183,7 @@ pub async fn apply_configuration(
         eprint!("these StatefulSets will be re-created (pods and claims kept):\n{blocked}");
     }
     // A `scale` that this configuration would undo is said, with the field to change.
-    let last_deployed = revisions
-        .iter()
-        .rev()
-        .find(|r| r.status != "failed" && r.status != "pending");
+    let last_deployed = revisions.iter().rev().find(|r| r.applied());
     let undone = if change.scaled.is_none() {
         history::undone(last_deployed, &document)
     } else {

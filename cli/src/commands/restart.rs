@@ -40,16 +40,7 @@ pub struct Args {
 /// Runs the command against the cluster.
 pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let timeout = duration(&args.timeout)?;
-    let dry_run = match args.dry_run.as_deref() {
-        None => false,
-        Some("server") => true,
-        Some(other) => {
-            return Err(Usage(format!(
-                "--dry-run={other}: only --dry-run=server is supported"
-            ))
-            .into());
-        }
-    };
+    let dry_run = crate::args::dry_run(args.dry_run.as_deref())?;
     if args.all != args.components.is_empty() {
         return Err(Usage("name the components to restart, or pass --all".into()).into());
     }
@@ -57,7 +48,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());
     let revisions = history::list(&client, &inv).await?;
-    let stack = match revisions.iter().rev().find(|r| r.status == "deployed") {
+    let stack = match history::current(&revisions) {
         Some(r) => config::load_document(&r.config, r.selection.clone())?,
         None => here,
     };

@@ -27,11 +27,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());
     let revisions = history::list(&client, &inv).await?;
-    let current = revisions
-        .iter()
-        .rev()
-        .find(|r| r.status == "deployed")
-        .map(|r| r.revision);
+    let current = history::current(&revisions).map(|r| r.revision);
     let target = match args.revision {
         Some(n) => revisions.iter().find(|r| r.revision == n).ok_or_else(|| {
             Usage(format!(
@@ -47,7 +43,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         None => revisions
             .iter()
             .rev()
-            .find(|r| Some(r.revision) < current && r.status != "failed" && r.status != "pending")
+            .find(|r| Some(r.revision) < current && r.applied())
             .ok_or_else(|| {
                 Usage(format!(
                     "{} has no earlier revision to roll back to; see `kubectl voice history`",

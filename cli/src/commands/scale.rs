@@ -35,7 +35,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());
     let revisions = history::list(&client, &inv).await?;
-    let last = revisions.iter().rev().find(|r| r.status == "deployed");
+    let last = history::current(&revisions);
     // Scale what is deployed, not what the local file says.
     let (mut document, selection, mut scaled) = match last {
         Some(r) => (r.config.clone(), r.selection.clone(), r.scaled.clone()),
