@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, PodCondition};
 use kube::api::{ListParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -26,6 +26,15 @@ fn pod_ready(pod: &Pod) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn scheduled_condition(pod: Option<&Pod>) -> Option<&PodCondition> {
+    pod?.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "PodScheduled")
 }
 
 fn container(name: &str, cpu: &str, memory: &str) -> serde_json::Value {
@@ -169,19 +178,27 @@ async fn oversized_pod_stays_pending_with_failed_scheduling() -> Result<()> {
         "unexpected FailedScheduling message: {message}"
     );
 
-    let pod = pods.get("hog").await?;
-    let status = pod.status.context("pod status")?;
-    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    // The scheduler records the event and patches the pod's status in two
+    // requests, so the condition may land just after the event.
+    let pod = wait(
+        LIMIT,
+        "pod hog's PodScheduled condition",
+        await_condition(pods, "hog", |p: Option<&Pod>| {
+            scheduled_condition(p).is_some()
+        }),
+    )
+    .await?
+    .context("pod hog disappeared")?;
     assert!(
-        pod.spec.and_then(|s| s.node_name).is_none(),
+        pod.spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .is_none(),
         "pod hog was bound to a node"
     );
-    let scheduled = status
-        .conditions
-        .unwrap_or_default()
-        .into_iter()
-        .find(|c| c.type_ == "PodScheduled")
-        .context("no PodScheduled condition")?;
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    assert_eq!(phase, Some("Pending"));
+    let scheduled = scheduled_condition(Some(&pod)).context("no PodScheduled condition")?;
     assert_eq!(scheduled.status, "False");
     assert_eq!(scheduled.reason.as_deref(), Some("Unschedulable"));
     Ok(())
