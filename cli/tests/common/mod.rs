@@ -76,6 +76,31 @@ impl Release {
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
+    /// `kubectl apply -f -` of a YAML stream (kwok's Exec, Logs and PortForward resources,
+    /// which say what exec, logs and port-forward of the release's pods run on this machine).
+    pub fn apply_yaml(&self, yaml: &str) {
+        use std::io::Write;
+        let mut child = Command::new(kubectl())
+            .args(["apply", "-f", "-"])
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(yaml.as_bytes())
+            .expect("write to kubectl");
+        let o = child.wait_with_output().expect("wait for kubectl");
+        assert!(o.status.success(), "kubectl apply: {}", text(&o));
+    }
+    /// The namespace of the release for `ns` (`posthog`, `app`, `infra`).
+    pub fn ns(&self, ns: &str) -> String {
+        format!("{}-{ns}", self.name)
+    }
     /// `kind/namespace/name resourceVersion` of every object of the release.
     pub fn resource_versions(&self) -> Vec<String> {
         let kinds = "deployments,statefulsets,jobs,services,configmaps,serviceaccounts,networkpolicies,ingresses,horizontalpodautoscalers,poddisruptionbudgets,secrets";
