@@ -13,13 +13,17 @@ use voice_core::render::{self, Object, selector_labels};
 use voice_core::{Input, ProfileName};
 
 fn load(profile: ProfileName, sets: &[&str]) -> Stack {
+    try_load(profile, sets).unwrap_or_else(|e| panic!("{profile:?} {sets:?}: {e}"))
+}
+
+fn try_load(profile: ProfileName, sets: &[&str]) -> Result<Stack, String> {
     let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
     voice_core::load(&Input {
         yaml: "",
         profile: Some(profile),
         sets: &sets,
     })
-    .unwrap_or_else(|e| panic!("{profile:?} {sets:?}: {e}"))
+    .map_err(|e| e.to_string())
 }
 
 /// Every variant the checks run over.
@@ -606,6 +610,74 @@ fn blue_green_renders_two_colours_and_the_service_selects_the_active_one() {
         s(&hpa.value(), "/spec/scaleTargetRef/name"),
         "identity-service-green"
     );
+}
+
+#[test]
+fn blue_green_colours_carry_their_own_image_and_a_finalized_standby_has_no_pods() {
+    let image = "ghcr.io/voiceassistant/identity-service:1.1.0";
+    let deployment = |objects: &[render::Object], colour: &str| {
+        objects
+            .iter()
+            .find(|o| o.kind == "Deployment" && o.name == format!("identity-service-{colour}"))
+            .expect("colour deployment")
+            .value()
+            .into_owned()
+    };
+    let sets = |extra: &[&str]| {
+        let mut v = vec![
+            "voiceAssistant.services.identity-service.blueGreen=true".to_string(),
+            "voiceAssistant.services.identity-service.activeColor=blue".to_string(),
+            format!("voiceAssistant.services.identity-service.colorImages.green={image}"),
+        ];
+        v.extend(extra.iter().map(|x| (*x).to_string()));
+        v
+    };
+    let standby = sets(&[]);
+    let objects = render::render(&load(
+        ProfileName::Dev,
+        &standby.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let (blue, green) = (deployment(&objects, "blue"), deployment(&objects, "green"));
+    assert_eq!(s(&green, "/spec/template/spec/containers/0/image"), image);
+    assert_ne!(s(&blue, "/spec/template/spec/containers/0/image"), image);
+    assert_eq!(
+        green.pointer("/spec/replicas"),
+        blue.pointer("/spec/replicas")
+    );
+
+    let finalized = sets(&["voiceAssistant.services.identity-service.standby=false"]);
+    let objects = render::render(&load(
+        ProfileName::Dev,
+        &finalized.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert_eq!(
+        deployment(&objects, "green").pointer("/spec/replicas"),
+        Some(&Value::from(0))
+    );
+    assert_eq!(
+        deployment(&objects, "blue").pointer("/spec/replicas"),
+        Some(&Value::from(1))
+    );
+}
+
+#[test]
+fn blue_green_settings_need_blue_green() {
+    for set in [
+        "voiceAssistant.services.identity-service.standby=false",
+        "voiceAssistant.services.identity-service.colorImages.blue=ghcr.io/x/y:1",
+    ] {
+        let err = try_load(ProfileName::Dev, &[set]).unwrap_err();
+        assert!(err.contains("only used with blueGreen: true"), "{err}");
+    }
+    let err = try_load(
+        ProfileName::Dev,
+        &[
+            "voiceAssistant.services.identity-service.blueGreen=true",
+            "voiceAssistant.services.identity-service.colorImages.green=ghcr.io/x/y:latest",
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("colorImages.green"), "{err}");
 }
 
 #[test]

@@ -454,8 +454,9 @@ pub struct Component {
     pub priority_class: Option<&'static str>,
     /// Requests and limits of the injected mesh sidecar (not rendered; counted in sizing).
     pub mesh_sidecar: Option<ResourceSpec>,
-    /// Blue-green: the active colour; two colour-labelled Deployments are rendered.
-    pub blue_green: Option<&'static str>,
+    /// Blue-green: two colour-labelled Deployments are rendered, the Service selects the
+    /// active one.
+    pub blue_green: Option<crate::config::BlueGreen>,
     /// Scrapes every component's metrics port (the in-plan Prometheus).
     pub scraper: bool,
     /// Mounts its ServiceAccount token (it talks to the Kubernetes API).

@@ -845,11 +845,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             c.pod_annotations
                 .push(("sidecar.istio.io/proxyMemory", "256Mi".into()));
         }
-        c.blue_green = va
-            .services
-            .get(name)
-            .and_then(|x| x.blue_green)
-            .map(crate::config::Color::as_str);
+        c.blue_green = va.services.get(name).and_then(|x| x.blue_green.clone());
         llm_externals(&mut c, &externals);
         c.external.extend(extra_external);
         c = c.needs(&deps).scratch("tmp", "/tmp");

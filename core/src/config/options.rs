@@ -398,6 +398,23 @@ pub struct VaServiceOptions {
     pub blue_green: Option<bool>,
     /// The colour the Service selects (default `blue`).
     pub active_color: Option<Color>,
+    /// Image of a colour's Deployment, when it differs from the service image (written by
+    /// `kubectl voice switch --image`).
+    pub color_images: Option<ColorImages>,
+    /// The idle colour keeps its pods, ready to take traffic back (default true;
+    /// `kubectl voice switch --finalize` sets false, scaling it to zero).
+    pub standby: Option<bool>,
+}
+
+/// An image per blue-green colour.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ColorImages {
+    /// Full image reference of the blue Deployment.
+    pub blue: Option<String>,
+    /// Full image reference of the green Deployment.
+    pub green: Option<String>,
 }
 
 /// Blue-green colour.
@@ -412,6 +429,17 @@ pub enum Color {
 }
 
 impl Color {
+    /// Both colours.
+    pub const ALL: [Color; 2] = [Color::Blue, Color::Green];
+
+    /// The other colour.
+    pub fn other(self) -> Color {
+        match self {
+            Color::Blue => Color::Green,
+            Color::Green => Color::Blue,
+        }
+    }
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {

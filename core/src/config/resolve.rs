@@ -98,12 +98,23 @@ pub struct InfraSwitches {
 }
 
 /// Resolved settings of one service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaService {
     /// Deployed.
     pub enabled: bool,
-    /// Blue-green: the active colour, when on.
-    pub blue_green: Option<Color>,
+    /// Blue-green, when on.
+    pub blue_green: Option<BlueGreen>,
+}
+
+/// Resolved blue-green settings of a service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BlueGreen {
+    /// The colour the Service selects.
+    pub active: Color,
+    /// Image of each colour that differs from the service image: `(colour, image)`.
+    pub images: Vec<(Color, String)>,
+    /// The idle colour keeps its pods.
+    pub standby: bool,
 }
 
 /// Resolved Istio settings.
@@ -892,16 +903,36 @@ fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<V
     for name in va::SERVICES {
         let s = user.get(name).cloned().unwrap_or_default();
         let enabled = s.enabled.unwrap_or(true);
-        if s.active_color.is_some() && !s.blue_green.unwrap_or(false) {
-            ctx.err(
-                &format!("voiceAssistant.services.{name}.activeColor"),
-                "only used with blueGreen: true",
+        let on = s.blue_green.unwrap_or(false);
+        for (key, set) in [
+            ("activeColor", s.active_color.is_some()),
+            ("colorImages", s.color_images.is_some()),
+            ("standby", s.standby.is_some()),
+        ] {
+            if set && !on {
+                ctx.err(
+                    &format!("voiceAssistant.services.{name}.{key}"),
+                    "only used with blueGreen: true",
+                );
+            }
+        }
+        let images: Vec<(Color, String)> = s
+            .color_images
+            .iter()
+            .flat_map(|i| [(Color::Blue, &i.blue), (Color::Green, &i.green)])
+            .filter_map(|(c, v)| Some((c, v.clone()?)))
+            .collect();
+        for (c, v) in &images {
+            ctx.image(
+                &format!("voiceAssistant.services.{name}.colorImages.{}", c.as_str()),
+                v,
             );
         }
-        let blue_green = s
-            .blue_green
-            .unwrap_or(false)
-            .then(|| s.active_color.unwrap_or(Color::Blue));
+        let blue_green = on.then(|| BlueGreen {
+            active: s.active_color.unwrap_or(Color::Blue),
+            images,
+            standby: s.standby.unwrap_or(true),
+        });
         if enabled {
             for need in va::required_infra(name) {
                 if !infra.get(*need) {

@@ -193,6 +193,29 @@ pub fn pod_template_colored(
     template(stack, c, color, checksum.as_deref())
 }
 
+/// The pod template of one colour of a blue-green component: its own image, when it has one.
+fn color_template(
+    stack: &Stack,
+    c: &Component,
+    color: &str,
+    config_checksum: Option<&str>,
+) -> core::PodTemplateSpec {
+    let mut t = template(stack, c, Some(color), config_checksum);
+    let image = c.blue_green.as_ref().and_then(|b| {
+        b.images
+            .iter()
+            .find(|(k, _)| k.as_str() == color)
+            .map(|(_, i)| i)
+    });
+    if let (Some(image), Some(main)) = (
+        image,
+        t.spec.as_mut().and_then(|s| s.containers.first_mut()),
+    ) {
+        main.image = Some(owned(image));
+    }
+    t
+}
+
 /// The pod template, given its `checksum/config` (computed once per component).
 fn template(
     stack: &Stack,
@@ -348,11 +371,10 @@ fn color_labels(mut l: Map, color: Option<&str>) -> Map {
 
 /// The colours of a blue-green component's Deployments, active first.
 pub fn colors(c: &Component) -> Vec<&'static str> {
-    match c.blue_green {
-        Some("green") => vec!["green", "blue"],
-        Some(_) => vec!["blue", "green"],
-        None => Vec::new(),
-    }
+    c.blue_green
+        .as_ref()
+        .map(|b| vec![b.active.as_str(), b.active.other().as_str()])
+        .unwrap_or_default()
 }
 
 /// The Deployment names of a component (`<name>`, or `<name>-<colour>` for blue-green).
@@ -382,7 +404,7 @@ pub(super) fn objects(
     digests: &ConfigDigests<'_>,
 ) -> Vec<Object> {
     let mut out = Vec::new();
-    let active = c.blue_green.map(|_| colors(c)[0]);
+    let active = c.blue_green.as_ref().map(|_| colors(c)[0]);
     let selector = LabelSelector {
         match_labels: Some(selector_labels(stack, &c.name)),
     };
@@ -426,8 +448,17 @@ pub(super) fn objects(
                 m.labels = m.labels.map(|l| color_labels(l, color));
                 // The autoscaler owns the replicas of its target: install sets them only when
                 // it creates the Deployment (see `initial_replicas`).
-                let replicas = (scaled.as_ref() != Some(&name))
-                    .then(|| i32::try_from(c.replicas).unwrap_or(1));
+                let idle = c
+                    .blue_green
+                    .as_ref()
+                    .filter(|b| color.is_some_and(|k| k != b.active.as_str()));
+                let replicas = (scaled.as_ref() != Some(&name)).then(|| {
+                    if idle.is_some_and(|b| !b.standby) {
+                        0
+                    } else {
+                        i32::try_from(c.replicas).unwrap_or(1)
+                    }
+                });
                 let d = Deployment {
                     metadata: m,
                     spec: Some(DeploymentSpec {
@@ -440,10 +471,9 @@ pub(super) fn objects(
                             )),
                         },
                         strategy: Some(strategy.clone()),
-                        template: if color.is_some() {
-                            self::template(stack, c, color, checksum.as_deref())
-                        } else {
-                            template.clone()
+                        template: match color {
+                            Some(k) => color_template(stack, c, k, checksum.as_deref()),
+                            None => template.clone(),
                         },
                     }),
                 };
