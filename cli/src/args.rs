@@ -86,6 +86,9 @@ pub enum Command {
     Scale(crate::commands::scale::Args),
     /// Roll the pods of components (or `--all`) in wave order, waiting until they are ready.
     Restart(crate::commands::restart::Args),
+    /// Blue-green: bring up the idle colour (`--image`), check it, move traffic to it;
+    /// `--back`, `--finalize`.
+    Switch(crate::commands::switch::Args),
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
     Uninstall(crate::commands::uninstall::Args),
     /// Print a shell completion script.

@@ -21,15 +21,15 @@ use crate::inventory::Inventory;
 /// Label that marks a revision and names its release.
 pub const REVISION_OF: &str = "kubectl-voice.io/revision-of";
 
-/// A change made by `kubectl voice scale`, carried from revision to revision until a
-/// configuration sets the field itself.
+/// A change made by a day-2 verb (`scale`, `switch`), carried from revision to revision
+/// until a configuration sets the field itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Scaled {
+pub struct Override {
     /// Field path in voice.yaml (`components.<name>.replicas`).
     pub field: String,
-    /// The value `scale` set.
-    pub value: u32,
+    /// The value the verb set.
+    pub value: Value,
     /// The revision that set it.
     pub revision: u32,
 }
@@ -62,9 +62,9 @@ pub struct Revision {
     pub objects: usize,
     /// The configuration as one document, without secret values.
     pub config: Value,
-    /// Changes made by `scale` that this configuration carries.
+    /// Changes made by day-2 verbs (`scale`, `switch`) that this configuration carries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scaled: Vec<Scaled>,
+    pub scaled: Vec<Override>,
 }
 
 impl Revision {
@@ -190,30 +190,58 @@ pub async fn delete_all(client: &Client, inv: &Inventory) -> anyhow::Result<()> 
 }
 
 /// The value at a dotted field path of a configuration document.
-pub fn field(config: &Value, path: &str) -> Option<u64> {
+pub fn field<'a>(config: &'a Value, path: &str) -> Option<&'a Value> {
     let pointer = format!("/{}", path.replace('.', "/"));
-    config.pointer(&pointer).and_then(Value::as_u64)
+    config.pointer(&pointer)
 }
 
-/// The `scale` changes a new configuration would undo: `(change, the value it sets)`.
-pub fn undone<'a>(last: Option<&'a Revision>, config: &Value) -> Vec<(&'a Scaled, Option<u64>)> {
+/// A value as voice.yaml would spell it.
+pub fn show(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+}
+
+/// The day-2 changes a new configuration would undo: `(change, the value it sets)`.
+pub fn undone<'a, 'c>(
+    last: Option<&'a Revision>,
+    config: &'c Value,
+) -> Vec<(&'a Override, Option<&'c Value>)> {
     last.into_iter()
         .flat_map(|r| &r.scaled)
         .filter_map(|s| {
             let now = field(config, &s.field);
-            (now != Some(u64::from(s.value))).then_some((s, now))
+            (now != Some(&s.value)).then_some((s, now))
         })
         .collect()
 }
 
-/// The `scale` changes to carry into a revision made from `config`: those it still agrees
+/// The day-2 changes to carry into a revision made from `config`: those it still agrees
 /// with.
-pub fn carried(last: Option<&Revision>, config: &Value) -> Vec<Scaled> {
+pub fn carried(last: Option<&Revision>, config: &Value) -> Vec<Override> {
     last.into_iter()
         .flat_map(|r| &r.scaled)
-        .filter(|s| field(config, &s.field) == Some(u64::from(s.value)))
+        .filter(|s| field(config, &s.field) == Some(&s.value))
         .cloned()
         .collect()
+}
+
+/// Sets `field` to `value` in `document` and records it as a day-2 change of revision
+/// `revision`, replacing an earlier change of the same field.
+pub fn set_override(
+    document: &mut Value,
+    overrides: &mut Vec<Override>,
+    field: &str,
+    value: Value,
+    revision: u32,
+) -> anyhow::Result<()> {
+    voice_core::config::apply_set(document, &format!("{field}={}", show(&value)))
+        .map_err(|d| crate::Usage(format!("{}: {}", d.path, d.message)))?;
+    overrides.retain(|s| s.field != field);
+    overrides.push(Override {
+        field: field.to_string(),
+        value,
+        revision,
+    });
+    Ok(())
 }
 
 /// Now, as RFC 3339 in UTC.

@@ -8,6 +8,7 @@ mod commands;
 mod complete;
 mod config;
 mod errors;
+mod health;
 mod history;
 mod inventory;
 mod lock;
@@ -75,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Command::Rollback(args) => rollback::run(ca, args).await,
                     Command::Scale(args) => scale::run(ca, args).await,
                     Command::Restart(args) => restart::run(ca, args).await,
+                    Command::Switch(args) => switch::run(ca, args).await,
                     _ => unreachable!("offline commands are handled above"),
                 }
             });

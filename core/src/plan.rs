@@ -244,28 +244,30 @@ fn checks(stack: &Stack) -> Vec<HealthCheck> {
         .iter()
         .filter(|c| c.service && c.kind == WorkloadKind::Deployment && stack.selection.includes(c))
     {
-        let probe = c
-            .main()
-            .probes
-            .readiness
-            .as_ref()
-            .or(c.main().probes.liveness.as_ref());
-        if let Some(crate::catalog::Probe {
-            check: crate::catalog::ProbeCheck::Http(path, port),
-            ..
-        }) = probe
-            && let Some(p) = c.main().ports.iter().find(|p| p.port == *port)
-        {
+        if let Some((path, port)) = http_health(c) {
             out.push(HealthCheck {
                 component: c.name.clone(),
                 namespace: c.namespace.clone(),
                 service: c.name.clone(),
-                port: p.name.into(),
-                path: path.clone(),
+                port: port.name.into(),
+                path: path.into(),
             });
         }
     }
     out
+}
+
+/// The HTTP endpoint that tells whether a pod of `c` is healthy: its readiness (else
+/// liveness) probe, when that is a GET on one of its ports: `(path, port)`.
+pub fn http_health(c: &crate::catalog::Component) -> Option<(&str, &crate::catalog::Port)> {
+    let probes = &c.main().probes;
+    match probes.readiness.as_ref().or(probes.liveness.as_ref()) {
+        Some(crate::catalog::Probe {
+            check: crate::catalog::ProbeCheck::Http(path, port),
+            ..
+        }) => Some((path, c.main().ports.iter().find(|p| p.port == *port)?)),
+        _ => None,
+    }
 }
 
 /// Orders rendered objects into waves.

@@ -81,7 +81,7 @@ pub struct Change {
     pub description: String,
     /// The `scale` changes the new revision carries; `None`: those of the last revision
     /// that the configuration still agrees with.
-    pub scaled: Option<Vec<history::Scaled>>,
+    pub scaled: Option<Vec<history::Override>>,
 }
 
 fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool> {
@@ -191,13 +191,14 @@ pub async fn apply_configuration(
     };
     for (s, now) in &undone {
         eprintln!(
-            "{}: `kubectl voice scale` set it to {} (revision {}); this configuration sets {}. Write `{}: {}` in voice.yaml to keep it, or confirm to go back",
+            "{}: `kubectl voice {}` set it to {} (revision {}); this configuration sets {}. Write `{}: {}` in voice.yaml to keep it, or confirm to go back",
             s.field,
-            s.value,
+            if s.field.starts_with("components.") { "scale" } else { "switch" },
+            history::show(&s.value),
             s.revision,
-            now.map_or_else(|| "the profile's default".to_string(), |n| n.to_string()),
+            now.map_or_else(|| "the profile's default".to_string(), history::show),
             s.field,
-            s.value
+            history::show(&s.value)
         );
     }
     let destructive = !prepared.prune.delete.is_empty()

@@ -15,6 +15,7 @@ pub mod rollback;
 pub mod scale;
 pub mod schema;
 pub mod status;
+pub mod switch;
 pub mod uninstall;
 pub mod validate;
 

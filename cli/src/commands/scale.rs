@@ -79,14 +79,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     }
     let number = revisions.last().map_or(1, |r| r.revision + 1);
     for (field, value) in &sets {
-        voice_core::config::apply_set(&mut document, &format!("{field}={value}"))
-            .map_err(|d| Usage(format!("{}: {}", d.path, d.message)))?;
-        scaled.retain(|s| &s.field != field);
-        scaled.push(history::Scaled {
-            field: field.clone(),
-            value: *value,
-            revision: number,
-        });
+        history::set_override(&mut document, &mut scaled, field, (*value).into(), number)?;
     }
     let stack = config::load_document(&document, selection)?;
     let description = format!(

@@ -30,6 +30,9 @@ pub struct Row {
     pub namespace: String,
     /// Workload kind.
     pub kind: String,
+    /// Blue-green: this Deployment's colour and whether its Service selects it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<Color>,
     /// Ready replicas.
     pub ready: i32,
     /// Desired replicas.
@@ -47,6 +50,16 @@ pub struct Row {
     pub age_seconds: i64,
     /// Healthy.
     pub healthy: bool,
+}
+
+/// A blue-green Deployment's colour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Color {
+    /// `blue` or `green`.
+    pub color: String,
+    /// The Service selects it.
+    pub live: bool,
 }
 
 /// A component's autoscaler.
@@ -195,9 +208,24 @@ fn build(o: &Objects<'_>) -> Report {
     for d in deps {
         let c = component_of(d.metadata.labels.as_ref());
         let st = d.status.clone().unwrap_or_default();
+        let color = d
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("color"))
+            .map(|k| Color {
+                color: k.clone(),
+                live: d
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(voice_core::render::workload::COLOR_ROLE))
+                    .is_some_and(|r| r == "active"),
+            });
         rows.push(Row {
             namespace: d.metadata.namespace.clone().unwrap_or_default(),
             kind: "Deployment".into(),
+            color,
             ready: st.ready_replicas.unwrap_or(0),
             desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
             hpa: hpa_of(&c),
@@ -222,6 +250,7 @@ fn build(o: &Objects<'_>) -> Report {
         rows.push(Row {
             namespace: s.metadata.namespace.clone().unwrap_or_default(),
             kind: "StatefulSet".into(),
+            color: None,
             ready: s
                 .status
                 .as_ref()
@@ -245,6 +274,7 @@ fn build(o: &Objects<'_>) -> Report {
             component: component_of(j.metadata.labels.as_ref()),
             namespace: j.metadata.namespace.clone().unwrap_or_default(),
             kind: "Job".into(),
+            color: None,
             ready: i32::from(done),
             desired: 1,
             hpa: None,
@@ -323,7 +353,11 @@ pub fn human(r: &Report) -> String {
         .iter()
         .map(|c| {
             vec![
-                c.component.clone(),
+                match &c.color {
+                    Some(k) if k.live => format!("{} ({}, live)", c.component, k.color),
+                    Some(k) => format!("{} ({}, idle)", c.component, k.color),
+                    None => c.component.clone(),
+                },
                 c.namespace.clone(),
                 c.kind.clone(),
                 if c.kind == "Job" {

@@ -369,6 +369,10 @@ fn color_labels(mut l: Map, color: Option<&str>) -> Map {
     l
 }
 
+/// Annotation of a blue-green Deployment: `active` when its Service selects it, else
+/// `standby`.
+pub const COLOR_ROLE: &str = "kubectl-voice.io/color-role";
+
 /// The colours of a blue-green component's Deployments, active first.
 pub fn colors(c: &Component) -> Vec<&'static str> {
     c.blue_green
@@ -446,6 +450,12 @@ pub(super) fn objects(
             for (name, color) in variants {
                 let mut m = meta(stack, c, &name);
                 m.labels = m.labels.map(|l| color_labels(l, color));
+                if let Some(k) = color {
+                    let role = if Some(k) == active { "active" } else { "standby" };
+                    m.annotations
+                        .get_or_insert_with(Default::default)
+                        .insert(COLOR_ROLE.into(), role.into());
+                }
                 // The autoscaler owns the replicas of its target: install sets them only when
                 // it creates the Deployment (see `initial_replicas`).
                 let idle = c

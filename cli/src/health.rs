@@ -1,0 +1,143 @@
+//! HTTP health checks of individual pods through the API server's port-forward: it reaches
+//! a pod wherever the API server can reach its kubelet, including where the service proxy
+//! cannot reach pod addresses, and it checks exactly the pods named (a new colour's pods,
+//! before any Service selects them).
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::ListParams;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One failed check, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What to check: `GET path` on `port` of every ready pod that `selector` matches, `rounds`
+/// times, `interval` apart; each answer must be 2xx or 3xx within `timeout`.
+#[derive(Debug, Clone)]
+pub struct Check<'a> {
+    pub selector: &'a str,
+    pub port: u16,
+    pub path: &'a str,
+    pub rounds: u32,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// Runs `check` against the pods in `pods`' namespace. `Ok(Err(_))` is a failed check;
+/// `Err(_)` is a cluster error.
+pub async fn run(pods: &Api<Pod>, check: &Check<'_>) -> anyhow::Result<Result<usize, Failure>> {
+    let listed = pods
+        .list(&ListParams::default().labels(check.selector))
+        .await
+        .with_context(|| format!("listing the pods of {}", check.selector))?;
+    let ready: Vec<String> = listed
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none() && ready(p))
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    if ready.is_empty() {
+        return Ok(Err(Failure(format!(
+            "no ready pod matches {}",
+            check.selector
+        ))));
+    }
+    for round in 1..=check.rounds {
+        if round > 1 {
+            tokio::time::sleep(check.interval).await;
+        }
+        for pod in &ready {
+            let answer = tokio::time::timeout(check.timeout, get(pods, pod, check.port, check.path))
+                .await
+                .map_err(|_| anyhow!("no answer within {:?}", check.timeout))
+                .and_then(|r| r);
+            match answer {
+                Ok(code) if (200..400).contains(&code) => {}
+                Ok(code) => {
+                    return Ok(Err(Failure(format!(
+                        "pod {pod} answered {code} to GET {} on port {} (check {round} of {})",
+                        check.path, check.port, check.rounds
+                    ))));
+                }
+                Err(e) => {
+                    return Ok(Err(Failure(format!(
+                        "pod {pod} did not answer GET {} on port {} (check {round} of {}): {e:#}",
+                        check.path, check.port, check.rounds
+                    ))));
+                }
+            }
+        }
+    }
+    Ok(Ok(ready.len()))
+}
+
+fn ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// `GET path` on `port` of pod `name` over one port-forward: the HTTP status code.
+pub async fn get(pods: &Api<Pod>, name: &str, port: u16, path: &str) -> anyhow::Result<u16> {
+    let mut forward = pods
+        .portforward(name, &[port])
+        .await
+        .with_context(|| format!("opening a port-forward to {name}:{port}"))?;
+    let mut stream = forward
+        .take_stream(port)
+        .context("the port-forward has no stream")?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: kubectl-voice\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(2).any(|w| w == b"\r\n") {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+        if head.len() > 64 * 1024 {
+            break;
+        }
+    }
+    drop(stream);
+    forward.abort();
+    status_code(&head)
+}
+
+/// The status code of an HTTP/1.x response's first line.
+fn status_code(head: &[u8]) -> anyhow::Result<u16> {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next().and_then(|c| c.parse().ok())) {
+        (Some(v), Some(code)) if v.starts_with("HTTP/") => Ok(code),
+        _ if head.is_empty() => Err(anyhow!("the connection closed without an answer")),
+        _ => Err(anyhow!("not an HTTP answer: {:?}", line.trim_end())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_code;
+
+    #[test]
+    fn reads_the_status_code() {
+        assert_eq!(status_code(b"HTTP/1.1 503 Service Unavailable\r\n").unwrap(), 503);
+        assert_eq!(status_code(b"HTTP/1.0 200 OK\r\nServer: x\r\n").unwrap(), 200);
+        assert!(status_code(b"").is_err());
+        assert!(status_code(b"SSH-2.0-OpenSSH\r\n").is_err());
+    }
+}
