@@ -57,10 +57,11 @@ pub async fn run(pods: &Api<Pod>, check: &Check<'_>) -> anyhow::Result<Result<us
             tokio::time::sleep(check.interval).await;
         }
         for pod in &ready {
-            let answer = tokio::time::timeout(check.timeout, get(pods, pod, check.port, check.path))
-                .await
-                .map_err(|_| anyhow!("no answer within {:?}", check.timeout))
-                .and_then(|r| r);
+            let answer =
+                tokio::time::timeout(check.timeout, get(pods, pod, check.port, check.path))
+                    .await
+                    .map_err(|_| anyhow!("no answer within {:?}", check.timeout))
+                    .and_then(|r| r);
             match answer {
                 Ok(code) if (200..400).contains(&code) => {}
                 Ok(code) => {
@@ -97,8 +98,9 @@ pub async fn get(pods: &Api<Pod>, name: &str, port: u16, path: &str) -> anyhow::
     let mut stream = forward
         .take_stream(port)
         .context("the port-forward has no stream")?;
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: kubectl-voice\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: kubectl-voice\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -135,8 +137,14 @@ mod tests {
 
     #[test]
     fn reads_the_status_code() {
-        assert_eq!(status_code(b"HTTP/1.1 503 Service Unavailable\r\n").unwrap(), 503);
-        assert_eq!(status_code(b"HTTP/1.0 200 OK\r\nServer: x\r\n").unwrap(), 200);
+        assert_eq!(
+            status_code(b"HTTP/1.1 503 Service Unavailable\r\n").unwrap(),
+            503
+        );
+        assert_eq!(
+            status_code(b"HTTP/1.0 200 OK\r\nServer: x\r\n").unwrap(),
+            200
+        );
         assert!(status_code(b"").is_err());
         assert!(status_code(b"SSH-2.0-OpenSSH\r\n").is_err());
     }

@@ -187,7 +187,11 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             }
             rollout.set(name, "activeColor", idle.as_str().into())?;
             let code = rollout
-                .apply(ca, flags, format!("switch {name} back to {}", idle.as_str()))
+                .apply(
+                    ca,
+                    flags,
+                    format!("switch {name} back to {}", idle.as_str()),
+                )
                 .await?;
             if code == exit::OK {
                 println!(
@@ -215,7 +219,11 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             idle
         }
         Mode::Image(image) => {
-            rollout.set(name, &format!("colorImages.{}", idle.as_str()), image.as_str().into())?;
+            rollout.set(
+                name,
+                &format!("colorImages.{}", idle.as_str()),
+                image.as_str().into(),
+            )?;
             if !bg.standby {
                 rollout.set(name, "standby", true.into())?;
             }
@@ -240,7 +248,10 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
 
     // The new colour is up and past its gates: check its own pods before any traffic.
     if dry_run {
-        println!("(server dry run) the health check of {} is skipped", target.as_str());
+        println!(
+            "(server dry run) the health check of {} is skipped",
+            target.as_str()
+        );
     } else if let Some((path, port)) = voice_core::plan::http_health(c) {
         let selector = format!(
             "{},color={}",
