@@ -451,7 +451,11 @@ pub(super) fn objects(
                 let mut m = meta(stack, c, &name);
                 m.labels = m.labels.map(|l| color_labels(l, color));
                 if let Some(k) = color {
-                    let role = if Some(k) == active { "active" } else { "standby" };
+                    let role = if Some(k) == active {
+                        "active"
+                    } else {
+                        "standby"
+                    };
                     m.annotations
                         .get_or_insert_with(Default::default)
                         .insert(COLOR_ROLE.into(), role.into());
