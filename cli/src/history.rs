@@ -34,6 +34,17 @@ pub struct Override {
     pub revision: u32,
 }
 
+impl Override {
+    /// The verb that makes changes of this field.
+    pub fn verb(&self) -> &'static str {
+        if self.field.starts_with("components.") {
+            "scale"
+        } else {
+            "switch"
+        }
+    }
+}
+
 /// One revision.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
