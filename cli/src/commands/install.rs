@@ -193,11 +193,7 @@ pub async fn apply_configuration(
         eprintln!(
             "{}: `kubectl voice {}` set it to {} (revision {}); this configuration sets {}. Write `{}: {}` in voice.yaml to keep it, or confirm to go back",
             s.field,
-            if s.field.starts_with("components.") {
-                "scale"
-            } else {
-                "switch"
-            },
+            s.verb(),
             history::show(&s.value),
             s.revision,
             now.map_or_else(|| "the profile's default".to_string(), history::show),
