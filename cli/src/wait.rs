@@ -163,18 +163,12 @@ async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
         .list(&ListParams::default())
         .await
         .map(|l| l.items)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| {
-            e.involved_object.name.as_ref().is_some_and(|n| {
-                pod_names.contains(n)
-                    || n == &name
-                    || n.starts_with(&format!("{component}-"))
-                    || n.ends_with(&format!("-{name}-0"))
-            })
-        })
-        .collect();
+        .unwrap_or_default();
     if let Gate::PvcBound { .. } = g {
+        let ev: Vec<Event> = ev
+            .into_iter()
+            .filter(|e| about(e, &component, &name, &pod_names))
+            .collect();
         if let Some(r) = readiness::diagnose(&[], &ev) {
             return r;
         }
@@ -182,8 +176,34 @@ async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
             "claim {name} is not Bound (is there a default StorageClass or a provisioner?)"
         );
     }
-    readiness::diagnose(&pod_list, &ev).unwrap_or_else(|| {
-        if pod_list.is_empty() {
+    explain(&component, &name, &pod_list, &ev)
+}
+
+/// Whether an event is about the workload `name` of `component` or one of its pods.
+fn about(e: &Event, component: &str, name: &str, pods: &BTreeSet<String>) -> bool {
+    e.involved_object.name.as_ref().is_some_and(|n| {
+        pods.contains(n)
+            || n == name
+            || n.starts_with(&format!("{component}-"))
+            || n.ends_with(&format!("-{name}-0"))
+    })
+}
+
+/// Why the workload `name` of `component` is not ready, from its pods (already selected by
+/// the component's label) and the events of their namespace: the diagnosis install prints on
+/// a timeout and `status` prints under a NotReady row.
+pub fn explain(component: &str, name: &str, pods: &[Pod], events: &[Event]) -> String {
+    let names: BTreeSet<String> = pods
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    let ev: Vec<Event> = events
+        .iter()
+        .filter(|e| about(e, component, name, &names))
+        .cloned()
+        .collect();
+    readiness::diagnose(pods, &ev).unwrap_or_else(|| {
+        if pods.is_empty() {
             format!("no pods of {component} exist yet")
         } else {
             "pods exist but are not ready yet".into()

@@ -407,5 +407,48 @@ fn status_json_is_camel_case_objects_and_watch_redraws_only_on_a_change() {
     // One LIST and one WATCH per kind for the whole run: no polling.
     let stats = String::from_utf8_lossy(&o.stderr);
     assert!(stats.contains("api: 12 requests (6 watches)"), "{stats}");
+
+    // A row that is not ready says why (the diagnosis install uses), and the summary counts
+    // components, not health checks.
+    r.kubectl(&[
+        "-n",
+        &format!("{}-app", r.name),
+        "patch",
+        "deployment",
+        "agent-engine",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"nodeSelector":{"voice-test":"nowhere"}}}}}"#,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let o = r.run("status", &[]);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        if o.status.code() == Some(1) && out.contains("FailedScheduling") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "no reason shown: {}", text(&o));
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        out.contains("agent-engine (") && out.contains("node(s) didn't match"),
+        "{out}"
+    );
+    assert!(out.contains("1 of "), "{out}");
+    let o = r.run("status", &["-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status json");
+    let row = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "agent-engine")
+        .unwrap();
+    assert!(
+        row["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("FailedScheduling")),
+        "{row}"
+    );
     r.purge();
 }

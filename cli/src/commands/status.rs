@@ -1,13 +1,13 @@
 //! `kubectl voice status`: one row per component from one LIST per kind; `--watch`,
 //! `--verify`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal as _;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Client;
 use kube::api::{Api, ListParams};
@@ -50,6 +50,9 @@ pub struct Row {
     pub age_seconds: i64,
     /// Healthy.
     pub healthy: bool,
+    /// Why it is not ready: the diagnosis install prints when a gate times out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A blue-green Deployment's colour.
@@ -163,6 +166,53 @@ struct Objects<'a> {
     ings: Vec<&'a Ingress>,
 }
 
+/// Fills in why each not-ready row is not ready: one LIST of the rollout's pods and one of
+/// events per namespace that has such a row.
+async fn explain(client: &Client, instance: &str, report: &mut Report) {
+    let namespaces: BTreeSet<String> = report
+        .components
+        .iter()
+        .filter(|r| !r.healthy)
+        .map(|r| r.namespace.clone())
+        .collect();
+    for ns in namespaces {
+        let lp = ListParams::default().labels(&format!("app.kubernetes.io/instance={instance}"));
+        let pods: Vec<Pod> = Api::<Pod>::namespaced(client.clone(), &ns)
+            .list(&lp)
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        let events: Vec<Event> = Api::<Event>::namespaced(client.clone(), &ns)
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        report.requests += 2;
+        for row in report
+            .components
+            .iter_mut()
+            .filter(|r| !r.healthy && r.namespace == ns)
+        {
+            let mine: Vec<Pod> = pods
+                .iter()
+                .filter(|p| component_of(p.metadata.labels.as_ref()) == row.component)
+                .filter(|p| {
+                    row.color.as_ref().is_none_or(|k| {
+                        p.metadata.labels.as_ref().and_then(|l| l.get("color")) == Some(&k.color)
+                    })
+                })
+                .cloned()
+                .collect();
+            row.reason = Some(crate::wait::explain(
+                &row.component,
+                &row.component,
+                &mine,
+                &events,
+            ));
+        }
+    }
+}
+
 /// One row per workload.
 fn build(o: &Objects<'_>) -> Report {
     let now = std::time::SystemTime::now()
@@ -233,6 +283,7 @@ fn build(o: &Objects<'_>) -> Report {
             addresses: addresses(&c),
             age_seconds: age(d.metadata.creation_timestamp.as_ref(), now),
             healthy: readiness::deployment_available(d),
+            reason: None,
             component: c,
         });
     }
@@ -265,6 +316,7 @@ fn build(o: &Objects<'_>) -> Report {
             addresses: Vec::new(),
             age_seconds: age(s.metadata.creation_timestamp.as_ref(), now),
             healthy: readiness::statefulset_ready(s) && bound == claims.len(),
+            reason: None,
             component: c,
         });
     }
@@ -282,6 +334,7 @@ fn build(o: &Objects<'_>) -> Report {
             addresses: Vec::new(),
             age_seconds: age(j.metadata.creation_timestamp.as_ref(), now),
             healthy: done,
+            reason: None,
         });
     }
     rows.sort_by(|a, b| (&a.namespace, &a.component).cmp(&(&b.namespace, &b.component)));
@@ -403,6 +456,16 @@ pub fn human(r: &Report) -> String {
         rows,
     );
     s.push('\n');
+    for c in r.components.iter().filter(|c| !c.healthy) {
+        if let Some(why) = &c.reason {
+            s.push_str(&format!(
+                "{} {} ({}): {why}\n",
+                paint("×", "31"),
+                c.component,
+                c.namespace
+            ));
+        }
+    }
     for c in &r.checks {
         s.push_str(&format!(
             "{} {}: {}\n",
@@ -424,12 +487,25 @@ pub fn human(r: &Report) -> String {
             r.components.len()
         )
     } else {
-        format!(
-            "\n{}: {} of {} components not ready\n",
-            paint("not healthy", "31"),
-            r.components.iter().filter(|c| !c.healthy).count(),
-            r.components.len()
-        )
+        let unready = r.components.iter().filter(|c| !c.healthy).count();
+        let failed = r.checks.iter().filter(|c| !c.ok).count();
+        let mut why = Vec::new();
+        if unready > 0 {
+            why.push(format!(
+                "{unready} of {} components not ready",
+                r.components.len()
+            ));
+        }
+        if failed > 0 {
+            why.push(format!(
+                "{failed} of {} health checks failed",
+                r.checks.len()
+            ));
+        }
+        if unready == 0 {
+            why.push(format!("all {} components ready", r.components.len()));
+        }
+        format!("\n{}: {}\n", paint("not healthy", "31"), why.join("; "))
     });
     s
 }
@@ -641,7 +717,9 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         })
     };
     if !watch {
-        let report = finish(collect(&client, &inv).await?).await;
+        let mut report = finish(collect(&client, &inv).await?).await;
+        // Reasons need pods and events; `--watch` keeps to its caches and shows the states.
+        explain(&client, &inv.instance, &mut report).await;
         print!("{}", show(&report)?);
         return Ok(if report.healthy {
             exit::OK
