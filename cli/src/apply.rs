@@ -37,6 +37,8 @@ pub struct Options {
     /// Re-create StatefulSets whose change cannot be made in place (their pods and claims
     /// are kept).
     pub recreate_statefulsets: bool,
+    /// Supplied secret values replace the stored ones (`--rotate`).
+    pub rotate: bool,
 }
 
 /// What an install did.
@@ -639,7 +641,16 @@ pub async fn install(
             if wave.secrets.is_empty() {
                 Ok((Vec::new(), secrets::Values::new()))
             } else {
-                secrets::ensure(client, stack, inv, user, opts.dry_run, prior.is_none()).await
+                secrets::ensure(
+                    client,
+                    stack,
+                    inv,
+                    user,
+                    opts.dry_run,
+                    prior.is_none(),
+                    opts.rotate,
+                )
+                .await
             }
         };
         let (applied, secrets) = futures::join!(
@@ -668,15 +679,11 @@ pub async fn install(
         }
         for (id, outcome) in secrets {
             match outcome {
-                Outcome::Unchanged => summary.secrets_unchanged += 1,
+                Outcome::Unchanged | Outcome::NotNeeded => summary.secrets_unchanged += 1,
                 Outcome::Repaired(keys) => {
                     progress.note(&format!(
-                        "{} Secret {id}: {} (the copy disagreed with its source)",
-                        if opts.dry_run {
-                            "would repair"
-                        } else {
-                            "repaired"
-                        },
+                        "{} Secret {id}: {}",
+                        if opts.dry_run { "would set" } else { "set" },
                         keys.join(", "),
                     ));
                     summary.secrets_written += 1;

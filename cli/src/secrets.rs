@@ -30,9 +30,11 @@ pub enum Outcome {
     Completed(Vec<String>),
     /// Existed with every key: left alone.
     Unchanged,
-    /// Existed; these copied keys disagreed with their source and were set to its value
-    /// (`KEY from namespace/secret`).
+    /// Existed; these keys were set anew: copies that disagreed with their source
+    /// (`KEY from namespace/secret`) and values rotated with `--rotate` (`KEY (rotated)`).
     Repaired(Vec<String>),
+    /// Not created: it would hold no value (only optional keys, none supplied).
+    NotNeeded,
 }
 
 /// The values of the Secrets install ensured, by `(namespace, name)`: what the pods read,
@@ -124,6 +126,65 @@ impl UserValues {
 /// `(namespace, name)`.
 type SecretId = (String, String);
 
+/// What the supplied secret values mean for the live Secrets, found before any write.
+#[derive(Debug, Default)]
+pub struct Preflight {
+    /// Required values neither supplied nor stored: `ns/name key K (how to supply it)`.
+    pub missing: Vec<String>,
+    /// Supplied values that differ from the stored ones: `ns/name key K`.
+    pub differs: Vec<String>,
+}
+
+/// Reads the run's Secrets (writing nothing) and compares them with the supplied values.
+pub async fn preflight(
+    client: &Client,
+    stack: &Stack,
+    user: &UserValues,
+) -> anyhow::Result<Preflight> {
+    let specs = voice_core::selection::secrets(stack);
+    let mut out = Preflight::default();
+    for spec in specs.iter().filter(|s| !s.existing) {
+        let users: Vec<(&str, bool)> = spec
+            .keys
+            .iter()
+            .filter_map(|k| match k.source {
+                SecretSource::User { required } => Some((k.key.as_str(), required)),
+                _ => None,
+            })
+            .collect();
+        if users.is_empty() {
+            continue;
+        }
+        let id = format!("{}/{}", spec.namespace, spec.name);
+        let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
+        let live = match api.get_opt(&spec.name).await {
+            Ok(s) => s.as_ref().map(decode).unwrap_or_default(),
+            // A namespace this run would create: nothing is stored yet.
+            Err(kube::Error::Api(e)) if e.code == 404 => BTreeMap::new(),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("reading Secret {id}")));
+            }
+        };
+        for (key, required) in users {
+            match (
+                user.0.get(&(spec.name.clone(), key.to_string())),
+                live.get(key),
+            ) {
+                (None, None) if required => out.missing.push(format!(
+                    "{id} key {key} (set {} or add it under `{}:` in --secrets-file)",
+                    env_name(&spec.name, key),
+                    spec.name
+                )),
+                (Some(supplied), Some(stored)) if supplied != stored => {
+                    out.differs.push(format!("{id} key {key}"));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Reads the values of the run's Secrets that exist, writing nothing (for `diff`).
 pub async fn read(client: &Client, stack: &Stack) -> anyhow::Result<Values> {
     let specs = voice_core::selection::secrets(stack);
@@ -181,6 +242,7 @@ pub async fn ensure(
     user: &UserValues,
     dry_run: bool,
     fresh: bool,
+    rotate: bool,
 ) -> anyhow::Result<(Vec<(String, Outcome)>, Values)> {
     let selected = voice_core::selection::secrets(stack);
     let mut specs: Vec<&SecretSpec> = selected.iter().collect();
@@ -272,6 +334,24 @@ pub async fn ensure(
         }
         let mut added: BTreeMap<String, String> = BTreeMap::new();
         let mut repaired: Vec<String> = Vec::new();
+        // `--rotate`: supplied values replace the stored ones (their copies follow below).
+        if rotate {
+            for k in &spec.keys {
+                if let (SecretSource::User { .. }, Some(v), Some(old)) = (
+                    &k.source,
+                    user.0.get(&(spec.name.clone(), k.key.clone())),
+                    data.get(&k.key),
+                ) && v != old
+                {
+                    added.insert(k.key.clone(), v.clone());
+                    known.insert(
+                        (spec.namespace.clone(), spec.name.clone(), k.key.clone()),
+                        v.clone(),
+                    );
+                    repaired.push(format!("{} (rotated)", k.key));
+                }
+            }
+        }
         // Copies that disagree with their source take the source's value.
         for k in spec.keys.iter().filter(|k| data.contains_key(&k.key)) {
             if let SecretSource::SameAs {
@@ -287,7 +367,10 @@ pub async fn ensure(
                     (spec.namespace.clone(), spec.name.clone(), k.key.clone()),
                     v.clone(),
                 );
-                repaired.push(format!("{} from {namespace}/{secret}", k.key));
+                repaired.push(format!(
+                    "{} from {namespace}/{secret} (the copy disagreed with its source)",
+                    k.key
+                ));
             }
         }
         let adopted = |k: &str| {
@@ -311,10 +394,11 @@ pub async fn ensure(
                     Some(v) => Some(v.clone()),
                     None => {
                         let other: Api<Secret> = Api::namespaced(client.clone(), namespace);
-                        let s = other.get(secret).await.with_context(|| {
+                        // An absent source holds no value (an optional one never supplied).
+                        let s = other.get_opt(secret).await.with_context(|| {
                             format!("reading Secret {namespace}/{secret} for {id}/{}", k.key)
                         })?;
-                        decode(&s).get(key).cloned()
+                        s.as_ref().and_then(|s| decode(s).get(key).cloned())
                     }
                 },
                 SecretSource::User { required } => {
@@ -346,6 +430,9 @@ pub async fn ensure(
         values.insert((spec.namespace.clone(), spec.name.clone()), all);
         match (live.is_some(), added.is_empty()) {
             (true, true) => out.push((id, Outcome::Unchanged)),
+            // Nothing to store (only optional values, none supplied): no empty Secret; its
+            // readers refer to it as optional.
+            (false, true) => out.push((id, Outcome::NotNeeded)),
             (true, false) if !repaired.is_empty() => {
                 writes.push((spec, Write::Repair(id, added, repaired)))
             }

@@ -593,7 +593,7 @@ fn copied_passwords_are_repaired_and_a_recreated_namespace_keeps_them() {
     let o = step(&r, "repair a drifted copy", &[]);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains(&format!(
-            "repaired Secret {app}/model-router-secret: DB_PASSWORD from {infra}/infra-secrets"
+            "set Secret {app}/model-router-secret: DB_PASSWORD from {infra}/infra-secrets"
         )),
         "{}",
         text(&o)
@@ -666,4 +666,98 @@ fn diff_and_dry_run_list_what_would_be_pruned() {
         text(&o)
     );
     assert_eq!(rv, r.resource_versions(), "a dry run changed objects");
+}
+
+#[test]
+fn secret_values_are_checked_before_any_write_and_rotated_only_when_asked() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = release("up-s", "dev");
+    let _cleanup = Cleanup("up-s".into());
+    let cloud = ["--set", "posthog.mode=cloud"];
+    let key = "VOICE_MODEL_ROUTER_SECRET_POSTHOG_API_KEY";
+    let app = r.ns("app");
+    let stored = || {
+        r.kubectl(&[
+            "get",
+            "secret",
+            "-n",
+            &app,
+            "model-router-secret",
+            "-o",
+            "jsonpath={.data.POSTHOG_API_KEY}",
+        ])
+    };
+    let stamp = || {
+        r.kubectl(&[
+            "get",
+            "deployment",
+            "-n",
+            &app,
+            "model-router",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations.checksum/secrets}",
+        ])
+    };
+    let install = |value: Option<&str>, extra: &[&str]| {
+        let mut args: Vec<&str> = cloud.to_vec();
+        args.extend(extra);
+        let mut c = r.command("install", &args);
+        if let Some(v) = value {
+            c.env(key, v);
+        }
+        c.output().expect("run install")
+    };
+
+    // `check` names the missing value; install refuses before its first write.
+    let o = r.run("check", &cloud);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("required value missing") && out.contains(key),
+        "check: {}",
+        text(&o)
+    );
+    let o = install(None, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("required secret values are missing (nothing was applied)")
+            && err.contains(key),
+        "{err}"
+    );
+    let o = std::process::Command::new(common::kubectl())
+        .args(["get", "namespace", &app])
+        .env("KUBECONFIG", &r.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "a namespace was made: {}", text(&o));
+
+    // Supplied: stored once; Secrets that would hold nothing are not made.
+    let o = install(Some("phc_first"), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stored(), "cGhjX2ZpcnN0");
+    let empty = r.kubectl(&["get", "secrets", "-n", &app, "-o", "name"]);
+    assert!(!empty.contains("secret/rag-engine-secret"), "{empty}");
+    let before = stamp();
+
+    // A different value is reported and not applied without --rotate…
+    let o = install(Some("phc_second"), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "{app}/model-router-secret key POSTHOG_API_KEY: the supplied value differs"
+        )) && err.contains("--rotate"),
+        "{err}"
+    );
+    assert_eq!(stored(), "cGhjX2ZpcnN0");
+    assert_eq!(stamp(), before);
+
+    // …and with it, stored, and the readers roll.
+    let o = install(Some("phc_second"), &["--rotate"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stored(), "cGhjX3NlY29uZA==");
+    assert_ne!(stamp(), before, "model-router did not roll");
+    let o = install(Some("phc_second"), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("differs"));
 }

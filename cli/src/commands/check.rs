@@ -513,21 +513,56 @@ pub struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// A YAML file of secret values, as install takes it: `<secret-name>: {KEY: value}`.
+    #[arg(long = "secrets-file", value_name = "FILE")]
+    pub secrets_file: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Output,
 }
 
+/// The secret values install will need: required ones supplied or stored, and supplied ones
+/// that differ from what is stored (kept unless `install --rotate`).
+fn secrets(pre: &crate::secrets::Preflight) -> Category {
+    let mut checks: Vec<Check> = pre
+        .missing
+        .iter()
+        .map(|m| fail(format!("required value missing: {m}"), "supply it before installing"))
+        .chain(pre.differs.iter().map(|d| {
+            warn(
+                format!("{d}: the supplied value differs from the stored one"),
+                "install keeps the stored value; `install --rotate` replaces it and rolls its readers",
+            )
+        }))
+        .collect();
+    if checks.is_empty() {
+        checks.push(ok("every required secret value is supplied or stored"));
+    }
+    Category {
+        category: "secrets",
+        checks,
+    }
+}
+
 /// Runs the command against the cluster.
 pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
-    let Args { config, output } = args;
+    let Args {
+        config,
+        secrets_file,
+        output,
+    } = args;
     let stack = config::load(&config)?;
+    let user = crate::secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let (objects, _) = apply::planned(&stack, &inv);
-    let report = report(&client, &stack, &objects, &inv)
+    let mut report = report(&client, &stack, &objects, &inv)
         .await
         .context("checking the cluster")?;
+    let pre = crate::secrets::preflight(&client, &stack, &user)
+        .await
+        .context("reading the Secrets")?;
+    report.categories.push(secrets(&pre));
     match output {
         Output::Table => print!("{}", report.human()),
         o => print(

@@ -49,6 +49,11 @@ pub struct ApplyFlags {
     /// the storage class allows it).
     #[arg(long)]
     pub recreate_statefulsets: bool,
+    /// Replace stored secret values with the supplied ones (voice.yaml, --secrets-file,
+    /// `VOICE_<SECRET>_<KEY>`); the pods that read them roll. Without it a stored value is
+    /// never changed.
+    #[arg(long)]
+    pub rotate: bool,
     /// Revisions kept in the history.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub history_max: usize,
@@ -116,6 +121,7 @@ pub async fn apply_configuration(
         recreate_statefulsets,
         history_max,
         force_unlock,
+        rotate,
         yes,
         output,
     } = flags.clone();
@@ -126,6 +132,25 @@ pub async fn apply_configuration(
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let mut progress = crate::progress::Progress::new(output != Output::Table);
+    // Secret values are checked before any write, with or without the other checks.
+    let pre = secrets::preflight(&client, &stack, &user)
+        .await
+        .context("reading the Secrets")?;
+    if !pre.missing.is_empty() {
+        drop(progress);
+        return Err(Usage(format!(
+            "required secret values are missing (nothing was applied):\n  {}",
+            pre.missing.join("\n  ")
+        ))
+        .into());
+    }
+    if !rotate {
+        for d in &pre.differs {
+            eprintln!(
+                "warning: {d}: the supplied value differs from the stored one, which is kept; pass --rotate to replace it (the pods that read it roll)"
+            );
+        }
+    }
     if !skip_checks {
         progress.start("checking the cluster");
         let (objects, _) = apply::planned(&stack, &inv);
@@ -258,6 +283,7 @@ pub async fn apply_configuration(
             concurrency,
             wait: false,
             recreate_statefulsets: false,
+            rotate: false,
         };
         apply::apply_one(&client, &inv, ns, apply::Adjust::default(), &opts).await?;
     }
@@ -277,6 +303,7 @@ pub async fn apply_configuration(
             concurrency,
             wait: !no_wait,
             recreate_statefulsets,
+            rotate,
         };
         let result = apply::install(
             &client,
