@@ -86,6 +86,10 @@ pub enum Command {
     Scale(crate::commands::scale::Args),
     /// Roll the pods of components (or `--all`) in wave order, waiting until they are ready.
     Restart(crate::commands::restart::Args),
+    /// Print the logs of components' pods (`-f` follows, picking up new pods).
+    Logs(crate::commands::logs::Args),
+    /// Port-forward to web UIs (grafana, prometheus, …) and print their URLs; Ctrl-C stops.
+    Dashboard(crate::commands::dashboard::Args),
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
     Uninstall(crate::commands::uninstall::Args),
     /// Print a shell completion script.
