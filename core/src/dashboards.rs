@@ -65,6 +65,29 @@ pub fn dashboards(stack: &Stack) -> Vec<Dashboard> {
     out
 }
 
+/// Every dashboard name any embedded profile has, Kiali included, for completion.
+pub fn all_names() -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for p in crate::config::PROFILES {
+        let Ok(stack) = crate::load(&crate::Input {
+            yaml: "",
+            profile: Some(p),
+            sets: &[],
+        }) else {
+            continue;
+        };
+        for d in dashboards(&stack) {
+            if !out.contains(&d.name) {
+                out.push(d.name);
+            }
+        }
+    }
+    if !out.contains(&"kiali") {
+        out.push("kiali");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +118,14 @@ mod tests {
             "alertmanager",
         ] {
             assert!(prod.contains(&n), "{n} in {prod:?}");
+        }
+    }
+
+    #[test]
+    fn completion_knows_every_name() {
+        let all = all_names();
+        for n in ["grafana", "kiali", "posthog", "minio", "nacos", "jaeger"] {
+            assert!(all.contains(&n), "{n} in {all:?}");
         }
     }
 
