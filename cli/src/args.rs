@@ -89,6 +89,10 @@ pub enum Command {
     /// Blue-green: bring up the idle colour (`--image`), check it, move traffic to it;
     /// `--back`, `--finalize`.
     Switch(crate::commands::switch::Args),
+    /// Print the logs of components' pods (`-f` follows, picking up new pods).
+    Logs(crate::commands::logs::Args),
+    /// Port-forward to web UIs (grafana, prometheus, …) and print their URLs; Ctrl-C stops.
+    Dashboard(crate::commands::dashboard::Args),
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
     Uninstall(crate::commands::uninstall::Args),
     /// Print a shell completion script.

@@ -185,6 +185,11 @@ fn values(
             .into_iter()
             .map(|n| (n, String::new()))
             .collect(),
+        "dashboards" => voice_core::dashboards::all_names()
+            .into_iter()
+            .chain(["all"])
+            .map(|n| (n.to_string(), String::new()))
+            .collect(),
         "context" => contexts(kubeconfig)
             .into_iter()
             .map(|n| (n, String::new()))

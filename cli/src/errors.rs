@@ -17,6 +17,7 @@ pub struct Explained {
 pub fn explain(e: &kube::Error) -> Explained {
     match e {
         kube::Error::Api(s) => status(s),
+        kube::Error::UpgradeConnection(u) => upgrade(u),
         other => {
             let mut root: &dyn std::error::Error = other;
             while let Some(next) = root.source() {
@@ -27,6 +28,26 @@ pub fn explain(e: &kube::Error) -> Explained {
                 next: "check that the cluster is running and that --kubeconfig/--context point at it (`kubectl cluster-info`)".into(),
             }
         }
+    }
+}
+
+/// A refused WebSocket upgrade (exec, port-forward): the API server answers with a bare
+/// status code, most often 403 for want of `get` and `create` on the subresource.
+fn upgrade(u: &kube::client::UpgradeConnectionError) -> Explained {
+    use kube::client::UpgradeConnectionError as U;
+    match u {
+        U::ProtocolSwitch(code) if code.as_u16() == 403 => Explained {
+            reason: "forbidden: the API server refused the port-forward/exec upgrade (403)".into(),
+            next: "ask for `get` and `create` on pods/portforward (and pods/exec) in that namespace; since Kubernetes 1.35 both verbs are needed (`kubectl auth can-i create pods/portforward -n NAMESPACE`)".into(),
+        },
+        U::ProtocolSwitch(code) => Explained {
+            reason: format!("the API server refused the WebSocket upgrade ({code})"),
+            next: "the server or a proxy in between may not support WebSocket upgrades (Kubernetes 1.29+ needed; HTTPS proxies can break them): try without the proxy".into(),
+        },
+        other => Explained {
+            reason: format!("the WebSocket upgrade failed: {other}"),
+            next: "check the connection to the API server and run again".into(),
+        },
     }
 }
 
@@ -64,6 +85,10 @@ fn status(s: &kube::core::Status) -> Explained {
         (404, _) => (
             format!("not found: {message}"),
             "check the name and namespace (`kubectl voice status` lists what is installed)".into(),
+        ),
+        (403, _) if message.contains("pods/log") || message.contains("pods/portforward") => (
+            format!("forbidden: {message}"),
+            "ask for `get` and `create` on the subresource named above (pods/log, pods/portforward) in that namespace".into(),
         ),
         (403, _) => (
             format!("forbidden: {message}"),

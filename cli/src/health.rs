@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// One failed check, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub async fn run(pods: &Api<Pod>, check: &Check<'_>) -> anyhow::Result<Result<us
     let ready: Vec<String> = listed
         .items
         .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none() && ready(p))
+        .filter(|p| crate::pods::is_ready(p))
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     if ready.is_empty() {
@@ -82,50 +82,52 @@ pub async fn run(pods: &Api<Pod>, check: &Check<'_>) -> anyhow::Result<Result<us
     Ok(Ok(ready.len()))
 }
 
-fn ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 /// `GET path` on `port` of pod `name` over one port-forward: the HTTP status code.
 pub async fn get(pods: &Api<Pod>, name: &str, port: u16, path: &str) -> anyhow::Result<u16> {
     let mut forward = pods
         .portforward(name, &[port])
         .await
         .with_context(|| format!("opening a port-forward to {name}:{port}"))?;
-    let mut stream = forward
+    let stream = forward
         .take_stream(port)
         .context("the port-forward has no stream")?;
+    let answer = status(stream, "localhost", path).await;
+    forward.abort();
+    answer.map(|(code, _)| code)
+}
+
+/// Sends `GET path` on an open connection and reads the answer's status line: the code and
+/// its reason phrase. Shared by the health checks and `dashboard`'s probe.
+pub async fn status<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    host: &str,
+    path: &str,
+) -> anyhow::Result<(u16, String)> {
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: kubectl-voice\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: kubectl-voice\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
-    while !head.windows(2).any(|w| w == b"\r\n") {
+    while !head.contains(&b'\n') && head.len() < 64 * 1024 {
         let n = stream.read(&mut buf).await?;
         if n == 0 {
             break;
         }
         head.extend_from_slice(&buf[..n]);
-        if head.len() > 64 * 1024 {
-            break;
-        }
     }
-    drop(stream);
-    forward.abort();
-    status_code(&head)
+    status_line(&head)
 }
 
-/// The status code of an HTTP/1.x response's first line.
-fn status_code(head: &[u8]) -> anyhow::Result<u16> {
+/// The status code and reason of an HTTP/1.x response's first line.
+fn status_line(head: &[u8]) -> anyhow::Result<(u16, String)> {
     let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
-    let mut words = line.split_whitespace();
+    let mut words = line.trim_end().splitn(3, ' ');
     match (words.next(), words.next().and_then(|c| c.parse().ok())) {
-        (Some(v), Some(code)) if v.starts_with("HTTP/") => Ok(code),
+        (Some(v), Some(code)) if v.starts_with("HTTP/") => {
+            Ok((code, words.next().unwrap_or_default().to_string()))
+        }
         _ if head.is_empty() => Err(anyhow!("the connection closed without an answer")),
         _ => Err(anyhow!("not an HTTP answer: {:?}", line.trim_end())),
     }
@@ -133,19 +135,19 @@ fn status_code(head: &[u8]) -> anyhow::Result<u16> {
 
 #[cfg(test)]
 mod tests {
-    use super::status_code;
+    use super::status_line;
 
     #[test]
-    fn reads_the_status_code() {
+    fn reads_the_status_line() {
         assert_eq!(
-            status_code(b"HTTP/1.1 503 Service Unavailable\r\n").unwrap(),
-            503
+            status_line(b"HTTP/1.1 503 Service Unavailable\r\n").unwrap(),
+            (503, "Service Unavailable".to_string())
         );
         assert_eq!(
-            status_code(b"HTTP/1.0 200 OK\r\nServer: x\r\n").unwrap(),
-            200
+            status_line(b"HTTP/1.0 200 OK\r\nServer: x\r\n").unwrap(),
+            (200, "OK".to_string())
         );
-        assert!(status_code(b"").is_err());
-        assert!(status_code(b"SSH-2.0-OpenSSH\r\n").is_err());
+        assert!(status_line(b"").is_err());
+        assert!(status_line(b"SSH-2.0-OpenSSH\r\n").is_err());
     }
 }

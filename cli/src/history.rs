@@ -90,6 +90,21 @@ pub fn current(revisions: &[Revision]) -> Option<&Revision> {
     revisions.iter().rev().find(|r| r.status == "deployed")
 }
 
+/// The stack as installed: the configuration of the deployed revision, else `here` (the
+/// configuration given, for a rollout without history).
+pub async fn installed(
+    client: &kube::Client,
+    ca: &crate::cluster::ClusterArgs,
+    here: voice_core::Stack,
+) -> anyhow::Result<voice_core::Stack> {
+    let inv = crate::inventory::Inventory::of(&here, ca.namespace.as_deref());
+    let revisions = list(client, &inv).await?;
+    Ok(match current(&revisions) {
+        Some(r) => crate::config::load_document(&r.config, r.selection.clone())?,
+        None => here,
+    })
+}
+
 /// This tool's version string.
 pub fn tool() -> String {
     format!("kubectl-voice/v{}", env!("CARGO_PKG_VERSION"))

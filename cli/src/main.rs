@@ -8,11 +8,13 @@ mod commands;
 mod complete;
 mod config;
 mod errors;
+mod forward;
 mod health;
 mod history;
 mod inventory;
 mod lock;
 mod output;
+mod pods;
 mod progress;
 mod prune;
 mod retry;
@@ -77,6 +79,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Command::Scale(args) => scale::run(ca, args).await,
                     Command::Restart(args) => restart::run(ca, args).await,
                     Command::Switch(args) => switch::run(ca, args).await,
+                    Command::Logs(args) => logs::run(ca, args).await,
+                    Command::Dashboard(args) => dashboard::run(ca, args).await,
                     _ => unreachable!("offline commands are handled above"),
                 }
             });

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod dashboards;
 pub mod fit;
 pub mod plan;
 pub mod policy;

@@ -4,9 +4,11 @@
 
 pub mod check;
 pub mod completion;
+pub mod dashboard;
 pub mod diff;
 pub mod history;
 pub mod install;
+pub mod logs;
 pub mod plan;
 pub mod profile;
 pub mod render;

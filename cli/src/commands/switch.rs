@@ -253,15 +253,13 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             target.as_str()
         );
     } else if let Some((path, port)) = voice_core::plan::http_health(c) {
-        let selector = format!(
-            "{},color={}",
+        let mut labels: std::collections::BTreeMap<String, String> =
             voice_core::render::selector_labels(&stack, name)
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(","),
-            target.as_str()
-        );
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        labels.insert("color".into(), target.as_str().into());
+        let selector = crate::pods::selector(&labels);
         let pods: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);
         let check = health::Check {
             selector: &selector,

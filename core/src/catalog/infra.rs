@@ -398,6 +398,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         if replicas > 1 {
             c = c.needs(&["nacos-mysql"]);
         }
+        c = c.with_ui("nacos", 8848, "/nacos/");
         stack.components.push(c);
         if replicas > 1 {
             let mut m = Container::new(
@@ -474,7 +475,14 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"),
         );
         c.notes.push("the one shared object store: documents, multimodal, Milvus segments and backups (the reference defined MinIO twice)");
-        stack.components.push(c);
+        stack
+            .components
+            .push(c.with_ui("minio", 9001, "/").with_login(Login {
+                user: None,
+                secret: SECRET.into(),
+                user_key: Some("MINIO_ROOT_USER".into()),
+                password_key: "MINIO_ROOT_PASSWORD".into(),
+            }));
 
         let j = Container::new(
             "create-buckets",
@@ -1037,7 +1045,9 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         );
         c.containers.push(q);
         c.metrics = Some(("admin", "/metrics"));
-        stack.components.push(c.needs(&["elasticsearch"]));
+        stack
+            .components
+            .push(c.needs(&["elasticsearch"]).with_ui("jaeger", 16686, "/"));
     }
 
     if sw.monitoring {
@@ -1115,7 +1125,8 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             ),
             "one Prometheus server",
         )
-        .needs(&["alertmanager"]);
+        .needs(&["alertmanager"])
+        .with_ui("prometheus", 9090, "/");
         stack.components.push(c);
 
         secret_keys(stack, ns, &[("GRAFANA_ADMIN_PASSWORD", 32)]);
@@ -1200,7 +1211,14 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             .scratch("tmp", "/tmp"),
             "Grafana on a local SQLite database",
         )
-        .needs(&deps);
+        .needs(&deps)
+        .with_ui("grafana", 3000, "/")
+        .with_login(Login {
+            user: Some("admin"),
+            secret: SECRET.into(),
+            user_key: None,
+            password_key: "GRAFANA_ADMIN_PASSWORD".into(),
+        });
         stack.components.push(c);
 
         let am_conf = "global:\n  resolve_timeout: 5m\nroute:\n  receiver: default\n  group_by: [alertname, namespace]\n  group_wait: 30s\n  group_interval: 5m\n  repeat_interval: 4h\nreceivers:\n  - name: default\n".to_string();
@@ -1280,6 +1298,11 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         });
         c.metrics = Some(("web", "/metrics"));
         c.notes.push("one default receiver without notifiers: add e-mail or chat receivers to alertmanager-config (the reference's smtp.example.com is a placeholder)");
-        stack.components.push(c.scratch("data", "/alertmanager"));
+        stack
+            .components
+            .push(
+                c.scratch("data", "/alertmanager")
+                    .with_ui("alertmanager", 9093, "/"),
+            );
     }
 }

@@ -469,9 +469,54 @@ pub struct Component {
     /// parallel, the headless Service publishes unready addresses, and the NetworkPolicy
     /// allows traffic between them.
     pub parallel_pods: bool,
+    /// The web UI it serves, for `kubectl voice dashboard`.
+    pub ui: Option<Ui>,
+}
+
+/// A web UI a component serves (or, for Kiali, the mesh serves).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Ui {
+    /// The dashboard's name (`grafana`, `jaeger`, `posthog`).
+    pub name: &'static str,
+    /// The container port it serves on; also the local port tried first.
+    pub port: u16,
+    /// The path of its start page (`/`, `/nacos/`).
+    pub path: &'static str,
+    /// Where its login comes from, if it has one (never the value).
+    pub login: Option<Login>,
+}
+
+/// Where a UI's login comes from: a Secret in the component's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Login {
+    /// The user name, when it is fixed.
+    pub user: Option<&'static str>,
+    /// The Secret holding the credentials.
+    pub secret: String,
+    /// The key of the user name in `secret`, when it is generated.
+    pub user_key: Option<String>,
+    /// The key of the password in `secret`.
+    pub password_key: String,
 }
 
 impl Component {
+    /// Declares the web UI the component serves.
+    pub fn with_ui(mut self, name: &'static str, port: u16, path: &'static str) -> Self {
+        self.ui = Some(Ui {
+            name,
+            port,
+            path,
+            login: None,
+        });
+        self
+    }
+    /// Declares where the login of its UI comes from (after [`Component::with_ui`]).
+    pub fn with_login(mut self, login: Login) -> Self {
+        if let Some(ui) = &mut self.ui {
+            ui.login = Some(login);
+        }
+        self
+    }
     /// The main container.
     pub fn main(&self) -> &Container {
         &self.containers[0]
@@ -882,6 +927,7 @@ impl Component {
             max_surge: 1,
             pod_annotations: Vec::new(),
             parallel_pods: false,
+            ui: None,
         }
     }
     /// Adds a scratch volume mounted at `path` in the main container.

@@ -853,7 +853,8 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.security.writable_root_reason = Some(APP_ROOT);
     c.ingress = Some(ingress(cfg, ph));
     stack.components.push(
-        c.needs(&DATA_TIER)
+        c.with_ui("posthog", 8000, "/")
+            .needs(&DATA_TIER)
             .needs(&["posthog-plugins", "posthog-feature-flags"])
             .scratch("tmp", "/tmp"),
     );

@@ -1,0 +1,113 @@
+//! The pods behind a component: its label selector as a string, whether a pod is ready, and
+//! the ready pod a port-forward or health check talks to (re-resolved by each caller when it
+//! needs a fresh one, so a replaced pod is followed).
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+
+/// `k=v,k=v` from labels.
+pub fn selector(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether a pod serves: Running, its Ready condition true, and not being deleted.
+pub fn is_ready(p: &Pod) -> bool {
+    p.metadata.deletion_timestamp.is_none()
+        && p.status.as_ref().is_some_and(|s| {
+            s.phase.as_deref() == Some("Running")
+                && s.conditions
+                    .iter()
+                    .flatten()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+}
+
+/// No pod behind a selector is ready (yet).
+#[derive(Debug)]
+pub struct NoReadyPod {
+    /// `namespace`.
+    pub namespace: String,
+    /// The selector.
+    pub selector: String,
+    /// How many pods matched at all.
+    pub matched: usize,
+}
+
+impl std::fmt::Display for NoReadyPod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no ready pod in namespace {} matches {} ({} pod(s) match, none ready); see `kubectl voice status`, or `kubectl get pods -n {} -l {}`",
+            self.namespace, self.selector, self.matched, self.namespace, self.selector
+        )
+    }
+}
+impl std::error::Error for NoReadyPod {}
+
+/// The names of the ready pods behind `selector` in `namespace`, newest first.
+pub async fn ready(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+) -> anyhow::Result<Vec<String>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().labels(selector))
+        .await
+        .with_context(|| format!("listing the pods of {selector} in namespace {namespace}"))?;
+    let matched = list.items.len();
+    let mut ready: Vec<&Pod> = list.items.iter().filter(|p| is_ready(p)).collect();
+    ready.sort_by(|a, b| {
+        b.metadata
+            .creation_timestamp
+            .cmp(&a.metadata.creation_timestamp)
+    });
+    if ready.is_empty() {
+        return Err(NoReadyPod {
+            namespace: namespace.into(),
+            selector: selector.into(),
+            matched,
+        }
+        .into());
+    }
+    Ok(ready
+        .into_iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(phase: &str, ready: &str, deleting: bool) -> Pod {
+        let mut v = serde_json::json!({
+            "metadata": {"name": "p"},
+            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]},
+        });
+        if deleting {
+            v["metadata"]["deletionTimestamp"] = "2026-12-01T10:00:00Z".into();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn only_running_ready_and_staying_pods_serve() {
+        assert!(is_ready(&pod("Running", "True", false)));
+        assert!(!is_ready(&pod("Running", "False", false)));
+        assert!(!is_ready(&pod("Pending", "True", false)));
+        assert!(!is_ready(&pod("Running", "True", true)));
+        let labels = BTreeMap::from([
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "2".to_string()),
+        ]);
+        assert_eq!(selector(&labels), "a=1,b=2");
+    }
+}
