@@ -513,7 +513,13 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
         .collect();
     // A first install (no parent yet) has no members to list.
     let members = if prior.is_some() {
-        inventory::members(client, inv, &listed_kinds, &full).await?
+        let namespaces: BTreeSet<String> = scope
+            .1
+            .iter()
+            .cloned()
+            .chain(prior.iter().flat_map(|p| p.1.iter().cloned()))
+            .collect();
+        inventory::members(client, inv, &listed_kinds, &namespaces, &full).await?
     } else {
         Vec::new()
     };

@@ -263,3 +263,35 @@ mod tests {
         assert_eq!(group_kind("v1", "Service"), "Service");
     }
 }
+
+/// Whether a listing fell back to the rollout's namespaces (set once per process).
+static NAMESPACED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether some LIST of this run was done namespace by namespace, because the user may not
+/// list across the cluster.
+pub fn listed_by_namespace() -> bool {
+    NAMESPACED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A LIST across namespaces: one cluster-wide request, or, when the user may not list across
+/// the cluster (403), one request per namespace of `namespaces` (a user who is admin only in
+/// the rollout's namespaces). `list(None)` lists cluster-wide, `list(Some(ns))` in `ns`.
+pub async fn across<T, F, Fut>(
+    namespaces: &std::collections::BTreeSet<String>,
+    list: F,
+) -> Result<Vec<T>, kube::Error>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, kube::Error>>,
+{
+    match list(None).await {
+        Err(kube::Error::Api(e)) if e.code == 403 && !namespaces.is_empty() => {
+            NAMESPACED.store(true, std::sync::atomic::Ordering::Relaxed);
+            let lists =
+                futures::future::try_join_all(namespaces.iter().map(|ns| list(Some(ns.clone()))))
+                    .await?;
+            Ok(lists.into_iter().flatten().collect())
+        }
+        r => r,
+    }
+}

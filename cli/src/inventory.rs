@@ -226,12 +226,14 @@ pub fn api_version_of(group_kind: &str, objects: &[Object]) -> String {
     }
 }
 
-/// Lists every member: one LIST per group-kind across all namespaces, by label selector.
-/// Kinds whose API is not served (a CRD that is absent) are skipped.
+/// Lists every member: one LIST per group-kind across all namespaces (or in each of
+/// `namespaces` when the user may not list across the cluster), by label selector. Kinds
+/// whose API is not served (a CRD that is absent) are skipped.
 pub async fn members(
     client: &Client,
     inv: &Inventory,
     kinds: &BTreeSet<String>,
+    namespaces: &BTreeSet<String>,
     objects: &[Object],
 ) -> anyhow::Result<Vec<Member>> {
     let lp = ListParams::default().labels(&inv.selector());
@@ -241,11 +243,30 @@ pub async fn members(
             let av = api_version_of(&gk, objects);
             async move {
                 let kind = gk.split('.').next().unwrap_or_default().to_string();
-                let api: Api<DynamicObject> =
-                    Api::all_with(client.clone(), &api_resource(&av, &kind));
-                match api.list_metadata(&lp).await {
-                    Ok(list) => Ok(list
-                        .items
+                let ar = api_resource(&av, &kind);
+                let listed = if cluster_scoped(&kind) {
+                    match Api::<DynamicObject>::all_with(client.clone(), &ar)
+                        .list_metadata(&lp)
+                        .await
+                    {
+                        // A user who is admin only in the rollout's namespaces cannot see its
+                        // cluster-scoped members; they are a cluster admin's to prune.
+                        Err(kube::Error::Api(e)) if e.code == 403 => Ok(Vec::new()),
+                        r => r.map(|l| l.items),
+                    }
+                } else {
+                    crate::cluster::across(namespaces, |ns| {
+                        let api: Api<DynamicObject> = match &ns {
+                            Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+                            None => Api::all_with(client.clone(), &ar),
+                        };
+                        let lp = lp.clone();
+                        async move { api.list_metadata(&lp).await.map(|l| l.items) }
+                    })
+                    .await
+                };
+                match listed {
+                    Ok(items) => Ok(items
                         .into_iter()
                         .map(|m| Member {
                             api_version: av.clone(),

@@ -452,3 +452,49 @@ fn status_json_is_camel_case_objects_and_watch_redraws_only_on_a_change() {
     );
     r.purge();
 }
+
+#[test]
+fn a_user_who_is_admin_only_in_the_rollouts_namespaces_can_read_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("e2e-ns");
+    let o = r.run("install", &["--timeout", "3m"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let user = "e2e-ns-admin";
+    for ns in ["posthog", "app", "infra"] {
+        r.kubectl(&[
+            "create",
+            "rolebinding",
+            user,
+            "--clusterrole=admin",
+            &format!("--user={user}"),
+            "-n",
+            &r.ns(ns),
+        ]);
+    }
+    let o = r.run("status", &["--as", user, "-o", "json"]);
+    assert!(
+        o.status.success(),
+        "status as a namespace admin: {}",
+        text(&o)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status json");
+    assert_eq!(v["healthy"], true, "{v}");
+    assert!(v["components"].as_array().unwrap().len() > 10, "{v}");
+
+    let o = r.run("check", &["--as", user]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("namespace by namespace"), "{}", text(&o));
+    // diff compares what this user may read and names what it may not.
+    let o = r.run("diff", &["--as", user]);
+    assert!(
+        o.status.success(),
+        "diff as a namespace admin: {}",
+        text(&o)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("not compared") && err.contains(&format!("Namespace/{}", r.ns("app"))),
+        "{err}"
+    );
+    r.purge();
+}

@@ -301,7 +301,36 @@ pub async fn report(
         .filter_map(|x| async move { x })
         .collect()
         .await;
-    let rbac = if denied.is_empty() {
+    // Listing mode: across the cluster, or namespace by namespace for a user who is admin
+    // only in the rollout's namespaces.
+    let across = ssar
+        .create(
+            &PostParams::default(),
+            &SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        group: Some("apps".into()),
+                        resource: Some("deployments".into()),
+                        verb: Some("list".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .ok()
+        .and_then(|r| r.status)
+        .is_some_and(|s| s.allowed);
+    let mode = if across {
+        ok("lists the rollout's objects across the cluster")
+    } else {
+        ok(
+            "lists the rollout's objects namespace by namespace (this user may not list across the cluster)",
+        )
+    };
+    let mut rbac = if denied.is_empty() {
         vec![ok("can create and patch every kind the plan writes")]
     } else {
         // One line per resource and verbs: `create, patch deployments.apps in a, b`.
@@ -337,6 +366,7 @@ pub async fn report(
             )
         }]
     };
+    rbac.push(mode);
     categories.push(Category {
         category: "rbac",
         checks: rbac,

@@ -47,13 +47,15 @@ pub struct Change {
 }
 
 /// Diffs every object against the cluster.
+/// The differences, and the objects this user may not read or dry-run (not compared).
 pub async fn diff(
     client: &kube::Client,
     inv: &Inventory,
     prepared: &Prepared,
     secrets: &crate::secrets::Values,
-) -> anyhow::Result<Vec<Change>> {
+) -> anyhow::Result<(Vec<Change>, Vec<String>)> {
     let mut out = Vec::new();
+    let mut forbidden = Vec::new();
     let mut objects = prepared.objects.clone();
     apply::stamp_secrets(&mut objects, secrets);
     for o in &objects {
@@ -75,6 +77,10 @@ pub async fn diff(
         let live = match api.get(&o.name).await {
             Ok(l) => Some(strip(serde_json::to_value(l)?)),
             Err(e) if is_not_found(&e) => None,
+            Err(kube::Error::Api(e)) if e.code == 403 => {
+                forbidden.push(o.id());
+                continue;
+            }
             Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", o.id()))),
         };
         let mut pp = kube::api::PatchParams::apply(MANAGER).force();
@@ -87,6 +93,10 @@ pub async fn diff(
             Ok(p) => strip(serde_json::to_value(p)?),
             // A namespace that does not exist yet makes dry-run fail; show the object as planned.
             Err(e) if is_not_found(&e) => strip(body.clone()),
+            Err(kube::Error::Api(e)) if e.code == 403 => {
+                forbidden.push(o.id());
+                continue;
+            }
             Err(e) => {
                 return Err(anyhow::Error::new(e).context(format!("dry-run applying {}", o.id())));
             }
@@ -114,7 +124,7 @@ pub async fn diff(
             });
         }
     }
-    Ok(out)
+    Ok((out, forbidden))
 }
 
 /// The flags of `kubectl voice diff`.
@@ -133,7 +143,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let prepared = apply::prepare(&client, &stack, &inv).await?;
     let values = secrets::read(&client, &stack).await?;
-    let changes = diff(&client, &inv, &prepared, &values).await?;
+    let (changes, forbidden) = diff(&client, &inv, &prepared, &values).await?;
     for c in &changes {
         print!("{}", c.diff);
     }
@@ -146,6 +156,15 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     );
     for c in &changes {
         eprintln!("  ~ {}", c.id);
+    }
+    if !forbidden.is_empty() {
+        eprintln!(
+            "{} object(s) not compared: this user may not read or patch them (a cluster admin's part of the rollout):",
+            forbidden.len()
+        );
+        for id in &forbidden {
+            eprintln!("  ? {id}");
+        }
     }
     eprint!("{}", prune::describe(&prepared.prune));
     Ok(if changes.is_empty() && prepared.prune.delete.is_empty() {

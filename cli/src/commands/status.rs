@@ -125,35 +125,57 @@ fn age(ts: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>, now: i
     ts.map_or(0, |t| now - t.0.as_second())
 }
 
-/// Lists every kind once and builds the rows.
-pub async fn collect(client: &Client, inv: &Inventory) -> anyhow::Result<Report> {
+/// Lists every kind once (or once per namespace of the rollout, for a user who may not list
+/// across the cluster) and builds the rows.
+pub async fn collect(
+    client: &Client,
+    inv: &Inventory,
+    namespaces: &BTreeSet<String>,
+) -> anyhow::Result<Report> {
     let lp = ListParams::default().labels(&inv.selector());
-    let (d_api, s_api, j_api) = (
-        Api::<Deployment>::all(client.clone()),
-        Api::<StatefulSet>::all(client.clone()),
-        Api::<Job>::all(client.clone()),
-    );
-    let (h_api, p_api, i_api) = (
-        Api::<HorizontalPodAutoscaler>::all(client.clone()),
-        Api::<PersistentVolumeClaim>::all(client.clone()),
-        Api::<Ingress>::all(client.clone()),
-    );
     let (deps, stss, jobs, hpas, pvcs, ings) = tokio::try_join!(
-        d_api.list(&lp),
-        s_api.list(&lp),
-        j_api.list(&lp),
-        h_api.list(&lp),
-        p_api.list(&lp),
-        i_api.list(&lp)
+        list::<Deployment>(client, namespaces, &lp),
+        list::<StatefulSet>(client, namespaces, &lp),
+        list::<Job>(client, namespaces, &lp),
+        list::<HorizontalPodAutoscaler>(client, namespaces, &lp),
+        list::<PersistentVolumeClaim>(client, namespaces, &lp),
+        list::<Ingress>(client, namespaces, &lp)
     )?;
-    Ok(build(&Objects {
-        deps: deps.items.iter().collect(),
-        stss: stss.items.iter().collect(),
-        jobs: jobs.items.iter().collect(),
-        hpas: hpas.items.iter().collect(),
-        pvcs: pvcs.items.iter().collect(),
-        ings: ings.items.iter().collect(),
-    }))
+    let mut report = build(&Objects {
+        deps: deps.iter().collect(),
+        stss: stss.iter().collect(),
+        jobs: jobs.iter().collect(),
+        hpas: hpas.iter().collect(),
+        pvcs: pvcs.iter().collect(),
+        ings: ings.iter().collect(),
+    });
+    if cluster::listed_by_namespace() {
+        report.requests = 6 * namespaces.len() + 6;
+    }
+    Ok(report)
+}
+
+/// One kind's objects of the rollout, across the cluster or namespace by namespace.
+async fn list<K>(
+    client: &Client,
+    namespaces: &BTreeSet<String>,
+    lp: &ListParams,
+) -> Result<Vec<K>, kube::Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    cluster::across(namespaces, |ns| {
+        let api: Api<K> = match &ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        async move { api.list(lp).await.map(|l| l.items) }
+    })
+    .await
 }
 
 /// The objects a report is made of, from LISTs or from watch caches.
@@ -717,7 +739,8 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         })
     };
     if !watch {
-        let mut report = finish(collect(&client, &inv).await?).await;
+        let namespaces: BTreeSet<String> = stack.namespaces().into_iter().collect();
+        let mut report = finish(collect(&client, &inv, &namespaces).await?).await;
         // Reasons need pods and events; `--watch` keeps to its caches and shows the states.
         explain(&client, &inv.instance, &mut report).await;
         print!("{}", show(&report)?);

@@ -171,12 +171,13 @@ pub async fn members(
     objects: &[Object],
 ) -> anyhow::Result<Vec<Member>> {
     let secret_ns: Vec<String> = Vec::new();
-    let (mut kinds, _) = inventory::scope(objects, &secret_ns);
-    if let Some((k, _)) = inventory::read_parent(client, inv).await? {
+    let (mut kinds, mut namespaces) = inventory::scope(objects, &secret_ns);
+    if let Some((k, n)) = inventory::read_parent(client, inv).await? {
         kinds.extend(k);
+        namespaces.extend(n);
     }
     kinds.insert("PersistentVolumeClaim".into());
-    inventory::members(client, inv, &kinds, objects).await
+    inventory::members(client, inv, &kinds, &namespaces, objects).await
 }
 
 /// The flags of `kubectl voice uninstall`.
