@@ -242,28 +242,6 @@ pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plurals() {
-        for (k, p) in [
-            ("Deployment", "deployments"),
-            ("NetworkPolicy", "networkpolicies"),
-            ("Ingress", "ingresses"),
-            ("Telemetry", "telemetries"),
-            ("ServiceMonitor", "servicemonitors"),
-            ("PriorityClass", "priorityclasses"),
-            ("Gateway", "gateways"),
-        ] {
-            assert_eq!(plural(k), p);
-        }
-        assert_eq!(group_kind("apps/v1", "Deployment"), "Deployment.apps");
-        assert_eq!(group_kind("v1", "Service"), "Service");
-    }
-}
-
 /// Whether a listing fell back to the rollout's namespaces (set once per process).
 static NAMESPACED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -293,5 +271,27 @@ where
             Ok(lists.into_iter().flatten().collect())
         }
         r => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals() {
+        for (k, p) in [
+            ("Deployment", "deployments"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Ingress", "ingresses"),
+            ("Telemetry", "telemetries"),
+            ("ServiceMonitor", "servicemonitors"),
+            ("PriorityClass", "priorityclasses"),
+            ("Gateway", "gateways"),
+        ] {
+            assert_eq!(plural(k), p);
+        }
+        assert_eq!(group_kind("apps/v1", "Deployment"), "Deployment.apps");
+        assert_eq!(group_kind("v1", "Service"), "Service");
     }
 }
