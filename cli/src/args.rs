@@ -86,6 +86,10 @@ pub enum Command {
     Scale(crate::commands::scale::Args),
     /// Roll the pods of components (or `--all`) in wave order, waiting until they are ready.
     Restart(crate::commands::restart::Args),
+    /// Stream logical backups of PostgreSQL and Redis to a local directory (`backup prune`: retention).
+    Backup(crate::commands::backup::Args),
+    /// Restore a backup made by `kubectl voice backup` (checks sha256 and versions first).
+    Restore(crate::commands::restore::Args),
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
     Uninstall(crate::commands::uninstall::Args),
     /// Print a shell completion script.

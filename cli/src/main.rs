@@ -17,6 +17,7 @@ mod prune;
 mod retry;
 mod secrets;
 mod statefulsets;
+mod streams;
 mod wait;
 
 use std::process::ExitCode;
@@ -75,6 +76,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Command::Rollback(args) => rollback::run(ca, args).await,
                     Command::Scale(args) => scale::run(ca, args).await,
                     Command::Restart(args) => restart::run(ca, args).await,
+                    Command::Backup(args) => backup::run(ca, args).await,
+                    Command::Restore(args) => restore::run(ca, args).await,
                     _ => unreachable!("offline commands are handled above"),
                 }
             });
