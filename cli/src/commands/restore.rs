@@ -1,6 +1,9 @@
 //! `kubectl voice restore BACKUP`: checks the files against the manifest's sha256, checks
 //! the versions, asks, then streams the backup into the component's pod over exec stdin.
 //!
+//! Every input is read with `head -c SIZE` in the container: the command ends when the
+//! manifest's byte count has arrived, whether or not the runtime passes on the end of stdin.
+//!
 //! PostgreSQL: roles from `globals.sql` (through psql; existing roles stay, the connecting
 //! superuser is left alone), then each database with `pg_restore --clean --if-exists
 //! --single-transaction` (created first when missing), so a failed database restore rolls
@@ -180,13 +183,14 @@ async fn restore_postgres(
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("reading {}", path.display()))?;
                 let sql = roles_without(&text, &me);
+                let n = sql.len().to_string();
                 let mut src = std::io::Cursor::new(sql.into_bytes());
                 let s = streams::exec(
                     client,
                     t,
                     "restoring roles with psql",
-                    &format!("{PG_ENV}exec psql -X -q -d postgres"),
-                    &[],
+                    &format!(r#"{PG_ENV}head -c "$1" | psql -X -q -d postgres"#),
+                    &[&n],
                     Some(&mut src),
                     &mut std::io::sink(),
                 )
@@ -210,14 +214,15 @@ async fn restore_postgres(
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$1" <<'EOF'
 SELECT format('CREATE DATABASE %I', :'db') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\gexec
 EOF
-exec pg_restore --clean --if-exists --single-transaction --no-password -d "$1""#
+head -c "$2" | pg_restore --clean --if-exists --single-transaction --no-password -d "$1""#
                 );
+                let n = f.bytes.to_string();
                 streams::exec(
                     client,
                     t,
                     &format!("pg_restore of database {db}"),
                     &script,
-                    &[db],
+                    &[db, &n],
                     Some(&mut src),
                     &mut std::io::sink(),
                 )
@@ -276,7 +281,7 @@ async fn restore_redis(
         t,
         "restoring the RDB through a replication sync",
         &format!("{REDIS_ENV}{REDIS_RESTORE}"),
-        &[&port, &polls],
+        &[&port, &polls, &f.bytes.to_string()],
         Some(&mut src),
         &mut std::io::sink(),
     )
@@ -292,9 +297,9 @@ async fn restore_redis(
 }
 
 /// The in-container Redis restore; `$1` is a loopback port for the temporary server, `$2`
-/// how many 0.2 s polls to wait for each step.
+/// how many 0.2 s polls to wait for each step, `$3` the RDB's size.
 const REDIS_RESTORE: &str = r#"set -eu
-port="$1"; polls="$2"
+port="$1"; polls="$2"; size="$3"
 cli() { redis-cli --no-auth-warning "$@"; }
 dir=$(cli CONFIG GET dir | sed -n 2p)
 [ -n "$dir" ] || { echo "cannot read the data directory (CONFIG GET dir)" >&2; exit 1; }
@@ -309,7 +314,8 @@ cleanup() {
   rm -f "$log"
 }
 trap cleanup EXIT
-cat > "$f"
+head -c "$size" > "$f"
+[ "$(wc -c < "$f")" -eq "$size" ] || { echo "the RDB arrived incomplete" >&2; exit 1; }
 redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --dbfilename kubectl-voice-restore.rdb \
   --appendonly no --save '' --daemonize yes --logfile "$log" --pidfile "$dir/kubectl-voice-restore.pid"
 i=0
