@@ -252,6 +252,16 @@ pub fn exit_of(status: Option<&Status>) -> Result<(), String> {
             .find(|c| c.reason.as_deref() == Some("ExitCode"))
             .and_then(|c| c.message.clone())
     });
+    // Runtimes that answer without the structured cause still say it in the message.
+    let code = code.or_else(|| {
+        let m = s.message.as_deref()?;
+        let at = m
+            .rfind("exit status ")
+            .map(|i| i + 12)
+            .or_else(|| m.rfind("exit code ").map(|i| i + 10))?;
+        let digits: String = m[at..].chars().take_while(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then_some(digits)
+    });
     match (code, s.message.as_deref()) {
         (Some(c), _) => Err(format!("exit code {c}")),
         (None, Some(m)) if !m.is_empty() => Err(m.to_string()),

@@ -317,7 +317,7 @@ trap cleanup EXIT
 head -c "$size" > "$f"
 [ "$(wc -c < "$f")" -eq "$size" ] || { echo "the RDB arrived incomplete" >&2; exit 1; }
 redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --dbfilename kubectl-voice-restore.rdb \
-  --appendonly no --save '' --daemonize yes --logfile "$log" --pidfile "$dir/kubectl-voice-restore.pid"
+  --appendonly no --save '' --repl-diskless-sync-delay 0 --daemonize yes --logfile "$log" --pidfile "$dir/kubectl-voice-restore.pid"
 i=0
 until [ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ]; do
   i=$((i+1)); [ "$i" -le "$polls" ] || { echo "the temporary server did not load the RDB" >&2; exit 1; }
