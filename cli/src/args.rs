@@ -93,6 +93,10 @@ pub enum Command {
     Logs(crate::commands::logs::Args),
     /// Port-forward to web UIs (grafana, prometheus, …) and print their URLs; Ctrl-C stops.
     Dashboard(crate::commands::dashboard::Args),
+    /// Stream logical backups of PostgreSQL and Redis to a local directory (`backup prune`: retention).
+    Backup(crate::commands::backup::Args),
+    /// Restore a backup made by `kubectl voice backup` (checks sha256 and versions first).
+    Restore(crate::commands::restore::Args),
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
     Uninstall(crate::commands::uninstall::Args),
     /// Print a shell completion script.

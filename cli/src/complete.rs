@@ -194,7 +194,9 @@ fn values(
             .into_iter()
             .map(|n| (n, String::new()))
             .collect(),
-        "file" | "kubeconfig" | "secrets_file" => return (Vec::new(), directive::DEFAULT),
+        "file" | "kubeconfig" | "secrets_file" | "backup" | "dir" => {
+            return (Vec::new(), directive::DEFAULT);
+        }
         _ => a
             .get_possible_values()
             .into_iter()

@@ -20,6 +20,7 @@ mod prune;
 mod retry;
 mod secrets;
 mod statefulsets;
+mod streams;
 mod wait;
 
 use std::process::ExitCode;
@@ -81,6 +82,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Command::Switch(args) => switch::run(ca, args).await,
                     Command::Logs(args) => logs::run(ca, args).await,
                     Command::Dashboard(args) => dashboard::run(ca, args).await,
+                    Command::Backup(args) => backup::run(ca, args).await,
+                    Command::Restore(args) => restore::run(ca, args).await,
                     _ => unreachable!("offline commands are handled above"),
                 }
             });

@@ -2,19 +2,24 @@
 //! the ready pod a port-forward or health check talks to (re-resolved by each caller when it
 //! needs a fresh one, so a replaced pod is followed).
 
-use std::collections::BTreeMap;
-
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 
 /// `k=v,k=v` from labels.
-pub fn selector(labels: &BTreeMap<String, String>) -> String {
+pub fn selector<K: std::fmt::Display, V: std::fmt::Display>(
+    labels: impl IntoIterator<Item = (K, V)>,
+) -> String {
     labels
-        .iter()
+        .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The selector of a component's pods, as the planner labels them.
+pub fn of_component(stack: &voice_core::Stack, name: &str) -> String {
+    selector(&voice_core::render::selector_labels(stack, name))
 }
 
 /// Whether a pod serves: Running, its Ready condition true, and not being deleted.
@@ -85,6 +90,8 @@ pub async fn ready(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn pod(phase: &str, ready: &str, deleting: bool) -> Pod {
@@ -109,5 +116,6 @@ mod tests {
             ("b".to_string(), "2".to_string()),
         ]);
         assert_eq!(selector(&labels), "a=1,b=2");
+        assert_eq!(selector([("c", "3")]), "c=3");
     }
 }

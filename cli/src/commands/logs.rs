@@ -126,12 +126,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         sources.push(Source {
             component: c.name.clone(),
             namespace: c.namespace.clone(),
-            selector: pods::selector(
-                &voice_core::render::selector_labels(&stack, name)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
+            selector: pods::of_component(&stack, name),
         });
     }
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);

@@ -1,7 +1,8 @@
 //! One module per verb, as cargo's `commands/*.rs`: each holds its flags (`Args`) and its
 //! `run`, over the shared cluster modules (`apply`, `wait`, `inventory`, `secrets`, `prune`,
-//! `statefulsets`). Offline verbs run without a runtime; cluster verbs run on tokio.
+//! `statefulsets`, `streams`). Offline verbs run without a runtime; cluster verbs run on tokio.
 
+pub mod backup;
 pub mod check;
 pub mod completion;
 pub mod dashboard;
@@ -13,6 +14,7 @@ pub mod plan;
 pub mod profile;
 pub mod render;
 pub mod restart;
+pub mod restore;
 pub mod rollback;
 pub mod scale;
 pub mod schema;

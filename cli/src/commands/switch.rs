@@ -253,13 +253,11 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             target.as_str()
         );
     } else if let Some((path, port)) = voice_core::plan::http_health(c) {
-        let mut labels: std::collections::BTreeMap<String, String> =
-            voice_core::render::selector_labels(&stack, name)
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-        labels.insert("color".into(), target.as_str().into());
-        let selector = crate::pods::selector(&labels);
+        let selector = format!(
+            "{},color={}",
+            crate::pods::of_component(&stack, name),
+            target.as_str()
+        );
         let pods: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);
         let check = health::Check {
             selector: &selector,

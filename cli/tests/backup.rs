@@ -1,0 +1,503 @@
+//! backup, restore and backup prune, end to end: a real control plane whose kwok nodes run
+//! the pods' exec as local processes, against a real PostgreSQL 15 and a real redis-server
+//! started here on loopback ports as their own non-root users.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{Release, SERIAL, text};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn uid_gid(user: &str) -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let o = Command::new("id").args([flag, user]).output().expect("id");
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse()
+            .expect("uid")
+    };
+    (id("-u"), id("-g"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// `setpriv` as `user`: the program runs as that user, in this process tree.
+fn as_user(user: &str, program: &str) -> Command {
+    let (u, g) = uid_gid(user);
+    let mut c = Command::new("setpriv");
+    c.args([
+        format!("--reuid={u}"),
+        format!("--regid={g}"),
+        "--clear-groups".into(),
+        "--".into(),
+        program.into(),
+    ]);
+    c
+}
+
+fn chown(path: &Path, user: &str) {
+    let st = Command::new("chown")
+        .args(["-R", &format!("{user}:{user}")])
+        .arg(path)
+        .status()
+        .expect("chown");
+    assert!(st.success());
+}
+
+fn must(c: &mut Command) -> String {
+    let o = c.output().expect("run");
+    assert!(o.status.success(), "{c:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A PostgreSQL 15 cluster in a temp dir, on a loopback port, stopped on drop.
+struct Pg {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Pg {
+    fn start() -> Pg {
+        let dir = tempfile::Builder::new()
+            .prefix("voice-pg")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(dir.path().join("sock")).unwrap();
+        chown(dir.path(), "postgres");
+        let data = dir.path().join("data");
+        must(
+            as_user("postgres", &format!("{PG_BIN}/initdb"))
+                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "-D"])
+                .arg(&data),
+        );
+        let port = free_port();
+        let pg = Pg { dir, port };
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1",
+            pg.sock().display()
+        );
+        must(
+            as_user("postgres", &format!("{PG_BIN}/pg_ctl"))
+                .args(["-w", "-D"])
+                .arg(&data)
+                .args(["-o", &opts, "-l"])
+                .arg(pg.dir.path().join("log"))
+                .arg("start")
+                .stdout(Stdio::null()),
+        );
+        pg
+    }
+    fn sock(&self) -> PathBuf {
+        self.dir.path().join("sock")
+    }
+    fn sql(&self, db: &str, sql: &str) -> String {
+        must(
+            Command::new(format!("{PG_BIN}/psql"))
+                .args([
+                    "-X",
+                    "-Atq",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-U",
+                    "postgres",
+                    "-h",
+                ])
+                .arg(self.sock())
+                .args(["-p", &self.port.to_string(), "-d", db, "-c", sql]),
+        )
+    }
+    /// kwok's Exec for the pod: the container's environment pointing at this server.
+    fn exec_yaml(&self, pod: &str, ns: &str, user: &str) -> String {
+        let (u, g) = uid_gid("postgres");
+        format!(
+            r#"apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Exec
+metadata: {{name: {pod}, namespace: {ns}}}
+spec:
+  execs:
+  - local:
+      workDir: /tmp
+      envs:
+      - {{name: PGHOST, value: "{sock}"}}
+      - {{name: PGPORT, value: "{port}"}}
+      - {{name: POSTGRES_USER, value: "{user}"}}
+      - {{name: PATH, value: "{PG_BIN}:/usr/bin:/bin"}}
+      securityContext: {{runAsUser: {u}, runAsGroup: {g}}}
+"#,
+            sock = self.sock().display(),
+            port = self.port
+        )
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = as_user("postgres", &format!("{PG_BIN}/pg_ctl"))
+            .args(["-m", "immediate", "-D"])
+            .arg(self.dir.path().join("data"))
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A redis-server with AOF on (as the catalog runs it), in a temp dir, killed on drop.
+struct Redis {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let dir = tempfile::Builder::new()
+            .prefix("voice-redis")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        let port = free_port();
+        // The pod's redis-cli talks to the server of the pod on its default port; here the
+        // server listens elsewhere, so the container's PATH puts a redis-cli first that
+        // names the port (a later -p, as the restore's for its own server, still wins).
+        let cli = dir.path().join("bin/redis-cli");
+        std::fs::write(
+            &cli,
+            format!("#!/bin/sh\nexec /usr/bin/redis-cli -p {port} \"$@\"\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+        chown(dir.path(), "redis");
+        let mut r = Redis {
+            dir,
+            port,
+            child: None,
+        };
+        r.launch();
+        r
+    }
+    fn launch(&mut self) {
+        let child = as_user("redis", "/usr/bin/redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--appendonly", "yes", "--dir"])
+            .arg(self.dir.path().join("data"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if self.cli(&["PING"]) == "PONG" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start");
+    }
+    /// Stops the process (as a pod restart would) and starts it again on the same data.
+    fn restart(&mut self) {
+        let _ = self.cli(&["SHUTDOWN"]);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+        self.launch();
+    }
+    fn cli(&self, args: &[&str]) -> String {
+        let o = Command::new("/usr/bin/redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+    fn exec_yaml(&self, pod: &str, ns: &str) -> String {
+        let (u, g) = uid_gid("redis");
+        format!(
+            r#"apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Exec
+metadata: {{name: {pod}, namespace: {ns}}}
+spec:
+  execs:
+  - local:
+      workDir: /tmp
+      envs:
+      - {{name: PATH, value: "{bin}:/usr/bin:/bin"}}
+      securityContext: {{runAsUser: {u}, runAsGroup: {g}}}
+"#,
+            bin = self.dir.path().join("bin").display()
+        )
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn ok(r: &Release, cmd: &str, extra: &[&str]) -> String {
+    let o = r.run(cmd, extra);
+    assert!(o.status.success(), "{cmd} {extra:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The backup directories under `root`.
+fn backups(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn install_infra(r: &Release) {
+    ok(r, "install", &["--only", "infra"]);
+}
+
+#[test]
+fn postgres_rows_come_back_and_a_newer_dump_is_refused() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pg = Pg::start();
+    pg.sql("postgres", "CREATE DATABASE voiceassistant");
+    pg.sql("postgres", "CREATE ROLE app LOGIN PASSWORD 'not-printed'");
+    pg.sql(
+        "voiceassistant",
+        "CREATE TABLE calls (id int PRIMARY KEY, who text); \
+         INSERT INTO calls SELECT g, md5(g::text) FROM generate_series(1, 5000) g; \
+         ALTER TABLE calls OWNER TO app",
+    );
+    let rows = "SELECT count(*), md5(string_agg(who, ',' ORDER BY id)) FROM calls";
+    let before = pg.sql("voiceassistant", rows);
+
+    let r = Release::new("bk-pg");
+    install_infra(&r);
+    r.apply_yaml(&pg.exec_yaml("postgres-0", &r.ns("infra"), "postgres"));
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().to_str().unwrap();
+
+    let out = ok(&r, "backup", &["postgres", "--dir", dir, "-o", "json"]);
+    assert!(!out.contains("not-printed"), "{out}");
+    let made: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &made[0]["manifest"];
+    assert_eq!(m["component"], "postgres");
+    assert_eq!(m["pod"], "postgres-0");
+    assert!(
+        m["serverVersion"].as_str().unwrap().starts_with("15."),
+        "{m}"
+    );
+    let files = m["files"].as_array().unwrap();
+    assert!(
+        files.iter().any(|f| f["database"] == "voiceassistant"),
+        "{m}"
+    );
+    assert!(files.iter().any(|f| f["kind"] == "globals"), "{m}");
+    let backup = PathBuf::from(made[0]["path"].as_str().unwrap());
+
+    pg.sql("postgres", "DROP DATABASE voiceassistant");
+    pg.sql("postgres", "DROP ROLE app");
+    // Without a terminal and without --yes, nothing happens.
+    let o = r.run("restore", &[backup.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--yes"), "{}", text(&o));
+
+    ok(&r, "restore", &[backup.to_str().unwrap(), "--yes"]);
+    assert_eq!(pg.sql("voiceassistant", rows), before);
+    assert_eq!(
+        pg.sql(
+            "voiceassistant",
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'calls'"
+        ),
+        "app"
+    );
+    // Again over existing data: --clean replaces it.
+    pg.sql("voiceassistant", "DELETE FROM calls WHERE id > 10");
+    ok(&r, "restore", &[backup.to_str().unwrap(), "--yes"]);
+    assert_eq!(pg.sql("voiceassistant", rows), before);
+
+    // A dump from a newer server is refused, naming both versions.
+    let newer = root.path().join("newer");
+    std::fs::create_dir(&newer).unwrap();
+    for e in std::fs::read_dir(&backup).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, newer.join(p.file_name().unwrap())).unwrap();
+    }
+    let manifest = newer.join("manifest.json");
+    let forged = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("\"serverVersion\": \"15.", "\"serverVersion\": \"17.");
+    std::fs::write(&manifest, forged).unwrap();
+    let o = r.run("restore", &[newer.to_str().unwrap(), "--yes"]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{said}");
+    assert!(said.contains("refusing to restore"), "{said}");
+    assert!(
+        said.contains("PostgreSQL 17.") && said.contains("PostgreSQL 15."),
+        "{said}"
+    );
+
+    // A damaged file is caught before anything is sent.
+    let dump = backups(&newer)
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with("voiceassistant.dump"))
+        .unwrap();
+    std::fs::write(&dump, b"garbage").unwrap();
+    let o = r.run("restore", &[newer.to_str().unwrap(), "--yes"]);
+    assert!(
+        text(&o).contains("does not match its manifest"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(pg.sql("voiceassistant", rows), before);
+    r.purge();
+}
+
+#[test]
+fn a_failed_stream_leaves_no_backup() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pg = Pg::start();
+    // A role that may read the server's version but not dump the roles: pg_dumpall fails
+    // after the backup has started.
+    pg.sql("postgres", "CREATE ROLE weak LOGIN");
+    let r = Release::new("bk-fail");
+    install_infra(&r);
+    r.apply_yaml(&pg.exec_yaml("postgres-0", &r.ns("infra"), "weak"));
+    let root = tempfile::tempdir().unwrap();
+    let o = r.run(
+        "backup",
+        &["postgres", "--dir", root.path().to_str().unwrap()],
+    );
+    let said = text(&o);
+    assert!(!o.status.success(), "{said}");
+    assert!(
+        said.contains("pg_dumpall") && said.contains("exit code"),
+        "{said}"
+    );
+    assert!(
+        backups(root.path()).is_empty(),
+        "{:?}",
+        backups(root.path())
+    );
+    // No such component in the rollout.
+    let o = r.run("backup", &["posthog-postgres", "--dir", "x"]);
+    assert!(
+        text(&o).contains("is not a component of this rollout"),
+        "{}",
+        text(&o)
+    );
+    r.purge();
+}
+
+#[test]
+fn redis_keys_survive_backup_and_restore() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut redis = Redis::start();
+    for i in 0..500 {
+        redis.cli(&["SET", &format!("key:{i}"), &format!("value {i}")]);
+    }
+    redis.cli(&["HSET", "session:1", "caller", "alice"]);
+    let r = Release::new("bk-redis");
+    install_infra(&r);
+    r.apply_yaml(&redis.exec_yaml("redis-0", &r.ns("infra")));
+    let root = tempfile::tempdir().unwrap();
+    ok(
+        &r,
+        "backup",
+        &["redis", "--dir", root.path().to_str().unwrap()],
+    );
+    let backup = backups(root.path()).pop().expect("a backup");
+    assert!(backup.join("manifest.json").is_file());
+
+    redis.cli(&["FLUSHALL"]);
+    redis.cli(&["SET", "stray", "1"]);
+    let out = ok(&r, "restore", &[backup.to_str().unwrap(), "--yes"]);
+    assert!(out.contains("501 key(s)"), "{out}");
+    assert_eq!(redis.cli(&["DBSIZE"]), "501");
+    assert_eq!(redis.cli(&["GET", "key:42"]), "value 42");
+    assert_eq!(redis.cli(&["HGET", "session:1", "caller"]), "alice");
+    assert_eq!(redis.cli(&["EXISTS", "stray"]), "0");
+    assert!(redis.cli(&["INFO", "replication"]).contains("role:master"));
+    // The restored data is what the server loads at its next start (AOF included).
+    redis.restart();
+    assert_eq!(redis.cli(&["DBSIZE"]), "501");
+    r.purge();
+}
+
+#[test]
+fn prune_deletes_only_old_complete_backups() {
+    let root = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let day = 86_400;
+    let stamp = |secs: i64| {
+        let o = Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let make = |name: &str, component: &str, age_days: i64, manifest: bool| {
+        let d = root.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("dump.rdb"), b"REDIS0010").unwrap();
+        if manifest {
+            let when = stamp(now - age_days * day);
+            let m = serde_json::json!({
+                "format": "kubectl-voice-backup/v1", "instance": "voice", "component": component,
+                "engine": "redis", "namespace": "ns", "pod": "redis-0", "container": "redis",
+                "started": when, "finished": when, "tool": "kubectl-voice/v0", "serverVersion": "7.2.7",
+                "clientVersion": "redis-cli 7.2.7",
+                "files": [{"name": "dump.rdb", "kind": "rdb", "bytes": 9, "sha256": "x"}],
+            });
+            std::fs::write(d.join("manifest.json"), m.to_string()).unwrap();
+        }
+    };
+    make("old-redis", "redis", 45, true);
+    make("older-postgres", "postgres", 60, true);
+    make("new-redis", "redis", 2, true);
+    make("partial", "redis", 90, false);
+    let prune = |extra: &[&str]| {
+        let o = Command::new(common::bin())
+            .args(["backup", "prune", "--dir", root.path().to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let names = || -> Vec<String> {
+        backups(root.path())
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    let dry = prune(&["--older-than", "30d", "--dry-run"]);
+    assert!(
+        dry.contains("would delete") && dry.contains("old-redis"),
+        "{dry}"
+    );
+    assert_eq!(names().len(), 4);
+    // The newest postgres backup is kept by --keep-last, however old.
+    let out = prune(&["--older-than", "30d", "--keep-last", "1"]);
+    assert!(
+        out.contains("deleted") && out.contains("old-redis"),
+        "{out}"
+    );
+    assert_eq!(names(), ["new-redis", "older-postgres", "partial"]);
+    let out = prune(&["--older-than", "30d"]);
+    assert!(out.contains("older-postgres"), "{out}");
+    assert_eq!(names(), ["new-redis", "partial"]);
+}
