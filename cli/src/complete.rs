@@ -145,8 +145,17 @@ fn help(a: &Arg) -> String {
     first_sentence(&a.get_help().map(|h| h.to_string()).unwrap_or_default())
 }
 
+/// The help up to its first `: ` (what follows lists values, which complete on their own),
+/// unless that would cut inside parentheses or leave a single word.
 fn first_sentence(s: &str) -> String {
-    let s = s.split(": ").next().unwrap_or(s);
+    let s = match s.split_once(": ") {
+        Some((head, _))
+            if head.matches('(').count() == head.matches(')').count() && head.contains(' ') =>
+        {
+            head
+        }
+        _ => s,
+    };
     s.trim_end_matches('.').replace(['\t', '\n'], " ")
 }
 
