@@ -105,6 +105,8 @@ pub enum Command {
     Schema,
     /// Print an embedded profile as a starting voice.yaml.
     Profile(crate::commands::profile::Args),
+    /// Print the plugin's version (`-o json` for scripts).
+    Version(crate::commands::version::Args),
 }
 
 /// Parses `--dry-run[=server]` (absent: a real run).

@@ -84,14 +84,26 @@ pub fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
         }
     }
     if let Some(a) = pending {
-        return values(a, cur, "", kubeconfig.as_deref());
+        return values(a, cur, kubeconfig.as_deref());
     }
+    // `--flag=val` or `-o=val`: as cobra does, the candidates are values alone; the shell
+    // scripts (ours and kubectl's) put the `--flag=` back.
     if !dashdash
-        && let Some(long) = cur.strip_prefix("--")
-        && let Some((name, value)) = long.split_once('=')
+        && cur.starts_with('-')
+        && let Some((flag, value)) = cur.split_once('=')
     {
-        return match find(cmd, |a| a.get_long() == Some(name)) {
-            Some(a) => values(a, value, &format!("--{name}="), kubeconfig.as_deref()),
+        let arg = match flag.strip_prefix("--") {
+            Some(name) => find(cmd, |a| a.get_long() == Some(name)),
+            None => {
+                let mut c = flag[1..].chars();
+                match (c.next(), c.next()) {
+                    (Some(short), None) => find(cmd, |a| a.get_short() == Some(short)),
+                    _ => None,
+                }
+            }
+        };
+        return match arg {
+            Some(a) => values(a, value, kubeconfig.as_deref()),
             None => (Vec::new(), directive::NO_FILE_COMP),
         };
     }
@@ -125,7 +137,7 @@ pub fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
     });
     match arg {
         Some(a) => {
-            let (vals, d) = values(a, cur, "", kubeconfig.as_deref());
+            let (vals, d) = values(a, cur, kubeconfig.as_deref());
             out.extend(vals);
             (out, d)
         }
@@ -145,18 +157,22 @@ fn help(a: &Arg) -> String {
     first_sentence(&a.get_help().map(|h| h.to_string()).unwrap_or_default())
 }
 
+/// The help up to its first `: ` (what follows lists values, which complete on their own),
+/// unless that would cut inside parentheses or leave a single word.
 fn first_sentence(s: &str) -> String {
-    let s = s.split(": ").next().unwrap_or(s);
+    let s = match s.split_once(": ") {
+        Some((head, _))
+            if head.matches('(').count() == head.matches(')').count() && head.contains(' ') =>
+        {
+            head
+        }
+        _ => s,
+    };
     s.trim_end_matches('.').replace(['\t', '\n'], " ")
 }
 
-/// The values an argument takes, those starting with `cur`, each prefixed with `prefix`.
-fn values(
-    a: &Arg,
-    cur: &str,
-    prefix: &str,
-    kubeconfig: Option<&str>,
-) -> (Vec<(String, String)>, u32) {
+/// The values an argument takes, those starting with `cur`.
+fn values(a: &Arg, cur: &str, kubeconfig: Option<&str>) -> (Vec<(String, String)>, u32) {
     let id = a.get_id().as_str();
     let fixed: Vec<(String, String)> = match id {
         "profile" | "name" => PROFILES
@@ -177,7 +193,7 @@ fn values(
             let out = PARTS
                 .iter()
                 .filter(|p| p.starts_with(last) && !given.contains(p))
-                .map(|p| (format!("{prefix}{head}{p}"), String::new()))
+                .map(|p| (format!("{head}{p}"), String::new()))
                 .collect();
             return (out, directive::NO_FILE_COMP);
         }
@@ -210,7 +226,6 @@ fn values(
     let out = fixed
         .into_iter()
         .filter(|(v, _)| v.starts_with(cur))
-        .map(|(v, d)| (format!("{prefix}{v}"), d))
         .collect();
     (out, directive::NO_FILE_COMP)
 }

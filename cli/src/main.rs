@@ -61,6 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema => schema(),
         Command::Profile(args) => profile::run(args),
         Command::Completion(args) => completion::run(args),
+        Command::Version(args) => version::run(args),
         command => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

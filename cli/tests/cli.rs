@@ -306,11 +306,246 @@ fn bash_completion_covers_subcommands_flags_values_and_components() {
         bash_complete(&["kubectl", "voice", "install", "--skip", "mon"]),
         ["monitoring"]
     );
-    for shell in ["zsh", "fish"] {
-        let o = run(&["completion", shell]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        assert!(stdout(&o).contains("kubectl-voice __complete"), "{shell}");
+}
+
+/// A `PATH` for the shells: a directory with only `kubectl-voice`, `kubectl_complete-voice`
+/// and the real `kubectl` (`$KUBECTL`, else `scripts/peers`'), then the system's.
+fn shell_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("kubectl-voice-shells-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubectl = match std::env::var_os("KUBECTL") {
+            Some(k) => PathBuf::from(k),
+            None => voice_tests::peers::kubectl().expect("a real kubectl from scripts/peers"),
+        };
+        let bins = Path::new(bin()).parent().unwrap();
+        for (name, target) in [
+            ("kubectl-voice", bins.join("kubectl-voice")),
+            (
+                "kubectl_complete-voice",
+                bins.join("kubectl_complete-voice"),
+            ),
+            ("kubectl", kubectl),
+        ] {
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+        }
+        format!("{}:/usr/local/bin:/usr/bin:/bin", dir.display())
+    })
+}
+
+/// Fails, saying how to get it, when a shell is missing.
+fn require_shell(shell: &str) {
+    let found = Command::new(shell)
+        .args(["-c", "exit 0"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{shell} is needed to test its completion: apt-get install -y {shell} (.ci/run does)"
+    );
+}
+
+/// zsh, driven as a user: an interactive `zsh -f` in a pseudo-terminal (zpty) with
+/// `compinit` and the script of `kubectl voice completion zsh` loaded (after kubectl's own,
+/// `kubectl completion zsh`, with `with_kubectl`), `line` typed and TAB pressed. Returns
+/// what completion offered, each as it would be inserted (with `IPREFIX`), in order,
+/// without repeats.
+const ZSH_SETUP: &str = r#"PS1='' PROMPT='' RPROMPT=''
+autoload -Uz compinit && compinit -u -D
+[[ -n $WITH_KUBECTL ]] && { source <(kubectl completion zsh) || exit 9 }
+source <(kubectl-voice completion zsh) || exit 9
+zstyle ':completion:*' insert-tab false
+compadd() {
+    # compadd's own queries (-O/-A/-D) are not offers.
+    if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return; fi
+    local -a __hits __pre
+    builtin compadd -O __hits "$@"
+    # What is inserted: IPREFIX (compset -P), then -P's prefix (kubectl's script), the match.
+    zmodload zsh/zutil
+    zparseopts -E P:=__pre
+    local pre=${${(j::)__pre}#-P} h
+    for h in "${__hits[@]}"; do print -r -- "$IPREFIX$pre$h" >>"$CAPTURE"; done
+    builtin compadd "$@"
+}
+_capture_done() { print -r -- '<<DONE>>' >>"$CAPTURE" }
+comppostfuncs=(_capture_done)
+bindkey '^I' complete-word
+"#;
+
+const ZSH_DRIVE: &str = r#"zmodload zsh/zpty || exit 9
+: >"$CAPTURE"
+zpty z 'zsh -f -i'
+zpty -w z "source ${(q)SETUP}"
+zpty -w -n z "$LINE"$'	'
+for i in {1..200}; do
+    grep -q '<<DONE>>' "$CAPTURE" && break
+    sleep 0.05
+done
+zpty -d z
+grep -q '<<DONE>>' "$CAPTURE" || { print -u2 "zsh completion did not finish"; exit 1 }
+"#;
+
+fn zsh_complete(line: &str, with_kubectl: bool) -> Vec<String> {
+    require_shell("zsh");
+    let tmp = tempfile::tempdir().unwrap();
+    let (setup, capture) = (tmp.path().join("setup.zsh"), tmp.path().join("capture"));
+    std::fs::write(&setup, ZSH_SETUP).unwrap();
+    let mut cmd = Command::new("zsh");
+    cmd.args(["-f", "-c", ZSH_DRIVE])
+        .env("PATH", shell_path())
+        .env("HOME", tmp.path())
+        .env("SETUP", &setup)
+        .env("CAPTURE", &capture)
+        .env("LINE", line)
+        .env_remove("WITH_KUBECTL");
+    if with_kubectl {
+        cmd.env("WITH_KUBECTL", "1");
     }
+    let o = cmd.output().expect("run zsh");
+    assert!(o.status.success(), "zsh: {}{}", stdout(&o), stderr(&o));
+    let mut out: Vec<String> = Vec::new();
+    for l in std::fs::read_to_string(&capture).unwrap().lines() {
+        if l != "<<DONE>>" && !out.iter().any(|o| o == l) {
+            out.push(l.to_string());
+        }
+    }
+    out
+}
+
+/// fish, as `fish --no-config` with the script of `kubectl voice completion fish` sourced
+/// (after kubectl's own with `with_kubectl`): the candidates of `complete -C line`, without
+/// their descriptions.
+fn fish_complete(line: &str, with_kubectl: bool) -> Vec<String> {
+    require_shell("fish");
+    let tmp = tempfile::tempdir().unwrap();
+    let script = format!(
+        "{}kubectl-voice completion fish | source; or exit 9; complete -C \"$LINE\"",
+        if with_kubectl {
+            "kubectl completion fish | source; or exit 9; "
+        } else {
+            ""
+        }
+    );
+    let o = Command::new("fish")
+        .args(["--no-config", "-c", &script])
+        .env("PATH", shell_path())
+        .env("HOME", tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .env("XDG_DATA_HOME", tmp.path())
+        .env("LINE", line)
+        .output()
+        .expect("run fish");
+    assert!(o.status.success(), "fish: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// What every shell must complete, for `kubectl-voice …` and for `kubectl voice …` with our
+/// script alone.
+fn check_shell(shell: &str, complete: impl Fn(&str, bool) -> Vec<String>) {
+    let c = |line: &str| complete(line, false);
+    assert_eq!(c("kubectl-voice ins"), ["install"], "{shell}");
+    assert_eq!(
+        sorted(c("kubectl-voice sc")),
+        ["scale", "schema"],
+        "{shell}"
+    );
+    assert_eq!(c("kubectl-voice install --pro"), ["--profile"], "{shell}");
+    let flags = c("kubectl-voice install --");
+    for f in [
+        "--only",
+        "--skip",
+        "--dry-run",
+        "--context",
+        "--set",
+        "--yes",
+    ] {
+        assert!(flags.iter().any(|x| x == f), "{shell}: {f} in {flags:?}");
+    }
+    let profiles = ["dev", "production", "small"];
+    assert_eq!(
+        sorted(c("kubectl-voice install --profile ")),
+        profiles,
+        "{shell}"
+    );
+    assert_eq!(
+        sorted(c("kubectl-voice status -o ")),
+        ["json", "table", "yaml"],
+        "{shell}"
+    );
+    assert_eq!(
+        c("kubectl-voice plan --only=posthog,i"),
+        ["--only=posthog,infra", "--only=posthog,istio"],
+        "{shell}"
+    );
+    assert_eq!(
+        c("kubectl-voice plan --skip mon"),
+        ["monitoring"],
+        "{shell}"
+    );
+    assert_eq!(
+        c("kubectl-voice scale model-r"),
+        ["model-router"],
+        "{shell}"
+    );
+    let restart = c("kubectl-voice restart model-router ");
+    assert!(
+        restart.iter().any(|x| x == "voice-engine"),
+        "{shell}: {restart:?}"
+    );
+    // `kubectl voice …` with only our script loaded.
+    assert_eq!(c("kubectl vo"), ["voice"], "{shell}");
+    assert_eq!(c("kubectl voice ins"), ["install"], "{shell}");
+    assert_eq!(
+        sorted(c("kubectl voice install --profile ")),
+        profiles,
+        "{shell}"
+    );
+    assert_eq!(
+        c("kubectl voice restart model-r"),
+        ["model-router"],
+        "{shell}"
+    );
+    // With kubectl's own completion script loaded: kubectl runs kubectl_complete-voice.
+    let k = |line: &str| complete(line, true);
+    assert_eq!(k("kubectl vo"), ["voice"], "{shell}");
+    assert_eq!(k("kubectl voice ins"), ["install"], "{shell}");
+    assert_eq!(
+        sorted(k("kubectl voice install --profile ")),
+        profiles,
+        "{shell}"
+    );
+    assert_eq!(
+        k("kubectl voice plan --only=posthog,i"),
+        ["--only=posthog,infra", "--only=posthog,istio"],
+        "{shell}"
+    );
+    assert_eq!(
+        k("kubectl voice scale model-r"),
+        ["model-router"],
+        "{shell}"
+    );
+}
+
+#[test]
+fn zsh_completion_covers_subcommands_flags_values_and_components() {
+    check_shell("zsh", zsh_complete);
+}
+
+#[test]
+fn fish_completion_covers_subcommands_flags_values_and_components() {
+    check_shell("fish", fish_complete);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //!   through `scripts/dev-cluster`, one per test binary ([`cluster::shared`])
 //!   or per test ([`cluster::TestCluster::start`]).
 //! * [`peers`]: the real `kubectl` and `helm` binaries fetched by
-//!   `scripts/peers`.
+//!   `scripts/peers`, and a real `krew` built by `scripts/krew`.
 
 pub mod cluster;
 pub mod peers;

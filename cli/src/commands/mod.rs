@@ -22,5 +22,6 @@ pub mod status;
 pub mod switch;
 pub mod uninstall;
 pub mod validate;
+pub mod version;
 
 pub use schema::run as schema;
