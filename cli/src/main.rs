@@ -55,7 +55,7 @@ impl std::error::Error for Usage {}
 fn run(cli: Cli) -> anyhow::Result<u8> {
     use commands::*;
     match cli.command {
-        Command::Plan(args) => plan::run(args),
+        Command::Plan(args) => plan::run(&cli.cluster, args),
         Command::Render(args) => render::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Schema => schema(),

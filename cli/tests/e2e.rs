@@ -498,3 +498,46 @@ fn a_user_who_is_admin_only_in_the_rollouts_namespaces_can_read_it() {
     );
     r.purge();
 }
+
+#[test]
+fn plan_fits_on_the_live_nodes_when_it_reaches_a_cluster_and_says_so() {
+    let r = Release::new("e2e-plan");
+    let o = r.run("plan", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("live node(s) of context voice-dev (https://127.0.0.1:")
+            && out.contains(", their free capacity: fits"),
+        "{out}"
+    );
+    let o = r.run("plan", &["-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan json");
+    assert_eq!(v["capacity"], "cluster");
+
+    let o = r.run("plan", &["--offline"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("1 × dev (4 CPU, 8Gi, 110 pods), the profile's nodes (--offline)"),
+        "{out}"
+    );
+
+    // A kubeconfig whose server does not answer: the profile's nodes, and why.
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("kubeconfig");
+    std::fs::write(
+        &dead,
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: gone\n  context: {cluster: gone, user: u}\nusers:\n- name: u\n  user: {token: x}\n",
+    )
+    .unwrap();
+    let gone = Release {
+        kubeconfig: dead.display().to_string(),
+        ..Release::new("e2e-plan")
+    };
+    let o = gone.run("plan", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("the profile's nodes (cluster not reached"),
+        "{out}"
+    );
+}

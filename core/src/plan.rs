@@ -135,12 +135,24 @@ pub struct Plan {
     pub sizing: Sizing,
     /// Fit on the nodes.
     pub fit: FitReport,
+    /// Whose nodes the fit is on.
+    pub capacity: Capacity,
     /// Ordered waves.
     pub waves: Vec<Wave>,
     /// Secrets install creates (names and keys only).
     pub secrets: Vec<SecretSpec>,
     /// Notes on components that depart from the defaults, by component.
     pub notes: Vec<(String, String)>,
+}
+
+/// Whose nodes a plan's fit is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Capacity {
+    /// The configuration's node shapes (`cluster.nodes`, the profile's by default).
+    Profile,
+    /// A live cluster's schedulable nodes, less what other pods request.
+    Cluster,
 }
 
 const WAVES: [(Stage, &str, &str); 7] = [
@@ -322,12 +334,19 @@ pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
 
 /// Plans a stack against the configured node shapes.
 pub fn plan(stack: &Stack) -> Plan {
-    plan_on(stack, &fit::nodes_from_shapes(&stack.config.cluster.nodes))
+    plan_with_objects(
+        stack,
+        &fit::nodes_from_shapes(&stack.config.cluster.nodes),
+        &render::selected(stack),
+    )
 }
 
-/// Plans a stack against given nodes (the live cluster's free capacity, for `check`).
+/// Plans a stack against a live cluster's nodes (their free capacity).
 pub fn plan_on(stack: &Stack, nodes: &[NodeCapacity]) -> Plan {
-    plan_with_objects(stack, nodes, &render::selected(stack))
+    Plan {
+        capacity: Capacity::Cluster,
+        ..plan_with_objects(stack, nodes, &render::selected(stack))
+    }
 }
 
 /// Plans a stack and renders it once, for callers that show both (the previewer).
@@ -357,6 +376,7 @@ pub fn plan_with_objects(stack: &Stack, nodes: &[NodeCapacity], objects: &[Objec
         waves: waves(stack, objects),
         sizing,
         fit,
+        capacity: Capacity::Profile,
         secrets: selection::secrets(stack),
         notes: stack
             .components

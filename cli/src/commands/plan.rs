@@ -11,6 +11,7 @@ use voice_core::quantity::{cores_str, gib_str};
 use voice_core::sizing::Totals;
 
 use crate::args::{ConfigArgs, Output};
+use crate::cluster::ClusterArgs;
 use crate::output::print;
 use crate::output::{paint, table};
 use crate::{config, exit};
@@ -73,8 +74,8 @@ fn placement(out: &mut String, label: &str, p: &Placement) {
     }
 }
 
-/// Renders the plan for people.
-pub fn human(plan: &Plan) -> String {
+/// Renders the plan for people; `nodes` says whose nodes the fit is on.
+pub fn human(plan: &Plan, nodes: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -149,7 +150,27 @@ pub fn human(plan: &Plan) -> String {
             )
         })
         .unwrap_or_default();
-    let _ = writeln!(out, "Fit on {shape}: {}", verdict_text(f.verdict));
+    let kind = f
+        .reference_shape
+        .as_ref()
+        .map(|s| {
+            format!(
+                "the {} shape ({} CPU, {}, {} pods)",
+                s.name,
+                cores_str(s.cpu),
+                s.memory,
+                s.max_pods
+            )
+        })
+        .unwrap_or_default();
+    let on = match plan.capacity {
+        voice_core::plan::Capacity::Cluster => format!(
+            "the {} live node(s) of {nodes}, their free capacity",
+            f.at_min.nodes.len()
+        ),
+        voice_core::plan::Capacity::Profile => format!("{shape}, {nodes}"),
+    };
+    let _ = writeln!(out, "Fit on {on}: {}", verdict_text(f.verdict));
     placement(&mut out, "at minimum replicas", &f.at_min);
     placement(&mut out, "at maximum replicas", &f.at_max);
     let needed = |n: Option<u32>| {
@@ -160,7 +181,7 @@ pub fn human(plan: &Plan) -> String {
     };
     let _ = writeln!(
         out,
-        "  nodes of this shape needed: {} at minimum, {} at maximum replicas\n",
+        "  nodes of {kind} needed: {} at minimum, {} at maximum replicas\n",
         needed(f.nodes_needed_min),
         needed(f.nodes_needed_max)
     );
@@ -241,19 +262,85 @@ pub struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Fit on the configuration's node shapes even when a cluster can be reached.
+    #[arg(long)]
+    pub offline: bool,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Output,
 }
 
-/// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<u8> {
-    let Args { config, output } = args;
+/// How long `plan` tries to read a cluster's nodes before it fits on the profile's.
+const REACH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the command: the fit is on the live nodes (the capacity `check` uses) when a
+/// kubeconfig names a cluster that answers, else on the configuration's node shapes.
+pub fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+    let Args {
+        config,
+        offline,
+        output,
+    } = args;
     let stack = config::load(&config)?;
-    let plan = voice_core::plan::plan(&stack);
+    let configured = ca.kubeconfig.is_some()
+        || ca.context.is_some()
+        || std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+        || std::env::home_dir().is_some_and(|h| h.join(".kube/config").is_file());
+    let (plan, nodes) = if offline {
+        (
+            voice_core::plan::plan(&stack),
+            "the profile's nodes (--offline)".to_string(),
+        )
+    } else if !configured {
+        (
+            voice_core::plan::plan(&stack),
+            "the profile's nodes (no kubeconfig)".to_string(),
+        )
+    } else {
+        match live(ca, &stack) {
+            Ok((nodes, server)) if !nodes.is_empty() => {
+                (voice_core::plan::plan_on(&stack, &nodes), server)
+            }
+            Ok(_) => (
+                voice_core::plan::plan(&stack),
+                "the profile's nodes (the cluster has no Ready, schedulable node)".to_string(),
+            ),
+            Err(e) => (
+                voice_core::plan::plan(&stack),
+                format!(
+                    "the profile's nodes (cluster not reached: {})",
+                    format!("{e:#}").lines().next().unwrap_or_default()
+                ),
+            ),
+        }
+    };
     match output {
-        Output::Table => std::io::stdout().write_all(human(&plan).as_bytes())?,
+        Output::Table => std::io::stdout().write_all(human(&plan, &nodes).as_bytes())?,
         o => print(o, &plan)?,
     }
     Ok(exit::OK)
+}
+
+/// The cluster's schedulable nodes with their free capacity, and which cluster it is.
+fn live(
+    ca: &ClusterArgs,
+    stack: &voice_core::Stack,
+) -> anyhow::Result<(Vec<voice_core::fit::NodeCapacity>, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let read = async {
+            let client = crate::cluster::client(ca).await?;
+            let inv = crate::inventory::Inventory::of(stack, ca.namespace.as_deref());
+            super::check::live_nodes(&client, &inv).await
+        };
+        let nodes = tokio::time::timeout(REACH, read)
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {}s", REACH.as_secs()))??;
+        let server = crate::cluster::server()
+            .unwrap_or("the cluster")
+            .to_string();
+        Ok((nodes, server))
+    })
 }
