@@ -7,10 +7,15 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kubectl-voice")
 }
 
+/// Runs the binary offline: no kubeconfig to find, so `plan` fits on the profile's nodes.
 fn run(args: &[&str]) -> Output {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let home = HOME.get_or_init(|| tempfile::tempdir().expect("a temporary HOME"));
     Command::new(bin())
         .args(args)
         .env("NO_COLOR", "1")
+        .env("HOME", home.path())
+        .env_remove("KUBECONFIG")
         .output()
         .expect("run kubectl-voice")
 }
