@@ -135,6 +135,33 @@ pub struct Preflight {
     pub differs: Vec<String>,
 }
 
+impl UserValues {
+    /// The required values not supplied here: `ns/name key K (how to supply it)`. Offline,
+    /// for `validate`: install needs them unless the cluster already stores them.
+    pub fn unsupplied(&self, stack: &Stack) -> Vec<String> {
+        voice_core::selection::secrets(stack)
+            .iter()
+            .filter(|s| !s.existing)
+            .flat_map(|s| {
+                s.keys.iter().filter_map(move |k| {
+                    (matches!(k.source, SecretSource::User { required: true })
+                        && !self.0.contains_key(&(s.name.clone(), k.key.clone())))
+                    .then(|| {
+                        format!(
+                            "{}/{} key {} (set {} or add it under `{}:` in --secrets-file)",
+                            s.namespace,
+                            s.name,
+                            k.key,
+                            env_name(&s.name, &k.key),
+                            s.name
+                        )
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
 /// Reads the run's Secrets (writing nothing) and compares them with the supplied values.
 pub async fn preflight(
     client: &Client,

@@ -759,3 +759,39 @@ fn pods_that_do_not_fit_are_grouped_by_component_on_short_lines() {
         assert!(part.lines().all(|l| l.chars().count() <= 100), "{part}");
     }
 }
+
+#[test]
+fn validate_names_required_secret_values_not_supplied() {
+    let o = run(&[
+        "validate",
+        "--profile",
+        "dev",
+        "--set",
+        "posthog.mode=cloud",
+    ]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("required secret value not supplied")
+            && err.contains("VOICE_MODEL_ROUTER_SECRET_POSTHOG_API_KEY"),
+        "{err}"
+    );
+    let o = Command::new(bin())
+        .args([
+            "validate",
+            "--profile",
+            "dev",
+            "--set",
+            "posthog.mode=cloud",
+            "-o",
+            "json",
+        ])
+        .env("VOICE_MODEL_ROUTER_SECRET_POSTHOG_API_KEY", "phc_x")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(v.get("unsuppliedSecrets").is_none(), "{v}");
+    let o = run(&["validate", "--profile", "dev", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["valid"], true, "{v}");
+}

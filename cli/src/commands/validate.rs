@@ -10,6 +10,9 @@ pub struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// A YAML file of secret values, as install takes it: `<secret-name>: {KEY: value}`.
+    #[arg(long = "secrets-file", value_name = "FILE")]
+    pub secrets_file: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Output,
@@ -17,7 +20,11 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let Args { config, output } = args;
+    let Args {
+        config,
+        secrets_file,
+        output,
+    } = args;
     let stack = match config::load(&config) {
         Ok(stack) => stack,
         // Machine-readable output stays machine-readable when the input is bad.
@@ -39,13 +46,30 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e),
     };
+    // Required secret values: install stops before its first write when one is neither
+    // supplied nor already stored; offline, say which are not supplied here.
+    let unsupplied =
+        crate::secrets::UserValues::collect(&stack, secrets_file.as_deref())?.unsupplied(&stack);
     match output {
-        Output::Table => println!(
-            "configuration is valid: profile {}, {} components",
-            stack.config.profile.as_str(),
-            stack.components.len()
-        ),
-        o => print(o, &serde_json::json!({"valid": true, "problems": []}))?,
+        Output::Table => {
+            println!(
+                "configuration is valid: profile {}, {} components",
+                stack.config.profile.as_str(),
+                stack.components.len()
+            );
+            for u in &unsupplied {
+                eprintln!(
+                    "note: required secret value not supplied: {u}; install needs it unless the cluster already stores it"
+                );
+            }
+        }
+        o => {
+            let mut v = serde_json::json!({"valid": true, "problems": []});
+            if !unsupplied.is_empty() {
+                v["unsuppliedSecrets"] = unsupplied.into();
+            }
+            print(o, &v)?;
+        }
     }
     Ok(exit::OK)
 }
