@@ -143,10 +143,13 @@ impl UserValues {
             .iter()
             .filter(|s| !s.existing)
             .flat_map(|s| {
-                s.keys.iter().filter_map(move |k| {
-                    (matches!(k.source, SecretSource::User { required: true })
-                        && !self.0.contains_key(&(s.name.clone(), k.key.clone())))
-                    .then(|| {
+                s.keys
+                    .iter()
+                    .filter(move |k| {
+                        matches!(k.source, SecretSource::User { required: true })
+                            && !self.0.contains_key(&(s.name.clone(), k.key.clone()))
+                    })
+                    .map(move |k| {
                         format!(
                             "{}/{} key {} (set {} or add it under `{}:` in --secrets-file)",
                             s.namespace,
@@ -156,7 +159,6 @@ impl UserValues {
                             s.name
                         )
                     })
-                })
             })
             .collect()
     }
