@@ -55,6 +55,17 @@ fn env_name(secret: &str, key: &str) -> String {
     format!("VOICE_{}_{}", secret.to_uppercase().replace('-', "_"), key)
 }
 
+/// A value that is needed and not supplied, with how to supply it.
+fn unsupplied(spec: &SecretSpec, key: &str) -> String {
+    format!(
+        "{}/{} key {key} (set {} or add it under `{}:` in --secrets-file)",
+        spec.namespace,
+        spec.name,
+        env_name(&spec.name, key),
+        spec.name
+    )
+}
+
 impl UserValues {
     /// Collects values from voice.yaml, the secrets file and the environment (in rising
     /// precedence).
@@ -149,16 +160,7 @@ impl UserValues {
                         matches!(k.source, SecretSource::User { required: true })
                             && !self.0.contains_key(&(s.name.clone(), k.key.clone()))
                     })
-                    .map(move |k| {
-                        format!(
-                            "{}/{} key {} (set {} or add it under `{}:` in --secrets-file)",
-                            s.namespace,
-                            s.name,
-                            k.key,
-                            env_name(&s.name, &k.key),
-                            s.name
-                        )
-                    })
+                    .map(move |k| unsupplied(s, &k.key))
             })
             .collect()
     }
@@ -199,11 +201,7 @@ pub async fn preflight(
                 user.0.get(&(spec.name.clone(), key.to_string())),
                 live.get(key),
             ) {
-                (None, None) if required => out.missing.push(format!(
-                    "{id} key {key} (set {} or add it under `{}:` in --secrets-file)",
-                    env_name(&spec.name, key),
-                    spec.name
-                )),
+                (None, None) if required => out.missing.push(unsupplied(spec, key)),
                 (Some(supplied), Some(stored)) if supplied != stored => {
                     out.differs.push(format!("{id} key {key}"));
                 }
@@ -434,12 +432,7 @@ pub async fn ensure(
                     match user.0.get(&(spec.name.clone(), k.key.clone())) {
                         Some(v) => Some(v.clone()),
                         None if *required => {
-                            missing_required.push(format!(
-                                "{id} key {} (set {} or add it under `{}:` in --secrets-file)",
-                                k.key,
-                                env_name(&spec.name, &k.key),
-                                spec.name
-                            ));
+                            missing_required.push(unsupplied(spec, &k.key));
                             None
                         }
                         None => None,
