@@ -615,6 +615,52 @@ def check_prom(profiles):
                 shutil.rmtree(root, ignore_errors=True)
 
 
+def check_haproxy(profiles):
+    tool = os.environ.get("HAPROXY")
+    if not tool:
+        say("haproxy", f"skipped: {skipped('HAPROXY')}")
+        return
+    seen, example = set(), None
+    for profile, docs in profiles.items():
+        cms = config_maps(docs)
+        for d in docs:
+            spec = pod_spec(d)
+            for c in (spec or {}).get("containers", []):
+                argv = (c.get("command") or []) + (c.get("args") or [])
+                if not argv or argv[0] != "haproxy" or "-f" not in argv:
+                    continue
+                root = tempfile.mkdtemp(prefix="haproxy-")
+                try:
+                    lay_out_mounts(root, c, spec, cms, d["metadata"]["namespace"])
+                    path = root + argv[argv.index("-f") + 1]
+                    text = open(path).read()
+                    if text in seen:
+                        continue
+                    seen.add(text)
+                    example = example or text
+                    r = haproxy_check(tool, text)
+                    if r.returncode != 0:
+                        fail("haproxy", f"{profile} {d['metadata']['name']}: {r.stdout[-600:]}{r.stderr[-600:]}")
+                finally:
+                    shutil.rmtree(root, ignore_errors=True)
+    ver = subprocess.run([tool, "-v"], capture_output=True, text=True).stdout.split()[2]
+    say("haproxy", f"haproxy -c ({ver}): {len(seen)} distinct configs")
+    if example:
+        r = haproxy_check(tool, example.replace("balance first", "balance firstt", 1))
+        say("haproxy", "broken copy refused" if r.returncode != 0 else "broken copy NOT refused")
+        if r.returncode == 0:
+            fail("haproxy", "negative case not caught: unknown balance algorithm")
+
+
+def haproxy_check(tool, text):
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as f:
+        f.write(text)
+    try:
+        return subprocess.run([tool, "-c", "-q", "-f", f.name], capture_output=True, text=True)
+    finally:
+        os.unlink(f.name)
+
+
 def prom_check(kind, tool, root, path):
     argv = [tool, "check", "config", root + path] if kind == "prometheus" else [tool, "check-config", root + path]
     return subprocess.run(argv, capture_output=True, text=True, cwd=root)
@@ -631,7 +677,7 @@ def main():
     profiles = load(sys.argv[2:])
     for name in checks:
         {"clickhouse": check_clickhouse, "postgres": check_postgres, "redis": check_redis,
-         "prometheus": check_prom}[name](profiles)
+         "prometheus": check_prom, "haproxy": check_haproxy}[name](profiles)
         for check, parts in pending.items():
             print(f"test-contracts: {check}: " + "; ".join(parts), flush=True)
         pending.clear()
