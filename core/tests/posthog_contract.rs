@@ -787,14 +787,6 @@ fn check_clickhouse_objects(objects: &[Object]) -> Vec<String> {
             ));
         }
     }
-    // Using a named collection takes the NAMED COLLECTION grant: a users.xml user has it only
-    // with named_collection_control (ClickHouse's users settings; upstream users-dev.xml@0076645e
-    // sets it on `default`, the user the app connects as). chdb 26.9 refuses
-    // `ENGINE = Kafka(msk_cluster, ...)` without it (ACCESS_DENIED, scripts/test-contracts).
-    let users = data("posthog-clickhouse-users", "posthog-users.xml");
-    if !users.contains("<default><named_collection_control>1</named_collection_control>") {
-        out.push("user default lacks named_collection_control: Kafka tables on named collections are refused".into());
-    }
     if ch_env.get("KAFKA_HOSTS").is_none_or(String::is_empty) {
         out.push("KAFKA_HOSTS unset on clickhouse: named collections read it".into());
     }
@@ -1068,10 +1060,6 @@ fn catches_missing_clusters_collections_and_functions() {
                 .replace("<msk_cluster>", "<msk_gone>");
             v["data"]["posthog-cluster.xml"] = Value::from(x);
         }
-        if let Some(x) = v["data"]["posthog-users.xml"].as_str() {
-            let x = x.replace("<named_collection_control>1", "<named_collection_control>0");
-            v["data"]["posthog-users.xml"] = Value::from(x);
-        }
         if let Some(x) = v["data"]["posthog_function.xml"].as_str() {
             let x = x
                 .replace("<name>aggregate_funnel_cohort</name>", "<name>x</name>")
@@ -1089,7 +1077,6 @@ fn catches_missing_clusters_collections_and_functions() {
         "named collection msk_cluster",
         "function aggregate_funnel_cohort",
         "no Python",
-        "lacks named_collection_control",
     ] {
         assert!(caught(&v, needle), "{needle}: {v:?}");
     }

@@ -109,13 +109,15 @@ def env_of(container, secrets):
 
 # ---------------------------------------------------------------- ClickHouse (chdb)
 
-# The clickhouse-server image's own users.xml, reduced to its default user as the image ships it
-# (ClickHouse programs/server/users.xml: access_management and named_collection_control are
-# commented out). CLICKHOUSE_SKIP_USER_SETUP=1 keeps it that way. Our users.d files merge into it.
+# The clickhouse-server image's own users.xml, reduced to its default user as the image ships it:
+# since ClickHouse 23.11 (PR #56619) that user has access_management and named_collection_control
+# (programs/server/users.xml@022a8859); CLICKHOUSE_SKIP_USER_SETUP=1 keeps the entrypoint from
+# changing it. Our users.d files merge into it, as on the server.
 IMAGE_USERS_XML = """<clickhouse>
   <profiles><default/><readonly><readonly>1</readonly></readonly></profiles>
   <users><default><password></password><networks><ip>::/0</ip></networks>
-    <profile>default</profile><quota>default</quota></default></users>
+    <profile>default</profile><quota>default</quota>
+    <access_management>1</access_management><named_collection_control>1</named_collection_control></default></users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
     <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </clickhouse>
@@ -126,6 +128,10 @@ IMAGE_USERS_XML = """<clickhouse>
 # program; not what the real aggregate_funnel computes.
 UDF_STUB = '#!/bin/sh\nwhile IFS= read -r line; do printf \'{"result":[]}\\n\'; done\n'
 CH_ETC = "/etc/clickhouse-server"
+# The named collections PostHog's Kafka tables name (posthog/clickhouse/kafka_engine.py@01f0398d,
+# defined in docker/clickhouse/config.d/default.xml@10db52b7): a Kafka table is created on each,
+# which is what the migrations do; a missing one fails with NAMED_COLLECTION_DOESNT_EXIST.
+KAFKA_COLLECTIONS_NEEDED = ["msk_cluster", "warpstream_ingestion"]
 
 
 def clickhouse_config(docs):
@@ -190,7 +196,7 @@ def clickhouse_run(chdb_python, files, env):
                 fh.write(UDF_STUB)
             os.chmod(prog, 0o755)
         stmts = []
-        for c in collections:
+        for c in KAFKA_COLLECTIONS_NEEDED:
             stmts.append(f"CREATE TABLE kafka_{c} (x String) ENGINE = Kafka({c}, kafka_topic_list = 't', "
                          f"kafka_group_name = 'g', kafka_format = 'JSONEachRow')")
         stmts.append("SELECT name FROM system.tables WHERE engine = 'Kafka' ORDER BY name")
@@ -220,7 +226,7 @@ def clickhouse_run(chdb_python, files, env):
             st, err = loaded.get(name, ("missing", ""))
             if st != "Success":
                 problems.append(f"UDF {name}: {st} {err}".strip())
-        kafka_tables = out["statements"].get(stmts[len(collections)], {}).get("rows", [])
+        kafka_tables = out["statements"].get(stmts[len(KAFKA_COLLECTIONS_NEEDED)], {}).get("rows", [])
         for stmt, res in out["statements"].items():
             # chdb cannot start a Kafka table's consumers ("Shutdown was called") after it has
             # checked the grant and the collection's settings and registered the table: a
@@ -268,7 +274,7 @@ def check_clickhouse(profiles):
         return
     say("clickhouse", f"chdb engine {facts.get('engine')}: {len(seen)} distinct configs loaded; "
         f"{facts.get('clusters')} clusters, {facts.get('macros')} macros, {facts.get('collections')} "
-        f"named collections (a Kafka table on each), {facts.get('settings')} profile settings, "
+        f"named collections (a Kafka table on each one PostHog names), {facts.get('settings')} profile settings, "
         f"{facts.get('functions')} executable UDFs called through a stand-in program "
         "(the real programs ship in the PostHog image and cannot run here)")
     # Broken copies: each must be refused.
@@ -279,7 +285,9 @@ def check_clickhouse(profiles):
     breakages = {
         "unclosed XML tag": {**files, cluster: files[cluster].replace("</remote_servers>", "", 1)},
         "unknown UDF return type": {**files, funcs: files[funcs].replace("<return_type>Array(", "<return_type>Arrray(", 1)},
-        "users.d without the named-collection grant": {**files, users: "<clickhouse/>\n"},
+        "users.d revoking the named-collection grant": {**files, users: files[users].replace(
+            "</clickhouse>", "  <users><default><named_collection_control>0</named_collection_control></default></users>\n</clickhouse>")},
+        "msk_cluster not defined": {**files, cluster: files[cluster].replace("msk_cluster>", "msk_gone>")},
     }
     refused = 0
     for what, broken in breakages.items():

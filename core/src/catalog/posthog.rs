@@ -546,12 +546,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             .map(|n| format!("    <{n}><kafka_broker_list from_env=\"KAFKA_HOSTS\"/></{n}>\n"))
             .collect::<String>(),
     );
-    // The app connects as `default` (CLICKHOUSE_USER unset). A Kafka table on a named
-    // collection needs the NAMED COLLECTION grant, which a users.xml user has only with
-    // named_collection_control (the image ships it off; upstream's users-dev.xml@0076645e turns
-    // it on). Without it, migrations creating Kafka tables fail with ACCESS_DENIED
-    // (scripts/test-contracts loads this file into ClickHouse and creates one on each).
-    let users_xml = "<clickhouse>\n  <profiles><default><distributed_ddl_task_timeout>1800</distributed_ddl_task_timeout></default></profiles>\n  <users><default><named_collection_control>1</named_collection_control><show_named_collections>1</show_named_collections></default></users>\n</clickhouse>\n".to_string();
+    let users_xml = "<clickhouse>\n  <profiles><default><distributed_ddl_task_timeout>1800</distributed_ddl_task_timeout></default></profiles>\n</clickhouse>\n".to_string();
     stack.config_maps.push(ConfigMapSpec {
         name: "posthog-clickhouse-config".into(),
         namespace: ns.into(),
