@@ -124,7 +124,9 @@ fn contracts() -> Vec<Contract> {
             user: 1000,
             reads: NONE,
         },
-        // PH bin/docker-worker-beat@06437832: celery beat with RedBeat.
+        // PH bin/docker-worker-beat@06437832: celery beat with RedBeat. No health check
+        // upstream: the script has none and charts-clickhouse beat-deployment.yaml@8e857cd5
+        // sets no probe; POSTHOG_HEARTBEAT (posthog/celery.py@001afef6) is written by a worker.
         Contract {
             workload: "posthog-worker-beat",
             container: "beat",

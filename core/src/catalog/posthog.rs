@@ -919,12 +919,17 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.containers.push(b);
     c.service = false;
     c.security.writable_root_reason = Some(APP_ROOT);
-    let c = singleton(
+    let mut c = singleton(
         c,
         "exactly one Celery beat scheduler may run, or periodic tasks run twice",
     )
     .needs(&["posthog-redis", "posthog-postgres"])
     .scratch("tmp", "/tmp");
+    // Upstream gives beat no health check: bin/docker-worker-beat@06437832 only starts it and
+    // charts-clickhouse beat-deployment.yaml@8e857cd5 sets no probe. Its one heartbeat, the
+    // POSTHOG_HEARTBEAT key, is written by a task beat schedules and a worker runs
+    // (posthog/celery.py@001afef6, "10 sec heartbeat"), so it goes stale when workers stop.
+    c.notes.push("no liveness probe: upstream has no beat-only health signal; the POSTHOG_HEARTBEAT key needs a worker too, so probing it would restart beat for a worker outage");
     stack.components.push(c);
 
     let plugins_res = by_profile(
