@@ -394,8 +394,19 @@ fn posthog_switches_between_cloud_and_self_hosted_keeping_its_data() {
     let before = objects(&r);
     let ns = format!("{}-posthog", r.name);
 
-    // Unconfirmed without a terminal: the list, and nothing written.
+    // Cloud mode needs its project key before anything else is looked at.
     let o = r.run("install", &["--posthog", "cloud"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("required secret values are missing"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(before, objects(&r));
+
+    // Unconfirmed without a terminal: the list, and nothing written.
+    let key = "posthog.cloud.projectApiKey=phc_Qx7Lm2Rt9Vb4Nw8Kd3Hs6Fp1Zc5Yg0Ja2Ue7Oi4Tr9";
+    let o = r.run("install", &["--posthog", "cloud", "--set", key]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -409,13 +420,7 @@ fn posthog_switches_between_cloud_and_self_hosted_keeping_its_data() {
     let o = step(
         &r,
         "self-hosted → cloud",
-        &[
-            "--posthog",
-            "cloud",
-            "--yes",
-            "--set",
-            "posthog.cloud.projectApiKey=phc_Qx7Lm2Rt9Vb4Nw8Kd3Hs6Fp1Zc5Yg0Ja2Ue7Oi4Tr9",
-        ],
+        &["--posthog", "cloud", "--yes", "--set", key],
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
