@@ -30,7 +30,19 @@ pub fn helm() -> Result<PathBuf> {
 }
 
 fn install() -> Result<PathBuf> {
-    let script = crate::repo_root().join("scripts/peers");
+    let dir = run_script("peers")?;
+    if !dir.join("kubectl").is_file() {
+        bail!(
+            "scripts/peers printed {} but it has no kubectl",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Runs `scripts/<name>`, which prints the directory of what it installed as its last line.
+fn run_script(name: &str) -> Result<PathBuf> {
+    let script = crate::repo_root().join("scripts").join(name);
     let out = Command::new("bash")
         .arg(&script)
         .output()
@@ -43,19 +55,11 @@ fn install() -> Result<PathBuf> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let dir = stdout
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .last()
         .map(|l| PathBuf::from(l.trim()))
-        .context("scripts/peers printed nothing")?;
-    if !dir.join("kubectl").is_file() {
-        bail!(
-            "scripts/peers printed {} but it has no kubectl",
-            dir.display()
-        );
-    }
-    Ok(dir)
+        .with_context(|| format!("scripts/{name} printed nothing"))
 }
 
 /// Path of a real `krew` binary, built from the Go module proxy by `scripts/krew` on first
@@ -68,25 +72,7 @@ pub fn krew() -> Result<PathBuf> {
 }
 
 fn build_krew() -> Result<PathBuf> {
-    let script = crate::repo_root().join("scripts/krew");
-    let out = Command::new("bash")
-        .arg(&script)
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed ({}):\n{}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let krew = stdout
-        .lines()
-        .last()
-        .map(|l| PathBuf::from(l.trim()).join("krew"))
-        .context("scripts/krew printed nothing")?;
+    let krew = run_script("krew")?.join("krew");
     if !krew.is_file() {
         bail!(
             "scripts/krew printed a directory without krew: {}",

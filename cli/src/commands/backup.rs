@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::args::{ConfigArgs, Output};
 use crate::cluster::ClusterArgs;
 use crate::streams::{self, Target};
-use crate::{Usage, cluster, config, exit, history, inventory, output};
+use crate::{Usage, cluster, config, exit, history, output};
 
 /// The manifest's file name inside a backup directory.
 pub const MANIFEST: &str = "manifest.json";
@@ -146,12 +146,7 @@ pub async fn installed_stack(
 ) -> anyhow::Result<(kube::Client, voice_core::Stack)> {
     let here = config::load(cfg)?;
     let client = cluster::client(ca).await?;
-    let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());
-    let revisions = history::list(&client, &inv).await?;
-    let stack = match history::current(&revisions) {
-        Some(r) => config::load_document(&r.config, r.selection.clone())?,
-        None => here,
-    };
+    let stack = history::installed(&client, ca, here).await?;
     Ok((client, stack))
 }
 

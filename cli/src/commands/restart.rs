@@ -47,11 +47,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let here = config::load(&args.config)?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());
-    let revisions = history::list(&client, &inv).await?;
-    let stack = match history::current(&revisions) {
-        Some(r) => config::load_document(&r.config, r.selection.clone())?,
-        None => here,
-    };
+    let stack = history::installed(&client, ca, here).await?;
     for name in &args.components {
         if stack.component(name).is_none() {
             return Err(Usage(format!(
