@@ -138,7 +138,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let interval = duration(&args.check_interval)?;
     let dry_run = crate::args::dry_run(args.apply.dry_run.as_deref())?;
     let started = Instant::now();
-    let (here, _) = config::load_recorded(&args.config)?;
+    let here = config::load(&args.config)?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());
     let revisions = history::list(&client, &inv).await?;
