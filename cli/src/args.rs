@@ -109,6 +109,22 @@ pub enum Command {
     Version(crate::commands::version::Args),
 }
 
+impl Command {
+    /// Whether the verb writes to the cluster (so a failure may leave a change half made).
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Install(_)
+                | Command::Rollback(_)
+                | Command::Scale(_)
+                | Command::Restart(_)
+                | Command::Switch(_)
+                | Command::Restore(_)
+                | Command::Uninstall(_)
+        )
+    }
+}
+
 /// Parses `--dry-run[=server]` (absent: a real run).
 pub fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
     match mode {

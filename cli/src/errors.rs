@@ -123,8 +123,9 @@ fn status(s: &kube::core::Status) -> Explained {
 }
 
 /// The whole message for an error whose chain holds a kube-rs error: the contexts (what
-/// failed), the reason in words, the server, the next step, and that nothing is lost.
-pub fn render(e: &anyhow::Error) -> Option<String> {
+/// failed), the reason in words, the server, the next step, and, for a verb that `writes`,
+/// that nothing is lost.
+pub fn render(e: &anyhow::Error, writes: bool) -> Option<String> {
     let kube = e.chain().find_map(|c| c.downcast_ref::<kube::Error>())?;
     let contexts: Vec<String> = e
         .chain()
@@ -142,9 +143,11 @@ pub fn render(e: &anyhow::Error) -> Option<String> {
         let _ = write!(out, "\n  server: {server}");
     }
     let _ = write!(out, "\n  next: {}", x.next);
-    out.push_str(
-        "\n  nothing is lost: what was applied stays, and running the command again resumes",
-    );
+    if writes {
+        out.push_str(
+            "\n  nothing is lost: what was applied stays, and running the command again resumes",
+        );
+    }
     Some(out)
 }
 
@@ -165,7 +168,7 @@ mod tests {
     fn statuses_are_said_in_words_with_a_next_step() {
         let e = anyhow::Error::new(api(404, "NotFound", "namespaces \"x-app\" not found"))
             .context("applying ConfigMap/x-app/y");
-        let text = render(&e).unwrap();
+        let text = render(&e, true).unwrap();
         assert!(
             text.starts_with(
                 "applying ConfigMap/x-app/y: not found: namespaces \"x-app\" not found"
@@ -178,6 +181,8 @@ mod tests {
         );
         assert!(text.contains("nothing is lost"), "{text}");
         assert!(!text.contains("Status {"), "{text}");
+        // A verb that only reads has nothing to lose.
+        assert!(!render(&e, false).unwrap().contains("nothing is lost"));
         let forbidden = explain(&api(
             403,
             "Forbidden",

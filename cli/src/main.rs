@@ -123,6 +123,7 @@ fn main() -> ExitCode {
         return ExitCode::from(complete::run(&argv[2..]));
     }
     let cli = Cli::parse();
+    let writes = cli.command.writes();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -131,7 +132,10 @@ fn main() -> ExitCode {
             {
                 return ExitCode::from(exit::OK);
             }
-            match (e.downcast_ref::<config::BadInput>(), errors::render(&e)) {
+            match (
+                e.downcast_ref::<config::BadInput>(),
+                errors::render(&e, writes),
+            ) {
                 (Some(bad), _) => eprintln!("error: {bad}"),
                 (None, Some(cluster)) => eprintln!("error: {cluster}"),
                 (None, None) => eprintln!("error: {e:#}"),

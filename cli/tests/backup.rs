@@ -304,6 +304,11 @@ fn postgres_rows_come_back_and_a_newer_dump_is_refused() {
     );
     assert!(files.iter().any(|f| f["kind"] == "globals"), "{m}");
     let backup = PathBuf::from(made[0]["path"].as_str().unwrap());
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "a backup is its owner's alone");
+    }
 
     pg.sql("postgres", "DROP DATABASE voiceassistant");
     pg.sql("postgres", "DROP ROLE app");

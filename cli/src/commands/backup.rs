@@ -268,6 +268,13 @@ async fn backup_one(
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let dir = root.join(format!("{}-{name}-{stamp}", stack.config.instance));
     std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // A backup holds the data and the roles' password hashes: readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
     let taken = match engine {
         "postgresql" => backup_postgres(client, &t, &dir).await,
         _ => backup_redis(client, &t, &dir).await,
