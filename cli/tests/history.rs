@@ -41,18 +41,6 @@ fn data_versions(r: &Release) -> Vec<String> {
     v
 }
 
-fn field(r: &Release, ns: &str, kind: &str, name: &str, path: &str) -> String {
-    r.kubectl(&[
-        "get",
-        kind,
-        "-n",
-        &format!("{}-{ns}", r.name),
-        name,
-        "-o",
-        &format!("jsonpath={path}"),
-    ])
-}
-
 #[test]
 fn rollback_restores_the_earlier_objects_and_keeps_the_data() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -65,8 +53,7 @@ fn rollback_restores_the_earlier_objects_and_keeps_the_data() {
     ok(&r, "install", &a);
     let data = data_versions(&r);
     let image = || {
-        field(
-            &r,
+        r.field(
             "app",
             "deployment",
             "model-router",
@@ -187,7 +174,7 @@ fn scale_is_kept_until_a_configuration_says_otherwise() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = Release::new("hist-c");
     ok(&r, "install", &[]);
-    let replicas = || field(&r, "app", "deployment", "model-router", "{.spec.replicas}");
+    let replicas = || r.field("app", "deployment", "model-router", "{.spec.replicas}");
     ok(&r, "scale", &["model-router", "--replicas", "3"]);
     assert_eq!(replicas(), "3");
     // An autoscaler's bounds are not set with --replicas.
@@ -230,8 +217,7 @@ fn a_restart_rolls_once_and_a_later_install_keeps_its_stamp() {
     let r = Release::new("hist-d");
     ok(&r, "install", &[]);
     let generation = || {
-        field(
-            &r,
+        r.field(
             "app",
             "deployment",
             "model-router",
@@ -239,8 +225,7 @@ fn a_restart_rolls_once_and_a_later_install_keeps_its_stamp() {
         )
     };
     let stamp = || {
-        field(
-            &r,
+        r.field(
             "app",
             "deployment",
             "model-router",

@@ -79,27 +79,11 @@ spec:
 }
 
 fn selector_color(r: &Release) -> String {
-    r.kubectl(&[
-        "get",
-        "service",
-        "-n",
-        &r.ns("app"),
-        SVC,
-        "-o",
-        "jsonpath={.spec.selector.color}",
-    ])
+    r.field("app", "service", SVC, "{.spec.selector.color}")
 }
 
 fn deployment(r: &Release, colour: &str, path: &str) -> String {
-    r.kubectl(&[
-        "get",
-        "deployment",
-        "-n",
-        &r.ns("app"),
-        &format!("{SVC}-{colour}"),
-        "-o",
-        &format!("jsonpath={path}"),
-    ])
+    r.field("app", "deployment", &format!("{SVC}-{colour}"), path)
 }
 
 #[test]

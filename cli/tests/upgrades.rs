@@ -144,15 +144,7 @@ fn assert_noop(r: &Release, label: &str, extra: &[&str]) {
 }
 
 fn generation(r: &Release, kind: &str, ns: &str, name: &str) -> String {
-    r.kubectl(&[
-        "get",
-        kind,
-        "-n",
-        &format!("{}-{ns}", r.name),
-        name,
-        "-o",
-        "jsonpath={.metadata.generation}",
-    ])
+    r.field(ns, kind, name, "{.metadata.generation}")
 }
 
 /// `kind/ns/name generation` of every Deployment and StatefulSet of the release.
@@ -682,26 +674,20 @@ fn secret_values_are_checked_before_any_write_and_rotated_only_when_asked() {
     let key = "VOICE_MODEL_ROUTER_SECRET_POSTHOG_API_KEY";
     let app = r.ns("app");
     let stored = || {
-        r.kubectl(&[
-            "get",
+        r.field(
+            "app",
             "secret",
-            "-n",
-            &app,
             "model-router-secret",
-            "-o",
-            "jsonpath={.data.POSTHOG_API_KEY}",
-        ])
+            "{.data.POSTHOG_API_KEY}",
+        )
     };
     let stamp = || {
-        r.kubectl(&[
-            "get",
+        r.field(
+            "app",
             "deployment",
-            "-n",
-            &app,
             "model-router",
-            "-o",
-            "jsonpath={.spec.template.metadata.annotations.checksum/secrets}",
-        ])
+            "{.spec.template.metadata.annotations.checksum/secrets}",
+        )
     };
     let install = |value: Option<&str>, extra: &[&str]| {
         let mut args: Vec<&str> = cloud.to_vec();

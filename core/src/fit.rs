@@ -140,20 +140,25 @@ pub fn pods(sizing: &Sizing, at_max: bool) -> Vec<PodRequest> {
         .collect()
 }
 
-/// First-fit decreasing placement.
-pub fn place(pods: &[PodRequest], nodes: &[NodeCapacity]) -> Placement {
-    let max_cpu = nodes.iter().map(|n| n.cpu.0).max().unwrap_or(1).max(1);
-    let max_mem = nodes.iter().map(|n| n.memory.0).max().unwrap_or(1).max(1);
+/// The pods in first-fit-decreasing order: largest share of the biggest node (CPU or
+/// memory, whichever is larger) first, ties by name for determinism.
+fn largest_first(pods: &[PodRequest], max_cpu: u64, max_mem: u64) -> Vec<&PodRequest> {
+    let share =
+        |p: &PodRequest| (p.cpu.0 as f64 / max_cpu as f64).max(p.memory.0 as f64 / max_mem as f64);
     let mut order: Vec<&PodRequest> = pods.iter().collect();
-    // Largest dominant share first; ties by name for determinism.
     order.sort_by(|a, b| {
-        let share = |p: &PodRequest| {
-            (p.cpu.0 as f64 / max_cpu as f64).max(p.memory.0 as f64 / max_mem as f64)
-        };
         share(b)
             .total_cmp(&share(a))
             .then_with(|| a.pod.cmp(&b.pod))
     });
+    order
+}
+
+/// First-fit decreasing placement.
+pub fn place(pods: &[PodRequest], nodes: &[NodeCapacity]) -> Placement {
+    let max_cpu = nodes.iter().map(|n| n.cpu.0).max().unwrap_or(1).max(1);
+    let max_mem = nodes.iter().map(|n| n.memory.0).max().unwrap_or(1).max(1);
+    let order = largest_first(pods, max_cpu, max_mem);
     let mut used: Vec<(MilliCpu, Bytes, u32)> = vec![(MilliCpu(0), Bytes(0), 0); nodes.len()];
     let mut unplaced = Vec::new();
     for p in order {
@@ -204,16 +209,7 @@ pub fn nodes_needed(pods: &[PodRequest], shape: &NodeShape) -> Option<u32> {
     // First fit onto identical nodes fills them in order, so with `n` nodes it places exactly
     // what it places on the first `n` of unboundedly many: one pass, opening a node when no
     // open one takes the pod, counts the nodes needed.
-    let mut order: Vec<&PodRequest> = pods.iter().collect();
-    let (max_cpu, max_mem) = (shape.cpu.0.max(1), shape.memory.0.max(1));
-    order.sort_by(|a, b| {
-        let share = |p: &PodRequest| {
-            (p.cpu.0 as f64 / max_cpu as f64).max(p.memory.0 as f64 / max_mem as f64)
-        };
-        share(b)
-            .total_cmp(&share(a))
-            .then_with(|| a.pod.cmp(&b.pod))
-    });
+    let order = largest_first(pods, shape.cpu.0.max(1), shape.memory.0.max(1));
     let mut used: Vec<(MilliCpu, Bytes, u32)> = Vec::new();
     for p in order {
         let open = used.iter_mut().find(|u| {

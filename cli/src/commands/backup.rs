@@ -127,16 +127,9 @@ impl Manifest {
     }
 }
 
-/// Which engine a component runs, from its image.
+/// Which engine a component runs (a catalog fact).
 pub fn engine_of(c: &voice_core::catalog::Component) -> Option<&'static str> {
-    let image = c.containers.first()?.image.rsplit('/').next()?;
-    if image.starts_with("postgres:") {
-        Some("postgresql")
-    } else if image.starts_with("redis:") {
-        Some("redis")
-    } else {
-        None
-    }
+    c.engine.map(voice_core::catalog::Engine::as_str)
 }
 
 /// The rollout as installed (the current revision), else the configuration given.

@@ -97,6 +97,18 @@ impl Release {
         let o = child.wait_with_output().expect("wait for kubectl");
         assert!(o.status.success(), "kubectl apply: {}", text(&o));
     }
+    /// `jsonpath` of one object in the release's namespace `ns` (`posthog`, `app`, `infra`).
+    pub fn field(&self, ns: &str, kind: &str, name: &str, jsonpath: &str) -> String {
+        self.kubectl(&[
+            "get",
+            kind,
+            "-n",
+            &self.ns(ns),
+            name,
+            "-o",
+            &format!("jsonpath={jsonpath}"),
+        ])
+    }
     /// The namespace of the release for `ns` (`posthog`, `app`, `infra`).
     pub fn ns(&self, ns: &str) -> String {
         format!("{}-{ns}", self.name)

@@ -81,13 +81,15 @@ pub fn postgres(
     );
     pg.probes.liveness = Some(Probe::new(ready.clone(), (30, 10, 5, 6)));
     pg.probes.readiness = Some(Probe::new(ready, (5, 3, 1, 3)));
-    singleton(
+    let mut c = singleton(
         i.component("database", 70, pg)
             .persistent("data", "/var/lib/postgresql/data", i.size)
             .scratch("run", "/var/run/postgresql")
             .scratch("tmp", "/tmp"),
         "a single PostgreSQL primary without replication",
-    )
+    );
+    c.engine = Some(Engine::Postgresql);
+    c
 }
 
 /// The Redis container's probes: TCP liveness, `PING` readiness.
@@ -120,11 +122,13 @@ pub fn redis(cfg: &Config, i: &Instance<'_>, maxmemory: &str, why: &'static str)
         port: 6379,
     });
     redis_probes(&mut r);
-    singleton(
+    let mut c = singleton(
         i.component("cache", 999, r)
             .persistent("data", "/data", i.size),
         why,
-    )
+    );
+    c.engine = Some(Engine::Redis);
+    c
 }
 
 /// Redis nodes in a Sentinel deployment: one primary, the others replicas.

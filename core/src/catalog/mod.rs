@@ -471,6 +471,28 @@ pub struct Component {
     pub parallel_pods: bool,
     /// The web UI it serves, for `kubectl voice dashboard`.
     pub ui: Option<Ui>,
+    /// The data engine it runs, whose data `kubectl voice backup` can dump.
+    pub engine: Option<Engine>,
+}
+
+/// A data engine with a logical dump and restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// PostgreSQL (`pg_dump`, `pg_restore`).
+    Postgresql,
+    /// Redis (an RDB).
+    Redis,
+}
+
+impl Engine {
+    /// Its name in backup manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Postgresql => "postgresql",
+            Engine::Redis => "redis",
+        }
+    }
 }
 
 /// A web UI a component serves (or, for Kiali, the mesh serves).
@@ -928,6 +950,7 @@ impl Component {
             pod_annotations: Vec::new(),
             parallel_pods: false,
             ui: None,
+            engine: None,
         }
     }
     /// Adds a scratch volume mounted at `path` in the main container.
