@@ -63,10 +63,17 @@ struct Contract {
     ports: &'static [i64],
     /// HTTP paths its probes may use, with the port that serves them.
     health: &'static [(&'static str, i64)],
-    /// The UID the image can run as (checked against the pod's runAsUser).
-    user: i64,
+    /// The UID and GID it runs as: the image's user (checked against runAsUser/runAsGroup).
+    user: (i64, i64),
     /// Files the program reads, as mount paths (a directory or a file).
     reads: &'static [&'static str],
+    /// Paths the program writes: each on a writable volume, or on the root filesystem where
+    /// the image's user owns it ([`OWNED`]).
+    writes: &'static [&'static str],
+    /// `starts`, or `unknown: <why>`; never `starts` without the evidence.
+    verdict: &'static str,
+    /// The upstream facts each field rests on.
+    evidence: &'static str,
 }
 
 const NONE: &[&str] = &[];
@@ -93,66 +100,88 @@ const DJANGO_ENV: &[&str] = &[
     "CLICKHOUSE_LOGS_CLUSTER_HOST",
     "CLICKHOUSE_LOGS_CLUSTER_SECURE",
 ];
+// The app image's user: `groupadd -g 1000 posthog && useradd -r -g posthog posthog`
+// (PH Dockerfile@8cbbcfdc L283-285) over unit:1.33.0-python3.12, whose `unit` user has UID 999
+// (nginx/unit pkg/docker/Dockerfile.python3.12@24ed91f4 L66-68): Debian's useradd -r gives
+// 998, as scripts/test-contracts shows by running those lines.
+const APP: (i64, i64) = (998, 1000);
+// PH Dockerfile.node@f4406a3a L103-105: `useradd -u 1000 -g posthog posthog`.
+const NODE: (i64, i64) = (1000, 1000);
+// PH rust/Dockerfile@1031e7d9 L63 `USER nobody`.
+const NOBODY: (i64, i64) = (65534, 65534);
+
+/// What each image's user owns on its root filesystem: (image repository, path, owner UID,
+/// evidence).
+const OWNED: &[(&str, &str, i64, &str)] = &[
+    (
+        "ghcr.io/posthog/posthog:",
+        "/code",
+        998,
+        "PH Dockerfile@8cbbcfdc L285 `chown posthog:posthog /code`",
+    ),
+    (
+        "ghcr.io/posthog/posthog-node@",
+        "/code",
+        1000,
+        "PH Dockerfile.node@f4406a3a L105 `chown -R posthog:posthog /code`",
+    ),
+];
 
 fn contracts() -> Vec<Contract> {
     vec![
-        // PH bin/docker-server-unit@db0df37f: the default server writes
-        // /docker-entrypoint.d/unit.json (root-owned, Dockerfile@0034da42 ends `USER root`) and
-        // runs `unitd --user root`; USE_GRANIAN=true takes the Granian branch of the same
-        // script (PR #40847; SEALOS sets it). unit.json.tpl@HEAD: 8000 app, 8001 /metrics.
-        // /_health: posthog/urls.py@001afef6.
         Contract {
             workload: "posthog-web",
             container: "web",
             command: &["./bin/docker-server"],
-            env: DJANGO_ENV,
+            env: [DJANGO_ENV, &["GRANIAN_WORKERS"]].concat().leak(),
             env_is: &[("USE_GRANIAN", "true")],
             ports: &[8000, 8001],
             health: &[("/_health", 8000), ("/_livez", 8000), ("/_readyz", 8000)],
-            user: 1000,
+            user: APP,
             reads: NONE,
+            writes: &["/tmp"],
+            verdict: "starts",
+            evidence: "PH bin/docker-server-unit@db0df37f: migrate-check, `PROMETHEUS_MULTIPROC_DIR=$(mktemp -d)` (/tmp), and with USE_GRANIAN=true `granian … --workers $GRANIAN_WORKERS` on 8000 with bin/granian_metrics.py on 8001; its default (NGINX Unit) writes /docker-entrypoint.d/unit.json (root's) and runs `unitd --user root`. SEALOS runs this image's ./bin/docker-server with USE_GRANIAN=true. /_health: posthog/urls.py@001afef6",
         },
-        // PH bin/docker-worker-celery@07510273: migrate-check, then celery -n node@%h.
         Contract {
             workload: "posthog-worker",
             container: "worker",
             command: &["./bin/docker-worker-celery"],
-            env: DJANGO_ENV,
+            env: [
+                DJANGO_ENV,
+                &["WEB_CONCURRENCY", "CELERY_MAX_MEMORY_PER_CHILD"],
+            ]
+            .concat()
+            .leak(),
             env_is: NO_PAIRS,
             ports: &[],
             health: &[],
-            user: 1000,
+            user: APP,
             reads: NONE,
+            writes: NONE,
+            verdict: "starts",
+            evidence: "PH bin/docker-worker-celery@07510273: migrate-check, then `celery -A posthog worker -Ofair -n node@%h` with `--concurrency $WEB_CONCURRENCY` and `--max-memory-per-child $CELERY_MAX_MEMORY_PER_CHILD`; writes no file. SEALOS runs the same celery line in this image",
         },
-        // PH bin/docker-worker-beat@06437832: celery beat with RedBeat. No health check
-        // upstream: the script has none and charts-clickhouse beat-deployment.yaml@8e857cd5
-        // sets no probe; POSTHOG_HEARTBEAT (posthog/celery.py@001afef6) is written by a worker.
         Contract {
             workload: "posthog-worker-beat",
             container: "beat",
-            command: &["celery -A posthog beat", "redbeat.RedBeatScheduler"],
+            command: &["./bin/docker-worker-beat"],
             env: DJANGO_ENV,
             env_is: NO_PAIRS,
             ports: &[],
             health: &[],
-            user: 1000,
+            user: APP,
             reads: NONE,
+            writes: &["/code/celerybeat.pid"],
+            verdict: "starts",
+            evidence: "PH bin/docker-worker-beat@5ad6f772: `rm celerybeat.pid`, `celery -A posthog beat -S redbeat.RedBeatScheduler` in /code (beat's pid file lands there). No health check upstream: charts-clickhouse beat-deployment.yaml@8e857cd5 sets no probe",
         },
-        // PH bin/migrate@022b7d6b; rust/bin/migrate-cyclotron@022b7d6b reads DATABASE_URL.
         Contract {
             workload: "posthog-migrate",
             container: "migrate",
-            command: &[
-                "DATABASE_URL=\"$CYCLOTRON_DATABASE_URL\" sh rust/bin/migrate-cyclotron",
-                "python manage.py migrate",
-                "python manage.py migrate_clickhouse",
-                "run_async_migrations --complete-noop-migrations",
-                "run_async_migrations --check",
-                "python manage.py sync_replicated_schema",
-            ],
+            command: &["./bin/migrate"],
             env: &[
                 "DATABASE_URL",
-                "CYCLOTRON_DATABASE_URL",
                 "CLICKHOUSE_HOST",
                 "CLICKHOUSE_MIGRATIONS_CLUSTER",
                 "KAFKA_HOSTS",
@@ -161,26 +190,26 @@ fn contracts() -> Vec<Contract> {
             env_is: NO_PAIRS,
             ports: &[],
             health: &[],
-            user: 1000,
+            user: APP,
             reads: NONE,
+            writes: &["/tmp"],
+            verdict: "starts",
+            evidence: "the image's own script, as PostHog's chart runs it (charts-clickhouse migrate.job.yaml@81f238b4: `./bin/migrate`). bin/migrate at 86d6812c is not stored; the nearest, PH bin/migrate@8cbbcfdc, runs migrate_clickhouse and sync_replicated_schema in the background, migrate and run_async_migrations (--complete-noop-migrations, --check) in front, `mktemp` for its status file (/tmp), and skips rust/bin, which the image does not ship",
         },
-        // PH docker/clickhouse/docker-entrypoint-initdb.d/init-db.sh@1b56c1bb ends in
-        // `system flush logs`; migration 0159 reads system.crash_log (issue PH#70636).
         Contract {
             workload: "posthog-migrate",
             container: "flush-logs",
             command: &["SELECT 1", "SYSTEM FLUSH LOGS"],
             env: &["CLICKHOUSE_HOST"],
-            env_is: NO_PAIRS,
+            env_is: &[("HOME", "/tmp")],
             ports: &[],
             health: &[],
-            user: 1000,
+            user: APP,
             reads: NONE,
+            writes: NONE,
+            verdict: "starts",
+            evidence: "PH docker/clickhouse/docker-entrypoint-initdb.d/init-db.sh@1b56c1bb ends in `system flush logs`; migration 0159 reads system.crash_log (issue PH#70636). `clickhouse client --query` runs as any user and writes nothing with HOME=/tmp",
         },
-        // PH nodejs/src/config/config.ts@010d71a9: DATABASE_URL required; CYCLOTRON_DATABASE_URL
-        // defaults to localhost; INTERNAL_API_BASE_URL and CAPTURE_INTERNAL_URL default to Cloud
-        // Service names in production. cdp/config.ts@0241415c: CDP_VALKEY_HOST required.
-        // Dockerfile.node@03bc2ff2: WORKDIR /code, CMD node nodejs/dist/index.js, uid 1000.
         Contract {
             workload: "posthog-plugins",
             container: "plugins",
@@ -201,10 +230,12 @@ fn contracts() -> Vec<Contract> {
             env_is: &[("MMDB_FILE_LOCATION", "/share/GeoLite2-City.mmdb")],
             ports: &[6738],
             health: &[("/_health", 6738)],
-            user: 1000,
+            user: NODE,
             reads: &["/share"],
+            writes: &["/code/.tmp/sessions"],
+            verdict: "unknown: the CDP job queue's schema (the cyclotron database) is made by rust/bin/migrate-cyclotron, which none of the four images ships (PH Dockerfile.node@f4406a3a L114-116 copies only rust/cyclotron-node; the app image no rust/), and PH PR 50818 (closed) says the Node service does not start on a fresh install without it",
+            evidence: "PH nodejs/src/config/config.ts@010d71a9: DATABASE_URL required, CYCLOTRON_DATABASE_URL defaults to localhost, INTERNAL_API_BASE_URL and CAPTURE_INTERNAL_URL default to Cloud Service names, SESSION_RECORDING_LOCAL_DIRECTORY `.tmp/sessions` (under /code); cdp/config.ts@0241415c: CDP_VALKEY_HOST required. Dockerfile.node@f4406a3a L76 WORKDIR /code, L138 `CMD [\"node\", \"nodejs/dist/index.js\"]`",
         },
-        // PH rust/Dockerfile@0715cfe1: /bin/sh present, mmdb at /app/share (755), USER nobody.
         Contract {
             workload: "posthog-plugins",
             container: "init-mmdb",
@@ -213,11 +244,26 @@ fn contracts() -> Vec<Contract> {
             env_is: NO_PAIRS,
             ports: &[],
             health: &[],
-            user: 1000,
+            user: NODE,
             reads: NONE,
+            writes: &["/share"],
+            verdict: "starts",
+            evidence: "PH rust/Dockerfile@1031e7d9 L43 debian:bookworm-slim (/bin/sh), L55-56 the database at /app/share (chmod 755, readable by any user)",
         },
-        // PH rust/capture/src/config.rs@00c5d0b7 (REDIS_URL, KAFKA_HOSTS required; ADDRESS
-        // defaults to 127.0.0.1:3000); router.rs@0096a86e: /_liveness, /_readiness, /metrics.
+        Contract {
+            workload: "posthog-plugins",
+            container: "heartbeat",
+            command: &["redis-cli -h", "SET @posthog-plugin-server/ping"],
+            env: NONE,
+            env_is: NO_PAIRS,
+            ports: &[],
+            health: &[],
+            user: NODE,
+            reads: NONE,
+            writes: NONE,
+            verdict: "starts",
+            evidence: "SEALOS's heartbeat sidecar: the Django preflight reads @posthog-plugin-server/ping; redis-cli runs as any user and writes nothing",
+        },
         Contract {
             workload: "posthog-capture",
             container: "capture",
@@ -226,10 +272,12 @@ fn contracts() -> Vec<Contract> {
             env_is: &[("ADDRESS", "0.0.0.0:3000"), ("CAPTURE_MODE", "events")],
             ports: &[3000],
             health: &[("/_liveness", 3000), ("/_readiness", 3000)],
-            user: 1000,
+            user: NOBODY,
             reads: NONE,
+            writes: NONE,
+            verdict: "starts",
+            evidence: "PH rust/capture/src/config.rs@00c5d0b7 (REDIS_URL, KAFKA_HOSTS required; ADDRESS defaults to 127.0.0.1:3000); router.rs@0096a86e: /_liveness, /_readiness, /metrics; rust/Dockerfile@1031e7d9 L63 `USER nobody`, L66 its own entrypoint",
         },
-        // PH docker-compose.base.yml@00cbfd23 replay-capture.
         Contract {
             workload: "posthog-replay-capture",
             container: "capture",
@@ -242,11 +290,12 @@ fn contracts() -> Vec<Contract> {
             ],
             ports: &[3000],
             health: &[("/_liveness", 3000), ("/_readiness", 3000)],
-            user: 1000,
+            user: NOBODY,
             reads: NONE,
+            writes: NONE,
+            verdict: "starts",
+            evidence: "PH docker-compose.base.yml@00cbfd23 replay-capture; as capture",
         },
-        // PH rust/feature-flags/src/config.rs@3b21084e; router.rs@3b21084e serves /metrics only
-        // with ENABLE_METRICS=true.
         Contract {
             workload: "posthog-feature-flags",
             container: "feature-flags",
@@ -262,12 +311,12 @@ fn contracts() -> Vec<Contract> {
             env_is: &[("ADDRESS", "0.0.0.0:3001")],
             ports: &[3001],
             health: &[("/_liveness", 3001), ("/_readiness", 3001)],
-            user: 1000,
+            user: NOBODY,
             reads: NONE,
+            writes: NONE,
+            verdict: "starts",
+            evidence: "PH rust/feature-flags/src/config.rs@3b21084e; router.rs@3b21084e serves /metrics only with ENABLE_METRICS=true; rust/Dockerfile@1031e7d9 L63 `USER nobody`",
         },
-        // PH docker-compose.hobby.yml@00fa00d9 mounts config.d, users.xml,
-        // user_defined_function.xml and posthog/user_scripts into ClickHouse; the Kafka
-        // named collections read KAFKA_HOSTS (config.d/default.xml@10db52b7).
         Contract {
             workload: "posthog-clickhouse",
             container: "clickhouse",
@@ -276,16 +325,17 @@ fn contracts() -> Vec<Contract> {
             env_is: &[("CLICKHOUSE_SKIP_USER_SETUP", "1")],
             ports: &[8123, 9000, 9009],
             health: &[("/ping", 8123)],
-            user: 101,
+            user: (101, 101),
             reads: &[
                 "/etc/clickhouse-server/config.d/posthog-cluster.xml",
                 "/etc/clickhouse-server/users.d",
                 "/etc/clickhouse-server/functions.d",
                 "/var/lib/clickhouse/user_scripts",
             ],
+            writes: &["/var/lib/clickhouse"],
+            verdict: "starts",
+            evidence: "PH docker-compose.hobby.yml@00fa00d9 mounts config.d, users.xml, user_defined_function.xml and posthog/user_scripts; the Kafka named collections read KAFKA_HOSTS (config.d/default.xml@10db52b7); ClickHouse docker/server/Dockerfile.ubuntu@001409ce L20 `useradd -r -g clickhouse --uid=101`",
         },
-        // The app image copies posthog/ whole into /code (PH Dockerfile@0034da42,
-        // `COPY posthog posthog/`), user_scripts included.
         Contract {
             workload: "posthog-clickhouse",
             container: "user-scripts",
@@ -294,8 +344,11 @@ fn contracts() -> Vec<Contract> {
             env_is: NO_PAIRS,
             ports: &[],
             health: &[],
-            user: 101,
+            user: (101, 101),
             reads: NONE,
+            writes: &["/user-scripts"],
+            verdict: "starts",
+            evidence: "PH Dockerfile@8cbbcfdc L336 `COPY --chown=posthog:posthog posthog posthog/` (user_scripts included, readable by others)",
         },
     ]
 }
@@ -457,15 +510,39 @@ fn check_contracts(objects: &[Object]) -> Vec<String> {
                 ));
             }
         }
-        let uid = c
-            .pointer("/securityContext/runAsUser")
-            .or_else(|| pod.pointer("/securityContext/runAsUser"))
-            .and_then(Value::as_i64);
-        if uid != Some(k.user) {
+        let id_of = |field: &str| {
+            c.pointer(&format!("/securityContext/{field}"))
+                .or_else(|| pod.pointer(&format!("/securityContext/{field}")))
+                .and_then(Value::as_i64)
+        };
+        let user = (id_of("runAsUser"), id_of("runAsGroup"));
+        if user != (Some(k.user.0), Some(k.user.1)) {
             out.push(format!(
-                "{id}: runs as {uid:?}, the image runs as {}",
+                "{id}: runs as {user:?}, the image's user is {:?}",
                 k.user
             ));
+        }
+        let root_writable =
+            c.pointer("/securityContext/readOnlyRootFilesystem") != Some(&Value::Bool(true));
+        let image = s(&c, "/image");
+        for w in k.writes {
+            let on_volume = arr(&c, "/volumeMounts").iter().any(|m| {
+                let at = s(m, "/mountPath");
+                m.get("readOnly") != Some(&Value::Bool(true))
+                    && (*w == at || w.starts_with(&format!("{}/", at.trim_end_matches('/'))))
+            });
+            let owned = root_writable
+                && OWNED.iter().any(|(repo, path, uid, _)| {
+                    image.starts_with(repo)
+                        && (w == path || w.starts_with(&format!("{path}/")))
+                        && user.0 == Some(*uid)
+                });
+            if !(on_volume || owned) {
+                out.push(format!(
+                    "{id}: writes {w}, which is not writable as UID {:?}",
+                    user.0
+                ));
+            }
         }
         let mounts: Vec<&str> = arr(&c, "/volumeMounts")
             .iter()
@@ -875,6 +952,65 @@ fn every_posthog_container_meets_its_upstream_contract() {
     }
 }
 
+/// The contract table as markdown: every container with its verdict and evidence.
+fn table() -> String {
+    let mut out = String::from(
+        "# PostHog's containers against their upstream contracts\n\n\
+         Generated from `core/tests/posthog_contract.rs` (`UPDATE_GOLDEN=1 cargo test -p voice-core --test posthog_contract`); \
+         every row is checked against the rendered `small` and `production` profiles, and every path a container calls \
+         against its image by `core/tests/images.rs`. PH = PostHog/posthog.\n\n\
+         | workload/container | command | user (uid:gid) | writes | verdict | evidence |\n|---|---|---|---|---|---|\n",
+    );
+    for k in contracts() {
+        let cell = |x: &str| x.replace('|', "\\|");
+        out.push_str(&format!(
+            "| {}/{} | {} | {}:{} | {} | {} | {} |\n",
+            k.workload,
+            k.container,
+            if k.command.is_empty() {
+                "image entrypoint".to_string()
+            } else {
+                format!("`{}`", cell(&k.command.join(" … ")))
+            },
+            k.user.0,
+            k.user.1,
+            if k.writes.is_empty() {
+                "nothing".to_string()
+            } else {
+                k.writes.join(", ")
+            },
+            cell(k.verdict),
+            cell(k.evidence)
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_contract_table_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/posthog-contracts.md");
+    let want = table();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &want).expect("writing docs/posthog-contracts.md");
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/posthog-contracts.md is stale; run UPDATE_GOLDEN=1 cargo test -p voice-core --test posthog_contract"
+    );
+    // A row says `starts` only when no rule finds fault with it (checked above); an unknown
+    // says why.
+    for k in contracts() {
+        assert!(
+            k.verdict == "starts" || k.verdict.starts_with("unknown: "),
+            "{}/{}: {}",
+            k.workload,
+            k.container,
+            k.verdict
+        );
+    }
+}
+
 #[test]
 fn every_contract_row_names_a_rendered_container() {
     let (_, objects) = &profiles()[1];
@@ -960,13 +1096,14 @@ fn catches_web_on_the_unit_path() {
 }
 
 #[test]
-fn catches_a_migrate_job_that_skips_upstream_steps_or_the_log_flush() {
+fn catches_a_migrate_job_that_copies_steps_or_skips_the_log_flush() {
     let mut o = production();
     let w = workload_mut(&mut o, "posthog-migrate");
+    // Steps copied out of one bin/migrate instead of the image's own script.
     set_script(
         container_mut(w, "migrate"),
-        "python manage.py sync_replicated_schema",
-        "true",
+        "./bin/migrate",
+        "python manage.py migrate --noinput",
     );
     set_script(
         container_mut(w, "flush-logs"),
@@ -974,7 +1111,10 @@ fn catches_a_migrate_job_that_skips_upstream_steps_or_the_log_flush() {
         "SELECT 2",
     );
     let v = check_contracts(&o);
-    assert!(caught(&v, "sync_replicated_schema"), "{v:?}");
+    assert!(
+        caught(&v, "migrate: command lacks `./bin/migrate`"),
+        "{v:?}"
+    );
     assert!(
         caught(&v, "flush-logs: command lacks `SYSTEM FLUSH LOGS`"),
         "{v:?}"
@@ -990,15 +1130,23 @@ fn catches_missing_program_env_ports_probes_and_user() {
     c["readinessProbe"]["httpGet"]["path"] = Value::from("/healthz");
     c["ports"] = serde_json::json!([]);
     w["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = Value::from(0);
+    // Beat as UID 1000 (the old contract's guess): /code is the image user's, 998.
+    workload_mut(&mut o, "posthog-worker-beat")["spec"]["template"]["spec"]["securityContext"]["runAsUser"] =
+        Value::from(1000);
+    // Web with a read-only root: /tmp is still its volume.
+    container_mut(workload_mut(&mut o, "posthog-web"), "web")["securityContext"]["readOnlyRootFilesystem"] =
+        Value::Bool(true);
     let v = check_contracts(&o);
     for needle in [
         "plugins: env CYCLOTRON_DATABASE_URL unset",
         "probe /healthz",
         "port 6738 not declared",
-        "runs as Some(0)",
+        "runs as (Some(0), Some(1000))",
+        "beat: writes /code/celerybeat.pid, which is not writable as UID Some(1000)",
     ] {
         assert!(caught(&v, needle), "{needle}: {v:?}");
     }
+    assert!(!caught(&v, "web: writes"), "{v:?}");
 }
 
 #[test]

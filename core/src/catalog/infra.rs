@@ -371,6 +371,12 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             ProbeCheck::Http("/nacos/actuator/health".into(), 8848),
             (30, 10, 5, 6),
         ));
+        // nacos-group/nacos-k8s helm/values.yaml@6fce81c5: startup 180 s delay + 5 s × 3.
+        n.starts_within(
+            ProbeCheck::Http("/nacos/actuator/health".into(), 8848),
+            (10, 30),
+            "Spring Boot start, then Raft leader election among the peers (upstream's chart allows 195 s)",
+        );
         n.read_only_root = false;
         let mut c = Component::new(
             "nacos",
@@ -415,6 +421,12 @@ fn platform(cfg: &Config, stack: &mut Stack) {
                 port: 3306,
             });
             m.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(3306), (30, 10, 5, 3)));
+            // bitnami/charts bitnami/mysql/values.yaml@5165628a: startup on by default, 115 s.
+            m.starts_within(
+                ProbeCheck::Tcp(3306),
+                (10, 30),
+                "InnoDB replays its redo log before it accepts connections (bitnami's chart allows 115 s on a primary)",
+            );
             m.probes.readiness = Some(Probe::new(
                 ProbeCheck::Exec(
                     [
@@ -615,6 +627,12 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             ProbeCheck::Http("/healthz".into(), 9091),
             (60, 15, 10, 5),
         ));
+        // zilliztech/milvus-helm charts/milvus/values.yaml@98324768: liveness 90 + 30 × 5.
+        m.starts_within(
+            ProbeCheck::Http("/healthz".into(), 9091),
+            (10, 30),
+            "Milvus loads collection metadata from etcd and segments from MinIO before it is healthy (upstream's chart allows 240 s)",
+        );
         m.read_only_root = false;
         let mut c = Component::new(
             "milvus",
@@ -681,6 +699,13 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             ProbeCheck::Http("/_cluster/health?local=true".into(), 9200),
             (60, 10, 5, 6),
         ));
+        // bitnami/charts bitnami/elasticsearch/values.yaml@5165628a: liveness after 180 s
+        // (PR #19677: "avoid restarts during the cluster bootstrap stage").
+        e.starts_within(
+            ProbeCheck::Http("/_cluster/health?local=true".into(), 9200),
+            (10, 30),
+            "the JVM starts, then the node recovers its local shards (bitnami's chart waits 230 s)",
+        );
         e.read_only_root = false;
         let mut c = Component::new(
             "elasticsearch",
@@ -745,6 +770,11 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             ProbeCheck::Http("/ping".into(), 8123),
             (10, 5, 3, 3),
         ));
+        ch.starts_within(
+            ProbeCheck::Http("/ping".into(), 8123),
+            (10, 90),
+            super::CLICKHOUSE_START,
+        );
         ch.read_only_root = false;
         let mut c = Component::new(
             "clickhouse",
@@ -830,6 +860,13 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         ];
         k.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(9092), (60, 10, 5, 6)));
         k.probes.readiness = Some(Probe::new(ProbeCheck::Tcp(9092), (30, 10, 5, 6)));
+        // The port stays closed while logs recover (strimzi-kafka-operator#1645; bitnami's
+        // chart keeps liveness off the port for the same reason).
+        k.starts_within(
+            ProbeCheck::Tcp(9092),
+            (10, 60),
+            "after an unclean shutdown the broker recovers every log segment before it opens its port",
+        );
         k.read_only_root = false;
         let mut c = Component::new(
             "kafka",

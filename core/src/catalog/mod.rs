@@ -8,7 +8,7 @@
 pub mod engines;
 pub mod infra;
 mod model_router;
-mod posthog;
+pub mod posthog;
 pub mod voiceassistant;
 
 use std::collections::BTreeMap;
@@ -182,6 +182,18 @@ pub struct Probes {
     pub readiness: Option<Probe>,
     /// Hold the other probes until the app has started.
     pub startup: Option<Probe>,
+    /// Why the startup probe's budget (period × failures) is what it is.
+    pub startup_why: Option<&'static str>,
+}
+
+impl Probes {
+    /// Seconds the startup probe allows before the container is restarted (period ×
+    /// failures), if it has one.
+    pub fn startup_budget(&self) -> Option<i32> {
+        self.startup
+            .as_ref()
+            .map(|p| p.initial_delay + p.period * p.failure_threshold)
+    }
 }
 
 /// Where an environment variable's value comes from.
@@ -251,6 +263,49 @@ pub struct Container {
     pub read_only_root: bool,
     /// Seconds to sleep in preStop before SIGTERM (lets endpoints drain).
     pub pre_stop_sleep: Option<i64>,
+    /// A pre-forking server: how many processes it starts, derived from the CPU limit.
+    pub processes: Option<Processes>,
+}
+
+/// How a pre-forking server (Granian, Celery's prefork pool) is told its process count, and
+/// what each process costs. The count follows the container's CPU limit, never the node's:
+/// left to their defaults these servers fork per CPU they see, which in a container is the
+/// node's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Processes {
+    /// The environment variable the image's start script reads for the count.
+    pub env: &'static str,
+    /// Processes per whole CPU of the limit (at least one process in all).
+    pub per_cpu: u32,
+    /// Processes that run beside the counted ones (a parent, a metrics server).
+    pub extra: u32,
+    /// Resident memory each process needs, counted ones and extra alike.
+    pub footprint: Bytes,
+    /// An environment variable that caps each child's memory in KiB (its share of the
+    /// limit), so a growing child is replaced before the container is killed.
+    pub child_cap_env: Option<&'static str>,
+    /// Where the variable and the footprint come from.
+    pub source: &'static str,
+}
+
+impl Processes {
+    /// The process count for a CPU limit: `per_cpu` per whole CPU, at least one.
+    pub fn count(&self, cpu_limit: MilliCpu) -> u32 {
+        let whole = u32::try_from(cpu_limit.0 / 1000).unwrap_or(u32::MAX);
+        whole.saturating_mul(self.per_cpu).max(1)
+    }
+    /// The memory `count` processes and the extra ones need.
+    pub fn memory(&self, count: u32) -> Bytes {
+        Bytes(
+            self.footprint
+                .0
+                .saturating_mul(u64::from(count + self.extra)),
+        )
+    }
+    /// Each process's share of a memory limit, in KiB (the child cap).
+    pub fn share_kib(&self, count: u32, limit: Bytes) -> u64 {
+        limit.0 / u64::from(count + self.extra) / 1024
+    }
 }
 
 impl Container {
@@ -269,6 +324,7 @@ impl Container {
             mounts: Vec::new(),
             read_only_root: true,
             pre_stop_sleep: None,
+            processes: None,
         }
     }
     /// Adds a literal environment variable.
@@ -295,6 +351,28 @@ impl Container {
             read_only: false,
         });
         self
+    }
+    /// Gives a slow starter a startup probe of `check` every `period` seconds for
+    /// `failures` tries: liveness and readiness wait until it passes, so liveness never kills
+    /// a start in progress (their initial delays go). `why` is the budget's reason.
+    pub fn starts_within(
+        &mut self,
+        check: ProbeCheck,
+        (period, failures): (i32, i32),
+        why: &'static str,
+    ) {
+        let timeout = match &check {
+            ProbeCheck::Exec(_) => 15,
+            _ => 5,
+        };
+        self.probes.startup = Some(Probe::new(check, (0, period, timeout, failures)));
+        self.probes.startup_why = Some(why);
+        for p in [&mut self.probes.liveness, &mut self.probes.readiness]
+            .into_iter()
+            .flatten()
+        {
+            p.initial_delay = 0;
+        }
     }
     /// Sets the shell command `sh -c <script>`.
     pub fn shell(mut self, script: &str) -> Self {
@@ -335,8 +413,10 @@ pub struct Storage {
 /// why a component departs from a read-only root filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Security {
-    /// runAsUser and runAsGroup.
+    /// runAsUser.
     pub uid: i64,
+    /// runAsGroup.
+    pub gid: i64,
     /// fsGroup for volumes.
     pub fs_group: i64,
     /// Why a container needs a writable root filesystem, if one does.
@@ -384,6 +464,11 @@ pub struct Autoscale {
     /// Bounds and targets.
     pub hpa: crate::config::Hpa,
 }
+
+/// Why a ClickHouse server may take up to 15 minutes to answer `/ping`: it loads every table's
+/// metadata and data parts first (Altinity/clickhouse-operator#1068: a maintainer's 600 s
+/// delay + 30 s × 10 for large data).
+pub const CLICKHOUSE_START: &str = "ClickHouse loads every table's metadata and data parts before it answers /ping; with many parts that takes minutes (Altinity's operator issue 1068 recommends up to 900 s)";
 
 /// A one-shot Job's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -473,6 +558,8 @@ pub struct Component {
     pub ui: Option<Ui>,
     /// The data engine it runs, whose data `kubectl voice backup` can dump.
     pub engine: Option<Engine>,
+    /// Labels on the workload object (not its pods), e.g. the PostHog release it runs.
+    pub labels: Vec<(&'static str, String)>,
 }
 
 /// A data engine with a logical dump and restore.
@@ -718,7 +805,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     add_all(cfg, &mut stack);
     voiceassistant::finish(&mut stack);
     stack.catalog = stack.components.as_slice().into();
-    let mut diags = Vec::new();
+    let mut diags = posthog::check(cfg);
     // Unknown names past the diagnostics limit are counted, not matched against the catalog;
     // one line says how many (so the listed ones and that line fit the limit).
     let mut unknown = 0usize;
@@ -840,11 +927,40 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             format!("{} more unknown components", unknown - limit),
         ));
     }
+    diags.extend(process_room(&stack));
     if diags.is_empty() {
         Ok(stack)
     } else {
         Err(diags)
     }
+}
+
+/// Every pre-forking container's memory limit holds the processes its CPU limit starts.
+fn process_room(stack: &Stack) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for c in &stack.components {
+        for k in c.containers.iter().chain(&c.init_containers) {
+            let Some(p) = &k.processes else { continue };
+            let limits = k.resources.limits;
+            let n = p.count(limits.cpu);
+            let need = p.memory(n);
+            if need > limits.memory {
+                out.push(Diagnostic::at_value(
+                    &format!("components.{}.resources", c.name),
+                    format!(
+                        "{}: a CPU limit of {} starts {n} process(es) ({}={n}{}), which need {need} at {} each; the memory limit is {}: raise limits.memory to {need} or lower limits.cpu",
+                        c.name,
+                        limits.cpu,
+                        p.env,
+                        if p.extra > 0 { format!(", plus {} beside them", p.extra) } else { String::new() },
+                        p.footprint,
+                        limits.memory
+                    ),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// [`all_component_names`], computed once per process (it loads every profile).
@@ -893,6 +1009,7 @@ pub fn all_component_names() -> Vec<String> {
 pub fn restricted(uid: i64) -> Security {
     Security {
         uid,
+        gid: uid,
         fs_group: uid,
         writable_root_reason: None,
     }
@@ -951,6 +1068,7 @@ impl Component {
             parallel_pods: false,
             ui: None,
             engine: None,
+            labels: Vec::new(),
         }
     }
     /// Adds a scratch volume mounted at `path` in the main container.

@@ -197,6 +197,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ProbeCheck::Http("/health".into(), 8080),
         (5, 5, 3, 24),
     ));
+    m.probes.startup_why = Some(
+        "two minutes to read its provider config and reach PostgreSQL and Redis (the reference Deployment's startup budget)",
+    );
     m.probes.liveness = Some(Probe::new(
         ProbeCheck::Http("/health".into(), 8080),
         (30, 30, 5, 3),

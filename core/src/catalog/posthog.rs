@@ -15,21 +15,129 @@ use super::*;
 use crate::config::{Config, Posthog, SelfHosted};
 use crate::quantity::Bytes;
 
-// One PostHog release: the images the Sealos template
-// (labring-actions/templates@075f60b0, template/posthog/index.yaml) pulled together. The app
-// image is the full-commit tag of PostHog/posthog 86d6812c; the Node and Rust images are the
-// digests that template pulled beside it (ghcr tags Rust images `sha-<7>` only on commits that
-// touch `rust/**`, so `sha-86d6812` is not known to exist; a digest names exactly what was
-// pulled). Override with `posthog.images.*` to move to a newer known-good release.
+/// One PostHog release: four images built together, and who ran them together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Release {
+    /// `YYYY.MM.DD-<commit>`: the date and commit of the app image.
+    pub version: &'static str,
+    /// Django app image (web, worker, beat, migrations; ClickHouse's UDF executables).
+    pub app: &'static str,
+    /// Node services image (plugins).
+    pub node: &'static str,
+    /// Rust capture image (capture, replay-capture).
+    pub capture: &'static str,
+    /// Rust feature-flags image (also the GeoLite database's source).
+    pub feature_flags: &'static str,
+    /// Where the four were run together, `repository:path@commit`.
+    pub source: &'static str,
+}
 
-/// Django app image (web, worker, beat, migrations; ClickHouse's UDF executables).
-pub const APP_IMAGE: &str = "ghcr.io/posthog/posthog:86d6812c7de75c6c869b935e17baf45bf295bfd5";
-/// Node services image, by the digest the Sealos template pulled.
-pub const NODE_IMAGE: &str = "ghcr.io/posthog/posthog-node@sha256:fd156e690ca1bb7cc1abd370e513ac532c57726ee11029721623f0db5b90b72a";
-/// Rust capture image, by the digest the Sealos template pulled.
-pub const CAPTURE_IMAGE: &str = "ghcr.io/posthog/posthog/capture@sha256:864754478dbbd589f17cb4543d07e1b0f63acbca8e0bceca13de10669500375b";
-/// Rust feature-flags image, by the digest the Sealos template pulled.
-pub const FLAGS_IMAGE: &str = "ghcr.io/posthog/posthog/feature-flags@sha256:1e79e6e7e5b58da18e27ebdf0ef9b41d6c04136eac42bb9490e73a9a62f94f65";
+/// The PostHog releases kubectl-voice knows, oldest first; the last is the default. Each was
+/// audited container by container (`core/tests/posthog_contract.rs`); a release enters this
+/// table only with its contracts checked again.
+///
+/// 2026.02.12-86d6812: the Sealos template (labring-actions/templates
+/// template/posthog/index.yaml@075f60b0, added by 23978e32 on 2026-02-12) runs exactly these.
+/// The app image is the full-commit tag of PostHog/posthog 86d6812c; the Node and Rust images
+/// are the digests pulled beside it (ghcr tags Rust images `sha-<7>` only on commits that touch
+/// `rust/**`, so `sha-86d6812` is not known to exist; a digest names exactly what was pulled).
+pub const RELEASES: &[Release] = &[Release {
+    version: "2026.02.12-86d6812",
+    app: "ghcr.io/posthog/posthog:86d6812c7de75c6c869b935e17baf45bf295bfd5",
+    node: "ghcr.io/posthog/posthog-node@sha256:fd156e690ca1bb7cc1abd370e513ac532c57726ee11029721623f0db5b90b72a",
+    capture: "ghcr.io/posthog/posthog/capture@sha256:864754478dbbd589f17cb4543d07e1b0f63acbca8e0bceca13de10669500375b",
+    feature_flags: "ghcr.io/posthog/posthog/feature-flags@sha256:1e79e6e7e5b58da18e27ebdf0ef9b41d6c04136eac42bb9490e73a9a62f94f65",
+    source: "labring-actions/templates:template/posthog/index.yaml@075f60b0",
+}];
+
+/// The label on every PostHog workload naming the release it runs; install reads it back to
+/// tell an upgrade from a downgrade.
+pub const VERSION_LABEL: &str = "kubectl-voice.io/posthog-version";
+
+/// The release a configuration runs: its name and four images (the user's own when
+/// `posthog.images` is set).
+pub fn release(ph: &SelfHosted) -> (String, [String; 4]) {
+    let newest = RELEASES[RELEASES.len() - 1];
+    let known = ph
+        .version
+        .as_deref()
+        .and_then(|v| RELEASES.iter().find(|r| r.version == v))
+        .copied()
+        .unwrap_or(newest);
+    let version = ph.version.clone().unwrap_or_else(|| newest.version.into());
+    let images = match &ph.images {
+        Some(i) => {
+            [&i.app, &i.node, &i.capture, &i.feature_flags].map(|x| x.clone().unwrap_or_default())
+        }
+        None => [known.app, known.node, known.capture, known.feature_flags].map(String::from),
+    };
+    (version, images)
+}
+
+/// What `posthog.version` and `posthog.images` say together, checked against the releases
+/// kubectl-voice knows.
+pub(super) fn check(cfg: &Config) -> Vec<Diagnostic> {
+    let Posthog::SelfHosted(ph) = &cfg.posthog else {
+        return Vec::new();
+    };
+    let Some(v) = &ph.version else {
+        return Vec::new();
+    };
+    let known = RELEASES.iter().find(|r| r.version == v);
+    let names: Vec<&str> = RELEASES.iter().map(|r| r.version).collect();
+    let mut out = Vec::new();
+    match (&ph.images, known) {
+        (None, None) => out.push(Diagnostic::at_value(
+            "posthog.version",
+            format!(
+                "kubectl-voice knows no PostHog release `{v}` (known: {}); to run your own, set all four posthog.images",
+                names.join(", ")
+            ),
+        )),
+        (Some(i), Some(r))
+            if [&i.app, &i.node, &i.capture, &i.feature_flags].map(Option::as_deref)
+                != [r.app, r.node, r.capture, r.feature_flags].map(Some) =>
+        {
+            out.push(Diagnostic::at_value(
+                "posthog.version",
+                format!("`{v}` is a release kubectl-voice knows, with other images than these; give your own release its own name, or drop posthog.images"),
+            ))
+        }
+        (Some(i), _) => {
+            // A commit tag on the app image must be the commit the name gives.
+            let commit = v.split_once('-').map_or("", |(_, c)| c);
+            let tag = i.app.as_deref().map(image_version).unwrap_or_default();
+            let hex = (7..=40).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_hexdigit());
+            if hex && !(tag.starts_with(commit) || commit.starts_with(&tag)) {
+                out.push(Diagnostic::at_value(
+                    "posthog.version",
+                    format!("`{v}` names commit {commit}, but posthog.images.app is built from {tag}"),
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The app image's user and group. Its Dockerfile runs `groupadd -g 1000 posthog && useradd -r
+/// -g posthog posthog` (PostHog/posthog Dockerfile@8cbbcfdc L283-285) on top of
+/// `unit:1.33.0-python3.12`, whose Dockerfile already took UID 999 for `unit`
+/// (nginx/unit pkg/docker/Dockerfile.python3.12@24ed91f4 L66-68); Debian's `useradd -r` takes
+/// the highest free system UID, 998 (`scripts/test-contracts` runs those lines). /code is
+/// `chown posthog:posthog` and every copied tree `--chown=posthog:posthog`.
+pub const APP_USER: (i64, i64) = (998, 1000);
+/// The Node image's user: `useradd -u 1000 -g posthog posthog`, `chown -R posthog:posthog
+/// /code` (PostHog/posthog Dockerfile.node@f4406a3a L103-105).
+pub const NODE_USER: (i64, i64) = (1000, 1000);
+/// The Rust images' user: `USER nobody` (PostHog/posthog rust/Dockerfile@1031e7d9 L63).
+pub const RUST_USER: (i64, i64) = (65534, 65534);
+
+/// Django's resident memory per process: the Sealos template runs this release's web with one
+/// Granian worker in a 1Gi request, and its worker with one Celery child in 512Mi; PostHog/posthog
+/// issue 3888 measured about 800 MB for a whole idle web container.
+const DJANGO_PROCESS: Bytes = Bytes::gi(1);
+const CELERY_PROCESS: Bytes = Bytes::mi(512);
 const ZOOKEEPER_IMAGE: &str = "zookeeper:3.9.3";
 const REDPANDA_IMAGE: &str = "docker.redpanda.com/redpandadata/redpanda:v25.1.9";
 const CLICKHOUSE_IMAGE: &str = "clickhouse/clickhouse-server:25.6.13.41";
@@ -173,10 +281,6 @@ fn udf_xml() -> String {
     out
 }
 
-/// The migrations Job's script: bin/migrate@022b7d6b step by step. rust/bin/migrate-cyclotron
-/// reads DATABASE_URL, so it gets the cyclotron database's URL.
-pub const MIGRATE_SCRIPT: &str = "set -e\nDATABASE_URL=\"$CYCLOTRON_DATABASE_URL\" sh rust/bin/migrate-cyclotron\npython manage.py migrate --noinput\npython manage.py migrate_clickhouse\npython manage.py run_async_migrations --complete-noop-migrations\npython manage.py run_async_migrations --check\npython manage.py sync_replicated_schema\n";
-
 fn fqdn(name: &str, ns: &str) -> String {
     format!("{name}.{ns}.svc.cluster.local")
 }
@@ -188,12 +292,19 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     };
     let ns = cfg.namespaces.posthog.as_str();
     let p = cfg.profile;
-    let img =
-        |pin: &Option<String>, default: &str| with_registry(cfg, pin.as_deref().unwrap_or(default));
-    let app_image = img(&ph.images.app, APP_IMAGE);
-    let node_image = img(&ph.images.node, NODE_IMAGE);
-    let capture_image = img(&ph.images.capture, CAPTURE_IMAGE);
-    let flags_image = img(&ph.images.feature_flags, FLAGS_IMAGE);
+    let (version, images) = release(ph);
+    let [app_image, node_image, capture_image, flags_image] =
+        images.map(|i| with_registry(cfg, &i));
+    // Every workload of the release carries its name, read back by install.
+    let versioned = |mut c: Component| {
+        c.labels.push((VERSION_LABEL, version.clone()));
+        c
+    };
+    let run_as = |c: &mut Component, (uid, gid): (i64, i64)| {
+        c.security.uid = uid;
+        c.security.gid = gid;
+        c.security.fs_group = gid;
+    };
     let h = |n: &str| fqdn(n, ns);
     let redis_url = format!("redis://{}:6379/", h("posthog-redis"));
     let kafka = format!("{}:9092", h("posthog-kafka"));
@@ -340,12 +451,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 "OBJECT_STORAGE_SECRET_ACCESS_KEY",
             );
         c.env_from.push(EnvFrom::Config(CONFIG.into()));
-        // Django, NGINX Unit and Celery write pid files, sockets and compiled caches inside the image.
+        // The image's scripts write into /code, which its user owns (beat's celerybeat.pid).
         c.read_only_root = false;
         c
     };
     const APP_ROOT: &str =
-        "the PostHog app image writes pid files, Unit's control socket and caches inside /code";
+        "the app image's scripts write into /code, which its user owns (beat's celerybeat.pid)";
 
     // --- Stateful tier -------------------------------------------------------------------
     let pg_res = by_profile(
@@ -497,6 +608,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ProbeCheck::Http("/v1/status/ready".into(), 9644),
         (5, 5, 3, 3),
     ));
+    // redpanda-data/helm-charts charts/redpanda/values.yaml@7ace9c21: 1 s + 10 s × 120.
+    k.starts_within(
+        ProbeCheck::Http("/v1/status/ready".into(), 9644),
+        (10, 120),
+        "Redpanda replays its Raft logs before it reports ready (its chart allows 20 minutes)",
+    );
     k.read_only_root = false;
     let mut c = Component::new(
         "posthog-kafka",
@@ -588,6 +705,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ProbeCheck::Http("/ping".into(), 8123),
         (5, 5, 3, 3),
     ));
+    ch.starts_within(
+        ProbeCheck::Http("/ping".into(), 8123),
+        (10, 90),
+        CLICKHOUSE_START,
+    );
     ch.read_only_root = false;
     for (volume, path) in [
         (
@@ -770,9 +892,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             res("500m", "1Gi", "2", "4Gi"),
         ),
     );
-    // What upstream's bin/migrate@022b7d6b runs, with the cyclotron step pointed at its own
-    // database (the script defaults to DATABASE_URL, which is the app's).
-    j = j.shell(MIGRATE_SCRIPT);
+    // The image's own script, as PostHog's chart runs it (charts/posthog/templates/
+    // migrate.job.yaml@81f238b4): its steps are the image's, whatever the release.
+    j.command = vec!["./bin/migrate".into()];
     // Migration 0159 reads system.crash_log, which exists only after a log flush (upstream's
     // docker/clickhouse/docker-entrypoint-initdb.d/init-db.sh@1b56c1bb ends in one).
     let flush = Container::new(
@@ -794,15 +916,17 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     );
     c.containers.push(j);
     c.init_containers.push(flush);
+    run_as(&mut c, APP_USER);
     c.job = Some(JobSpec {
         backoff_limit: 3,
         active_deadline: 3600,
     });
     c.security.writable_root_reason = Some(APP_ROOT);
-    c.notes.push("Django, ClickHouse and async migrations; a fresh install applies thousands of migrations, so the deadline is an hour");
+    c.notes.push("runs the image's ./bin/migrate (Django, ClickHouse and async migrations); a fresh install applies thousands of migrations, so the deadline is an hour");
+    c.notes.push("the image ships no rust/bin, so its bin/migrate skips the cyclotron job-queue schema (PostHog's PR 50818, closed: the Node service needs it on a fresh install)");
     stack
         .components
-        .push(c.needs(&DATA_TIER).scratch("tmp", "/tmp"));
+        .push(versioned(c.needs(&DATA_TIER).scratch("tmp", "/tmp")));
 
     // --- Applications --------------------------------------------------------------------
     let web_res = by_profile(
@@ -816,6 +940,16 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     // The start script's Granian branch: its default (NGINX Unit) writes unit.json into the
     // root-owned /docker-entrypoint.d and runs `unitd --user root`, which UID 1000 cannot.
     w = w.env("USE_GRANIAN", "true");
+    // bin/docker-server-unit@db0df37f: `GRANIAN_WORKERS=${GRANIAN_WORKERS:-4}`, plus the
+    // metrics server it starts beside them (bin/granian_metrics.py).
+    w.processes = Some(Processes {
+        env: "GRANIAN_WORKERS",
+        per_cpu: 1,
+        extra: 1,
+        footprint: DJANGO_PROCESS,
+        child_cap_env: None,
+        source: "PostHog/posthog bin/docker-server-unit@db0df37f (GRANIAN_WORKERS, default 4)",
+    });
     w.ports.push(Port {
         name: "http",
         port: 8000,
@@ -828,6 +962,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ProbeCheck::Http("/_health".into(), 8000),
         (10, 10, 5, 30),
     ));
+    w.probes.startup_why = Some(
+        "the start script checks migrations (Django loads once) before the server loads it again and listens",
+    );
     w.probes.liveness = Some(Probe::new(
         ProbeCheck::Http("/_health".into(), 8000),
         (0, 30, 5, 3),
@@ -847,17 +984,18 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         1000,
     );
     c.containers.push(w);
+    run_as(&mut c, APP_USER);
     c.replicas = by_profile(p, 1, 1, 2);
     c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.metrics = Some(("metrics", "/metrics"));
     c.security.writable_root_reason = Some(APP_ROOT);
     c.ingress = Some(ingress(cfg, ph));
-    stack.components.push(
+    stack.components.push(versioned(
         c.with_ui("posthog", 8000, "/")
             .needs(&DATA_TIER)
             .needs(&["posthog-plugins", "posthog-feature-flags"])
             .scratch("tmp", "/tmp"),
-    );
+    ));
 
     let worker_res = by_profile(
         p,
@@ -867,14 +1005,28 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     );
     let mut w = app("worker", worker_res);
     w.command = vec!["./bin/docker-worker-celery".into()];
-    w.probes.liveness = Some(Probe::new(
-        ProbeCheck::Exec(vec![
-            "sh".into(),
-            "-c".into(),
-            "celery -A posthog inspect ping -d \"node@$(hostname)\" --timeout 10".into(),
-        ]),
-        (60, 60, 15, 3),
-    ));
+    let ping = ProbeCheck::Exec(vec![
+        "sh".into(),
+        "-c".into(),
+        "celery -A posthog inspect ping -d \"node@$(hostname)\" --timeout 10".into(),
+    ]);
+    w.probes.liveness = Some(Probe::new(ping.clone(), (60, 60, 15, 3)));
+    w.starts_within(
+        ping,
+        (30, 20),
+        "the start script checks migrations (Django loads once), then Celery loads Django again and forks its children before the node answers a ping: minutes on a slow node",
+    );
+    // bin/docker-worker-celery@07510273: `--concurrency $WEB_CONCURRENCY` (else Celery forks
+    // one child per CPU it sees: the node's) and `--max-memory-per-child
+    // $CELERY_MAX_MEMORY_PER_CHILD` (KiB); the parent process runs beside the children.
+    w.processes = Some(Processes {
+        env: "WEB_CONCURRENCY",
+        per_cpu: 1,
+        extra: 1,
+        footprint: CELERY_PROCESS,
+        child_cap_env: Some("CELERY_MAX_MEMORY_PER_CHILD"),
+        source: "PostHog/posthog bin/docker-worker-celery@07510273 (WEB_CONCURRENCY, CELERY_MAX_MEMORY_PER_CHILD)",
+    });
     let mut c = Component::new(
         "posthog-worker",
         Group::Posthog,
@@ -885,17 +1037,18 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         1000,
     );
     c.containers.push(w);
+    run_as(&mut c, APP_USER);
     c.service = false;
     c.replicas = by_profile(p, 1, 1, 2);
     c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.security.writable_root_reason = Some(APP_ROOT);
     c.notes
         .push("Celery workers without the scheduler: beat runs once, in posthog-worker-beat");
-    stack.components.push(
+    stack.components.push(versioned(
         c.needs(&DATA_TIER)
             .needs(&["posthog-plugins"])
             .scratch("tmp", "/tmp"),
-    );
+    ));
 
     let mut b = app(
         "beat",
@@ -906,7 +1059,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             res("100m", "256Mi", "500m", "512Mi"),
         ),
     );
-    b = b.shell("rm -f /tmp/celerybeat.pid\nexec celery -A posthog beat -S redbeat.RedBeatScheduler --pidfile /tmp/celerybeat.pid");
+    // The image's own script (bin/docker-worker-beat@5ad6f772): it removes a stale
+    // celerybeat.pid and starts beat with RedBeat, whose pid file lands in /code.
+    b.command = vec!["./bin/docker-worker-beat".into()];
     let mut c = Component::new(
         "posthog-worker-beat",
         Group::Posthog,
@@ -917,6 +1072,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         1000,
     );
     c.containers.push(b);
+    run_as(&mut c, APP_USER);
     c.service = false;
     c.security.writable_root_reason = Some(APP_ROOT);
     let mut c = singleton(
@@ -930,7 +1086,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     // POSTHOG_HEARTBEAT key, is written by a task beat schedules and a worker runs
     // (posthog/celery.py@001afef6, "10 sec heartbeat"), so it goes stale when workers stop.
     c.notes.push("no liveness probe: upstream has no beat-only health signal; the POSTHOG_HEARTBEAT key needs a worker too, so probing it would restart beat for a worker outage");
-    stack.components.push(c);
+    stack.components.push(versioned(c));
 
     let plugins_res = by_profile(
         p,
@@ -956,6 +1112,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         port: 6738,
     });
     n.probes.startup = Some(Probe::new(ProbeCheck::Tcp(6738), (10, 10, 3, 30)));
+    n.probes.startup_why = Some(
+        "the plugin server connects Kafka, Redis, PostgreSQL and ClickHouse before it listens",
+    );
     n.probes.liveness = Some(Probe::new(ProbeCheck::Tcp(6738), (0, 20, 3, 3)));
     n.probes.readiness = Some(Probe::new(
         ProbeCheck::Http("/_health".into(), 6738),
@@ -990,7 +1149,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         "plugin-server",
         WorkloadKind::Deployment,
         Tier::App,
-        1000,
+        NODE_USER.0,
     );
     c.containers.push(n);
     c.containers.push(hb);
@@ -1004,11 +1163,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.notes.push("the heartbeat sidecar writes @posthog-plugin-server/ping, which newer plugin servers no longer do and the Django preflight still checks");
     c.notes
         .push("init-mmdb copies GeoLite2-City.mmdb out of the feature-flags image into /share");
-    stack.components.push(
+    stack.components.push(versioned(
         c.needs(&DATA_TIER)
             .needs(&["posthog-web", "posthog-capture"])
             .scratch("tmp", "/tmp"),
-    );
+    ));
 
     let small_rust = by_profile(
         p,
@@ -1059,12 +1218,13 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             1000,
         );
         c.containers.push(k);
+        run_as(&mut c, RUST_USER);
         c.replicas = by_profile(p, 1, 1, 2);
         c.pdb_min_available = (c.replicas > 1).then_some(1);
         c.metrics = Some(("http", "/metrics"));
         stack
             .components
-            .push(c.needs(&["posthog-kafka", "posthog-redis"]));
+            .push(versioned(c.needs(&["posthog-kafka", "posthog-redis"])));
     }
 
     let mut f = Container::new("feature-flags", &flags_image, small_rust)
@@ -1103,12 +1263,13 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         1000,
     );
     c.containers.push(f);
+    run_as(&mut c, RUST_USER);
     c.replicas = by_profile(p, 1, 1, 2);
     c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.metrics = Some(("http", "/metrics"));
     stack
         .components
-        .push(c.needs(&["posthog-postgres", "posthog-redis"]));
+        .push(versioned(c.needs(&["posthog-postgres", "posthog-redis"])));
 }
 
 /// The public Ingress: capture paths to capture, `/s` to replay-capture, `/flags` to

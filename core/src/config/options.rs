@@ -103,7 +103,12 @@ pub struct PosthogOptions {
     pub site_url: Option<String>,
     /// PostHog Cloud settings.
     pub cloud: Option<PosthogCloudOptions>,
-    /// Image pins (tag or digest) for self-hosted PostHog.
+    /// The PostHog release to run, `YYYY.MM.DD-<commit>`: one of the releases kubectl-voice
+    /// knows (default the newest; `kubectl voice plan` names it), or your own with all four
+    /// `images`. A newer release runs its migrations before web, worker and plugins roll; an
+    /// older one than the databases have seen is refused.
+    pub version: Option<String>,
+    /// Your own PostHog release: all four images, by tag or digest, named by `version`.
     pub images: Option<PosthogImagesOptions>,
     /// Django SECRET_KEY to use instead of a generated one (at least 32 characters). Prefer
     /// `existingSecret`: values here are never rendered or printed, but live in this file.
@@ -163,8 +168,8 @@ pub enum CloudRegion {
     Eu,
 }
 
-/// Image pins for self-hosted PostHog: full references with a tag or digest; `latest` and
-/// untagged references are rejected.
+/// The four images of one PostHog release: full references with a tag or digest; `latest`
+/// and untagged references are rejected. Set all four, with `posthog.version`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -182,8 +182,10 @@ pub struct SelfHosted {
     pub domain: String,
     /// SITE_URL.
     pub site_url: String,
-    /// Image pins; `None` uses the catalog's pin.
-    pub images: PosthogImagesOptions,
+    /// The release asked for (`YYYY.MM.DD-<commit>`); `None`: the catalog's newest.
+    pub version: Option<String>,
+    /// The images of a release of the user's own; `None`: the catalog's release.
+    pub images: Option<PosthogImagesOptions>,
     /// User-supplied Django secret.
     pub secret_key: Option<SecretValue>,
     /// Existing Secret to use instead of a generated one.
@@ -403,6 +405,32 @@ pub fn check_dns_subdomain(v: &str) -> Result<(), String> {
     v.split('.').try_for_each(check_dns_label)
 }
 
+/// A PostHog release name: `YYYY.MM.DD-<commit>`, the date and (at least 7 hex digits of) the
+/// commit of its app image.
+pub fn check_release_name(v: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "`{v}` is not a PostHog release name: write `YYYY.MM.DD-<commit>`, the date and at least 7 hex digits of the commit of the app image (example: 2026.02.12-86d6812)"
+        )
+    };
+    let (date, commit) = v.split_once('-').ok_or_else(bad)?;
+    let parts: Vec<&str> = date.split('.').collect();
+    let date_ok = matches!(parts.as_slice(), [y, m, d]
+        if y.len() == 4 && m.len() == 2 && d.len() == 2
+            && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            && (1..=12).contains(&m.parse::<u8>().unwrap_or(0))
+            && (1..=31).contains(&d.parse::<u8>().unwrap_or(0)));
+    let commit_ok = (7..=40).contains(&commit.len())
+        && commit
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if date_ok && commit_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
 /// Checks an image reference: `[registry/]repository(:tag|@sha256:<64 hex>)`, pinned, not `latest`.
 pub fn check_image(v: &str) -> Result<(), String> {
     let (name, digest) = match v.split_once('@') {
@@ -506,15 +534,29 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             if ph.site_url.is_some() {
                 ctx.url("posthog.siteUrl", &site_url);
             }
-            let images = ph.images.clone().unwrap_or_default();
-            for (field, v) in [
-                ("app", &images.app),
-                ("node", &images.node),
-                ("capture", &images.capture),
-                ("featureFlags", &images.feature_flags),
-            ] {
-                if let Some(v) = v {
-                    ctx.image(&format!("posthog.images.{field}"), v);
+            if let Some(v) = &ph.version
+                && let Err(why) = check_release_name(v)
+            {
+                ctx.err("posthog.version", why);
+            }
+            if let Some(images) = &ph.images {
+                let mut missing = Vec::new();
+                for (field, v) in [
+                    ("app", &images.app),
+                    ("node", &images.node),
+                    ("capture", &images.capture),
+                    ("featureFlags", &images.feature_flags),
+                ] {
+                    match v {
+                        Some(v) => ctx.image(&format!("posthog.images.{field}"), v),
+                        None => missing.push(field),
+                    }
+                }
+                if !missing.is_empty() {
+                    ctx.err("posthog.images", format!("a PostHog release is four images built together; set {} too, or drop posthog.images to run a release kubectl-voice knows", missing.join(", ")));
+                }
+                if ph.version.is_none() {
+                    ctx.err("posthog.images", "name this release in posthog.version (`YYYY.MM.DD-<commit>`: the date and commit of its app image), so upgrades and downgrades can be told apart");
                 }
             }
             if let Some(k) = &ph.secret_key
@@ -534,7 +576,8 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             Posthog::SelfHosted(SelfHosted {
                 domain,
                 site_url,
-                images,
+                version: ph.version.clone(),
+                images: ph.images.clone(),
                 secret_key: ph.secret_key.clone().map(SecretValue),
                 existing_secret: ph.existing_secret.clone(),
                 redis_sentinel: ph.redis.as_ref().and_then(|r| r.sentinel).unwrap_or(false),

@@ -216,7 +216,7 @@ impl Object {
 
 /// The standard labels of a component.
 pub fn labels(stack: &Stack, c: &Component) -> Map {
-    BTreeMap::from([
+    let mut l = BTreeMap::from([
         ("app.kubernetes.io/name".into(), owned(&c.name)),
         (
             "app.kubernetes.io/instance".into(),
@@ -226,7 +226,11 @@ pub fn labels(stack: &Stack, c: &Component) -> Map {
         ("app.kubernetes.io/part-of".into(), c.part_of.into()),
         ("app.kubernetes.io/version".into(), c.version().into()),
         ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
-    ])
+    ]);
+    for (k, v) in &c.labels {
+        l.insert((*k).into(), owned(v));
+    }
+    l
 }
 
 /// The labels that select a component's pods.

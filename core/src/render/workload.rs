@@ -72,7 +72,7 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
         PullPolicy::Always => "Always",
         PullPolicy::Never => "Never",
     };
-    let env: Vec<core::EnvVar> = c
+    let mut env: Vec<core::EnvVar> = c
         .env
         .iter()
         .map(|e| match &e.value {
@@ -106,6 +106,21 @@ fn container(stack: &Stack, c: &catalog::Container) -> core::Container {
             },
         })
         .collect();
+    if let Some(p) = &c.processes {
+        let limits = c.resources.limits;
+        let n = p.count(limits.cpu);
+        let mut literal = |name: &'static str, value: String| {
+            env.push(core::EnvVar {
+                name: name.into(),
+                value: Some(value.into()),
+                ..Default::default()
+            })
+        };
+        literal(p.env, n.to_string());
+        if let Some(cap) = p.child_cap_env {
+            literal(cap, p.share_kib(n, limits.memory).to_string());
+        }
+    }
     let env_from: Vec<core::EnvFromSource> = c
         .env_from
         .iter()
@@ -289,7 +304,7 @@ fn template(
             security_context: Some(core::PodSecurityContext {
                 run_as_non_root: Some(true),
                 run_as_user: Some(c.security.uid),
-                run_as_group: Some(c.security.uid),
+                run_as_group: Some(c.security.gid),
                 fs_group: Some(c.security.fs_group),
                 seccomp_profile: Some(core::SeccompProfile {
                     type_: "RuntimeDefault".into(),
