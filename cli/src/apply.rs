@@ -484,6 +484,8 @@ pub struct Prepared {
     pub replicas: BTreeMap<String, Replicas>,
     /// ResourceQuotas the plan lowers: the limits held until the workloads have shrunk.
     pub quotas: BTreeMap<String, serde_json::Value>,
+    /// What the run does to the PostHog release the databases have seen.
+    pub posthog: voice_core::upgrade::PosthogChange,
 }
 
 impl Prepared {
@@ -570,6 +572,20 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
             }
         }
     }
+    // The releases the PostHog workloads name, a failed upgrade's migrations Job included.
+    let seen: Vec<String> = members
+        .iter()
+        .filter(|m| matches!(m.kind.as_str(), "Deployment" | "Job"))
+        .filter_map(|m| {
+            m.object
+                .metadata
+                .labels
+                .as_ref()?
+                .get(voice_core::catalog::posthog::VERSION_LABEL)
+                .cloned()
+        })
+        .collect();
+    let posthog = voice_core::upgrade::posthog(&seen, stack);
     Ok(Prepared {
         objects,
         scope,
@@ -579,6 +595,7 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
         upgrades,
         replicas,
         quotas,
+        posthog,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod apply;
 mod args;
+mod backups;
 mod cluster;
 mod commands;
 mod complete;

@@ -128,6 +128,9 @@ pub struct Plan {
     pub instance: String,
     /// PostHog mode.
     pub posthog: &'static str,
+    /// The self-hosted PostHog release (`YYYY.MM.DD-<commit>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub posthog_release: Option<String>,
     /// The parts this run acts on (absent: everything).
     #[serde(skip_serializing_if = "Selection::is_everything")]
     pub selection: Selection,
@@ -371,6 +374,10 @@ pub fn plan_with_objects(stack: &Stack, nodes: &[NodeCapacity], objects: &[Objec
             Posthog::SelfHosted(_) => "self-hosted",
             Posthog::Cloud(_) => "cloud",
             Posthog::Disabled => "disabled",
+        },
+        posthog_release: match &stack.config.posthog {
+            Posthog::SelfHosted(ph) => Some(crate::catalog::posthog::release(ph).0),
+            _ => None,
         },
         selection: stack.selection.clone(),
         waves: waves(stack, objects),

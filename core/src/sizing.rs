@@ -66,6 +66,42 @@ pub struct ComponentSize {
     pub pod: PodSize,
     /// Persistent storage per replica.
     pub storage: Bytes,
+    /// The processes a pre-forking container starts, derived from its CPU limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<ProcessCount>,
+}
+
+/// How many processes a pre-forking container starts, and the memory they need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessCount {
+    /// Container.
+    pub container: String,
+    /// The variable that sets the count.
+    pub env: &'static str,
+    /// Processes it counts.
+    pub count: u32,
+    /// Processes beside them.
+    pub extra: u32,
+    /// Memory they need in all, within the container's limit.
+    pub memory: Bytes,
+    /// The container's limits the count and the need are checked against.
+    pub limits: Resources,
+}
+
+fn process_count(c: &Component) -> Option<ProcessCount> {
+    c.containers.iter().find_map(|k| {
+        let p = k.processes.as_ref()?;
+        let count = p.count(k.resources.limits.cpu);
+        Some(ProcessCount {
+            container: k.name.clone(),
+            env: p.env,
+            count,
+            extra: p.extra,
+            memory: p.memory(count),
+            limits: k.resources.limits,
+        })
+    })
 }
 
 /// Totals of a set of components at a replica count.
@@ -147,6 +183,7 @@ pub fn size(stack: &Stack) -> Sizing {
             max_replicas: c.max_replicas() + standby(c),
             pod: pod_size(c),
             storage: c.storage.iter().map(|s| s.size).sum(),
+            processes: process_count(c),
         })
         .collect();
     let mut namespaces: Vec<NamespaceTotals> = Vec::new();

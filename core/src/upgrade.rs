@@ -2,11 +2,74 @@
 //! management policy and claim templates are immutable: an apply that changes them is
 //! rejected. [`statefulset`] compares a planned StatefulSet with the live one before any
 //! write, so install can name each such change with the way out instead of stopping
-//! half-way.
+//! half-way. [`posthog`] tells a PostHog upgrade (its migrations run forward, first) from a
+//! downgrade (refused: the databases have seen newer migrations).
 
 use serde_json::Value;
 
+use crate::catalog::{Group, Stack, posthog};
+use crate::config::Posthog;
 use crate::quantity::Bytes;
+
+/// What a run does to the PostHog release its databases have seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PosthogChange {
+    /// Nothing to compare: no release runs yet, or this run does not write PostHog.
+    None,
+    /// The release that runs.
+    Same,
+    /// A newer release: its migrations Job runs before web, worker and plugins roll.
+    Upgrade {
+        /// The newest release the databases have seen.
+        from: String,
+        /// The planned release.
+        to: String,
+    },
+    /// An older release than the databases have seen: Django's migrations run forward only.
+    Downgrade {
+        /// The newest release the databases have seen.
+        from: String,
+        /// The planned release.
+        to: String,
+    },
+    /// Another release of the same date: which one is newer cannot be told.
+    Unordered {
+        /// The newest release the databases have seen.
+        from: String,
+        /// The planned release.
+        to: String,
+    },
+}
+
+/// Compares the planned PostHog release with `seen`, the releases named by the live PostHog
+/// workloads' [`posthog::VERSION_LABEL`] (a migrations Job of a failed upgrade counts: its
+/// migrations may have run). Releases order by the date their names begin with.
+pub fn posthog(seen: &[String], stack: &Stack) -> PosthogChange {
+    let Posthog::SelfHosted(ph) = &stack.config.posthog else {
+        return PosthogChange::None;
+    };
+    let writes = stack
+        .components
+        .iter()
+        .any(|c| c.group == Group::Posthog && stack.selection.includes(c));
+    let date = |v: &str| v.split_once('-').map_or(v, |(d, _)| d).to_string();
+    let Some(newest) = seen.iter().max_by_key(|v| date(v)) else {
+        return PosthogChange::None;
+    };
+    if !writes {
+        return PosthogChange::None;
+    }
+    let (to, _) = posthog::release(ph);
+    let (from, newest_date) = (newest.clone(), date(newest));
+    match date(&to).cmp(&newest_date) {
+        std::cmp::Ordering::Greater => PosthogChange::Upgrade { from, to },
+        std::cmp::Ordering::Less => PosthogChange::Downgrade { from, to },
+        std::cmp::Ordering::Equal if seen.iter().all(|v| date(v) != newest_date || *v == to) => {
+            PosthogChange::Same
+        }
+        std::cmp::Ordering::Equal => PosthogChange::Unordered { from, to },
+    }
+}
 
 /// How a planned StatefulSet differs from the live one in its immutable fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -270,5 +333,63 @@ mod tests {
         let mut renamed = sts("10Gi", "16.4", None);
         renamed["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] = json!("pgdata");
         assert!(statefulset(&renamed, &live).immutable[0].contains("[data] to [pgdata]"));
+    }
+
+    fn stack(sets: &[&str]) -> Stack {
+        let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
+        crate::load(&crate::Input {
+            yaml: "",
+            profile: Some(crate::ProfileName::Small),
+            sets: &sets,
+        })
+        .expect("stack")
+    }
+
+    #[test]
+    fn posthog_releases_order_by_date_and_never_go_back() {
+        let default = stack(&[]);
+        let v = |x: &[&str]| x.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+        let shipped = "2026.02.12-86d6812";
+        assert_eq!(posthog(&[], &default), PosthogChange::None);
+        assert_eq!(posthog(&v(&[shipped]), &default), PosthogChange::Same);
+        assert_eq!(
+            posthog(&v(&["2025.11.03-aaaaaaa"]), &default),
+            PosthogChange::Upgrade {
+                from: "2025.11.03-aaaaaaa".into(),
+                to: shipped.into()
+            }
+        );
+        // A failed upgrade's Job beside the old web: the newer one counts.
+        assert_eq!(
+            posthog(&v(&[shipped, "2026.07.14-1e7b36e"]), &default),
+            PosthogChange::Downgrade {
+                from: "2026.07.14-1e7b36e".into(),
+                to: shipped.into()
+            }
+        );
+        assert_eq!(
+            posthog(&v(&["2026.02.12-0000000"]), &default),
+            PosthogChange::Unordered {
+                from: "2026.02.12-0000000".into(),
+                to: shipped.into()
+            }
+        );
+        // A run that leaves PostHog alone, or PostHog Cloud, changes nothing.
+        let skip = stack(&[]);
+        let mut skip = skip;
+        skip.selection =
+            crate::selection::Selection::parse(&[], &["posthog".into()]).expect("a selection");
+        assert_eq!(
+            posthog(&v(&["2030.01.01-bbbbbbb"]), &skip),
+            PosthogChange::None
+        );
+        let cloud = stack(&[
+            "posthog.mode=cloud",
+            "posthog.cloud.projectApiKey=phc_abcdefghijkl",
+        ]);
+        assert_eq!(
+            posthog(&v(&["2030.01.01-bbbbbbb"]), &cloud),
+            PosthogChange::None
+        );
     }
 }

@@ -11,6 +11,7 @@ use crate::output::{confirm, print};
 use crate::{
     Usage, apply, cluster, config, exit, history, inventory, lock, prune, secrets, statefulsets,
 };
+use voice_core::upgrade::PosthogChange;
 
 /// The flags of `kubectl voice install`.
 #[derive(Debug, clap::Args)]
@@ -54,6 +55,12 @@ pub struct ApplyFlags {
     /// never changed.
     #[arg(long)]
     pub rotate: bool,
+    /// Upgrade PostHog to a newer release without first backing up its PostgreSQL.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Where the backup before a PostHog upgrade goes (as `kubectl voice backup --dir`).
+    #[arg(long, value_name = "DIR", default_value = "voice-backups")]
+    pub backup_dir: PathBuf,
     /// Revisions kept in the history.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub history_max: usize,
@@ -89,6 +96,44 @@ pub struct Change {
     pub scaled: Option<Vec<history::Override>>,
 }
 
+/// Says what the run does to the PostHog release; refuses a downgrade, and an upgrade that
+/// would not wait for its migrations, before any write. `true`: the direction cannot be told
+/// and the run must be confirmed.
+fn posthog_release(
+    stack: &voice_core::Stack,
+    change: &PosthogChange,
+    no_wait: bool,
+) -> anyhow::Result<bool> {
+    match change {
+        PosthogChange::Downgrade { from, to } => Err(Usage(format!(
+            "PostHog {to} is older than {from}, whose migrations have run on its databases, and Django's migrations only run forward; nothing was applied.\n\
+             To stay on {from}, set posthog.version: {from}. To go back to {to}, restore the PostHog PostgreSQL backup taken before the upgrade \
+             (`kubectl voice restore <dir>/{}-posthog-postgres-<time> --yes`; install keeps one in --backup-dir, voice-backups by default), then install {to}",
+            stack.config.instance
+        ))
+        .into()),
+        PosthogChange::Upgrade { from, to } | PosthogChange::Unordered { from, to } if no_wait => {
+            Err(Usage(format!(
+                "PostHog {from} → {to} runs its migrations before web, worker and plugins roll, which --no-wait would not wait for (their start scripts check migrations and exit); nothing was applied: run again without --no-wait"
+            ))
+            .into())
+        }
+        PosthogChange::Upgrade { from, to } => {
+            eprintln!(
+                "PostHog {from} → {to}: the migrations Job of {to} runs, and only then web, worker and plugins roll"
+            );
+            Ok(false)
+        }
+        PosthogChange::Unordered { from, to } => {
+            eprintln!(
+                "PostHog {from} → {to}: both releases carry the same date, so whether this goes back cannot be told; Django's migrations only run forward"
+            );
+            Ok(true)
+        }
+        PosthogChange::None | PosthogChange::Same => Ok(false),
+    }
+}
+
 fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool> {
     if yes || dry_run {
         return Ok(true);
@@ -122,6 +167,8 @@ pub async fn apply_configuration(
         history_max,
         force_unlock,
         rotate,
+        no_backup,
+        backup_dir,
         yes,
         output,
     } = flags.clone();
@@ -226,13 +273,15 @@ pub async fn apply_configuration(
             history::show(&s.value)
         );
     }
+    let unordered = posthog_release(&stack, &prepared.posthog, no_wait)?;
     let destructive = !prepared.prune.delete.is_empty()
         || (recreate_statefulsets && blocked.is_some())
         || !undone.is_empty()
+        || unordered
         || force_unlock;
     if destructive
         && !confirm_or_stop(
-            "this run would delete, re-create or scale back the objects listed above, or take over the lock",
+            "this run would delete, re-create or scale back the objects listed above, change PostHog's release in an order that cannot be told, or take over the lock",
             yes,
             dry_run,
         )?
@@ -240,6 +289,25 @@ pub async fn apply_configuration(
         return Ok(exit::BAD_INPUT);
     }
 
+    // A PostHog upgrade keeps the way back: its PostgreSQL, dumped before the first write.
+    if let PosthogChange::Upgrade { from, to } | PosthogChange::Unordered { from, to } =
+        &prepared.posthog
+        && !no_backup
+        && !dry_run
+    {
+        let mut progress = crate::progress::Progress::new(output != Output::Table);
+        progress.start(&format!(
+            "backing up posthog-postgres before PostHog {from} → {to}"
+        ));
+        let (dir, m) = crate::backups::backup_one(&client, &stack, "posthog-postgres", &backup_dir)
+            .await
+            .context("the backup of posthog-postgres before the PostHog upgrade failed, so nothing was applied; fix the cause, or pass --no-backup to upgrade without one")?;
+        progress.done(&format!(
+            "backed up posthog-postgres ({}) into {}",
+            crate::backups::human_bytes(m.bytes()),
+            dir.display()
+        ));
+    }
     // The revision is written before the first write, as pending, unless nothing about the
     // configuration changed since the last one.
     let (objects, _) = apply::planned(&stack, &inv);

@@ -79,8 +79,13 @@ pub fn human(plan: &Plan, nodes: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Profile {} · PostHog {} · instance {}\n",
-        plan.profile, plan.posthog, plan.instance
+        "Profile {} · PostHog {}{} · instance {}\n",
+        plan.profile,
+        plan.posthog,
+        plan.posthog_release
+            .as_deref()
+            .map_or_else(String::new, |r| format!(" {r}")),
+        plan.instance
     );
     let rows = plan
         .sizing
@@ -134,6 +139,36 @@ pub fn human(plan: &Plan, nodes: &str) -> String {
         rows,
     ));
     out.push_str("\n(per-pod figures per component; namespace and total rows sum long-running pods, Jobs excluded)\n\n");
+    let forking: Vec<String> = plan
+        .sizing
+        .components
+        .iter()
+        .filter_map(|c| {
+            let p = c.processes.as_ref()?;
+            Some(format!(
+                "  {}/{}: {}={}, one per whole CPU of its {} CPU limit (at least one){}; they need {} of its {} memory limit",
+                c.name,
+                p.container,
+                p.env,
+                p.count,
+                p.limits.cpu,
+                if p.extra > 0 {
+                    format!(", and {} more process(es) run beside them", p.extra)
+                } else {
+                    String::new()
+                },
+                p.memory,
+                p.limits.memory
+            ))
+        })
+        .collect();
+    if !forking.is_empty() {
+        let _ = writeln!(out, "Processes (from each CPU limit, never the node's):");
+        for l in forking {
+            let _ = writeln!(out, "{l}");
+        }
+        out.push('\n');
+    }
 
     let f = &plan.fit;
     let shape = f

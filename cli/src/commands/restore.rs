@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use super::backup::{self, Manifest, PG_ENV, REDIS_ENV, major};
 use crate::args::{ConfigArgs, duration};
+use crate::backups::{self as backup, Manifest, PG_ENV, REDIS_ENV, major};
 use crate::cluster::ClusterArgs;
 use crate::streams::{self, Target};
 use crate::{Usage, exit, output};

@@ -1488,4 +1488,182 @@ mod tests {
             "{e}"
         );
     }
+
+    fn env_of<'a>(c: &'a Container, name: &str) -> Option<&'a str> {
+        c.env
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| match &e.value {
+                EnvValue::Literal(v) => Some(v.as_str()),
+                _ => None,
+            })
+    }
+
+    /// The rendered value of an environment variable of a component's main container.
+    fn rendered_env(s: &Stack, component: &str, name: &str) -> Option<String> {
+        let objects = crate::render::render(s);
+        let o = objects
+            .iter()
+            .find(|o| o.kind == "Deployment" && o.name == component)?;
+        let v = o.value();
+        v["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()?
+            .iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str().map(str::to_string))
+    }
+
+    #[test]
+    fn process_counts_follow_the_cpu_limit_not_the_node() {
+        // One CPU: one Granian worker, one Celery child.
+        let one = stack(
+            ProfileName::Small,
+            &[
+                "components.posthog-web.resources.limits.cpu=1",
+                "components.posthog-worker.resources.limits.cpu=1",
+            ],
+        );
+        assert_eq!(
+            rendered_env(&one, "posthog-web", "GRANIAN_WORKERS").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            rendered_env(&one, "posthog-worker", "WEB_CONCURRENCY").as_deref(),
+            Some("1")
+        );
+        // Each child's cap is its share of the limit (4Gi over the child and the parent).
+        assert_eq!(
+            rendered_env(&one, "posthog-worker", "CELERY_MAX_MEMORY_PER_CHILD").as_deref(),
+            Some("2097152")
+        );
+        // Eight CPUs with room for them: eight of each.
+        let eight = stack(
+            ProfileName::Small,
+            &[
+                "components.posthog-web.resources.limits.cpu=8",
+                "components.posthog-web.resources.limits.memory=9Gi",
+                "components.posthog-worker.resources.limits.cpu=8",
+                "components.posthog-worker.resources.limits.memory=5Gi",
+            ],
+        );
+        assert_eq!(
+            rendered_env(&eight, "posthog-web", "GRANIAN_WORKERS").as_deref(),
+            Some("8")
+        );
+        assert_eq!(
+            rendered_env(&eight, "posthog-worker", "WEB_CONCURRENCY").as_deref(),
+            Some("8")
+        );
+        // Half a CPU still runs one process.
+        let half = Processes {
+            env: "X",
+            per_cpu: 1,
+            extra: 0,
+            footprint: Bytes::mi(1),
+            child_cap_env: None,
+            source: "",
+        };
+        assert_eq!(half.count(crate::quantity::MilliCpu(500)), 1);
+        // The catalog never sets the count itself: it is derived at render.
+        let web = one.component("posthog-web").expect("web");
+        assert_eq!(env_of(web.main(), "GRANIAN_WORKERS"), None);
+    }
+
+    #[test]
+    fn a_memory_limit_too_small_for_the_processes_is_refused() {
+        let e = load(
+            ProfileName::Small,
+            &[
+                "components.posthog-web.resources.limits.cpu=8",
+                "components.posthog-web.resources.limits.memory=4Gi",
+            ],
+        )
+        .expect_err("8 workers do not fit 4Gi");
+        let d =
+            e.0.iter()
+                .find(|d| d.path == "components.posthog-web.resources")
+                .unwrap_or_else(|| panic!("{e}"));
+        for needle in [
+            "starts 8 process(es)",
+            "GRANIAN_WORKERS=8",
+            "need 9Gi",
+            "4Gi",
+        ] {
+            assert!(d.message.contains(needle), "{needle}: {}", d.message);
+        }
+        // Every profile as shipped holds its processes.
+        for p in crate::config::PROFILES {
+            stack(p, &[]);
+        }
+    }
+
+    #[test]
+    fn the_release_is_one_of_the_table_or_four_images_with_a_name() {
+        let newest = RELEASES[RELEASES.len() - 1];
+        let s = stack(ProfileName::Small, &[]);
+        let web = s.component("posthog-web").expect("web");
+        assert_eq!(web.main().image, newest.app);
+        for c in [
+            "posthog-web",
+            "posthog-worker",
+            "posthog-plugins",
+            "posthog-capture",
+        ] {
+            let c = s.component(c).expect(c);
+            assert!(
+                c.labels
+                    .iter()
+                    .any(|(k, v)| *k == VERSION_LABEL && v == newest.version),
+                "{}",
+                c.name
+            );
+        }
+        let bad = |sets: &[&str], needle: &str| {
+            let e = load(ProfileName::Small, sets).expect_err(needle);
+            assert!(
+                e.0.iter().any(|d| d.message.contains(needle)),
+                "{needle}: {e}"
+            );
+        };
+        bad(
+            &["posthog.version=2030.01.01-abcdef0"],
+            "knows no PostHog release",
+        );
+        bad(&["posthog.version=latest"], "is not a PostHog release name");
+        bad(
+            &[
+                "posthog.images.app=ghcr.io/posthog/posthog:1e7b36ebe0da38a738fed250d175809a899ef422",
+            ],
+            "set node, capture, featureFlags too",
+        );
+        let own = [
+            "posthog.images.app=ghcr.io/posthog/posthog:1e7b36ebe0da38a738fed250d175809a899ef422",
+            "posthog.images.node=ghcr.io/posthog/posthog-node:sha-82ea668",
+            "posthog.images.capture=ghcr.io/posthog/posthog/capture@sha256:8b07f51be1a8983c4d171b443a58c0deb3ab1e6e15202729cde85c3fa280b3e5",
+            "posthog.images.featureFlags=ghcr.io/posthog/posthog/feature-flags@sha256:97e4dfeed9770be6cbd70c6422c7d72b566409e3f15a50c57dfd3f61c32366cc",
+        ];
+        bad(&own, "name this release in posthog.version");
+        let mut with = own.to_vec();
+        with.push("posthog.version=2026.07.14-82ea668");
+        bad(
+            &with,
+            "names commit 82ea668, but posthog.images.app is built from 1e7b36eb",
+        );
+        with.pop();
+        with.push("posthog.version=2026.02.12-86d6812");
+        bad(&with, "a release kubectl-voice knows, with other images");
+        with.pop();
+        with.push("posthog.version=2026.07.14-1e7b36e");
+        let s = stack(ProfileName::Small, &with);
+        let plugins = s.component("posthog-plugins").expect("plugins");
+        assert_eq!(
+            plugins.main().image,
+            "ghcr.io/posthog/posthog-node:sha-82ea668"
+        );
+        assert!(
+            plugins
+                .labels
+                .contains(&(VERSION_LABEL, "2026.07.14-1e7b36e".into()))
+        );
+    }
 }
