@@ -506,3 +506,175 @@ fn prune_deletes_only_old_complete_backups() {
     assert!(out.contains("older-postgres"), "{out}");
     assert_eq!(names(), ["new-redis", "partial"]);
 }
+
+/// A newer PostHog release: the name and the four images of a release of one's own.
+const NEWER: &[&str] = &[
+    "--set",
+    "posthog.version=2026.07.14-1e7b36e",
+    "--set",
+    "posthog.images.app=ghcr.io/posthog/posthog:1e7b36ebe0da38a738fed250d175809a899ef422",
+    "--set",
+    "posthog.images.node=ghcr.io/posthog/posthog-node:sha-82ea668",
+    "--set",
+    "posthog.images.capture=ghcr.io/posthog/posthog/capture@sha256:f0deecf3312e98262ed936dd28899f1b412e19e23184177bf8fb469b2472fb98",
+    "--set",
+    "posthog.images.featureFlags=ghcr.io/posthog/posthog/feature-flags@sha256:97e4dfeed9770be6cbd70c6422c7d72b566409e3f15a50c57dfd3f61c32366cc",
+];
+
+/// The namespace's events, in the order the API server stored them, as
+/// `reason kind name message` lines, from a watch that runs until dropped.
+struct Events {
+    child: Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Events {
+    fn watch(r: &Release, ns: &str) -> Events {
+        use std::io::BufRead as _;
+        let mut child = Command::new(common::kubectl())
+            .args(["get", "events", "-n", ns, "--watch", "-o"])
+            .arg(
+                "jsonpath={.reason} {.involvedObject.kind} {.involvedObject.name} {.message}{\"\\n\"}",
+            )
+            .env("KUBECONFIG", &r.kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubectl get events --watch");
+        let out = child.stdout.take().expect("stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(l);
+            }
+        });
+        // The first install left events: their listing says the watch is up.
+        for _ in 0..200 {
+            if !lines.lock().unwrap().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Events { child, lines }
+    }
+    fn stop(mut self) -> Vec<String> {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn a_posthog_upgrade_is_backed_up_and_migrated_before_web_rolls_and_no_downgrade_is_written() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pg = Pg::start();
+    pg.sql("postgres", "CREATE DATABASE posthog");
+    pg.sql(
+        "posthog",
+        "CREATE TABLE posthog_team (id int PRIMARY KEY, name text); \
+         INSERT INTO posthog_team SELECT g, 'team ' || g FROM generate_series(1, 50) g",
+    );
+    let r = Release::new("bk-ph");
+    ok(&r, "install", &["--only", "posthog"]);
+    let ns = r.ns("posthog");
+    r.apply_yaml(&pg.exec_yaml("posthog-postgres-0", &ns, "postgres"));
+    let label = "kubectl-voice.io/posthog-version";
+    let old_job = r.kubectl(&[
+        "get",
+        "jobs",
+        "-n",
+        &ns,
+        "-l",
+        "app.kubernetes.io/name=posthog-migrate",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    assert_eq!(
+        r.field(
+            "posthog",
+            "deployment",
+            "posthog-web",
+            &format!("{{.metadata.labels.{}}}", label.replace('.', "\\."))
+        ),
+        "2026.02.12-86d6812"
+    );
+
+    // The upgrade: a backup first, then the new migrations Job, then web.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().to_str().unwrap();
+    let events = Events::watch(&r, &ns);
+    let mut args = vec!["--only", "posthog", "--backup-dir", dir];
+    args.extend(NEWER);
+    let o = r.run("install", &args);
+    let seen = events.stop();
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    assert!(
+        said.contains("PostHog 2026.02.12-86d6812 → 2026.07.14-1e7b36e"),
+        "{said}"
+    );
+    let made = backups(root.path());
+    assert_eq!(made.len(), 1, "{made:?}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(made[0].join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["component"], "posthog-postgres");
+    assert!(
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["database"] == "posthog"),
+        "{manifest}"
+    );
+    let new_job = r.kubectl(&[
+        "get",
+        "jobs",
+        "-n",
+        &ns,
+        "-l",
+        &format!("{label}=2026.07.14-1e7b36e"),
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    assert!(
+        new_job.starts_with("posthog-migrate-") && new_job != old_job,
+        "{new_job}"
+    );
+    let rs = r.kubectl(&[
+        "get", "rs", "-n", &ns, "-l", "app.kubernetes.io/name=posthog-web", "-o",
+        "jsonpath={range .items[*]}{.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.metadata.name}{\"\\n\"}{end}",
+    ]);
+    let new_rs = rs
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .max_by_key(|(rev, _)| rev.parse::<u32>().unwrap_or(0))
+        .map(|(_, n)| n.to_string())
+        .expect("web's ReplicaSets");
+    let at = |pred: &dyn Fn(&str) -> bool| seen.iter().position(|l| pred(l));
+    let job_done = at(&|l| l.starts_with(&format!("Completed Job {new_job} ")));
+    let web_rolls =
+        at(&|l| l.starts_with("ScalingReplicaSet Deployment posthog-web ") && l.contains(&new_rs));
+    assert!(
+        matches!((job_done, web_rolls), (Some(j), Some(w)) if j < w),
+        "the new migrations Job completes before web's new ReplicaSet scales up: job {job_done:?}, web {web_rolls:?}\n{}",
+        seen.join("\n")
+    );
+
+    // Back to the older release: refused before any write.
+    let before = r.resource_versions();
+    let o = r.run("install", &["--only", "posthog", "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    for needle in [
+        "PostHog 2026.02.12-86d6812 is older than 2026.07.14-1e7b36e",
+        "nothing was applied",
+        "kubectl voice restore",
+    ] {
+        assert!(said.contains(needle), "{needle}: {said}");
+    }
+    assert_eq!(r.resource_versions(), before, "nothing written");
+    r.purge();
+}

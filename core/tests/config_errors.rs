@@ -155,6 +155,24 @@ const CASES: &[Case] = &[
         Some(2),
     ),
     case(
+        "posthog:\n  version: 2030.01.01-abcdef0\n",
+        "posthog.version",
+        "knows no PostHog release",
+        Some(2),
+    ),
+    case(
+        "posthog:\n  version: latest\n",
+        "posthog.version",
+        "YYYY.MM.DD-<commit>",
+        Some(2),
+    ),
+    case(
+        "posthog:\n  images:\n    app: ghcr.io/posthog/posthog:1e7b36ebe0da38a738fed250d175809a899ef422\n",
+        "posthog.images",
+        "set node, capture, featureFlags too",
+        Some(3),
+    ),
+    case(
         "posthog:\n  secretKey: too-short\n",
         "posthog.secretKey",
         "at least 32 characters",
