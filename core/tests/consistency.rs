@@ -714,6 +714,57 @@ fn dev_fits_one_4cpu_8gi_node() {
     assert_eq!(plan.fit.nodes_needed_max, Some(1));
 }
 
+/// Containers whose start takes minutes: each must have a startup probe, so liveness never
+/// kills a start in progress.
+const SLOW_STARTERS: &[&str] = &[
+    "posthog-web",
+    "posthog-worker",
+    "posthog-plugins",
+    "posthog-clickhouse",
+    "posthog-kafka",
+    "model-router",
+    "clickhouse",
+    "kafka",
+    "elasticsearch",
+    "milvus",
+    "nacos",
+    "nacos-mysql",
+];
+
+#[test]
+fn slow_starters_have_a_startup_budget_with_its_reason() {
+    let stack = load(ProfileName::Production, &[]);
+    for name in SLOW_STARTERS {
+        let c = stack.component(name).unwrap_or_else(|| panic!("{name}"));
+        let budget = c.main().probes.startup_budget();
+        assert!(budget.is_some_and(|b| b >= 120), "{name}: {budget:?}");
+    }
+    for c in &stack.components {
+        for k in c.containers.iter().chain(&c.init_containers) {
+            assert_eq!(
+                k.probes.startup.is_some(),
+                k.probes.startup_why.is_some(),
+                "{}/{}: a startup budget says why",
+                c.name,
+                k.name
+            );
+            // With a startup probe, liveness needs no delay of its own.
+            if k.probes.startup.is_some()
+                && let Some(l) = &k.probes.liveness
+            {
+                let p = k.probes.startup.as_ref().unwrap();
+                assert!(
+                    l.initial_delay <= p.initial_delay + p.period,
+                    "{}/{}: liveness waits {} s on top of its startup probe",
+                    c.name,
+                    k.name,
+                    l.initial_delay
+                );
+            }
+        }
+    }
+}
+
 // --- Each rule broken on purpose -------------------------------------------------------------
 
 fn production() -> (Stack, Vec<Object>) {

@@ -200,9 +200,10 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     m.probes.startup_why = Some(
         "two minutes to read its provider config and reach PostgreSQL and Redis (the reference Deployment's startup budget)",
     );
+    // The startup probe holds liveness until the first success: no delay of its own.
     m.probes.liveness = Some(Probe::new(
         ProbeCheck::Http("/health".into(), 8080),
-        (30, 30, 5, 3),
+        (0, 30, 5, 3),
     ));
     m.probes.readiness = Some(Probe::new(
         ProbeCheck::Http("/ready".into(), 8080),
