@@ -486,6 +486,8 @@ pub struct Prepared {
     pub quotas: BTreeMap<String, serde_json::Value>,
     /// What the run does to the PostHog release the databases have seen.
     pub posthog: voice_core::upgrade::PosthogChange,
+    /// Planned objects that exist and belong to another rollout, or to none of ours.
+    pub foreign: Vec<inventory::Foreign>,
 }
 
 impl Prepared {
@@ -586,6 +588,7 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
         })
         .collect();
     let posthog = voice_core::upgrade::posthog(&seen, stack);
+    let foreign = inventory::foreign(client, inv, &objects).await?;
     Ok(Prepared {
         objects,
         scope,
@@ -596,6 +599,7 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
         replicas,
         quotas,
         posthog,
+        foreign,
     })
 }
 

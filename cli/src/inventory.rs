@@ -299,6 +299,91 @@ pub async fn members(
     Ok(out)
 }
 
+/// A planned object that exists and is not this rollout's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Foreign {
+    /// `kind/namespace/name`.
+    pub id: String,
+    /// The rollout it belongs to (its `app.kubernetes.io/instance`), or `None`: not made by
+    /// kubectl-voice.
+    pub owner: Option<String>,
+}
+
+impl std::fmt::Display for Foreign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.owner {
+            Some(o) => write!(f, "{} belongs to the rollout `{o}`", self.id),
+            None => write!(f, "{} exists and was not made by kubectl-voice", self.id),
+        }
+    }
+}
+
+/// The planned objects that already exist but belong to another rollout, or to none of
+/// ours: one metadata LIST per kind and namespace (a kind whose API is not served, or that
+/// the user may not list, is skipped).
+pub async fn foreign(
+    client: &Client,
+    inv: &Inventory,
+    objects: &[Object],
+) -> anyhow::Result<Vec<Foreign>> {
+    let mut groups: BTreeMap<(String, String, Option<String>), BTreeSet<String>> = BTreeMap::new();
+    for o in objects {
+        let ns = (!cluster_scoped(&o.kind))
+            .then(|| o.namespace.clone())
+            .flatten();
+        groups
+            .entry((o.api_version.clone(), o.kind.clone(), ns))
+            .or_default()
+            .insert(o.name.clone());
+    }
+    let lists = futures::stream::iter(groups)
+        .map(|((av, kind, ns), names)| async move {
+            let ar = api_resource(&av, &kind);
+            let api: Api<DynamicObject> = match &ns {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+                None => Api::all_with(client.clone(), &ar),
+            };
+            let items = match api.list_metadata(&ListParams::default()).await {
+                Ok(l) => l.items,
+                Err(kube::Error::Api(e)) if e.code == 403 || e.code == 404 => Vec::new(),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!("listing {kind}")));
+                }
+            };
+            let mut out = Vec::new();
+            for m in items {
+                let name = m.metadata.name.clone().unwrap_or_default();
+                if !names.contains(&name) {
+                    continue;
+                }
+                let labels = m.metadata.labels.unwrap_or_default();
+                if labels.get(PART_OF) == Some(&inv.id) {
+                    continue;
+                }
+                let ours = labels
+                    .get("app.kubernetes.io/managed-by")
+                    .map(String::as_str)
+                    == Some(voice_core::render::MANAGER);
+                out.push(Foreign {
+                    id: match &ns {
+                        Some(ns) => format!("{kind}/{ns}/{name}"),
+                        None => format!("{kind}/{name}"),
+                    },
+                    owner: ours
+                        .then(|| labels.get("app.kubernetes.io/instance").cloned())
+                        .flatten(),
+                });
+            }
+            Ok(out)
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let mut out: Vec<Foreign> = lists.into_iter().flatten().collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
 /// Our field manager's `Apply` entry in managedFields, serialized for comparison.
 pub fn applied_entry(meta: &kube::api::ObjectMeta) -> Option<String> {
     meta.managed_fields

@@ -541,3 +541,105 @@ fn plan_fits_on_the_live_nodes_when_it_reaches_a_cluster_and_says_so() {
         "{out}"
     );
 }
+
+/// `kind/name uid resourceVersion` of every object of a rollout, cluster-scoped ones included.
+fn state(r: &Release) -> Vec<String> {
+    let kinds = "namespaces,priorityclasses,clusterroles,clusterrolebindings,deployments,statefulsets,jobs,services,configmaps,serviceaccounts,networkpolicies,horizontalpodautoscalers,poddisruptionbudgets,resourcequotas,limitranges,roles,rolebindings,secrets,persistentvolumeclaims";
+    let out = r.kubectl(&[
+        "get",
+        kinds,
+        "-A",
+        "-l",
+        &format!("app.kubernetes.io/instance={}", r.name),
+        "-o",
+        "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name} {.metadata.uid} {.metadata.resourceVersion}{\"\\n\"}{end}",
+    ]);
+    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn two_rollouts_on_one_cluster_never_touch_each_other() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Release::new("two-a");
+    let b = Release::new("two-b");
+    for r in [&a, &b] {
+        let o = r.run("install", &["--skip", "posthog"]);
+        assert!(o.status.success(), "{}: {}", r.name, text(&o));
+    }
+    // Each rollout has its own cluster-scoped objects.
+    let classes = a.kubectl(&["get", "priorityclasses", "-o", "name"]);
+    for r in ["two-a", "two-b"] {
+        assert!(
+            classes.contains(&format!(
+                "priorityclass.scheduling.k8s.io/{r}-high-priority"
+            )),
+            "{classes}"
+        );
+    }
+    let before = state(&a);
+    assert!(
+        before.iter().any(|l| l.starts_with("PriorityClass/")),
+        "{before:?}"
+    );
+
+    // b: an upgrade, a rollback, a prune and an uninstall.
+    let hpa = [
+        "--skip",
+        "posthog",
+        "--set",
+        "modelRouter.hpa.enabled=true",
+        "--set",
+        "modelRouter.hpa.minReplicas=1",
+    ];
+    for (what, cmd, args) in [
+        ("upgrade", "install", &hpa[..]),
+        ("rollback", "rollback", &["--yes"][..]),
+        ("prune", "install", &["--skip", "posthog", "--yes"][..]),
+        ("uninstall", "uninstall", &["--yes"][..]),
+    ] {
+        let o = b.run(cmd, args);
+        assert!(o.status.success(), "{what} of two-b: {}", text(&o));
+        assert_eq!(state(&a), before, "{what} of two-b touched two-a");
+    }
+
+    // A pod of two-a can still be created: its PriorityClass is there.
+    let o = a.run("restart", &["ai-orchestrator", "--timeout", "2m"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A third rollout in two-a's namespace: refused before any write, naming the owner, by
+    // install's checks and, without them, by install itself.
+    let c = Release::new("two-c");
+    let into_a = ["--skip", "posthog", "--set", "namespaces.app=two-a-app"];
+    let o = c.run("install", &into_a);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let mut skipped = into_a.to_vec();
+    skipped.push("--skip-checks");
+    let o2 = c.run("install", &skipped);
+    assert_eq!(o2.status.code(), Some(2), "{}", text(&o2));
+    for said in [text(&o), text(&o2)] {
+        assert!(
+            said.contains("Namespace/two-a-app belongs to the rollout `two-a`")
+                && said.contains("--adopt"),
+            "{said}"
+        );
+    }
+    let o = c.run(
+        "check",
+        &["--skip", "posthog", "--set", "namespaces.app=two-a-app"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("belongs to the rollout `two-a`"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        c.kubectl(&["get", "namespaces", "-o", "name"])
+            .lines()
+            .all(|l| !l.contains("two-c-")),
+        "nothing of two-c was written"
+    );
+    a.purge();
+}

@@ -228,7 +228,7 @@ pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
         }
     };
     let mut namespaces: BTreeSet<&str> = BTreeSet::new();
-    let mut priority: BTreeSet<&str> = BTreeSet::new();
+    let mut priority: BTreeSet<String> = BTreeSet::new();
     for o in &all {
         if keeps_object(o) == Some(true)
             && let Some(ns) = &o.namespace
@@ -238,7 +238,9 @@ pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
     }
     for c in stack.components.iter().filter(|c| sel.includes(c)) {
         namespaces.insert(&c.namespace);
-        priority.extend(c.priority_class);
+        priority.extend(c.priority_class.map(|k| {
+            crate::catalog::voiceassistant::priority_class_name(&stack.config.instance, k)
+        }));
     }
     let secret_namespaces: Vec<String> = secrets(stack).into_iter().map(|s| s.namespace).collect();
     namespaces.extend(secret_namespaces.iter().map(String::as_str));
@@ -251,7 +253,7 @@ pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
             None if o.kind == "Namespace" => {
                 namespaces.contains(o.name.as_str()) || o.name == stack.config.namespaces.app
             }
-            None if o.kind == "PriorityClass" => priority.contains(o.name.as_str()),
+            None if o.kind == "PriorityClass" => priority.contains(&o.name),
             // Namespace policies (quota, limits, the platform Role) follow their namespace.
             None => o
                 .namespace
@@ -408,7 +410,9 @@ mod tests {
         // Every PriorityClass a selected pod names is there.
         for c in s.components.iter().filter(|c| s.selection.includes(c)) {
             if let Some(pc) = c.priority_class {
-                assert!(got.contains(&format!("PriorityClass/{pc}")), "{pc}");
+                let name =
+                    crate::catalog::voiceassistant::priority_class_name(&s.config.instance, pc);
+                assert!(got.contains(&format!("PriorityClass/{name}")), "{name}");
             }
         }
     }

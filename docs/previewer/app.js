@@ -348,7 +348,7 @@ function renderFit(plan) {
     el('div', { class: `verdict ${cls}`, id: 'verdict', 'data-verdict': fit.verdict },
       el('strong', { text: title }), el('span', { text: ` — ${why}` })),
     el('dl', { class: 'facts' },
-      el('dt', { text: 'Profile' }), el('dd', { text: `${plan.profile} (release ${plan.instance}, PostHog ${plan.posthog})` }),
+      el('dt', { text: 'Profile' }), el('dd', { text: `${plan.profile} (release ${plan.instance}, PostHog ${plan.posthog}${plan.posthogRelease ? ` ${plan.posthogRelease}` : ''})` }),
       el('dt', { text: 'Nodes' }), el('dd', { text: `${nodes} configured${shape ? ` (${shape.name}: ${fmtCpuCores(shape.cpu)} CPU, ${fmtBytes(shape.memory)}, ${shape.maxPods} pods)` : ''}` }),
       el('dt', { text: 'Nodes needed' }), el('dd', { id: 'nodes-needed', text: `${fit.nodesNeededMin ?? '—'} at minimum, ${fit.nodesNeededMax ?? '—'} at maximum replicas` }),
       el('dt', { text: 'Requests' }), el('dd', { id: 'requests-total', text: `${fmtCpu(t.min.requests.cpu)} CPU, ${fmtBytes(t.min.requests.memory)} for ${plural(t.min.pods, 'pod')} at minimum; ${fmtCpu(t.max.requests.cpu)} CPU, ${fmtBytes(t.max.requests.memory)} for ${plural(t.max.pods, 'pod')} at maximum` })),
@@ -616,7 +616,7 @@ function update() {
     $('#output').hidden = false; // empty until the first plan
     $('#stale').hidden = true;
     $('#output').classList.remove('stale');
-    redraw('fit', [plan.profile, plan.instance, plan.posthog, plan.fit, plan.sizing.total], () => renderFit(plan));
+    redraw('fit', [plan.profile, plan.instance, plan.posthog, plan.posthogRelease, plan.fit, plan.sizing.total], () => renderFit(plan));
     redraw('sizing', plan.sizing, () => renderSizing(plan));
     redraw('chart', [plan.sizing.components, plan.fit], () => renderChart(plan));
     redraw('waves', plan.waves, () => renderWaves(plan));

@@ -179,6 +179,7 @@ pub async fn report(
     stack: &Stack,
     objects: &[Object],
     inv: &Inventory,
+    adopt: bool,
 ) -> Result<Report, kube::Error> {
     let mut categories = Vec::new();
 
@@ -235,6 +236,42 @@ pub async fn report(
     categories.push(Category {
         category: "custom-resources",
         checks: crds,
+    });
+
+    // Ownership: nothing the plan writes may already be another rollout's (or nobody's of ours).
+    let mut owned = Vec::new();
+    let served: Vec<Object> = objects
+        .iter()
+        .filter(|o| !missing_groups.contains(api_version_group(&o.api_version).0))
+        .cloned()
+        .collect();
+    match crate::inventory::foreign(client, inv, &served).await {
+        Ok(found) if found.is_empty() => owned.push(ok(
+            "no object of the plan belongs to another rollout or was made outside kubectl-voice",
+        )),
+        Ok(found) => {
+            for f in found {
+                owned.push(if adopt {
+                    warn(
+                        format!("{f}: adopted (--adopt)"),
+                        "its owner loses it; the change is recorded in this rollout's history",
+                    )
+                } else {
+                    fail(
+                        f.to_string(),
+                        "give this rollout other names (instance, namespaces.*), or install with --adopt to take it over",
+                    )
+                });
+            }
+        }
+        Err(e) => owned.push(warn(
+            format!("cannot tell who owns the existing objects: {e:#}"),
+            "grant list on the kinds the plan writes",
+        )),
+    }
+    categories.push(Category {
+        category: "ownership",
+        checks: owned,
     });
 
     // RBAC: create and patch for every kind and namespace the plan writes, reviewed in parallel.
@@ -586,7 +623,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let (objects, _) = apply::planned(&stack, &inv);
-    let mut report = report(&client, &stack, &objects, &inv)
+    let mut report = report(&client, &stack, &objects, &inv, false)
         .await
         .context("checking the cluster")?;
     let pre = crate::secrets::preflight(&client, &stack, &user)

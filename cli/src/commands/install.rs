@@ -55,6 +55,10 @@ pub struct ApplyFlags {
     /// never changed.
     #[arg(long)]
     pub rotate: bool,
+    /// Take over planned objects that exist and belong to another rollout (or to none of
+    /// ours) instead of stopping; the change of owner is recorded in this rollout's history.
+    #[arg(long)]
+    pub adopt: bool,
     /// Upgrade PostHog to a newer release without first backing up its PostgreSQL.
     #[arg(long)]
     pub no_backup: bool,
@@ -169,6 +173,7 @@ pub async fn apply_configuration(
         rotate,
         no_backup,
         backup_dir,
+        adopt,
         yes,
         output,
     } = flags.clone();
@@ -201,7 +206,7 @@ pub async fn apply_configuration(
     if !skip_checks {
         progress.start("checking the cluster");
         let (objects, _) = apply::planned(&stack, &inv);
-        let report = super::check::report(&client, &stack, &objects, &inv)
+        let report = super::check::report(&client, &stack, &objects, &inv, adopt)
             .await
             .context("checking the cluster")?;
         if !report.ok() {
@@ -274,6 +279,20 @@ pub async fn apply_configuration(
         );
     }
     let unordered = posthog_release(&stack, &prepared.posthog, no_wait)?;
+    // Another rollout's objects are never taken over in silence.
+    let adopted = prepared.foreign.len();
+    if adopted > 0 {
+        let list: Vec<String> = prepared.foreign.iter().map(ToString::to_string).collect();
+        if !adopt {
+            return Err(Usage(format!(
+                "{adopted} object(s) this rollout would write exist and are not its own; nothing was applied:\n  {}\n\
+                 give this rollout other names (instance, namespaces.*), or pass --adopt to take them over",
+                list.join("\n  ")
+            ))
+            .into());
+        }
+        eprintln!("adopting {adopted} object(s):\n  {}", list.join("\n  "));
+    }
     let destructive = !prepared.prune.delete.is_empty()
         || (recreate_statefulsets && blocked.is_some())
         || !undone.is_empty()
@@ -321,12 +340,32 @@ pub async fn apply_configuration(
             && r.config == document
             && r.selection == stack.selection
             && r.scaled == scaled
-    }) && change.description == "install";
+    }) && change.description == "install"
+        && adopted == 0;
+    let description = if adopted > 0 {
+        let owners: std::collections::BTreeSet<String> = prepared
+            .foreign
+            .iter()
+            .map(|f| {
+                f.owner.as_deref().map_or_else(
+                    || "outside kubectl-voice".into(),
+                    |o| format!("rollout {o}"),
+                )
+            })
+            .collect();
+        format!(
+            "{} (adopted {adopted} object(s) from {})",
+            change.description,
+            owners.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        change.description.clone()
+    };
     let mut revision = (!same && !dry_run).then(|| history::Revision {
         revision: revisions.last().map_or(1, |r| r.revision + 1),
         updated: history::now(),
         status: "pending".into(),
-        description: change.description.clone(),
+        description,
         error: None,
         tool: history::tool(),
         profile: stack.config.profile.as_str().into(),

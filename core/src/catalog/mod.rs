@@ -535,7 +535,8 @@ pub struct Component {
     pub session_affinity: Option<i32>,
     /// Why this component exists or departs from the defaults, for `plan` and the docs.
     pub notes: Vec<&'static str>,
-    /// PriorityClass of its pods.
+    /// PriorityClass of its pods: the class of `voiceassistant::PRIORITY_CLASSES`, named
+    /// per rollout by `voiceassistant::priority_class_name`.
     pub priority_class: Option<&'static str>,
     /// Requests and limits of the injected mesh sidecar (not rendered; counted in sizing).
     pub mesh_sidecar: Option<ResourceSpec>,

@@ -133,10 +133,12 @@ pub const NODE_USER: (i64, i64) = (1000, 1000);
 /// The Rust images' user: `USER nobody` (PostHog/posthog rust/Dockerfile@1031e7d9 L63).
 pub const RUST_USER: (i64, i64) = (65534, 65534);
 
-/// Django's resident memory per process: the Sealos template runs this release's web with one
-/// Granian worker in a 1Gi request, and its worker with one Celery child in 512Mi; PostHog/posthog
-/// issue 3888 measured about 800 MB for a whole idle web container.
+// Resident memory per process. No PostHog source measures it: the Sealos template runs this
+// release's web with one Granian worker in a 1Gi request and its worker with one Celery child
+// in 512Mi, and PostHog/posthog issue 3888 saw about 800 MB for a whole idle web container.
+/// A Granian worker (or the metrics server beside them), Django loaded.
 const DJANGO_PROCESS: Bytes = Bytes::gi(1);
+/// A Celery process (the parent, or a prefork child), Django loaded.
 const CELERY_PROCESS: Bytes = Bytes::mi(512);
 const ZOOKEEPER_IMAGE: &str = "zookeeper:3.9.3";
 const REDPANDA_IMAGE: &str = "docker.redpanda.com/redpandadata/redpanda:v25.1.9";
@@ -938,7 +940,8 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     let mut w = app("web", web_res);
     w.command = vec!["./bin/docker-server".into()];
     // The start script's Granian branch: its default (NGINX Unit) writes unit.json into the
-    // root-owned /docker-entrypoint.d and runs `unitd --user root`, which UID 1000 cannot.
+    // root-owned /docker-entrypoint.d and runs `unitd --user root`, which the image's user
+    // cannot.
     w = w.env("USE_GRANIAN", "true");
     // bin/docker-server-unit@db0df37f: `GRANIAN_WORKERS=${GRANIAN_WORKERS:-4}`, plus the
     // metrics server it starts beside them (bin/granian_metrics.py).

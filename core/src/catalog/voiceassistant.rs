@@ -111,16 +111,18 @@ pub fn required_infra(service: &str) -> &'static [Infra] {
     }
 }
 
-/// PriorityClasses: (name, value, description).
+/// PriorityClasses: (class, value, description); see [`priority_class_name`].
 pub const PRIORITY_CLASSES: [(&str, i32, &str); 3] = [
-    ("voiceassistant-high-priority", 1000, "core AI services"),
-    (
-        "voiceassistant-medium-priority",
-        500,
-        "regular business services",
-    ),
-    ("voiceassistant-low-priority", 100, "background jobs"),
+    ("high-priority", 1000, "core AI services"),
+    ("medium-priority", 500, "regular business services"),
+    ("low-priority", 100, "background jobs"),
 ];
+
+/// A PriorityClass's name: cluster-scoped, so named per rollout (`<instance>-high-priority`),
+/// as a Helm release prefixes its cluster-wide names; two rollouts never share one.
+pub fn priority_class_name(instance: &str, class: &str) -> String {
+    format!("{instance}-{class}")
+}
 
 /// The Istio sidecar's requests and limits (`istio-proxy` defaults).
 pub fn istio_sidecar() -> ResourceSpec {

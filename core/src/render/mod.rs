@@ -301,9 +301,11 @@ fn platform_objects(stack: &Stack) -> Vec<Object> {
         ])),
         ..Default::default()
     };
-    for (name, value, description) in crate::catalog::voiceassistant::PRIORITY_CLASSES {
+    for (class, value, description) in crate::catalog::voiceassistant::PRIORITY_CLASSES {
+        let name =
+            crate::catalog::voiceassistant::priority_class_name(&stack.config.instance, class);
         let pc = PriorityClass {
-            metadata: base(name, None),
+            metadata: base(&name, None),
             value,
             global_default: Some(false),
             description: Some(description.into()),

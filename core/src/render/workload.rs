@@ -298,7 +298,12 @@ fn template(
         spec: Some(core::PodSpec {
             service_account_name: Some(owned(&c.name)),
             automount_service_account_token: Some(c.api_access),
-            priority_class_name: c.priority_class.map(Str::from),
+            priority_class_name: c.priority_class.map(|k| {
+                Str::from(crate::catalog::voiceassistant::priority_class_name(
+                    &stack.config.instance,
+                    k,
+                ))
+            }),
             termination_grace_period_seconds: Some(c.termination_grace),
             restart_policy: (c.kind == WorkloadKind::Job).then(|| "Never".into()),
             security_context: Some(core::PodSecurityContext {
