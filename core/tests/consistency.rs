@@ -765,6 +765,37 @@ fn slow_starters_have_a_startup_budget_with_its_reason() {
     }
 }
 
+#[test]
+fn clustered_nacos_writes_its_member_list_on_a_volume_seeded_from_the_image() {
+    let stack = load(ProfileName::Production, &[]);
+    let n = stack.component("nacos").expect("nacos");
+    assert!(n.replicas > 1, "production runs Nacos as a cluster");
+    let conf = n
+        .main()
+        .mounts
+        .iter()
+        .find(|m| m.path == "/home/nacos/conf")
+        .expect("conf/ is a volume: the start script writes cluster.conf there as UID 1000");
+    assert!(!conf.read_only);
+    let seed = n
+        .init_containers
+        .iter()
+        .find(|c| c.mounts.iter().any(|m| m.volume == conf.volume))
+        .expect("an init container seeds it");
+    assert_eq!(seed.image, n.main().image, "from the image's own conf/");
+    assert!(
+        seed.command
+            .join(" ")
+            .contains("cp -R /home/nacos/conf/. /conf/")
+    );
+    // Standalone Nacos (dev, small) writes no member list.
+    let dev = load(ProfileName::Dev, &[]);
+    assert!(
+        dev.component("nacos")
+            .is_none_or(|c| c.init_containers.is_empty())
+    );
+}
+
 // --- Each rule broken on purpose -------------------------------------------------------------
 
 fn production() -> (Stack, Vec<Object>) {

@@ -179,6 +179,21 @@ const IMAGES: &[Image] = &[
         ],
     },
     Image {
+        image: "nacos/nacos-server:v2.2.3",
+        workdir: "/home/nacos",
+        ships: &[
+            (
+                "sh",
+                "nacos-group/nacos-docker build/Dockerfile@d1540868 L1 `FROM centos:7.9.2009`",
+            ),
+            ("cp", "centos:7.9.2009 coreutils (as sh)"),
+            (
+                "/home/nacos/conf/",
+                "nacos-group/nacos-docker build/Dockerfile@d1540868 L32 unpacks nacos-server into /home (conf/ included), L42 `ADD conf/application.properties conf/application.properties`",
+            ),
+        ],
+    },
+    Image {
         image: "nacos/nacos-mysql:8.0.16",
         workdir: "/",
         ships: &[

@@ -390,8 +390,9 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         c.containers.push(n);
         c.replicas = replicas;
         c.parallel_pods = replicas > 1;
-        c.security.writable_root_reason =
-            Some("the Nacos start script writes conf/cluster.conf and its logs under /home/nacos");
+        c.security.writable_root_reason = Some(
+            "the Nacos start script and server write under /home/nacos (in cluster mode conf/, where it writes cluster.conf, is a volume seeded from the image)",
+        );
         c.notes.push("cluster mode (3 peers on MySQL) at reference scale, standalone with embedded storage otherwise; console auth stays off, reachable only through the NetworkPolicy");
         let mut c = c
             .persistent(
@@ -402,7 +403,21 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             .scratch("logs", "/home/nacos/logs")
             .scratch("tmp", "/tmp");
         if replicas > 1 {
-            c = c.needs(&["nacos-mysql"]);
+            // In cluster mode the image's start script writes conf/cluster.conf
+            // (nacos-group/nacos-docker build/bin/docker-startup.sh@d1540868 L21), in a
+            // directory root unpacked (build/Dockerfile@d1540868 L32, L42) that UID 1000 cannot
+            // write: the directory becomes a volume, seeded from the image.
+            let seed = Container::new(
+                "conf",
+                &img(NACOS_IMAGE),
+                res("50m", "64Mi", "100m", "128Mi"),
+            )
+            .shell("cp -R /home/nacos/conf/. /conf/")
+            .mount("conf", "/conf");
+            c.init_containers.push(seed);
+            c = c
+                .needs(&["nacos-mysql"])
+                .scratch("conf", "/home/nacos/conf");
         }
         c = c.with_ui("nacos", 8848, "/nacos/");
         stack.components.push(c);
