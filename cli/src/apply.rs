@@ -574,19 +574,7 @@ pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow:
             }
         }
     }
-    // The releases the PostHog workloads name, a failed upgrade's migrations Job included.
-    let seen: Vec<String> = members
-        .iter()
-        .filter(|m| matches!(m.kind.as_str(), "Deployment" | "Job"))
-        .filter_map(|m| {
-            m.object
-                .metadata
-                .labels
-                .as_ref()?
-                .get(voice_core::catalog::posthog::VERSION_LABEL)
-                .cloned()
-        })
-        .collect();
+    let seen = inventory::posthog_releases(client, stack).await?;
     let posthog = voice_core::upgrade::posthog(&seen, stack);
     let foreign = inventory::foreign(client, inv, &objects).await?;
     Ok(Prepared {

@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 use voice_core::Stack;
 use voice_core::render::Object;
 
+use anyhow::Context as _;
+
 use crate::cluster::{api_resource, cluster_scoped, group_kind, is_not_found};
 
 /// Label on every member.
@@ -297,6 +299,42 @@ pub async fn members(
     let mut out: Vec<Member> = lists.into_iter().flatten().collect();
     out.sort_by_key(Member::id);
     Ok(out)
+}
+
+/// The PostHog releases the rollout's live PostHog workloads name (their
+/// `kubectl-voice.io/posthog-version` label), a failed upgrade's migrations Job included: what
+/// PostHog's databases have seen. Empty when PostHog is not self-hosted or not installed.
+pub async fn posthog_releases(client: &Client, stack: &Stack) -> anyhow::Result<Vec<String>> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::Job;
+    use voice_core::catalog::posthog::VERSION_LABEL;
+    if !matches!(
+        stack.config.posthog,
+        voice_core::config::Posthog::SelfHosted(_)
+    ) {
+        return Ok(Vec::new());
+    }
+    let ns = &stack.config.namespaces.posthog;
+    let lp = ListParams::default().labels(&format!(
+        "{VERSION_LABEL},app.kubernetes.io/instance={}",
+        stack.config.instance
+    ));
+    let label = |m: kube::api::ObjectMeta| m.labels.and_then(|mut l| l.remove(VERSION_LABEL));
+    let deployments = Api::<Deployment>::namespaced(client.clone(), ns)
+        .list_metadata(&lp)
+        .await
+        .with_context(|| format!("listing the PostHog Deployments in {ns}"))?;
+    let jobs = Api::<Job>::namespaced(client.clone(), ns)
+        .list_metadata(&lp)
+        .await
+        .with_context(|| format!("listing the PostHog Jobs in {ns}"))?;
+    Ok(deployments
+        .items
+        .into_iter()
+        .map(|o| o.metadata)
+        .chain(jobs.items.into_iter().map(|o| o.metadata))
+        .filter_map(label)
+        .collect())
 }
 
 /// A planned object that exists and is not this rollout's.

@@ -663,17 +663,27 @@ fn a_posthog_upgrade_is_backed_up_and_migrated_before_web_rolls_and_no_downgrade
         seen.join("\n")
     );
 
-    // Back to the older release: refused before any write.
+    // Back to the older release: `check` says so, and install refuses before any write.
+    let o = r.run("check", &["--only", "posthog"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("PostHog 2026.02.12-86d6812 is older than 2026.07.14-1e7b36e"),
+        "{}",
+        text(&o)
+    );
     let before = r.resource_versions();
     let o = r.run("install", &["--only", "posthog", "--yes"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let said = text(&o);
-    for needle in [
-        "PostHog 2026.02.12-86d6812 is older than 2026.07.14-1e7b36e",
-        "nothing was applied",
-        "kubectl voice restore",
-    ] {
-        assert!(said.contains(needle), "{needle}: {said}");
+    assert_eq!(o.status.code(), Some(1), "install's checks: {}", text(&o));
+    let o2 = r.run("install", &["--only", "posthog", "--yes", "--skip-checks"]);
+    assert_eq!(o2.status.code(), Some(2), "install itself: {}", text(&o2));
+    for said in [text(&o), text(&o2)] {
+        for needle in [
+            "PostHog 2026.02.12-86d6812 is older than 2026.07.14-1e7b36e",
+            "nothing was applied",
+            "kubectl voice restore",
+        ] {
+            assert!(said.contains(needle), "{needle}: {said}");
+        }
     }
     assert_eq!(r.resource_versions(), before, "nothing written");
     r.purge();

@@ -274,6 +274,39 @@ pub async fn report(
         checks: owned,
     });
 
+    // PostHog's release: what install would do to the databases' migrations.
+    if let voice_core::config::Posthog::SelfHosted(ph) = &stack.config.posthog {
+        use voice_core::upgrade::PosthogChange;
+        let to = voice_core::catalog::posthog::release(ph).0;
+        let seen = crate::inventory::posthog_releases(client, stack).await;
+        let release = match seen.map(|s| voice_core::upgrade::posthog(&s, stack)) {
+            Ok(PosthogChange::None) => ok(format!("PostHog {to} is installed fresh")),
+            Ok(PosthogChange::Same) => ok(format!("PostHog {to} runs and stays")),
+            Ok(PosthogChange::Upgrade { from, to }) => warn(
+                format!("PostHog {from} → {to}: an upgrade"),
+                "install backs up posthog-postgres first (unless --no-backup), then runs the new migrations before web, worker and plugins roll",
+            ),
+            Ok(PosthogChange::Downgrade { from, to }) => fail(
+                format!("PostHog {to} is older than {from}, whose migrations have run"),
+                format!(
+                    "set posthog.version: {from}, or restore the backup taken before the upgrade (kubectl voice restore)"
+                ),
+            ),
+            Ok(PosthogChange::Unordered { from, to }) => warn(
+                format!("PostHog {from} → {to}: the same date, so which is newer cannot be told"),
+                "install asks for confirmation",
+            ),
+            Err(e) => warn(
+                format!("cannot read the PostHog release that runs: {e:#}"),
+                "grant list on deployments and jobs in the PostHog namespace",
+            ),
+        };
+        categories.push(Category {
+            category: "posthog-release",
+            checks: vec![release],
+        });
+    }
+
     // RBAC: create and patch for every kind and namespace the plan writes, reviewed in parallel.
     let mut reviews: BTreeSet<(String, String, Option<String>, &'static str)> = BTreeSet::new();
     for o in objects {
