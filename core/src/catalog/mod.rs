@@ -187,8 +187,8 @@ pub struct Probes {
 }
 
 impl Probes {
-    /// Seconds the startup probe allows before the container is restarted (period ×
-    /// failures), if it has one.
+    /// Seconds the startup probe allows before the container is restarted (initial delay +
+    /// period × failures), if it has one.
     pub fn startup_budget(&self) -> Option<i32> {
         self.startup
             .as_ref()
@@ -559,7 +559,8 @@ pub struct Component {
     pub ui: Option<Ui>,
     /// The data engine it runs, whose data `kubectl voice backup` can dump.
     pub engine: Option<Engine>,
-    /// Labels on the workload object (not its pods), e.g. the PostHog release it runs.
+    /// Labels on every object of the component, its pods included, e.g. the PostHog release
+    /// it runs.
     pub labels: Vec<(&'static str, String)>,
 }
 
