@@ -41,6 +41,24 @@ pub enum PosthogChange {
     },
 }
 
+impl std::fmt::Display for PosthogChange {
+    /// The change in words, the same for `check` and `install`; empty when nothing changes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PosthogChange::None | PosthogChange::Same => Ok(()),
+            PosthogChange::Upgrade { from, to } => write!(f, "PostHog {from} → {to}"),
+            PosthogChange::Downgrade { from, to } => write!(
+                f,
+                "PostHog {to} is older than {from}, whose migrations have run on its databases"
+            ),
+            PosthogChange::Unordered { from, to } => write!(
+                f,
+                "PostHog {from} → {to}: both releases carry the same date, so whether this goes back cannot be told"
+            ),
+        }
+    }
+}
+
 /// Compares the planned PostHog release with `seen`, the releases named by the live PostHog
 /// workloads' [`posthog::VERSION_LABEL`] (a migrations Job of a failed upgrade counts: its
 /// migrations may have run). Releases order by the date their names begin with.
@@ -375,8 +393,7 @@ mod tests {
             }
         );
         // A run that leaves PostHog alone, or PostHog Cloud, changes nothing.
-        let skip = stack(&[]);
-        let mut skip = skip;
+        let mut skip = stack(&[]);
         skip.selection =
             crate::selection::Selection::parse(&[], &["posthog".into()]).expect("a selection");
         assert_eq!(

@@ -282,20 +282,19 @@ pub async fn report(
         let release = match seen.map(|s| voice_core::upgrade::posthog(&s, stack)) {
             Ok(PosthogChange::None) => ok(format!("PostHog {to} is installed fresh")),
             Ok(PosthogChange::Same) => ok(format!("PostHog {to} runs and stays")),
-            Ok(PosthogChange::Upgrade { from, to }) => warn(
-                format!("PostHog {from} → {to}: an upgrade"),
+            Ok(c @ PosthogChange::Upgrade { .. }) => warn(
+                format!("{c}: an upgrade"),
                 "install backs up posthog-postgres first (unless --no-backup), then runs the new migrations before web, worker and plugins roll",
             ),
-            Ok(PosthogChange::Downgrade { from, to }) => fail(
-                format!("PostHog {to} is older than {from}, whose migrations have run"),
+            Ok(ref c @ PosthogChange::Downgrade { ref from, .. }) => fail(
+                c.to_string(),
                 format!(
                     "set posthog.version: {from}, or restore the backup taken before the upgrade (kubectl voice restore)"
                 ),
             ),
-            Ok(PosthogChange::Unordered { from, to }) => warn(
-                format!("PostHog {from} → {to}: the same date, so which is newer cannot be told"),
-                "install asks for confirmation",
-            ),
+            Ok(c @ PosthogChange::Unordered { .. }) => {
+                warn(c.to_string(), "install asks for confirmation")
+            }
             Err(e) => warn(
                 format!("cannot read the PostHog release that runs: {e:#}"),
                 "grant list on deployments and jobs in the PostHog namespace",

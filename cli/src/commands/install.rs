@@ -110,28 +110,26 @@ fn posthog_release(
 ) -> anyhow::Result<bool> {
     match change {
         PosthogChange::Downgrade { from, to } => Err(Usage(format!(
-            "PostHog {to} is older than {from}, whose migrations have run on its databases, and Django's migrations only run forward; nothing was applied.\n\
+            "{change}, and Django's migrations only run forward; nothing was applied.\n\
              To stay on {from}, set posthog.version: {from}. To go back to {to}, restore the PostHog PostgreSQL backup taken before the upgrade \
              (`kubectl voice restore <dir>/{}-posthog-postgres-<time> --yes`; install keeps one in --backup-dir, voice-backups by default), then install {to}",
             stack.config.instance
         ))
         .into()),
-        PosthogChange::Upgrade { from, to } | PosthogChange::Unordered { from, to } if no_wait => {
+        PosthogChange::Upgrade { .. } | PosthogChange::Unordered { .. } if no_wait => {
             Err(Usage(format!(
-                "PostHog {from} → {to} runs its migrations before web, worker and plugins roll, which --no-wait would not wait for (their start scripts check migrations and exit); nothing was applied: run again without --no-wait"
+                "{change}: its migrations run before web, worker and plugins roll, which --no-wait would not wait for (their start scripts check migrations and exit); nothing was applied: run again without --no-wait"
             ))
             .into())
         }
-        PosthogChange::Upgrade { from, to } => {
+        PosthogChange::Upgrade { to, .. } => {
             eprintln!(
-                "PostHog {from} → {to}: the migrations Job of {to} runs, and only then web, worker and plugins roll"
+                "{change}: the migrations Job of {to} runs, and only then web, worker and plugins roll"
             );
             Ok(false)
         }
-        PosthogChange::Unordered { from, to } => {
-            eprintln!(
-                "PostHog {from} → {to}: both releases carry the same date, so whether this goes back cannot be told; Django's migrations only run forward"
-            );
+        PosthogChange::Unordered { .. } => {
+            eprintln!("{change}; Django's migrations only run forward");
             Ok(true)
         }
         PosthogChange::None | PosthogChange::Same => Ok(false),
