@@ -349,9 +349,12 @@ fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
                 Peer::Component(d) => stack.component(d).is_some_and(|x| {
                     x.depends_on.contains(&c.name) || x.scraper || (c.parallel_pods && *d == c.name)
                 }),
-                Peer::IngressGateway => {
-                    !voice_core::render::istio::routed_ports(stack, c).is_empty()
-                }
+                Peer::IngressGateway => !voice_core::render::network::routed_ports(
+                    stack,
+                    c,
+                    voice_core::render::network::Entry::Gateway,
+                )
+                .is_empty(),
                 Peer::AnyNamespace => ports.iter().all(|port| {
                     routed.iter().any(|(n, rp)| *n == c.name && rp == port)
                         || (stack.config.monitoring && c.metrics.is_some())
@@ -550,18 +553,19 @@ fn production_render_has_every_service_infra_component_and_istio_kind() {
 
 #[test]
 fn llm_routes_are_never_retried_and_outlier_detection_uses_current_fields() {
-    let objects = render::render(&load(ProfileName::Production, &[]));
+    let stack = load(ProfileName::Production, &[]);
+    let llm_hosts: Vec<String> = stack
+        .components
+        .iter()
+        .filter(|c| c.mesh.llm_timeout.is_some())
+        .map(|c| c.host())
+        .collect();
+    assert!(!llm_hosts.is_empty());
+    let objects = render::render(&stack);
     for o in objects.iter().filter(|o| o.kind == "VirtualService") {
         for r in arr(&o.value(), "/spec/http") {
             let host = s(r, "/route/0/destination/host");
-            let llm = [
-                "model-router.",
-                "model-adapter.",
-                "agent-engine.",
-                "ai-orchestrator.",
-            ]
-            .iter()
-            .any(|h| host.starts_with(h));
+            let llm = llm_hosts.iter().any(|h| h == host);
             let path = r
                 .pointer("/match/0/uri/prefix")
                 .and_then(Value::as_str)

@@ -989,6 +989,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             source: VolumeSource::ConfigMap("otel-collector-config".into()),
         });
         c.notes.push("the OTLP endpoint the services and the mesh export to (the reference pointed at it without defining it)");
+        c.mesh.trace_sink = true;
         if sw.jaeger {
             c = c.needs(&["jaeger-collector"]);
         }

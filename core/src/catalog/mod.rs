@@ -7,6 +7,7 @@
 
 pub mod engines;
 pub mod infra;
+pub mod mesh;
 mod model_router;
 pub mod posthog;
 pub mod voiceassistant;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Diagnostic, ProfileName};
 use crate::quantity::{Bytes, MilliCpu};
+pub use mesh::Mesh;
 
 /// Which product a component belongs to (see [`crate::selection`] for `--only` / `--skip`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -562,6 +564,8 @@ pub struct Component {
     /// Labels on every object of the component, its pods included, e.g. the PostHog release
     /// it runs.
     pub labels: Vec<(&'static str, String)>,
+    /// Its facts in the Istio mesh: public routes, DestinationRule figures, LLM calls.
+    pub mesh: Mesh,
 }
 
 /// A data engine with a logical dump and restore.
@@ -1071,6 +1075,7 @@ impl Component {
             ui: None,
             engine: None,
             labels: Vec::new(),
+            mesh: Mesh::default(),
         }
     }
     /// Adds a scratch volume mounted at `path` in the main container.

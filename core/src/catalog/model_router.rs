@@ -3,10 +3,12 @@
 //! Facts: HTTP 8080 (`/health`, `/ready`), gRPC 9000, metrics 9090; ConfigMap with
 //! `POSTHOG_ENABLED`, `POSTHOG_HOST` and `DB_*`; Secret with `POSTHOG_API_KEY`, `DB_PASSWORD`
 //! and the provider keys; HPA 3–10 at 70 % CPU / 80 % memory; PDB minAvailable 2; Ingress;
-//! ServiceMonitor on `metrics` every 30 s; ClientIP session affinity for an hour.
+//! ServiceMonitor on `metrics` every 30 s; ClientIP session affinity for an hour; in the mesh,
+//! `/api/v1/models` and `model.v1.Router` for three minutes, never retried (LLM calls).
 
 use std::collections::BTreeMap;
 
+use super::mesh::{Balance, MeshRoute, Retry, Traffic};
 use super::*;
 use crate::config::{Config, LlmProvider, Posthog};
 
@@ -227,6 +229,28 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.pdb_min_available = (min >= 2).then(|| (min - 1).min(2));
     c.metrics = Some(("metrics", "/metrics"));
     c.session_affinity = Some(3600);
+    c.mesh = Mesh {
+        routes: vec![
+            MeshRoute::api(6, "model-router", &["/api/v1/models"], (180, Retry::Never)),
+            MeshRoute::grpc(
+                3,
+                "model-router-grpc",
+                "/model.v1.Router",
+                (180, Retry::Never),
+            ),
+        ],
+        traffic: Traffic {
+            balance: Balance::Simple("LEAST_REQUEST"),
+            per_connection: 5,
+            errors_5xx: 5,
+            gateway_errors: 5,
+            ejection: 60,
+            max_ejection_percent: 30,
+            ..Traffic::DEFAULT
+        },
+        llm_timeout: Some(180),
+        ..Mesh::default()
+    };
     let mut deps: Vec<&str> = posthog_deps;
     if db.external_host.is_none() {
         deps.push("postgres");

@@ -6,7 +6,8 @@
 //!
 //! Facts: the per-service table of the reference manifests (ports, probes, requests and
 //! limits, replicas, HPA bounds, PDBs, grace periods, ConfigMap and Secret keys, Redis DB
-//! indexes). Decisions on the reference's inconsistencies:
+//! indexes, Istio routes with their timeouts and retries, DestinationRule figures).
+//! Decisions on the reference's inconsistencies:
 //! - knowledge-service: the Go manifest was removed when the service moved to Python
 //!   (`algo/knowledge-service`, HTTP 8006); that Python service is the one planned, with the
 //!   Go manifest's sizing as the best available figures.
@@ -20,6 +21,7 @@
 
 use std::collections::BTreeMap;
 
+use super::mesh::{Balance, MeshRoute, RETRY_5XX, RETRY_REFUSED, Retry, Traffic};
 use super::*;
 use crate::config::{Config, InfraSwitches, LlmProvider};
 use crate::quantity::{Bytes, MilliCpu};
@@ -158,9 +160,10 @@ struct Spec {
     grace: i64,
     redis_db: Option<u8>,
     priority: usize,
+    mesh: Mesh,
 }
 
-const fn spec(
+fn spec(
     name: &'static str,
     lang: Lang,
     http: u16,
@@ -181,16 +184,51 @@ const fn spec(
         grace: 30,
         redis_db: None,
         priority: 1,
+        mesh: Mesh::default(),
     }
 }
 
 fn specs() -> Vec<Spec> {
+    use Balance::{Hash, Simple};
     use Lang::{Go, Python};
+    use Retry::{Never, Times};
+    let least = Simple("LEAST_REQUEST");
     vec![
         Spec {
             replicas: 3,
             hpa: Some((3, 10, 70, 80)),
             pdb: Some(2),
+            mesh: Mesh {
+                routes: vec![
+                    MeshRoute::api(
+                        1,
+                        "identity-auth",
+                        &["/api/v1/auth"],
+                        (10, Times(3, 3, RETRY_REFUSED)),
+                    )
+                    .open(),
+                    MeshRoute::api(
+                        2,
+                        "identity-users",
+                        &["/api/v1/users"],
+                        (10, Times(3, 3, RETRY_REFUSED)),
+                    ),
+                    MeshRoute::grpc(
+                        1,
+                        "identity-grpc",
+                        "/identity.v1.Identity",
+                        (10, Times(3, 3, RETRY_REFUSED)),
+                    ),
+                ],
+                traffic: Traffic {
+                    balance: Hash("x-user-id"),
+                    max_connections: 1000,
+                    errors_5xx: 5,
+                    gateway_errors: 5,
+                    ..Traffic::DEFAULT
+                },
+                ..Mesh::default()
+            },
             ..spec(
                 "identity-service",
                 Go,
@@ -204,6 +242,32 @@ fn specs() -> Vec<Spec> {
             replicas: 3,
             hpa: Some((3, 15, 70, 0)),
             pdb: Some(2),
+            mesh: Mesh {
+                routes: vec![
+                    MeshRoute::api(
+                        3,
+                        "conversation-service",
+                        &["/api/v1/conversations", "/api/v1/messages"],
+                        (30, Times(2, 15, RETRY_5XX)),
+                    ),
+                    MeshRoute::ws(2, "conversation-websocket", "/ws/conversation"),
+                    MeshRoute::grpc(
+                        2,
+                        "conversation-grpc",
+                        "/conversation.v1.Conversation",
+                        (30, Times(2, 15, RETRY_5XX)),
+                    ),
+                ],
+                traffic: Traffic {
+                    balance: Hash("x-conversation-id"),
+                    max_connections: 2000,
+                    max_pending: 2048,
+                    max_requests: 2048,
+                    interval: 20,
+                    ..Traffic::DEFAULT
+                },
+                ..Mesh::default()
+            },
             ..spec(
                 "conversation-service",
                 Go,
@@ -217,6 +281,15 @@ fn specs() -> Vec<Spec> {
             hpa: Some((2, 8, 70, 0)),
             pdb: Some(1),
             redis_db: Some(8),
+            mesh: Mesh {
+                routes: vec![MeshRoute::api(
+                    4,
+                    "knowledge-documents",
+                    &["/api/v1/knowledge", "/api/v1/documents"],
+                    (60, Times(2, 30, RETRY_5XX)),
+                )],
+                ..Mesh::default()
+            },
             ..spec(
                 "knowledge-service",
                 Python,
@@ -232,6 +305,38 @@ fn specs() -> Vec<Spec> {
             pdb: Some(2),
             grace: 60,
             priority: 0,
+            mesh: Mesh {
+                routes: vec![
+                    MeshRoute::api(5, "ai-orchestrator", &["/api/v1/ai"], (120, Never)),
+                    MeshRoute::api(
+                        14,
+                        "health-check",
+                        &["/health", "/healthz"],
+                        (5, Times(1, 3, RETRY_5XX)),
+                    )
+                    .exact(),
+                    MeshRoute::api(15, "readiness-check", &["/ready"], (5, Never)).exact(),
+                    MeshRoute::grpc(
+                        4,
+                        "ai-orchestrator-grpc",
+                        "/ai.v1.Orchestrator",
+                        (120, Never),
+                    ),
+                ],
+                traffic: Traffic {
+                    balance: least,
+                    max_requests: 500,
+                    per_connection: 5,
+                    errors_5xx: 2,
+                    gateway_errors: 2,
+                    interval: 10,
+                    ejection: 60,
+                    ..Traffic::DEFAULT
+                },
+                llm_timeout: Some(120),
+                rate_limited: true,
+                ..Mesh::default()
+            },
             ..spec(
                 "ai-orchestrator",
                 Go,
@@ -241,22 +346,50 @@ fn specs() -> Vec<Spec> {
                 ("1", "1Gi", "2", "2Gi"),
             )
         },
-        spec(
-            "notification-service",
-            Go,
-            9006,
-            Some(9106),
-            Probes::Tcp,
-            ("250m", "256Mi", "500m", "512Mi"),
-        ),
-        spec(
-            "analytics-service",
-            Go,
-            9007,
-            None,
-            Probes::Tcp,
-            ("500m", "512Mi", "1", "1Gi"),
-        ),
+        Spec {
+            mesh: Mesh {
+                routes: vec![MeshRoute::api(
+                    13,
+                    "notification-service",
+                    &["/api/v1/notification"],
+                    (10, Times(2, 5, RETRY_5XX)),
+                )],
+                traffic: Traffic {
+                    max_pending: 512,
+                    max_requests: 512,
+                    interval: 20,
+                    ..Traffic::DEFAULT
+                },
+                ..Mesh::default()
+            },
+            ..spec(
+                "notification-service",
+                Go,
+                9006,
+                Some(9106),
+                Probes::Tcp,
+                ("250m", "256Mi", "500m", "512Mi"),
+            )
+        },
+        Spec {
+            mesh: Mesh {
+                routes: vec![MeshRoute::api(
+                    12,
+                    "analytics-service",
+                    &["/api/v1/analytics"],
+                    (30, Times(2, 15, RETRY_5XX)),
+                )],
+                ..Mesh::default()
+            },
+            ..spec(
+                "analytics-service",
+                Go,
+                9007,
+                None,
+                Probes::Tcp,
+                ("500m", "512Mi", "1", "1Gi"),
+            )
+        },
         Spec {
             replicas: 3,
             hpa: Some((3, 10, 70, 80)),
@@ -264,6 +397,27 @@ fn specs() -> Vec<Spec> {
             grace: 60,
             redis_db: Some(1),
             priority: 0,
+            mesh: Mesh {
+                routes: vec![MeshRoute::api(
+                    7,
+                    "agent-engine",
+                    &["/api/v1/agent"],
+                    (120, Never),
+                )],
+                traffic: Traffic {
+                    balance: least,
+                    max_connections: 300,
+                    max_pending: 512,
+                    max_requests: 512,
+                    per_connection: 3,
+                    idle: 120,
+                    interval: 20,
+                    ejection: 60,
+                    ..Traffic::DEFAULT
+                },
+                llm_timeout: Some(120),
+                ..Mesh::default()
+            },
             ..spec(
                 "agent-engine",
                 Python,
@@ -280,6 +434,15 @@ fn specs() -> Vec<Spec> {
             grace: 60,
             redis_db: Some(2),
             priority: 0,
+            mesh: Mesh {
+                routes: vec![MeshRoute::api(
+                    8,
+                    "rag-engine",
+                    &["/api/v1/rag"],
+                    (60, Times(2, 30, RETRY_5XX)),
+                )],
+                ..Mesh::default()
+            },
             ..spec(
                 "rag-engine",
                 Python,
@@ -295,6 +458,25 @@ fn specs() -> Vec<Spec> {
             grace: 90,
             redis_db: Some(3),
             priority: 0,
+            mesh: Mesh {
+                routes: vec![
+                    MeshRoute::api(
+                        10,
+                        "voice-engine-http",
+                        &["/api/v1/voice"],
+                        (300, Times(1, 300, "reset,connect-failure")),
+                    ),
+                    MeshRoute::ws(1, "voice-websocket", "/ws/voice"),
+                ],
+                traffic: Traffic {
+                    balance: Hash("x-session-id"),
+                    max_connections: 1000,
+                    per_connection: 1,
+                    idle: 3600,
+                    ..Traffic::DEFAULT
+                },
+                ..Mesh::default()
+            },
             ..spec(
                 "voice-engine",
                 Python,
@@ -311,6 +493,23 @@ fn specs() -> Vec<Spec> {
             grace: 60,
             redis_db: Some(4),
             priority: 0,
+            mesh: Mesh {
+                traffic: Traffic {
+                    balance: least,
+                    max_connections: 400,
+                    max_pending: 512,
+                    max_requests: 512,
+                    per_connection: 5,
+                    idle: 180,
+                    errors_5xx: 5,
+                    gateway_errors: 5,
+                    ejection: 120,
+                    max_ejection_percent: 30,
+                    ..Traffic::DEFAULT
+                },
+                llm_timeout: Some(180),
+                ..Mesh::default()
+            },
             ..spec(
                 "model-adapter",
                 Python,
@@ -326,6 +525,19 @@ fn specs() -> Vec<Spec> {
             pdb: Some(2),
             grace: 60,
             redis_db: Some(5),
+            mesh: Mesh {
+                routes: vec![MeshRoute::api(
+                    9,
+                    "retrieval-service",
+                    &["/api/v1/retrieval"],
+                    (30, Times(2, 15, RETRY_5XX)),
+                )],
+                traffic: Traffic {
+                    max_connections: 600,
+                    ..Traffic::DEFAULT
+                },
+                ..Mesh::default()
+            },
             ..spec(
                 "retrieval-service",
                 Python,
@@ -338,6 +550,19 @@ fn specs() -> Vec<Spec> {
         Spec {
             redis_db: Some(6),
             priority: 2,
+            mesh: Mesh {
+                traffic: Traffic {
+                    max_connections: 200,
+                    max_pending: 256,
+                    max_requests: 256,
+                    per_connection: 5,
+                    idle: 300,
+                    interval: 60,
+                    ejection: 120,
+                    ..Traffic::DEFAULT
+                },
+                ..Mesh::default()
+            },
             ..spec(
                 "indexing-service",
                 Python,
@@ -349,6 +574,25 @@ fn specs() -> Vec<Spec> {
         },
         Spec {
             redis_db: Some(7),
+            mesh: Mesh {
+                routes: vec![MeshRoute::api(
+                    11,
+                    "multimodal-engine",
+                    &["/api/v1/multimodal"],
+                    (120, Times(2, 60, RETRY_5XX)),
+                )],
+                traffic: Traffic {
+                    balance: least,
+                    max_connections: 300,
+                    max_pending: 512,
+                    max_requests: 512,
+                    per_connection: 5,
+                    idle: 120,
+                    ejection: 60,
+                    ..Traffic::DEFAULT
+                },
+                ..Mesh::default()
+            },
             ..spec(
                 "multimodal-engine",
                 Python,
@@ -848,6 +1092,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 .push(("sidecar.istio.io/proxyMemory", "256Mi".into()));
         }
         c.blue_green = va.services.get(name).and_then(|x| x.blue_green.clone());
+        c.mesh = s.mesh;
         llm_externals(&mut c, &externals);
         c.external.extend(extra_external);
         c = c.needs(&deps).scratch("tmp", "/tmp");

@@ -2,7 +2,9 @@
 //! VirtualServices per host and path prefix (LLM routes never retried), DestinationRules with
 //! connection pools and outlier detection, PeerAuthentication, RequestAuthentication,
 //! AuthorizationPolicies derived from the catalog's dependency edges, Telemetry and a local
-//! rate limit. Custom resources are plain JSON values, like the ServiceMonitor.
+//! rate limit. Custom resources are plain JSON values, like the ServiceMonitor. Every figure
+//! (routes, timeouts, retries, traffic policies, LLM callers) is a component's `mesh` fact
+//! in the catalog (`catalog::mesh`); nothing here names a component.
 //!
 //! Decisions on the reference's inconsistencies: every route targets the Service's real port
 //! (HTTP prefixes on `http`, gRPC services on `grpc`); outlier detection uses
@@ -21,6 +23,7 @@ use super::k8s::{
     TrafficPolicy, VirtualService, VirtualServiceSpec, owned,
 };
 use super::{Object, Stage, labels, selector_labels};
+use crate::catalog::mesh::{Balance, GatewayHost, MeshRoute, Retry};
 use crate::catalog::{Component, Stack};
 
 /// The Gateway's name.
@@ -30,296 +33,8 @@ pub const ISTIO_NAMESPACE: &str = "istio-system";
 /// The ingress gateway's principal (a declared external identity).
 pub const INGRESS_GATEWAY_PRINCIPAL: &str =
     "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
-/// Components whose calls reach LLMs: their routes are never retried (double billing).
-pub const LLM_SERVICES: [&str; 4] = [
-    "model-router",
-    "model-adapter",
-    "agent-engine",
-    "ai-orchestrator",
-];
-
-/// Retry policy of a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    /// No retries at all (`attempts: 0`).
-    Never,
-    /// Attempts, per-try timeout in seconds, retryOn.
-    Times(u32, u32, &'static str),
-}
-
-/// One route of a VirtualService.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MeshRoute {
-    /// Route name.
-    pub name: &'static str,
-    /// Path prefixes (or exact paths when `exact`).
-    pub paths: Vec<&'static str>,
-    /// Exact match.
-    pub exact: bool,
-    /// Destination component.
-    pub component: &'static str,
-    /// Destination Service port name.
-    pub port: &'static str,
-    /// Timeout in seconds.
-    pub timeout: u32,
-    /// Retries.
-    pub retry: Retry,
-}
-
-const R5: &str = "5xx,reset,connect-failure,refused-stream";
-const R3: &str = "5xx,reset,connect-failure";
-
-fn route(
-    name: &'static str,
-    paths: &[&'static str],
-    component: &'static str,
-    port: &'static str,
-    timeout: u32,
-    retry: Retry,
-) -> MeshRoute {
-    let retry = if LLM_SERVICES.contains(&component) && !name.contains("health") {
-        Retry::Never
-    } else {
-        retry
-    };
-    MeshRoute {
-        name,
-        paths: paths.to_vec(),
-        exact: false,
-        component,
-        port,
-        timeout,
-        retry,
-    }
-}
-
-/// The routes of each public host: (host kind, routes). Only enabled components appear.
-pub fn routes(stack: &Stack) -> Vec<(&'static str, Vec<MeshRoute>)> {
-    use Retry::Times;
-    let api = vec![
-        route(
-            "identity-auth",
-            &["/api/v1/auth"],
-            "identity-service",
-            "http",
-            10,
-            Times(3, 3, R5),
-        ),
-        route(
-            "identity-users",
-            &["/api/v1/users"],
-            "identity-service",
-            "http",
-            10,
-            Times(3, 3, R5),
-        ),
-        route(
-            "conversation-service",
-            &["/api/v1/conversations", "/api/v1/messages"],
-            "conversation-service",
-            "http",
-            30,
-            Times(2, 15, R3),
-        ),
-        route(
-            "knowledge-documents",
-            &["/api/v1/knowledge", "/api/v1/documents"],
-            "knowledge-service",
-            "http",
-            60,
-            Times(2, 30, R3),
-        ),
-        route(
-            "ai-orchestrator",
-            &["/api/v1/ai"],
-            "ai-orchestrator",
-            "http",
-            120,
-            Retry::Never,
-        ),
-        route(
-            "model-router",
-            &["/api/v1/models"],
-            "model-router",
-            "http",
-            180,
-            Retry::Never,
-        ),
-        route(
-            "agent-engine",
-            &["/api/v1/agent"],
-            "agent-engine",
-            "http",
-            120,
-            Retry::Never,
-        ),
-        route(
-            "rag-engine",
-            &["/api/v1/rag"],
-            "rag-engine",
-            "http",
-            60,
-            Times(2, 30, R3),
-        ),
-        route(
-            "retrieval-service",
-            &["/api/v1/retrieval"],
-            "retrieval-service",
-            "http",
-            30,
-            Times(2, 15, R3),
-        ),
-        route(
-            "voice-engine-http",
-            &["/api/v1/voice"],
-            "voice-engine",
-            "http",
-            300,
-            Times(1, 300, "reset,connect-failure"),
-        ),
-        route(
-            "multimodal-engine",
-            &["/api/v1/multimodal"],
-            "multimodal-engine",
-            "http",
-            120,
-            Times(2, 60, R3),
-        ),
-        route(
-            "analytics-service",
-            &["/api/v1/analytics"],
-            "analytics-service",
-            "http",
-            30,
-            Times(2, 15, R3),
-        ),
-        route(
-            "notification-service",
-            &["/api/v1/notification"],
-            "notification-service",
-            "http",
-            10,
-            Times(2, 5, R3),
-        ),
-        MeshRoute {
-            exact: true,
-            ..route(
-                "health-check",
-                &["/health", "/healthz"],
-                "ai-orchestrator",
-                "http",
-                5,
-                Times(1, 3, R3),
-            )
-        },
-        MeshRoute {
-            exact: true,
-            ..route(
-                "readiness-check",
-                &["/ready"],
-                "ai-orchestrator",
-                "http",
-                5,
-                Retry::Never,
-            )
-        },
-    ];
-    let ws = vec![
-        route(
-            "voice-websocket",
-            &["/ws/voice"],
-            "voice-engine",
-            "http",
-            3600,
-            Retry::Never,
-        ),
-        route(
-            "conversation-websocket",
-            &["/ws/conversation"],
-            "conversation-service",
-            "http",
-            3600,
-            Retry::Never,
-        ),
-    ];
-    let grpc = vec![
-        route(
-            "identity-grpc",
-            &["/identity.v1.Identity"],
-            "identity-service",
-            "grpc",
-            10,
-            Times(3, 3, R5),
-        ),
-        route(
-            "conversation-grpc",
-            &["/conversation.v1.Conversation"],
-            "conversation-service",
-            "grpc",
-            30,
-            Times(2, 15, R3),
-        ),
-        route(
-            "model-router-grpc",
-            &["/model.v1.Router"],
-            "model-router",
-            "grpc",
-            180,
-            Retry::Never,
-        ),
-        route(
-            "ai-orchestrator-grpc",
-            &["/ai.v1.Orchestrator"],
-            "ai-orchestrator",
-            "grpc",
-            120,
-            Retry::Never,
-        ),
-    ];
-    let keep = |v: Vec<MeshRoute>| -> Vec<MeshRoute> {
-        v.into_iter()
-            .filter(|r| {
-                stack
-                    .component(r.component)
-                    .is_some_and(|c| c.port(r.port).is_some())
-            })
-            .collect()
-    };
-    [("api", keep(api)), ("ws", keep(ws)), ("grpc", keep(grpc))]
-        .into_iter()
-        .filter(|(_, r)| !r.is_empty())
-        .collect()
-}
-
-/// The mesh's routes, per virtual service (`api`, `ws`, `grpc`).
-pub type Routes = [(&'static str, Vec<MeshRoute>)];
-
-/// The mesh's routes; none without Istio. Computed once per render.
-pub fn mesh_routes(stack: &Stack) -> Vec<(&'static str, Vec<MeshRoute>)> {
-    if stack.config.istio.is_none() {
-        return Vec::new();
-    }
-    routes(stack)
-}
-
-/// Ports of `c` that the ingress gateway routes to.
-pub fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
-    routed_ports_in(&mesh_routes(stack), c)
-}
-
-/// [`routed_ports`] over routes already computed.
-pub fn routed_ports_in(mesh: &Routes, c: &Component) -> Vec<u16> {
-    let mut out: Vec<u16> = mesh
-        .iter()
-        .flat_map(|(_, r)| r)
-        .filter(|r| r.component == c.name)
-        .filter_map(|r| c.port(r.port))
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
+/// The tracing provider the Telemetry names: an extension provider of Istio's mesh config.
+pub const TRACING_PROVIDER: &str = "otel-collector";
 /// The principal of a component's ServiceAccount.
 pub fn principal(c: &Component) -> String {
     format!("cluster.local/ns/{}/sa/{}", c.namespace, c.name)
@@ -367,10 +82,9 @@ fn route_to(host: String, port: u16) -> Vec<HTTPRouteDestination> {
     }]
 }
 
-fn http_route(stack: &Stack, r: &MeshRoute) -> HTTPRoute {
-    let c = stack.component(r.component);
-    let host = c.map(Component::host).unwrap_or_default();
-    let port = c.and_then(|c| c.port(r.port)).unwrap_or_default();
+fn http_route(c: &Component, r: &MeshRoute) -> HTTPRoute {
+    let host = c.host();
+    let port = c.port(r.port).unwrap_or_default();
     HTTPRoute {
         name: Some(r.name.into()),
         r#match: r
@@ -397,235 +111,16 @@ fn http_route(stack: &Stack, r: &MeshRoute) -> HTTPRoute {
     }
 }
 
-/// DestinationRule traffic policy figures: (lb, hash header, maxConn, pending, h2, perConn, idle s, 5xx, gw, interval s, eject s, max%).
-type DrFigures = (
-    &'static str,
-    Option<&'static str>,
-    u32,
-    u32,
-    u32,
-    u32,
-    u32,
-    u32,
-    u32,
-    u32,
-    u32,
-    u32,
-);
-
-fn dr_figures(name: &str) -> DrFigures {
-    match name {
-        "identity-service" => (
-            "hash",
-            Some("x-user-id"),
-            1000,
-            1024,
-            1024,
-            10,
-            60,
-            5,
-            5,
-            30,
-            30,
-            50,
-        ),
-        "conversation-service" => (
-            "hash",
-            Some("x-conversation-id"),
-            2000,
-            2048,
-            2048,
-            10,
-            60,
-            3,
-            3,
-            20,
-            30,
-            50,
-        ),
-        "knowledge-service" => (
-            "ROUND_ROBIN",
-            None,
-            500,
-            1024,
-            1024,
-            10,
-            60,
-            3,
-            3,
-            30,
-            30,
-            50,
-        ),
-        "ai-orchestrator" => (
-            "LEAST_REQUEST",
-            None,
-            500,
-            1024,
-            500,
-            5,
-            60,
-            2,
-            2,
-            10,
-            60,
-            50,
-        ),
-        "model-router" => (
-            "LEAST_REQUEST",
-            None,
-            500,
-            1024,
-            1024,
-            5,
-            60,
-            5,
-            5,
-            30,
-            60,
-            30,
-        ),
-        "analytics-service" => (
-            "ROUND_ROBIN",
-            None,
-            500,
-            1024,
-            1024,
-            10,
-            60,
-            3,
-            3,
-            30,
-            30,
-            50,
-        ),
-        "notification-service" => ("ROUND_ROBIN", None, 500, 512, 512, 10, 60, 3, 3, 20, 30, 50),
-        "agent-engine" => (
-            "LEAST_REQUEST",
-            None,
-            300,
-            512,
-            512,
-            3,
-            120,
-            3,
-            3,
-            20,
-            60,
-            50,
-        ),
-        "rag-engine" => (
-            "ROUND_ROBIN",
-            None,
-            500,
-            1024,
-            1024,
-            10,
-            60,
-            3,
-            3,
-            30,
-            30,
-            50,
-        ),
-        "retrieval-service" => (
-            "ROUND_ROBIN",
-            None,
-            600,
-            1024,
-            1024,
-            10,
-            60,
-            3,
-            3,
-            30,
-            30,
-            50,
-        ),
-        "model-adapter" => (
-            "LEAST_REQUEST",
-            None,
-            400,
-            512,
-            512,
-            5,
-            180,
-            5,
-            5,
-            30,
-            120,
-            30,
-        ),
-        "voice-engine" => (
-            "hash",
-            Some("x-session-id"),
-            1000,
-            1024,
-            1024,
-            1,
-            3600,
-            3,
-            3,
-            30,
-            30,
-            50,
-        ),
-        "multimodal-engine" => (
-            "LEAST_REQUEST",
-            None,
-            300,
-            512,
-            512,
-            5,
-            120,
-            3,
-            3,
-            30,
-            60,
-            50,
-        ),
-        "indexing-service" => (
-            "ROUND_ROBIN",
-            None,
-            200,
-            256,
-            256,
-            5,
-            300,
-            3,
-            3,
-            60,
-            120,
-            50,
-        ),
-        _ => (
-            "ROUND_ROBIN",
-            None,
-            500,
-            1024,
-            1024,
-            10,
-            60,
-            3,
-            3,
-            30,
-            30,
-            50,
-        ),
-    }
-}
-
 fn destination_rule(stack: &Stack, c: &Component) -> DestinationRule {
-    let (lb, header, max_conn, pending, h2, per_conn, idle, e5xx, gw, interval, eject, max_pct) =
-        dr_figures(&c.name);
-    let load_balancer = match header {
-        Some(h) => LoadBalancerSettings {
+    let t = &c.mesh.traffic;
+    let load_balancer = match t.balance {
+        Balance::Hash(h) => LoadBalancerSettings {
             consistent_hash: Some(ConsistentHashLB {
                 http_header_name: h.into(),
             }),
             simple: None,
         },
-        None => LoadBalancerSettings {
+        Balance::Simple(lb) => LoadBalancerSettings {
             consistent_hash: None,
             simple: Some(lb.into()),
         },
@@ -638,22 +133,22 @@ fn destination_rule(stack: &Stack, c: &Component) -> DestinationRule {
                 load_balancer,
                 connection_pool: ConnectionPoolSettings {
                     tcp: TcpSettings {
-                        max_connections: max_conn,
+                        max_connections: t.max_connections,
                         connect_timeout: "3s".into(),
                     },
                     http: HttpSettings {
-                        http1_max_pending_requests: pending,
-                        http2_max_requests: h2,
-                        max_requests_per_connection: per_conn,
-                        idle_timeout: format!("{idle}s").into(),
+                        http1_max_pending_requests: t.max_pending,
+                        http2_max_requests: t.max_requests,
+                        max_requests_per_connection: t.per_connection,
+                        idle_timeout: format!("{}s", t.idle).into(),
                     },
                 },
                 outlier_detection: OutlierDetection {
-                    consecutive_5xx_errors: e5xx,
-                    consecutive_gateway_errors: gw,
-                    interval: format!("{interval}s").into(),
-                    base_ejection_time: format!("{eject}s").into(),
-                    max_ejection_percent: max_pct,
+                    consecutive_5xx_errors: t.errors_5xx,
+                    consecutive_gateway_errors: t.gateway_errors,
+                    interval: format!("{}s", t.interval).into(),
+                    base_ejection_time: format!("{}s", t.ejection).into(),
+                    max_ejection_percent: t.max_ejection_percent,
                 },
             },
         },
@@ -673,7 +168,7 @@ fn rule(principals: Vec<Str>, token: bool, to: Operation) -> Rule {
     }
 }
 
-fn authorization_policy(stack: &Stack, mesh: &Routes, c: &Component) -> AuthorizationPolicy {
+fn authorization_policy(stack: &Stack, c: &Component) -> AuthorizationPolicy {
     let mut rules = Vec::new();
     let callers: Vec<Str> = stack
         .components
@@ -697,15 +192,11 @@ fn authorization_policy(stack: &Stack, mesh: &Routes, c: &Component) -> Authoriz
             },
         ));
     }
-    let routed: Vec<&MeshRoute> = mesh
-        .iter()
-        .flat_map(|(_, r)| r)
-        .filter(|r| r.component == c.name)
-        .collect();
+    let routed: Vec<&MeshRoute> = c.gateway_routes().collect();
     if !routed.is_empty() {
         let open: Vec<Str> = routed
             .iter()
-            .filter(|r| r.name == "identity-auth" || r.exact)
+            .filter(|r| r.open)
             .flat_map(|r| {
                 r.paths.iter().flat_map(|p| {
                     if r.exact {
@@ -718,7 +209,7 @@ fn authorization_policy(stack: &Stack, mesh: &Routes, c: &Component) -> Authoriz
             .collect();
         let authed: Vec<Str> = routed
             .iter()
-            .filter(|r| !(r.name == "identity-auth" || r.exact))
+            .filter(|r| !r.open)
             .flat_map(|r| {
                 r.paths
                     .iter()
@@ -751,7 +242,7 @@ fn authorization_policy(stack: &Stack, mesh: &Routes, c: &Component) -> Authoriz
 }
 
 /// Every Istio object of the stack (empty when Istio is off).
-pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
+pub fn objects(stack: &Stack) -> Vec<Object> {
     let Some(istio) = &stack.config.istio else {
         return Vec::new();
     };
@@ -780,18 +271,22 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
             },
         }),
     );
-    for (kind, rs) in mesh {
-        let (name, host) = match *kind {
-            "api" => ("api-gateway", &istio.api_host),
-            "ws" => ("websocket", &istio.ws_host),
-            _ => ("grpc-services", &istio.grpc_host),
+    for kind in GatewayHost::ALL {
+        let rs = stack.gateway_routes(kind);
+        if rs.is_empty() {
+            continue;
+        }
+        let (name, host) = match kind {
+            GatewayHost::Api => ("api-gateway", &istio.api_host),
+            GatewayHost::Ws => ("websocket", &istio.ws_host),
+            GatewayHost::Grpc => ("grpc-services", &istio.grpc_host),
         };
         let vs = VirtualService {
             metadata: meta(stack, name, ns),
             spec: VirtualServiceSpec {
                 hosts: vec![owned(host)],
                 gateways: Some(vec![format!("{ns}/{GATEWAY}").into()]),
-                http: rs.iter().map(|r| http_route(stack, r)).collect(),
+                http: rs.iter().map(|(c, r)| http_route(c, r)).collect(),
             },
         };
         out.push(Object::new("istio", Stage::Routing, vs));
@@ -802,16 +297,11 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
         .filter(|c| c.namespace == ns && c.mesh_sidecar.is_some() && c.service)
         .collect();
     // In-mesh calls to LLM-backed services: Istio's default retries are switched off.
-    for c in meshed
-        .iter()
-        .filter(|c| LLM_SERVICES.contains(&c.name.as_str()))
-    {
-        let Some(port) = c.port("http") else { continue };
-        let timeout = if matches!(c.name.as_str(), "model-router" | "model-adapter") {
-            180
-        } else {
-            120
+    for c in &meshed {
+        let Some(timeout) = c.mesh.llm_timeout else {
+            continue;
         };
+        let Some(port) = c.port("http") else { continue };
         let vs = VirtualService {
             metadata: meta(stack, &format!("{}-mesh", c.name), ns),
             spec: VirtualServiceSpec {
@@ -865,15 +355,15 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
         }),
     );
     for c in &meshed {
-        let ap = authorization_policy(stack, mesh, c);
+        let ap = authorization_policy(stack, c);
         out.push(Object::new("istio", Stage::Routing, ap));
     }
     let mut telemetry = json!({
         "accessLogging": [{"providers": [{"name": "envoy"}], "filter": {"expression": "response.code >= 400"}}],
     });
-    if stack.component("otel-collector").is_some() {
+    if stack.components.iter().any(|c| c.mesh.trace_sink) {
         telemetry["tracing"] = json!([{
-            "providers": [{"name": "otel-collector"}],
+            "providers": [{"name": TRACING_PROVIDER}],
             "randomSamplingPercentage": istio.sampling_percent,
             "customTags": {"environment": {"literal": {"value": stack.config.profile.as_str()}}},
         }]);
@@ -884,9 +374,9 @@ pub fn objects(stack: &Stack, mesh: &Routes) -> Vec<Object> {
     );
     if let (Some(tokens), Some(c)) = (
         istio.rate_limit_per_minute,
-        stack.component("ai-orchestrator"),
+        stack.components.iter().find(|c| c.mesh.rate_limited),
     ) {
-        let mut m = meta(stack, "ai-orchestrator-rate-limit", ns);
+        let mut m = meta(stack, &format!("{}-rate-limit", c.name), ns);
         m.labels = Some(labels(stack, c));
         push(
             &mut out,

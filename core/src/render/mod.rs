@@ -488,13 +488,10 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
             .into_iter()
             .for_each(&mut emit);
     }
-    let mesh = istio::mesh_routes(stack);
     for c in &stack.components {
-        network::objects(stack, c, &mesh)
-            .into_iter()
-            .for_each(&mut emit);
+        network::objects(stack, c).into_iter().for_each(&mut emit);
     }
-    istio::objects(stack, &mesh).into_iter().for_each(&mut emit);
+    istio::objects(stack).into_iter().for_each(&mut emit);
 }
 
 /// Joins objects into one multi-document YAML stream.

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use super::istio::Routes;
 use super::k8s::{
     Endpoint, HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, IngressTLS, IntOrString, LabelSelector, NamespaceSelector,
@@ -77,16 +76,34 @@ fn internet() -> NetworkPolicyPeer {
     }
 }
 
-/// The components that route public traffic to `c`, with the ports.
-fn routed_ports(stack: &Stack, c: &Component) -> Vec<u16> {
-    let mut out: Vec<u16> = stack
-        .components
-        .iter()
-        .filter_map(|o| o.ingress.as_ref())
-        .flat_map(|i| &i.routes)
-        .filter(|r| r.component == c.name)
-        .filter_map(|r| c.port(r.port))
-        .collect();
+/// Where public traffic enters the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// An Ingress of the cluster's ingress class.
+    Ingress,
+    /// The Istio ingress gateway.
+    Gateway,
+}
+
+/// The ports of `c` that public traffic reaches through `entry`, sorted, without repeats: the
+/// routes naming `c` on any component's Ingress, or `c`'s own routes through the mesh's
+/// Gateway (none without Istio).
+pub fn routed_ports(stack: &Stack, c: &Component, entry: Entry) -> Vec<u16> {
+    let names: Vec<&str> = match entry {
+        Entry::Ingress => stack
+            .components
+            .iter()
+            .filter_map(|o| o.ingress.as_ref())
+            .flat_map(|i| &i.routes)
+            .filter(|r| r.component == c.name)
+            .map(|r| r.port)
+            .collect(),
+        Entry::Gateway if stack.config.istio.is_some() => {
+            c.mesh.routes.iter().map(|r| r.port).collect()
+        }
+        Entry::Gateway => Vec::new(),
+    };
+    let mut out: Vec<u16> = names.into_iter().filter_map(|n| c.port(n)).collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -127,7 +144,7 @@ pub fn scrape_ports(c: &Component) -> Vec<u16> {
 }
 
 /// The NetworkPolicy of a component.
-pub fn network_policy(stack: &Stack, c: &Component, mesh: &Routes) -> NetworkPolicy {
+pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
     let mut ingress = Vec::new();
     if c.parallel_pods {
         ingress.push(NetworkPolicyIngressRule {
@@ -144,7 +161,7 @@ pub fn network_policy(stack: &Stack, c: &Component, mesh: &Routes) -> NetworkPol
             });
         }
     }
-    let meshed = super::istio::routed_ports_in(mesh, c);
+    let meshed = routed_ports(stack, c, Entry::Gateway);
     if !meshed.is_empty() {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![istio_peer("istio", "ingressgateway")]),
@@ -161,7 +178,7 @@ pub fn network_policy(stack: &Stack, c: &Component, mesh: &Routes) -> NetworkPol
             ports: Some(ports(c).into_iter().map(tcp).collect()),
         });
     }
-    let routed = routed_ports(stack, c);
+    let routed = routed_ports(stack, c, Entry::Ingress);
     if !routed.is_empty() {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![any_namespace()]),
@@ -275,7 +292,7 @@ pub fn network_policy(stack: &Stack, c: &Component, mesh: &Routes) -> NetworkPol
     }
 }
 
-pub(super) fn objects(stack: &Stack, c: &Component, mesh: &Routes) -> Vec<Object> {
+pub(super) fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
     let mut out = Vec::new();
     if let Some(spec) = &c.ingress {
         let mut m = meta(stack, c, &c.name);
@@ -324,7 +341,7 @@ pub(super) fn objects(stack: &Stack, c: &Component, mesh: &Routes) -> Vec<Object
     out.push(Object::new(
         &c.name,
         Stage::Routing,
-        network_policy(stack, c, mesh),
+        network_policy(stack, c),
     ));
     if stack.config.monitoring
         && c.service
