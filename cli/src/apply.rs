@@ -60,17 +60,6 @@ pub struct Summary {
     pub secrets_unchanged: usize,
 }
 
-/// A wave did not become ready in time, or a Job failed: not a usage or cluster error.
-#[derive(Debug)]
-pub struct NotReady(pub String);
-
-impl std::fmt::Display for NotReady {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for NotReady {}
-
 /// What applying one object did.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {

@@ -130,7 +130,7 @@ pub fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
     match mode {
         None => Ok(false),
         Some("server") => Ok(true),
-        Some(other) => Err(crate::Usage(format!(
+        Some(other) => Err(crate::error::Usage(format!(
             "--dry-run={other}: only --dry-run=server is supported (for a client-side preview use `kubectl voice render`)"
         ))
         .into()),
@@ -140,7 +140,7 @@ pub fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
 /// Parses a duration flag as kubectl does (`5s`, `1m30s`, `2h`, `1.5h`, `500ms`), or a bare
 /// number of seconds.
 pub fn duration(s: &str) -> anyhow::Result<std::time::Duration> {
-    parse_duration(s).map_err(|e| crate::Usage(e).into())
+    parse_duration(s).map_err(|e| crate::error::Usage(e).into())
 }
 
 /// [`duration`] as a clap value parser.

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::ConfigArgs;
 use crate::cluster::ClusterArgs;
+use crate::error::Usage;
 use crate::streams::{self, Target};
-use crate::{Usage, cluster, config, history};
+use crate::{cluster, config, history};
 
 /// The manifest's file name inside a backup directory.
 pub const MANIFEST: &str = "manifest.json";

@@ -105,7 +105,7 @@ fn kubeconfig(args: &ClusterArgs) -> anyhow::Result<Kubeconfig> {
         while let Some(next) = root.source() {
             root = next;
         }
-        crate::Usage(format!(
+        crate::error::Usage(format!(
             "reading the kubeconfig {source}: {root}{}",
             if args.kubeconfig.is_none() {
                 " (pass --kubeconfig or set KUBECONFIG)"
@@ -123,17 +123,17 @@ fn kubeconfig(args: &ClusterArgs) -> anyhow::Result<Kubeconfig> {
         }
     };
     match (&args.context, &kc.current_context) {
-        (Some(c), _) if !names.contains(&c.as_str()) => Err(crate::Usage(format!(
+        (Some(c), _) if !names.contains(&c.as_str()) => Err(crate::error::Usage(format!(
             "context `{c}` is not in the kubeconfig {source}; {}",
             available()
         ))
         .into()),
-        (None, None) => Err(crate::Usage(format!(
+        (None, None) => Err(crate::error::Usage(format!(
             "the kubeconfig {source} has no current context; pass --context ({})",
             available()
         ))
         .into()),
-        (None, Some(c)) if !names.contains(&c.as_str()) => Err(crate::Usage(format!(
+        (None, Some(c)) if !names.contains(&c.as_str()) => Err(crate::error::Usage(format!(
             "the current context `{c}` of the kubeconfig {source} is not defined in it; pass --context ({})",
             available()
         ))

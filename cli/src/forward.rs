@@ -8,6 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::error::PortBusy;
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
@@ -38,23 +39,6 @@ impl Drop for Handle {
         self.task.abort();
     }
 }
-
-/// The local port is taken.
-#[derive(Debug)]
-pub struct PortBusy(pub SocketAddr, pub std::io::Error);
-
-impl std::fmt::Display for PortBusy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "cannot listen on {}: {}; pass another --port (0 picks a free one), or stop what holds it (`ss -ltnp 'sport = :{}'`)",
-            self.0,
-            self.1,
-            self.0.port()
-        )
-    }
-}
-impl std::error::Error for PortBusy {}
 
 /// Binds `address:port` (port 0: a free one).
 pub async fn bind(local: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -199,7 +183,7 @@ impl Target {
                     }
                     last.expect("ready() returns at least one pod")
                 }
-                Err(e) if e.downcast_ref::<crate::pods::NoReadyPod>().is_some() => e,
+                Err(e) if e.downcast_ref::<crate::error::NoReadyPod>().is_some() => e,
                 Err(e) => return Err(e),
             };
             if tokio::time::Instant::now() >= deadline {

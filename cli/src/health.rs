@@ -5,21 +5,12 @@
 
 use std::time::Duration;
 
+use crate::error::Failure;
 use anyhow::{Context, anyhow};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-/// One failed check, in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure(pub String);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What to check: `GET path` on `port` of every ready pod that `selector` matches, `rounds`
 /// times, `interval` apart; each answer must be 2xx or 3xx within `timeout`.

@@ -260,7 +260,7 @@ pub fn set_override(
     revision: u32,
 ) -> anyhow::Result<()> {
     voice_core::config::apply_set(document, &format!("{field}={}", show(&value)))
-        .map_err(|d| crate::Usage(format!("{}: {}", d.path, d.message)))?;
+        .map_err(|d| crate::error::Usage(format!("{}: {}", d.path, d.message)))?;
     overrides.retain(|s| s.field != field);
     overrides.push(Override {
         field: field.to_string(),

@@ -2,6 +2,7 @@
 //! the ready pod a port-forward or health check talks to (re-resolved by each caller when it
 //! needs a fresh one, so a replaced pod is followed).
 
+use crate::error::NoReadyPod;
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
@@ -33,28 +34,6 @@ pub fn is_ready(p: &Pod) -> bool {
                     .any(|c| c.type_ == "Ready" && c.status == "True")
         })
 }
-
-/// No pod behind a selector is ready (yet).
-#[derive(Debug)]
-pub struct NoReadyPod {
-    /// `namespace`.
-    pub namespace: String,
-    /// The selector.
-    pub selector: String,
-    /// How many pods matched at all.
-    pub matched: usize,
-}
-
-impl std::fmt::Display for NoReadyPod {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "no ready pod in namespace {} matches {} ({} pod(s) match, none ready); see `kubectl voice status`, or `kubectl get pods -n {} -l {}`",
-            self.namespace, self.selector, self.matched, self.namespace, self.selector
-        )
-    }
-}
-impl std::error::Error for NoReadyPod {}
 
 /// The names of the ready pods behind `selector` in `namespace`, newest first.
 pub async fn ready(

@@ -51,7 +51,7 @@ pub async fn ready_pod(
         .component(component)
         .filter(|c| stack.selection.includes(c))
     else {
-        return Err(crate::Usage(format!(
+        return Err(crate::error::Usage(format!(
             "`{component}` is not a component of this rollout (instance `{}`); see `kubectl voice plan` for the names",
             stack.config.instance
         ))

@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use crate::args::{ConfigArgs, Output};
 use crate::backups::{self, Manifest, TARGETS, doomed, human_bytes, list, parse_age};
 use crate::cluster::ClusterArgs;
-use crate::{Usage, exit, output};
+use crate::error::{Usage, exit};
+use crate::output;
 
 /// The flags of `kubectl voice backup`.
 #[derive(Debug, clap::Args)]

@@ -24,10 +24,11 @@ use voice_core::render::Object;
 use crate::args::{ConfigArgs, Output};
 use crate::cluster::ClusterArgs;
 use crate::cluster::{api_version_group, cluster_scoped, plural};
+use crate::error::exit;
 use crate::inventory::Inventory;
 use crate::output::paint;
 use crate::output::print;
-use crate::{apply, cluster, config, exit, inventory};
+use crate::{apply, cluster, config, inventory};
 
 /// Result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -5,7 +5,7 @@
 use clap::CommandFactory as _;
 
 use crate::args::Cli;
-use crate::exit;
+use crate::error::exit;
 
 /// The flags of `kubectl voice completion`.
 #[derive(Debug, clap::Args)]

@@ -12,7 +12,8 @@ use voice_core::dashboards::Dashboard;
 
 use crate::args::ConfigArgs;
 use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, exit, forward, history, output, pods};
+use crate::error::{Usage, exit};
+use crate::{cluster, config, forward, history, output, pods};
 
 /// The flags of `kubectl voice dashboard`.
 #[derive(Debug, clap::Args)]
@@ -105,7 +106,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         let selector = pods::selector(&d.selector);
         // A UI with no ready pod: an error when named, a note with `all`.
         if let Err(e) = pods::ready(&client, &d.namespace, &selector).await {
-            if every && e.downcast_ref::<pods::NoReadyPod>().is_some() {
+            if every && e.downcast_ref::<crate::error::NoReadyPod>().is_some() {
                 eprintln!("{}: skipped: {e}", d.name);
                 continue;
             }

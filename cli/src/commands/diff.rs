@@ -9,8 +9,9 @@ use crate::apply::Prepared;
 use crate::args::ConfigArgs;
 use crate::cluster::ClusterArgs;
 use crate::cluster::{api_for, is_not_found};
+use crate::error::exit;
 use crate::inventory::Inventory;
-use crate::{apply, cluster, config, exit, inventory, prune, secrets};
+use crate::{apply, cluster, config, inventory, prune, secrets};
 
 /// Removes server-owned fields so only intent is compared.
 pub fn strip(mut v: Value) -> Value {

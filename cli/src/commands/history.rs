@@ -2,8 +2,9 @@
 
 use crate::args::{ConfigArgs, Output};
 use crate::cluster::ClusterArgs;
+use crate::error::exit;
 use crate::output::print;
-use crate::{cluster, config, exit, history, inventory};
+use crate::{cluster, config, history, inventory};
 
 /// The flags of `kubectl voice history`.
 #[derive(Debug, clap::Args)]

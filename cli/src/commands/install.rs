@@ -7,10 +7,9 @@ use std::path::PathBuf;
 
 use crate::args::{ConfigArgs, Output, duration};
 use crate::cluster::ClusterArgs;
+use crate::error::{Usage, exit};
 use crate::output::{confirm, print};
-use crate::{
-    Usage, apply, cluster, config, exit, history, inventory, lock, prune, secrets, statefulsets,
-};
+use crate::{apply, cluster, config, history, inventory, lock, prune, secrets, statefulsets};
 use voice_core::upgrade::PosthogChange;
 
 /// The flags of `kubectl voice install`.

@@ -19,7 +19,8 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::args::{ConfigArgs, Selection};
 use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, exit, history, pods};
+use crate::error::{Usage, exit};
+use crate::{cluster, config, history, pods};
 
 /// The container Istio injects.
 pub const SIDECAR: &str = "istio-proxy";
@@ -392,7 +393,7 @@ impl Stream {
                         }
                     }
                 }
-                Err(e) => Err(crate::errors::explain(&e).reason),
+                Err(e) => Err(crate::error::explain(&e).reason),
             };
             if !self.ctx.follow {
                 if let Err(e) = result {

@@ -12,9 +12,10 @@ use voice_core::sizing::Totals;
 
 use crate::args::{ConfigArgs, Output};
 use crate::cluster::ClusterArgs;
+use crate::config;
+use crate::error::exit;
 use crate::output::print;
 use crate::output::{paint, table};
-use crate::{config, exit};
 
 fn range<T: PartialEq + std::fmt::Display>(a: T, b: T) -> String {
     if a == b {

@@ -9,7 +9,8 @@ use voice_core::plan::Wave;
 
 use crate::args::{ConfigArgs, duration};
 use crate::cluster::{ClusterArgs, api_for};
-use crate::{Usage, cluster, config, exit, history, inventory, lock, wait};
+use crate::error::{Usage, exit};
+use crate::{cluster, config, history, inventory, lock, wait};
 
 /// The annotation a restart stamps on the pod template.
 pub const RESTARTED_AT: &str = "kubectl-voice.io/restartedAt";

@@ -6,7 +6,8 @@
 use super::install::{ApplyFlags, Change, apply_configuration};
 use crate::args::ConfigArgs;
 use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, history, inventory};
+use crate::error::Usage;
+use crate::{cluster, config, history, inventory};
 
 /// The flags of `kubectl voice rollback`.
 #[derive(Debug, clap::Args)]

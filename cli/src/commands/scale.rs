@@ -5,7 +5,8 @@
 use super::install::{ApplyFlags, Change, apply_configuration};
 use crate::args::ConfigArgs;
 use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, history, inventory};
+use crate::error::Usage;
+use crate::{cluster, config, history, inventory};
 
 /// The flags of `kubectl voice scale`.
 #[derive(Debug, clap::Args)]

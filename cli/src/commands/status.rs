@@ -16,9 +16,10 @@ use voice_core::readiness;
 
 use crate::args::{ConfigArgs, Output};
 use crate::cluster::ClusterArgs;
+use crate::error::exit;
 use crate::inventory::Inventory;
 use crate::output::{paint, table};
-use crate::{cluster, config, exit, inventory};
+use crate::{cluster, config, inventory};
 
 /// One component's state.
 #[derive(Debug, Clone, Serialize)]

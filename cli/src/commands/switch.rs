@@ -17,7 +17,8 @@ use voice_core::config::Color;
 use super::install::{ApplyFlags, Change, apply_configuration};
 use crate::args::{ConfigArgs, duration};
 use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, exit, health, history, inventory};
+use crate::error::{Usage, exit};
+use crate::{cluster, config, health, history, inventory};
 
 /// The flags of `kubectl voice switch`.
 #[derive(Debug, clap::Args)]

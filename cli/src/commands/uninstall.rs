@@ -13,9 +13,10 @@ use voice_core::render::{Object, Stage};
 use crate::args::{ConfigArgs, duration};
 use crate::cluster::ClusterArgs;
 use crate::cluster::{api_for, is_not_found};
+use crate::error::{Usage, exit};
 use crate::inventory::{Inventory, Member};
 use crate::output::confirm;
-use crate::{Usage, apply, cluster, config, exit, history, inventory, lock};
+use crate::{apply, cluster, config, history, inventory, lock};
 
 /// Order of deletion: the reverse of the rollout.
 fn rank(m: &Member, objects: &[Object]) -> usize {
@@ -145,7 +146,7 @@ pub async fn uninstall(
                 r?;
             }
         }
-        Err(_) => anyhow::bail!(crate::apply::NotReady(format!(
+        Err(_) => anyhow::bail!(crate::error::NotReady(format!(
             "objects still terminating after {}s; run uninstall again to keep waiting",
             timeout.as_secs()
         ))),
