@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
 use crate::error::Usage;
 use crate::streams::{self, Target};
 use crate::{cluster, config, history};

@@ -4,43 +4,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::args::ClusterArgs;
 use anyhow::Context;
-use clap::Args;
 use kube::api::{Api, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use kube::{Client, Config};
-
-/// kubectl's connection flags; accepted before or after the subcommand.
-#[derive(Debug, Args, Clone, Default)]
-pub struct ClusterArgs {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
-    /// Namespace of the rollout's inventory (default: the configuration's app namespace).
-    #[arg(
-        short = 'n',
-        long = "namespace",
-        global = true,
-        value_name = "NAMESPACE"
-    )]
-    pub namespace: Option<String>,
-    /// Username to impersonate for the operation.
-    #[arg(long = "as", global = true, value_name = "USER")]
-    pub as_user: Option<String>,
-    /// How long to wait for the API server to answer (`30s`, `1m`, seconds; 0: no limit).
-    #[arg(
-        long = "request-timeout",
-        global = true,
-        value_name = "DURATION",
-        default_value = "30s",
-        value_parser = crate::args::parse_duration
-    )]
-    pub request_timeout: std::time::Duration,
-}
 
 /// Connects with the flags, like kubectl.
 pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {

@@ -5,7 +5,7 @@
 
 use clap::{Arg, CommandFactory as _};
 
-use crate::args::Cli;
+use crate::cli::Cli;
 
 /// cobra's ShellCompDirective bits.
 pub mod directive {

@@ -94,7 +94,7 @@ pub fn current(revisions: &[Revision]) -> Option<&Revision> {
 /// configuration given, for a rollout without history).
 pub async fn installed(
     client: &kube::Client,
-    ca: &crate::cluster::ClusterArgs,
+    ca: &crate::args::ClusterArgs,
     here: voice_core::Stack,
 ) -> anyhow::Result<voice_core::Stack> {
     let inv = crate::inventory::Inventory::of(&here, ca.namespace.as_deref());

@@ -4,6 +4,7 @@
 mod apply;
 mod args;
 mod backups;
+mod cli;
 mod cluster;
 mod commands;
 mod complete;
@@ -26,9 +27,9 @@ mod wait;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, Parser as _};
 
-use args::{Cli, Command};
+use cli::{Cli, Command};
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     use commands::*;
@@ -38,7 +39,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::run(args),
         Command::Schema => schema(),
         Command::Profile(args) => profile::run(args),
-        Command::Completion(args) => completion::run(args),
+        Command::Completion(args) => completion::run(args, &mut Cli::command()),
         Command::Version(args) => version::run(args),
         command => {
             let rt = tokio::runtime::Builder::new_multi_thread()

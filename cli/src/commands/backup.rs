@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
 use crate::backups::{self, Manifest, TARGETS, doomed, human_bytes, list, parse_age};
-use crate::cluster::ClusterArgs;
 use crate::error::{Usage, exit};
 use crate::output;
 

@@ -21,8 +21,8 @@ use voice_core::fit::NodeCapacity;
 use voice_core::quantity::{Bytes, MilliCpu};
 use voice_core::render::Object;
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::cluster::ClusterArgs;
 use crate::cluster::{api_version_group, cluster_scoped, plural};
 use crate::error::exit;
 use crate::inventory::Inventory;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use voice_core::dashboards::Dashboard;
 
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
 use crate::error::{Usage, exit};
 use crate::{cluster, config, forward, history, output, pods};
 

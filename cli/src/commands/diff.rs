@@ -6,8 +6,8 @@ use similar::TextDiff;
 use voice_core::render::MANAGER;
 
 use crate::apply::Prepared;
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
 use crate::cluster::{api_for, is_not_found};
 use crate::error::exit;
 use crate::inventory::Inventory;

@@ -1,7 +1,7 @@
 //! `kubectl voice history`: the rollout's revisions, newest last, like `helm history`.
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::cluster::ClusterArgs;
 use crate::error::exit;
 use crate::output::print;
 use crate::{cluster, config, history, inventory};

@@ -3,10 +3,9 @@
 
 use anyhow::Context as _;
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
 
-use crate::args::{ConfigArgs, Output, duration};
-use crate::cluster::ClusterArgs;
+use crate::args::ClusterArgs;
+use crate::args::{ApplyFlags, ConfigArgs, Output, duration};
 use crate::error::{Usage, exit};
 use crate::output::{confirm, print};
 use crate::{apply, cluster, config, history, inventory, lock, prune, secrets, statefulsets};
@@ -21,63 +20,6 @@ pub struct Args {
     /// How to apply.
     #[command(flatten)]
     pub apply: ApplyFlags,
-}
-
-/// The flags of every verb that applies a configuration (install, rollback, scale).
-#[derive(Debug, Clone, clap::Args)]
-pub struct ApplyFlags {
-    /// `server`: send everything as a server-side dry run; nothing is persisted.
-    #[arg(long = "dry-run", value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
-    pub dry_run: Option<String>,
-    /// Deadline for each wave to become ready (`300s`, `10m`).
-    #[arg(long, value_name = "DURATION", default_value = "10m")]
-    pub timeout: String,
-    /// Objects applied at once.
-    #[arg(long, default_value_t = 32)]
-    pub concurrency: usize,
-    /// A YAML file of secret values: `<secret-name>: {KEY: value}`.
-    #[arg(long = "secrets-file", value_name = "FILE")]
-    pub secrets_file: Option<PathBuf>,
-    /// Do not run the pre-install checks.
-    #[arg(long)]
-    pub skip_checks: bool,
-    /// Apply every wave without waiting for readiness gates (like `kubectl apply`).
-    #[arg(long)]
-    pub no_wait: bool,
-    /// Re-create StatefulSets whose change cannot be made in place (claim size or class,
-    /// selector): their pods keep running and their claims are kept (and expanded where
-    /// the storage class allows it).
-    #[arg(long)]
-    pub recreate_statefulsets: bool,
-    /// Replace stored secret values with the supplied ones (voice.yaml, --secrets-file,
-    /// `VOICE_<SECRET>_<KEY>`); the pods that read them roll. Without it a stored value is
-    /// never changed.
-    #[arg(long)]
-    pub rotate: bool,
-    /// Take over planned objects that exist and belong to another rollout (or to none of
-    /// ours) instead of stopping; the change of owner is recorded in this rollout's history.
-    #[arg(long)]
-    pub adopt: bool,
-    /// Upgrade PostHog to a newer release without first backing up its PostgreSQL.
-    #[arg(long)]
-    pub no_backup: bool,
-    /// Where the backup before a PostHog upgrade goes (as `kubectl voice backup --dir`).
-    #[arg(long, value_name = "DIR", default_value = "voice-backups")]
-    pub backup_dir: PathBuf,
-    /// Revisions kept in the history.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub history_max: usize,
-    /// Take over the rollout's lock from another writer (confirmed like a prune): only when
-    /// that writer is known to be gone.
-    #[arg(long)]
-    pub force_unlock: bool,
-    /// Do not ask for confirmation (of warnings, prunes, re-created StatefulSets and undone
-    /// `scale` changes).
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-    /// Output format of the summary.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-    pub output: Output,
 }
 
 /// Runs the command against the cluster.

@@ -17,8 +17,8 @@ use kube::api::{Api, ListParams, LogParams};
 use kube::runtime::watcher;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Selection};
-use crate::cluster::ClusterArgs;
 use crate::error::{Usage, exit};
 use crate::{cluster, config, history, pods};
 

@@ -10,8 +10,8 @@ use voice_core::plan::Plan;
 use voice_core::quantity::{cores_str, gib_str};
 use voice_core::sizing::Totals;
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::cluster::ClusterArgs;
 use crate::config;
 use crate::error::exit;
 use crate::output::print;

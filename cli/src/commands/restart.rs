@@ -7,8 +7,9 @@ use anyhow::Context;
 use kube::api::{Patch, PatchParams};
 use voice_core::plan::Wave;
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
-use crate::cluster::{ClusterArgs, api_for};
+use crate::cluster::api_for;
 use crate::error::{Usage, exit};
 use crate::{cluster, config, history, inventory, lock, wait};
 

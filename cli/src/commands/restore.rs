@@ -19,9 +19,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
 use crate::backups::{self as backup, Manifest, PG_ENV, REDIS_ENV, major};
-use crate::cluster::ClusterArgs;
 use crate::error::{Usage, exit};
 use crate::output;
 use crate::streams::{self, Target};

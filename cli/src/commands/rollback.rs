@@ -3,9 +3,10 @@
 //! "rollback to N". Secret values and claims are never changed; a change that cannot be
 //! made in place is named before any write.
 
-use super::install::{ApplyFlags, Change, apply_configuration};
+use super::install::{Change, apply_configuration};
+use crate::args::ApplyFlags;
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
 use crate::error::Usage;
 use crate::{cluster, config, history, inventory};
 

@@ -2,9 +2,10 @@
 //! the deployed configuration with that one change, applied at once through the install
 //! flow and recorded, so a later install that would undo it says so.
 
-use super::install::{ApplyFlags, Change, apply_configuration};
+use super::install::{Change, apply_configuration};
+use crate::args::ApplyFlags;
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
 use crate::error::Usage;
 use crate::{cluster, config, history, inventory};
 

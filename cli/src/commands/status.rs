@@ -14,8 +14,8 @@ use kube::api::{Api, ListParams};
 use serde::Serialize;
 use voice_core::readiness;
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::cluster::ClusterArgs;
 use crate::error::exit;
 use crate::inventory::Inventory;
 use crate::output::{paint, table};

@@ -14,9 +14,10 @@ use kube::Api;
 use serde_json::Value;
 use voice_core::config::Color;
 
-use super::install::{ApplyFlags, Change, apply_configuration};
+use super::install::{Change, apply_configuration};
+use crate::args::ApplyFlags;
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
-use crate::cluster::ClusterArgs;
 use crate::error::{Usage, exit};
 use crate::{cluster, config, health, history, inventory};
 

@@ -10,8 +10,8 @@ use kube::api::{DeleteParams, PropagationPolicy};
 use kube::runtime::wait::{await_condition, conditions};
 use voice_core::render::{Object, Stage};
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
-use crate::cluster::ClusterArgs;
 use crate::cluster::{api_for, is_not_found};
 use crate::error::{Usage, exit};
 use crate::inventory::{Inventory, Member};
