@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
+use crate::cluster::streams::{self, Target};
+use crate::cluster::{self, history};
+use crate::config;
 use crate::error::Usage;
-use crate::streams::{self, Target};
-use crate::{cluster, config, history};
 
 /// The manifest's file name inside a backup directory.
 pub const MANIFEST: &str = "manifest.json";

@@ -1,7 +1,6 @@
 //! `kubectl-voice`: the kubectl plugin binary. A thin layer over `voice-core`: it reads
 //! files and flags, calls the planner, and prints or applies what comes back.
 
-mod apply;
 mod args;
 mod backups;
 mod cli;
@@ -10,20 +9,9 @@ mod commands;
 mod complete;
 mod config;
 mod error;
-mod forward;
-mod health;
-mod history;
-mod inventory;
-mod lock;
 mod output;
-mod pods;
 mod progress;
-mod prune;
 mod retry;
-mod secrets;
-mod statefulsets;
-mod streams;
-mod wait;
 
 use std::process::ExitCode;
 

@@ -23,12 +23,13 @@ use voice_core::render::Object;
 
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
+use crate::cluster::inventory::Inventory;
+use crate::cluster::{self, apply, inventory};
 use crate::cluster::{api_version_group, cluster_scoped, plural};
+use crate::config;
 use crate::error::exit;
-use crate::inventory::Inventory;
 use crate::output::paint;
 use crate::output::print;
-use crate::{apply, cluster, config, inventory};
 
 /// Result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -246,7 +247,7 @@ pub async fn report(
         .filter(|o| !missing_groups.contains(api_version_group(&o.api_version).0))
         .cloned()
         .collect();
-    match crate::inventory::foreign(client, inv, &served).await {
+    match crate::cluster::inventory::foreign(client, inv, &served).await {
         Ok(found) if found.is_empty() => owned.push(ok(
             "no object of the plan belongs to another rollout or was made outside kubectl-voice",
         )),
@@ -279,7 +280,7 @@ pub async fn report(
     if let voice_core::config::Posthog::SelfHosted(ph) = &stack.config.posthog {
         use voice_core::upgrade::PosthogChange;
         let to = voice_core::catalog::posthog::release(ph).0;
-        let seen = crate::inventory::posthog_releases(client, stack).await;
+        let seen = crate::cluster::inventory::posthog_releases(client, stack).await;
         let release = match seen.map(|s| voice_core::upgrade::posthog(&s, stack)) {
             Ok(PosthogChange::None) => ok(format!("PostHog {to} is installed fresh")),
             Ok(PosthogChange::Same) => ok(format!("PostHog {to} runs and stays")),
@@ -623,7 +624,7 @@ pub struct Args {
 
 /// The secret values install will need: required ones supplied or stored, and supplied ones
 /// that differ from what is stored (kept unless `install --rotate`).
-fn secrets(pre: &crate::secrets::Preflight) -> Category {
+fn secrets(pre: &crate::cluster::secrets::Preflight) -> Category {
     let mut checks: Vec<Check> = pre
         .missing
         .iter()
@@ -652,14 +653,14 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         output,
     } = args;
     let stack = config::load(&config)?;
-    let user = crate::secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
+    let user = crate::cluster::secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let (objects, _) = apply::planned(&stack, &inv);
     let mut report = report(&client, &stack, &objects, &inv, false)
         .await
         .context("checking the cluster")?;
-    let pre = crate::secrets::preflight(&client, &stack, &user)
+    let pre = crate::cluster::secrets::preflight(&client, &stack, &user)
         .await
         .context("reading the Secrets")?;
     report.categories.push(secrets(&pre));

@@ -2,9 +2,10 @@
 
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
+use crate::cluster::{self, history, inventory};
+use crate::config;
 use crate::error::exit;
 use crate::output::print;
-use crate::{cluster, config, history, inventory};
 
 /// The flags of `kubectl voice history`.
 #[derive(Debug, clap::Args)]

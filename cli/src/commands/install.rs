@@ -1,14 +1,15 @@
 //! `kubectl voice install`: check, decide everything that needs a decision (prunes,
-//! StatefulSet re-creation) and ask, then apply the waves (`crate::apply`).
+//! StatefulSet re-creation) and ask, then apply the waves (`crate::cluster::apply`).
 
 use anyhow::Context as _;
 use std::io::IsTerminal as _;
 
 use crate::args::ClusterArgs;
 use crate::args::{ApplyFlags, ConfigArgs, Output, duration};
+use crate::cluster::{self, apply, history, inventory, lock, prune, secrets, statefulsets};
+use crate::config;
 use crate::error::{Usage, exit};
 use crate::output::{confirm, print};
-use crate::{apply, cluster, config, history, inventory, lock, prune, secrets, statefulsets};
 use voice_core::upgrade::PosthogChange;
 
 /// The flags of `kubectl voice install`.

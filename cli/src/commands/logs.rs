@@ -19,8 +19,9 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Selection};
+use crate::cluster::{self, history, pods};
+use crate::config;
 use crate::error::{Usage, exit};
-use crate::{cluster, config, history, pods};
 
 /// The container Istio injects.
 pub const SIDECAR: &str = "istio-proxy";

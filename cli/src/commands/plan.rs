@@ -368,7 +368,7 @@ fn live(
     rt.block_on(async {
         let read = async {
             let client = crate::cluster::client(ca).await?;
-            let inv = crate::inventory::Inventory::of(stack, ca.namespace.as_deref());
+            let inv = crate::cluster::inventory::Inventory::of(stack, ca.namespace.as_deref());
             super::check::live_nodes(&client, &inv).await
         };
         let nodes = tokio::time::timeout(REACH, read)

@@ -10,8 +10,9 @@ use voice_core::plan::Wave;
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
 use crate::cluster::api_for;
+use crate::cluster::{self, history, inventory, lock, wait};
+use crate::config;
 use crate::error::{Usage, exit};
-use crate::{cluster, config, history, inventory, lock, wait};
 
 /// The annotation a restart stamps on the pod template.
 pub const RESTARTED_AT: &str = "kubectl-voice.io/restartedAt";

@@ -22,9 +22,9 @@ use anyhow::{Context, bail};
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
 use crate::backups::{self as backup, Manifest, PG_ENV, REDIS_ENV, major};
+use crate::cluster::streams::{self, Target};
 use crate::error::{Usage, exit};
 use crate::output;
-use crate::streams::{self, Target};
 
 /// The flags of `kubectl voice restore`.
 #[derive(Debug, clap::Args)]

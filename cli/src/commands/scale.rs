@@ -6,8 +6,9 @@ use super::install::{Change, apply_configuration};
 use crate::args::ApplyFlags;
 use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
+use crate::cluster::{self, history, inventory};
+use crate::config;
 use crate::error::Usage;
-use crate::{cluster, config, history, inventory};
 
 /// The flags of `kubectl voice scale`.
 #[derive(Debug, clap::Args)]

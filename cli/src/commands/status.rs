@@ -16,10 +16,11 @@ use voice_core::readiness;
 
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
+use crate::cluster::inventory::Inventory;
+use crate::cluster::{self, inventory};
+use crate::config;
 use crate::error::exit;
-use crate::inventory::Inventory;
 use crate::output::{paint, table};
-use crate::{cluster, config, inventory};
 
 /// One component's state.
 #[derive(Debug, Clone, Serialize)]
@@ -226,7 +227,7 @@ async fn explain(client: &Client, instance: &str, report: &mut Report) {
                 })
                 .cloned()
                 .collect();
-            row.reason = Some(crate::wait::explain(
+            row.reason = Some(crate::cluster::wait::explain(
                 &row.component,
                 &row.component,
                 &mine,

@@ -18,8 +18,9 @@ use super::install::{Change, apply_configuration};
 use crate::args::ApplyFlags;
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
+use crate::cluster::{self, health, history, inventory};
+use crate::config;
 use crate::error::{Usage, exit};
-use crate::{cluster, config, health, history, inventory};
 
 /// The flags of `kubectl voice switch`.
 #[derive(Debug, clap::Args)]
@@ -257,7 +258,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     } else if let Some((path, port)) = voice_core::plan::http_health(c) {
         let selector = format!(
             "{},color={}",
-            crate::pods::of_component(&stack, name),
+            crate::cluster::pods::of_component(&stack, name),
             target.as_str()
         );
         let pods: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);

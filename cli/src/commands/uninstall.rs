@@ -12,11 +12,12 @@ use voice_core::render::{Object, Stage};
 
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
+use crate::cluster::inventory::{Inventory, Member};
+use crate::cluster::{self, apply, history, inventory, lock};
 use crate::cluster::{api_for, is_not_found};
+use crate::config;
 use crate::error::{Usage, exit};
-use crate::inventory::{Inventory, Member};
 use crate::output::confirm;
-use crate::{apply, cluster, config, history, inventory, lock};
 
 /// Order of deletion: the reverse of the rollout.
 fn rank(m: &Member, objects: &[Object]) -> usize {

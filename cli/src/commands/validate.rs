@@ -49,8 +49,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     // Required secret values: install stops before its first write when one is neither
     // supplied nor already stored; offline, say which are not supplied here.
-    let unsupplied =
-        crate::secrets::UserValues::collect(&stack, secrets_file.as_deref())?.unsupplied(&stack);
+    let unsupplied = crate::cluster::secrets::UserValues::collect(&stack, secrets_file.as_deref())?
+        .unsupplied(&stack);
     match output {
         Output::Table => {
             println!(

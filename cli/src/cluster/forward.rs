@@ -8,12 +8,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::error::PortBusy;
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+
+use crate::error::PortBusy;
 
 /// How long a new connection waits for a ready pod before it is closed.
 pub const RESOLVE_WAIT: Duration = Duration::from_secs(60);
@@ -160,32 +161,34 @@ impl Target {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
         let deadline = tokio::time::Instant::now() + RESOLVE_WAIT;
         loop {
-            let last = match crate::pods::ready(&self.client, &self.namespace, &self.selector).await
-            {
-                Ok(names) => {
-                    let mut last = None;
-                    for name in names {
-                        match api.portforward(&name, &[self.port]).await {
-                            Ok(pf) => return Ok((name, pf)),
-                            Err(e) if forbidden(&e) => {
-                                return Err(anyhow::Error::new(e).context(format!(
-                                    "opening a port-forward to pod {}/{name}",
-                                    self.namespace
-                                )));
-                            }
-                            Err(e) => {
-                                last = Some(anyhow::Error::new(e).context(format!(
-                                    "opening a port-forward to pod {}/{name}",
-                                    self.namespace
-                                )))
+            let last =
+                match crate::cluster::pods::ready(&self.client, &self.namespace, &self.selector)
+                    .await
+                {
+                    Ok(names) => {
+                        let mut last = None;
+                        for name in names {
+                            match api.portforward(&name, &[self.port]).await {
+                                Ok(pf) => return Ok((name, pf)),
+                                Err(e) if forbidden(&e) => {
+                                    return Err(anyhow::Error::new(e).context(format!(
+                                        "opening a port-forward to pod {}/{name}",
+                                        self.namespace
+                                    )));
+                                }
+                                Err(e) => {
+                                    last = Some(anyhow::Error::new(e).context(format!(
+                                        "opening a port-forward to pod {}/{name}",
+                                        self.namespace
+                                    )))
+                                }
                             }
                         }
+                        last.expect("ready() returns at least one pod")
                     }
-                    last.expect("ready() returns at least one pod")
-                }
-                Err(e) if e.downcast_ref::<crate::error::NoReadyPod>().is_some() => e,
-                Err(e) => return Err(e),
-            };
+                    Err(e) if e.downcast_ref::<crate::error::NoReadyPod>().is_some() => e,
+                    Err(e) => return Err(e),
+                };
             if tokio::time::Instant::now() >= deadline {
                 return Err(last);
             }

@@ -18,8 +18,8 @@ use voice_core::Stack;
 use voice_core::catalog::{SecretSource, SecretSpec};
 use voice_core::config::Posthog;
 
+use crate::cluster::inventory::{Inventory, PART_OF};
 use crate::cluster::is_not_found;
-use crate::inventory::{Inventory, PART_OF};
 
 /// What happened to one Secret.
 #[derive(Debug, Clone, PartialEq, Eq)]

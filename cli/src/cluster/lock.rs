@@ -13,8 +13,8 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, PostParams};
 use tokio::task::JoinHandle;
 
+use crate::cluster::inventory::Inventory;
 use crate::error::Locked;
-use crate::inventory::Inventory;
 
 /// How long a Lease outlives its last renewal.
 const DURATION: Duration = Duration::from_secs(30);

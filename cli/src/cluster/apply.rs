@@ -18,10 +18,10 @@ use voice_core::plan::{ObjectRef, Wave};
 use voice_core::render::{MANAGER, Object};
 
 use crate::cluster::api_for;
-use crate::inventory::{self, Inventory, Member};
+use crate::cluster::inventory::{self, Inventory, Member};
+use crate::cluster::secrets::{self, Outcome, UserValues};
+use crate::cluster::{prune, statefulsets, wait};
 use crate::progress::Progress;
-use crate::secrets::{self, Outcome, UserValues};
-use crate::{prune, statefulsets, wait};
 
 /// Install options.
 #[derive(Debug, Clone)]

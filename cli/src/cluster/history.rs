@@ -16,7 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use voice_core::render::{MANAGER, Object};
 
-use crate::inventory::Inventory;
+use crate::cluster::inventory::Inventory;
 
 /// Label that marks a revision and names its release.
 pub const REVISION_OF: &str = "kubectl-voice.io/revision-of";
@@ -97,7 +97,7 @@ pub async fn installed(
     ca: &crate::args::ClusterArgs,
     here: voice_core::Stack,
 ) -> anyhow::Result<voice_core::Stack> {
-    let inv = crate::inventory::Inventory::of(&here, ca.namespace.as_deref());
+    let inv = crate::cluster::inventory::Inventory::of(&here, ca.namespace.as_deref());
     let revisions = list(client, &inv).await?;
     Ok(match current(&revisions) {
         Some(r) => crate::config::load_document(&r.config, r.selection.clone())?,

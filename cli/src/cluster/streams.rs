@@ -62,8 +62,8 @@ pub async fn ready_pod(
         .first()
         .map(|x| x.name.clone())
         .context("the component has no container")?;
-    let selector = crate::pods::of_component(stack, component);
-    let pod = crate::pods::ready(client, &c.namespace, &selector)
+    let selector = crate::cluster::pods::of_component(stack, component);
+    let pod = crate::cluster::pods::ready(client, &c.namespace, &selector)
         .await?
         .into_iter()
         .next()

@@ -1,15 +1,32 @@
 //! Talking to the cluster: the client from kubectl's flags, and the API resource of each
 //! kind the plan renders (known statically, so applying needs no discovery round trips).
+//! The modules below it do one thing each on the cluster: apply waves and wait for them,
+//! the inventory of a rollout, secrets, prunes, StatefulSets, the history, the lock, pods,
+//! port-forwards, health checks and exec streams.
+
+pub mod apply;
+pub mod forward;
+pub mod health;
+pub mod history;
+pub mod inventory;
+pub mod lock;
+pub mod pods;
+pub mod prune;
+pub mod secrets;
+pub mod statefulsets;
+pub mod streams;
+pub mod wait;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::args::ClusterArgs;
 use anyhow::Context;
 use kube::api::{Api, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use kube::{Client, Config};
+
+use crate::args::ClusterArgs;
 
 /// Connects with the flags, like kubectl.
 pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {

@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use crate::error::Failure;
 use anyhow::{Context, anyhow};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::error::Failure;
 
 /// What to check: `GET path` on `port` of every ready pod that `selector` matches, `rounds`
 /// times, `interval` apart; each answer must be 2xx or 3xx within `timeout`.
@@ -34,7 +35,7 @@ pub async fn run(pods: &Api<Pod>, check: &Check<'_>) -> anyhow::Result<Result<us
     let ready: Vec<String> = listed
         .items
         .iter()
-        .filter(|p| crate::pods::is_ready(p))
+        .filter(|p| crate::cluster::pods::is_ready(p))
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     if ready.is_empty() {

@@ -2,10 +2,11 @@
 //! the ready pod a port-forward or health check talks to (re-resolved by each caller when it
 //! needs a fresh one, so a replaced pod is followed).
 
-use crate::error::NoReadyPod;
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
+
+use crate::error::NoReadyPod;
 
 /// `k=v,k=v` from labels.
 pub fn selector<K: std::fmt::Display, V: std::fmt::Display>(
