@@ -2,13 +2,13 @@
 //! files and flags, calls the planner, and prints or applies what comes back.
 
 mod args;
-mod backups;
 mod cli;
 mod cluster;
 mod commands;
 mod complete;
 mod config;
 mod error;
+mod ops;
 mod output;
 mod progress;
 mod retry;

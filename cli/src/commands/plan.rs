@@ -369,7 +369,7 @@ fn live(
         let read = async {
             let client = crate::cluster::client(ca).await?;
             let inv = crate::cluster::inventory::Inventory::of(stack, ca.namespace.as_deref());
-            super::check::live_nodes(&client, &inv).await
+            crate::ops::check::live_nodes(&client, &inv).await
         };
         let nodes = tokio::time::timeout(REACH, read)
             .await

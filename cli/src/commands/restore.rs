@@ -21,9 +21,9 @@ use anyhow::{Context, bail};
 
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
-use crate::backups::{self as backup, Manifest, PG_ENV, REDIS_ENV, major};
 use crate::cluster::streams::{self, Target};
 use crate::error::{Usage, exit};
+use crate::ops::backups::{self as backup, Manifest, PG_ENV, REDIS_ENV, major};
 use crate::output;
 
 /// The flags of `kubectl voice restore`.

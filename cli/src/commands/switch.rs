@@ -14,13 +14,13 @@ use kube::Api;
 use serde_json::Value;
 use voice_core::config::Color;
 
-use super::install::{Change, apply_configuration};
 use crate::args::ApplyFlags;
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
 use crate::cluster::{self, health, history, inventory};
 use crate::config;
 use crate::error::{Usage, exit};
+use crate::ops::configure::{Change, apply_configuration};
 
 /// The flags of `kubectl voice switch`.
 #[derive(Debug, clap::Args)]
