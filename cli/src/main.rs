@@ -1,5 +1,11 @@
 //! `kubectl-voice`: the kubectl plugin binary. A thin layer over `voice-core`: it reads
 //! files and flags, calls the planner, and prints or applies what comes back.
+//!
+//! Its modules are layered, low to high, each importing only its own layer or lower: the
+//! leaves (`error`, `progress`, `retry`, `output`); `args` (the shared flag groups);
+//! `config`; `cluster` (the client and one module per thing done on the cluster); `ops`
+//! (the flows verbs share); `commands` (one module per verb); then `cli` (the clap tree),
+//! `complete` and this file (parse, dispatch, exit code).
 
 mod args;
 mod cli;

@@ -70,8 +70,8 @@ fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool>
     Ok(confirm("Continue? [y/N]"))
 }
 
-/// Checks, decides, asks, records and applies a configuration: the flow install, rollback
-/// and scale share.
+/// Checks, decides, asks, records and applies a configuration: the flow install, rollback,
+/// scale and switch share.
 pub async fn apply_configuration(
     ca: &ClusterArgs,
     stack: voice_core::Stack,
