@@ -1,20 +1,12 @@
-//! Command-line interface: every subcommand and flag, parsed by clap.
+//! The flag groups verbs share: kubectl's connection flags, where the configuration comes
+//! from, which parts a run acts on, how a configuration is applied, and the output format;
+//! with the parsers of their values (`--dry-run`, durations).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::Args;
 
-/// Plan, render and install PostHog, the Model Router and the VoiceAssistant platform.
-#[derive(Debug, Parser)]
-#[command(name = "kubectl-voice", bin_name = "kubectl voice", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
-    /// kubectl's connection flags.
-    #[command(flatten)]
-    pub cluster: crate::cluster::ClusterArgs,
-    /// The subcommand.
-    #[command(subcommand)]
-    pub command: Command,
-}
+pub use crate::output::Output;
 
 /// Which parts of the configuration a run acts on. A part left out is not touched: never
 /// deleted.
@@ -29,18 +21,6 @@ pub struct Selection {
     /// PostHog mode: self-hosted, cloud or disabled (same as --set posthog.mode=…).
     #[arg(long, value_name = "MODE")]
     pub posthog: Option<String>,
-}
-
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Output {
-    /// Human-readable tables.
-    #[default]
-    Table,
-    /// JSON.
-    Json,
-    /// YAML.
-    Yaml,
 }
 
 /// Where the configuration comes from.
@@ -60,69 +40,92 @@ pub struct ConfigArgs {
     pub select: Selection,
 }
 
-/// Subcommands: each one's flags and code live in `commands/<name>.rs`.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Show sizing, the fit on the nodes and the rollout waves.
-    Plan(crate::commands::plan::Args),
-    /// Write the manifests as multi-document YAML (secrets are never rendered).
-    #[command(visible_alias = "template")]
-    Render(crate::commands::render::Args),
-    /// Check a configuration and report every problem.
-    Validate(crate::commands::validate::Args),
-    /// Check that the plan can be installed on the cluster (API, RBAC, CRDs, classes, capacity).
-    Check(crate::commands::check::Args),
-    /// Check, then apply the plan wave by wave, waiting for each wave to be ready.
-    Install(crate::commands::install::Args),
-    /// Show every component's state; exit 0 when healthy, 1 when not.
-    Status(crate::commands::status::Args),
-    /// Show what install would change, as unified diffs; exit 1 when anything differs.
-    Diff(crate::commands::diff::Args),
-    /// List the rollout's revisions (what made each, when, how it ended).
-    History(crate::commands::history::Args),
-    /// Apply a recorded revision again (default: the one before the current).
-    Rollback(crate::commands::rollback::Args),
-    /// Scale a component (`--replicas`, or `--min`/`--max` for an autoscaled one) and record it.
-    Scale(crate::commands::scale::Args),
-    /// Roll the pods of components (or `--all`) in wave order, waiting until they are ready.
-    Restart(crate::commands::restart::Args),
-    /// Blue-green: bring up the idle colour (`--image`), check it, move traffic to it;
-    /// `--back`, `--finalize`.
-    Switch(crate::commands::switch::Args),
-    /// Print the logs of components' pods (`-f` follows, picking up new pods).
-    Logs(crate::commands::logs::Args),
-    /// Port-forward to web UIs (grafana, prometheus, …) and print their URLs; Ctrl-C stops.
-    Dashboard(crate::commands::dashboard::Args),
-    /// Stream logical backups of PostgreSQL and Redis to a local directory (`backup prune`: retention).
-    Backup(crate::commands::backup::Args),
-    /// Restore a backup made by `kubectl voice backup` (checks sha256 and versions first).
-    Restore(crate::commands::restore::Args),
-    /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
-    Uninstall(crate::commands::uninstall::Args),
-    /// Print a shell completion script.
-    Completion(crate::commands::completion::Args),
-    /// Print the JSON Schema of voice.yaml.
-    Schema,
-    /// Print an embedded profile as a starting voice.yaml.
-    Profile(crate::commands::profile::Args),
-    /// Print the plugin's version (`-o json` for scripts).
-    Version(crate::commands::version::Args),
+/// kubectl's connection flags; accepted before or after the subcommand.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace of the rollout's inventory (default: the configuration's app namespace).
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        global = true,
+        value_name = "NAMESPACE"
+    )]
+    pub namespace: Option<String>,
+    /// Username to impersonate for the operation.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+    /// How long to wait for the API server to answer (`30s`, `1m`, seconds; 0: no limit).
+    #[arg(
+        long = "request-timeout",
+        global = true,
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub request_timeout: std::time::Duration,
 }
 
-impl Command {
-    /// Whether the verb writes to the cluster (so a failure may leave a change half made).
-    pub fn writes(&self) -> bool {
-        matches!(
-            self,
-            Command::Install(_)
-                | Command::Rollback(_)
-                | Command::Scale(_)
-                | Command::Restart(_)
-                | Command::Switch(_)
-                | Command::Restore(_)
-                | Command::Uninstall(_)
-        )
-    }
+/// The flags of every verb that applies a configuration (install, rollback, scale, switch).
+#[derive(Debug, Clone, Args)]
+pub struct ApplyFlags {
+    /// `server`: send everything as a server-side dry run; nothing is persisted.
+    #[arg(long = "dry-run", value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
+    pub dry_run: Option<String>,
+    /// Deadline for each wave to become ready (`300s`, `10m`).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub timeout: String,
+    /// Objects applied at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// A YAML file of secret values: `<secret-name>: {KEY: value}`.
+    #[arg(long = "secrets-file", value_name = "FILE")]
+    pub secrets_file: Option<PathBuf>,
+    /// Do not run the pre-install checks.
+    #[arg(long)]
+    pub skip_checks: bool,
+    /// Apply every wave without waiting for readiness gates (like `kubectl apply`).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Re-create StatefulSets whose change cannot be made in place (claim size or class,
+    /// selector): their pods keep running and their claims are kept (and expanded where
+    /// the storage class allows it).
+    #[arg(long)]
+    pub recreate_statefulsets: bool,
+    /// Replace stored secret values with the supplied ones (voice.yaml, --secrets-file,
+    /// `VOICE_<SECRET>_<KEY>`); the pods that read them roll. Without it a stored value is
+    /// never changed.
+    #[arg(long)]
+    pub rotate: bool,
+    /// Take over planned objects that exist and belong to another rollout (or to none of
+    /// ours) instead of stopping; the change of owner is recorded in this rollout's history.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Upgrade PostHog to a newer release without first backing up its PostgreSQL.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Where the backup before a PostHog upgrade goes (as `kubectl voice backup --dir`).
+    #[arg(long, value_name = "DIR", default_value = "voice-backups")]
+    pub backup_dir: PathBuf,
+    /// Revisions kept in the history.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub history_max: usize,
+    /// Take over the rollout's lock from another writer (confirmed like a prune): only when
+    /// that writer is known to be gone.
+    #[arg(long)]
+    pub force_unlock: bool,
+    /// Do not ask for confirmation (of warnings, prunes, re-created StatefulSets and undone
+    /// `scale` changes).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Output format of the summary.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Output,
 }
 
 /// Parses `--dry-run[=server]` (absent: a real run).
@@ -130,7 +133,7 @@ pub fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
     match mode {
         None => Ok(false),
         Some("server") => Ok(true),
-        Some(other) => Err(crate::Usage(format!(
+        Some(other) => Err(crate::error::Usage(format!(
             "--dry-run={other}: only --dry-run=server is supported (for a client-side preview use `kubectl voice render`)"
         ))
         .into()),
@@ -140,7 +143,7 @@ pub fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
 /// Parses a duration flag as kubectl does (`5s`, `1m30s`, `2h`, `1.5h`, `500ms`), or a bare
 /// number of seconds.
 pub fn duration(s: &str) -> anyhow::Result<std::time::Duration> {
-    parse_duration(s).map_err(|e| crate::Usage(e).into())
+    parse_duration(s).map_err(|e| crate::error::Usage(e).into())
 }
 
 /// [`duration`] as a clap value parser.

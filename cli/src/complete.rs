@@ -5,7 +5,7 @@
 
 use clap::{Arg, CommandFactory as _};
 
-use crate::args::Cli;
+use crate::cli::Cli;
 
 /// cobra's ShellCompDirective bits.
 pub mod directive {
@@ -255,5 +255,5 @@ pub fn run(words: &[String]) -> u8 {
     s.push_str(&format!(":{d}\n"));
     use std::io::Write as _;
     let _ = std::io::stdout().write_all(s.as_bytes());
-    crate::exit::OK
+    crate::error::exit::OK
 }

@@ -6,90 +6,7 @@ use anyhow::Context;
 use voice_core::{Errors, Input, ProfileName, Stack};
 
 use crate::args::ConfigArgs;
-
-/// The configuration was rejected: every problem, with the file name for messages.
-#[derive(Debug)]
-pub struct BadInput {
-    /// File name used in messages.
-    pub file: String,
-    /// Problems.
-    pub errors: Errors,
-    /// The `--set` flags of the run, so a problem they made names its flag.
-    pub sets: Vec<String>,
-}
-
-impl BadInput {
-    /// The `--set` flag that wrote the field of a problem, if one did (the last one wins).
-    pub fn flag(&self, d: &voice_core::Diagnostic) -> Option<String> {
-        self.sets
-            .iter()
-            .rev()
-            .find(|s| {
-                let key = s.split_once('=').map_or(s.as_str(), |(k, _)| k).trim();
-                !key.is_empty()
-                    && (d.path == key
-                        || d.path.starts_with(&format!("{key}."))
-                        || d.path.starts_with(&format!("{key}["))
-                        || (!d.path.is_empty() && key.starts_with(&format!("{}.", d.path))))
-            })
-            .map(|s| format!("--set {s}"))
-    }
-
-    /// The problems as JSON objects: `path`, `line`, `column`, `message` and `source` (the
-    /// file, or the `--set` flag that made the problem).
-    pub fn problems(&self) -> Vec<serde_json::Value> {
-        self.errors
-            .0
-            .iter()
-            .map(|d| {
-                let flag = self.flag(d);
-                serde_json::json!({
-                    "path": d.path,
-                    "line": if flag.is_some() { None } else { d.line },
-                    "column": if flag.is_some() { None } else { d.column },
-                    "message": d.message,
-                    "source": flag.unwrap_or_else(|| self.file.clone()),
-                })
-            })
-            .collect()
-    }
-}
-
-impl std::fmt::Display for BadInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.errors.0.len();
-        let flags: Vec<Option<String>> = self.errors.0.iter().map(|d| self.flag(d)).collect();
-        let from_flags = flags.iter().any(Option::is_some);
-        let place = match (self.file.as_str(), from_flags) {
-            ("(profile)", true) if flags.iter().all(Option::is_some) => "the command line".into(),
-            ("(profile)", _) => "the configuration".into(),
-            (file, true) => format!("{file} and the command line"),
-            (file, false) => file.to_string(),
-        };
-        writeln!(
-            f,
-            "{n} problem{} in {place}:",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for (d, flag) in self.errors.0.iter().zip(&flags) {
-            let path = if d.path.is_empty() {
-                "(document)"
-            } else {
-                &d.path
-            };
-            match (flag, d.line, d.column) {
-                (Some(flag), _, _) => writeln!(f, "  {flag}: {path}: {}", d.message)?,
-                (None, Some(l), Some(c)) => {
-                    writeln!(f, "  {}:{l}:{c}: {path}: {}", self.file, d.message)?
-                }
-                _ => writeln!(f, "  {path}: {}", d.message)?,
-            }
-        }
-        write!(f, "nothing was applied; fix the fields above and run again")
-    }
-}
-
-impl std::error::Error for BadInput {}
+use crate::error::BadInput;
 
 /// Reads a file no larger than the core's input limit, checking its size before reading it.
 pub fn read_bounded(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
@@ -97,7 +14,7 @@ pub fn read_bounded(path: &std::path::Path, what: &str) -> anyhow::Result<String
     let meta =
         std::fs::metadata(path).with_context(|| format!("reading {what} {}", path.display()))?;
     if meta.len() > limit as u64 {
-        return Err(crate::Usage(format!(
+        return Err(crate::error::Usage(format!(
             "{}: {what} is {} bytes; the limit is {limit} bytes",
             path.display(),
             meta.len()
@@ -125,7 +42,7 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
                 .read_to_string(&mut s)
                 .context("reading the configuration from standard input")?;
             if s.len() > limit {
-                return Err(crate::Usage(format!(
+                return Err(crate::error::Usage(format!(
                     "the configuration on standard input is over the limit of {limit} bytes"
                 ))
                 .into());

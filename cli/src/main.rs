@@ -1,57 +1,29 @@
 //! `kubectl-voice`: the kubectl plugin binary. A thin layer over `voice-core`: it reads
 //! files and flags, calls the planner, and prints or applies what comes back.
+//!
+//! Its modules are layered, low to high, each importing only its own layer or lower: the
+//! leaves (`error`, `progress`, `retry`, `output`); `args` (the shared flag groups);
+//! `config`; `cluster` (the client and one module per thing done on the cluster); `ops`
+//! (the flows verbs share); `commands` (one module per verb); then `cli` (the clap tree),
+//! `complete` and this file (parse, dispatch, exit code).
 
-mod apply;
 mod args;
-mod backups;
+mod cli;
 mod cluster;
 mod commands;
 mod complete;
 mod config;
-mod errors;
-mod forward;
-mod health;
-mod history;
-mod inventory;
-mod lock;
+mod error;
+mod ops;
 mod output;
-mod pods;
 mod progress;
-mod prune;
 mod retry;
-mod secrets;
-mod statefulsets;
-mod streams;
-mod wait;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, Parser as _};
 
-use args::{Cli, Command};
-
-/// Exit codes, as documented in the README.
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// Not ready, or differences found.
-    pub const NOT_READY: u8 = 1;
-    /// Bad input: nothing was applied.
-    pub const BAD_INPUT: u8 = 2;
-    /// The cluster could not be reached or refused a request.
-    pub const CLUSTER: u8 = 3;
-}
-
-/// A usage problem found after parsing (exit 2).
-#[derive(Debug)]
-pub struct Usage(pub String);
-
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Usage {}
+use cli::{Cli, Command};
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     use commands::*;
@@ -61,7 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::run(args),
         Command::Schema => schema(),
         Command::Profile(args) => profile::run(args),
-        Command::Completion(args) => completion::run(args),
+        Command::Completion(args) => completion::run(args, &mut Cli::command()),
         Command::Version(args) => version::run(args),
         command => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -101,21 +73,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Maps an error to its exit code.
-fn code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<config::BadInput>().is_some() || e.downcast_ref::<Usage>().is_some() {
-        exit::BAD_INPUT
-    } else if e.downcast_ref::<apply::NotReady>().is_some()
-        || e.downcast_ref::<lock::Locked>().is_some()
-    {
-        exit::NOT_READY
-    } else if e.chain().any(|c| c.downcast_ref::<kube::Error>().is_some()) {
-        exit::CLUSTER
-    } else {
-        exit::BAD_INPUT
-    }
-}
-
 fn main() -> ExitCode {
     // `kubectl-voice __complete ARGS…`: cobra's completion protocol, before clap parses
     // (the words are partial by nature).
@@ -128,20 +85,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::from(exit::OK);
+            if let Some(message) = error::message(&e, writes, cluster::server()) {
+                eprintln!("error: {message}");
             }
-            match (
-                e.downcast_ref::<config::BadInput>(),
-                errors::render(&e, writes),
-            ) {
-                (Some(bad), _) => eprintln!("error: {bad}"),
-                (None, Some(cluster)) => eprintln!("error: {cluster}"),
-                (None, None) => eprintln!("error: {e:#}"),
-            }
-            ExitCode::from(code(&e))
+            ExitCode::from(error::exit_code(&e))
         }
     }
 }

@@ -1,9 +1,23 @@
-//! Terminal output: tables in kubectl's style, colour only on a TTY and without `NO_COLOR`.
+//! Terminal output: tables in kubectl's style, colour only on a TTY and without `NO_COLOR`,
+//! the `-o` formats, and confirmation prompts.
 
 use std::io::IsTerminal;
 
+use clap::ValueEnum;
 use tabled::builder::Builder;
 use tabled::settings::Style;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    /// Human-readable tables.
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
 
 /// Whether to colour standard output.
 pub fn color() -> bool {
@@ -36,10 +50,10 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
 }
 
 /// Writes a value as `-o json` (pretty) or `-o yaml` to standard output.
-pub fn print(out: crate::args::Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
     use std::io::Write;
     let text = match out {
-        crate::args::Output::Yaml => serde_yaml::to_string(value)?,
+        Output::Yaml => serde_yaml::to_string(value)?,
         _ => serde_json::to_string_pretty(value)? + "\n",
     };
     std::io::stdout().write_all(text.as_bytes())?;

@@ -1,15 +1,16 @@
 //! `kubectl voice backup [postgres|redis|posthog-postgres|all]`: logical backups streamed out
-//! of the pods over exec into a local directory (`crate::backups`), printed as a table or
+//! of the pods over exec into a local directory (`crate::ops::backups`), printed as a table or
 //! JSON. `kubectl voice backup prune`: retention over those directories.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::backups::{self, Manifest, TARGETS, doomed, human_bytes, list, parse_age};
-use crate::cluster::ClusterArgs;
-use crate::{Usage, exit, output};
+use crate::error::{Usage, exit};
+use crate::ops::backups::{self, Manifest, TARGETS, doomed, human_bytes, list, parse_age};
+use crate::output;
 
 /// The flags of `kubectl voice backup`.
 #[derive(Debug, clap::Args)]

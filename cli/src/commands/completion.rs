@@ -2,10 +2,7 @@
 //! ask the binary (`kubectl-voice __complete`, see `complete.rs`), so flag values, parts and
 //! component names complete, for `kubectl-voice …` and for `kubectl voice …`.
 
-use clap::CommandFactory as _;
-
-use crate::args::Cli;
-use crate::exit;
+use crate::error::exit;
 
 /// The flags of `kubectl voice completion`.
 #[derive(Debug, clap::Args)]
@@ -14,20 +11,15 @@ pub struct Args {
     pub shell: clap_complete::Shell,
 }
 
-/// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<u8> {
+/// Runs the command; `cli` is the whole command tree (for the generated scripts).
+pub fn run(args: Args, cli: &mut clap::Command) -> anyhow::Result<u8> {
     use clap_complete::Shell;
     let script = match args.shell {
         Shell::Bash => BASH,
         Shell::Zsh => ZSH,
         Shell::Fish => FISH,
         shell => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "kubectl-voice",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, cli, "kubectl-voice", &mut std::io::stdout());
             return Ok(exit::OK);
         }
     };

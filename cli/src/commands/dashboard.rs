@@ -1,6 +1,6 @@
 //! `kubectl voice dashboard NAME…|all`: port-forwards to the web UIs of the rollout
 //! (the catalog's `Component::ui`, Kiali with Istio), each following its component rather
-//! than one pod (`crate::forward`). Tries each UI's well-known local port, then a free one,
+//! than one pod (`crate::cluster::forward`). Tries each UI's well-known local port, then a free one,
 //! probes each UI once through its forward, prints a table of URLs with where the login comes
 //! from (never a password), and runs until Ctrl-C, which ends only its own forwards.
 
@@ -10,9 +10,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use voice_core::dashboards::Dashboard;
 
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, exit, forward, history, output, pods};
+use crate::cluster::{self, forward, history, pods};
+use crate::error::{Usage, exit};
+use crate::{config, output};
 
 /// The flags of `kubectl voice dashboard`.
 #[derive(Debug, clap::Args)]
@@ -105,7 +107,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         let selector = pods::selector(&d.selector);
         // A UI with no ready pod: an error when named, a note with `all`.
         if let Err(e) = pods::ready(&client, &d.namespace, &selector).await {
-            if every && e.downcast_ref::<pods::NoReadyPod>().is_some() {
+            if every && e.downcast_ref::<crate::error::NoReadyPod>().is_some() {
                 eprintln!("{}: skipped: {e}", d.name);
                 continue;
             }
@@ -191,7 +193,7 @@ pub async fn probe(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     };
     let go = async {
         let s = tokio::net::TcpStream::connect(connect).await?;
-        crate::health::status(s, &connect.to_string(), path).await
+        crate::cluster::health::status(s, &connect.to_string(), path).await
     };
     let (code, reason) = tokio::time::timeout(Duration::from_secs(20), go)
         .await

@@ -5,12 +5,14 @@ use serde_json::Value;
 use similar::TextDiff;
 use voice_core::render::MANAGER;
 
-use crate::apply::Prepared;
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
+use crate::cluster::apply::Prepared;
+use crate::cluster::inventory::Inventory;
+use crate::cluster::{self, apply, inventory, prune, secrets};
 use crate::cluster::{api_for, is_not_found};
-use crate::inventory::Inventory;
-use crate::{apply, cluster, config, exit, inventory, prune, secrets};
+use crate::config;
+use crate::error::exit;
 
 /// Removes server-owned fields so only intent is compared.
 pub fn strip(mut v: Value) -> Value {
@@ -52,7 +54,7 @@ pub async fn diff(
     client: &kube::Client,
     inv: &Inventory,
     prepared: &Prepared,
-    secrets: &crate::secrets::Values,
+    secrets: &crate::cluster::secrets::Values,
 ) -> anyhow::Result<(Vec<Change>, Vec<String>)> {
     let mut out = Vec::new();
     let mut forbidden = Vec::new();

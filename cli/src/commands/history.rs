@@ -1,9 +1,11 @@
 //! `kubectl voice history`: the rollout's revisions, newest last, like `helm history`.
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::cluster::ClusterArgs;
+use crate::cluster::{self, history, inventory};
+use crate::config;
+use crate::error::exit;
 use crate::output::print;
-use crate::{cluster, config, exit, history, inventory};
 
 /// The flags of `kubectl voice history`.
 #[derive(Debug, clap::Args)]

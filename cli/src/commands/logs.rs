@@ -17,9 +17,11 @@ use kube::api::{Api, ListParams, LogParams};
 use kube::runtime::watcher;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Selection};
-use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, exit, history, pods};
+use crate::cluster::{self, history, pods};
+use crate::config;
+use crate::error::{Usage, exit};
 
 /// The container Istio injects.
 pub const SIDECAR: &str = "istio-proxy";
@@ -392,7 +394,7 @@ impl Stream {
                         }
                     }
                 }
-                Err(e) => Err(crate::errors::explain(&e).reason),
+                Err(e) => Err(crate::error::explain(&e).reason),
             };
             if !self.ctx.follow {
                 if let Err(e) = result {

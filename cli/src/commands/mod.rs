@@ -1,6 +1,7 @@
 //! One module per verb, as cargo's `commands/*.rs`: each holds its flags (`Args`) and its
-//! `run`, over the shared cluster modules (`apply`, `wait`, `inventory`, `secrets`, `prune`,
-//! `statefulsets`, `streams`). Offline verbs run without a runtime; cluster verbs run on tokio.
+//! `run`, which parses, calls the shared flows (`crate::ops`) and cluster modules
+//! (`crate::cluster`), and prints. No command calls another. Offline verbs run without a
+//! runtime; cluster verbs run on tokio.
 
 pub mod backup;
 pub mod check;

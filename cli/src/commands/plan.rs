@@ -10,11 +10,12 @@ use voice_core::plan::Plan;
 use voice_core::quantity::{cores_str, gib_str};
 use voice_core::sizing::Totals;
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::cluster::ClusterArgs;
+use crate::config;
+use crate::error::exit;
 use crate::output::print;
 use crate::output::{paint, table};
-use crate::{config, exit};
 
 fn range<T: PartialEq + std::fmt::Display>(a: T, b: T) -> String {
     if a == b {
@@ -367,8 +368,8 @@ fn live(
     rt.block_on(async {
         let read = async {
             let client = crate::cluster::client(ca).await?;
-            let inv = crate::inventory::Inventory::of(stack, ca.namespace.as_deref());
-            super::check::live_nodes(&client, &inv).await
+            let inv = crate::cluster::inventory::Inventory::of(stack, ca.namespace.as_deref());
+            crate::ops::check::live_nodes(&client, &inv).await
         };
         let nodes = tokio::time::timeout(REACH, read)
             .await

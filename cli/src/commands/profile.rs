@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use crate::{Usage, exit};
+use crate::error::{Usage, exit};
 
 /// The flags of `kubectl voice profile`.
 #[derive(Debug, clap::Args)]

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::args::ConfigArgs;
-use crate::{config, exit};
+use crate::config;
+use crate::error::exit;
 
 /// The flags of `kubectl voice render`.
 #[derive(Debug, clap::Args)]

@@ -7,9 +7,12 @@ use anyhow::Context;
 use kube::api::{Patch, PatchParams};
 use voice_core::plan::Wave;
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
-use crate::cluster::{ClusterArgs, api_for};
-use crate::{Usage, cluster, config, exit, history, inventory, lock, wait};
+use crate::cluster::api_for;
+use crate::cluster::{self, history, inventory, lock, wait};
+use crate::config;
+use crate::error::{Usage, exit};
 
 /// The annotation a restart stamps on the pod template.
 pub const RESTARTED_AT: &str = "kubectl-voice.io/restartedAt";

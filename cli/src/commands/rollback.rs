@@ -3,10 +3,13 @@
 //! "rollback to N". Secret values and claims are never changed; a change that cannot be
 //! made in place is named before any write.
 
-use super::install::{ApplyFlags, Change, apply_configuration};
+use crate::args::ApplyFlags;
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, history, inventory};
+use crate::cluster::{self, history, inventory};
+use crate::config;
+use crate::error::Usage;
+use crate::ops::configure::{Change, apply_configuration};
 
 /// The flags of `kubectl voice rollback`.
 #[derive(Debug, clap::Args)]

@@ -2,10 +2,13 @@
 //! the deployed configuration with that one change, applied at once through the install
 //! flow and recorded, so a later install that would undo it says so.
 
-use super::install::{ApplyFlags, Change, apply_configuration};
+use crate::args::ApplyFlags;
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, history, inventory};
+use crate::cluster::{self, history, inventory};
+use crate::config;
+use crate::error::Usage;
+use crate::ops::configure::{Change, apply_configuration};
 
 /// The flags of `kubectl voice scale`.
 #[derive(Debug, clap::Args)]

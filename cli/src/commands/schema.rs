@@ -1,7 +1,7 @@
 //! `kubectl voice schema`: the JSON Schema of voice.yaml.
 
 use crate::args::Output;
-use crate::exit;
+use crate::error::exit;
 use crate::output::print;
 
 /// Prints the schema.

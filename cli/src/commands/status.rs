@@ -14,11 +14,13 @@ use kube::api::{Api, ListParams};
 use serde::Serialize;
 use voice_core::readiness;
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::cluster::ClusterArgs;
-use crate::inventory::Inventory;
+use crate::cluster::inventory::Inventory;
+use crate::cluster::{self, inventory};
+use crate::config;
+use crate::error::exit;
 use crate::output::{paint, table};
-use crate::{cluster, config, exit, inventory};
 
 /// One component's state.
 #[derive(Debug, Clone, Serialize)]
@@ -225,7 +227,7 @@ async fn explain(client: &Client, instance: &str, report: &mut Report) {
                 })
                 .cloned()
                 .collect();
-            row.reason = Some(crate::wait::explain(
+            row.reason = Some(crate::cluster::wait::explain(
                 &row.component,
                 &row.component,
                 &mine,

@@ -14,10 +14,13 @@ use kube::Api;
 use serde_json::Value;
 use voice_core::config::Color;
 
-use super::install::{ApplyFlags, Change, apply_configuration};
+use crate::args::ApplyFlags;
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
-use crate::cluster::ClusterArgs;
-use crate::{Usage, cluster, config, exit, health, history, inventory};
+use crate::cluster::{self, health, history, inventory};
+use crate::config;
+use crate::error::{Usage, exit};
+use crate::ops::configure::{Change, apply_configuration};
 
 /// The flags of `kubectl voice switch`.
 #[derive(Debug, clap::Args)]
@@ -255,7 +258,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     } else if let Some((path, port)) = voice_core::plan::http_health(c) {
         let selector = format!(
             "{},color={}",
-            crate::pods::of_component(&stack, name),
+            crate::cluster::pods::of_component(&stack, name),
             target.as_str()
         );
         let pods: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);

@@ -10,12 +10,14 @@ use kube::api::{DeleteParams, PropagationPolicy};
 use kube::runtime::wait::{await_condition, conditions};
 use voice_core::render::{Object, Stage};
 
+use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
-use crate::cluster::ClusterArgs;
+use crate::cluster::inventory::{Inventory, Member};
+use crate::cluster::{self, apply, history, inventory, lock};
 use crate::cluster::{api_for, is_not_found};
-use crate::inventory::{Inventory, Member};
+use crate::config;
+use crate::error::{Usage, exit};
 use crate::output::confirm;
-use crate::{Usage, apply, cluster, config, exit, history, inventory, lock};
 
 /// Order of deletion: the reverse of the rollout.
 fn rank(m: &Member, objects: &[Object]) -> usize {
@@ -145,7 +147,7 @@ pub async fn uninstall(
                 r?;
             }
         }
-        Err(_) => anyhow::bail!(crate::apply::NotReady(format!(
+        Err(_) => anyhow::bail!(crate::error::NotReady(format!(
             "objects still terminating after {}s; run uninstall again to keep waiting",
             timeout.as_secs()
         ))),

@@ -1,8 +1,9 @@
 //! `kubectl voice validate`: check a configuration and report every problem.
 
 use crate::args::{ConfigArgs, Output};
+use crate::config;
+use crate::error::exit;
 use crate::output::print;
-use crate::{config, exit};
 
 /// The flags of `kubectl voice validate`.
 #[derive(Debug, clap::Args)]
@@ -29,7 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Ok(stack) => stack,
         // Machine-readable output stays machine-readable when the input is bad.
         Err(e) if output != Output::Table => {
-            let problems = match e.downcast_ref::<config::BadInput>() {
+            let problems = match e.downcast_ref::<crate::error::BadInput>() {
                 Some(bad) => bad.problems(),
                 None => vec![serde_json::json!({
                     "path": "",
@@ -48,8 +49,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     // Required secret values: install stops before its first write when one is neither
     // supplied nor already stored; offline, say which are not supplied here.
-    let unsupplied =
-        crate::secrets::UserValues::collect(&stack, secrets_file.as_deref())?.unsupplied(&stack);
+    let unsupplied = crate::cluster::secrets::UserValues::collect(&stack, secrets_file.as_deref())?
+        .unsupplied(&stack);
     match output {
         Output::Table => {
             println!(

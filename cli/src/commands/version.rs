@@ -2,7 +2,7 @@
 //! should name).
 
 use crate::args::Output;
-use crate::exit;
+use crate::error::exit;
 use crate::output::print;
 
 /// The flags of `kubectl voice version`.

@@ -10,8 +10,8 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PropagationPolicy};
 
+use crate::cluster::inventory::Member;
 use crate::cluster::{api_for, is_not_found};
-use crate::inventory::Member;
 use voice_core::render::Object;
 
 /// What a run would prune.

@@ -14,6 +14,8 @@ use kube::api::Api;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use crate::error::PortBusy;
+
 /// How long a new connection waits for a ready pod before it is closed.
 pub const RESOLVE_WAIT: Duration = Duration::from_secs(60);
 const RETRY: Duration = Duration::from_millis(200);
@@ -38,23 +40,6 @@ impl Drop for Handle {
         self.task.abort();
     }
 }
-
-/// The local port is taken.
-#[derive(Debug)]
-pub struct PortBusy(pub SocketAddr, pub std::io::Error);
-
-impl std::fmt::Display for PortBusy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "cannot listen on {}: {}; pass another --port (0 picks a free one), or stop what holds it (`ss -ltnp 'sport = :{}'`)",
-            self.0,
-            self.1,
-            self.0.port()
-        )
-    }
-}
-impl std::error::Error for PortBusy {}
 
 /// Binds `address:port` (port 0: a free one).
 pub async fn bind(local: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -176,32 +161,34 @@ impl Target {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
         let deadline = tokio::time::Instant::now() + RESOLVE_WAIT;
         loop {
-            let last = match crate::pods::ready(&self.client, &self.namespace, &self.selector).await
-            {
-                Ok(names) => {
-                    let mut last = None;
-                    for name in names {
-                        match api.portforward(&name, &[self.port]).await {
-                            Ok(pf) => return Ok((name, pf)),
-                            Err(e) if forbidden(&e) => {
-                                return Err(anyhow::Error::new(e).context(format!(
-                                    "opening a port-forward to pod {}/{name}",
-                                    self.namespace
-                                )));
-                            }
-                            Err(e) => {
-                                last = Some(anyhow::Error::new(e).context(format!(
-                                    "opening a port-forward to pod {}/{name}",
-                                    self.namespace
-                                )))
+            let last =
+                match crate::cluster::pods::ready(&self.client, &self.namespace, &self.selector)
+                    .await
+                {
+                    Ok(names) => {
+                        let mut last = None;
+                        for name in names {
+                            match api.portforward(&name, &[self.port]).await {
+                                Ok(pf) => return Ok((name, pf)),
+                                Err(e) if forbidden(&e) => {
+                                    return Err(anyhow::Error::new(e).context(format!(
+                                        "opening a port-forward to pod {}/{name}",
+                                        self.namespace
+                                    )));
+                                }
+                                Err(e) => {
+                                    last = Some(anyhow::Error::new(e).context(format!(
+                                        "opening a port-forward to pod {}/{name}",
+                                        self.namespace
+                                    )))
+                                }
                             }
                         }
+                        last.expect("ready() returns at least one pod")
                     }
-                    last.expect("ready() returns at least one pod")
-                }
-                Err(e) if e.downcast_ref::<crate::pods::NoReadyPod>().is_some() => e,
-                Err(e) => return Err(e),
-            };
+                    Err(e) if e.downcast_ref::<crate::error::NoReadyPod>().is_some() => e,
+                    Err(e) => return Err(e),
+                };
             if tokio::time::Instant::now() >= deadline {
                 return Err(last);
             }

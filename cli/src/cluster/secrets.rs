@@ -18,8 +18,8 @@ use voice_core::Stack;
 use voice_core::catalog::{SecretSource, SecretSpec};
 use voice_core::config::Posthog;
 
+use crate::cluster::inventory::{Inventory, PART_OF};
 use crate::cluster::is_not_found;
-use crate::inventory::{Inventory, PART_OF};
 
 /// What happened to one Secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl UserValues {
         if let Some(path) = file {
             let text = crate::config::read_bounded(path, "the secrets file")?;
             let doc = voice_core::config::yaml::parse_bounded_strings(&text).map_err(|d| {
-                crate::Usage(format!(
+                crate::error::Usage(format!(
                     "{}{}: {}: {}",
                     path.display(),
                     d.line
@@ -112,7 +112,7 @@ impl UserValues {
             })?;
             let map: BTreeMap<String, BTreeMap<String, String>> = serde_json::from_value(doc)
                 .map_err(|_| {
-                    crate::Usage(format!(
+                    crate::error::Usage(format!(
                         "{}: expected a mapping of secret name to a mapping of key to value",
                         path.display()
                     ))
@@ -490,7 +490,7 @@ pub async fn ensure(
         }
     }
     if !missing_required.is_empty() {
-        bail!(crate::Usage(format!(
+        bail!(crate::error::Usage(format!(
             "required secret values are missing:\n  {}",
             missing_required.join("\n  ")
         )));

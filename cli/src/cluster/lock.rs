@@ -13,7 +13,8 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, PostParams};
 use tokio::task::JoinHandle;
 
-use crate::inventory::Inventory;
+use crate::cluster::inventory::Inventory;
+use crate::error::Locked;
 
 /// How long a Lease outlives its last renewal.
 const DURATION: Duration = Duration::from_secs(30);
@@ -27,17 +28,6 @@ pub struct Held {
     name: String,
     renewer: JoinHandle<()>,
 }
-
-/// Another writer holds the lock (exit 1, nothing was applied).
-#[derive(Debug)]
-pub struct Locked(pub String);
-
-impl std::fmt::Display for Locked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Locked {}
 
 fn name(inv: &Inventory) -> String {
     format!("{}-lock", inv.instance)

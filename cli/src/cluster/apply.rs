@@ -18,10 +18,10 @@ use voice_core::plan::{ObjectRef, Wave};
 use voice_core::render::{MANAGER, Object};
 
 use crate::cluster::api_for;
-use crate::inventory::{self, Inventory, Member};
+use crate::cluster::inventory::{self, Inventory, Member};
+use crate::cluster::secrets::{self, Outcome, UserValues};
+use crate::cluster::{prune, statefulsets, wait};
 use crate::progress::Progress;
-use crate::secrets::{self, Outcome, UserValues};
-use crate::{prune, statefulsets, wait};
 
 /// Install options.
 #[derive(Debug, Clone)]
@@ -59,17 +59,6 @@ pub struct Summary {
     /// Secrets left as they were.
     pub secrets_unchanged: usize,
 }
-
-/// A wave did not become ready in time, or a Job failed: not a usage or cluster error.
-#[derive(Debug)]
-pub struct NotReady(pub String);
-
-impl std::fmt::Display for NotReady {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for NotReady {}
 
 /// What applying one object did.
 #[derive(Debug, Clone, Default)]

@@ -16,7 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use voice_core::render::{MANAGER, Object};
 
-use crate::inventory::Inventory;
+use crate::cluster::inventory::Inventory;
 
 /// Label that marks a revision and names its release.
 pub const REVISION_OF: &str = "kubectl-voice.io/revision-of";
@@ -94,10 +94,10 @@ pub fn current(revisions: &[Revision]) -> Option<&Revision> {
 /// configuration given, for a rollout without history).
 pub async fn installed(
     client: &kube::Client,
-    ca: &crate::cluster::ClusterArgs,
+    ca: &crate::args::ClusterArgs,
     here: voice_core::Stack,
 ) -> anyhow::Result<voice_core::Stack> {
-    let inv = crate::inventory::Inventory::of(&here, ca.namespace.as_deref());
+    let inv = crate::cluster::inventory::Inventory::of(&here, ca.namespace.as_deref());
     let revisions = list(client, &inv).await?;
     Ok(match current(&revisions) {
         Some(r) => crate::config::load_document(&r.config, r.selection.clone())?,
@@ -260,7 +260,7 @@ pub fn set_override(
     revision: u32,
 ) -> anyhow::Result<()> {
     voice_core::config::apply_set(document, &format!("{field}={}", show(&value)))
-        .map_err(|d| crate::Usage(format!("{}: {}", d.path, d.message)))?;
+        .map_err(|d| crate::error::Usage(format!("{}: {}", d.path, d.message)))?;
     overrides.retain(|s| s.field != field);
     overrides.push(Override {
         field: field.to_string(),

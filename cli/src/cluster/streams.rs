@@ -51,7 +51,7 @@ pub async fn ready_pod(
         .component(component)
         .filter(|c| stack.selection.includes(c))
     else {
-        return Err(crate::Usage(format!(
+        return Err(crate::error::Usage(format!(
             "`{component}` is not a component of this rollout (instance `{}`); see `kubectl voice plan` for the names",
             stack.config.instance
         ))
@@ -62,8 +62,8 @@ pub async fn ready_pod(
         .first()
         .map(|x| x.name.clone())
         .context("the component has no container")?;
-    let selector = crate::pods::of_component(stack, component);
-    let pod = crate::pods::ready(client, &c.namespace, &selector)
+    let selector = crate::cluster::pods::of_component(stack, component);
+    let pod = crate::cluster::pods::ready(client, &c.namespace, &selector)
         .await?
         .into_iter()
         .next()

@@ -1,46 +1,32 @@
 //! Talking to the cluster: the client from kubectl's flags, and the API resource of each
 //! kind the plan renders (known statically, so applying needs no discovery round trips).
+//! The modules below it do one thing each on the cluster: apply waves and wait for them,
+//! the inventory of a rollout, secrets, prunes, StatefulSets, the history, the lock, pods,
+//! port-forwards, health checks and exec streams.
+
+pub mod apply;
+pub mod forward;
+pub mod health;
+pub mod history;
+pub mod inventory;
+pub mod lock;
+pub mod pods;
+pub mod prune;
+pub mod secrets;
+pub mod statefulsets;
+pub mod streams;
+pub mod wait;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
-use clap::Args;
 use kube::api::{Api, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use kube::{Client, Config};
 
-/// kubectl's connection flags; accepted before or after the subcommand.
-#[derive(Debug, Args, Clone, Default)]
-pub struct ClusterArgs {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
-    /// Namespace of the rollout's inventory (default: the configuration's app namespace).
-    #[arg(
-        short = 'n',
-        long = "namespace",
-        global = true,
-        value_name = "NAMESPACE"
-    )]
-    pub namespace: Option<String>,
-    /// Username to impersonate for the operation.
-    #[arg(long = "as", global = true, value_name = "USER")]
-    pub as_user: Option<String>,
-    /// How long to wait for the API server to answer (`30s`, `1m`, seconds; 0: no limit).
-    #[arg(
-        long = "request-timeout",
-        global = true,
-        value_name = "DURATION",
-        default_value = "30s",
-        value_parser = crate::args::parse_duration
-    )]
-    pub request_timeout: std::time::Duration,
-}
+use crate::args::ClusterArgs;
 
 /// Connects with the flags, like kubectl.
 pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
@@ -105,7 +91,7 @@ fn kubeconfig(args: &ClusterArgs) -> anyhow::Result<Kubeconfig> {
         while let Some(next) = root.source() {
             root = next;
         }
-        crate::Usage(format!(
+        crate::error::Usage(format!(
             "reading the kubeconfig {source}: {root}{}",
             if args.kubeconfig.is_none() {
                 " (pass --kubeconfig or set KUBECONFIG)"
@@ -123,17 +109,17 @@ fn kubeconfig(args: &ClusterArgs) -> anyhow::Result<Kubeconfig> {
         }
     };
     match (&args.context, &kc.current_context) {
-        (Some(c), _) if !names.contains(&c.as_str()) => Err(crate::Usage(format!(
+        (Some(c), _) if !names.contains(&c.as_str()) => Err(crate::error::Usage(format!(
             "context `{c}` is not in the kubeconfig {source}; {}",
             available()
         ))
         .into()),
-        (None, None) => Err(crate::Usage(format!(
+        (None, None) => Err(crate::error::Usage(format!(
             "the kubeconfig {source} has no current context; pass --context ({})",
             available()
         ))
         .into()),
-        (None, Some(c)) if !names.contains(&c.as_str()) => Err(crate::Usage(format!(
+        (None, Some(c)) if !names.contains(&c.as_str()) => Err(crate::error::Usage(format!(
             "the current context `{c}` of the kubeconfig {source} is not defined in it; pass --context ({})",
             available()
         ))

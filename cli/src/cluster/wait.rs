@@ -19,7 +19,7 @@ use voice_core::plan::{Gate, Wave};
 use voice_core::readiness;
 use voice_core::render::Object;
 
-use crate::apply::NotReady;
+use crate::error::NotReady;
 use crate::progress::Progress;
 
 /// A gate in words.

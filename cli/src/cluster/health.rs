@@ -11,15 +11,7 @@ use kube::Api;
 use kube::api::ListParams;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// One failed check, in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure(pub String);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::error::Failure;
 
 /// What to check: `GET path` on `port` of every ready pod that `selector` matches, `rounds`
 /// times, `interval` apart; each answer must be 2xx or 3xx within `timeout`.
@@ -43,7 +35,7 @@ pub async fn run(pods: &Api<Pod>, check: &Check<'_>) -> anyhow::Result<Result<us
     let ready: Vec<String> = listed
         .items
         .iter()
-        .filter(|p| crate::pods::is_ready(p))
+        .filter(|p| crate::cluster::pods::is_ready(p))
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     if ready.is_empty() {

@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
-use crate::cluster::ClusterArgs;
-use crate::streams::{self, Target};
-use crate::{Usage, cluster, config, history};
+use crate::cluster::streams::{self, Target};
+use crate::cluster::{self, history};
+use crate::config;
+use crate::error::Usage;
 
 /// The manifest's file name inside a backup directory.
 pub const MANIFEST: &str = "manifest.json";

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use voice_core::render::{MANAGER, Object};
 use voice_core::upgrade::StatefulSetChange;
 
-use crate::inventory::{self, Inventory, Member};
+use crate::cluster::inventory::{self, Inventory, Member};
 
 /// A live StatefulSet and how the plan changes it.
 #[derive(Debug, Clone)]

@@ -6,6 +6,8 @@ use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 
+use crate::error::NoReadyPod;
+
 /// `k=v,k=v` from labels.
 pub fn selector<K: std::fmt::Display, V: std::fmt::Display>(
     labels: impl IntoIterator<Item = (K, V)>,
@@ -33,28 +35,6 @@ pub fn is_ready(p: &Pod) -> bool {
                     .any(|c| c.type_ == "Ready" && c.status == "True")
         })
 }
-
-/// No pod behind a selector is ready (yet).
-#[derive(Debug)]
-pub struct NoReadyPod {
-    /// `namespace`.
-    pub namespace: String,
-    /// The selector.
-    pub selector: String,
-    /// How many pods matched at all.
-    pub matched: usize,
-}
-
-impl std::fmt::Display for NoReadyPod {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "no ready pod in namespace {} matches {} ({} pod(s) match, none ready); see `kubectl voice status`, or `kubectl get pods -n {} -l {}`",
-            self.namespace, self.selector, self.matched, self.namespace, self.selector
-        )
-    }
-}
-impl std::error::Error for NoReadyPod {}
 
 /// The names of the ready pods behind `selector` in `namespace`, newest first.
 pub async fn ready(

@@ -1,0 +1,84 @@
+//! The command line as clap parses it: the connection flags and one subcommand, each
+//! subcommand's flags named from `commands/<name>.rs`.
+
+use clap::{Parser, Subcommand};
+
+use crate::args::ClusterArgs;
+use crate::commands;
+
+/// Plan, render and install PostHog, the Model Router and the VoiceAssistant platform.
+#[derive(Debug, Parser)]
+#[command(name = "kubectl-voice", bin_name = "kubectl voice", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// kubectl's connection flags.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands: each one's flags and code live in `commands/<name>.rs`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show sizing, the fit on the nodes and the rollout waves.
+    Plan(commands::plan::Args),
+    /// Write the manifests as multi-document YAML (secrets are never rendered).
+    #[command(visible_alias = "template")]
+    Render(commands::render::Args),
+    /// Check a configuration and report every problem.
+    Validate(commands::validate::Args),
+    /// Check that the plan can be installed on the cluster (API, RBAC, CRDs, classes, capacity).
+    Check(commands::check::Args),
+    /// Check, then apply the plan wave by wave, waiting for each wave to be ready.
+    Install(commands::install::Args),
+    /// Show every component's state; exit 0 when healthy, 1 when not.
+    Status(commands::status::Args),
+    /// Show what install would change, as unified diffs; exit 1 when anything differs.
+    Diff(commands::diff::Args),
+    /// List the rollout's revisions (what made each, when, how it ended).
+    History(commands::history::Args),
+    /// Apply a recorded revision again (default: the one before the current).
+    Rollback(commands::rollback::Args),
+    /// Scale a component (`--replicas`, or `--min`/`--max` for an autoscaled one) and record it.
+    Scale(commands::scale::Args),
+    /// Roll the pods of components (or `--all`) in wave order, waiting until they are ready.
+    Restart(commands::restart::Args),
+    /// Blue-green: bring up the idle colour (`--image`), check it, move traffic to it;
+    /// `--back`, `--finalize`.
+    Switch(commands::switch::Args),
+    /// Print the logs of components' pods (`-f` follows, picking up new pods).
+    Logs(commands::logs::Args),
+    /// Port-forward to web UIs (grafana, prometheus, …) and print their URLs; Ctrl-C stops.
+    Dashboard(commands::dashboard::Args),
+    /// Stream logical backups of PostgreSQL and Redis to a local directory (`backup prune`: retention).
+    Backup(commands::backup::Args),
+    /// Restore a backup made by `kubectl voice backup` (checks sha256 and versions first).
+    Restore(commands::restore::Args),
+    /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
+    Uninstall(commands::uninstall::Args),
+    /// Print a shell completion script.
+    Completion(commands::completion::Args),
+    /// Print the JSON Schema of voice.yaml.
+    Schema,
+    /// Print an embedded profile as a starting voice.yaml.
+    Profile(commands::profile::Args),
+    /// Print the plugin's version (`-o json` for scripts).
+    Version(commands::version::Args),
+}
+
+impl Command {
+    /// Whether the verb writes to the cluster (so a failure may leave a change half made).
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Install(_)
+                | Command::Rollback(_)
+                | Command::Scale(_)
+                | Command::Restart(_)
+                | Command::Switch(_)
+                | Command::Restore(_)
+                | Command::Uninstall(_)
+        )
+    }
+}

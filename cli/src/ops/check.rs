@@ -1,0 +1,616 @@
+//! The check report: can this plan be installed here? API, RBAC, CRDs, classes, capacity
+//! and secret values, by category (linkerd-style); run by `check` and before `install`
+//! applies anything. Also the cluster's live nodes, which `plan` fits the plan to.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use futures::StreamExt;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::networking::v1::IngressClass;
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, ListParams, PostParams};
+use serde::Serialize;
+use voice_core::Stack;
+use voice_core::fit::NodeCapacity;
+use voice_core::quantity::{Bytes, MilliCpu};
+use voice_core::render::Object;
+
+use crate::cluster::inventory::Inventory;
+use crate::cluster::{api_version_group, cluster_scoped, plural};
+use crate::output::paint;
+
+/// Result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Passed.
+    Ok,
+    /// Passed with a warning.
+    Warning,
+    /// Failed: install would not succeed.
+    Error,
+}
+
+/// One check.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// What was checked.
+    pub description: String,
+    /// Result.
+    pub result: Outcome,
+    /// What to do about a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The items behind the description (denied permissions, pods that do not fit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+/// A category of checks.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Category {
+    /// Name.
+    pub category: &'static str,
+    /// Checks.
+    pub checks: Vec<Check>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Categories in order.
+    pub categories: Vec<Category>,
+}
+
+impl Report {
+    /// No check failed.
+    pub fn ok(&self) -> bool {
+        self.categories
+            .iter()
+            .flat_map(|c| &c.checks)
+            .all(|c| c.result != Outcome::Error)
+    }
+    /// For people.
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        for c in &self.categories {
+            let _ = writeln!(s, "{}\n{}", c.category, "-".repeat(c.category.len()));
+            for k in &c.checks {
+                let mark = match k.result {
+                    Outcome::Ok => paint("√", "32"),
+                    Outcome::Warning => paint("‼", "33"),
+                    Outcome::Error => paint("×", "31"),
+                };
+                let _ = writeln!(s, "{mark} {}", k.description);
+                // Short items share lines; long ones (a permission with its namespaces)
+                // get one each.
+                let lines = if k.details.iter().any(|d| d.contains(", ")) {
+                    k.details.clone()
+                } else {
+                    crate::output::wrap(&k.details, 92)
+                };
+                for line in lines {
+                    let _ = writeln!(s, "    {line}");
+                }
+                if let Some(h) = &k.hint {
+                    let _ = writeln!(s, "    hint: {h}");
+                }
+            }
+            s.push('\n');
+        }
+        let _ = writeln!(
+            s,
+            "Status check results are {}",
+            if self.ok() {
+                paint("√", "32")
+            } else {
+                paint("×", "31")
+            }
+        );
+        s
+    }
+}
+
+fn ok(d: impl Into<String>) -> Check {
+    Check {
+        description: d.into(),
+        result: Outcome::Ok,
+        hint: None,
+        details: Vec::new(),
+    }
+}
+fn warn(d: impl Into<String>, hint: impl Into<String>) -> Check {
+    Check {
+        description: d.into(),
+        result: Outcome::Warning,
+        hint: Some(hint.into()),
+        details: Vec::new(),
+    }
+}
+fn fail(d: impl Into<String>, hint: impl Into<String>) -> Check {
+    Check {
+        description: d.into(),
+        result: Outcome::Error,
+        hint: Some(hint.into()),
+        details: Vec::new(),
+    }
+}
+
+/// Groups whose kinds are custom resources, with the `--skip` value that leaves them out.
+fn crd_skip_hint(group: &str) -> &'static str {
+    if group.contains("istio.io") {
+        "install Istio first, or run with --skip istio"
+    } else {
+        "install the Prometheus operator's CRDs, or run with --skip monitoring"
+    }
+}
+
+fn is_builtin(group: &str) -> bool {
+    group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
+}
+
+/// Runs every check for the stack's objects. A server that cannot be reached at all is a
+/// cluster error (exit 3), not a failed check.
+pub async fn report(
+    client: &Client,
+    stack: &Stack,
+    objects: &[Object],
+    inv: &Inventory,
+    adopt: bool,
+) -> Result<Report, kube::Error> {
+    let mut categories = Vec::new();
+
+    let mut api = Vec::new();
+    let v = client.apiserver_version().await?;
+    let minor: u32 = v.minor.trim_end_matches('+').parse().unwrap_or(0);
+    if v.major == "1" && minor >= 29 {
+        api.push(ok(format!("can reach the API server ({})", v.git_version)));
+    } else {
+        api.push(fail(
+            format!(
+                "API server {} is older than the supported 1.29",
+                v.git_version
+            ),
+            "upgrade the cluster to Kubernetes 1.29 or newer",
+        ));
+    }
+    categories.push(Category {
+        category: "kubernetes-api",
+        checks: api,
+    });
+
+    // Custom resource definitions the plan needs.
+    let mut crds = Vec::new();
+    let custom: BTreeSet<(String, String)> = objects
+        .iter()
+        .filter_map(|o| {
+            let (g, _) = api_version_group(&o.api_version);
+            (!is_builtin(g)).then(|| (g.to_string(), o.kind.clone()))
+        })
+        .collect();
+    let crd_api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut missing_groups = BTreeSet::new();
+    for (group, kind) in &custom {
+        let name = format!("{}.{group}", plural(kind));
+        match crd_api.get_opt(&name).await {
+            Ok(Some(_)) => crds.push(ok(format!("{kind} ({group}) is served"))),
+            Ok(None) => {
+                missing_groups.insert(group.clone());
+                crds.push(fail(
+                    format!("{kind} ({group}) is not installed: CRD {name} not found"),
+                    crd_skip_hint(group),
+                ));
+            }
+            Err(e) => crds.push(fail(
+                format!("cannot read CRD {name}: {e}"),
+                "grant get on customresourcedefinitions",
+            )),
+        }
+    }
+    if custom.is_empty() {
+        crds.push(ok("the plan needs no custom resources"));
+    }
+    categories.push(Category {
+        category: "custom-resources",
+        checks: crds,
+    });
+
+    // Ownership: nothing the plan writes may already be another rollout's (or nobody's of ours).
+    let mut owned = Vec::new();
+    let served: Vec<Object> = objects
+        .iter()
+        .filter(|o| !missing_groups.contains(api_version_group(&o.api_version).0))
+        .cloned()
+        .collect();
+    match crate::cluster::inventory::foreign(client, inv, &served).await {
+        Ok(found) if found.is_empty() => owned.push(ok(
+            "no object of the plan belongs to another rollout or was made outside kubectl-voice",
+        )),
+        Ok(found) => {
+            for f in found {
+                owned.push(if adopt {
+                    warn(
+                        format!("{f}: adopted (--adopt)"),
+                        "its owner loses it; the change is recorded in this rollout's history",
+                    )
+                } else {
+                    fail(
+                        f.to_string(),
+                        "give this rollout other names (instance, namespaces.*), or install with --adopt to take it over",
+                    )
+                });
+            }
+        }
+        Err(e) => owned.push(warn(
+            format!("cannot tell who owns the existing objects: {e:#}"),
+            "grant list on the kinds the plan writes",
+        )),
+    }
+    categories.push(Category {
+        category: "ownership",
+        checks: owned,
+    });
+
+    // PostHog's release: what install would do to the databases' migrations.
+    if let voice_core::config::Posthog::SelfHosted(ph) = &stack.config.posthog {
+        use voice_core::upgrade::PosthogChange;
+        let to = voice_core::catalog::posthog::release(ph).0;
+        let seen = crate::cluster::inventory::posthog_releases(client, stack).await;
+        let release = match seen.map(|s| voice_core::upgrade::posthog(&s, stack)) {
+            Ok(PosthogChange::None) => ok(format!("PostHog {to} is installed fresh")),
+            Ok(PosthogChange::Same) => ok(format!("PostHog {to} runs and stays")),
+            Ok(c @ PosthogChange::Upgrade { .. }) => warn(
+                format!("{c}: an upgrade"),
+                "install backs up posthog-postgres first (unless --no-backup), then runs the new migrations before web, worker and plugins roll",
+            ),
+            Ok(ref c @ PosthogChange::Downgrade { ref from, .. }) => fail(
+                c.to_string(),
+                format!(
+                    "set posthog.version: {from}, or restore the backup taken before the upgrade (kubectl voice restore)"
+                ),
+            ),
+            Ok(c @ PosthogChange::Unordered { .. }) => {
+                warn(c.to_string(), "install asks for confirmation")
+            }
+            Err(e) => warn(
+                format!("cannot read the PostHog release that runs: {e:#}"),
+                "grant list on deployments and jobs in the PostHog namespace",
+            ),
+        };
+        categories.push(Category {
+            category: "posthog-release",
+            checks: vec![release],
+        });
+    }
+
+    // RBAC: create and patch for every kind and namespace the plan writes, reviewed in parallel.
+    let mut reviews: BTreeSet<(String, String, Option<String>, &'static str)> = BTreeSet::new();
+    for o in objects {
+        let (g, _) = api_version_group(&o.api_version);
+        if missing_groups.contains(g) {
+            continue;
+        }
+        let ns = if cluster_scoped(&o.kind) {
+            None
+        } else {
+            o.namespace.clone()
+        };
+        for verb in ["create", "patch"] {
+            reviews.insert((g.to_string(), plural(&o.kind), ns.clone(), verb));
+        }
+    }
+    for s in &voice_core::selection::secrets(stack) {
+        for verb in ["create", "get"] {
+            reviews.insert((
+                String::new(),
+                "secrets".into(),
+                Some(s.namespace.clone()),
+                verb,
+            ));
+        }
+    }
+    let ssar: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let denied: Vec<(String, &str, Option<String>)> = futures::stream::iter(reviews)
+        .map(|(group, resource, namespace, verb)| {
+            let ssar = ssar.clone();
+            async move {
+                let review = SelfSubjectAccessReview {
+                    spec: SelfSubjectAccessReviewSpec {
+                        resource_attributes: Some(ResourceAttributes {
+                            group: Some(group.clone()),
+                            resource: Some(resource.clone()),
+                            namespace: namespace.clone(),
+                            verb: Some(verb.into()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                let allowed = ssar
+                    .create(&PostParams::default(), &review)
+                    .await
+                    .ok()
+                    .and_then(|r| r.status)
+                    .is_some_and(|s| s.allowed);
+                (!allowed).then(|| {
+                    let gr = if group.is_empty() {
+                        resource
+                    } else {
+                        format!("{resource}.{group}")
+                    };
+                    (gr, verb, namespace)
+                })
+            }
+        })
+        .buffer_unordered(16)
+        .filter_map(|x| async move { x })
+        .collect()
+        .await;
+    // Listing mode: across the cluster, or namespace by namespace for a user who is admin
+    // only in the rollout's namespaces.
+    let across = ssar
+        .create(
+            &PostParams::default(),
+            &SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        group: Some("apps".into()),
+                        resource: Some("deployments".into()),
+                        verb: Some("list".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .ok()
+        .and_then(|r| r.status)
+        .is_some_and(|s| s.allowed);
+    let mode = if across {
+        ok("lists the rollout's objects across the cluster")
+    } else {
+        ok(
+            "lists the rollout's objects namespace by namespace (this user may not list across the cluster)",
+        )
+    };
+    let mut rbac = if denied.is_empty() {
+        vec![ok("can create and patch every kind the plan writes")]
+    } else {
+        // One line per resource and verbs: `create, patch deployments.apps in a, b`.
+        let mut by: BTreeMap<(String, Option<String>), BTreeSet<&str>> = BTreeMap::new();
+        for (gr, verb, ns) in &denied {
+            by.entry((gr.clone(), ns.clone())).or_default().insert(verb);
+        }
+        let mut lines: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for ((gr, ns), verbs) in by {
+            let verbs = verbs.into_iter().collect::<Vec<_>>().join(", ");
+            lines
+                .entry((gr, verbs))
+                .or_default()
+                .push(ns.unwrap_or_default());
+        }
+        let details = lines
+            .into_iter()
+            .map(|((gr, verbs), mut nss)| {
+                nss.sort_by(|a, b| crate::output::natural_cmp(a, b));
+                nss.retain(|n| !n.is_empty());
+                if nss.is_empty() {
+                    format!("{verbs} {gr} (cluster-wide)")
+                } else {
+                    format!("{verbs} {gr} in {}", nss.join(", "))
+                }
+            })
+            .collect::<Vec<_>>();
+        vec![Check {
+            details,
+            ..fail(
+                format!("{} permission(s) denied:", denied.len()),
+                "ask a cluster admin for them, or use --as / --context with a user that has them",
+            )
+        }]
+    };
+    rbac.push(mode);
+    categories.push(Category {
+        category: "rbac",
+        checks: rbac,
+    });
+
+    // Storage and ingress classes.
+    let mut classes = Vec::new();
+    let needs_storage = objects
+        .iter()
+        .any(|o| o.kind == "StatefulSet" || o.kind == "PersistentVolumeClaim");
+    if needs_storage {
+        let scs: Api<StorageClass> = Api::all(client.clone());
+        match &stack.config.cluster.storage_class {
+            Some(name) => match scs.get_opt(name).await {
+                Ok(Some(_)) => classes.push(ok(format!("StorageClass {name} exists"))),
+                Ok(None) => classes.push(fail(format!("StorageClass {name} does not exist"), "create it, or set cluster.storageClass to one that exists (kubectl get storageclass)")),
+                Err(e) => classes.push(warn(format!("cannot read StorageClass {name}: {e}"), "grant get on storageclasses")),
+            },
+            None => match scs.list(&ListParams::default()).await {
+                Ok(list) => {
+                    let default = list.items.iter().find(|s| {
+                        s.metadata.annotations.as_ref().is_some_and(|a| a.get("storageclass.kubernetes.io/is-default-class").is_some_and(|v| v == "true"))
+                    });
+                    match default {
+                        Some(s) => classes.push(ok(format!("default StorageClass {} will back the volumes", s.metadata.name.clone().unwrap_or_default()))),
+                        None => classes.push(fail("no default StorageClass: claims would stay Pending", "set cluster.storageClass, or mark a StorageClass as default")),
+                    }
+                }
+                Err(e) => classes.push(warn(format!("cannot list StorageClasses: {e}"), "grant list on storageclasses")),
+            },
+        }
+    }
+    if objects.iter().any(|o| o.kind == "Ingress") {
+        let ics: Api<IngressClass> = Api::all(client.clone());
+        let name = &stack.config.cluster.ingress_class;
+        match ics.get_opt(name).await {
+            Ok(Some(_)) => classes.push(ok(format!("IngressClass {name} exists"))),
+            Ok(None) => classes.push(warn(
+                format!("IngressClass {name} does not exist: Ingresses will get no address"),
+                "install the ingress controller, or set cluster.ingressClass",
+            )),
+            Err(e) => classes.push(warn(
+                format!("cannot read IngressClass {name}: {e}"),
+                "grant get on ingressclasses",
+            )),
+        }
+    }
+    if !classes.is_empty() {
+        categories.push(Category {
+            category: "classes",
+            checks: classes,
+        });
+    }
+
+    categories.push(Category {
+        category: "capacity",
+        checks: capacity(client, stack, inv).await,
+    });
+    Ok(Report { categories })
+}
+
+/// Free capacity of the schedulable nodes: allocatable minus what running pods (other than
+/// this rollout's own, which a re-install replaces) already request.
+pub async fn live_nodes(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<NodeCapacity>> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::all(client.clone());
+    let node_list = nodes.list(&ListParams::default()).await?;
+    let pod_list = pods
+        .list(&ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed"))
+        .await?;
+    let q =
+        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+         k: &str| {
+            m.and_then(|m| m.get(k))
+                .map(|q| q.0.clone())
+                .unwrap_or_default()
+        };
+    let mut used: BTreeMap<String, (u64, u64, u32)> = BTreeMap::new();
+    for p in &pod_list.items {
+        let ours = p.metadata.labels.as_ref().is_some_and(|l| {
+            l.get("app.kubernetes.io/instance") == Some(&inv.instance)
+                && l.contains_key("app.kubernetes.io/managed-by")
+        });
+        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+            continue;
+        };
+        let e = used.entry(node).or_default();
+        e.2 += 1;
+        if ours {
+            continue;
+        }
+        for c in p.spec.iter().flat_map(|s| &s.containers) {
+            let r = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+            e.0 += MilliCpu::parse(&q(r, "cpu")).map(|c| c.0).unwrap_or(0);
+            e.1 += Bytes::parse(&q(r, "memory")).map(|b| b.0).unwrap_or(0);
+        }
+    }
+    let mut out = Vec::new();
+    for n in &node_list.items {
+        let spec = n.spec.clone().unwrap_or_default();
+        let tainted = spec
+            .taints
+            .iter()
+            .flatten()
+            .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
+        let ready = n
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        if spec.unschedulable == Some(true) || tainted || !ready {
+            continue;
+        }
+        let alloc = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        let name = n.metadata.name.clone().unwrap_or_default();
+        let (cpu, mem, pods) = used.get(&name).copied().unwrap_or_default();
+        let a_cpu = MilliCpu::parse(&q(alloc, "cpu")).map(|c| c.0).unwrap_or(0);
+        let a_mem = Bytes::parse(&q(alloc, "memory")).map(|b| b.0).unwrap_or(0);
+        let a_pods: u32 = q(alloc, "pods").parse().unwrap_or(110);
+        out.push(NodeCapacity {
+            name,
+            cpu: MilliCpu(a_cpu.saturating_sub(cpu)),
+            memory: Bytes(a_mem.saturating_sub(mem)),
+            pods: a_pods.saturating_sub(pods),
+        });
+    }
+    Ok(out)
+}
+
+async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check> {
+    let nodes = match live_nodes(client, inv).await {
+        Ok(n) => n,
+        Err(e) => {
+            return vec![warn(
+                format!("cannot read nodes and pods: {e}"),
+                "grant list on nodes and pods to check capacity",
+            )];
+        }
+    };
+    if nodes.is_empty() {
+        return vec![fail(
+            "no Ready, schedulable node",
+            "add nodes or remove taints",
+        )];
+    }
+    let plan = voice_core::plan::plan_on(stack, &nodes);
+    let f = &plan.fit;
+    let n = nodes.len();
+    match f.verdict {
+        voice_core::fit::Verdict::Fits => vec![ok(format!("every pod fits on the {n} schedulable node(s) at maximum replicas"))],
+        voice_core::fit::Verdict::FitsAtMinOnly => vec![Check {
+            details: crate::output::pod_groups(&f.at_max.unplaced),
+            ..warn(
+                format!("fits at minimum replicas only; at maximum {} pod(s) stay Pending:", f.at_max.unplaced.len()),
+                "add nodes, or lower the HPA maximums",
+            )
+        }],
+        voice_core::fit::Verdict::DoesNotFit => vec![Check {
+            details: crate::output::pod_groups(&f.at_min.unplaced),
+            ..fail(
+                format!("{} pod(s) do not fit on the {n} schedulable node(s):", f.at_min.unplaced.len()),
+                match f.nodes_needed_min {
+                    Some(n) => format!("add nodes (about {n} of the configured shape are needed), lower requests, or choose a smaller profile"),
+                    None => "a pod is larger than any configured node: use bigger nodes or lower its requests".into(),
+                },
+            )
+        }],
+    }
+}
+
+/// The secret values install will need: required ones supplied or stored, and supplied ones
+/// that differ from what is stored (kept unless `install --rotate`).
+pub fn secrets(pre: &crate::cluster::secrets::Preflight) -> Category {
+    let mut checks: Vec<Check> = pre
+        .missing
+        .iter()
+        .map(|m| fail(format!("required value missing: {m}"), "supply it before installing"))
+        .chain(pre.differs.iter().map(|d| {
+            warn(
+                format!("{d}: the supplied value differs from the stored one"),
+                "install keeps the stored value; `install --rotate` replaces it and rolls its readers",
+            )
+        }))
+        .collect();
+    if checks.is_empty() {
+        checks.push(ok("every required secret value is supplied or stored"));
+    }
+    Category {
+        category: "secrets",
+        checks,
+    }
+}

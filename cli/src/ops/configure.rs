@@ -1,0 +1,403 @@
+//! Applying a configuration, the flow install, rollback, scale and switch share: check,
+//! decide everything that needs a decision (prunes, StatefulSet re-creation, the PostHog
+//! release) and ask, record the revision, then apply the waves (`crate::cluster::apply`).
+
+use anyhow::Context as _;
+use std::io::IsTerminal as _;
+
+use crate::args::ClusterArgs;
+use crate::args::{ApplyFlags, Output, duration};
+use crate::cluster::{self, apply, history, inventory, lock, prune, secrets, statefulsets};
+use crate::error::{Usage, exit};
+use crate::output::{confirm, print};
+use voice_core::upgrade::PosthogChange;
+
+/// What a run records beside its configuration.
+pub struct Change {
+    /// `install`, `rollback to 3`, `scale …`.
+    pub description: String,
+    /// The `scale` changes the new revision carries; `None`: those of the last revision
+    /// that the configuration still agrees with.
+    pub scaled: Option<Vec<history::Override>>,
+}
+
+/// Says what the run does to the PostHog release; refuses a downgrade, and an upgrade that
+/// would not wait for its migrations, before any write. `true`: the direction cannot be told
+/// and the run must be confirmed.
+fn posthog_release(
+    stack: &voice_core::Stack,
+    change: &PosthogChange,
+    no_wait: bool,
+) -> anyhow::Result<bool> {
+    match change {
+        PosthogChange::Downgrade { from, to } => Err(Usage(format!(
+            "{change}, and Django's migrations only run forward; nothing was applied.\n\
+             To stay on {from}, set posthog.version: {from}. To go back to {to}, restore the PostHog PostgreSQL backup taken before the upgrade \
+             (`kubectl voice restore <dir>/{}-posthog-postgres-<time> --yes`; install keeps one in --backup-dir, voice-backups by default), then install {to}",
+            stack.config.instance
+        ))
+        .into()),
+        PosthogChange::Upgrade { .. } | PosthogChange::Unordered { .. } if no_wait => {
+            Err(Usage(format!(
+                "{change}: its migrations run before web, worker and plugins roll, which --no-wait would not wait for (their start scripts check migrations and exit); nothing was applied: run again without --no-wait"
+            ))
+            .into())
+        }
+        PosthogChange::Upgrade { to, .. } => {
+            eprintln!(
+                "{change}: the migrations Job of {to} runs, and only then web, worker and plugins roll"
+            );
+            Ok(false)
+        }
+        PosthogChange::Unordered { .. } => {
+            eprintln!("{change}; Django's migrations only run forward");
+            Ok(true)
+        }
+        PosthogChange::None | PosthogChange::Same => Ok(false),
+    }
+}
+
+fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool> {
+    if yes || dry_run {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Usage(format!(
+            "{what}; pass --yes to confirm (nothing was applied)"
+        ))
+        .into());
+    }
+    Ok(confirm("Continue? [y/N]"))
+}
+
+/// Checks, decides, asks, records and applies a configuration: the flow install, rollback,
+/// scale and switch share.
+pub async fn apply_configuration(
+    ca: &ClusterArgs,
+    stack: voice_core::Stack,
+    document: serde_json::Value,
+    change: Change,
+    flags: &ApplyFlags,
+) -> anyhow::Result<u8> {
+    let ApplyFlags {
+        dry_run,
+        timeout,
+        concurrency,
+        secrets_file,
+        skip_checks,
+        no_wait,
+        recreate_statefulsets,
+        history_max,
+        force_unlock,
+        rotate,
+        no_backup,
+        backup_dir,
+        adopt,
+        yes,
+        output,
+    } = flags.clone();
+    let dry_run = crate::args::dry_run(dry_run.as_deref())?;
+    let timeout = duration(&timeout)?;
+    crate::retry::set_budget(timeout);
+    let user = secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
+    let client = cluster::client(ca).await?;
+    let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+    let mut progress = crate::progress::Progress::new(output != Output::Table);
+    // Secret values are checked before any write, with or without the other checks.
+    let pre = secrets::preflight(&client, &stack, &user)
+        .await
+        .context("reading the Secrets")?;
+    if !pre.missing.is_empty() {
+        drop(progress);
+        return Err(Usage(format!(
+            "required secret values are missing (nothing was applied):\n  {}",
+            pre.missing.join("\n  ")
+        ))
+        .into());
+    }
+    if !rotate {
+        for d in &pre.differs {
+            eprintln!(
+                "warning: {d}: the supplied value differs from the stored one, which is kept; pass --rotate to replace it (the pods that read it roll)"
+            );
+        }
+    }
+    if !skip_checks {
+        progress.start("checking the cluster");
+        let (objects, _) = apply::planned(&stack, &inv);
+        let report = crate::ops::check::report(&client, &stack, &objects, &inv, adopt)
+            .await
+            .context("checking the cluster")?;
+        if !report.ok() {
+            drop(progress);
+            eprint!("{}", report.human());
+            eprintln!("error: pre-install checks failed; nothing was applied");
+            return Ok(exit::NOT_READY);
+        }
+        let warnings = report
+            .categories
+            .iter()
+            .flat_map(|c| &c.checks)
+            .filter(|c| c.result == crate::ops::check::Outcome::Warning)
+            .count();
+        progress.done(&format!(
+            "cluster checks passed{}",
+            if warnings > 0 {
+                format!(" with {warnings} warning(s)")
+            } else {
+                String::new()
+            }
+        ));
+        if warnings > 0 && !yes && std::io::stdin().is_terminal() && !dry_run {
+            eprint!("{}", report.human());
+            if !confirm("Continue despite the warnings? [y/N]") {
+                return Ok(exit::BAD_INPUT);
+            }
+        }
+    }
+    progress.start("comparing with the live objects");
+    let prepared = apply::prepare(&client, &stack, &inv).await?;
+    let revisions = history::list(&client, &inv).await?;
+    progress.done(&format!(
+        "{} object(s) to apply ({}), {} to prune",
+        prepared.objects.len(),
+        stack.selection.describe(),
+        prepared.prune.delete.len()
+    ));
+    drop(progress);
+    let listed = prune::describe(&prepared.prune);
+    eprint!("{listed}");
+    let blocked = statefulsets::describe_blocked(&prepared.upgrades);
+    if let Some(blocked) = &blocked {
+        if !recreate_statefulsets {
+            return Err(Usage(format!(
+                "these StatefulSets cannot change in place; nothing was applied:\n{blocked}\
+                 run again with --recreate-statefulsets to delete each StatefulSet with its pods left running and create it again; its claims are kept (and expanded where the storage class allows it)"
+            ))
+            .into());
+        }
+        eprint!("these StatefulSets will be re-created (pods and claims kept):\n{blocked}");
+    }
+    // A `scale` that this configuration would undo is said, with the field to change.
+    let last_deployed = revisions.iter().rev().find(|r| r.applied());
+    let undone = if change.scaled.is_none() {
+        history::undone(last_deployed, &document)
+    } else {
+        Vec::new()
+    };
+    for (s, now) in &undone {
+        eprintln!(
+            "{}: `kubectl voice {}` set it to {} (revision {}); this configuration sets {}. Write `{}: {}` in voice.yaml to keep it, or confirm to go back",
+            s.field,
+            s.verb(),
+            history::show(&s.value),
+            s.revision,
+            now.map_or_else(|| "the profile's default".to_string(), history::show),
+            s.field,
+            history::show(&s.value)
+        );
+    }
+    let unordered = posthog_release(&stack, &prepared.posthog, no_wait)?;
+    // Another rollout's objects are never taken over in silence.
+    let adopted = prepared.foreign.len();
+    if adopted > 0 {
+        let list: Vec<String> = prepared.foreign.iter().map(ToString::to_string).collect();
+        if !adopt {
+            return Err(Usage(format!(
+                "{adopted} object(s) this rollout would write exist and are not its own; nothing was applied:\n  {}\n\
+                 give this rollout other names (instance, namespaces.*), or pass --adopt to take them over",
+                list.join("\n  ")
+            ))
+            .into());
+        }
+        eprintln!("adopting {adopted} object(s):\n  {}", list.join("\n  "));
+    }
+    let destructive = !prepared.prune.delete.is_empty()
+        || (recreate_statefulsets && blocked.is_some())
+        || !undone.is_empty()
+        || unordered
+        || force_unlock;
+    if destructive
+        && !confirm_or_stop(
+            "this run would delete, re-create or scale back the objects listed above, change PostHog's release in an order that cannot be told, or take over the lock",
+            yes,
+            dry_run,
+        )?
+    {
+        return Ok(exit::BAD_INPUT);
+    }
+
+    // A PostHog upgrade keeps the way back: its PostgreSQL, dumped before the first write.
+    if let PosthogChange::Upgrade { from, to } | PosthogChange::Unordered { from, to } =
+        &prepared.posthog
+        && !no_backup
+        && !dry_run
+    {
+        let mut progress = crate::progress::Progress::new(output != Output::Table);
+        progress.start(&format!(
+            "backing up posthog-postgres before PostHog {from} → {to}"
+        ));
+        let (dir, m) = crate::ops::backups::backup_one(&client, &stack, "posthog-postgres", &backup_dir)
+            .await
+            .context("the backup of posthog-postgres before the PostHog upgrade failed, so nothing was applied; fix the cause, or pass --no-backup to upgrade without one")?;
+        progress.done(&format!(
+            "backed up posthog-postgres ({}) into {}",
+            crate::ops::backups::human_bytes(m.bytes()),
+            dir.display()
+        ));
+    }
+    // The revision is written before the first write, as pending, unless nothing about the
+    // configuration changed since the last one.
+    let (objects, _) = apply::planned(&stack, &inv);
+    let digest = history::digest(&objects);
+    let scaled = change
+        .scaled
+        .clone()
+        .unwrap_or_else(|| history::carried(last_deployed, &document));
+    let same = last_deployed.is_some_and(|r| {
+        r.digest == digest
+            && r.config == document
+            && r.selection == stack.selection
+            && r.scaled == scaled
+    }) && change.description == "install"
+        && adopted == 0;
+    let description = if adopted > 0 {
+        let owners: std::collections::BTreeSet<String> = prepared
+            .foreign
+            .iter()
+            .map(|f| {
+                f.owner.as_deref().map_or_else(
+                    || "outside kubectl-voice".into(),
+                    |o| format!("rollout {o}"),
+                )
+            })
+            .collect();
+        format!(
+            "{} (adopted {adopted} object(s) from {})",
+            change.description,
+            owners.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        change.description.clone()
+    };
+    let mut revision = (!same && !dry_run).then(|| history::Revision {
+        revision: revisions.last().map_or(1, |r| r.revision + 1),
+        updated: history::now(),
+        status: "pending".into(),
+        description,
+        error: None,
+        tool: history::tool(),
+        profile: stack.config.profile.as_str().into(),
+        selection: stack.selection.clone(),
+        digest,
+        objects: objects.len(),
+        config: document,
+        scaled,
+    });
+    // The lock and the revision live beside the inventory: on a first install its namespace
+    // is made first (the same apply as the namespaces wave's).
+    if !dry_run
+        && prepared.prior.is_none()
+        && let Some(ns) = prepared
+            .objects
+            .iter()
+            .find(|o| o.kind == "Namespace" && o.name == inv.namespace)
+    {
+        let opts = apply::Options {
+            dry_run: false,
+            timeout,
+            concurrency,
+            wait: false,
+            recreate_statefulsets: false,
+            rotate: false,
+        };
+        apply::apply_one(&client, &inv, ns, apply::Adjust::default(), &opts).await?;
+    }
+    let held = if dry_run {
+        None
+    } else {
+        Some(lock::acquire(&client, &inv, &change.description, force_unlock).await?)
+    };
+    let result = async {
+        if let Some(r) = &revision {
+            history::write(&client, &inv, r).await?;
+        }
+        let mut progress = crate::progress::Progress::new(output != Output::Table);
+        let opts = apply::Options {
+            dry_run,
+            timeout,
+            concurrency,
+            wait: !no_wait,
+            recreate_statefulsets,
+            rotate,
+        };
+        let result = apply::install(
+            &client,
+            &stack,
+            &inv,
+            &user,
+            &opts,
+            &prepared,
+            &mut progress,
+        )
+        .await;
+        if let Some(r) = &mut revision {
+            match &result {
+                Ok(_) => r.status = "deployed".into(),
+                Err(e) => {
+                    r.status = "failed".into();
+                    r.error = Some(
+                        format!("{e:#}")
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                }
+            }
+            let size = history::write(&client, &inv, r).await?;
+            if result.is_ok() {
+                if let Some(prev) = last_deployed.filter(|p| p.status == "deployed") {
+                    let mut prev = prev.clone();
+                    prev.status = "superseded".into();
+                    history::write(&client, &inv, &prev).await?;
+                }
+                progress.note(&format!(
+                    "recorded revision {} ({:.1} KB)",
+                    r.revision,
+                    size as f64 / 1024.0
+                ));
+            }
+            let all = history::list(&client, &inv).await?;
+            history::trim(&client, &inv, &all, history_max).await?;
+        }
+        drop(progress);
+        result
+    }
+    .await;
+    if let Some(h) = held {
+        h.release().await;
+    }
+    let summary = result?;
+    match output {
+        Output::Table => println!(
+            "{}{} {}: {} created, {} configured, {} unchanged, {}{} pruned; secrets: {} written, {} unchanged",
+            if dry_run { "(server dry run) " } else { "" },
+            change.description.split(' ').next().unwrap_or("install"),
+            if dry_run { "would succeed" } else { "complete" },
+            summary.created,
+            summary.configured,
+            summary.unchanged,
+            if summary.replaced > 0 {
+                format!("{} replaced, ", summary.replaced)
+            } else {
+                String::new()
+            },
+            summary.pruned,
+            summary.secrets_written,
+            summary.secrets_unchanged
+        ),
+        o => print(o, &summary)?,
+    }
+    Ok(exit::OK)
+}
