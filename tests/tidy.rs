@@ -325,11 +325,10 @@ impl Layers {
                 [krate, layer, modules, ..] if layer.parse::<u32>().is_ok() => {
                     let layer: u32 = layer.parse().expect("checked");
                     for m in modules.split(',') {
-                        let m = m.trim().trim_matches('`').trim_end_matches("/*");
-                        let m = m.trim_end_matches('/').replace('/', "::");
+                        let m = m.trim().trim_matches('`').trim_end_matches('/');
                         of.entry(krate.trim_matches('`').to_string())
                             .or_default()
-                            .push((m, layer));
+                            .push((m.replace('/', "::"), layer));
                     }
                 }
                 // | crate | `from` → `to` | reason |
