@@ -749,7 +749,7 @@ pub struct Stack {
     pub selection: crate::selection::Selection,
     /// Every component as the catalog states it for this configuration, before any
     /// `components.*` override and whatever the selection leaves out: what the
-    /// namespace quotas are sized for (`crate::policy`).
+    /// namespace quotas are sized for (by the namespace policy).
     pub catalog: Arc<[Component]>,
 }
 

@@ -8,6 +8,7 @@
 
 pub mod limits;
 mod options;
+pub mod platform;
 mod resolve;
 mod set;
 pub mod shape;
