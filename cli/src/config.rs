@@ -148,12 +148,12 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
             sets: Vec::new(),
         })?),
     };
-    let selection = voice_core::selection::Selection::parse(&args.select.only, &args.select.skip)
+    let selection = voice_core::config::Selection::parse(&args.select.only, &args.select.skip)
         .map_err(|d| BadInput {
-        file: "the command line".into(),
-        errors: Errors(d),
-        sets: Vec::new(),
-    })?;
+            file: "the command line".into(),
+            errors: Errors(d),
+            sets: Vec::new(),
+        })?;
     let mut sets = args.sets.clone();
     if let Some(mode) = &args.select.posthog {
         sets.push(format!("posthog.mode={mode}"));
@@ -162,13 +162,13 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
         yaml: &text,
         profile,
         sets: &sets,
+        selection,
     };
-    let mut stack = voice_core::load(&input).map_err(|errors| BadInput {
+    let stack = voice_core::load(&input).map_err(|errors| BadInput {
         file,
         errors,
         sets: sets.clone(),
     })?;
-    stack.selection = selection;
     let mut document = voice_core::config::effective(&input).unwrap_or_default();
     without_secret_values(&mut document);
     Ok((stack, document))
@@ -194,13 +194,14 @@ fn without_secret_values(doc: &mut serde_json::Value) {
 /// with a selection.
 pub fn load_document(
     document: &serde_json::Value,
-    selection: voice_core::selection::Selection,
+    selection: voice_core::config::Selection,
 ) -> anyhow::Result<Stack> {
     let text = serde_json::to_string(document)?;
     let mut stack = voice_core::load(&Input {
         yaml: &text,
         profile: None,
         sets: &[],
+        ..Default::default()
     })
     .map_err(|errors| BadInput {
         file: "the recorded configuration".into(),

@@ -66,7 +66,7 @@ pub struct Revision {
     pub profile: String,
     /// The selection (`--only`/`--skip`) it applied.
     #[serde(default)]
-    pub selection: voice_core::selection::Selection,
+    pub selection: voice_core::config::Selection,
     /// sha256 of the rendered objects' YAML.
     pub digest: String,
     /// Objects rendered.

@@ -95,7 +95,7 @@ impl Args {
 /// The deployed configuration and where the next revision goes.
 struct Rollout {
     document: Value,
-    selection: voice_core::selection::Selection,
+    selection: voice_core::config::Selection,
     overrides: Vec<history::Override>,
     next: u32,
 }

@@ -10,6 +10,7 @@ pub mod limits;
 mod options;
 pub mod platform;
 mod resolve;
+pub mod selection;
 mod set;
 pub mod shape;
 pub mod yaml;
@@ -21,6 +22,7 @@ use serde_json::Value;
 pub use limits::{LIMITS, Limit, Limits};
 pub use options::*;
 pub use resolve::*;
+pub use selection::{Leaf, Part, Selection};
 pub use set::apply_set;
 
 /// One problem with the input, named by field path.
@@ -120,6 +122,8 @@ pub struct Input<'a> {
     pub profile: Option<ProfileName>,
     /// `--set path=value` assignments, applied over the file.
     pub sets: &'a [String],
+    /// The parts this run acts on (`--only` / `--skip`); the configuration is the same.
+    pub selection: Selection,
 }
 
 /// The text of an embedded profile.

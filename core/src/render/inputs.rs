@@ -277,6 +277,7 @@ mod tests {
             yaml: "",
             profile: Some(ProfileName::Production),
             sets: &sets,
+            ..Default::default()
         })
         .expect("valid")
     }
@@ -325,6 +326,7 @@ mod tests {
                 yaml: "",
                 profile: Some(p),
                 sets: &[],
+                ..Default::default()
             })
             .expect("valid");
             let objects = render(&s);
