@@ -164,12 +164,16 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
         sets: &sets,
         selection,
     };
-    let stack = voice_core::load(&input).map_err(|errors| BadInput {
-        file,
+    let bad = |errors| BadInput {
+        file: file.clone(),
         errors,
         sets: sets.clone(),
-    })?;
-    let mut document = voice_core::config::effective(&input).unwrap_or_default();
+    };
+    // Read, layered and checked once: the stack and the document come from the same pass.
+    let loaded = voice_core::config::load_with_document(&input).map_err(bad)?;
+    let stack =
+        voice_core::build(&loaded.config, &input.selection, &loaded.positions).map_err(bad)?;
+    let mut document = loaded.document;
     without_secret_values(&mut document);
     Ok((stack, document))
 }
@@ -190,24 +194,54 @@ fn without_secret_values(doc: &mut serde_json::Value) {
     }
 }
 
-/// Loads a configuration recorded by history (a document that [`load_recorded`] made),
-/// with a selection.
+/// A configuration recorded by history (a document that [`load_recorded`] made), read once:
+/// `scale` and `switch` change its typed values and build it again without reading it again.
+pub struct Recorded {
+    /// The checked configuration.
+    pub config: voice_core::Config,
+    /// Where each field is in the recorded text.
+    pub positions: voice_core::Positions,
+}
+
+impl Recorded {
+    /// Reads a recorded document.
+    pub fn read(document: &serde_json::Value) -> anyhow::Result<Recorded> {
+        let text = serde_json::to_string(document)?;
+        let (config, positions) = voice_core::config::load(&Input {
+            yaml: &text,
+            ..Default::default()
+        })
+        .map_err(recorded_problems)?;
+        Ok(Recorded { config, positions })
+    }
+
+    /// Builds the stack of the configuration as it is now, with a selection.
+    pub fn build(&self, selection: &voice_core::Selection) -> anyhow::Result<Stack> {
+        Ok(voice_core::build(&self.config, selection, &self.positions)
+            .map_err(recorded_problems)?)
+    }
+
+    /// Makes a change to the configuration (build again to see it).
+    pub fn apply(&mut self, change: &voice_core::Change) -> anyhow::Result<()> {
+        self.config
+            .apply(change)
+            .map_err(|d| recorded_problems(voice_core::config::finish(vec![d], &self.positions)))?;
+        Ok(())
+    }
+}
+
+fn recorded_problems(errors: Errors) -> BadInput {
+    BadInput {
+        file: "the recorded configuration".into(),
+        errors,
+        sets: Vec::new(),
+    }
+}
+
+/// Loads a configuration recorded by history, with a selection.
 pub fn load_document(
     document: &serde_json::Value,
     selection: voice_core::config::Selection,
 ) -> anyhow::Result<Stack> {
-    let text = serde_json::to_string(document)?;
-    let mut stack = voice_core::load(&Input {
-        yaml: &text,
-        profile: None,
-        sets: &[],
-        ..Default::default()
-    })
-    .map_err(|errors| BadInput {
-        file: "the recorded configuration".into(),
-        errors,
-        sets: Vec::new(),
-    })?;
-    stack.selection = selection;
-    Ok(stack)
+    Recorded::read(document)?.build(&selection)
 }

@@ -19,7 +19,7 @@ pub mod upgrade;
 
 pub use catalog::Stack;
 pub use config::yaml::Positions;
-pub use config::{Config, Diagnostic, Errors, Input, ProfileName, Selection};
+pub use config::{Change, Config, Diagnostic, Errors, Input, Loaded, ProfileName, Selection};
 
 /// Validates an input and builds its stack: the one entry point of every front end.
 /// Every problem is reported, each with its field path and, when written in the file, its
@@ -31,8 +31,14 @@ pub fn load(input: &Input<'_>) -> Result<Stack, Errors> {
 
 /// Builds the stack of a checked configuration: the catalog with its overrides, the pod
 /// count limit and the namespace policy, each problem placed by `positions` (those of the
-/// text the configuration was read from). What [`load`] does after reading.
+/// text the configuration was read from). What [`load`] does after reading; a caller that
+/// changes typed values of a loaded [`Config`] (`scale`, `switch`) builds again with this,
+/// without reading any text again.
 pub fn build(cfg: &Config, selection: &Selection, positions: &Positions) -> Result<Stack, Errors> {
+    let changed = cfg.changed_problems();
+    if !changed.is_empty() {
+        return Err(config::finish(changed, positions));
+    }
     let mut stack = catalog::build(cfg).map_err(|diags| config::finish(diags, positions))?;
     if let Some(d) = too_many_pods(&stack) {
         return Err(config::finish(vec![d], positions));

@@ -500,6 +500,22 @@ fn resources(
     )
 }
 
+/// A component override's `maxReplicas` below its `replicas`: checked when a file is
+/// resolved and again when a stack is built from a configuration changed since.
+pub fn replica_bounds(
+    component: &str,
+    replicas: Option<u32>,
+    max_replicas: Option<u32>,
+) -> Option<Diagnostic> {
+    let (r, m) = (replicas?, max_replicas?);
+    (m < r).then(|| {
+        Diagnostic::at_value(
+            &format!("components.{component}.maxReplicas"),
+            format!("must be at least replicas ({r}), found {m}"),
+        )
+    })
+}
+
 /// Checks the layered options and resolves them.
 pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     let mut ctx = Ctx { diags: Vec::new() };
@@ -838,15 +854,8 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     let mut overrides = BTreeMap::new();
     for (name, c) in o.components.clone().unwrap_or_default() {
         let p = format!("components.{name}");
-        if let Some(r) = c.replicas
-            && let Some(m) = c.max_replicas
-            && m < r
-        {
-            ctx.err(
-                &format!("{p}.maxReplicas"),
-                format!("must be at least replicas ({r}), found {m}"),
-            );
-        }
+        ctx.diags
+            .extend(replica_bounds(&name, c.replicas, c.max_replicas));
         if let Some(i) = &c.image {
             ctx.image(&format!("{p}.image"), i);
         }
