@@ -195,38 +195,75 @@ fn without_secret_values(doc: &mut serde_json::Value) {
 }
 
 /// A configuration recorded by history (a document that [`load_recorded`] made), read once:
-/// `scale` and `switch` change its typed values and build it again without reading it again.
+/// `scale` and `switch` make their changes to it and build it again without reading it again.
 pub struct Recorded {
-    /// The checked configuration.
-    pub config: voice_core::Config,
-    /// Where each field is in the recorded text.
-    pub positions: voice_core::Positions,
+    /// The document, with the changes made since it was read: what the next revision records.
+    pub document: serde_json::Value,
+    config: voice_core::Config,
+    positions: voice_core::Positions,
+    changed: bool,
 }
 
 impl Recorded {
     /// Reads a recorded document.
-    pub fn read(document: &serde_json::Value) -> anyhow::Result<Recorded> {
-        let text = serde_json::to_string(document)?;
+    pub fn read(document: serde_json::Value) -> anyhow::Result<Recorded> {
+        let text = serde_json::to_string(&document)?;
         let (config, positions) = voice_core::config::load(&Input {
             yaml: &text,
             ..Default::default()
         })
         .map_err(recorded_problems)?;
-        Ok(Recorded { config, positions })
+        Ok(Recorded {
+            document,
+            config,
+            positions,
+            changed: false,
+        })
     }
 
     /// Builds the stack of the configuration as it is now, with a selection.
     pub fn build(&self, selection: &voice_core::Selection) -> anyhow::Result<Stack> {
-        Ok(voice_core::build(&self.config, selection, &self.positions)
-            .map_err(recorded_problems)?)
+        match voice_core::build(&self.config, selection, &self.positions) {
+            // The problems are placed in the changed document's text, where reading it would
+            // place them: its positions are read only on this way out.
+            Err(_) if self.changed => {
+                let positions = self.positions_now()?;
+                Ok(voice_core::build(&self.config, selection, &positions)
+                    .map_err(recorded_problems)?)
+            }
+            built => Ok(built.map_err(recorded_problems)?),
+        }
     }
 
-    /// Makes a change to the configuration (build again to see it).
-    pub fn apply(&mut self, change: &voice_core::Change) -> anyhow::Result<()> {
-        self.config
-            .apply(change)
-            .map_err(|d| recorded_problems(voice_core::config::finish(vec![d], &self.positions)))?;
+    /// Makes a change as a day-2 change of revision `revision`: in the document, recorded in
+    /// `overrides`, and in the typed configuration.
+    pub fn change(
+        &mut self,
+        change: &voice_core::Change,
+        overrides: &mut Vec<crate::history::Override>,
+        revision: u32,
+    ) -> anyhow::Result<()> {
+        crate::history::set_override(
+            &mut self.document,
+            overrides,
+            &change.field(),
+            change.value(),
+            revision,
+        )?;
+        self.changed = true;
+        if let Err(d) = self.config.apply(change) {
+            let positions = self.positions_now()?;
+            return Err(recorded_problems(voice_core::config::finish(vec![d], &positions)).into());
+        }
         Ok(())
+    }
+
+    /// Field positions in the document's text as it is now.
+    fn positions_now(&self) -> anyhow::Result<voice_core::Positions> {
+        let text = serde_json::to_string(&self.document)?;
+        Ok(voice_core::config::yaml::parse(&text)
+            .map(|d| d.positions)
+            .unwrap_or_default())
     }
 }
 
@@ -243,5 +280,76 @@ pub fn load_document(
     document: &serde_json::Value,
     selection: voice_core::config::Selection,
 ) -> anyhow::Result<Stack> {
-    Recorded::read(document)?.build(&selection)
+    Recorded::read(document.clone())?.build(&selection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voice_core::{Change, Selection};
+
+    /// The recorded production configuration, as install records it.
+    fn recorded() -> serde_json::Value {
+        let sets = ["voiceAssistant.services.agent-engine.blueGreen=true".to_string()];
+        voice_core::config::load_with_document(&Input {
+            profile: Some(ProfileName::Production),
+            sets: &sets,
+            ..Default::default()
+        })
+        .expect("valid")
+        .document
+    }
+
+    fn rendered(stack: &Stack) -> String {
+        voice_core::render::to_yaml(&voice_core::render::render(stack))
+    }
+
+    /// Changes made to the typed configuration render what loading the changed document
+    /// renders, and a change it refuses reads as loading the changed document reads.
+    #[test]
+    fn a_typed_change_is_the_changed_document_loaded() {
+        let sel = Selection::default();
+        let mut r = Recorded::read(recorded()).expect("valid");
+        let mut overrides = Vec::new();
+        for c in [
+            Change::MaxReplicas {
+                component: "model-router".into(),
+                max_replicas: 7,
+            },
+            Change::Replicas {
+                component: "model-router".into(),
+                replicas: 5,
+            },
+            Change::ColorImage {
+                service: "agent-engine".into(),
+                color: voice_core::config::Color::Green,
+                image: "example.com/agent-engine:2".into(),
+            },
+            Change::ActiveColor {
+                service: "agent-engine".into(),
+                color: voice_core::config::Color::Green,
+            },
+        ] {
+            r.change(&c, &mut overrides, 2).expect("a valid change");
+        }
+        assert_eq!(overrides.len(), 4);
+        assert_eq!(overrides[0].field, "components.model-router.maxReplicas");
+        let typed = r.build(&sel).expect("valid");
+        let loaded = load_document(&r.document, sel.clone()).expect("valid");
+        assert_eq!(rendered(&typed), rendered(&loaded));
+
+        r.change(
+            &Change::Replicas {
+                component: "model-router".into(),
+                replicas: 9,
+            },
+            &mut overrides,
+            3,
+        )
+        .expect("one field is fine");
+        let typed = r.build(&sel).expect_err("maxReplicas is below replicas");
+        let loaded = load_document(&r.document, sel).expect_err("the same");
+        assert_eq!(typed.to_string(), loaded.to_string());
+        assert!(typed.to_string().contains("maxReplicas"), "{typed}");
+    }
 }

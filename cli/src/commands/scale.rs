@@ -37,12 +37,12 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let revisions = history::list(&client, &inv).await?;
     let last = history::current(&revisions);
     // Scale what is deployed, not what the local file says.
-    let (mut document, selection, mut scaled) = match last {
+    let (document, selection, mut scaled) = match last {
         Some(r) => (r.config.clone(), r.selection.clone(), r.scaled.clone()),
         None => (document, here.selection.clone(), Vec::new()),
     };
     // The deployed configuration is read once; the change is made to its typed values.
-    let mut recorded = config::Recorded::read(&document)?;
+    let mut recorded = config::Recorded::read(document)?;
     let base = recorded.build(&selection)?;
     let name = &args.component;
     let c = base.component(name).ok_or_else(|| {
@@ -84,14 +84,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     }
     let number = revisions.last().map_or(1, |r| r.revision + 1);
     for change in &changes {
-        history::set_override(
-            &mut document,
-            &mut scaled,
-            &change.field(),
-            change.value(),
-            number,
-        )?;
-        recorded.apply(change)?;
+        recorded.change(change, &mut scaled, number)?;
     }
     let stack = recorded.build(&selection)?;
     let description = format!(
@@ -113,5 +106,5 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         description,
         scaled: Some(scaled),
     };
-    apply_configuration(ca, stack, document, change, &args.apply).await
+    apply_configuration(ca, stack, recorded.document, change, &args.apply).await
 }

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use serde_json::Value;
 use voice_core::config::Color;
 
 use super::install::{ApplyFlags, Change, apply_configuration};
@@ -94,8 +93,7 @@ impl Args {
 
 /// The deployed configuration and where the next revision goes.
 struct Rollout {
-    document: Value,
-    /// The same configuration, read once and changed as typed values.
+    /// The configuration, read once, with this run's changes.
     recorded: config::Recorded,
     selection: voice_core::config::Selection,
     overrides: Vec<history::Override>,
@@ -105,14 +103,8 @@ struct Rollout {
 impl Rollout {
     /// Makes a change of the service's settings as a switch change.
     fn set(&mut self, change: voice_core::Change) -> anyhow::Result<()> {
-        history::set_override(
-            &mut self.document,
-            &mut self.overrides,
-            &change.field(),
-            change.value(),
-            self.next,
-        )?;
-        self.recorded.apply(&change)
+        self.recorded
+            .change(&change, &mut self.overrides, self.next)
     }
 
     /// Applies the configuration as one recorded revision.
@@ -127,7 +119,8 @@ impl Rollout {
             description,
             scaled: Some(self.overrides.clone()),
         };
-        let code = apply_configuration(ca, stack, self.document.clone(), change, flags).await?;
+        let document = self.recorded.document.clone();
+        let code = apply_configuration(ca, stack, document, change, flags).await?;
         self.next += 1;
         Ok(code)
     }
@@ -167,8 +160,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         ))
     })?;
     let mut rollout = Rollout {
-        document: last.config.clone(),
-        recorded: config::Recorded::read(&last.config)?,
+        recorded: config::Recorded::read(last.config.clone())?,
         selection: last.selection.clone(),
         overrides: last.scaled.clone(),
         next: revisions.last().map_or(1, |r| r.revision + 1),
