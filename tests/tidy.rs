@@ -58,7 +58,7 @@ impl Source {
     }
 
     /// Which modules each module imports (`use` and inline paths through `crate`, `super`,
-    /// `self`), the module itself left out.
+    /// `self`), the module itself and its folder's `mod.rs` (or its own files) left out.
     fn imports(&self) -> BTreeMap<String, BTreeSet<String>> {
         let mut out = BTreeMap::new();
         for (module, (_, text)) in &self.files {
@@ -67,6 +67,7 @@ impl Source {
             for path in paths(&code) {
                 if let Some(target) = self.resolve(module, &path)
                     && target != *module
+                    && !parent_and_child(module, &target)
                 {
                     to.insert(target);
                 }
@@ -110,6 +111,14 @@ impl Source {
             self.files.contains_key(&name).then_some(name)
         })
     }
+}
+
+/// A folder's `mod.rs` and a file directly in it are one module: it declares them and they
+/// use its types (`super::Component`), which is no circle between layers.
+fn parent_and_child(a: &str, b: &str) -> bool {
+    let parent = |m: &str| m.rsplit_once("::").map_or("crate", |(p, _)| p).to_string();
+    // The crate root is no folder: what its files take from it is an upward import.
+    a != "crate" && b != "crate" && (parent(a) == b || parent(b) == a)
 }
 
 /// `render/istio.rs` → `render::istio`; `render/mod.rs` → `render`; `lib.rs` → `crate`.

@@ -65,12 +65,12 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
             sets: Vec::new(),
         })?),
     };
-    let selection = voice_core::selection::Selection::parse(&args.select.only, &args.select.skip)
+    let selection = voice_core::config::Selection::parse(&args.select.only, &args.select.skip)
         .map_err(|d| BadInput {
-        file: "the command line".into(),
-        errors: Errors(d),
-        sets: Vec::new(),
-    })?;
+            file: "the command line".into(),
+            errors: Errors(d),
+            sets: Vec::new(),
+        })?;
     let mut sets = args.sets.clone();
     if let Some(mode) = &args.select.posthog {
         sets.push(format!("posthog.mode={mode}"));
@@ -79,14 +79,18 @@ pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Va
         yaml: &text,
         profile,
         sets: &sets,
+        selection,
     };
-    let mut stack = voice_core::load(&input).map_err(|errors| BadInput {
-        file,
+    let bad = |errors| BadInput {
+        file: file.clone(),
         errors,
         sets: sets.clone(),
-    })?;
-    stack.selection = selection;
-    let mut document = voice_core::config::effective(&input).unwrap_or_default();
+    };
+    // Read, layered and checked once: the stack and the document come from the same pass.
+    let loaded = voice_core::config::load_with_document(&input).map_err(bad)?;
+    let stack =
+        voice_core::build(&loaded.config, &input.selection, &loaded.positions).map_err(bad)?;
+    let mut document = loaded.document;
     without_secret_values(&mut document);
     Ok((stack, document))
 }
@@ -105,25 +109,4 @@ fn without_secret_values(doc: &mut serde_json::Value) {
             m.remove(key);
         }
     }
-}
-
-/// Loads a configuration recorded by history (a document that [`load_recorded`] made),
-/// with a selection.
-pub fn load_document(
-    document: &serde_json::Value,
-    selection: voice_core::selection::Selection,
-) -> anyhow::Result<Stack> {
-    let text = serde_json::to_string(document)?;
-    let mut stack = voice_core::load(&Input {
-        yaml: &text,
-        profile: None,
-        sets: &[],
-    })
-    .map_err(|errors| BadInput {
-        file: "the recorded configuration".into(),
-        errors,
-        sets: Vec::new(),
-    })?;
-    stack.selection = selection;
-    Ok(stack)
 }

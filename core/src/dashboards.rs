@@ -69,11 +69,15 @@ pub fn dashboards(stack: &Stack) -> Vec<Dashboard> {
 pub fn all_names() -> Vec<&'static str> {
     let mut out = Vec::new();
     for p in crate::config::PROFILES {
-        let Ok(stack) = crate::load(&crate::Input {
+        let Ok((cfg, _)) = crate::config::load(&crate::config::Input {
             yaml: "",
             profile: Some(p),
-            sets: &[],
+            ..Default::default()
         }) else {
+            continue;
+        };
+        // The embedded profiles pass the pod count limit and the namespace policy.
+        let Ok(stack) = crate::catalog::build(&cfg) else {
             continue;
         };
         for d in dashboards(&stack) {
@@ -91,7 +95,7 @@ pub fn all_names() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Input, ProfileName};
+    use crate::config::{Input, ProfileName};
 
     fn names(p: ProfileName, sets: &[&str]) -> Vec<&'static str> {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
@@ -99,6 +103,7 @@ mod tests {
             yaml: "",
             profile: Some(p),
             sets: &sets,
+            ..Default::default()
         })
         .unwrap();
         dashboards(&stack).iter().map(|d| d.name).collect()
@@ -135,6 +140,7 @@ mod tests {
             yaml: "",
             profile: Some(ProfileName::Production),
             sets: &[],
+            ..Default::default()
         })
         .unwrap();
         let all = dashboards(&stack);

@@ -14,28 +14,41 @@ pub mod policy;
 pub mod quantity;
 pub mod readiness;
 pub mod render;
-pub mod selection;
 pub mod sizing;
 pub mod upgrade;
 
 pub use catalog::Stack;
-pub use config::{Diagnostic, Errors, Input, ProfileName};
+pub use config::yaml::Positions;
+pub use config::{Change, Config, Diagnostic, Errors, Input, Loaded, ProfileName, Selection};
 
 /// Validates an input and builds its stack: the one entry point of every front end.
 /// Every problem is reported, each with its field path and, when written in the file, its
 /// line and column.
 pub fn load(input: &Input<'_>) -> Result<Stack, Errors> {
     let (cfg, positions) = config::load(input)?;
-    let stack = catalog::build(&cfg).map_err(|diags| config::finish(diags, &positions))?;
+    build(&cfg, &input.selection, &positions)
+}
+
+/// Builds the stack of a checked configuration: the catalog with its overrides, the pod
+/// count limit and the namespace policy, each problem placed by `positions` (those of the
+/// text the configuration was read from). What [`load`] does after reading; a caller that
+/// changes typed values of a loaded [`Config`] (`scale`, `switch`) builds again with this,
+/// without reading any text again.
+pub fn build(cfg: &Config, selection: &Selection, positions: &Positions) -> Result<Stack, Errors> {
+    let changed = cfg.changed_problems();
+    if !changed.is_empty() {
+        return Err(config::finish(changed, positions));
+    }
+    let mut stack = catalog::build(cfg).map_err(|diags| config::finish(diags, positions))?;
     if let Some(d) = too_many_pods(&stack) {
-        return Err(config::finish(vec![d], &positions));
+        return Err(config::finish(vec![d], positions));
     }
     let diags = policy::violations(&stack);
-    if diags.is_empty() {
-        Ok(stack)
-    } else {
-        Err(config::finish(diags, &positions))
+    if !diags.is_empty() {
+        return Err(config::finish(diags, positions));
     }
+    stack.selection = selection.clone();
+    Ok(stack)
 }
 
 /// The stack's pods at every maximum over [`config::LIMITS`]`.pods`, naming the component

@@ -6,9 +6,10 @@ use serde::Serialize;
 
 use crate::catalog::{SecretSpec, Stack, WorkloadKind};
 use crate::config::Posthog;
+use crate::config::Selection;
 use crate::fit::{self, FitReport, NodeCapacity};
+use crate::render::selection;
 use crate::render::{self, Object, Stage};
-use crate::selection::{self, Selection};
 use crate::sizing::{self, Sizing};
 
 /// A reference to a rendered object.

@@ -416,6 +416,7 @@ mod tests {
             yaml: "",
             profile: Some(p),
             sets: &sets,
+            ..Default::default()
         })
         .map_err(|e| e.0)
     }
@@ -530,8 +531,7 @@ mod tests {
             peak(&raised, "voiceassistant-prod")
         );
         let mut some = plain.clone();
-        some.selection =
-            crate::selection::Selection::parse(&["infra".into()], &[]).expect("a part");
+        some.selection = crate::config::Selection::parse(&["infra".into()], &[]).expect("a part");
         assert_eq!(policies(&plain), policies(&some));
     }
 }

@@ -359,6 +359,7 @@ mod tests {
             yaml: "",
             profile: Some(crate::ProfileName::Small),
             sets: &sets,
+            ..Default::default()
         })
         .expect("stack")
     }
@@ -395,7 +396,7 @@ mod tests {
         // A run that leaves PostHog alone, or PostHog Cloud, changes nothing.
         let mut skip = stack(&[]);
         skip.selection =
-            crate::selection::Selection::parse(&[], &["posthog".into()]).expect("a selection");
+            crate::config::Selection::parse(&[], &["posthog".into()]).expect("a selection");
         assert_eq!(
             posthog(&v(&["2030.01.01-bbbbbbb"]), &skip),
             PosthogChange::None

@@ -597,6 +597,7 @@ fn many_unknown_components_are_capped() {
         yaml: &yaml,
         profile: None,
         sets: &[],
+        ..Default::default()
     })
     .unwrap_err();
     assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
@@ -629,6 +630,7 @@ fn problems_past_the_limit_are_counted() {
         yaml: &yaml,
         profile: None,
         sets: &[],
+        ..Default::default()
     })
     .unwrap_err();
     assert_eq!(errs.0.len(), limit + 1, "{errs}");
@@ -657,6 +659,7 @@ fn check_input(yaml: &str, sets: &[String], path: &str, fragment: &str, line: Op
         yaml,
         profile: Some(ProfileName::Production),
         sets,
+        ..Default::default()
     }) {
         Ok(_) => panic!("accepted a bad configuration:\n{shown}"),
         Err(e) => e,
@@ -694,6 +697,7 @@ fn all_problems_are_reported_at_once() {
         yaml,
         profile: None,
         sets: &[],
+        ..Default::default()
     })
     .unwrap_err();
     let paths: Vec<&str> = errs.0.iter().map(|d| d.path.as_str()).collect();
@@ -715,6 +719,7 @@ fn every_profile_is_valid_and_sets_apply() {
             yaml: "",
             profile: Some(p),
             sets: &[],
+            ..Default::default()
         })
         .unwrap_or_else(|e| panic!("{}: {e}", p.as_str()));
         assert_eq!(stack.config.profile, p);
@@ -727,6 +732,7 @@ fn every_profile_is_valid_and_sets_apply() {
         yaml: "",
         profile: Some(ProfileName::Production),
         sets: &sets,
+        ..Default::default()
     })
     .unwrap();
     assert_eq!(
@@ -748,6 +754,7 @@ fn secret_values_never_show_in_debug_output() {
         yaml,
         profile: None,
         sets: &[],
+        ..Default::default()
     })
     .unwrap();
     assert!(!format!("{:?}", stack.config).contains("SECRET"));

@@ -22,6 +22,7 @@ fn try_load(profile: ProfileName, sets: &[&str]) -> Result<Stack, String> {
         yaml: "",
         profile: Some(profile),
         sets: &sets,
+        ..Default::default()
     })
     .map_err(|e| e.to_string())
 }
@@ -944,6 +945,7 @@ fn errors(profile: ProfileName, sets: &[&str]) -> Vec<String> {
         yaml: "",
         profile: Some(profile),
         sets: &sets,
+        ..Default::default()
     }) {
         Ok(_) => Vec::new(),
         Err(e) => e.0.iter().map(ToString::to_string).collect(),

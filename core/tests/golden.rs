@@ -13,6 +13,7 @@ fn render(p: ProfileName) -> String {
         yaml: "",
         profile: Some(p),
         sets: &[],
+        ..Default::default()
     })
     .unwrap();
     voice_core::render::to_yaml(&voice_core::render::render(&stack))
@@ -54,6 +55,7 @@ fn production_carries_the_reference_numbers() {
         yaml: "",
         profile: Some(ProfileName::Production),
         sets: &[],
+        ..Default::default()
     })
     .unwrap();
     let plan = voice_core::plan::plan(&stack);
@@ -164,6 +166,7 @@ fn every_component_has_workload_service_account_and_policy() {
             yaml: "",
             profile: Some(p),
             sets: &[],
+            ..Default::default()
         })
         .unwrap();
         let objects = voice_core::render::render(&stack);

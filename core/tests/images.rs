@@ -561,6 +561,7 @@ fn render(profile: ProfileName, sets: &[&str]) -> Vec<Object> {
         yaml: "",
         profile: Some(profile),
         sets: &sets,
+        ..Default::default()
     })
     .unwrap_or_else(|e| panic!("{profile:?}: {e}"));
     render::render(&stack)

@@ -360,6 +360,7 @@ fn load(profile: ProfileName) -> Vec<Object> {
         yaml: "",
         profile: Some(profile),
         sets: &[],
+        ..Default::default()
     })
     .unwrap_or_else(|e| panic!("{profile:?}: {e}"));
     render::render(&stack)

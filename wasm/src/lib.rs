@@ -58,6 +58,7 @@ fn load(yaml: &str) -> Result<Stack, Errors> {
         yaml,
         profile: None,
         sets: &[],
+        ..Default::default()
     })
 }
 

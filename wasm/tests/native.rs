@@ -14,6 +14,7 @@ fn stack(yaml: &str) -> voice_core::Stack {
         yaml,
         profile: None,
         sets: &[],
+        ..Default::default()
     })
     .expect("valid")
 }
@@ -61,6 +62,7 @@ fn errors_are_the_core_diagnostics() {
         yaml,
         profile: None,
         sets: &[],
+        ..Default::default()
     })
     .expect_err("invalid");
     for got in [

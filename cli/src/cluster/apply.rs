@@ -446,7 +446,7 @@ pub fn planned(stack: &Stack, inv: &Inventory) -> (Vec<Object>, Vec<Object>) {
     if !full.iter().any(is_inventory_ns) {
         full.insert(0, voice_core::render::namespace(stack, &inv.namespace));
     }
-    let mut selected = voice_core::selection::objects(stack, full.clone());
+    let mut selected = voice_core::render::selection::objects(stack, full.clone());
     if !selected.iter().any(is_inventory_ns) {
         let ns = full.iter().find(|o| is_inventory_ns(o)).cloned();
         selected.splice(0..0, ns);
@@ -799,6 +799,7 @@ mod tests {
                 yaml: "",
                 profile: Some(p),
                 sets: &[],
+                ..Default::default()
             })
             .unwrap();
             let objects = voice_core::render::render(&stack);

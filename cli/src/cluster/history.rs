@@ -66,7 +66,7 @@ pub struct Revision {
     pub profile: String,
     /// The selection (`--only`/`--skip`) it applied.
     #[serde(default)]
-    pub selection: voice_core::selection::Selection,
+    pub selection: voice_core::config::Selection,
     /// sha256 of the rendered objects' YAML.
     pub digest: String,
     /// Objects rendered.
@@ -100,7 +100,7 @@ pub async fn installed(
     let inv = crate::cluster::inventory::Inventory::of(&here, ca.namespace.as_deref());
     let revisions = list(client, &inv).await?;
     Ok(match current(&revisions) {
-        Some(r) => crate::config::load_document(&r.config, r.selection.clone())?,
+        Some(r) => load_document(&r.config, r.selection.clone())?,
         None => here,
     })
 }
@@ -306,4 +306,164 @@ pub fn human(revisions: &[Revision]) -> String {
         ],
         rows,
     ) + "\n"
+}
+
+/// A configuration recorded by history (a document that [`crate::config::load_recorded`] made), read once:
+/// `scale` and `switch` make their changes to it and build it again without reading it again.
+pub struct Recorded {
+    /// The document, with the changes made since it was read: what the next revision records.
+    pub document: serde_json::Value,
+    config: voice_core::Config,
+    positions: voice_core::Positions,
+    changed: bool,
+}
+
+impl Recorded {
+    /// Reads a recorded document.
+    pub fn read(document: serde_json::Value) -> anyhow::Result<Recorded> {
+        let text = serde_json::to_string(&document)?;
+        let (config, positions) = voice_core::config::load(&voice_core::Input {
+            yaml: &text,
+            ..Default::default()
+        })
+        .map_err(recorded_problems)?;
+        Ok(Recorded {
+            document,
+            config,
+            positions,
+            changed: false,
+        })
+    }
+
+    /// Builds the stack of the configuration as it is now, with a selection.
+    pub fn build(&self, selection: &voice_core::Selection) -> anyhow::Result<voice_core::Stack> {
+        match voice_core::build(&self.config, selection, &self.positions) {
+            // The problems are placed in the changed document's text, where reading it would
+            // place them: its positions are read only on this way out.
+            Err(_) if self.changed => {
+                let positions = self.positions_now()?;
+                Ok(voice_core::build(&self.config, selection, &positions)
+                    .map_err(recorded_problems)?)
+            }
+            built => Ok(built.map_err(recorded_problems)?),
+        }
+    }
+
+    /// Makes a change as a day-2 change of revision `revision`: in the document, recorded in
+    /// `overrides`, and in the typed configuration.
+    pub fn change(
+        &mut self,
+        change: &voice_core::Change,
+        overrides: &mut Vec<Override>,
+        revision: u32,
+    ) -> anyhow::Result<()> {
+        set_override(
+            &mut self.document,
+            overrides,
+            &change.field(),
+            change.value(),
+            revision,
+        )?;
+        self.changed = true;
+        if let Err(d) = self.config.apply(change) {
+            let positions = self.positions_now()?;
+            return Err(recorded_problems(voice_core::config::finish(vec![d], &positions)).into());
+        }
+        Ok(())
+    }
+
+    /// Field positions in the document's text as it is now.
+    fn positions_now(&self) -> anyhow::Result<voice_core::Positions> {
+        let text = serde_json::to_string(&self.document)?;
+        Ok(voice_core::config::yaml::parse(&text)
+            .map(|d| d.positions)
+            .unwrap_or_default())
+    }
+}
+
+fn recorded_problems(errors: voice_core::Errors) -> crate::error::BadInput {
+    crate::error::BadInput {
+        file: "the recorded configuration".into(),
+        errors,
+        sets: Vec::new(),
+    }
+}
+
+/// Loads a configuration recorded by history, with a selection.
+pub fn load_document(
+    document: &serde_json::Value,
+    selection: voice_core::config::Selection,
+) -> anyhow::Result<voice_core::Stack> {
+    Recorded::read(document.clone())?.build(&selection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voice_core::{Change, Input, ProfileName, Selection, Stack};
+
+    /// The recorded production configuration, as install records it.
+    fn recorded() -> serde_json::Value {
+        let sets = ["voiceAssistant.services.agent-engine.blueGreen=true".to_string()];
+        voice_core::config::load_with_document(&Input {
+            profile: Some(ProfileName::Production),
+            sets: &sets,
+            ..Default::default()
+        })
+        .expect("valid")
+        .document
+    }
+
+    fn rendered(stack: &Stack) -> String {
+        voice_core::render::to_yaml(&voice_core::render::render(stack))
+    }
+
+    /// Changes made to the typed configuration render what loading the changed document
+    /// renders, and a change it refuses reads as loading the changed document reads.
+    #[test]
+    fn a_typed_change_is_the_changed_document_loaded() {
+        let sel = Selection::default();
+        let mut r = Recorded::read(recorded()).expect("valid");
+        let mut overrides = Vec::new();
+        for c in [
+            Change::MaxReplicas {
+                component: "model-router".into(),
+                max_replicas: 7,
+            },
+            Change::Replicas {
+                component: "model-router".into(),
+                replicas: 5,
+            },
+            Change::ColorImage {
+                service: "agent-engine".into(),
+                color: voice_core::config::Color::Green,
+                image: "example.com/agent-engine:2".into(),
+            },
+            Change::ActiveColor {
+                service: "agent-engine".into(),
+                color: voice_core::config::Color::Green,
+            },
+        ] {
+            r.change(&c, &mut overrides, 2).expect("a valid change");
+        }
+        assert_eq!(overrides.len(), 4);
+        assert_eq!(overrides[0].field, "components.model-router.maxReplicas");
+        let typed = r.build(&sel).expect("valid");
+        let loaded = load_document(&r.document, sel.clone()).expect("valid");
+        assert_eq!(rendered(&typed), rendered(&loaded));
+
+        r.change(
+            &Change::Replicas {
+                component: "model-router".into(),
+                replicas: 9,
+            },
+            &mut overrides,
+            3,
+        )
+        .expect("one field is fine");
+        let typed = r.build(&sel).expect_err("maxReplicas is below replicas");
+        let loaded = load_document(&r.document, sel).expect_err("the same");
+        assert_eq!(typed.to_string(), loaded.to_string());
+        assert!(typed.to_string().contains("maxReplicas"), "{typed}");
+    }
 }

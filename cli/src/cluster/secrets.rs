@@ -150,7 +150,7 @@ impl UserValues {
     /// The required values not supplied here: `ns/name key K (how to supply it)`. Offline,
     /// for `validate`: install needs them unless the cluster already stores them.
     pub fn unsupplied(&self, stack: &Stack) -> Vec<String> {
-        voice_core::selection::secrets(stack)
+        voice_core::render::selection::secrets(stack)
             .iter()
             .filter(|s| !s.existing)
             .flat_map(|s| {
@@ -172,7 +172,7 @@ pub async fn preflight(
     stack: &Stack,
     user: &UserValues,
 ) -> anyhow::Result<Preflight> {
-    let specs = voice_core::selection::secrets(stack);
+    let specs = voice_core::render::selection::secrets(stack);
     let mut out = Preflight::default();
     for spec in specs.iter().filter(|s| !s.existing) {
         let users: Vec<(&str, bool)> = spec
@@ -214,7 +214,7 @@ pub async fn preflight(
 
 /// Reads the values of the run's Secrets that exist, writing nothing (for `diff`).
 pub async fn read(client: &Client, stack: &Stack) -> anyhow::Result<Values> {
-    let specs = voice_core::selection::secrets(stack);
+    let specs = voice_core::render::selection::secrets(stack);
     let found: Vec<Option<(SecretId, BTreeMap<String, String>)>> =
         futures::stream::iter(specs.iter())
             .map(|spec| async move {
@@ -271,7 +271,7 @@ pub async fn ensure(
     fresh: bool,
     rotate: bool,
 ) -> anyhow::Result<(Vec<(String, Outcome)>, Values)> {
-    let selected = voice_core::selection::secrets(stack);
+    let selected = voice_core::render::selection::secrets(stack);
     let mut specs: Vec<&SecretSpec> = selected.iter().collect();
     specs.sort_by_key(|s| {
         s.keys

@@ -47,10 +47,7 @@ pub async fn ready_pod(
     stack: &voice_core::Stack,
     component: &str,
 ) -> anyhow::Result<Target> {
-    let Some(c) = stack
-        .component(component)
-        .filter(|c| stack.selection.includes(c))
-    else {
+    let Some(c) = stack.selected_component(component) else {
         return Err(crate::error::Usage(format!(
             "`{component}` is not a component of this rollout (instance `{}`); see `kubectl voice plan` for the names",
             stack.config.instance

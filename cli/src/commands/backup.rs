@@ -67,11 +67,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         TARGETS
             .iter()
             .copied()
-            .filter(|n| {
-                stack
-                    .component(n)
-                    .is_some_and(|c| stack.selection.includes(c))
-            })
+            .filter(|n| stack.selected_component(n).is_some())
             .collect()
     } else {
         vec![args.target.as_str()]

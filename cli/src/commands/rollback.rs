@@ -62,7 +62,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             history::tool()
         );
     }
-    let stack = config::load_document(&target.config, target.selection.clone())?;
+    let stack = history::load_document(&target.config, target.selection.clone())?;
     let change = Change {
         description: format!("rollback to {}", target.revision),
         scaled: Some(target.scaled.clone()),

@@ -40,18 +40,24 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let revisions = history::list(&client, &inv).await?;
     let last = history::current(&revisions);
     // Scale what is deployed, not what the local file says.
-    let (mut document, selection, mut scaled) = match last {
+    let (document, selection, mut scaled) = match last {
         Some(r) => (r.config.clone(), r.selection.clone(), r.scaled.clone()),
         None => (document, here.selection.clone(), Vec::new()),
     };
-    let base = config::load_document(&document, selection.clone())?;
+    // The deployed configuration is read once; the change is made to its typed values.
+    let mut recorded = history::Recorded::read(document)?;
+    let base = recorded.build(&selection)?;
     let name = &args.component;
     let c = base.component(name).ok_or_else(|| {
         Usage(format!(
             "`{name}` is not a component of this rollout; see `kubectl voice plan` for the names"
         ))
     })?;
-    let mut sets: Vec<(String, u32)> = Vec::new();
+    let replicas = |n| voice_core::Change::Replicas {
+        component: name.clone(),
+        replicas: n,
+    };
+    let mut changes: Vec<voice_core::Change> = Vec::new();
     match (c.autoscale, args.replicas, args.min, args.max) {
         (_, None, None, None) => {
             return Err(Usage(
@@ -70,25 +76,32 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         (None, _, Some(_), _) | (None, _, _, Some(_)) => {
             return Err(Usage(format!("{name} has no autoscaler; use --replicas")).into());
         }
-        (None, Some(n), None, None) => sets.push((format!("components.{name}.replicas"), n)),
+        (None, Some(n), None, None) => changes.push(replicas(n)),
         (Some(_), None, min, max) => {
-            if let Some(n) = min {
-                sets.push((format!("components.{name}.replicas"), n));
-            }
-            if let Some(n) = max {
-                sets.push((format!("components.{name}.maxReplicas"), n));
-            }
+            changes.extend(min.map(replicas));
+            changes.extend(max.map(|n| voice_core::Change::MaxReplicas {
+                component: name.clone(),
+                max_replicas: n,
+            }));
         }
     }
     let number = revisions.last().map_or(1, |r| r.revision + 1);
-    for (field, value) in &sets {
-        history::set_override(&mut document, &mut scaled, field, (*value).into(), number)?;
+    for change in &changes {
+        recorded.change(change, &mut scaled, number)?;
     }
-    let stack = config::load_document(&document, selection)?;
+    let stack = recorded.build(&selection)?;
     let description = format!(
         "scale {name} {}",
-        sets.iter()
-            .map(|(f, v)| format!("{}={v}", f.rsplit('.').next().unwrap_or(f)))
+        changes
+            .iter()
+            .map(|c| {
+                let field = c.field();
+                format!(
+                    "{}={}",
+                    field.rsplit('.').next().unwrap_or(&field),
+                    c.value()
+                )
+            })
             .collect::<Vec<_>>()
             .join(" ")
     );
@@ -96,5 +109,5 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         description,
         scaled: Some(scaled),
     };
-    apply_configuration(ca, stack, document, change, &args.apply).await
+    apply_configuration(ca, stack, recorded.document, change, &args.apply).await
 }

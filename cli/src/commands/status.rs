@@ -713,11 +713,9 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     };
     let finish = async |mut report: Report| -> Report {
         if !stack.selection.is_everything() {
-            report.components.retain(|r| {
-                stack
-                    .component(&r.component)
-                    .is_some_and(|c| stack.selection.includes(c))
-            });
+            report
+                .components
+                .retain(|r| stack.selected_component(&r.component).is_some());
             report.healthy =
                 !report.components.is_empty() && report.components.iter().all(|r| r.healthy);
         }

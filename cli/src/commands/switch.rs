@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use serde_json::Value;
 use voice_core::config::Color;
 
 use crate::args::ApplyFlags;
@@ -97,23 +96,18 @@ impl Args {
 
 /// The deployed configuration and where the next revision goes.
 struct Rollout {
-    document: Value,
-    selection: voice_core::selection::Selection,
+    /// The configuration, read once, with this run's changes.
+    recorded: history::Recorded,
+    selection: voice_core::config::Selection,
     overrides: Vec<history::Override>,
     next: u32,
 }
 
 impl Rollout {
-    /// Sets `field` (under the service's settings) as a switch change.
-    fn set(&mut self, service: &str, field: &str, value: Value) -> anyhow::Result<()> {
-        let path = format!("voiceAssistant.services.{service}.{field}");
-        history::set_override(
-            &mut self.document,
-            &mut self.overrides,
-            &path,
-            value,
-            self.next,
-        )
+    /// Makes a change of the service's settings as a switch change.
+    fn set(&mut self, change: voice_core::Change) -> anyhow::Result<()> {
+        self.recorded
+            .change(&change, &mut self.overrides, self.next)
     }
 
     /// Applies the configuration as one recorded revision.
@@ -123,14 +117,31 @@ impl Rollout {
         flags: &ApplyFlags,
         description: String,
     ) -> anyhow::Result<u8> {
-        let stack = config::load_document(&self.document, self.selection.clone())?;
+        let stack = self.recorded.build(&self.selection)?;
         let change = Change {
             description,
             scaled: Some(self.overrides.clone()),
         };
-        let code = apply_configuration(ca, stack, self.document.clone(), change, flags).await?;
+        let document = self.recorded.document.clone();
+        let code = apply_configuration(ca, stack, document, change, flags).await?;
         self.next += 1;
         Ok(code)
+    }
+}
+
+/// The change of a service's active colour.
+fn active_change(service: &str, color: Color) -> voice_core::Change {
+    voice_core::Change::ActiveColor {
+        service: service.to_string(),
+        color,
+    }
+}
+
+/// The change of whether a service's idle colour keeps its pods.
+fn standby_change(service: &str, standby: bool) -> voice_core::Change {
+    voice_core::Change::Standby {
+        service: service.to_string(),
+        standby,
     }
 }
 
@@ -152,12 +163,12 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         ))
     })?;
     let mut rollout = Rollout {
-        document: last.config.clone(),
+        recorded: history::Recorded::read(last.config.clone())?,
         selection: last.selection.clone(),
         overrides: last.scaled.clone(),
         next: revisions.last().map_or(1, |r| r.revision + 1),
     };
-    let stack = config::load_document(&rollout.document, rollout.selection.clone())?;
+    let stack = rollout.recorded.build(&rollout.selection)?;
     let name = args.component.as_str();
     let c = stack.component(name).ok_or_else(|| {
         Usage(format!(
@@ -188,7 +199,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
                 ))
                 .into());
             }
-            rollout.set(name, "activeColor", idle.as_str().into())?;
+            rollout.set(active_change(name, idle))?;
             let code = rollout
                 .apply(
                     ca,
@@ -211,7 +222,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         }
         Mode::To(_) => {
             if !bg.standby {
-                rollout.set(name, "standby", true.into())?;
+                rollout.set(standby_change(name, true))?;
                 let code = rollout
                     .apply(ca, flags, format!("switch {name}: start {}", idle.as_str()))
                     .await?;
@@ -222,13 +233,13 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             idle
         }
         Mode::Image(image) => {
-            rollout.set(
-                name,
-                &format!("colorImages.{}", idle.as_str()),
-                image.as_str().into(),
-            )?;
+            rollout.set(voice_core::Change::ColorImage {
+                service: name.to_string(),
+                color: idle,
+                image: image.clone(),
+            })?;
             if !bg.standby {
-                rollout.set(name, "standby", true.into())?;
+                rollout.set(standby_change(name, true))?;
             }
             let code = rollout
                 .apply(
@@ -293,7 +304,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         eprintln!("{name} has no HTTP health endpoint: its readiness gates are the check");
     }
 
-    rollout.set(name, "activeColor", target.as_str().into())?;
+    rollout.set(active_change(name, target))?;
     let code = rollout
         .apply(ca, flags, format!("switch {name} to {}", target.as_str()))
         .await?;
@@ -332,7 +343,7 @@ async fn finalize(
     name: &str,
     idle: Color,
 ) -> anyhow::Result<u8> {
-    rollout.set(name, "standby", false.into())?;
+    rollout.set(standby_change(name, false))?;
     let code = rollout
         .apply(
             ca,

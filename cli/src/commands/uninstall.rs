@@ -81,11 +81,7 @@ pub fn selection<'a>(
         let own_secrets: Vec<(String, String)> = stack
             .secrets
             .iter()
-            .filter(|s| {
-                stack
-                    .component(&s.component)
-                    .is_some_and(|c| stack.selection.includes(c))
-            })
+            .filter(|s| stack.selected_component(&s.component).is_some())
             .map(|s| (s.namespace.clone(), s.name.clone()))
             .collect();
         let ns_of = |m: &Member| m.namespace.clone().unwrap_or_default();

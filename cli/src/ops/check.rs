@@ -308,7 +308,7 @@ pub async fn report(
             reviews.insert((g.to_string(), plural(&o.kind), ns.clone(), verb));
         }
     }
-    for s in &voice_core::selection::secrets(stack) {
+    for s in &voice_core::render::selection::secrets(stack) {
         for verb in ["create", "get"] {
             reviews.insert((
                 String::new(),

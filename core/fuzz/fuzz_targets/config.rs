@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         yaml,
         profile: None,
         sets: &sets,
+        ..Default::default()
     };
     if let Err(errs) = voice_core::config::load(&input) {
         assert!(!errs.0.is_empty());

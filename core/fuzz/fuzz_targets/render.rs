@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         yaml,
         profile: None,
         sets: &sets,
+        ..Default::default()
     }) {
         Ok(s) => s,
         Err(errs) => {

@@ -15,11 +15,11 @@ pub mod voiceassistant;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{Config, Diagnostic, ProfileName};
+use crate::config::{Config, Diagnostic, Leaf, ProfileName, Selection};
 use crate::quantity::{Bytes, MilliCpu};
 pub use mesh::Mesh;
 
-/// Which product a component belongs to (see [`crate::selection`] for `--only` / `--skip`).
+/// Which product a component belongs to (see [`Selection`] for `--only` / `--skip`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Group {
@@ -750,10 +750,10 @@ pub struct Stack {
     /// Secrets install creates (never rendered).
     pub secrets: Vec<SecretSpec>,
     /// The parts this run acts on (`--only` / `--skip`); the configuration is the same.
-    pub selection: crate::selection::Selection,
+    pub selection: Selection,
     /// Every component as the catalog states it for this configuration, before any
     /// `components.*` override and whatever the selection leaves out: what the
-    /// namespace quotas are sized for (`crate::policy`).
+    /// namespace quotas are sized for (by the namespace policy).
     pub catalog: Arc<[Component]>,
 }
 
@@ -761,6 +761,10 @@ impl Stack {
     /// A component by name.
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
+    }
+    /// A component by name, when the run's selection includes it.
+    pub fn selected_component(&self, name: &str) -> Option<&Component> {
+        self.component(name).filter(|c| self.selection.includes(c))
     }
     /// Namespaces that hold at least one object, and the app namespace, where the rollout's
     /// inventory lives, in a stable order.
@@ -778,6 +782,27 @@ impl Stack {
             }
         }
         out
+    }
+}
+
+/// Roles of the monitoring stack's components (`app.kubernetes.io/component`).
+const MONITORING_ROLES: [&str; 3] = ["monitoring", "dashboards", "alerting"];
+
+/// The [`Leaf`] of a selection a component belongs to.
+pub fn leaf(c: &Component) -> Leaf {
+    match c.group {
+        Group::Posthog => Leaf::Posthog,
+        Group::ModelRouter => Leaf::ModelRouter,
+        Group::VoiceAssistant => Leaf::Services,
+        Group::Infra if MONITORING_ROLES.contains(&c.role) => Leaf::Monitoring,
+        Group::Infra => Leaf::Infra,
+    }
+}
+
+impl Selection {
+    /// Whether a component is part of this run.
+    pub fn includes(&self, c: &Component) -> bool {
+        self.leaves().contains(&leaf(c))
     }
 }
 
@@ -805,7 +830,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
         components: Vec::new(),
         config_maps: Vec::new(),
         secrets: Vec::new(),
-        selection: crate::selection::Selection::default(),
+        selection: Selection::default(),
         catalog: Arc::new([]),
     };
     add_all(cfg, &mut stack);
@@ -989,7 +1014,7 @@ pub fn all_component_names() -> Vec<String> {
         let Ok((cfg, _)) = crate::config::load(&crate::config::Input {
             yaml: "",
             profile: Some(p),
-            sets: &[],
+            ..Default::default()
         }) else {
             continue;
         };
@@ -998,7 +1023,7 @@ pub fn all_component_names() -> Vec<String> {
             components: Vec::new(),
             config_maps: Vec::new(),
             secrets: Vec::new(),
-            selection: crate::selection::Selection::default(),
+            selection: Selection::default(),
             catalog: Arc::new([]),
         };
         add_all(&cfg, &mut s);

@@ -1339,6 +1339,7 @@ mod tests {
             yaml: "",
             profile: Some(profile),
             sets: &sets,
+            ..Default::default()
         })
     }
 

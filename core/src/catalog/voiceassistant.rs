@@ -2,7 +2,7 @@
 //! ai-orchestrator, notification, analytics) and eight Python AI services, each with its
 //! ConfigMap, generated Secret, ServiceAccount, Deployment, Service and, at reference scale, its
 //! HPA and PDB; plus the LimitRange the platform's namespaces carry (their ResourceQuotas are
-//! derived from the plan's peak in `crate::policy`).
+//! derived from the plan's peak by the namespace policy).
 //!
 //! Facts: the per-service table of the reference manifests (ports, probes, requests and
 //! limits, replicas, HPA bounds, PDBs, grace periods, ConfigMap and Secret keys, Redis DB
@@ -23,95 +23,10 @@ use std::collections::BTreeMap;
 
 use super::mesh::{Balance, MeshRoute, RETRY_5XX, RETRY_REFUSED, Retry, Traffic};
 use super::*;
-use crate::config::{Config, InfraSwitches, LlmProvider};
+use crate::config::{Config, LlmProvider};
 use crate::quantity::{Bytes, MilliCpu};
 
-/// Every platform service, in catalog order.
-pub const SERVICES: [&str; 14] = [
-    "identity-service",
-    "conversation-service",
-    "knowledge-service",
-    "ai-orchestrator",
-    "notification-service",
-    "analytics-service",
-    "agent-engine",
-    "rag-engine",
-    "voice-engine",
-    "model-adapter",
-    "retrieval-service",
-    "indexing-service",
-    "multimodal-engine",
-    "vector-store-adapter",
-];
-
-/// Switchable infrastructure a service can need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Infra {
-    /// Nacos.
-    Nacos,
-    /// Milvus.
-    Milvus,
-    /// Elasticsearch.
-    Elasticsearch,
-    /// ClickHouse.
-    Clickhouse,
-    /// Kafka.
-    Kafka,
-    /// MinIO.
-    Minio,
-}
-
-impl Infra {
-    /// Field name under `voiceAssistant.infrastructure`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Infra::Nacos => "nacos",
-            Infra::Milvus => "milvus",
-            Infra::Elasticsearch => "elasticsearch",
-            Infra::Clickhouse => "clickhouse",
-            Infra::Kafka => "kafka",
-            Infra::Minio => "minio",
-        }
-    }
-    /// Display name.
-    pub fn label(self) -> &'static str {
-        match self {
-            Infra::Nacos => "Nacos",
-            Infra::Milvus => "Milvus",
-            Infra::Elasticsearch => "Elasticsearch",
-            Infra::Clickhouse => "ClickHouse",
-            Infra::Kafka => "Kafka",
-            Infra::Minio => "MinIO",
-        }
-    }
-}
-
-impl InfraSwitches {
-    /// Whether a switchable component is on.
-    pub fn get(&self, i: Infra) -> bool {
-        match i {
-            Infra::Nacos => self.nacos,
-            Infra::Milvus => self.milvus,
-            Infra::Elasticsearch => self.elasticsearch,
-            Infra::Clickhouse => self.clickhouse,
-            Infra::Kafka => self.kafka,
-            Infra::Minio => self.minio,
-        }
-    }
-}
-
-/// Infrastructure without which a service cannot run (a validation error when off). Nacos,
-/// Kafka and Elasticsearch are optional: without them the service runs on its ConfigMap, without
-/// events, or with vector-only retrieval.
-pub fn required_infra(service: &str) -> &'static [Infra] {
-    match service {
-        "knowledge-service" | "multimodal-engine" => &[Infra::Minio],
-        "rag-engine" | "retrieval-service" | "vector-store-adapter" => &[Infra::Milvus],
-        "indexing-service" => &[Infra::Milvus, Infra::Minio],
-        "analytics-service" => &[Infra::Clickhouse],
-        _ => &[],
-    }
-}
+pub use crate::config::platform::{Infra, SERVICES, required_infra};
 
 /// PriorityClasses: (class, value, description); see [`priority_class_name`].
 pub const PRIORITY_CLASSES: [(&str, i32, &str); 3] = [
@@ -1156,7 +1071,7 @@ fn r(cpu: &str, mem: &str) -> Resources {
 /// Production's application namespace carries the reference figures (containers 100m/128Mi
 /// to 4/8Gi); its infrastructure namespace a 50m/64Mi floor for the metrics exporters; the
 /// smaller profiles 10m/32Mi. Their ResourceQuotas are derived from the plan's peak
-/// (`crate::policy`), not stated here.
+/// by the namespace policy, not stated here.
 pub fn limit_ranges(cfg: &Config) -> Vec<(String, ContainerLimits)> {
     use crate::config::ProfileName as P;
     if cfg.voice_assistant.is_none() {

@@ -1,5 +1,5 @@
 //! Bounds on untrusted input: `voice.yaml`, each `--set` value and the secrets file are read
-//! within them, by the CLI and by the previewer alike (both call [`crate::load`]).
+//! within them, by the CLI and by the previewer alike (both call the crate's `load`).
 //!
 //! A YAML text can describe far more than it spells: nine levels of `&a [*a, *a, …]` are 500
 //! bytes and a billion values. The reader counts what aliases expand to before it copies

@@ -6,9 +6,12 @@
 //! produces the typed [`Config`]. Every problem is collected, each with its field path and,
 //! when the user wrote the field, its line and column.
 
+mod edit;
 pub mod limits;
 mod options;
+pub mod platform;
 mod resolve;
+pub mod selection;
 mod set;
 pub mod shape;
 pub mod yaml;
@@ -17,9 +20,11 @@ use std::fmt;
 
 use serde_json::Value;
 
+pub use edit::Change;
 pub use limits::{LIMITS, Limit, Limits};
 pub use options::*;
 pub use resolve::*;
+pub use selection::{Leaf, Part, Selection};
 pub use set::apply_set;
 
 /// One problem with the input, named by field path.
@@ -119,6 +124,8 @@ pub struct Input<'a> {
     pub profile: Option<ProfileName>,
     /// `--set path=value` assignments, applied over the file.
     pub sets: &'a [String],
+    /// The parts this run acts on (`--only` / `--skip`); the configuration is the same.
+    pub selection: Selection,
 }
 
 /// The text of an embedded profile.
@@ -288,6 +295,29 @@ pub fn effective(input: &Input<'_>) -> Option<Value> {
 
 /// Parses, layers and checks an input; the result is ready for the catalog.
 pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
+    read(input, false).map(|l| (l.config, l.positions))
+}
+
+/// An input read once: the checked configuration, where each field was written, and the
+/// input as one document.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The checked configuration.
+    pub config: Config,
+    /// Where each field was written in the input's text, to place a later problem.
+    pub positions: yaml::Positions,
+    /// The file layered over its profile with the `--set`s applied: what [`effective`]
+    /// returns for the same input, read in the same pass.
+    pub document: Value,
+}
+
+/// Parses, layers and checks an input once, keeping the layered document beside the
+/// configuration (what `install` records and `scale` changes).
+pub fn load_with_document(input: &Input<'_>) -> Result<Loaded, Errors> {
+    read(input, true)
+}
+
+fn read(input: &Input<'_>, keep_document: bool) -> Result<Loaded, Errors> {
     let doc = yaml::parse(input.yaml).map_err(|e| Errors(vec![e.diagnostic()]))?;
     let positions = doc.positions;
     let mut diags: Vec<Diagnostic> = doc
@@ -338,6 +368,11 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
         remove_path(&mut merged, &d.path);
         diags.push(d);
     }
+    let document = if keep_document && diags.is_empty() {
+        merged.clone()
+    } else {
+        Value::Null
+    };
     let options: Options = match serde_json::from_value(merged) {
         Ok(o) => o,
         Err(e) => {
@@ -346,7 +381,11 @@ pub fn load(input: &Input<'_>) -> Result<(Config, yaml::Positions), Errors> {
         }
     };
     match resolve(&options) {
-        Ok(cfg) if diags.is_empty() => Ok((cfg, positions)),
+        Ok(config) if diags.is_empty() => Ok(Loaded {
+            config,
+            positions,
+            document,
+        }),
         Ok(_) => Err(finish(diags, &positions)),
         Err(more) => {
             diags.extend(more);
@@ -409,6 +448,28 @@ mod tests {
             *schema_ref() == generated,
             "core/voice.schema.json is stale; run UPDATE_GOLDEN=1 cargo test -p voice-core --lib"
         );
+    }
+
+    /// The document read with a configuration is the one `effective` makes of the input.
+    #[test]
+    fn the_loaded_document_is_the_effective_one() {
+        let sets = [
+            "cluster.nodes[0].count=5".to_string(),
+            "profile=dev".to_string(),
+            "components.model-router.replicas=2".to_string(),
+        ];
+        for p in PROFILES {
+            for (yaml, sets) in [("", &[][..]), ("instance: demo\n", &sets[..])] {
+                let input = Input {
+                    yaml,
+                    profile: Some(p),
+                    sets,
+                    ..Default::default()
+                };
+                let loaded = load_with_document(&input).expect("valid");
+                assert_eq!(Some(loaded.document), effective(&input));
+            }
+        }
     }
 
     /// `load` skips the schema check for the profiles themselves; this is what lets it.

@@ -1,7 +1,7 @@
 //! The `voice.yaml` file format: every field optional, layered over an embedded profile.
 //!
 //! These structs are the schema (`kubectl voice schema` prints it) and nothing more: values are
-//! checked and turned into a [`super::Config`] by [`super::resolve`].
+//! checked and turned into the typed `Config` by `resolve.rs`.
 
 use std::collections::BTreeMap;
 

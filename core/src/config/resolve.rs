@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::Diagnostic;
 use super::options::*;
+use super::platform::{Infra, SERVICES, required_infra};
 use crate::quantity::{Bytes, MilliCpu};
 
 /// A secret value supplied by the user. Its `Debug` and `Display` never show it, and it is
@@ -95,6 +96,20 @@ pub struct InfraSwitches {
     pub jaeger: bool,
     /// OpenTelemetry collector.
     pub otel_collector: bool,
+}
+
+impl InfraSwitches {
+    /// Whether a switchable component is on.
+    pub fn get(&self, i: Infra) -> bool {
+        match i {
+            Infra::Nacos => self.nacos,
+            Infra::Milvus => self.milvus,
+            Infra::Elasticsearch => self.elasticsearch,
+            Infra::Clickhouse => self.clickhouse,
+            Infra::Kafka => self.kafka,
+            Infra::Minio => self.minio,
+        }
+    }
 }
 
 /// Resolved settings of one service.
@@ -485,6 +500,22 @@ fn resources(
     )
 }
 
+/// A component override's `maxReplicas` below its `replicas`: checked when a file is
+/// resolved and again when a stack is built from a configuration changed since.
+pub fn replica_bounds(
+    component: &str,
+    replicas: Option<u32>,
+    max_replicas: Option<u32>,
+) -> Option<Diagnostic> {
+    let (r, m) = (replicas?, max_replicas?);
+    (m < r).then(|| {
+        Diagnostic::at_value(
+            &format!("components.{component}.maxReplicas"),
+            format!("must be at least replicas ({r}), found {m}"),
+        )
+    })
+}
+
 /// Checks the layered options and resolves them.
 pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     let mut ctx = Ctx { diags: Vec::new() };
@@ -823,15 +854,8 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     let mut overrides = BTreeMap::new();
     for (name, c) in o.components.clone().unwrap_or_default() {
         let p = format!("components.{name}");
-        if let Some(r) = c.replicas
-            && let Some(m) = c.max_replicas
-            && m < r
-        {
-            ctx.err(
-                &format!("{p}.maxReplicas"),
-                format!("must be at least replicas ({r}), found {m}"),
-            );
-        }
+        ctx.diags
+            .extend(replica_bounds(&name, c.replicas, c.max_replicas));
         if let Some(i) = &c.image {
             ctx.image(&format!("{p}.image"), i);
         }
@@ -912,7 +936,6 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
 }
 
 fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<VoiceAssistant> {
-    use crate::catalog::voiceassistant as va;
     let o = o.cloned().unwrap_or_default();
     if !o.enabled.unwrap_or(true) {
         return None;
@@ -931,9 +954,9 @@ fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<V
     };
     let user = o.services.clone().unwrap_or_default();
     for name in user.keys() {
-        if !va::SERVICES.contains(&name.as_str()) {
-            let hint = super::shape::closest(name, va::SERVICES.iter().copied()).map_or_else(
-                || format!("; services: {}", va::SERVICES.join(", ")),
+        if !SERVICES.contains(&name.as_str()) {
+            let hint = super::shape::closest(name, SERVICES.iter().copied()).map_or_else(
+                || format!("; services: {}", SERVICES.join(", ")),
                 |b| format!(", did you mean `{b}`?"),
             );
             ctx.diags.push(Diagnostic::at_key(
@@ -943,7 +966,7 @@ fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<V
         }
     }
     let mut services = BTreeMap::new();
-    for name in va::SERVICES {
+    for name in SERVICES {
         let s = user.get(name).cloned().unwrap_or_default();
         let enabled = s.enabled.unwrap_or(true);
         let on = s.blue_green.unwrap_or(false);
@@ -977,7 +1000,7 @@ fn voice_assistant(ctx: &mut Ctx, o: Option<&VoiceAssistantOptions>) -> Option<V
             standby: s.standby.unwrap_or(true),
         });
         if enabled {
-            for need in va::required_infra(name) {
+            for need in required_infra(name) {
                 if !infra.get(*need) {
                     ctx.err(
                         &format!("voiceAssistant.infrastructure.{}", need.key()),

@@ -5,7 +5,7 @@
 //!   the pod template reads, through a ConfigMap volume, `envFrom` or an env `configMapKeyRef`.
 //!   A key reference counts the whole ConfigMap: the pods roll on any change to a map they
 //!   read from, which errs towards rolling. A Job's name derives from its pod template
-//!   ([`super::workload::workload_name`]), so a changed ConfigMap also renames the Job and it
+//!   (`workload_name` in `workload.rs`), so a changed ConfigMap also renames the Job and it
 //!   runs again.
 //! - `checksum/secrets` (set by the CLI through [`stamp_secrets`], which knows the values):
 //!   the SHA-256 over the values of exactly the Secret keys the pod template reads, through
@@ -277,6 +277,7 @@ mod tests {
             yaml: "",
             profile: Some(ProfileName::Production),
             sets: &sets,
+            ..Default::default()
         })
         .expect("valid")
     }
@@ -325,6 +326,7 @@ mod tests {
                 yaml: "",
                 profile: Some(p),
                 sets: &[],
+                ..Default::default()
             })
             .expect("valid");
             let objects = render(&s);

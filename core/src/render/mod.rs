@@ -8,6 +8,7 @@ pub mod inputs;
 pub mod istio;
 pub mod k8s;
 pub mod network;
+pub mod selection;
 pub mod workload;
 pub mod yaml;
 
@@ -539,15 +540,15 @@ pub fn to_files(objects: &[Object]) -> Vec<(String, String)> {
 }
 
 /// Renders the objects of the stack's selection (`--only` / `--skip`): everything, or
-/// the parts selected with their namespaces and policies (see [`crate::selection`]).
+/// the parts selected with their namespaces and policies (see [`selection`]).
 pub fn selected(stack: &Stack) -> Vec<Object> {
-    crate::selection::objects(stack, render(stack))
+    selection::objects(stack, render(stack))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Input;
+    use crate::config::Input;
 
     /// A typed object's JSON value is the parse of its YAML: for every object of every
     /// profile, that parse equals the value serde_json builds, and writing it again gives
@@ -559,6 +560,7 @@ mod tests {
                 yaml: "",
                 profile: Some(p),
                 sets: &[],
+                ..Default::default()
             })
             .expect("profiles are valid");
             for o in render(&stack) {

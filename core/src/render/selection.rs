@@ -1,212 +1,18 @@
-//! What one run acts on: `--only` and `--skip`. A selection never changes the
-//! configuration: it picks which of the configuration's objects this run writes. A part left
-//! out is *not installed by this run*; it is never deleted, and pruning compares live objects
-//! with the whole configuration, not with the selection.
-//!
-//! Every verb (plan, render, check, install, diff, status, the previewer) filters through
+//! The objects and Secrets of a run's selection (`--only` / `--skip`, a [`Selection`](crate::config::Selection)): every
+//! verb (plan, render, check, install, diff, status, the previewer) filters through
 //! [`objects`] and [`secrets`], so `plan --only posthog` lists exactly what
-//! `install --only posthog` applies.
+//! `install --only posthog` applies. A part left out is never deleted.
 
 use std::collections::BTreeSet;
 
-use crate::catalog::{Component, Group, SecretSource, SecretSpec, Stack};
-use crate::config::Diagnostic;
-use crate::render::Object;
-
-/// A part of the stack, as named on the command line. `voiceassistant` holds the platform's
-/// services and the parts below it; the others are leaves.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Part {
-    /// Self-hosted PostHog.
-    Posthog,
-    /// The Model Router.
-    ModelRouter,
-    /// The VoiceAssistant platform: its services, infrastructure, monitoring and mesh.
-    #[serde(rename = "voiceassistant")]
-    VoiceAssistant,
-    /// The platform's databases, caches, brokers and tracing.
-    Infra,
-    /// Prometheus, Grafana, Alertmanager and the ServiceMonitors.
-    Monitoring,
-    /// The Istio resources of the mesh.
-    Istio,
-}
-
-/// What an object belongs to: a leaf of [`Part`], with the platform services apart from
-/// their parent so that `--skip infra` can keep them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Leaf {
-    Posthog,
-    ModelRouter,
-    Services,
-    Infra,
-    Monitoring,
-    Istio,
-}
-
-impl Part {
-    /// Every part, in the order the help text lists them.
-    pub const ALL: [Part; 6] = [
-        Part::Posthog,
-        Part::ModelRouter,
-        Part::VoiceAssistant,
-        Part::Infra,
-        Part::Istio,
-        Part::Monitoring,
-    ];
-
-    /// The name on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Part::Posthog => "posthog",
-            Part::ModelRouter => "model-router",
-            Part::VoiceAssistant => "voiceassistant",
-            Part::Infra => "infra",
-            Part::Monitoring => "monitoring",
-            Part::Istio => "istio",
-        }
-    }
-
-    /// Parses a name from the command line.
-    pub fn parse(s: &str) -> Option<Part> {
-        Part::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    fn leaves(self) -> &'static [Leaf] {
-        match self {
-            Part::Posthog => &[Leaf::Posthog],
-            Part::ModelRouter => &[Leaf::ModelRouter],
-            Part::VoiceAssistant => &[Leaf::Services, Leaf::Infra, Leaf::Monitoring, Leaf::Istio],
-            Part::Infra => &[Leaf::Infra],
-            Part::Monitoring => &[Leaf::Monitoring],
-            Part::Istio => &[Leaf::Istio],
-        }
-    }
-}
-
-/// The parts one run acts on. The default is everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Selection {
-    /// `--only`: act on these parts alone (empty: every part).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub only: Vec<Part>,
-    /// `--skip`: leave these parts out.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub skip: Vec<Part>,
-}
-
-impl Selection {
-    /// Parses `--only` and `--skip` values (each possibly comma-separated). Every unknown
-    /// name is reported, each under its flag.
-    pub fn parse(only: &[String], skip: &[String]) -> Result<Selection, Vec<Diagnostic>> {
-        let mut diags = Vec::new();
-        let mut parse = |flag: &str, values: &[String]| -> Vec<Part> {
-            let mut out = Vec::new();
-            for v in values.iter().flat_map(|v| v.split(',')).map(str::trim) {
-                if v.is_empty() {
-                    continue;
-                }
-                match Part::parse(v) {
-                    Some(p) if !out.contains(&p) => out.push(p),
-                    Some(_) => {}
-                    None => {
-                        let names: Vec<&str> = Part::ALL.iter().map(|p| p.as_str()).collect();
-                        let hint = crate::config::shape::closest(v, names.iter().copied())
-                            .map_or_else(
-                                || format!("; use one of {}", names.join(", ")),
-                                |b| format!(", did you mean `{b}`?"),
-                            );
-                        diags.push(Diagnostic::at_value(
-                            flag,
-                            format!("`{v}` is not a part{hint}"),
-                        ));
-                    }
-                }
-            }
-            out
-        };
-        let selection = Selection {
-            only: parse("--only", only),
-            skip: parse("--skip", skip),
-        };
-        if !diags.is_empty() {
-            return Err(diags);
-        }
-        if !selection.only.is_empty() && selection.leaves().is_empty() {
-            return Err(vec![Diagnostic::at_value(
-                "--skip",
-                "skips every part that --only names: nothing is left to act on",
-            )]);
-        }
-        Ok(selection)
-    }
-
-    /// True when the run acts on the whole configuration.
-    pub fn is_everything(&self) -> bool {
-        self.leaves().len() == ALL_LEAVES.len()
-    }
-
-    fn leaves(&self) -> BTreeSet<Leaf> {
-        let mut out: BTreeSet<Leaf> = if self.only.is_empty() {
-            ALL_LEAVES.iter().copied().collect()
-        } else {
-            self.only.iter().flat_map(|p| p.leaves()).copied().collect()
-        };
-        for p in &self.skip {
-            for l in p.leaves() {
-                out.remove(l);
-            }
-        }
-        out
-    }
-
-    /// Whether a component is part of this run.
-    pub fn includes(&self, c: &Component) -> bool {
-        self.leaves().contains(&leaf(c))
-    }
-
-    /// `--only posthog --skip monitoring`, or "everything", for messages.
-    pub fn describe(&self) -> String {
-        let list = |ps: &[Part]| ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
-        match (self.only.is_empty(), self.skip.is_empty()) {
-            (true, true) => "everything".into(),
-            (false, true) => format!("--only {}", list(&self.only)),
-            (true, false) => format!("--skip {}", list(&self.skip)),
-            (false, false) => format!("--only {} --skip {}", list(&self.only), list(&self.skip)),
-        }
-    }
-}
-
-const ALL_LEAVES: [Leaf; 6] = [
-    Leaf::Posthog,
-    Leaf::ModelRouter,
-    Leaf::Services,
-    Leaf::Infra,
-    Leaf::Monitoring,
-    Leaf::Istio,
-];
-
-/// Roles of the monitoring stack's components (`app.kubernetes.io/component`).
-const MONITORING_ROLES: [&str; 3] = ["monitoring", "dashboards", "alerting"];
-
-fn leaf(c: &Component) -> Leaf {
-    match c.group {
-        Group::Posthog => Leaf::Posthog,
-        Group::ModelRouter => Leaf::ModelRouter,
-        Group::VoiceAssistant => Leaf::Services,
-        Group::Infra if MONITORING_ROLES.contains(&c.role) => Leaf::Monitoring,
-        Group::Infra => Leaf::Infra,
-    }
-}
+use super::Object;
+use crate::catalog::{self, SecretSource, SecretSpec, Stack, voiceassistant};
+use crate::config::Leaf;
 
 /// The objects of the stack's selection, in render order: the selected components' objects,
 /// the namespaces they, the selection's Secrets and the inventory (the app namespace) live
-/// in, the namespace policies of those namespaces, and the PriorityClasses their pods use. With everything selected, `all` is
-/// returned as it is.
+/// in, the namespace policies of those namespaces, and the PriorityClasses their pods use. With
+/// everything selected, `all` is returned as it is.
 pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
     let sel = &stack.selection;
     if sel.is_everything() {
@@ -223,7 +29,7 @@ pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
             name => Some(
                 stack
                     .component(name)
-                    .is_some_and(|c| leaves.contains(&leaf(c))),
+                    .is_some_and(|c| leaves.contains(&catalog::leaf(c))),
             ),
         }
     };
@@ -238,9 +44,10 @@ pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
     }
     for c in stack.components.iter().filter(|c| sel.includes(c)) {
         namespaces.insert(&c.namespace);
-        priority.extend(c.priority_class.map(|k| {
-            crate::catalog::voiceassistant::priority_class_name(&stack.config.instance, k)
-        }));
+        priority.extend(
+            c.priority_class
+                .map(|k| voiceassistant::priority_class_name(&stack.config.instance, k)),
+        );
     }
     let secret_namespaces: Vec<String> = secrets(stack).into_iter().map(|s| s.namespace).collect();
     namespaces.extend(secret_namespaces.iter().map(String::as_str));
@@ -278,11 +85,7 @@ pub fn secrets(stack: &Stack) -> Vec<SecretSpec> {
     let mut wanted: BTreeSet<(&str, &str)> = stack
         .secrets
         .iter()
-        .filter(|s| {
-            stack
-                .component(&s.component)
-                .is_some_and(|c| sel.includes(c))
-        })
+        .filter(|s| stack.selected_component(&s.component).is_some())
         .map(|s| (s.namespace.as_str(), s.name.as_str()))
         .collect();
     loop {
@@ -319,20 +122,18 @@ pub fn secrets(stack: &Stack) -> Vec<SecretSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Input;
-    use crate::config::ProfileName;
+    use crate::config::{Input, ProfileName, Selection};
 
     fn stack(profile: ProfileName, only: &[&str], skip: &[&str]) -> Stack {
-        let mut s = crate::load(&Input {
+        let o: Vec<String> = only.iter().map(|x| (*x).to_string()).collect();
+        let k: Vec<String> = skip.iter().map(|x| (*x).to_string()).collect();
+        crate::load(&Input {
             yaml: "",
             profile: Some(profile),
             sets: &[],
+            selection: Selection::parse(&o, &k).expect("valid selection"),
         })
-        .expect("profiles are valid");
-        let o: Vec<String> = only.iter().map(|x| (*x).to_string()).collect();
-        let k: Vec<String> = skip.iter().map(|x| (*x).to_string()).collect();
-        s.selection = Selection::parse(&o, &k).expect("valid selection");
-        s
+        .expect("profiles are valid")
     }
 
     fn ids(s: &Stack) -> BTreeSet<String> {
@@ -340,27 +141,6 @@ mod tests {
             .iter()
             .map(Object::id)
             .collect()
-    }
-
-    #[test]
-    fn parts_parse_with_every_problem_named() {
-        let err = Selection::parse(&["posthog,istoi".into()], &["infr".into()]).unwrap_err();
-        let text: Vec<String> = err.iter().map(ToString::to_string).collect();
-        assert_eq!(err.len(), 2, "{text:?}");
-        assert!(
-            text[0].contains("--only") && text[0].contains("`istio`"),
-            "{text:?}"
-        );
-        assert!(
-            text[1].contains("--skip") && text[1].contains("`infra`"),
-            "{text:?}"
-        );
-        for p in Part::ALL {
-            assert_eq!(Part::parse(p.as_str()), Some(p));
-        }
-        assert!(Selection::parse(&["infra".into()], &["voiceassistant".into()]).is_err());
-        assert!(Selection::default().is_everything());
-        assert!(Selection::parse(&[], &["nothing-else".into()]).is_err());
     }
 
     #[test]
