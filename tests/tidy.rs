@@ -7,7 +7,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The crates whose modules the layer table orders, with their source folders.
-const CRATES: [(&str, &str); 3] = [("core", "core/src"), ("cli", "cli/src"), ("wasm", "wasm/src")];
+const CRATES: [(&str, &str); 3] = [
+    ("core", "core/src"),
+    ("cli", "cli/src"),
+    ("wasm", "wasm/src"),
+];
 
 /// Calls that reach outside the process: none may appear in `voice-core` outside its tests.
 const IO_CALLS: [&str; 15] = [
@@ -324,11 +328,17 @@ struct Layers {
 
 impl Layers {
     fn read() -> Layers {
-        let text = std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+        let text =
+            std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
         let mut of: BTreeMap<String, Vec<(String, u32)>> = BTreeMap::new();
         let mut kept: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
         for line in text.lines() {
-            let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+            let cells: Vec<&str> = line
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
             match cells.as_slice() {
                 // | crate | layer | modules | …
                 [krate, layer, modules, ..] if layer.parse::<u32>().is_ok() => {
@@ -361,9 +371,7 @@ impl Layers {
         self.of
             .get(krate)?
             .iter()
-            .filter(|(prefix, _)| {
-                module == prefix || module.starts_with(&format!("{prefix}::"))
-            })
+            .filter(|(prefix, _)| module == prefix || module.starts_with(&format!("{prefix}::")))
             .max_by_key(|(prefix, _)| prefix.len())
             .map(|(_, layer)| *layer)
     }
@@ -469,7 +477,13 @@ fn layers_hold_and_no_module_imports_in_a_circle() {
 #[test]
 fn every_source_file_says_what_it_holds() {
     let mut missing = Vec::new();
-    let tests = ["core/tests", "cli/tests", "wasm/tests", "tests/support", "tests/cluster"];
+    let tests = [
+        "core/tests",
+        "cli/tests",
+        "wasm/tests",
+        "tests/support",
+        "tests/cluster",
+    ];
     for dir in CRATES.iter().map(|(_, dir)| *dir).chain(tests) {
         for (path, text) in Source::read(&root().join(dir)).files.values() {
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -513,7 +527,10 @@ fn the_checks_see_what_they_must() {
          #[cfg(test)]\nmod tests { use crate::i; }\n",
     ));
     let found: Vec<String> = paths(&code).iter().map(|p| p.join("::")).collect();
-    assert_eq!(found, ["crate::a::b", "crate::a::c", "crate::e", "super::g::h"]);
+    assert_eq!(
+        found,
+        ["crate::a::b", "crate::a::c", "crate::e", "super::g::h"]
+    );
     let graph: BTreeMap<String, BTreeSet<String>> = [("a", "b"), ("b", "a"), ("c", "a")]
         .iter()
         .map(|(f, t)| (f.to_string(), BTreeSet::from([t.to_string()])))

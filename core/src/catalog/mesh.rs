@@ -221,9 +221,8 @@ mod tests {
 
     fn production() -> Stack {
         crate::load(&Input {
-            yaml: "",
             profile: Some(ProfileName::Production),
-            sets: &[],
+            ..Default::default()
         })
         .unwrap_or_else(|e| panic!("production: {e}"))
     }
