@@ -2,7 +2,7 @@
 //! management policy and claim templates are immutable: an apply that changes them is
 //! rejected. [`statefulset`] compares a planned StatefulSet with the live one before any
 //! write, so install can name each such change with the way out instead of stopping
-//! half-way. [`posthog`] tells a PostHog upgrade (its migrations run forward, first) from a
+//! half-way. [`posthog()`] tells a PostHog upgrade (its migrations run forward, first) from a
 //! downgrade (refused: the databases have seen newer migrations).
 
 use serde_json::Value;

@@ -9,7 +9,7 @@
 //! With the VoiceAssistant platform on, the switchable platform infrastructure lives here too:
 //! Nacos (+ MySQL in cluster mode), Milvus (+ etcd, on the one shared MinIO), Elasticsearch,
 //! ClickHouse, Kafka (KRaft), MinIO with a bucket setup Job, Prometheus, Grafana,
-//! Alertmanager, Jaeger and an OpenTelemetry collector (see [`platform`]).
+//! Alertmanager, Jaeger and an OpenTelemetry collector (see `platform`).
 
 use super::*;
 use crate::config::Config;

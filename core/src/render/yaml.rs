@@ -61,7 +61,7 @@ impl Pos {
 }
 
 /// The serde error type: a non-string mapping key, or a custom `Serialize` impl that failed
-/// (k8s-openapi's time stamps, which we never set). [`write`] stops at it.
+/// (k8s-openapi's time stamps, which we never set). [`write()`] stops at it.
 ///
 /// It carries no message on purpose: formatting one would compile in the `Display` code of
 /// every error type that can reach it (jiff's alone is tens of kilobytes of WASM).
