@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-pub use crate::output::Output;
+pub(crate) use crate::output::Output;
 
 /// Which parts of the configuration a run acts on. A part left out is not touched: never
 /// deleted.
 #[derive(Debug, Args, Clone, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Act only on these parts: posthog, model-router, voiceassistant, infra, istio, monitoring (repeatable or comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "PART")]
     pub only: Vec<String>,
@@ -25,7 +25,7 @@ pub struct Selection {
 
 /// Where the configuration comes from.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// A voice.yaml file (`-` for standard input); without it the profile alone is used.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -42,7 +42,7 @@ pub struct ConfigArgs {
 
 /// kubectl's connection flags; accepted before or after the subcommand.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -73,7 +73,7 @@ pub struct ClusterArgs {
 
 /// The flags of every verb that applies a configuration (install, rollback, scale, switch).
 #[derive(Debug, Clone, Args)]
-pub struct ApplyFlags {
+pub(crate) struct ApplyFlags {
     /// `server`: send everything as a server-side dry run; nothing is persisted.
     #[arg(long = "dry-run", value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
     pub dry_run: Option<String>,
@@ -129,7 +129,7 @@ pub struct ApplyFlags {
 }
 
 /// Parses `--dry-run[=server]` (absent: a real run).
-pub fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
+pub(crate) fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
     match mode {
         None => Ok(false),
         Some("server") => Ok(true),
@@ -142,12 +142,12 @@ pub fn dry_run(mode: Option<&str>) -> anyhow::Result<bool> {
 
 /// Parses a duration flag as kubectl does (`5s`, `1m30s`, `2h`, `1.5h`, `500ms`), or a bare
 /// number of seconds.
-pub fn duration(s: &str) -> anyhow::Result<std::time::Duration> {
+pub(crate) fn duration(s: &str) -> anyhow::Result<std::time::Duration> {
     parse_duration(s).map_err(|e| crate::error::Usage(e).into())
 }
 
 /// [`duration`] as a clap value parser.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     let bad =
         || format!("`{s}` is not a duration (examples: 30s, 1m30s, 10m, 2h, or seconds: 300)");

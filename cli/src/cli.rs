@@ -9,7 +9,7 @@ use crate::commands;
 /// Plan, render and install PostHog, the Model Router and the VoiceAssistant platform.
 #[derive(Debug, Parser)]
 #[command(name = "kubectl-voice", bin_name = "kubectl voice", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// kubectl's connection flags.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -20,7 +20,7 @@ pub struct Cli {
 
 /// Subcommands: each one's flags and code live in `commands/<name>.rs`.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Show sizing, the fit on the nodes and the rollout waves.
     Plan(commands::plan::Args),
     /// Write the manifests as multi-document YAML (secrets are never rendered).
@@ -69,7 +69,7 @@ pub enum Command {
 
 impl Command {
     /// Whether the verb writes to the cluster (so a failure may leave a change half made).
-    pub fn writes(&self) -> bool {
+    pub(crate) fn writes(&self) -> bool {
         matches!(
             self,
             Command::Install(_)

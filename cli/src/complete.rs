@@ -8,15 +8,15 @@ use clap::{Arg, CommandFactory as _};
 use crate::cli::Cli;
 
 /// cobra's ShellCompDirective bits.
-pub mod directive {
+pub(crate) mod directive {
     /// Complete file names when there is no candidate.
-    pub const DEFAULT: u32 = 0;
+    pub(crate) const DEFAULT: u32 = 0;
     /// Do not fall back to file names.
-    pub const NO_FILE_COMP: u32 = 4;
+    pub(crate) const NO_FILE_COMP: u32 = 4;
 }
 
 /// The parts `--only`/`--skip` take.
-pub const PARTS: [&str; 6] = [
+pub(crate) const PARTS: [&str; 6] = [
     "posthog",
     "model-router",
     "voiceassistant",
@@ -25,11 +25,11 @@ pub const PARTS: [&str; 6] = [
     "monitoring",
 ];
 /// The embedded profiles.
-pub const PROFILES: [&str; 3] = ["dev", "small", "production"];
+pub(crate) const PROFILES: [&str; 3] = ["dev", "small", "production"];
 
 /// Candidates (value, description) and the directive for the words after the program name;
 /// the last word is the one being completed (empty for a new word).
-pub fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
+pub(crate) fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
     let mut root = Cli::command();
     root.build();
     let (cur, done) = match words.split_last() {
@@ -241,7 +241,7 @@ fn contexts(path: Option<&str>) -> Vec<String> {
 }
 
 /// Prints the candidates and the directive in cobra's format.
-pub fn run(words: &[String]) -> u8 {
+pub(crate) fn run(words: &[String]) -> u8 {
     let (candidates, d) = complete(words);
     let mut s = String::new();
     for (v, desc) in candidates {

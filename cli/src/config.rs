@@ -9,7 +9,7 @@ use crate::args::ConfigArgs;
 use crate::error::BadInput;
 
 /// Reads a file no larger than the core's input limit, checking its size before reading it.
-pub fn read_bounded(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
+pub(crate) fn read_bounded(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
     let limit = voice_core::config::LIMITS.bytes;
     let meta =
         std::fs::metadata(path).with_context(|| format!("reading {what} {}", path.display()))?;
@@ -25,13 +25,13 @@ pub fn read_bounded(path: &std::path::Path, what: &str) -> anyhow::Result<String
 }
 
 /// Reads the file (or stdin), validates it with the core and builds the stack.
-pub fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
+pub(crate) fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
     load_recorded(args).map(|(stack, _)| stack)
 }
 
 /// Like [`load`], also returning the configuration as one document (file over profile,
 /// `--set`s applied) without secret values: what history records and rollback loads.
-pub fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Value)> {
+pub(crate) fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Value)> {
     let (file, text) = match &args.file {
         None => ("(profile)".to_string(), String::new()),
         Some(p) if p.as_os_str() == "-" => {

@@ -11,20 +11,20 @@ use std::net::SocketAddr;
 use voice_core::Errors;
 
 /// Exit codes, as documented in the README.
-pub mod exit {
+pub(crate) mod exit {
     /// Success.
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// Not ready, or differences found.
-    pub const NOT_READY: u8 = 1;
+    pub(crate) const NOT_READY: u8 = 1;
     /// Bad input: nothing was applied.
-    pub const BAD_INPUT: u8 = 2;
+    pub(crate) const BAD_INPUT: u8 = 2;
     /// The cluster could not be reached or refused a request.
-    pub const CLUSTER: u8 = 3;
+    pub(crate) const CLUSTER: u8 = 3;
 }
 
 /// A usage problem found after parsing (exit 2).
 #[derive(Debug)]
-pub struct Usage(pub String);
+pub(crate) struct Usage(pub String);
 
 impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,7 +35,7 @@ impl std::error::Error for Usage {}
 
 /// The configuration was rejected: every problem, with the file name for messages.
 #[derive(Debug)]
-pub struct BadInput {
+pub(crate) struct BadInput {
     /// File name used in messages.
     pub file: String,
     /// Problems.
@@ -46,7 +46,7 @@ pub struct BadInput {
 
 impl BadInput {
     /// The `--set` flag that wrote the field of a problem, if one did (the last one wins).
-    pub fn flag(&self, d: &voice_core::Diagnostic) -> Option<String> {
+    pub(crate) fn flag(&self, d: &voice_core::Diagnostic) -> Option<String> {
         self.sets
             .iter()
             .rev()
@@ -63,7 +63,7 @@ impl BadInput {
 
     /// The problems as JSON objects: `path`, `line`, `column`, `message` and `source` (the
     /// file, or the `--set` flag that made the problem).
-    pub fn problems(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn problems(&self) -> Vec<serde_json::Value> {
         self.errors
             .0
             .iter()
@@ -119,7 +119,7 @@ impl std::error::Error for BadInput {}
 
 /// A wave did not become ready in time, or a Job failed: not a usage or cluster error.
 #[derive(Debug)]
-pub struct NotReady(pub String);
+pub(crate) struct NotReady(pub String);
 
 impl std::fmt::Display for NotReady {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,7 +130,7 @@ impl std::error::Error for NotReady {}
 
 /// Another writer holds the lock (exit 1, nothing was applied).
 #[derive(Debug)]
-pub struct Locked(pub String);
+pub(crate) struct Locked(pub String);
 
 impl std::fmt::Display for Locked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,7 +141,7 @@ impl std::error::Error for Locked {}
 
 /// No pod behind a selector is ready (yet).
 #[derive(Debug)]
-pub struct NoReadyPod {
+pub(crate) struct NoReadyPod {
     /// `namespace`.
     pub namespace: String,
     /// The selector.
@@ -163,7 +163,7 @@ impl std::error::Error for NoReadyPod {}
 
 /// The local port is taken.
 #[derive(Debug)]
-pub struct PortBusy(pub SocketAddr, pub std::io::Error);
+pub(crate) struct PortBusy(pub SocketAddr, pub std::io::Error);
 
 impl std::fmt::Display for PortBusy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -180,7 +180,7 @@ impl std::error::Error for PortBusy {}
 
 /// One failed check, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure(pub String);
+pub(crate) struct Failure(pub String);
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -189,7 +189,7 @@ impl std::fmt::Display for Failure {
 }
 
 /// Why a cluster request failed and what to do, from the API server's status.
-pub struct Explained {
+pub(crate) struct Explained {
     /// The reason in words.
     pub reason: String,
     /// The next step.
@@ -197,7 +197,7 @@ pub struct Explained {
 }
 
 /// Explains a kube-rs error.
-pub fn explain(e: &kube::Error) -> Explained {
+pub(crate) fn explain(e: &kube::Error) -> Explained {
     match e {
         kube::Error::Api(s) => status(s),
         kube::Error::UpgradeConnection(u) => upgrade(u),
@@ -308,7 +308,7 @@ fn status(s: &kube::core::Status) -> Explained {
 /// The whole message for an error whose chain holds a kube-rs error: the contexts (what
 /// failed), the reason in words, the server, the next step, and, for a verb that `writes`,
 /// that nothing is lost.
-pub fn render(e: &anyhow::Error, writes: bool, server: Option<&str>) -> Option<String> {
+pub(crate) fn render(e: &anyhow::Error, writes: bool, server: Option<&str>) -> Option<String> {
     let kube = e.chain().find_map(|c| c.downcast_ref::<kube::Error>())?;
     let contexts: Vec<String> = e
         .chain()
@@ -337,7 +337,7 @@ pub fn render(e: &anyhow::Error, writes: bool, server: Option<&str>) -> Option<S
 /// The exit code of an error: 2 for bad input (a usage problem, a rejected configuration),
 /// 1 for what is not ready or locked, 3 for the cluster, 2 for anything else; 0 when the
 /// reader of the output went away (a broken pipe).
-pub fn exit_code(e: &anyhow::Error) -> u8 {
+pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
     if broken_pipe(e) {
         exit::OK
     } else if e.downcast_ref::<BadInput>().is_some() || e.downcast_ref::<Usage>().is_some() {
@@ -354,7 +354,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 /// What to print after `error: ` (nothing for a broken pipe): a rejected configuration's
 /// problems, a cluster error in words ([`render`], with the `server` the client connected
 /// to), else the error's chain.
-pub fn message(e: &anyhow::Error, writes: bool, server: Option<&str>) -> Option<String> {
+pub(crate) fn message(e: &anyhow::Error, writes: bool, server: Option<&str>) -> Option<String> {
     if broken_pipe(e) {
         return None;
     }

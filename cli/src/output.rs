@@ -9,7 +9,7 @@ use tabled::settings::Style;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Output {
+pub(crate) enum Output {
     /// Human-readable tables.
     #[default]
     Table,
@@ -20,12 +20,12 @@ pub enum Output {
 }
 
 /// Whether to colour standard output.
-pub fn color() -> bool {
+pub(crate) fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
 /// Paints `s` with an ANSI colour code when colour is on.
-pub fn paint(s: &str, code: &str) -> String {
+pub(crate) fn paint(s: &str, code: &str) -> String {
     if color() {
         format!("\x1b[{code}m{s}\x1b[0m")
     } else {
@@ -34,7 +34,7 @@ pub fn paint(s: &str, code: &str) -> String {
 }
 
 /// A borderless table with upper-case headers, like `kubectl get`.
-pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut b = Builder::default();
     b.push_record(headers.iter().map(|h| h.to_string()));
     for r in rows {
@@ -50,7 +50,7 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
 }
 
 /// Writes a value as `-o json` (pretty) or `-o yaml` to standard output.
-pub fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub(crate) fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
     use std::io::Write;
     let text = match out {
         Output::Yaml => serde_yaml::to_string(value)?,
@@ -61,7 +61,7 @@ pub fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 /// Asks a yes/no question on standard error; true only for an explicit yes.
-pub fn confirm(question: &str) -> bool {
+pub(crate) fn confirm(question: &str) -> bool {
     use std::io::Write;
     eprint!("{question} ");
     let _ = std::io::stderr().flush();
@@ -71,7 +71,7 @@ pub fn confirm(question: &str) -> bool {
 }
 
 /// Compares strings with their digit runs as numbers, so `pod/2` sorts before `pod/16`.
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     fn chunks(s: &str) -> Vec<(bool, &str)> {
         let mut out = Vec::new();
         let mut start = 0;
@@ -102,7 +102,7 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// Joins items with `, ` into lines of at most `width` characters (an item longer than
 /// that gets a line of its own).
-pub fn wrap(items: &[String], width: usize) -> Vec<String> {
+pub(crate) fn wrap(items: &[String], width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for (i, item) in items.iter().enumerate() {
@@ -127,7 +127,7 @@ pub fn wrap(items: &[String], width: usize) -> Vec<String> {
 
 /// Pods grouped by component with their requests, largest first as placed:
 /// `ai-orchestrator ×12 (1.1 CPU, 1.25Gi each)`, `postgres (1.05 CPU, 2.06Gi)`.
-pub fn pod_groups(pods: &[voice_core::fit::PodRequest]) -> Vec<String> {
+pub(crate) fn pod_groups(pods: &[voice_core::fit::PodRequest]) -> Vec<String> {
     use voice_core::quantity::{cores_str, gib_str};
     let mut groups: Vec<(&str, voice_core::fit::PodRequest, usize)> = Vec::new();
     for p in pods {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Reports steps of a long operation on standard error.
-pub struct Progress {
+pub(crate) struct Progress {
     tty: bool,
     bar: Option<ProgressBar>,
     last_line: std::time::Instant,
@@ -23,7 +23,7 @@ fn clock() -> String {
 
 impl Progress {
     /// Spinners only when standard error is a terminal and `quiet` is off.
-    pub fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         Progress {
             tty: !quiet && std::io::stderr().is_terminal(),
             bar: None,
@@ -31,7 +31,7 @@ impl Progress {
         }
     }
     /// Starts a step.
-    pub fn start(&mut self, msg: &str) {
+    pub(crate) fn start(&mut self, msg: &str) {
         self.finish_bar();
         if self.tty {
             let b = ProgressBar::new_spinner();
@@ -48,7 +48,7 @@ impl Progress {
         }
     }
     /// Updates the current step (plain output: at most one line every ten seconds).
-    pub fn update(&mut self, msg: &str) {
+    pub(crate) fn update(&mut self, msg: &str) {
         match &self.bar {
             Some(b) => b.set_message(msg.to_string()),
             None if self.last_line.elapsed() >= Duration::from_secs(10) => {
@@ -59,14 +59,14 @@ impl Progress {
         }
     }
     /// A line of its own, during the current step.
-    pub fn note(&mut self, msg: &str) {
+    pub(crate) fn note(&mut self, msg: &str) {
         match &self.bar {
             Some(b) => b.println(msg),
             None => eprintln!("{} {msg}", clock()),
         }
     }
     /// Ends the current step with a line.
-    pub fn done(&mut self, msg: &str) {
+    pub(crate) fn done(&mut self, msg: &str) {
         match self.bar.take() {
             Some(b) => b.finish_with_message(msg.to_string()),
             None => eprintln!("{} {msg}", clock()),

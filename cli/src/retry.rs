@@ -24,13 +24,13 @@ static SEEN: AtomicBool = AtomicBool::new(false);
 static OUTAGE: Mutex<Option<Instant>> = Mutex::new(None);
 
 /// Sets how long a request may keep retrying (the command's deadline).
-pub fn set_budget(d: Duration) {
+pub(crate) fn set_budget(d: Duration) {
     BUDGET.store(d.as_secs().max(1), Ordering::Relaxed);
 }
 
 /// The retry policy of one request.
 #[derive(Clone, Default)]
-pub struct Transient {
+pub(crate) struct Transient {
     first_failure: Option<Instant>,
     attempt: u32,
 }
@@ -60,7 +60,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The delay before retry `attempt` (1-based): 250 ms doubling to 5 s, with up to 50 % jitter.
-pub fn delay(attempt: u32) -> Duration {
+pub(crate) fn delay(attempt: u32) -> Duration {
     let base = Duration::from_millis(250)
         .saturating_mul(1 << attempt.saturating_sub(1).min(5))
         .min(Duration::from_secs(5));

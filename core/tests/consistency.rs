@@ -350,12 +350,10 @@ fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
                 Peer::Component(d) => stack.component(d).is_some_and(|x| {
                     x.depends_on.contains(&c.name) || x.scraper || (c.parallel_pods && *d == c.name)
                 }),
-                Peer::IngressGateway => !voice_core::render::network::routed_ports(
-                    stack,
-                    c,
-                    voice_core::render::network::Entry::Gateway,
-                )
-                .is_empty(),
+                Peer::IngressGateway => {
+                    !render::network::routed_ports(stack, c, render::network::Entry::Gateway)
+                        .is_empty()
+                }
                 Peer::AnyNamespace => ports.iter().all(|port| {
                     routed.iter().any(|(n, rp)| *n == c.name && rp == port)
                         || (stack.config.monitoring && c.metrics.is_some())
@@ -620,7 +618,7 @@ fn blue_green_renders_two_colours_and_the_service_selects_the_active_one() {
 #[test]
 fn blue_green_colours_carry_their_own_image_and_a_finalized_standby_has_no_pods() {
     let image = "ghcr.io/voiceassistant/identity-service:1.1.0";
-    let deployment = |objects: &[render::Object], colour: &str| {
+    let deployment = |objects: &[Object], colour: &str| {
         objects
             .iter()
             .find(|o| o.kind == "Deployment" && o.name == format!("identity-service-{colour}"))

@@ -258,7 +258,7 @@ pub async fn create_namespace(
 pub async fn wait<T, E>(
     limit: Duration,
     what: &str,
-    fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+    fut: impl Future<Output = std::result::Result<T, E>>,
 ) -> Result<T>
 where
     E: std::error::Error + Send + Sync + 'static,

@@ -25,7 +25,7 @@ use crate::progress::Progress;
 
 /// Install options.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Server-side dry run: nothing is persisted, gates are not awaited.
     pub dry_run: bool,
     /// Per-wave deadline.
@@ -43,7 +43,7 @@ pub struct Options {
 
 /// What an install did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Objects created.
     pub created: usize,
     /// Objects changed.
@@ -62,7 +62,7 @@ pub struct Summary {
 
 /// What applying one object did.
 #[derive(Debug, Clone, Default)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// Our field manager's managedFields entry afterwards.
     pub entry: Option<String>,
     /// Why the object was deleted and created again, if it was.
@@ -74,7 +74,7 @@ const REPLACE_DEADLINE: Duration = Duration::from_secs(120);
 
 /// How the replicas of an autoscaled Deployment are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replicas {
+pub(crate) enum Replicas {
     /// It does not exist yet: create it, then set the autoscaler's minimum through the
     /// hand-over field manager.
     Create(u32),
@@ -88,7 +88,7 @@ pub enum Replicas {
 
 /// What install adjusts on one object, decided before any write.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Adjust<'a> {
+pub(crate) struct Adjust<'a> {
     /// Replicas of an autoscaled Deployment.
     pub replicas: Option<Replicas>,
     /// The live StatefulSet and how the plan changes it.
@@ -104,7 +104,12 @@ const HANDOVER: &str = "kubectl-voice-replicas";
 /// The body install applies for an object: the rendered object with the inventory label and
 /// the live claim templates' metadata where only that differs. For a diff, an autoscaled
 /// Deployment also shows the replicas it has (or will be created with).
-pub fn body(inv: &Inventory, o: &Object, adjust: Adjust<'_>, for_diff: bool) -> serde_json::Value {
+pub(crate) fn body(
+    inv: &Inventory,
+    o: &Object,
+    adjust: Adjust<'_>,
+    for_diff: bool,
+) -> serde_json::Value {
     let mut body = inventory::label(inv, o);
     match adjust.replicas {
         Some(Replicas::Create(n)) if for_diff => body["spec"]["replicas"] = n.into(),
@@ -131,7 +136,7 @@ pub fn body(inv: &Inventory, o: &Object, adjust: Adjust<'_>, for_diff: bool) -> 
 /// makes in place (see [`immutable_change`] and [`kept_headless`]) is deleted, awaited
 /// until gone and created again; a StatefulSet so only with `--recreate-statefulsets`,
 /// keeping its pods and claims.
-pub async fn apply_one(
+pub(crate) async fn apply_one(
     client: &Client,
     inv: &Inventory,
     o: &Object,
@@ -432,7 +437,7 @@ fn unwaited(plan: Vec<Wave>) -> Vec<Wave> {
 /// Sets each pod template's `checksum/secrets` from the values of the Secret keys it reads,
 /// so a changed or repaired value rolls exactly its readers. Jobs are left as they are: a
 /// finished Job does not run again because a password it once read was rotated.
-pub fn stamp_secrets(objects: &mut [Object], values: &secrets::Values) {
+pub(crate) fn stamp_secrets(objects: &mut [Object], values: &secrets::Values) {
     for o in objects.iter_mut().filter(|o| o.kind != "Job") {
         voice_core::render::inputs::stamp_secrets(std::slice::from_mut(o), values);
     }
@@ -440,7 +445,7 @@ pub fn stamp_secrets(objects: &mut [Object], values: &secrets::Values) {
 
 /// The objects a run applies (its selection, with the namespace the inventory lives in)
 /// and every object of the configuration (what pruning keeps).
-pub fn planned(stack: &Stack, inv: &Inventory) -> (Vec<Object>, Vec<Object>) {
+pub(crate) fn planned(stack: &Stack, inv: &Inventory) -> (Vec<Object>, Vec<Object>) {
     let mut full = voice_core::render::render(stack);
     let is_inventory_ns = |o: &Object| o.kind == "Namespace" && o.name == inv.namespace;
     if !full.iter().any(is_inventory_ns) {
@@ -456,7 +461,7 @@ pub fn planned(stack: &Stack, inv: &Inventory) -> (Vec<Object>, Vec<Object>) {
 
 /// Everything install decides before its first write: what it applies, what it prunes,
 /// how it upgrades StatefulSets and hands replicas to autoscalers.
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// The objects this run applies.
     pub objects: Vec<Object>,
     /// Group-kinds and namespaces of the whole configuration, for the inventory.
@@ -481,7 +486,7 @@ pub struct Prepared {
 
 impl Prepared {
     /// The adjustments of one object.
-    pub fn adjust(&self, o: &Object) -> Adjust<'_> {
+    pub(crate) fn adjust(&self, o: &Object) -> Adjust<'_> {
         let id = o.id();
         Adjust {
             replicas: self.replicas.get(&id).copied(),
@@ -492,7 +497,11 @@ impl Prepared {
 }
 
 /// Reads what install needs from the cluster and decides every adjustment, writing nothing.
-pub async fn prepare(client: &Client, stack: &Stack, inv: &Inventory) -> anyhow::Result<Prepared> {
+pub(crate) async fn prepare(
+    client: &Client,
+    stack: &Stack,
+    inv: &Inventory,
+) -> anyhow::Result<Prepared> {
     let (objects, full) = planned(stack, inv);
     let secret_namespaces: Vec<String> =
         stack.secrets.iter().map(|s| s.namespace.clone()).collect();
@@ -599,7 +608,7 @@ fn owns_replicas(m: &Member) -> bool {
 
 /// Runs the install after validation, checks and the caller's confirmation of what
 /// [`prepare`] found.
-pub async fn install(
+pub(crate) async fn install(
     client: &Client,
     stack: &Stack,
     inv: &Inventory,

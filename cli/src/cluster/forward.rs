@@ -17,22 +17,22 @@ use tokio::task::JoinSet;
 use crate::error::PortBusy;
 
 /// How long a new connection waits for a ready pod before it is closed.
-pub const RESOLVE_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const RESOLVE_WAIT: Duration = Duration::from_secs(60);
 const RETRY: Duration = Duration::from_millis(200);
 
 /// A running forward: its local address, ended when dropped.
-pub struct Handle {
+pub(crate) struct Handle {
     local: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Handle {
     /// The local address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.local
     }
     /// Ends the listener and every connection it carries.
-    pub fn close(self) {}
+    pub(crate) fn close(self) {}
 }
 
 impl Drop for Handle {
@@ -42,14 +42,14 @@ impl Drop for Handle {
 }
 
 /// Binds `address:port` (port 0: a free one).
-pub async fn bind(local: SocketAddr) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(local: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(local)
         .await
         .map_err(|e| PortBusy(local, e).into())
 }
 
 /// Binds `preferred` on `address`, else a free port.
-pub async fn bind_preferred(address: IpAddr, preferred: u16) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind_preferred(address: IpAddr, preferred: u16) -> anyhow::Result<TcpListener> {
     match TcpListener::bind((address, preferred)).await {
         Ok(l) => Ok(l),
         Err(_) => bind(SocketAddr::new(address, 0)).await,
@@ -58,7 +58,7 @@ pub async fn bind_preferred(address: IpAddr, preferred: u16) -> anyhow::Result<T
 
 /// Forwards `local_addr` to `remote_port` of a ready pod behind `selector` in `namespace`,
 /// resolved per connection. Returns the bound address (a port 0 becomes the one chosen).
-pub async fn open(
+pub(crate) async fn open(
     client: kube::Client,
     namespace: &str,
     selector: &str,
@@ -71,7 +71,7 @@ pub async fn open(
 }
 
 /// Serves an already bound listener as [`open`] does.
-pub fn serve(
+pub(crate) fn serve(
     client: kube::Client,
     namespace: &str,
     selector: &str,
@@ -198,7 +198,7 @@ impl Target {
 }
 
 /// Whether the API server refused the upgrade for want of permission.
-pub fn forbidden(e: &kube::Error) -> bool {
+pub(crate) fn forbidden(e: &kube::Error) -> bool {
     match e {
         kube::Error::Api(s) => s.code == 403,
         other => {

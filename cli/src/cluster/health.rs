@@ -16,7 +16,7 @@ use crate::error::Failure;
 /// What to check: `GET path` on `port` of every ready pod that `selector` matches, `rounds`
 /// times, `interval` apart; each answer must be 2xx or 3xx within `timeout`.
 #[derive(Debug, Clone)]
-pub struct Check<'a> {
+pub(crate) struct Check<'a> {
     pub selector: &'a str,
     pub port: u16,
     pub path: &'a str,
@@ -27,7 +27,10 @@ pub struct Check<'a> {
 
 /// Runs `check` against the pods in `pods`' namespace. `Ok(Err(_))` is a failed check;
 /// `Err(_)` is a cluster error.
-pub async fn run(pods: &Api<Pod>, check: &Check<'_>) -> anyhow::Result<Result<usize, Failure>> {
+pub(crate) async fn run(
+    pods: &Api<Pod>,
+    check: &Check<'_>,
+) -> anyhow::Result<Result<usize, Failure>> {
     let listed = pods
         .list(&ListParams::default().labels(check.selector))
         .await
@@ -75,7 +78,7 @@ pub async fn run(pods: &Api<Pod>, check: &Check<'_>) -> anyhow::Result<Result<us
 }
 
 /// `GET path` on `port` of pod `name` over one port-forward: the HTTP status code.
-pub async fn get(pods: &Api<Pod>, name: &str, port: u16, path: &str) -> anyhow::Result<u16> {
+pub(crate) async fn get(pods: &Api<Pod>, name: &str, port: u16, path: &str) -> anyhow::Result<u16> {
     let mut forward = pods
         .portforward(name, &[port])
         .await
@@ -90,7 +93,7 @@ pub async fn get(pods: &Api<Pod>, name: &str, port: u16, path: &str) -> anyhow::
 
 /// Sends `GET path` on an open connection and reads the answer's status line: the code and
 /// its reason phrase. Shared by the health checks and `dashboard`'s probe.
-pub async fn status<S: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn status<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     host: &str,
     path: &str,

@@ -19,13 +19,13 @@ use voice_core::render::{MANAGER, Object};
 use crate::cluster::inventory::Inventory;
 
 /// Label that marks a revision and names its release.
-pub const REVISION_OF: &str = "kubectl-voice.io/revision-of";
+pub(crate) const REVISION_OF: &str = "kubectl-voice.io/revision-of";
 
 /// A change made by a day-2 verb (`scale`, `switch`), carried from revision to revision
 /// until a configuration sets the field itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Override {
+pub(crate) struct Override {
     /// Field path in voice.yaml (`components.<name>.replicas`).
     pub field: String,
     /// The value the verb set.
@@ -36,7 +36,7 @@ pub struct Override {
 
 impl Override {
     /// The verb that makes changes of this field.
-    pub fn verb(&self) -> &'static str {
+    pub(crate) fn verb(&self) -> &'static str {
         if self.field.starts_with("components.") {
             "scale"
         } else {
@@ -48,7 +48,7 @@ impl Override {
 /// One revision.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Revision {
+pub(crate) struct Revision {
     /// 1, 2, 3 …
     pub revision: u32,
     /// When the run started (RFC 3339, UTC).
@@ -80,24 +80,24 @@ pub struct Revision {
 
 impl Revision {
     /// Whether the run that made it got through (deployed, or deployed and superseded since).
-    pub fn applied(&self) -> bool {
+    pub(crate) fn applied(&self) -> bool {
         self.status != "failed" && self.status != "pending"
     }
 }
 
 /// The revision now deployed, if any.
-pub fn current(revisions: &[Revision]) -> Option<&Revision> {
+pub(crate) fn current(revisions: &[Revision]) -> Option<&Revision> {
     revisions.iter().rev().find(|r| r.status == "deployed")
 }
 
 /// The stack as installed: the configuration of the deployed revision, else `here` (the
 /// configuration given, for a rollout without history).
-pub async fn installed(
-    client: &kube::Client,
+pub(crate) async fn installed(
+    client: &Client,
     ca: &crate::args::ClusterArgs,
     here: voice_core::Stack,
 ) -> anyhow::Result<voice_core::Stack> {
-    let inv = crate::cluster::inventory::Inventory::of(&here, ca.namespace.as_deref());
+    let inv = Inventory::of(&here, ca.namespace.as_deref());
     let revisions = list(client, &inv).await?;
     Ok(match current(&revisions) {
         Some(r) => load_document(&r.config, r.selection.clone())?,
@@ -106,12 +106,12 @@ pub async fn installed(
 }
 
 /// This tool's version string.
-pub fn tool() -> String {
+pub(crate) fn tool() -> String {
     format!("kubectl-voice/v{}", env!("CARGO_PKG_VERSION"))
 }
 
 /// sha256 of the objects' YAML, in render order.
-pub fn digest(objects: &[Object]) -> String {
+pub(crate) fn digest(objects: &[Object]) -> String {
     let mut h = Sha256::new();
     for o in objects {
         let mut s = String::new();
@@ -126,7 +126,7 @@ fn name(inv: &Inventory, n: u32) -> String {
 }
 
 /// Every revision, oldest first.
-pub async fn list(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<Revision>> {
+pub(crate) async fn list(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<Revision>> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &inv.namespace);
     let lp = ListParams::default().labels(&format!("{REVISION_OF}={}", inv.instance));
     let list = match api.list(&lp).await {
@@ -151,7 +151,7 @@ pub async fn list(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<Revisi
 }
 
 /// Writes (creates or replaces) a revision.
-pub async fn write(client: &Client, inv: &Inventory, r: &Revision) -> anyhow::Result<usize> {
+pub(crate) async fn write(client: &Client, inv: &Inventory, r: &Revision) -> anyhow::Result<usize> {
     let text = serde_json::to_string(r)?;
     let cm = serde_json::json!({
         "apiVersion": "v1",
@@ -178,7 +178,7 @@ pub async fn write(client: &Client, inv: &Inventory, r: &Revision) -> anyhow::Re
 }
 
 /// Deletes revisions beyond the newest `keep`.
-pub async fn trim(
+pub(crate) async fn trim(
     client: &Client,
     inv: &Inventory,
     revisions: &[Revision],
@@ -203,7 +203,7 @@ pub async fn trim(
 }
 
 /// Deletes every revision (`uninstall --purge`).
-pub async fn delete_all(client: &Client, inv: &Inventory) -> anyhow::Result<()> {
+pub(crate) async fn delete_all(client: &Client, inv: &Inventory) -> anyhow::Result<()> {
     let revisions = list(client, inv).await?;
     trim(client, inv, &revisions, 0).await?;
     if let Some(last) = revisions.last() {
@@ -216,18 +216,18 @@ pub async fn delete_all(client: &Client, inv: &Inventory) -> anyhow::Result<()> 
 }
 
 /// The value at a dotted field path of a configuration document.
-pub fn field<'a>(config: &'a Value, path: &str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(config: &'a Value, path: &str) -> Option<&'a Value> {
     let pointer = format!("/{}", path.replace('.', "/"));
     config.pointer(&pointer)
 }
 
 /// A value as voice.yaml would spell it.
-pub fn show(v: &Value) -> String {
+pub(crate) fn show(v: &Value) -> String {
     v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }
 
 /// The day-2 changes a new configuration would undo: `(change, the value it sets)`.
-pub fn undone<'a, 'c>(
+pub(crate) fn undone<'a, 'c>(
     last: Option<&'a Revision>,
     config: &'c Value,
 ) -> Vec<(&'a Override, Option<&'c Value>)> {
@@ -242,7 +242,7 @@ pub fn undone<'a, 'c>(
 
 /// The day-2 changes to carry into a revision made from `config`: those it still agrees
 /// with.
-pub fn carried(last: Option<&Revision>, config: &Value) -> Vec<Override> {
+pub(crate) fn carried(last: Option<&Revision>, config: &Value) -> Vec<Override> {
     last.into_iter()
         .flat_map(|r| &r.scaled)
         .filter(|s| field(config, &s.field) == Some(&s.value))
@@ -252,7 +252,7 @@ pub fn carried(last: Option<&Revision>, config: &Value) -> Vec<Override> {
 
 /// Sets `field` to `value` in `document` and records it as a day-2 change of revision
 /// `revision`, replacing an earlier change of the same field.
-pub fn set_override(
+pub(crate) fn set_override(
     document: &mut Value,
     overrides: &mut Vec<Override>,
     field: &str,
@@ -271,14 +271,14 @@ pub fn set_override(
 }
 
 /// Now, as RFC 3339 in UTC.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     k8s_openapi::jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
 
 /// A table row per revision.
-pub fn human(revisions: &[Revision]) -> String {
+pub(crate) fn human(revisions: &[Revision]) -> String {
     let rows: Vec<Vec<String>> = revisions
         .iter()
         .map(|r| {
@@ -310,9 +310,9 @@ pub fn human(revisions: &[Revision]) -> String {
 
 /// A configuration recorded by history (a document that [`crate::config::load_recorded`] made), read once:
 /// `scale` and `switch` make their changes to it and build it again without reading it again.
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// The document, with the changes made since it was read: what the next revision records.
-    pub document: serde_json::Value,
+    pub document: Value,
     config: voice_core::Config,
     positions: voice_core::Positions,
     changed: bool,
@@ -320,7 +320,7 @@ pub struct Recorded {
 
 impl Recorded {
     /// Reads a recorded document.
-    pub fn read(document: serde_json::Value) -> anyhow::Result<Recorded> {
+    pub(crate) fn read(document: Value) -> anyhow::Result<Recorded> {
         let text = serde_json::to_string(&document)?;
         let (config, positions) = voice_core::config::load(&voice_core::Input {
             yaml: &text,
@@ -336,7 +336,10 @@ impl Recorded {
     }
 
     /// Builds the stack of the configuration as it is now, with a selection.
-    pub fn build(&self, selection: &voice_core::Selection) -> anyhow::Result<voice_core::Stack> {
+    pub(crate) fn build(
+        &self,
+        selection: &voice_core::Selection,
+    ) -> anyhow::Result<voice_core::Stack> {
         match voice_core::build(&self.config, selection, &self.positions) {
             // The problems are placed in the changed document's text, where reading it would
             // place them: its positions are read only on this way out.
@@ -351,7 +354,7 @@ impl Recorded {
 
     /// Makes a change as a day-2 change of revision `revision`: in the document, recorded in
     /// `overrides`, and in the typed configuration.
-    pub fn change(
+    pub(crate) fn change(
         &mut self,
         change: &voice_core::Change,
         overrides: &mut Vec<Override>,
@@ -390,8 +393,8 @@ fn recorded_problems(errors: voice_core::Errors) -> crate::error::BadInput {
 }
 
 /// Loads a configuration recorded by history, with a selection.
-pub fn load_document(
-    document: &serde_json::Value,
+pub(crate) fn load_document(
+    document: &Value,
     selection: voice_core::config::Selection,
 ) -> anyhow::Result<voice_core::Stack> {
     Recorded::read(document.clone())?.build(&selection)
@@ -403,7 +406,7 @@ mod tests {
     use voice_core::{Change, Input, ProfileName, Selection, Stack};
 
     /// The recorded production configuration, as install records it.
-    fn recorded() -> serde_json::Value {
+    fn recorded() -> Value {
         let sets = ["voiceAssistant.services.agent-engine.blueGreen=true".to_string()];
         voice_core::config::load_with_document(&Input {
             profile: Some(ProfileName::Production),

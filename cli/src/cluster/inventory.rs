@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use crate::cluster::{api_resource, cluster_scoped, group_kind, is_not_found};
 
 /// Label on every member.
-pub const PART_OF: &str = "applyset.kubernetes.io/part-of";
+pub(crate) const PART_OF: &str = "applyset.kubernetes.io/part-of";
 const ID: &str = "applyset.kubernetes.io/id";
 const KINDS: &str = "applyset.kubernetes.io/contains-group-kinds";
 const NAMESPACES: &str = "applyset.kubernetes.io/additional-namespaces";
@@ -27,7 +27,7 @@ const TOOLING: &str = "applyset.kubernetes.io/tooling";
 
 /// Where the parent lives and the ApplySet id.
 #[derive(Debug, Clone)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     /// Parent ConfigMap name.
     pub name: String,
     /// Parent namespace.
@@ -40,7 +40,7 @@ pub struct Inventory {
 
 impl Inventory {
     /// The inventory of a stack; `namespace` overrides where the parent lives.
-    pub fn of(stack: &Stack, namespace: Option<&str>) -> Self {
+    pub(crate) fn of(stack: &Stack, namespace: Option<&str>) -> Self {
         let name = format!("{}-applyset", stack.config.instance);
         let namespace =
             namespace.map_or_else(|| stack.config.namespaces.app.clone(), str::to_string);
@@ -57,14 +57,14 @@ impl Inventory {
         }
     }
     /// `part-of=<id>`.
-    pub fn selector(&self) -> String {
+    pub(crate) fn selector(&self) -> String {
         format!("{PART_OF}={}", self.id)
     }
 }
 
 /// Adds the membership label to an object (and to StatefulSet claim templates, so their
 /// claims are found too).
-pub fn label(inv: &Inventory, o: &Object) -> Value {
+pub(crate) fn label(inv: &Inventory, o: &Object) -> Value {
     let mut v = o.value().into_owned();
     v["metadata"]["labels"][PART_OF] = Value::from(inv.id.clone());
     if let Some(tpls) = v
@@ -80,7 +80,7 @@ pub fn label(inv: &Inventory, o: &Object) -> Value {
 
 /// The group-kinds and namespaces a set of objects spans (Secrets and claims included:
 /// install creates Secrets, StatefulSets create claims).
-pub fn scope(
+pub(crate) fn scope(
     objects: &[Object],
     secret_namespaces: &[String],
 ) -> (BTreeSet<String>, BTreeSet<String>) {
@@ -99,7 +99,7 @@ pub fn scope(
 }
 
 /// The parent as it is in the cluster: its kinds and namespaces, if it exists.
-pub async fn read_parent(
+pub(crate) async fn read_parent(
     client: &Client,
     inv: &Inventory,
 ) -> anyhow::Result<Option<(BTreeSet<String>, BTreeSet<String>)>> {
@@ -130,7 +130,7 @@ pub async fn read_parent(
 }
 
 /// Writes the parent with the given kinds and namespaces.
-pub async fn write_parent(
+pub(crate) async fn write_parent(
     client: &Client,
     inv: &Inventory,
     kinds: &BTreeSet<String>,
@@ -172,7 +172,7 @@ pub async fn write_parent(
 
 /// A live member: its identity and resourceVersion.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(crate) struct Member {
     /// apiVersion.
     pub api_version: String,
     /// kind.
@@ -189,7 +189,7 @@ pub struct Member {
 
 impl Member {
     /// `kind/namespace/name`.
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
             None => format!("{}/{}", self.kind, self.name),
@@ -198,7 +198,7 @@ impl Member {
 }
 
 /// apiVersion used to list a group-kind.
-pub fn api_version_of(group_kind: &str, objects: &[Object]) -> String {
+pub(crate) fn api_version_of(group_kind: &str, objects: &[Object]) -> String {
     if let Some(o) = objects
         .iter()
         .find(|o| crate::cluster::group_kind(&o.api_version, &o.kind) == group_kind)
@@ -231,7 +231,7 @@ pub fn api_version_of(group_kind: &str, objects: &[Object]) -> String {
 /// Lists every member: one LIST per group-kind across all namespaces (or in each of
 /// `namespaces` when the user may not list across the cluster), by label selector. Kinds
 /// whose API is not served (a CRD that is absent) are skipped.
-pub async fn members(
+pub(crate) async fn members(
     client: &Client,
     inv: &Inventory,
     kinds: &BTreeSet<String>,
@@ -304,7 +304,10 @@ pub async fn members(
 /// The PostHog releases the rollout's live PostHog workloads name (their
 /// `kubectl-voice.io/posthog-version` label), a failed upgrade's migrations Job included: what
 /// PostHog's databases have seen. Empty when PostHog is not self-hosted or not installed.
-pub async fn posthog_releases(client: &Client, stack: &Stack) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn posthog_releases(
+    client: &Client,
+    stack: &Stack,
+) -> anyhow::Result<Vec<String>> {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::batch::v1::Job;
     use voice_core::catalog::posthog::VERSION_LABEL;
@@ -339,7 +342,7 @@ pub async fn posthog_releases(client: &Client, stack: &Stack) -> anyhow::Result<
 
 /// A planned object that exists and is not this rollout's.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Foreign {
+pub(crate) struct Foreign {
     /// `kind/namespace/name`.
     pub id: String,
     /// The rollout it belongs to (its `app.kubernetes.io/instance`), or `None`: not made by
@@ -359,7 +362,7 @@ impl std::fmt::Display for Foreign {
 /// The planned objects that already exist but belong to another rollout, or to none of
 /// ours: one metadata LIST per kind and namespace (a kind whose API is not served, or that
 /// the user may not list, is skipped).
-pub async fn foreign(
+pub(crate) async fn foreign(
     client: &Client,
     inv: &Inventory,
     objects: &[Object],
@@ -423,7 +426,7 @@ pub async fn foreign(
 }
 
 /// Our field manager's `Apply` entry in managedFields, serialized for comparison.
-pub fn applied_entry(meta: &kube::api::ObjectMeta) -> Option<String> {
+pub(crate) fn applied_entry(meta: &kube::api::ObjectMeta) -> Option<String> {
     meta.managed_fields
         .iter()
         .flatten()
@@ -436,6 +439,6 @@ pub fn applied_entry(meta: &kube::api::ObjectMeta) -> Option<String> {
 }
 
 /// Index of members by id.
-pub fn by_id(members: &[Member]) -> BTreeMap<String, &Member> {
+pub(crate) fn by_id(members: &[Member]) -> BTreeMap<String, &Member> {
     members.iter().map(|m| (m.id(), m)).collect()
 }

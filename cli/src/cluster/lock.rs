@@ -23,7 +23,7 @@ const RENEW: Duration = Duration::from_secs(10);
 const COMMAND: &str = "kubectl-voice.io/command";
 
 /// A held lock; [`Held::release`] gives it up.
-pub struct Held {
+pub(crate) struct Held {
     api: Api<Lease>,
     name: String,
     renewer: JoinHandle<()>,
@@ -69,7 +69,7 @@ fn lease(inv: &Inventory, command: &str, resource_version: Option<String>) -> Le
 }
 
 /// Whether a Lease has expired (not renewed within its duration).
-pub fn expired(l: &Lease, now: Timestamp) -> bool {
+pub(crate) fn expired(l: &Lease, now: Timestamp) -> bool {
     let Some(spec) = &l.spec else { return true };
     let Some(renewed) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else {
         return true;
@@ -102,7 +102,7 @@ fn holder_gone(l: &Lease) -> bool {
 }
 
 /// Who holds a Lease, for what and since when, in words.
-pub fn holder(l: &Lease, now: Timestamp) -> String {
+pub(crate) fn holder(l: &Lease, now: Timestamp) -> String {
     let spec = l.spec.clone().unwrap_or_default();
     let command = l
         .metadata
@@ -135,7 +135,7 @@ pub fn holder(l: &Lease, now: Timestamp) -> String {
 
 /// Takes the lock for `command`, or fails naming its holder. With `force`, an unexpired
 /// lock is taken over (the caller has confirmed).
-pub async fn acquire(
+pub(crate) async fn acquire(
     client: &Client,
     inv: &Inventory,
     command: &str,
@@ -214,7 +214,7 @@ pub async fn acquire(
 
 impl Held {
     /// Gives the lock up.
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         self.renewer.abort();
         let _ = self.api.delete(&self.name, &DeleteParams::default()).await;
     }
@@ -222,7 +222,7 @@ impl Held {
 
 /// Like [`acquire`], for a command that only changes what exists: when the inventory's
 /// namespace does not exist there is nothing to change, and no lock to take.
-pub async fn acquire_if_installed(
+pub(crate) async fn acquire_if_installed(
     client: &Client,
     inv: &Inventory,
     command: &str,
@@ -243,7 +243,7 @@ pub async fn acquire_if_installed(
 }
 
 /// Gives up a lock, if one was taken.
-pub async fn release(held: Option<Held>) {
+pub(crate) async fn release(held: Option<Held>) {
     if let Some(h) = held {
         h.release().await;
     }
@@ -264,9 +264,9 @@ mod tests {
         let l = lease(&inv, "install", None);
         let t0 = l.spec.as_ref().unwrap().renew_time.as_ref().unwrap().0;
         assert!(!expired(&l, t0));
-        assert!(!expired(&l, t0 + std::time::Duration::from_secs(29)));
-        assert!(expired(&l, t0 + std::time::Duration::from_secs(31)));
-        let h = holder(&l, t0 + std::time::Duration::from_secs(5));
+        assert!(!expired(&l, t0 + Duration::from_secs(29)));
+        assert!(expired(&l, t0 + Duration::from_secs(31)));
+        let h = holder(&l, t0 + Duration::from_secs(5));
         assert!(
             h.contains("`install`") && h.contains("(5s ago)") && h.contains("pid"),
             "{h}"

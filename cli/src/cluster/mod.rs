@@ -4,18 +4,18 @@
 //! the inventory of a rollout, secrets, prunes, StatefulSets, the history, the lock, pods,
 //! port-forwards, health checks and exec streams.
 
-pub mod apply;
-pub mod forward;
-pub mod health;
-pub mod history;
-pub mod inventory;
-pub mod lock;
-pub mod pods;
-pub mod prune;
-pub mod secrets;
-pub mod statefulsets;
-pub mod streams;
-pub mod wait;
+pub(crate) mod apply;
+pub(crate) mod forward;
+pub(crate) mod health;
+pub(crate) mod history;
+pub(crate) mod inventory;
+pub(crate) mod lock;
+pub(crate) mod pods;
+pub(crate) mod prune;
+pub(crate) mod secrets;
+pub(crate) mod statefulsets;
+pub(crate) mod streams;
+pub(crate) mod wait;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +29,7 @@ use kube::{Client, Config};
 use crate::args::ClusterArgs;
 
 /// Connects with the flags, like kubectl.
-pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
+pub(crate) async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
     let kc = kubeconfig(args)?;
     let opts = KubeConfigOptions {
         context: args.context.clone(),
@@ -140,7 +140,7 @@ fn kc_context_name(path: &Option<PathBuf>) -> Option<String> {
 static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The server this run talks to, `context NAME (URL)`, once connected.
-pub fn server() -> Option<&'static str> {
+pub(crate) fn server() -> Option<&'static str> {
     SERVER.get().map(String::as_str)
 }
 
@@ -148,7 +148,7 @@ static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 static WATCHES: AtomicUsize = AtomicUsize::new(0);
 
 /// API requests sent so far, and how many of them were watches (for `VOICE_API_STATS=1`).
-pub fn request_counts() -> (usize, usize) {
+pub(crate) fn request_counts() -> (usize, usize) {
     (
         REQUESTS.load(Ordering::Relaxed),
         WATCHES.load(Ordering::Relaxed),
@@ -156,7 +156,7 @@ pub fn request_counts() -> (usize, usize) {
 }
 
 /// Kinds without a namespace.
-pub fn cluster_scoped(kind: &str) -> bool {
+pub(crate) fn cluster_scoped(kind: &str) -> bool {
     matches!(
         kind,
         "Namespace"
@@ -170,7 +170,7 @@ pub fn cluster_scoped(kind: &str) -> bool {
 }
 
 /// The plural resource name of a kind.
-pub fn plural(kind: &str) -> String {
+pub(crate) fn plural(kind: &str) -> String {
     let lower = kind.to_lowercase();
     if let Some(stem) = lower
         .strip_suffix('y')
@@ -185,7 +185,7 @@ pub fn plural(kind: &str) -> String {
 }
 
 /// The API resource of an apiVersion and kind.
-pub fn api_resource(api_version: &str, kind: &str) -> ApiResource {
+pub(crate) fn api_resource(api_version: &str, kind: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     ApiResource {
         group: group.into(),
@@ -197,7 +197,7 @@ pub fn api_resource(api_version: &str, kind: &str) -> ApiResource {
 }
 
 /// A dynamic API for one object.
-pub fn api_for(
+pub(crate) fn api_for(
     client: &Client,
     api_version: &str,
     kind: &str,
@@ -211,7 +211,7 @@ pub fn api_for(
 }
 
 /// `Kind.group` as ApplySet annotations write it (`Deployment.apps`, `Service`).
-pub fn group_kind(api_version: &str, kind: &str) -> String {
+pub(crate) fn group_kind(api_version: &str, kind: &str) -> String {
     match api_version.split_once('/') {
         Some((group, _)) => format!("{kind}.{group}"),
         None => kind.to_string(),
@@ -219,12 +219,12 @@ pub fn group_kind(api_version: &str, kind: &str) -> String {
 }
 
 /// The group and version of an apiVersion (`apps/v1` → `("apps", "v1")`, `v1` → `("", "v1")`).
-pub fn api_version_group(api_version: &str) -> (&str, &str) {
+pub(crate) fn api_version_group(api_version: &str) -> (&str, &str) {
     api_version.split_once('/').unwrap_or(("", api_version))
 }
 
 /// Whether an error is the API server's 404.
-pub fn is_not_found(e: &kube::Error) -> bool {
+pub(crate) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
@@ -233,24 +233,24 @@ static NAMESPACED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 
 /// Whether some LIST of this run was done namespace by namespace, because the user may not
 /// list across the cluster.
-pub fn listed_by_namespace() -> bool {
-    NAMESPACED.load(std::sync::atomic::Ordering::Relaxed)
+pub(crate) fn listed_by_namespace() -> bool {
+    NAMESPACED.load(Ordering::Relaxed)
 }
 
 /// A LIST across namespaces: one cluster-wide request, or, when the user may not list across
 /// the cluster (403), one request per namespace of `namespaces` (a user who is admin only in
 /// the rollout's namespaces). `list(None)` lists cluster-wide, `list(Some(ns))` in `ns`.
-pub async fn across<T, F, Fut>(
+pub(crate) async fn across<T, F, Fut>(
     namespaces: &std::collections::BTreeSet<String>,
     list: F,
 ) -> Result<Vec<T>, kube::Error>
 where
     F: Fn(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<T>, kube::Error>>,
+    Fut: Future<Output = Result<Vec<T>, kube::Error>>,
 {
     match list(None).await {
         Err(kube::Error::Api(e)) if e.code == 403 && !namespaces.is_empty() => {
-            NAMESPACED.store(true, std::sync::atomic::Ordering::Relaxed);
+            NAMESPACED.store(true, Ordering::Relaxed);
             let lists =
                 futures::future::try_join_all(namespaces.iter().map(|ns| list(Some(ns.clone()))))
                     .await?;

@@ -9,7 +9,7 @@ use kube::api::{Api, ListParams};
 use crate::error::NoReadyPod;
 
 /// `k=v,k=v` from labels.
-pub fn selector<K: std::fmt::Display, V: std::fmt::Display>(
+pub(crate) fn selector<K: std::fmt::Display, V: std::fmt::Display>(
     labels: impl IntoIterator<Item = (K, V)>,
 ) -> String {
     labels
@@ -20,12 +20,12 @@ pub fn selector<K: std::fmt::Display, V: std::fmt::Display>(
 }
 
 /// The selector of a component's pods, as the planner labels them.
-pub fn of_component(stack: &voice_core::Stack, name: &str) -> String {
+pub(crate) fn of_component(stack: &voice_core::Stack, name: &str) -> String {
     selector(&voice_core::render::selector_labels(stack, name))
 }
 
 /// Whether a pod serves: Running, its Ready condition true, and not being deleted.
-pub fn is_ready(p: &Pod) -> bool {
+pub(crate) fn is_ready(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
         && p.status.as_ref().is_some_and(|s| {
             s.phase.as_deref() == Some("Running")
@@ -37,7 +37,7 @@ pub fn is_ready(p: &Pod) -> bool {
 }
 
 /// The names of the ready pods behind `selector` in `namespace`, newest first.
-pub async fn ready(
+pub(crate) async fn ready(
     client: &kube::Client,
     namespace: &str,
     selector: &str,

@@ -16,7 +16,7 @@ use voice_core::render::Object;
 
 /// What a run would prune.
 #[derive(Debug, Default)]
-pub struct Prune {
+pub(crate) struct Prune {
     /// Members to delete, after confirmation.
     pub delete: Vec<Member>,
     /// Jobs that a Job of the same component with a new template replaces (Job names carry
@@ -28,14 +28,14 @@ pub struct Prune {
 
 impl Prune {
     /// Ids of the members to delete.
-    pub fn ids(&self) -> Vec<String> {
+    pub(crate) fn ids(&self) -> Vec<String> {
         self.delete.iter().map(Member::id).collect()
     }
 }
 
 /// Splits the members that are not among `configured` (every object of the configuration)
 /// into those to delete, superseded Jobs, and those kept because they hold data.
-pub async fn plan(
+pub(crate) async fn plan(
     client: &Client,
     members: &[Member],
     configured: &[Object],
@@ -111,7 +111,11 @@ async fn holds_data(client: &Client, namespace: &str) -> anyhow::Result<Option<S
 
 /// Deletes the members (in the background: their dependents go with them). Returns how
 /// many were deleted.
-pub async fn delete(client: &Client, members: &[Member], dry_run: bool) -> anyhow::Result<usize> {
+pub(crate) async fn delete(
+    client: &Client,
+    members: &[Member],
+    dry_run: bool,
+) -> anyhow::Result<usize> {
     let mut n = 0;
     for m in members {
         let api = api_for(client, &m.api_version, &m.kind, m.namespace.as_deref());
@@ -130,7 +134,7 @@ pub async fn delete(client: &Client, members: &[Member], dry_run: bool) -> anyho
 }
 
 /// The prune list for people: one line per object, grouped under a heading.
-pub fn describe(p: &Prune) -> String {
+pub(crate) fn describe(p: &Prune) -> String {
     let mut s = String::new();
     for m in &p.superseded {
         s.push_str(&format!("replacing {} (its template changed)\n", m.id()));

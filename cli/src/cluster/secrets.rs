@@ -23,7 +23,7 @@ use crate::cluster::is_not_found;
 
 /// What happened to one Secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Created with every key.
     Created,
     /// Existed; these keys were added.
@@ -39,11 +39,11 @@ pub enum Outcome {
 
 /// The values of the Secrets install ensured, by `(namespace, name)`: what the pods read,
 /// for their fingerprint annotation. Never printed.
-pub use voice_core::render::inputs::SecretValues as Values;
+pub(crate) use voice_core::render::inputs::SecretValues as Values;
 
 /// Values the user supplied, keyed by `(secret, key)`.
 #[derive(Default)]
-pub struct UserValues(BTreeMap<(String, String), String>);
+pub(crate) struct UserValues(BTreeMap<(String, String), String>);
 
 impl std::fmt::Debug for UserValues {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,7 +69,7 @@ fn unsupplied(spec: &SecretSpec, key: &str) -> String {
 impl UserValues {
     /// Collects values from voice.yaml, the secrets file and the environment (in rising
     /// precedence).
-    pub fn collect(stack: &Stack, file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+    pub(crate) fn collect(stack: &Stack, file: Option<&std::path::Path>) -> anyhow::Result<Self> {
         let mut v = BTreeMap::new();
         if let Posthog::SelfHosted(ph) = &stack.config.posthog
             && let (Some(k), Some(s)) = (
@@ -139,7 +139,7 @@ type SecretId = (String, String);
 
 /// What the supplied secret values mean for the live Secrets, found before any write.
 #[derive(Debug, Default)]
-pub struct Preflight {
+pub(crate) struct Preflight {
     /// Required values neither supplied nor stored: `ns/name key K (how to supply it)`.
     pub missing: Vec<String>,
     /// Supplied values that differ from the stored ones: `ns/name key K`.
@@ -149,7 +149,7 @@ pub struct Preflight {
 impl UserValues {
     /// The required values not supplied here: `ns/name key K (how to supply it)`. Offline,
     /// for `validate`: install needs them unless the cluster already stores them.
-    pub fn unsupplied(&self, stack: &Stack) -> Vec<String> {
+    pub(crate) fn unsupplied(&self, stack: &Stack) -> Vec<String> {
         voice_core::render::selection::secrets(stack)
             .iter()
             .filter(|s| !s.existing)
@@ -167,7 +167,7 @@ impl UserValues {
 }
 
 /// Reads the run's Secrets (writing nothing) and compares them with the supplied values.
-pub async fn preflight(
+pub(crate) async fn preflight(
     client: &Client,
     stack: &Stack,
     user: &UserValues,
@@ -213,7 +213,7 @@ pub async fn preflight(
 }
 
 /// Reads the values of the run's Secrets that exist, writing nothing (for `diff`).
-pub async fn read(client: &Client, stack: &Stack) -> anyhow::Result<Values> {
+pub(crate) async fn read(client: &Client, stack: &Stack) -> anyhow::Result<Values> {
     let specs = voice_core::render::selection::secrets(stack);
     let found: Vec<Option<(SecretId, BTreeMap<String, String>)>> =
         futures::stream::iter(specs.iter())
@@ -262,7 +262,7 @@ enum Write {
 /// Ensures every Secret of the stack. Reads run in parallel (none on a first install,
 /// `fresh`), values are decided in dependency order, writes run in parallel. A Secret that
 /// appears between the read and the create is completed instead, never overwritten.
-pub async fn ensure(
+pub(crate) async fn ensure(
     client: &Client,
     stack: &Stack,
     inv: &Inventory,

@@ -25,7 +25,7 @@ use crate::cluster::inventory::{self, Inventory, Member};
 
 /// A live StatefulSet and how the plan changes it.
 #[derive(Debug, Clone)]
-pub struct Upgrade {
+pub(crate) struct Upgrade {
     /// `StatefulSet/<namespace>/<name>`.
     pub id: String,
     /// The comparison.
@@ -35,7 +35,7 @@ pub struct Upgrade {
 }
 
 /// Compares every planned StatefulSet that exists with its live self.
-pub async fn inspect(
+pub(crate) async fn inspect(
     client: &Client,
     inv: &Inventory,
     objects: &[Object],
@@ -76,7 +76,7 @@ pub async fn inspect(
 
 /// The StatefulSets whose change cannot be made in place, for the message that stops the
 /// run (or the confirmation that allows `--recreate-statefulsets`).
-pub fn describe_blocked(upgrades: &BTreeMap<String, Upgrade>) -> Option<String> {
+pub(crate) fn describe_blocked(upgrades: &BTreeMap<String, Upgrade>) -> Option<String> {
     let blocked: Vec<&Upgrade> = upgrades
         .values()
         .filter(|u| !u.change.immutable.is_empty())
@@ -94,7 +94,7 @@ pub fn describe_blocked(upgrades: &BTreeMap<String, Upgrade>) -> Option<String> 
 /// Deletes the live StatefulSet leaving its pods and claims, waits until it is gone, and
 /// applies the planned one, which adopts the pods (same selector) and rolls them to the new
 /// template. Returns notes on the claims.
-pub async fn recreate(
+pub(crate) async fn recreate(
     client: &Client,
     o: &Object,
     body: &Value,

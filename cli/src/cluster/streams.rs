@@ -22,7 +22,7 @@ const STDERR_KEEP: usize = 16 << 10;
 
 /// A container of a running, ready pod of a component.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// Namespace.
     pub namespace: String,
     /// Pod name.
@@ -42,7 +42,7 @@ impl std::fmt::Display for Target {
 }
 
 /// A ready pod of `component` in the rollout `stack`, or an error naming what is wrong.
-pub async fn ready_pod(
+pub(crate) async fn ready_pod(
     client: &Client,
     stack: &voice_core::Stack,
     component: &str,
@@ -74,7 +74,7 @@ pub async fn ready_pod(
 
 /// What a finished command sent to standard output.
 #[derive(Debug, Clone, Default)]
-pub struct Streamed {
+pub(crate) struct Streamed {
     /// Bytes.
     pub bytes: u64,
     /// sha256, lower-case hex.
@@ -87,7 +87,7 @@ pub struct Streamed {
 /// command's standard input and closes it at the end; writes its standard output to `out`
 /// while hashing it; drains standard error at the same time. Fails when the command exits
 /// non-zero, naming the status and the end of its standard error.
-pub async fn exec(
+pub(crate) async fn exec(
     client: &Client,
     t: &Target,
     what: &str,
@@ -189,7 +189,7 @@ pub async fn exec(
 }
 
 /// Runs a script and returns its standard output as text.
-pub async fn text(
+pub(crate) async fn text(
     client: &Client,
     t: &Target,
     what: &str,
@@ -202,7 +202,7 @@ pub async fn text(
 }
 
 /// The exit of a command from its final status: `Ok` for success, the reason otherwise.
-pub fn exit_of(status: Option<&Status>) -> Result<(), String> {
+pub(crate) fn exit_of(status: Option<&Status>) -> Result<(), String> {
     let Some(s) = status else {
         return Err("the connection ended without an exit status (network or API server problem); run again".into());
     };
@@ -261,7 +261,7 @@ fn last_lines(s: &str, n: usize) -> String {
 }
 
 /// sha256 of a local file, lower-case hex, and its size.
-pub fn sha256_file(path: &std::path::Path) -> anyhow::Result<(u64, String)> {
+pub(crate) fn sha256_file(path: &std::path::Path) -> anyhow::Result<(u64, String)> {
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; CHUNK];

@@ -45,7 +45,7 @@ fn gate_name(g: &Gate) -> String {
 }
 
 /// Waits for one gate with a watch.
-pub async fn await_gate(client: &Client, g: &Gate) -> anyhow::Result<()> {
+pub(crate) async fn await_gate(client: &Client, g: &Gate) -> anyhow::Result<()> {
     // A watch that breaks (the API server restarted) is set up again; the wave's deadline
     // bounds the whole wait. A failed Job is not a broken watch: it fails at once.
     let mut attempt = 0;
@@ -192,7 +192,7 @@ fn about(e: &Event, component: &str, name: &str, pods: &BTreeSet<String>) -> boo
 /// Why the workload `name` of `component` is not ready, from its pods (already selected by
 /// the component's label) and the events of their namespace: the diagnosis install prints on
 /// a timeout and `status` prints under a NotReady row.
-pub fn explain(component: &str, name: &str, pods: &[Pod], events: &[Event]) -> String {
+pub(crate) fn explain(component: &str, name: &str, pods: &[Pod], events: &[Event]) -> String {
     let names: BTreeSet<String> = pods
         .iter()
         .filter_map(|p| p.metadata.name.clone())
@@ -212,7 +212,7 @@ pub fn explain(component: &str, name: &str, pods: &[Pod], events: &[Event]) -> S
 }
 
 /// Waits for a wave's gates by watches, within the deadline; on timeout names the root cause.
-pub async fn await_wave(
+pub(crate) async fn await_wave(
     client: &Client,
     wave: &Wave,
     objects: &[Object],

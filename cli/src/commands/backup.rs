@@ -15,7 +15,7 @@ use crate::output;
 /// The flags of `kubectl voice backup`.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct Args {
+pub(crate) struct Args {
     /// `prune`: delete old backups.
     #[command(subcommand)]
     pub command: Option<Sub>,
@@ -35,14 +35,14 @@ pub struct Args {
 
 /// Subcommands of `backup`.
 #[derive(Debug, clap::Subcommand)]
-pub enum Sub {
+pub(crate) enum Sub {
     /// Delete complete backups older than --older-than (and beyond --keep-last).
     Prune(PruneArgs),
 }
 
 /// The flags of `kubectl voice backup prune`.
 #[derive(Debug, clap::Args)]
-pub struct PruneArgs {
+pub(crate) struct PruneArgs {
     /// Directory holding the backups.
     #[arg(long, value_name = "DIR", default_value = "voice-backups")]
     pub dir: PathBuf,
@@ -58,7 +58,7 @@ pub struct PruneArgs {
 }
 
 /// Runs the command.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     if let Some(Sub::Prune(p)) = args.command {
         return prune(p);
     }

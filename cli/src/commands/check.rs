@@ -14,7 +14,7 @@ use crate::output::print;
 
 /// The flags of `kubectl voice check`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -37,21 +37,21 @@ struct Printed<'a> {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let Args {
         config,
         secrets_file,
         output,
     } = args;
     let stack = config::load(&config)?;
-    let user = crate::cluster::secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
+    let user = cluster::secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let (objects, _) = apply::planned(&stack, &inv);
     let mut report = report(&client, &stack, &objects, &inv, false)
         .await
         .context("checking the cluster")?;
-    let pre = crate::cluster::secrets::preflight(&client, &stack, &user)
+    let pre = cluster::secrets::preflight(&client, &stack, &user)
         .await
         .context("reading the Secrets")?;
     report.categories.push(secrets(&pre));

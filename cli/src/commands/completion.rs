@@ -6,13 +6,13 @@ use crate::error::exit;
 
 /// The flags of `kubectl voice completion`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// bash, zsh or fish (elvish and powershell get static scripts).
     pub shell: clap_complete::Shell,
 }
 
 /// Runs the command; `cli` is the whole command tree (for the generated scripts).
-pub fn run(args: Args, cli: &mut clap::Command) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args, cli: &mut clap::Command) -> anyhow::Result<u8> {
     use clap_complete::Shell;
     let script = match args.shell {
         Shell::Bash => BASH,

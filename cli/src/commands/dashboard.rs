@@ -18,7 +18,7 @@ use crate::{config, output};
 
 /// The flags of `kubectl voice dashboard`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// UIs to open (grafana, prometheus, alertmanager, jaeger, kiali, nacos, minio, posthog), or `all`.
     #[arg(required = true, value_name = "NAME")]
     pub dashboards: Vec<String>,
@@ -38,7 +38,10 @@ pub struct Args {
 
 /// The UIs named on the command line (`all`: every one), or a usage error listing those the
 /// rollout has.
-pub fn pick<'a>(all: &'a [Dashboard], names: &[String]) -> anyhow::Result<Vec<&'a Dashboard>> {
+pub(crate) fn pick<'a>(
+    all: &'a [Dashboard],
+    names: &[String],
+) -> anyhow::Result<Vec<&'a Dashboard>> {
     let list = || {
         if all.is_empty() {
             "this rollout has none".to_string()
@@ -89,7 +92,7 @@ fn login_hint(d: &Dashboard) -> String {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let here = config::load(&args.config)?;
     let client = cluster::client(ca).await?;
     let stack = history::installed(&client, ca, here).await?;
@@ -185,7 +188,7 @@ fn url(addr: SocketAddr, path: &str) -> String {
 }
 
 /// One HTTP GET of `path` through the forward: the status line's code and reason.
-pub async fn probe(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
+pub(crate) async fn probe(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     let connect = if addr.ip().is_unspecified() {
         SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
     } else {
@@ -193,7 +196,7 @@ pub async fn probe(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     };
     let go = async {
         let s = tokio::net::TcpStream::connect(connect).await?;
-        crate::cluster::health::status(s, &connect.to_string(), path).await
+        cluster::health::status(s, &connect.to_string(), path).await
     };
     let (code, reason) = tokio::time::timeout(Duration::from_secs(20), go)
         .await
@@ -225,7 +228,7 @@ mod tests {
     use super::*;
 
     fn stack(profile: &str) -> voice_core::Stack {
-        crate::config::load(&ConfigArgs {
+        config::load(&ConfigArgs {
             profile: Some(profile.into()),
             ..Default::default()
         })

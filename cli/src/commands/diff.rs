@@ -9,13 +9,13 @@ use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
 use crate::cluster::apply::Prepared;
 use crate::cluster::inventory::Inventory;
-use crate::cluster::{self, apply, inventory, prune, secrets};
+use crate::cluster::{self, apply, prune, secrets};
 use crate::cluster::{api_for, is_not_found};
 use crate::config;
 use crate::error::exit;
 
 /// Removes server-owned fields so only intent is compared.
-pub fn strip(mut v: Value) -> Value {
+pub(crate) fn strip(mut v: Value) -> Value {
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         for k in [
             "managedFields",
@@ -41,7 +41,7 @@ pub fn strip(mut v: Value) -> Value {
 }
 
 /// One object's difference.
-pub struct Change {
+pub(crate) struct Change {
     /// `kind/namespace/name`.
     pub id: String,
     /// Unified diff (live → planned); the whole object for a new one.
@@ -50,11 +50,11 @@ pub struct Change {
 
 /// Diffs every object against the cluster.
 /// The differences, and the objects this user may not read or dry-run (not compared).
-pub async fn diff(
+pub(crate) async fn diff(
     client: &kube::Client,
     inv: &Inventory,
     prepared: &Prepared,
-    secrets: &crate::cluster::secrets::Values,
+    secrets: &secrets::Values,
 ) -> anyhow::Result<(Vec<Change>, Vec<String>)> {
     let mut out = Vec::new();
     let mut forbidden = Vec::new();
@@ -131,18 +131,18 @@ pub async fn diff(
 
 /// The flags of `kubectl voice diff`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let Args { config } = args;
     let stack = config::load(&config)?;
     let client = cluster::client(ca).await?;
-    let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+    let inv = Inventory::of(&stack, ca.namespace.as_deref());
     let prepared = apply::prepare(&client, &stack, &inv).await?;
     let values = secrets::read(&client, &stack).await?;
     let (changes, forbidden) = diff(&client, &inv, &prepared, &values).await?;

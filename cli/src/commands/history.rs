@@ -9,7 +9,7 @@ use crate::output::print;
 
 /// The flags of `kubectl voice history`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration (to find the rollout).
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let stack = config::load(&args.config)?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());

@@ -8,7 +8,7 @@ use crate::ops::configure::{Change, apply_configuration};
 
 /// The flags of `kubectl voice install`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let (stack, document) = config::load_recorded(&args.config)?;
     let change = Change {
         description: "install".into(),

@@ -24,11 +24,11 @@ use crate::config;
 use crate::error::{Usage, exit};
 
 /// The container Istio injects.
-pub const SIDECAR: &str = "istio-proxy";
+pub(crate) const SIDECAR: &str = "istio-proxy";
 
 /// Output format of `logs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// `pod/container message`.
     #[default]
     Text,
@@ -38,7 +38,7 @@ pub enum Format {
 
 /// The flags of `kubectl voice logs`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Components whose logs to show (see `kubectl voice plan`).
     #[arg(required = true, value_name = "COMPONENT")]
     pub components: Vec<String>,
@@ -106,7 +106,7 @@ struct Ctx {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let here = config::load(&ConfigArgs {
         file: args.file.clone(),
         profile: args.profile.clone(),

@@ -3,26 +3,26 @@
 //! (`crate::cluster`), and prints. No command calls another. Offline verbs run without a
 //! runtime; cluster verbs run on tokio.
 
-pub mod backup;
-pub mod check;
-pub mod completion;
-pub mod dashboard;
-pub mod diff;
-pub mod history;
-pub mod install;
-pub mod logs;
-pub mod plan;
-pub mod profile;
-pub mod render;
-pub mod restart;
-pub mod restore;
-pub mod rollback;
-pub mod scale;
-pub mod schema;
-pub mod status;
-pub mod switch;
-pub mod uninstall;
-pub mod validate;
-pub mod version;
+pub(crate) mod backup;
+pub(crate) mod check;
+pub(crate) mod completion;
+pub(crate) mod dashboard;
+pub(crate) mod diff;
+pub(crate) mod history;
+pub(crate) mod install;
+pub(crate) mod logs;
+pub(crate) mod plan;
+pub(crate) mod profile;
+pub(crate) mod render;
+pub(crate) mod restart;
+pub(crate) mod restore;
+pub(crate) mod rollback;
+pub(crate) mod scale;
+pub(crate) mod schema;
+pub(crate) mod status;
+pub(crate) mod switch;
+pub(crate) mod uninstall;
+pub(crate) mod validate;
+pub(crate) mod version;
 
-pub use schema::run as schema;
+pub(crate) use schema::run as schema;

@@ -44,7 +44,7 @@ fn totals_row(label: &str, t: &Totals) -> Vec<String> {
 }
 
 /// The verdict in words.
-pub fn verdict_text(v: Verdict) -> String {
+pub(crate) fn verdict_text(v: Verdict) -> String {
     match v {
         Verdict::Fits => paint("fits", "32"),
         Verdict::FitsAtMinOnly => paint("fits only at minimum replicas", "33"),
@@ -76,7 +76,7 @@ fn placement(out: &mut String, label: &str, p: &Placement) {
 }
 
 /// Renders the plan for people; `nodes` says whose nodes the fit is on.
-pub fn human(plan: &Plan, nodes: &str) -> String {
+pub(crate) fn human(plan: &Plan, nodes: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -294,7 +294,7 @@ pub fn human(plan: &Plan, nodes: &str) -> String {
 
 /// The flags of `kubectl voice plan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -311,7 +311,7 @@ const REACH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the command: the fit is on the live nodes (the capacity `check` uses) when a
 /// kubeconfig names a cluster that answers, else on the configuration's node shapes.
-pub fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let Args {
         config,
         offline,

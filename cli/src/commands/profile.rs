@@ -6,13 +6,13 @@ use crate::error::{Usage, exit};
 
 /// The flags of `kubectl voice profile`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// dev, small or production.
     pub name: String,
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     let Args { name } = args;
     let p = voice_core::ProfileName::parse(&name).ok_or_else(|| {
         Usage(format!(

@@ -12,7 +12,7 @@ use crate::error::exit;
 
 /// The flags of `kubectl voice render`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     let Args { config, out } = args;
     let stack = config::load(&config)?;
     match out {

@@ -15,12 +15,12 @@ use crate::config;
 use crate::error::{Usage, exit};
 
 /// The annotation a restart stamps on the pod template.
-pub const RESTARTED_AT: &str = "kubectl-voice.io/restartedAt";
+pub(crate) const RESTARTED_AT: &str = "kubectl-voice.io/restartedAt";
 const MANAGER: &str = "kubectl-voice-restart";
 
 /// The flags of `kubectl voice restart`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Components to restart (see `kubectl voice plan`).
     pub components: Vec<String>,
     /// Restart every Deployment and StatefulSet of the rollout.
@@ -41,7 +41,7 @@ pub struct Args {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let timeout = duration(&args.timeout)?;
     let dry_run = crate::args::dry_run(args.dry_run.as_deref())?;
     if args.all != args.components.is_empty() {

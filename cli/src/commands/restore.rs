@@ -18,7 +18,7 @@ use crate::output;
 
 /// The flags of `kubectl voice restore`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// A backup directory made by `kubectl voice backup` (or its manifest.json).
     #[arg(value_name = "BACKUP")]
     pub backup: PathBuf,
@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let timeout = duration(&args.timeout)?;
     let (dir, m) = backup::read_manifest(&args.backup)?;
     verify(&dir, &m)?;

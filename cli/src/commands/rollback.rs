@@ -13,7 +13,7 @@ use crate::ops::configure::{Change, apply_configuration};
 
 /// The flags of `kubectl voice rollback`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The revision to go back to (default: the one before the current).
     pub revision: Option<u32>,
     /// Configuration (to find the rollout: its instance and namespaces).
@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let here = config::load(&args.config)?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());

@@ -12,7 +12,7 @@ use crate::ops::configure::{Change, apply_configuration};
 
 /// The flags of `kubectl voice scale`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The component (see `kubectl voice plan`).
     pub component: String,
     /// Replicas of a component without an autoscaler.
@@ -33,7 +33,7 @@ pub struct Args {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let (here, document) = config::load_recorded(&args.config)?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());

@@ -5,7 +5,7 @@ use crate::error::exit;
 use crate::output::print;
 
 /// Prints the schema.
-pub fn run() -> anyhow::Result<u8> {
+pub(crate) fn run() -> anyhow::Result<u8> {
     print(Output::Json, &voice_core::config::schema())?;
     Ok(exit::OK)
 }

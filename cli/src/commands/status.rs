@@ -17,7 +17,7 @@ use voice_core::readiness;
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
 use crate::cluster::inventory::Inventory;
-use crate::cluster::{self, inventory};
+use crate::cluster::{self};
 use crate::config;
 use crate::error::exit;
 use crate::output::{paint, table};
@@ -25,7 +25,7 @@ use crate::output::{paint, table};
 /// One component's state.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Row {
+pub(crate) struct Row {
     /// Component.
     pub component: String,
     /// Namespace.
@@ -60,7 +60,7 @@ pub struct Row {
 /// A blue-green Deployment's colour.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Color {
+pub(crate) struct Color {
     /// `blue` or `green`.
     pub color: String,
     /// The Service selects it.
@@ -70,7 +70,7 @@ pub struct Color {
 /// A component's autoscaler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Hpa {
+pub(crate) struct Hpa {
     /// Replicas now.
     pub current: i32,
     /// Minimum.
@@ -82,7 +82,7 @@ pub struct Hpa {
 /// A component's claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Volumes {
+pub(crate) struct Volumes {
     /// Bound claims.
     pub bound: usize,
     /// All claims.
@@ -92,7 +92,7 @@ pub struct Volumes {
 /// One health endpoint called by `--verify`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HealthResult {
+pub(crate) struct HealthResult {
     /// `component service/path`.
     pub name: String,
     /// It answered.
@@ -104,7 +104,7 @@ pub struct HealthResult {
 /// The status report.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Report {
+pub(crate) struct Report {
     /// Rows.
     pub components: Vec<Row>,
     /// Everything healthy.
@@ -129,7 +129,7 @@ fn age(ts: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>, now: i
 
 /// Lists every kind once (or once per namespace of the rollout, for a user who may not list
 /// across the cluster) and builds the rows.
-pub async fn collect(
+pub(crate) async fn collect(
     client: &Client,
     inv: &Inventory,
     namespaces: &BTreeSet<String>,
@@ -227,7 +227,7 @@ async fn explain(client: &Client, instance: &str, report: &mut Report) {
                 })
                 .cloned()
                 .collect();
-            row.reason = Some(crate::cluster::wait::explain(
+            row.reason = Some(cluster::wait::explain(
                 &row.component,
                 &row.component,
                 &mine,
@@ -372,7 +372,7 @@ fn build(o: &Objects<'_>) -> Report {
 }
 
 /// Calls each health endpoint of the plan through the service proxy.
-pub async fn verify(
+pub(crate) async fn verify(
     client: &Client,
     checks: &[voice_core::plan::HealthCheck],
 ) -> Vec<HealthResult> {
@@ -424,7 +424,7 @@ fn age_str(s: i64) -> String {
 }
 
 /// For people.
-pub fn human(r: &Report) -> String {
+pub(crate) fn human(r: &Report) -> String {
     let rows = r
         .components
         .iter()
@@ -676,7 +676,7 @@ async fn next_change(changes: &mut Changes) -> bool {
 
 /// The flags of `kubectl voice status`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration (to find the rollout and its health checks).
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -692,7 +692,7 @@ pub struct Args {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let Args {
         config,
         watch,
@@ -701,7 +701,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     } = args;
     let stack = config::load(&config)?;
     let client = cluster::client(ca).await?;
-    let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+    let inv = Inventory::of(&stack, ca.namespace.as_deref());
     let checks = if verify {
         voice_core::plan::plan(&stack)
             .waves

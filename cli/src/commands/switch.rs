@@ -23,7 +23,7 @@ use crate::ops::configure::{Change, apply_configuration};
 
 /// The flags of `kubectl voice switch`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The blue-green service (`voiceAssistant.services.<name>.blueGreen: true`).
     pub component: String,
     /// Bring up the idle colour with this image, check it, then move traffic to it.
@@ -146,7 +146,7 @@ fn standby_change(service: &str, standby: bool) -> voice_core::Change {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let mode = args.mode()?;
     let keep = args.keep.as_deref().map(duration).transpose()?;
     let interval = duration(&args.check_interval)?;
@@ -269,7 +269,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     } else if let Some((path, port)) = voice_core::plan::http_health(c) {
         let selector = format!(
             "{},color={}",
-            crate::cluster::pods::of_component(&stack, name),
+            cluster::pods::of_component(&stack, name),
             target.as_str()
         );
         let pods: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);

@@ -41,7 +41,7 @@ fn rank(m: &Member, objects: &[Object]) -> usize {
 /// namespaces unless `purge`. With `--only`/`--skip`, only the selected parts' objects are
 /// deleted (never a namespace), and `--purge` adds the claims of their StatefulSets and
 /// their own Secrets (not a Secret another part copies from).
-pub fn selection<'a>(
+pub(crate) fn selection<'a>(
     stack: &voice_core::Stack,
     members: &'a [Member],
     selected: &[Object],
@@ -111,7 +111,7 @@ pub fn selection<'a>(
 }
 
 /// Deletes the members and waits for each to disappear.
-pub async fn uninstall(
+pub(crate) async fn uninstall(
     client: &Client,
     gone: &[&Member],
     timeout: std::time::Duration,
@@ -152,7 +152,7 @@ pub async fn uninstall(
 }
 
 /// Removes the parent once nothing is left.
-pub async fn remove_parent(client: &Client, inv: &Inventory) -> anyhow::Result<()> {
+pub(crate) async fn remove_parent(client: &Client, inv: &Inventory) -> anyhow::Result<()> {
     let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
         kube::Api::namespaced(client.clone(), &inv.namespace);
     match api.delete(&inv.name, &DeleteParams::default()).await {
@@ -163,7 +163,7 @@ pub async fn remove_parent(client: &Client, inv: &Inventory) -> anyhow::Result<(
 }
 
 /// Lists the members for uninstall.
-pub async fn members(
+pub(crate) async fn members(
     client: &Client,
     inv: &Inventory,
     objects: &[Object],
@@ -180,7 +180,7 @@ pub async fn members(
 
 /// The flags of `kubectl voice uninstall`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration (to find the rollout).
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -202,7 +202,7 @@ pub struct Args {
 }
 
 /// Runs the command against the cluster.
-pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let Args {
         config,
         purge,
@@ -214,7 +214,7 @@ pub async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let timeout = duration(&timeout)?;
     let stack = config::load(&config)?;
     let client = cluster::client(ca).await?;
-    let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+    let inv = Inventory::of(&stack, ca.namespace.as_deref());
     let (selected, objects) = apply::planned(&stack, &inv);
     let members = members(&client, &inv, &objects).await?;
     let (gone, kept) = selection(&stack, &members, &selected, &objects, purge);

@@ -7,7 +7,7 @@ use crate::output::print;
 
 /// The flags of `kubectl voice validate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     let Args {
         config,
         secrets_file,

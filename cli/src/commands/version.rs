@@ -7,7 +7,7 @@ use crate::output::print;
 
 /// The flags of `kubectl voice version`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Output,
@@ -24,7 +24,7 @@ struct Version {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     let v = Version {
         version: format!("v{}", env!("CARGO_PKG_VERSION")),
         platform: format!("{}/{}", os(), arch()),

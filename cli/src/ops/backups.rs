@@ -16,22 +16,22 @@ use crate::config;
 use crate::error::Usage;
 
 /// The manifest's file name inside a backup directory.
-pub const MANIFEST: &str = "manifest.json";
+pub(crate) const MANIFEST: &str = "manifest.json";
 /// The manifest's format tag.
-pub const FORMAT: &str = "kubectl-voice-backup/v1";
+pub(crate) const FORMAT: &str = "kubectl-voice-backup/v1";
 /// The components `backup` knows, in the order `all` takes them.
-pub const TARGETS: [&str; 3] = ["postgres", "posthog-postgres", "redis"];
+pub(crate) const TARGETS: [&str; 3] = ["postgres", "posthog-postgres", "redis"];
 
 /// Sets libpq's user and password from the container's own environment (never argv).
-pub const PG_ENV: &str = r#"if [ -n "${POSTGRES_PASSWORD:-}" ]; then export PGPASSWORD="$POSTGRES_PASSWORD"; fi; export PGUSER="${POSTGRES_USER:-postgres}"; "#;
+pub(crate) const PG_ENV: &str = r#"if [ -n "${POSTGRES_PASSWORD:-}" ]; then export PGPASSWORD="$POSTGRES_PASSWORD"; fi; export PGUSER="${POSTGRES_USER:-postgres}"; "#;
 /// Sets redis-cli's password from the container's own environment (never argv).
-pub const REDIS_ENV: &str =
+pub(crate) const REDIS_ENV: &str =
     r#"if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH="$REDIS_PASSWORD"; fi; "#;
 
 /// What the manifest says of one file of a backup.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct FileEntry {
+pub(crate) struct FileEntry {
     /// File name inside the backup directory.
     pub name: String,
     /// `database` (pg_dump -Fc), `globals` (pg_dumpall --globals-only) or `rdb`.
@@ -48,7 +48,7 @@ pub struct FileEntry {
 /// `manifest.json`: what a backup holds, from where, when and with what.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// [`FORMAT`].
     pub format: String,
     /// The rollout's instance.
@@ -79,18 +79,18 @@ pub struct Manifest {
 
 impl Manifest {
     /// Total bytes.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.bytes).sum()
     }
 }
 
 /// Which engine a component runs (a catalog fact).
-pub fn engine_of(c: &voice_core::catalog::Component) -> Option<&'static str> {
+pub(crate) fn engine_of(c: &voice_core::catalog::Component) -> Option<&'static str> {
     c.engine.map(voice_core::catalog::Engine::as_str)
 }
 
 /// The rollout as installed (the current revision), else the configuration given.
-pub async fn installed_stack(
+pub(crate) async fn installed_stack(
     ca: &ClusterArgs,
     cfg: &ConfigArgs,
 ) -> anyhow::Result<(kube::Client, voice_core::Stack)> {
@@ -101,7 +101,7 @@ pub async fn installed_stack(
 }
 
 /// Bytes in binary units (`1.5 MiB`).
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;
@@ -118,7 +118,7 @@ pub fn human_bytes(n: u64) -> String {
 
 /// Backs up one component into a new directory under `root`; on any failure the directory
 /// is removed, so only complete backups (with a manifest) remain.
-pub async fn backup_one(
+pub(crate) async fn backup_one(
     client: &kube::Client,
     stack: &voice_core::Stack,
     name: &str,
@@ -175,7 +175,7 @@ pub async fn backup_one(
 
 /// Writes the manifest atomically (temp file, then rename): it is the mark of a complete
 /// backup.
-pub fn write_manifest(dir: &Path, m: &Manifest) -> anyhow::Result<()> {
+pub(crate) fn write_manifest(dir: &Path, m: &Manifest) -> anyhow::Result<()> {
     let tmp = dir.join(format!("{MANIFEST}.partial"));
     let text = serde_json::to_string_pretty(m)? + "\n";
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
@@ -214,7 +214,7 @@ async fn stream_to(
 type Taken = (String, String, Vec<FileEntry>);
 
 /// The first line of `pg_dump --version`, `SHOW server_version`, and the databases.
-pub async fn postgres_info(
+pub(crate) async fn postgres_info(
     client: &kube::Client,
     t: &Target,
 ) -> anyhow::Result<(String, String, Vec<String>)> {
@@ -280,7 +280,10 @@ async fn backup_postgres(client: &kube::Client, t: &Target, dir: &Path) -> anyho
 }
 
 /// `redis_version` of the server and the first line of `redis-cli --version`.
-pub async fn redis_info(client: &kube::Client, t: &Target) -> anyhow::Result<(String, String)> {
+pub(crate) async fn redis_info(
+    client: &kube::Client,
+    t: &Target,
+) -> anyhow::Result<(String, String)> {
     let script = format!(
         "{REDIS_ENV}redis-cli --version && redis-cli --no-auth-warning INFO server | grep '^redis_version:'"
     );
@@ -341,7 +344,7 @@ fn file_safe(db: &str) -> String {
 
 /// The major version in a version string: `15` of `15.12`, of `pg_dump (PostgreSQL) 15.18
 /// (Debian …)` and of `redis-cli 7.2.7`.
-pub fn major(version: &str) -> Option<u32> {
+pub(crate) fn major(version: &str) -> Option<u32> {
     version
         .split(|c: char| !c.is_ascii_digit() && c != '.')
         .find(|w| w.contains('.') || w.parse::<u32>().is_ok())
@@ -350,7 +353,7 @@ pub fn major(version: &str) -> Option<u32> {
 }
 
 /// Reads a backup's manifest; `path` is the backup directory or its manifest.
-pub fn read_manifest(path: &Path) -> anyhow::Result<(PathBuf, Manifest)> {
+pub(crate) fn read_manifest(path: &Path) -> anyhow::Result<(PathBuf, Manifest)> {
     let (dir, file) = if path.is_dir() {
         (path.to_path_buf(), path.join(MANIFEST))
     } else {
@@ -378,7 +381,7 @@ pub fn read_manifest(path: &Path) -> anyhow::Result<(PathBuf, Manifest)> {
 }
 
 /// Parses an age: `30d`, `2w`, or a duration as `--timeout` takes it (`12h`, `90m`).
-pub fn parse_age(s: &str) -> anyhow::Result<std::time::Duration> {
+pub(crate) fn parse_age(s: &str) -> anyhow::Result<std::time::Duration> {
     let t = s.trim();
     for (suffix, secs) in [("d", 86_400.0), ("w", 604_800.0)] {
         if let Some(n) = t.strip_suffix(suffix)
@@ -394,7 +397,7 @@ pub fn parse_age(s: &str) -> anyhow::Result<std::time::Duration> {
 
 /// A backup found on disk.
 #[derive(Debug, Clone)]
-pub struct Found {
+pub(crate) struct Found {
     /// Its directory.
     pub dir: PathBuf,
     /// Its manifest.
@@ -404,7 +407,7 @@ pub struct Found {
 }
 
 /// The complete backups under `root` (directories with a valid manifest), newest first.
-pub fn list(root: &Path) -> anyhow::Result<Vec<Found>> {
+pub(crate) fn list(root: &Path) -> anyhow::Result<Vec<Found>> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
@@ -430,7 +433,7 @@ pub fn list(root: &Path) -> anyhow::Result<Vec<Found>> {
 
 /// Which backups retention deletes: older than `max_age` (when given) and not among the
 /// newest `keep_last` of their instance and component (when given).
-pub fn doomed(
+pub(crate) fn doomed(
     found: &[Found],
     now: k8s_openapi::jiff::Timestamp,
     max_age: Option<std::time::Duration>,

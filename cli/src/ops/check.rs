@@ -28,7 +28,7 @@ use crate::output::paint;
 /// Result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Passed.
     Ok,
     /// Passed with a warning.
@@ -40,7 +40,7 @@ pub enum Outcome {
 /// One check.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Check {
+pub(crate) struct Check {
     /// What was checked.
     pub description: String,
     /// Result.
@@ -56,7 +56,7 @@ pub struct Check {
 /// A category of checks.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Category {
+pub(crate) struct Category {
     /// Name.
     pub category: &'static str,
     /// Checks.
@@ -66,21 +66,21 @@ pub struct Category {
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Report {
+pub(crate) struct Report {
     /// Categories in order.
     pub categories: Vec<Category>,
 }
 
 impl Report {
     /// No check failed.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.categories
             .iter()
             .flat_map(|c| &c.checks)
             .all(|c| c.result != Outcome::Error)
     }
     /// For people.
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         let mut s = String::new();
         for c in &self.categories {
             let _ = writeln!(s, "{}\n{}", c.category, "-".repeat(c.category.len()));
@@ -160,7 +160,7 @@ fn is_builtin(group: &str) -> bool {
 
 /// Runs every check for the stack's objects. A server that cannot be reached at all is a
 /// cluster error (exit 3), not a failed check.
-pub async fn report(
+pub(crate) async fn report(
     client: &Client,
     stack: &Stack,
     objects: &[Object],
@@ -485,7 +485,10 @@ pub async fn report(
 
 /// Free capacity of the schedulable nodes: allocatable minus what running pods (other than
 /// this rollout's own, which a re-install replaces) already request.
-pub async fn live_nodes(client: &Client, inv: &Inventory) -> anyhow::Result<Vec<NodeCapacity>> {
+pub(crate) async fn live_nodes(
+    client: &Client,
+    inv: &Inventory,
+) -> anyhow::Result<Vec<NodeCapacity>> {
     let nodes: Api<Node> = Api::all(client.clone());
     let pods: Api<Pod> = Api::all(client.clone());
     let node_list = nodes.list(&ListParams::default()).await?;
@@ -594,7 +597,7 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
 
 /// The secret values install will need: required ones supplied or stored, and supplied ones
 /// that differ from what is stored (kept unless `install --rotate`).
-pub fn secrets(pre: &crate::cluster::secrets::Preflight) -> Category {
+pub(crate) fn secrets(pre: &crate::cluster::secrets::Preflight) -> Category {
     let mut checks: Vec<Check> = pre
         .missing
         .iter()

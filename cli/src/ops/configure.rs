@@ -13,7 +13,7 @@ use crate::output::{confirm, print};
 use voice_core::upgrade::PosthogChange;
 
 /// What a run records beside its configuration.
-pub struct Change {
+pub(crate) struct Change {
     /// `install`, `rollback to 3`, `scale …`.
     pub description: String,
     /// The `scale` changes the new revision carries; `None`: those of the last revision
@@ -72,7 +72,7 @@ fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool>
 
 /// Checks, decides, asks, records and applies a configuration: the flow install, rollback,
 /// scale and switch share.
-pub async fn apply_configuration(
+pub(crate) async fn apply_configuration(
     ca: &ClusterArgs,
     stack: voice_core::Stack,
     document: serde_json::Value,

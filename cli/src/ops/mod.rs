@@ -3,7 +3,7 @@
 //! backups (backup, restore, install) and restores (restore). A command module parses its
 //! flags, calls one of these and prints; no command calls another.
 
-pub mod backups;
-pub mod check;
-pub mod configure;
-pub mod restore;
+pub(crate) mod backups;
+pub(crate) mod check;
+pub(crate) mod configure;
+pub(crate) mod restore;

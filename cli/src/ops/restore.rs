@@ -21,7 +21,7 @@ use crate::error::Usage;
 use crate::ops::backups::{self as backup, Manifest, PG_ENV, REDIS_ENV, major};
 
 /// Every file is there, with the manifest's size and sha256.
-pub fn verify(dir: &std::path::Path, m: &Manifest) -> anyhow::Result<()> {
+pub(crate) fn verify(dir: &std::path::Path, m: &Manifest) -> anyhow::Result<()> {
     if m.files.is_empty() {
         bail!("{}: the manifest lists no files", dir.display());
     }
@@ -49,7 +49,7 @@ pub fn verify(dir: &std::path::Path, m: &Manifest) -> anyhow::Result<()> {
 }
 
 /// Refuses a dump newer than the target.
-pub fn check_versions(
+pub(crate) fn check_versions(
     m: &Manifest,
     t: &Target,
     server: &str,
@@ -83,7 +83,7 @@ pub fn check_versions(
 
 /// Restores a PostgreSQL backup into the pod `t` (roles, then each database), asking
 /// `proceed` first; `false`: not confirmed, nothing was changed.
-pub async fn restore_postgres(
+pub(crate) async fn restore_postgres(
     client: &kube::Client,
     t: &Target,
     dir: &std::path::Path,
@@ -174,7 +174,7 @@ head -c "$2" | pg_restore --clean --if-exists --single-transaction --no-password
 
 /// The roles script without the statements for `me` (the role the restore connects as,
 /// whose password and attributes stay as the target has them).
-pub fn roles_without(sql: &str, me: &str) -> String {
+pub(crate) fn roles_without(sql: &str, me: &str) -> String {
     let quoted = format!("\"{}\"", me.replace('"', "\"\""));
     let names = [me.to_string(), quoted];
     sql.lines()
@@ -189,7 +189,7 @@ pub fn roles_without(sql: &str, me: &str) -> String {
 
 /// Restores a Redis backup into the pod `t` (through a loopback replica of the RDB, within
 /// `timeout`), asking `proceed` first; `false`: not confirmed, nothing was changed.
-pub async fn restore_redis(
+pub(crate) async fn restore_redis(
     client: &kube::Client,
     t: &Target,
     dir: &std::path::Path,

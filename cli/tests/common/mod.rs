@@ -6,31 +6,31 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
-pub static SERIAL: Mutex<()> = Mutex::new(());
+pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
 
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kubectl-voice")
 }
 
-pub struct Release {
+pub(crate) struct Release {
     pub kubeconfig: String,
     pub name: String,
     pub profile: &'static str,
 }
 
 impl Release {
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         Release::on(voice_tests::cluster::shared(), name)
     }
     /// A release on a given cluster.
-    pub fn on(cluster: &voice_tests::cluster::TestCluster, name: &str) -> Self {
+    pub(crate) fn on(cluster: &voice_tests::cluster::TestCluster, name: &str) -> Self {
         Release {
             kubeconfig: cluster.kubeconfig_path().display().to_string(),
             name: name.to_string(),
             profile: "dev",
         }
     }
-    pub fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
+    pub(crate) fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
         let mut a: Vec<String> = vec![
             cmd.into(),
             "--kubeconfig".into(),
@@ -50,20 +50,20 @@ impl Release {
         a.extend(extra.iter().map(|s| (*s).to_string()));
         a
     }
-    pub fn run(&self, cmd: &str, extra: &[&str]) -> Output {
+    pub(crate) fn run(&self, cmd: &str, extra: &[&str]) -> Output {
         self.command(cmd, extra)
             .output()
             .expect("run kubectl-voice")
     }
     /// The command line of a run, to add environment variables to.
-    pub fn command(&self, cmd: &str, extra: &[&str]) -> Command {
+    pub(crate) fn command(&self, cmd: &str, extra: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.args(self.args(cmd, extra))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         c
     }
-    pub fn kubectl(&self, args: &[&str]) -> String {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> String {
         let o = Command::new(kubectl())
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -78,7 +78,7 @@ impl Release {
     }
     /// `kubectl apply -f -` of a YAML stream (kwok's Exec, Logs and PortForward resources,
     /// which say what exec, logs and port-forward of the release's pods run on this machine).
-    pub fn apply_yaml(&self, yaml: &str) {
+    pub(crate) fn apply_yaml(&self, yaml: &str) {
         use std::io::Write;
         let mut child = Command::new(kubectl())
             .args(["apply", "-f", "-"])
@@ -98,7 +98,7 @@ impl Release {
         assert!(o.status.success(), "kubectl apply: {}", text(&o));
     }
     /// `jsonpath` of one object in the release's namespace `ns` (`posthog`, `app`, `infra`).
-    pub fn field(&self, ns: &str, kind: &str, name: &str, jsonpath: &str) -> String {
+    pub(crate) fn field(&self, ns: &str, kind: &str, name: &str, jsonpath: &str) -> String {
         self.kubectl(&[
             "get",
             kind,
@@ -110,11 +110,11 @@ impl Release {
         ])
     }
     /// The namespace of the release for `ns` (`posthog`, `app`, `infra`).
-    pub fn ns(&self, ns: &str) -> String {
+    pub(crate) fn ns(&self, ns: &str) -> String {
         format!("{}-{ns}", self.name)
     }
     /// `kind/namespace/name resourceVersion` of every object of the release.
-    pub fn resource_versions(&self) -> Vec<String> {
+    pub(crate) fn resource_versions(&self) -> Vec<String> {
         let kinds = "deployments,statefulsets,jobs,services,configmaps,serviceaccounts,networkpolicies,ingresses,horizontalpodautoscalers,poddisruptionbudgets,secrets";
         let out = self.kubectl(&["get", kinds, "-A", "-l", "app.kubernetes.io/instance", "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name} {.metadata.resourceVersion}{\"\\n\"}{end}"]);
         let mut v: Vec<String> = out
@@ -125,7 +125,7 @@ impl Release {
         v.sort();
         v
     }
-    pub fn secret(&self, ns: &str, name: &str) -> String {
+    pub(crate) fn secret(&self, ns: &str, name: &str) -> String {
         self.kubectl(&[
             "get",
             "secret",
@@ -153,28 +153,28 @@ impl Release {
             .collect()
     }
     /// Claim → uid, across the release's namespaces.
-    pub fn claim_uids(&self) -> BTreeMap<String, String> {
+    pub(crate) fn claim_uids(&self) -> BTreeMap<String, String> {
         self.by_name("pvc", &[], "{.metadata.uid}")
     }
     /// Secret made by the tool → its data (base64; never printed by a passing test).
-    pub fn secret_data(&self) -> BTreeMap<String, String> {
+    pub(crate) fn secret_data(&self) -> BTreeMap<String, String> {
         self.by_name(
             "secrets",
             &["-l", "app.kubernetes.io/managed-by=kubectl-voice"],
             "{.data}",
         )
     }
-    pub fn purge(&self) {
+    pub(crate) fn purge(&self) {
         let o = self.run("uninstall", &["--purge", "--yes"]);
         assert!(o.status.success(), "purge: {}", text(&o));
     }
 }
 
-pub fn kubectl() -> String {
+pub(crate) fn kubectl() -> String {
     std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }
 
-pub fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         o.status.code(),

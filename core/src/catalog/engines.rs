@@ -341,7 +341,7 @@ pub fn redis_sentinel(cfg: &Config, i: &Instance<'_>, maxmemory: &str) -> Sentin
         name: config_name.clone(),
         namespace: i.namespace.into(),
         component: i.name.into(),
-        data: std::collections::BTreeMap::from([("haproxy.cfg".to_string(), lines(&cfg_lines))]),
+        data: BTreeMap::from([("haproxy.cfg".to_string(), lines(&cfg_lines))]),
     };
 
     let mut h = Container::new(

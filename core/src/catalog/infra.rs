@@ -147,7 +147,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         let mut script = String::from("set -eu\nuntil pg_isready -q; do sleep 2; done\n");
         let mut j = Container::new(
             "create-databases",
-            &with_registry(cfg, super::engines::POSTGRES_IMAGE),
+            &with_registry(cfg, engines::POSTGRES_IMAGE),
             res("50m", "64Mi", "200m", "256Mi"),
         )
         .env("PGHOST", format!("postgres.{ns}.svc.cluster.local"))
@@ -513,7 +513,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
 
         let j = Container::new(
             "create-buckets",
-            &img(super::engines::MC_IMAGE),
+            &img(engines::MC_IMAGE),
             res("50m", "64Mi", "200m", "256Mi"),
         )
         .env_secret("ACCESS_KEY", SECRET, "MINIO_ROOT_USER")
@@ -788,7 +788,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         ch.starts_within(
             ProbeCheck::Http("/ping".into(), 8123),
             (10, 90),
-            super::CLICKHOUSE_START,
+            CLICKHOUSE_START,
         );
         ch.read_only_root = false;
         let mut c = Component::new(

@@ -13,14 +13,14 @@ use super::*;
 use crate::config::{Config, LlmProvider, Posthog};
 
 /// Default repository when `images.modelRouter` is unset (you build and push this image).
-pub const DEFAULT_REPOSITORY: &str = "voiceassistant/model-router";
+pub(super) const DEFAULT_REPOSITORY: &str = "voiceassistant/model-router";
 /// Default tag.
-pub const DEFAULT_TAG: &str = "1.0.0";
+pub(super) const DEFAULT_TAG: &str = "1.0.0";
 /// The Model Router's Secret.
-pub const SECRET: &str = "model-router-secret";
+pub(super) const SECRET: &str = "model-router-secret";
 
 /// Secret keys of a provider.
-pub fn provider_keys(p: LlmProvider) -> &'static [&'static str] {
+pub(super) fn provider_keys(p: LlmProvider) -> &'static [&'static str] {
     match p {
         LlmProvider::Openai => &["OPENAI_API_KEY"],
         LlmProvider::Anthropic => &["ANTHROPIC_API_KEY"],
@@ -31,7 +31,7 @@ pub fn provider_keys(p: LlmProvider) -> &'static [&'static str] {
 }
 
 /// Public API host of each provider (the NetworkPolicy allows HTTPS egress for them).
-pub fn provider_host(p: LlmProvider) -> &'static str {
+pub(super) fn provider_host(p: LlmProvider) -> &'static str {
     match p {
         LlmProvider::Openai => "api.openai.com",
         LlmProvider::Anthropic => "api.anthropic.com",
@@ -71,7 +71,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         (
             "APP_ENV",
             match p {
-                crate::config::ProfileName::Production => "production",
+                ProfileName::Production => "production",
                 _ => "staging",
             }
             .into(),
@@ -139,7 +139,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 Some(_) => SecretSource::User { required: true },
                 None => SecretSource::SameAs {
                     namespace: infra.into(),
-                    secret: super::infra::SECRET.into(),
+                    secret: infra::SECRET.into(),
                     key: "MODEL_ROUTER_DB_PASSWORD".into(),
                 },
             },

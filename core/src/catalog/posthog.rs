@@ -1567,7 +1567,7 @@ mod tests {
             child_cap_env: None,
             source: "",
         };
-        assert_eq!(half.count(crate::quantity::MilliCpu(500)), 1);
+        assert_eq!(half.count(MilliCpu(500)), 1);
         // The catalog never sets the count itself: it is derived at render.
         let web = one.component("posthog-web").expect("web");
         assert_eq!(env_of(web.main(), "GRANIAN_WORKERS"), None);

@@ -530,7 +530,7 @@ fn specs() -> Vec<Spec> {
 
 /// The reference figures scaled to a profile: production as is; small at a quarter of the
 /// requests; dev at a twentieth of the CPU and an eighth of the memory, with halved limits.
-fn scaled(p: crate::config::ProfileName, r: ResourceSpec) -> ResourceSpec {
+fn scaled(p: ProfileName, r: ResourceSpec) -> ResourceSpec {
     use crate::config::ProfileName as P;
     let (cpu_div, mem_div, lim_div, min_cpu, min_mem) = match p {
         P::Production => return r,
@@ -551,9 +551,8 @@ fn scaled(p: crate::config::ProfileName, r: ResourceSpec) -> ResourceSpec {
 
 fn llm_externals(c: &mut Component, providers: &[LlmProvider]) {
     for pr in providers {
-        c.external.push(External::Https(
-            super::model_router::provider_host(*pr).into(),
-        ));
+        c.external
+            .push(External::Https(model_router::provider_host(*pr).into()));
     }
 }
 
@@ -568,11 +567,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     let sw = va.infra;
     let fq = |n: &str, space: &str| format!("{n}.{space}.svc.cluster.local");
     let app_env = match p {
-        crate::config::ProfileName::Production => "production",
-        crate::config::ProfileName::Small => "staging",
-        crate::config::ProfileName::Dev => "development",
+        ProfileName::Production => "production",
+        ProfileName::Small => "staging",
+        ProfileName::Dev => "development",
     };
-    let infra_secret = super::infra::SECRET;
+    let infra_secret = infra::SECRET;
     let on = |s: &str| va.service_enabled(s);
     let url = |s: &str, port: u16| format!("http://{}:{port}", fq(s, ns));
 
@@ -660,7 +659,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             put("OTEL_SERVICE_NAME", name.into());
             deps.push("otel-collector");
         }
-        if let Some((_, db, user, key)) = super::infra::SERVICE_DATABASES
+        if let Some((_, db, user, key)) = infra::SERVICE_DATABASES
             .iter()
             .find(|(svc, ..)| *svc == name)
         {
@@ -882,7 +881,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             _ => {}
         }
         for pr in &externals {
-            for k in super::model_router::provider_keys(*pr) {
+            for k in model_router::provider_keys(*pr) {
                 keys.insert(0, user_key(k));
             }
         }

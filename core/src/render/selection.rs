@@ -190,8 +190,7 @@ mod tests {
         // Every PriorityClass a selected pod names is there.
         for c in s.components.iter().filter(|c| s.selection.includes(c)) {
             if let Some(pc) = c.priority_class {
-                let name =
-                    crate::catalog::voiceassistant::priority_class_name(&s.config.instance, pc);
+                let name = voiceassistant::priority_class_name(&s.config.instance, pc);
                 assert!(got.contains(&format!("PriorityClass/{name}")), "{name}");
             }
         }

@@ -299,7 +299,7 @@ fn template(
             service_account_name: Some(owned(&c.name)),
             automount_service_account_token: Some(c.api_access),
             priority_class_name: c.priority_class.map(|k| {
-                Str::from(crate::catalog::voiceassistant::priority_class_name(
+                Str::from(catalog::voiceassistant::priority_class_name(
                     &stack.config.instance,
                     k,
                 ))
