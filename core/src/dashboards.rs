@@ -70,7 +70,6 @@ pub fn all_names() -> Vec<&'static str> {
     let mut out = Vec::new();
     for p in crate::config::PROFILES {
         let Ok((cfg, _)) = crate::config::load(&crate::config::Input {
-            yaml: "",
             profile: Some(p),
             ..Default::default()
         }) else {
@@ -100,7 +99,6 @@ mod tests {
     fn names(p: ProfileName, sets: &[&str]) -> Vec<&'static str> {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         let stack = crate::load(&Input {
-            yaml: "",
             profile: Some(p),
             sets: &sets,
             ..Default::default()
@@ -137,9 +135,7 @@ mod tests {
     #[test]
     fn grafana_names_its_login_source_and_selects_its_pods() {
         let stack = crate::load(&Input {
-            yaml: "",
             profile: Some(ProfileName::Production),
-            sets: &[],
             ..Default::default()
         })
         .unwrap();

@@ -413,7 +413,6 @@ mod tests {
     fn load(p: ProfileName, sets: &[&str]) -> Result<Stack, Vec<Diagnostic>> {
         let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
         crate::load(&Input {
-            yaml: "",
             profile: Some(p),
             sets: &sets,
             ..Default::default()

@@ -356,7 +356,6 @@ mod tests {
     fn stack(sets: &[&str]) -> Stack {
         let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
         crate::load(&crate::Input {
-            yaml: "",
             profile: Some(crate::ProfileName::Small),
             sets: &sets,
             ..Default::default()

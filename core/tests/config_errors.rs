@@ -596,7 +596,6 @@ fn many_unknown_components_are_capped() {
     let errs = voice_core::load(&Input {
         yaml: &yaml,
         profile: None,
-        sets: &[],
         ..Default::default()
     })
     .unwrap_err();
@@ -629,7 +628,6 @@ fn problems_past_the_limit_are_counted() {
     let errs = voice_core::load(&Input {
         yaml: &yaml,
         profile: None,
-        sets: &[],
         ..Default::default()
     })
     .unwrap_err();
@@ -696,7 +694,6 @@ fn all_problems_are_reported_at_once() {
     let errs = voice_core::load(&Input {
         yaml,
         profile: None,
-        sets: &[],
         ..Default::default()
     })
     .unwrap_err();
@@ -716,9 +713,7 @@ fn all_problems_are_reported_at_once() {
 fn every_profile_is_valid_and_sets_apply() {
     for p in voice_core::config::PROFILES {
         let stack = voice_core::load(&Input {
-            yaml: "",
             profile: Some(p),
-            sets: &[],
             ..Default::default()
         })
         .unwrap_or_else(|e| panic!("{}: {e}", p.as_str()));
@@ -729,7 +724,6 @@ fn every_profile_is_valid_and_sets_apply() {
         "cluster.nodes[0].count=5".to_string(),
     ];
     let stack = voice_core::load(&Input {
-        yaml: "",
         profile: Some(ProfileName::Production),
         sets: &sets,
         ..Default::default()
@@ -753,7 +747,6 @@ fn secret_values_never_show_in_debug_output() {
     let stack = voice_core::load(&Input {
         yaml,
         profile: None,
-        sets: &[],
         ..Default::default()
     })
     .unwrap();

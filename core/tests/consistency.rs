@@ -19,7 +19,6 @@ fn load(profile: ProfileName, sets: &[&str]) -> Stack {
 fn try_load(profile: ProfileName, sets: &[&str]) -> Result<Stack, String> {
     let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
     voice_core::load(&Input {
-        yaml: "",
         profile: Some(profile),
         sets: &sets,
         ..Default::default()
@@ -940,7 +939,6 @@ fn catches_placeholder_secrets() {
 fn errors(profile: ProfileName, sets: &[&str]) -> Vec<String> {
     let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
     match voice_core::load(&Input {
-        yaml: "",
         profile: Some(profile),
         sets: &sets,
         ..Default::default()

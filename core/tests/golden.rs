@@ -10,9 +10,7 @@ use voice_core::{Input, ProfileName};
 
 fn render(p: ProfileName) -> String {
     let stack = voice_core::load(&Input {
-        yaml: "",
         profile: Some(p),
-        sets: &[],
         ..Default::default()
     })
     .unwrap();
@@ -52,9 +50,7 @@ fn rendering_is_deterministic() {
 #[test]
 fn production_carries_the_reference_numbers() {
     let stack = voice_core::load(&Input {
-        yaml: "",
         profile: Some(ProfileName::Production),
-        sets: &[],
         ..Default::default()
     })
     .unwrap();
@@ -163,9 +159,7 @@ fn production_carries_the_reference_numbers() {
 fn every_component_has_workload_service_account_and_policy() {
     for p in voice_core::config::PROFILES {
         let stack = voice_core::load(&Input {
-            yaml: "",
             profile: Some(p),
-            sets: &[],
             ..Default::default()
         })
         .unwrap();

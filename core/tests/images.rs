@@ -558,7 +558,6 @@ fn check_paths(objects: &[Object]) -> Vec<String> {
 fn render(profile: ProfileName, sets: &[&str]) -> Vec<Object> {
     let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
     let stack = voice_core::load(&Input {
-        yaml: "",
         profile: Some(profile),
         sets: &sets,
         ..Default::default()

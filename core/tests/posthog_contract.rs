@@ -357,9 +357,7 @@ fn contracts() -> Vec<Contract> {
 
 fn load(profile: ProfileName) -> Vec<Object> {
     let stack = voice_core::load(&Input {
-        yaml: "",
         profile: Some(profile),
-        sets: &[],
         ..Default::default()
     })
     .unwrap_or_else(|e| panic!("{profile:?}: {e}"));

@@ -57,7 +57,6 @@ fn load(yaml: &str) -> Result<Stack, Errors> {
     voice_core::load(&Input {
         yaml,
         profile: None,
-        sets: &[],
         ..Default::default()
     })
 }

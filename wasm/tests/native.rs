@@ -13,7 +13,6 @@ fn stack(yaml: &str) -> voice_core::Stack {
     voice_core::load(&Input {
         yaml,
         profile: None,
-        sets: &[],
         ..Default::default()
     })
     .expect("valid")
@@ -61,7 +60,6 @@ fn errors_are_the_core_diagnostics() {
     let want = voice_core::load(&Input {
         yaml,
         profile: None,
-        sets: &[],
         ..Default::default()
     })
     .expect_err("invalid");

@@ -805,9 +805,7 @@ mod tests {
     fn unwaited_sends_services_first_and_pod_makers_last() {
         for p in voice_core::config::PROFILES {
             let stack = voice_core::load(&voice_core::Input {
-                yaml: "",
                 profile: Some(p),
-                sets: &[],
                 ..Default::default()
             })
             .unwrap();

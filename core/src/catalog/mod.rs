@@ -1012,7 +1012,6 @@ pub fn all_component_names() -> Vec<String> {
     let mut names = Vec::new();
     for p in crate::config::PROFILES {
         let Ok((cfg, _)) = crate::config::load(&crate::config::Input {
-            yaml: "",
             profile: Some(p),
             ..Default::default()
         }) else {

@@ -1336,7 +1336,6 @@ mod tests {
     fn load(profile: ProfileName, sets: &[&str]) -> Result<Stack, crate::Errors> {
         let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
         crate::load(&Input {
-            yaml: "",
             profile: Some(profile),
             sets: &sets,
             ..Default::default()

@@ -274,7 +274,6 @@ mod tests {
     fn stack(sets: &[&str]) -> Stack {
         let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
         crate::load(&Input {
-            yaml: "",
             profile: Some(ProfileName::Production),
             sets: &sets,
             ..Default::default()
@@ -323,9 +322,7 @@ mod tests {
     fn every_consumer_of_a_rendered_config_map_carries_its_checksum() {
         for p in crate::config::PROFILES {
             let s = crate::load(&Input {
-                yaml: "",
                 profile: Some(p),
-                sets: &[],
                 ..Default::default()
             })
             .expect("valid");

@@ -557,9 +557,7 @@ mod tests {
     fn yaml_round_trips_to_the_json_value() {
         for p in crate::config::PROFILES {
             let stack = crate::load(&Input {
-                yaml: "",
                 profile: Some(p),
-                sets: &[],
                 ..Default::default()
             })
             .expect("profiles are valid");
