@@ -26,12 +26,18 @@ pub(crate) fn read_bounded(path: &std::path::Path, what: &str) -> anyhow::Result
 
 /// Reads the file (or stdin), validates it with the core and builds the stack.
 pub(crate) fn load(args: &ConfigArgs) -> anyhow::Result<Stack> {
-    load_recorded(args).map(|(stack, _)| stack)
+    read(args, false).map(|(stack, _)| stack)
 }
 
 /// Like [`load`], also returning the configuration as one document (file over profile,
 /// `--set`s applied) without secret values: what history records and rollback loads.
 pub(crate) fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_json::Value)> {
+    read(args, true)
+}
+
+/// Reads and builds the stack; the layered document only when `keep_document` (building it
+/// copies the whole configuration, which `render` and `validate` never look at).
+fn read(args: &ConfigArgs, keep_document: bool) -> anyhow::Result<(Stack, serde_json::Value)> {
     let (file, text) = match &args.file {
         None => ("(profile)".to_string(), String::new()),
         Some(p) if p.as_os_str() == "-" => {
@@ -87,10 +93,14 @@ pub(crate) fn load_recorded(args: &ConfigArgs) -> anyhow::Result<(Stack, serde_j
         sets: sets.clone(),
     };
     // Read, layered and checked once: the stack and the document come from the same pass.
-    let loaded = voice_core::config::load_with_document(&input).map_err(bad)?;
-    let stack =
-        voice_core::build(&loaded.config, &input.selection, &loaded.positions).map_err(bad)?;
-    let mut document = loaded.document;
+    let (config, positions, mut document) = if keep_document {
+        let loaded = voice_core::config::load_with_document(&input).map_err(bad)?;
+        (loaded.config, loaded.positions, loaded.document)
+    } else {
+        let (config, positions) = voice_core::config::load(&input).map_err(bad)?;
+        (config, positions, serde_json::Value::Null)
+    };
+    let stack = voice_core::build(&config, &input.selection, &positions).map_err(bad)?;
     without_secret_values(&mut document);
     Ok((stack, document))
 }
