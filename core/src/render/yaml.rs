@@ -570,7 +570,7 @@ fn needs_quotes(s: &str) -> bool {
     {
         return true;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control) {
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || has_control(s, false) {
         return true;
     }
     if first == b'-' {
@@ -580,10 +580,23 @@ fn needs_quotes(s: &str) -> bool {
     b"?:,[]{}#&*!|>'\"%@`".contains(&first)
 }
 
+/// Whether `s` holds a control character (`char::is_control`), a line feed aside when
+/// `newline_ok`. Byte by byte for ASCII text (what manifests are, ConfigMap files included);
+/// other text is decoded, for the C1 controls (U+0080 to U+009F).
+fn has_control(s: &str, newline_ok: bool) -> bool {
+    if s.is_ascii() {
+        s.bytes()
+            .any(|b| (b < 0x20 || b == 0x7f) && !(newline_ok && b == b'\n'))
+    } else {
+        s.chars()
+            .any(|c| c.is_control() && !(newline_ok && c == '\n'))
+    }
+}
+
 /// Anything a YAML resolver could take for a number, date or special float.
 fn looks_numeric(s: &str) -> bool {
     let t = s.trim_start_matches(['+', '-']);
-    if matches!(t.to_ascii_lowercase().as_str(), ".inf" | ".nan") {
+    if t.eq_ignore_ascii_case(".inf") || t.eq_ignore_ascii_case(".nan") {
         return true;
     }
     let first = t.chars().next();
@@ -611,11 +624,7 @@ fn looks_numeric(s: &str) -> bool {
 }
 
 fn string(out: &mut String, s: &str, level: usize, key: bool) {
-    if !key
-        && s.contains('\n')
-        && !s.starts_with([' ', '\n'])
-        && !s.chars().any(|c| c.is_control() && c != '\n')
-    {
+    if !key && s.contains('\n') && !s.starts_with([' ', '\n']) && !has_control(s, true) {
         out.push_str(if s.ends_with('\n') {
             if s.ends_with("\n\n") { "|+" } else { "|" }
         } else {
@@ -662,6 +671,20 @@ mod tests {
             y,
             "args:\n- --appendonly\n- \"yes\"\n- \"on\"\n- \"0755\"\n- \"1e3\"\n- \"8080\"\n- -c\n- \"a: b\"\n- \"\"\n- \"x #y\"\n- ok\nport: 8080\nflag: true\n"
         );
+    }
+
+    #[test]
+    fn control_check_matches_char_is_control() {
+        for c in (0u32..0x300).filter_map(char::from_u32) {
+            for text in [format!("a{c}b"), format!("a{c}\nb"), format!("\u{e9}{c}")] {
+                for newline_ok in [false, true] {
+                    let want = text
+                        .chars()
+                        .any(|d| d.is_control() && !(newline_ok && d == '\n'));
+                    assert_eq!(has_control(&text, newline_ok), want, "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]
