@@ -23,15 +23,9 @@ pub(crate) mod exit {
 }
 
 /// A usage problem found after parsing (exit 2).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct Usage(pub String);
-
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Usage {}
 
 /// The configuration was rejected: every problem, with the file name for messages.
 #[derive(Debug)]
@@ -118,29 +112,20 @@ impl std::fmt::Display for BadInput {
 impl std::error::Error for BadInput {}
 
 /// A wave did not become ready in time, or a Job failed: not a usage or cluster error.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct NotReady(pub String);
 
-impl std::fmt::Display for NotReady {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for NotReady {}
-
 /// Another writer holds the lock (exit 1, nothing was applied).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct Locked(pub String);
 
-impl std::fmt::Display for Locked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Locked {}
-
 /// No pod behind a selector is ready (yet).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no ready pod in namespace {namespace} matches {selector} ({matched} pod(s) match, none ready); see `kubectl voice status`, or `kubectl get pods -n {namespace} -l {selector}`"
+)]
 pub(crate) struct NoReadyPod {
     /// `namespace`.
     pub namespace: String,
@@ -150,33 +135,13 @@ pub(crate) struct NoReadyPod {
     pub matched: usize,
 }
 
-impl std::fmt::Display for NoReadyPod {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "no ready pod in namespace {} matches {} ({} pod(s) match, none ready); see `kubectl voice status`, or `kubectl get pods -n {} -l {}`",
-            self.namespace, self.selector, self.matched, self.namespace, self.selector
-        )
-    }
-}
-impl std::error::Error for NoReadyPod {}
-
 /// The local port is taken.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {0}: {1}; pass another --port (0 picks a free one), or stop what holds it (`ss -ltnp 'sport = :{port}'`)",
+    port = .0.port()
+)]
 pub(crate) struct PortBusy(pub SocketAddr, pub std::io::Error);
-
-impl std::fmt::Display for PortBusy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "cannot listen on {}: {}; pass another --port (0 picks a free one), or stop what holds it (`ss -ltnp 'sport = :{}'`)",
-            self.0,
-            self.1,
-            self.0.port()
-        )
-    }
-}
-impl std::error::Error for PortBusy {}
 
 /// One failed check, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,6 +341,29 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The errors with a message of their own say it in words and the next step.
+    #[test]
+    fn pod_and_port_errors_say_what_to_do() {
+        let pod = NoReadyPod {
+            namespace: "ns".into(),
+            selector: "app=x".into(),
+            matched: 2,
+        };
+        assert_eq!(
+            pod.to_string(),
+            "no ready pod in namespace ns matches app=x (2 pod(s) match, none ready); see `kubectl voice status`, or `kubectl get pods -n ns -l app=x`"
+        );
+        let busy = PortBusy(
+            "127.0.0.1:8080".parse().expect("an address"),
+            std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        );
+        assert_eq!(
+            busy.to_string(),
+            "cannot listen on 127.0.0.1:8080: address in use; pass another --port (0 picks a free one), or stop what holds it (`ss -ltnp 'sport = :8080'`)"
+        );
+        assert_eq!(Usage("say more".into()).to_string(), "say more");
+    }
 
     fn api(code: u16, reason: &str, message: &str) -> kube::Error {
         kube::Error::Api(
