@@ -266,6 +266,54 @@ fn every_stateful_component_takes_a_new_image_in_place() {
     }
     assert_kept(&kept, &r, "image bump");
     assert_noop(&r, "image bump", &args);
+
+    // Engine version rules, before any write: a PostgreSQL major and a Redis downgrade past
+    // an RDB format are refused by install and diff alike; a PostgreSQL minor rolls in place.
+    let image = |name: &str| {
+        r.field(
+            "infra",
+            "statefulset",
+            name,
+            "{.spec.template.spec.containers[0].image}",
+        )
+    };
+    let before = generations(&r);
+    let mut refused = sets.clone();
+    refused.extend([
+        "--set".into(),
+        "components.postgres.image=postgres:16.10-alpine".into(),
+        "--set".into(),
+        "components.redis.image=redis:7.0.15-alpine".into(),
+    ]);
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    for verb in ["install", "diff"] {
+        let o = r.run(verb, &refused);
+        let said = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{verb}: {said}");
+        assert!(
+            said.contains("nothing was applied")
+                && said.contains("upgrade-engine postgres --to 16")
+                && said.contains("incompatible with server")
+                && said.contains("Can't handle RDB format version 11"),
+            "{verb}: {said}"
+        );
+    }
+    assert_eq!(generations(&r), before, "a refused engine change wrote");
+    assert_eq!(image("postgres"), "postgres:15.12-alpine-patch1");
+    let mut minor = sets.clone();
+    minor.extend([
+        "--set".into(),
+        "components.postgres.image=postgres:15.13-alpine".into(),
+    ]);
+    let minor: Vec<&str> = minor.iter().map(String::as_str).collect();
+    let o = step(&r, "PostgreSQL minor", &minor);
+    assert!(
+        text(&o).contains("a minor release keeps PostgreSQL's storage format"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(image("postgres"), "postgres:15.13-alpine");
+    assert_kept(&kept, &r, "PostgreSQL minor");
 }
 
 #[test]

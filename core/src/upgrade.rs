@@ -3,11 +3,13 @@
 //! rejected. [`statefulset`] compares a planned StatefulSet with the live one before any
 //! write, so install can name each such change with the way out instead of stopping
 //! half-way. [`posthog()`] tells a PostHog upgrade (its migrations run forward, first) from a
-//! downgrade (refused: the databases have seen newer migrations).
+//! downgrade (refused: the databases have seen newer migrations). [`engine`] applies a data
+//! engine's version rules ([`versions`]) to the image change of its StatefulSet.
 
 use serde_json::Value;
 
-use crate::catalog::{Group, Stack, posthog};
+use crate::catalog::versions::{self, Step, Store};
+use crate::catalog::{Component, Group, Stack, posthog};
 use crate::config::Posthog;
 use crate::quantity::Bytes;
 
@@ -87,6 +89,62 @@ pub fn posthog(seen: &[String], stack: &Stack) -> PosthogChange {
         }
         std::cmp::Ordering::Equal => PosthogChange::Unordered { from, to },
     }
+}
+
+/// A data engine's image change, and what it does to the data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineChange {
+    /// The component.
+    pub component: String,
+    /// The engine.
+    pub store: Store,
+    /// The live image.
+    pub from: String,
+    /// The planned image.
+    pub to: String,
+    /// What the change does.
+    #[serde(flatten)]
+    pub step: Step,
+}
+
+impl std::fmt::Display for EngineChange {
+    /// One line: the component, both images, and why (with the way, unless in place).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} → {}: ", self.component, self.from, self.to)?;
+        match &self.step {
+            Step::Same => write!(f, "the same {}", self.store.as_str()),
+            Step::InPlace { why } => write!(f, "{why}"),
+            Step::Procedure { why, how } | Step::Refused { why, how } => write!(f, "{why}; {how}"),
+        }
+    }
+}
+
+/// The image of the container `name` in a live StatefulSet.
+fn live_image<'a>(live: &'a Value, name: &str) -> Option<&'a str> {
+    live.pointer("/spec/template/spec/containers")?
+        .as_array()?
+        .iter()
+        .find(|c| text(c, "/name") == Some(name))
+        .and_then(|c| text(c, "/image"))
+}
+
+/// What the planned image of `c`'s engine does to the data the live StatefulSet's image
+/// wrote; `None` when `c` keeps no versioned data or the image does not change.
+pub fn engine(c: &Component, live: &Value) -> Option<EngineChange> {
+    let store = c.store?;
+    let main = c.main();
+    let from = live_image(live, &main.name)?;
+    if from == main.image {
+        return None;
+    }
+    Some(EngineChange {
+        component: c.name.clone(),
+        store,
+        from: from.to_string(),
+        to: main.image.clone(),
+        step: versions::step(store, &c.name, from, &main.image),
+    })
 }
 
 /// How a planned StatefulSet differs from the live one in its immutable fields.

@@ -480,6 +480,8 @@ pub(crate) struct Prepared {
     pub quotas: BTreeMap<String, serde_json::Value>,
     /// What the run does to the PostHog release the databases have seen.
     pub posthog: voice_core::upgrade::PosthogChange,
+    /// Data engines whose image changes, each in place (a refused one stops [`prepare`]).
+    pub engines: Vec<voice_core::upgrade::EngineChange>,
     /// Planned objects that exist and belong to another rollout, or to none of ours.
     pub foreign: Vec<inventory::Foreign>,
 }
@@ -528,6 +530,7 @@ pub(crate) async fn prepare(
     let prune = prune::plan(client, &members, &full).await?;
     let live = inventory::by_id(&members);
     let upgrades = statefulsets::inspect(client, inv, &objects, &live).await?;
+    let engines = engine_changes(stack, &objects, &upgrades)?;
     let mut replicas = BTreeMap::new();
     for o in &objects {
         let Some(min) = voice_core::render::workload::initial_replicas(stack, o) else {
@@ -585,8 +588,38 @@ pub(crate) async fn prepare(
         replicas,
         quotas,
         posthog,
+        engines,
         foreign,
     })
+}
+
+/// The data engines whose image the plan changes, by their own version rules: a change
+/// that is not in place stops the run before any write (exit 2), naming every such engine.
+fn engine_changes(
+    stack: &Stack,
+    objects: &[Object],
+    upgrades: &BTreeMap<String, statefulsets::Upgrade>,
+) -> anyhow::Result<Vec<voice_core::upgrade::EngineChange>> {
+    let changes: Vec<_> = objects
+        .iter()
+        .filter_map(|o| {
+            let u = upgrades.get(&o.id())?;
+            voice_core::upgrade::engine(stack.component(&o.component)?, &u.live)
+        })
+        .collect();
+    let stopped: Vec<String> = changes
+        .iter()
+        .filter(|c| !c.step.in_place())
+        .map(|c| format!("  {c}"))
+        .collect();
+    if !stopped.is_empty() {
+        return Err(crate::error::Usage(format!(
+            "these data engines cannot take the new image in place; nothing was applied:\n{}",
+            stopped.join("\n")
+        ))
+        .into());
+    }
+    Ok(changes)
 }
 
 /// Whether our apply entry of a live member owns `spec.replicas`.

@@ -169,6 +169,9 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         }
     }
     eprint!("{}", prune::describe(&prepared.prune));
+    for e in &prepared.engines {
+        eprintln!("{e}");
+    }
     Ok(if changes.is_empty() && prepared.prune.delete.is_empty() {
         exit::OK
     } else {

@@ -167,6 +167,9 @@ pub(crate) async fn apply_configuration(
     drop(progress);
     let listed = prune::describe(&prepared.prune);
     eprint!("{listed}");
+    for e in &prepared.engines {
+        eprintln!("{e}");
+    }
     let blocked = statefulsets::describe_blocked(&prepared.upgrades);
     if let Some(blocked) = &blocked {
         if !recreate_statefulsets {

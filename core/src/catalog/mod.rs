@@ -10,6 +10,7 @@ pub mod infra;
 pub mod mesh;
 mod model_router;
 pub mod posthog;
+pub mod versions;
 pub mod voiceassistant;
 
 use std::collections::BTreeMap;
@@ -561,6 +562,8 @@ pub struct Component {
     pub ui: Option<Ui>,
     /// The data engine it runs, whose data `kubectl voice backup` can dump.
     pub engine: Option<Engine>,
+    /// The on-disk format of its data, whose version rules govern its main image's changes.
+    pub store: Option<versions::Store>,
     /// Labels on every object of the component, its pods included, e.g. the PostHog release
     /// it runs.
     pub labels: Vec<(&'static str, String)>,
@@ -835,6 +838,11 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     };
     add_all(cfg, &mut stack);
     voiceassistant::finish(&mut stack);
+    for c in &mut stack.components {
+        c.store = (c.kind == WorkloadKind::StatefulSet)
+            .then(|| versions::Store::of_image(&c.main().image))
+            .flatten();
+    }
     stack.catalog = stack.components.as_slice().into();
     let mut diags = posthog::check(cfg);
     // Unknown names past the diagnostics limit are counted, not matched against the catalog;
@@ -1098,6 +1106,7 @@ impl Component {
             parallel_pods: false,
             ui: None,
             engine: None,
+            store: None,
             labels: Vec::new(),
             mesh: Mesh::default(),
         }
