@@ -60,6 +60,22 @@ pub(crate) fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Resul
     Ok(())
 }
 
+/// The one rule for a destructive action (`what`, said as a clause): `--yes` goes on; a
+/// terminal is asked; with neither, the action is refused (exit 2) and nothing is done.
+/// `Ok(false)` is a declined prompt.
+pub(crate) fn confirm_destructive(what: &str, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::error::Usage(format!(
+            "{what}; pass --yes to confirm (nothing was done)"
+        ))
+        .into());
+    }
+    Ok(confirm(&format!("{what}. Continue? [y/N]")))
+}
+
 /// Asks a yes/no question on standard error; true only for an explicit yes.
 pub(crate) fn confirm(question: &str) -> bool {
     use std::io::Write;

@@ -474,12 +474,16 @@ fn prune_deletes_only_old_complete_backups() {
     make("older-postgres", "postgres", 60, true);
     make("new-redis", "redis", 2, true);
     make("partial", "redis", 90, false);
-    let prune = |extra: &[&str]| {
-        let o = Command::new(common::bin())
+    let run = |extra: &[&str]| {
+        Command::new(common::bin())
             .args(["backup", "prune", "--dir", root.path().to_str().unwrap()])
             .args(extra)
+            .stdin(Stdio::null())
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let prune = |extra: &[&str]| {
+        let o = run(extra);
         assert!(o.status.success(), "{}", text(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
@@ -495,14 +499,21 @@ fn prune_deletes_only_old_complete_backups() {
         "{dry}"
     );
     assert_eq!(names().len(), 4);
-    // The newest postgres backup is kept by --keep-last, however old.
-    let out = prune(&["--older-than", "30d", "--keep-last", "1"]);
+    // The newest complete backup of each component stays by default, however old.
+    assert!(!dry.contains("older-postgres"), "{dry}");
+    // Deleting asks: with no terminal and no --yes, nothing goes (exit 2).
+    let o = run(&["--older-than", "30d"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("pass --yes"), "{}", text(&o));
+    assert_eq!(names().len(), 4);
+    let out = prune(&["--older-than", "30d", "--yes"]);
     assert!(
         out.contains("deleted") && out.contains("old-redis"),
         "{out}"
     );
     assert_eq!(names(), ["new-redis", "older-postgres", "partial"]);
-    let out = prune(&["--older-than", "30d"]);
+    // Only an explicit --keep-last 0 lets the last one go.
+    let out = prune(&["--older-than", "30d", "--keep-last", "0", "--yes"]);
     assert!(out.contains("older-postgres"), "{out}");
     assert_eq!(names(), ["new-redis", "partial"]);
 }

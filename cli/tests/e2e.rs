@@ -68,8 +68,14 @@ fn dev_installs_ready_reinstall_changes_nothing_and_uninstall_keeps_data() {
     assert!(r.run("install", &[]).status.success());
     assert_eq!(r.run("diff", &[]).status.code(), Some(0));
 
-    // Uninstall keeps claims and Secrets; purge removes them.
+    // Uninstall asks first: with no terminal and no --yes it deletes nothing (exit 2).
+    let before = r.resource_versions();
     let u = r.run("uninstall", &[]);
+    assert_eq!(u.status.code(), Some(2), "{}", text(&u));
+    assert!(text(&u).contains("pass --yes"), "{}", text(&u));
+    assert_eq!(r.resource_versions(), before, "a refused uninstall deleted");
+    // Uninstall keeps claims and Secrets; purge removes them.
+    let u = r.run("uninstall", &["--yes"]);
     assert!(u.status.success(), "{}", text(&u));
     let left = r.kubectl(&[
         "get",

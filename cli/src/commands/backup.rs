@@ -10,7 +10,7 @@ use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
 use crate::error::{Usage, exit};
 use crate::ops::backups::{self, Manifest, TARGETS, doomed, human_bytes, list, parse_age};
-use crate::output;
+use crate::output::{self, confirm_destructive};
 
 /// The flags of `kubectl voice backup`.
 #[derive(Debug, clap::Args)]
@@ -49,12 +49,16 @@ pub(crate) struct PruneArgs {
     /// Delete backups taken longer ago than this (`30d`, `12h`, `90m`).
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
-    /// Keep at least the newest N backups of each instance and component, whatever their age.
+    /// Keep at least the newest N backups of each instance and component, whatever their age
+    /// (default 1: the newest complete backup stays unless `--keep-last 0` is given).
     #[arg(long, value_name = "N")]
     pub keep_last: Option<usize>,
     /// Only print what would be deleted.
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask for confirmation (needed without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// Runs the command.
@@ -147,21 +151,36 @@ fn prune(p: PruneArgs) -> anyhow::Result<u8> {
     let max_age = p.older_than.as_deref().map(parse_age).transpose()?;
     let found = list(&p.dir)?;
     let now = k8s_openapi::jiff::Timestamp::now();
-    let gone = doomed(&found, now, max_age, p.keep_last);
-    for &i in &gone {
-        let f = &found[i];
-        if !p.dry_run {
-            std::fs::remove_dir_all(&f.dir)
-                .with_context(|| format!("deleting {}", f.dir.display()))?;
-        }
+    let gone = doomed(&found, now, max_age, Some(p.keep_last.unwrap_or(1)));
+    let said = |f: &backups::Found, verb: &str| {
         println!(
-            "{} {} ({} {}, {})",
-            if p.dry_run { "would delete" } else { "deleted" },
+            "{verb} {} ({} {}, {})",
             f.dir.display(),
             f.manifest.component,
             f.manifest.finished,
             human_bytes(f.manifest.bytes()),
         );
+    };
+    if p.dry_run {
+        for &i in &gone {
+            said(&found[i], "would delete");
+        }
+    } else if !gone.is_empty() {
+        for &i in &gone {
+            said(&found[i], "to delete");
+        }
+        if !confirm_destructive(
+            &format!("this deletes {} backup(s) for good", gone.len()),
+            p.yes,
+        )? {
+            return Ok(exit::BAD_INPUT);
+        }
+        for &i in &gone {
+            let f = &found[i];
+            std::fs::remove_dir_all(&f.dir)
+                .with_context(|| format!("deleting {}", f.dir.display()))?;
+            said(f, "deleted");
+        }
     }
     println!(
         "{} backup(s) {}, {} kept",

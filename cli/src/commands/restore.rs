@@ -2,7 +2,6 @@
 //! the versions, asks, then streams the backup into the component's pod over exec stdin
 //! (`crate::ops::restore`).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -11,7 +10,7 @@ use anyhow::bail;
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
 use crate::cluster::streams;
-use crate::error::{Usage, exit};
+use crate::error::exit;
 use crate::ops::backups as backup;
 use crate::ops::restore::{restore_postgres, restore_redis, verify};
 use crate::output;
@@ -49,15 +48,7 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         );
     }
     let started = Instant::now();
-    let proceed = |what: &str| -> anyhow::Result<bool> {
-        if args.yes {
-            return Ok(true);
-        }
-        if !std::io::stdin().is_terminal() {
-            return Err(Usage(format!("{what}; pass --yes to confirm")).into());
-        }
-        Ok(output::confirm(&format!("{what}. Continue? [y/N]")))
-    };
+    let proceed = |what: &str| output::confirm_destructive(what, args.yes);
     let done = if m.engine == "postgresql" {
         restore_postgres(&client, &t, &dir, &m, proceed).await?
     } else {

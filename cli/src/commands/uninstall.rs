@@ -2,8 +2,6 @@
 //! until they are gone. Claims, Secrets and namespaces (which hold them) are kept unless
 //! `--purge`, which must be confirmed.
 
-use std::io::IsTerminal as _;
-
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{DeleteParams, PropagationPolicy};
@@ -16,8 +14,8 @@ use crate::cluster::inventory::{Inventory, Member};
 use crate::cluster::{self, apply, history, inventory, lock};
 use crate::cluster::{api_for, is_not_found};
 use crate::config;
-use crate::error::{Usage, exit};
-use crate::output::confirm;
+use crate::error::exit;
+use crate::output::{confirm, confirm_destructive};
 
 /// Order of deletion: the reverse of the rollout.
 fn rank(m: &Member, objects: &[Object]) -> usize {
@@ -187,7 +185,7 @@ pub(crate) struct Args {
     /// Also delete PersistentVolumeClaims, generated Secrets and the namespaces.
     #[arg(long)]
     pub purge: bool,
-    /// Do not ask for confirmation (needed for --purge without a terminal).
+    /// Do not ask for confirmation (needed without a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// List what would be deleted and stop.
@@ -227,21 +225,21 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         }
         return Ok(exit::OK);
     }
-    if purge && !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(Usage(
-                "--purge deletes volumes, Secrets and namespaces for good; pass --yes to confirm"
-                    .into(),
-            )
-            .into());
-        }
-        if !confirm(&format!(
-            "Delete {} objects including volumes and Secrets of `{}`? [y/N]",
+    let what = if purge {
+        format!(
+            "this deletes {} objects of `{}` for good, its volumes, Secrets and namespaces included",
             gone.len(),
             stack.config.instance
-        )) {
-            return Ok(exit::BAD_INPUT);
-        }
+        )
+    } else {
+        format!(
+            "this deletes {} objects of `{}` (volumes, Secrets and namespaces are kept)",
+            gone.len(),
+            stack.config.instance
+        )
+    };
+    if !gone.is_empty() && !confirm_destructive(&what, yes)? {
+        return Ok(exit::BAD_INPUT);
     }
     if force_unlock && !yes && !confirm("Take over the rollout's lock from another writer? [y/N]") {
         return Ok(exit::BAD_INPUT);

@@ -58,16 +58,7 @@ fn posthog_release(
 }
 
 fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool> {
-    if yes || dry_run {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Usage(format!(
-            "{what}; pass --yes to confirm (nothing was applied)"
-        ))
-        .into());
-    }
-    Ok(confirm("Continue? [y/N]"))
+    crate::output::confirm_destructive(what, yes || dry_run)
 }
 
 /// Checks, decides, asks, records and applies a configuration: the flow install, rollback,
