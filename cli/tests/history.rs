@@ -244,6 +244,35 @@ fn a_restart_rolls_once_and_a_later_install_keeps_its_stamp() {
     assert!(!stamp().is_empty(), "install stripped the restart stamp");
     let o = r.run("restart", &["no-such-service"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // A StatefulSet's restart waits for its new pod as a Deployment's does: with every node
+    // cordoned, redis-0 stays Pending and the restart times out naming it (exit 1).
+    struct Uncordon<'a>(&'a Release, Vec<String>);
+    impl Drop for Uncordon<'_> {
+        fn drop(&mut self) {
+            for n in &self.1 {
+                self.0.kubectl(&["uncordon", n]);
+            }
+        }
+    }
+    let nodes: Vec<String> = r
+        .kubectl(&["get", "nodes", "-o", "name"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let uncordon = Uncordon(&r, nodes.clone());
+    for n in &nodes {
+        r.kubectl(&["cordon", n]);
+    }
+    let o = r.run("restart", &["redis", "--timeout", "15s"]);
+    drop(uncordon);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("redis-0") && said.contains("unschedulable"),
+        "{said}"
+    );
+    assert!(!said.contains("restart complete"), "{said}");
     r.purge();
 }
 

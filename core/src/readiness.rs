@@ -22,14 +22,23 @@ pub fn deployment_available(d: &Deployment) -> bool {
         && st.replicas.unwrap_or(0) <= st.updated_replicas.unwrap_or(0)
 }
 
-/// The StatefulSet has every desired replica ready on the latest spec.
+/// The StatefulSet has every desired replica ready on the latest spec: the controller saw
+/// it, every pod runs the update revision and is ready, and a rolling update has finished
+/// (the current revision is the update revision, which the controller sets only then), so
+/// a pod still serving the old template while its successor waits does not count.
 pub fn statefulset_ready(s: &StatefulSet) -> bool {
     let (Some(spec), Some(st)) = (&s.spec, &s.status) else {
         return false;
     };
     let want = spec.replicas.unwrap_or(1);
+    let rolled = match (&st.current_revision, &st.update_revision) {
+        (Some(current), Some(update)) => current == update,
+        _ => true,
+    };
     st.observed_generation.unwrap_or(0) >= s.metadata.generation.unwrap_or(0)
         && st.ready_replicas.unwrap_or(0) >= want
+        && (want == 0 || st.updated_replicas.is_none_or(|u| u >= want))
+        && rolled
 }
 
 /// The Job has succeeded.
@@ -122,11 +131,28 @@ pub fn diagnose(pods: &[Pod], events: &[Event]) -> Option<String> {
             }
         }
     }
+    // An event about an earlier pod of the same name (a StatefulSet's pod before a restart)
+    // says nothing of the pod that waits now.
+    let stale = |e: &Event| {
+        let o = &e.involved_object;
+        o.kind.as_deref() == Some("Pod")
+            && o.uid.is_some()
+            && pods.iter().any(|p| {
+                p.metadata.name == o.name && p.metadata.uid.is_some() && p.metadata.uid != o.uid
+            })
+    };
     let mut warnings: Vec<&Event> = events
         .iter()
-        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .filter(|e| e.type_.as_deref() == Some("Warning") && !stale(e))
         .collect();
-    warnings.sort_by_key(|e| std::cmp::Reverse(e.count.unwrap_or(1)));
+    // The newest first: what holds the pod now.
+    let when = |e: &Event| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or_else(|| e.event_time.as_ref().map(|t| t.0))
+    };
+    warnings.sort_by_key(|e| std::cmp::Reverse((when(e), e.count.unwrap_or(1))));
     for reason in [
         "FailedScheduling",
         "FailedMount",
@@ -195,6 +221,15 @@ mod tests {
             "metadata: {name: pg, generation: 1}\nspec: {replicas: 1, selector: {}, template: {}, serviceName: pg}\nstatus: {observedGeneration: 1, replicas: 1, readyReplicas: 1}\n",
         );
         assert!(statefulset_ready(&s));
+        // A restart: the old pod is still ready, its successor is not there yet.
+        let rolling: StatefulSet = from(
+            "metadata: {name: pg, generation: 2}\nspec: {replicas: 1, selector: {}, template: {}, serviceName: pg}\nstatus: {observedGeneration: 2, replicas: 1, readyReplicas: 1, updatedReplicas: 0, currentRevision: pg-a, updateRevision: pg-b}\n",
+        );
+        assert!(!statefulset_ready(&rolling));
+        let done: StatefulSet = from(
+            "metadata: {name: pg, generation: 2}\nspec: {replicas: 1, selector: {}, template: {}, serviceName: pg}\nstatus: {observedGeneration: 2, replicas: 1, readyReplicas: 1, updatedReplicas: 1, currentRevision: pg-b, updateRevision: pg-b}\n",
+        );
+        assert!(statefulset_ready(&done));
         let j: Job = from(
             "metadata: {name: m}\nstatus: {conditions: [{type: Complete, status: \"True\"}]}\n",
         );
@@ -227,5 +262,21 @@ mod tests {
             "pod web-2: FailedScheduling: 0/3 nodes are available: 3 Insufficient cpu."
         );
         assert_eq!(diagnose(&[pending], &[]).unwrap(), "pod web-2 is Pending");
+        // A restarted StatefulSet pod: the event of its predecessor (another uid) and older
+        // events give way to what holds the pod now.
+        let now: Pod = from("metadata: {name: pg-0, uid: b}\nstatus: {phase: Pending}\n");
+        let old: Event = from(
+            "metadata: {name: e1}\ninvolvedObject: {kind: Pod, name: pg-0, uid: a}\ntype: Warning\nreason: FailedScheduling\nmessage: 'unbound immediate PersistentVolumeClaims'\nlastTimestamp: '2026-01-01T00:00:09Z'\n",
+        );
+        let older: Event = from(
+            "metadata: {name: e2}\ninvolvedObject: {kind: Pod, name: pg-0, uid: b}\ntype: Warning\nreason: FailedScheduling\nmessage: 'no nodes yet'\nlastTimestamp: '2026-01-01T00:00:01Z'\n",
+        );
+        let newest: Event = from(
+            "metadata: {name: e3}\ninvolvedObject: {kind: Pod, name: pg-0, uid: b}\ntype: Warning\nreason: FailedScheduling\nmessage: '1 node(s) were unschedulable'\nlastTimestamp: '2026-01-01T00:00:05Z'\n",
+        );
+        assert_eq!(
+            diagnose(&[now], &[old, older, newest]).unwrap(),
+            "pod pg-0: FailedScheduling: 1 node(s) were unschedulable"
+        );
     }
 }
