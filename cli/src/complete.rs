@@ -201,6 +201,10 @@ fn values(a: &Arg, cur: &str, kubeconfig: Option<&str>) -> (Vec<(String, String)
             .into_iter()
             .map(|n| (n, String::new()))
             .collect(),
+        "workload" | "workloads" => voice_core::catalog::workload_component_names()
+            .into_iter()
+            .map(|n| (n, String::new()))
+            .collect(),
         "dashboards" => voice_core::dashboards::all_names()
             .into_iter()
             .chain(["all"])

@@ -305,6 +305,19 @@ fn bash_completion_covers_subcommands_flags_values_and_components() {
     );
     let restart = bash_complete(&["kubectl-voice", "restart", "model-router", ""]);
     assert!(restart.iter().any(|c| c == "voice-engine"), "{restart:?}");
+    // Jobs run to completion: scale and restart do not offer them; logs does.
+    for verb in ["scale", "restart"] {
+        let offered = bash_complete(&["kubectl-voice", verb, "posthog-"]);
+        assert!(
+            !offered.is_empty() && !offered.iter().any(|c| c.ends_with("-init")),
+            "{verb}: {offered:?}"
+        );
+    }
+    let logs = bash_complete(&["kubectl-voice", "logs", "posthog-"]);
+    assert!(
+        logs.iter().any(|c| c == "posthog-postgres-init"),
+        "{logs:?}"
+    );
     // The same function completes `kubectl voice …` when kubectl has no completion loaded.
     assert_eq!(bash_complete(&["kubectl", "vo"]), ["voice"]);
     assert_eq!(

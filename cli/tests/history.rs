@@ -177,6 +177,19 @@ fn scale_is_kept_until_a_configuration_says_otherwise() {
     let replicas = || r.field("app", "deployment", "model-router", "{.spec.replicas}");
     ok(&r, "scale", &["model-router", "--replicas", "3"]);
     assert_eq!(replicas(), "3");
+    // It wrote the scaled component's part alone, whatever an earlier run selected.
+    let newest = history(&r).pop().unwrap();
+    assert_eq!(
+        newest["selection"]["only"],
+        serde_json::json!(["model-router"]),
+        "{newest}"
+    );
+    // A Job runs to completion: nothing to scale, nothing recorded.
+    let count = history(&r).len();
+    let o = r.run("scale", &["posthog-postgres-init", "--replicas", "2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is a Job"), "{}", text(&o));
+    assert_eq!(history(&r).len(), count);
     // An autoscaler's bounds are not set with --replicas.
     let o = r.run("scale", &["model-router", "--min", "2"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));

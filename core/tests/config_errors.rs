@@ -101,6 +101,12 @@ const CASES: &[Case] = &[
         Some(2),
     ),
     case(
+        "components:\n  posthog-postgres-init:\n    replicas: 2\n",
+        "components.posthog-postgres-init.replicas",
+        "is a Job, which runs once to completion",
+        Some(3),
+    ),
+    case(
         "modelRouter:\n  replicas: -1\n",
         "modelRouter.replicas",
         "at least 0",

@@ -22,6 +22,7 @@ const MANAGER: &str = "kubectl-voice-restart";
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Components to restart (see `kubectl voice plan`).
+    #[arg(id = "workloads", value_name = "COMPONENTS")]
     pub components: Vec<String>,
     /// Restart every Deployment and StatefulSet of the rollout.
     #[arg(long)]

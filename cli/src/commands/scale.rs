@@ -2,6 +2,8 @@
 //! the deployed configuration with that one change, applied at once through the install
 //! flow and recorded, so a later install that would undo it says so.
 
+use voice_core::catalog::WorkloadKind;
+
 use crate::args::ApplyFlags;
 use crate::args::ClusterArgs;
 use crate::args::ConfigArgs;
@@ -13,7 +15,8 @@ use crate::ops::configure::{Change, apply_configuration};
 /// The flags of `kubectl voice scale`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The component (see `kubectl voice plan`).
+    /// The component (see `kubectl voice plan`): a Deployment or StatefulSet.
+    #[arg(id = "workload", value_name = "COMPONENT")]
     pub component: String,
     /// Replicas of a component without an autoscaler.
     #[arg(long, value_name = "N")]
@@ -40,19 +43,39 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let revisions = history::list(&client, &inv).await?;
     let last = history::current(&revisions);
     // Scale what is deployed, not what the local file says.
-    let (document, selection, mut scaled) = match last {
-        Some(r) => (r.config.clone(), r.selection.clone(), r.scaled.clone()),
-        None => (document, here.selection.clone(), Vec::new()),
+    let (document, mut scaled) = match last {
+        Some(r) => (r.config.clone(), r.scaled.clone()),
+        None => (document, Vec::new()),
     };
     // The deployed configuration is read once; the change is made to its typed values.
     let mut recorded = history::Recorded::read(document)?;
-    let base = recorded.build(&selection)?;
+    let base = recorded.build(&voice_core::config::Selection::default())?;
     let name = &args.component;
     let c = base.component(name).ok_or_else(|| {
         Usage(format!(
             "`{name}` is not a component of this rollout; see `kubectl voice plan` for the names"
         ))
     })?;
+    if c.kind == WorkloadKind::Job {
+        return Err(Usage(format!(
+            "{name} is a Job, which runs once to completion; scale applies to Deployments and StatefulSets (and autoscaler bounds)"
+        ))
+        .into());
+    }
+    // This run writes what its own flags select, else only the scaled component's part:
+    // never the selection of an earlier run.
+    let selection = if here.selection.is_everything() {
+        voice_core::catalog::selection_of(c)
+    } else {
+        here.selection.clone()
+    };
+    if !selection.includes(c) {
+        return Err(Usage(format!(
+            "{} leaves {name} out; scale writes only the scaled component",
+            selection.describe()
+        ))
+        .into());
+    }
     let replicas = |n| voice_core::Change::Replicas {
         component: name.clone(),
         replicas: n,

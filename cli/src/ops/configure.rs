@@ -180,12 +180,17 @@ pub(crate) async fn apply_configuration(
         Vec::new()
     };
     for (s, now) in &undone {
+        // Name the revision only while `history` still lists it.
+        let when = if revisions.iter().any(|r| r.revision == s.revision) {
+            format!("revision {}", s.revision)
+        } else {
+            format!("revision {}, since trimmed from history", s.revision)
+        };
         eprintln!(
-            "{}: `kubectl voice {}` set it to {} (revision {}); this configuration sets {}. Write `{}: {}` in voice.yaml to keep it, or confirm to go back",
+            "{}: `kubectl voice {}` set it to {} ({when}); this configuration sets {}. Write `{}: {}` in voice.yaml to keep it, or confirm to go back",
             s.field,
             s.verb(),
             history::show(&s.value),
-            s.revision,
             now.map_or_else(|| "the profile's default".to_string(), history::show),
             s.field,
             history::show(&s.value)

@@ -802,6 +802,23 @@ pub fn leaf(c: &Component) -> Leaf {
     }
 }
 
+/// The smallest selection that holds `c`: what a day-2 verb acting on one component writes.
+pub fn selection_of(c: &Component) -> Selection {
+    use crate::config::Part;
+    let (only, skip) = match leaf(c) {
+        Leaf::Posthog => (vec![Part::Posthog], vec![]),
+        Leaf::ModelRouter => (vec![Part::ModelRouter], vec![]),
+        Leaf::Infra => (vec![Part::Infra], vec![]),
+        Leaf::Monitoring => (vec![Part::Monitoring], vec![]),
+        Leaf::Istio => (vec![Part::Istio], vec![]),
+        Leaf::Services => (
+            vec![Part::VoiceAssistant],
+            vec![Part::Infra, Part::Monitoring, Part::Istio],
+        ),
+    };
+    Selection { only, skip }
+}
+
 impl Selection {
     /// Whether a component is part of this run.
     pub fn includes(&self, c: &Component) -> bool {
@@ -871,7 +888,14 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             continue;
         };
         if let Some(r) = o.replicas {
-            if c.singleton && r != 1 {
+            if c.kind == WorkloadKind::Job {
+                diags.push(Diagnostic::at_value(
+                    &format!("{path}.replicas"),
+                    format!(
+                        "{name} is a Job, which runs once to completion; replicas apply to Deployments and StatefulSets"
+                    ),
+                ));
+            } else if c.singleton && r != 1 {
                 diags.push(Diagnostic::at_value(
                     &format!("{path}.replicas"),
                     format!(
@@ -888,7 +912,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
                         c.notes.first().copied().unwrap_or("a fixed set of members")
                     ),
                 ));
-            } else if r == 0 && c.kind != WorkloadKind::Job {
+            } else if r == 0 {
                 diags.push(Diagnostic::at_value(
                     &format!("{path}.replicas"),
                     format!(
@@ -1017,6 +1041,16 @@ fn add_all(cfg: &Config, stack: &mut Stack) {
 
 /// Names of every component any configuration can produce (for override suggestions).
 pub fn all_component_names() -> Vec<String> {
+    component_names(|_| true)
+}
+
+/// The names of components that run pods to keep (Deployments and StatefulSets, no Jobs) in
+/// any profile: what `scale` and `restart` act on.
+pub fn workload_component_names() -> Vec<String> {
+    component_names(|c| c.kind != WorkloadKind::Job)
+}
+
+fn component_names(keep: impl Fn(&Component) -> bool) -> Vec<String> {
     let mut names = Vec::new();
     for p in crate::config::PROFILES {
         let Ok((cfg, _)) = crate::config::load(&crate::config::Input {
@@ -1034,7 +1068,7 @@ pub fn all_component_names() -> Vec<String> {
             catalog: Arc::new([]),
         };
         add_all(&cfg, &mut s);
-        for c in s.components {
+        for c in s.components.into_iter().filter(|c| keep(c)) {
             if !names.contains(&c.name) {
                 names.push(c.name);
             }
