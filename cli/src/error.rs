@@ -116,6 +116,12 @@ impl std::error::Error for BadInput {}
 #[error("{0}")]
 pub(crate) struct NotReady(pub String);
 
+/// A program or stream in the cluster failed: an exec'd command, a log stream (exit 3, a
+/// cluster error like a failed API request).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Remote(pub String);
+
 /// Another writer holds the lock (exit 1, nothing was applied).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -300,7 +306,8 @@ pub(crate) fn render(e: &anyhow::Error, writes: bool, server: Option<&str>) -> O
 }
 
 /// The exit code of an error: 2 for bad input (a usage problem, a rejected configuration),
-/// 1 for what is not ready or locked, 3 for the cluster, 2 for anything else; 0 when the
+/// 1 for what is not ready or locked, 3 for the cluster (a request, or a command or stream
+/// in a pod), 2 for anything else; 0 when the
 /// reader of the output went away (a broken pipe).
 pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
     if broken_pipe(e) {
@@ -309,7 +316,10 @@ pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
         exit::BAD_INPUT
     } else if e.downcast_ref::<NotReady>().is_some() || e.downcast_ref::<Locked>().is_some() {
         exit::NOT_READY
-    } else if e.chain().any(|c| c.downcast_ref::<kube::Error>().is_some()) {
+    } else if e
+        .chain()
+        .any(|c| c.downcast_ref::<kube::Error>().is_some() || c.downcast_ref::<Remote>().is_some())
+    {
         exit::CLUSTER
     } else {
         exit::BAD_INPUT

@@ -635,23 +635,26 @@ fn exit_codes_are_the_same_for_every_verb() {
     // `status --watch` too: it does not wait for a server that cannot be reached.
     let o = run(&["status", "--watch", "--profile", "dev", "--kubeconfig", kc]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    // A wrong --context is bad input and lists the contexts there are.
-    let o = run(&[
-        "status",
-        "--profile",
-        "dev",
-        "--kubeconfig",
-        kc,
-        "--context",
-        "three",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("context `three` is not in the kubeconfig")
-            && stderr(&o).contains("available: one, two"),
-        "{}",
-        stderr(&o)
-    );
+    // A wrong --context is bad input and lists the contexts there are, for `plan` too
+    // (which otherwise fits on the profile's nodes when a cluster cannot be reached).
+    for verb in ["status", "plan"] {
+        let o = run(&[
+            verb,
+            "--profile",
+            "dev",
+            "--kubeconfig",
+            kc,
+            "--context",
+            "three",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{verb}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("context `three` is not in the kubeconfig")
+                && stderr(&o).contains("available: one, two"),
+            "{verb}: {}",
+            stderr(&o)
+        );
+    }
     // A kubeconfig that cannot be read is said once.
     let missing = dir.path().join("missing");
     let o = run(&["status", "--kubeconfig", missing.to_str().unwrap()]);

@@ -244,6 +244,15 @@ spec:
         assert!(v["time"].is_string(), "{v}");
     }
 
+    // A stream that cannot be read (kwok serves no log for redis) is a cluster error.
+    let o = r.run("logs", &["redis"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 of 1 log stream(s) could not be read"),
+        "{}",
+        text(&o)
+    );
+
     // The dashboard on a free port, and a follow of the logs.
     let port = free_port();
     let mut dash = r

@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::Client;
@@ -180,10 +180,12 @@ pub(crate) async fn exec(
         }),
         Err(why) => {
             let tail = last_lines(&stderr, 6);
-            if tail.is_empty() {
-                bail!("{what} in {t} failed: {why}")
-            }
-            bail!("{what} in {t} failed: {why}:\n{tail}")
+            let said = if tail.is_empty() {
+                format!("{what} in {t} failed: {why}")
+            } else {
+                format!("{what} in {t} failed: {why}:\n{tail}")
+            };
+            Err(crate::error::Remote(said).into())
         }
     }
 }

@@ -91,6 +91,8 @@ type Key = (String, String);
 enum Msg {
     Line(String),
     Note(String),
+    /// A stream that could not be read (without `--follow`), said on stderr and counted.
+    Failed(String),
     Finished(Key, String),
 }
 
@@ -172,9 +174,23 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             }
         }
         drop(ctx);
+        let total = streams.len();
+        let mut failed = 0;
         let mut out = std::io::stdout().lock();
         while let Some(m) = rx.recv().await {
+            failed += usize::from(matches!(m, Msg::Failed(_)));
             emit(&mut out, m, &mut streams)?;
+        }
+        if failed > 0 {
+            return Err(crate::error::Remote(format!(
+                "{failed} of {total} log stream(s) could not be read (said above){}",
+                if failed < total {
+                    "; the lines printed came from the others"
+                } else {
+                    ""
+                }
+            ))
+            .into());
         }
         return Ok(exit::OK);
     }
@@ -318,7 +334,7 @@ fn emit(
             out.write_all(l.as_bytes())?;
             out.flush()?;
         }
-        Msg::Note(n) => eprintln!("{n}"),
+        Msg::Note(n) | Msg::Failed(n) => eprintln!("{n}"),
         Msg::Finished(k, why) => {
             if let Some((label, _)) = streams.remove(&k) {
                 eprintln!("{label}: stream ended ({why})");
@@ -398,7 +414,7 @@ impl Stream {
             };
             if !self.ctx.follow {
                 if let Err(e) = result {
-                    let _ = self.ctx.tx.send(Msg::Note(format!("{label}: {e}"))).await;
+                    let _ = self.ctx.tx.send(Msg::Failed(format!("{label}: {e}"))).await;
                 }
                 break "done".to_string();
             }

@@ -341,6 +341,9 @@ pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
                 voice_core::plan::plan(&stack),
                 "the profile's nodes (the cluster has no Ready, schedulable node)".to_string(),
             ),
+            // A kubeconfig or context that is not there is bad input, not an unreachable
+            // cluster: the plan would fit on the wrong nodes.
+            Err(e) if e.downcast_ref::<crate::error::Usage>().is_some() => return Err(e),
             Err(e) => (
                 voice_core::plan::plan(&stack),
                 format!(
