@@ -167,6 +167,26 @@ pub(crate) struct Explained {
     pub next: String,
 }
 
+/// An error in one line of words, for a report row or a note: a cluster error as
+/// [`explain`] says it (never the API's debug dump), with the context it was met in; else
+/// the chain.
+pub(crate) fn in_words(e: &anyhow::Error) -> String {
+    let Some(kube) = e.chain().find_map(|c| c.downcast_ref::<kube::Error>()) else {
+        return format!("{e:#}");
+    };
+    let contexts: Vec<String> = e
+        .chain()
+        .take_while(|c| c.downcast_ref::<kube::Error>().is_none())
+        .map(ToString::to_string)
+        .collect();
+    let reason = explain(kube).reason;
+    if contexts.is_empty() {
+        reason
+    } else {
+        format!("{}: {reason}", contexts.join(": "))
+    }
+}
+
 /// Explains a kube-rs error.
 pub(crate) fn explain(e: &kube::Error) -> Explained {
     match e {

@@ -502,6 +502,29 @@ fn a_user_who_is_admin_only_in_the_rollouts_namespaces_can_read_it() {
         err.contains("not compared") && err.contains(&format!("Namespace/{}", r.ns("app"))),
         "{err}"
     );
+    // What a user may not do is said in words, never as the API's debug dump.
+    let runs: [(&str, &[&str]); 4] = [
+        ("check", &["--as", user]),
+        ("status", &["--as", user, "--verify"]),
+        ("check", &["--as", "nobody"]),
+        ("plan", &["--as", "nobody"]),
+    ];
+    for (verb, extra) in runs {
+        let o = r.run(verb, extra);
+        let said = text(&o);
+        for dump in [
+            "Status {",
+            "ApiError",
+            "ErrorResponse",
+            "ServiceError",
+            ": Some(",
+        ] {
+            assert!(
+                !said.contains(dump),
+                "{verb} {extra:?} says {dump:?}: {said}"
+            );
+        }
+    }
     r.purge();
 }
 

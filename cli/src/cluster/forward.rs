@@ -97,7 +97,7 @@ pub(crate) fn serve(
                         let t = target.clone();
                         conns.spawn(async move {
                             if let Err(e) = t.carry(tcp).await {
-                                eprintln!("forward {}: {e:#}", t.describe());
+                                eprintln!("forward {}: {}", t.describe(), crate::error::in_words(&e));
                             }
                         });
                     }

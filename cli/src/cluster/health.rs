@@ -67,8 +67,11 @@ pub(crate) async fn run(
                 }
                 Err(e) => {
                     return Ok(Err(Failure(format!(
-                        "pod {pod} did not answer GET {} on port {} (check {round} of {}): {e:#}",
-                        check.path, check.port, check.rounds
+                        "pod {pod} did not answer GET {} on port {} (check {round} of {}): {}",
+                        check.path,
+                        check.port,
+                        check.rounds,
+                        crate::error::in_words(&e)
                     ))));
                 }
             }

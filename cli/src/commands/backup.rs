@@ -93,18 +93,28 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     }
     let mut done: Vec<(PathBuf, Manifest)> = Vec::new();
     let mut failed = 0;
+    let mut cluster = false;
     for name in names {
         match backups::backup_one(&client, &stack, name, &args.dir).await {
             Ok(m) => done.push(m),
             Err(e) => {
-                eprintln!("error: backup of {name} failed, nothing was kept: {e:#}");
+                cluster |= crate::error::exit_code(&e) == exit::CLUSTER;
+                eprintln!(
+                    "error: backup of {name} failed, nothing was kept: {}",
+                    crate::error::in_words(&e)
+                );
                 failed += 1;
             }
         }
     }
     show(args.output, &done)?;
     if failed > 0 {
-        bail!("{failed} backup(s) failed; see the errors above");
+        let said = format!("{failed} backup(s) failed; see the errors above");
+        // Failed in the cluster (an exec, a stream): a cluster error, as for one backup.
+        if cluster {
+            return Err(crate::error::Remote(said).into());
+        }
+        bail!(said);
     }
     Ok(exit::OK)
 }

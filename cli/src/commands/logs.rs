@@ -224,7 +224,11 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
                 }
                 Ok(watcher::Event::Delete(p)) => ended(&mut streams, &p, "pod deleted"),
                 Ok(watcher::Event::Init) => {}
-                Err(e) => eprintln!("{}: watching pods: {e} (retrying)", sources[i].component),
+                Err(e) => eprintln!(
+                    "{}: watching pods: {} (retrying)",
+                    sources[i].component,
+                    crate::error::in_words(&anyhow::Error::new(e))
+                ),
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             _ = tokio::signal::ctrl_c() => break,

@@ -348,7 +348,10 @@ pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
                 voice_core::plan::plan(&stack),
                 format!(
                     "the profile's nodes (cluster not reached: {})",
-                    format!("{e:#}").lines().next().unwrap_or_default()
+                    crate::error::in_words(&e)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
                 ),
             ),
         }

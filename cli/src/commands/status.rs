@@ -384,7 +384,10 @@ pub(crate) async fn verify(
         );
         let req = http_get(&path);
         let res = match req {
-            Ok(r) => client.request_text(r).await.map_err(|e| e.to_string()),
+            Ok(r) => client
+                .request_text(r)
+                .await
+                .map_err(|e| crate::error::explain(&e).reason),
             Err(e) => Err(e.to_string()),
         };
         let name = format!("{} {}{}", c.component, c.service, c.path);

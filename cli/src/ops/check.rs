@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use crate::error::{explain, in_words};
 use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -211,7 +212,7 @@ pub(crate) async fn report(
                 ));
             }
             Err(e) => crds.push(fail(
-                format!("cannot read CRD {name}: {e}"),
+                format!("cannot read CRD {name}: {}", explain(&e).reason),
                 "grant get on customresourcedefinitions",
             )),
         }
@@ -251,7 +252,10 @@ pub(crate) async fn report(
             }
         }
         Err(e) => owned.push(warn(
-            format!("cannot tell who owns the existing objects: {e:#}"),
+            format!(
+                "cannot tell who owns the existing objects: {}",
+                in_words(&e)
+            ),
             "grant list on the kinds the plan writes",
         )),
     }
@@ -282,7 +286,10 @@ pub(crate) async fn report(
                 warn(c.to_string(), "install asks for confirmation")
             }
             Err(e) => warn(
-                format!("cannot read the PostHog release that runs: {e:#}"),
+                format!(
+                    "cannot read the PostHog release that runs: {}",
+                    in_words(&e)
+                ),
                 "grant list on deployments and jobs in the PostHog namespace",
             ),
         };
@@ -438,7 +445,7 @@ pub(crate) async fn report(
             Some(name) => match scs.get_opt(name).await {
                 Ok(Some(_)) => classes.push(ok(format!("StorageClass {name} exists"))),
                 Ok(None) => classes.push(fail(format!("StorageClass {name} does not exist"), "create it, or set cluster.storageClass to one that exists (kubectl get storageclass)")),
-                Err(e) => classes.push(warn(format!("cannot read StorageClass {name}: {e}"), "grant get on storageclasses")),
+                Err(e) => classes.push(warn(format!("cannot read StorageClass {name}: {}", explain(&e).reason), "grant get on storageclasses")),
             },
             None => match scs.list(&ListParams::default()).await {
                 Ok(list) => {
@@ -450,7 +457,7 @@ pub(crate) async fn report(
                         None => classes.push(fail("no default StorageClass: claims would stay Pending", "set cluster.storageClass, or mark a StorageClass as default")),
                     }
                 }
-                Err(e) => classes.push(warn(format!("cannot list StorageClasses: {e}"), "grant list on storageclasses")),
+                Err(e) => classes.push(warn(format!("cannot list StorageClasses: {}", explain(&e).reason), "grant list on storageclasses")),
             },
         }
     }
@@ -464,7 +471,7 @@ pub(crate) async fn report(
                 "install the ingress controller, or set cluster.ingressClass",
             )),
             Err(e) => classes.push(warn(
-                format!("cannot read IngressClass {name}: {e}"),
+                format!("cannot read IngressClass {name}: {}", explain(&e).reason),
                 "grant get on ingressclasses",
             )),
         }
@@ -559,7 +566,7 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
         Ok(n) => n,
         Err(e) => {
             return vec![warn(
-                format!("cannot read nodes and pods: {e}"),
+                format!("cannot read nodes and pods: {}", in_words(&e)),
                 "grant list on nodes and pods to check capacity",
             )];
         }

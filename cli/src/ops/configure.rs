@@ -346,7 +346,7 @@ pub(crate) async fn apply_configuration(
                 Err(e) => {
                     r.status = "failed".into();
                     r.error = Some(
-                        format!("{e:#}")
+                        crate::error::in_words(e)
                             .lines()
                             .next()
                             .unwrap_or_default()
