@@ -51,6 +51,15 @@ fn rollback_restores_the_earlier_objects_and_keeps_the_data() {
         "components.model-router.image=ghcr.io/voice-platform/model-router:1.4.3",
     ];
     ok(&r, "install", &a);
+    // Runs that change nothing record nothing, whatever part they select.
+    for part in [["--only", "posthog"], ["--skip", "infra"]] {
+        ok(&r, "install", &part);
+    }
+    assert_eq!(
+        history(&r).len(),
+        1,
+        "a run that changed nothing was recorded"
+    );
     let data = data_versions(&r);
     let image = || {
         r.field(
@@ -100,7 +109,11 @@ fn rollback_restores_the_earlier_objects_and_keeps_the_data() {
         rows,
         [
             (1, "superseded", "install"),
-            (2, "superseded", "install"),
+            (
+                2,
+                "superseded",
+                "install: components.model-router.image (unset) → ghcr.io/voice-platform/model-router:1.4.3"
+            ),
             (3, "deployed", "rollback to 1"),
         ]
     );

@@ -121,6 +121,87 @@ pub(crate) fn digest(objects: &[Object]) -> String {
     format!("sha256:{:x}", h.finalize())
 }
 
+/// What an install changes since the last deployed revision, in words: `install: profile
+/// dev → small, components.postgres.image postgres:15.12-alpine → postgres:15.13-alpine`
+/// (at most five fields, then how many more), its selection when partial, or that only the
+/// rendered objects changed (another kubectl-voice). A first install is `install`.
+pub(crate) fn install_description(
+    last: Option<&Revision>,
+    config: &Value,
+    stack: &voice_core::Stack,
+) -> String {
+    let Some(last) = last else {
+        return "install".into();
+    };
+    let mut changed = Vec::new();
+    let profile = stack.config.profile.as_str();
+    if last.profile != profile {
+        changed.push(format!("profile {} → {profile}", last.profile));
+    }
+    fields("", &last.config, config, &mut changed);
+    const SHOWN: usize = 5;
+    let more = changed.len().saturating_sub(SHOWN);
+    changed.truncate(SHOWN);
+    if more > 0 {
+        changed.push(format!("{more} more field(s)"));
+    }
+    let part = if stack.selection.is_everything() {
+        String::new()
+    } else {
+        format!(" ({})", stack.selection.describe())
+    };
+    if changed.is_empty() {
+        format!("install{part}: the same configuration")
+    } else {
+        format!("install{part}: {}", changed.join(", "))
+    }
+}
+
+/// The leaf fields that differ between two documents, as `path old → new` (`(unset)` for
+/// an absent side); the `profile` key is said by the caller.
+fn fields(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
+    let key = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                if path.is_empty() && k == "profile" {
+                    continue;
+                }
+                let null = Value::Null;
+                fields(
+                    &key(k),
+                    a.get(k).unwrap_or(&null),
+                    b.get(k).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        (a, b) if a == b => {}
+        (Value::Object(a), Value::Null) if a.is_empty() => {}
+        (Value::Null, Value::Object(b)) if b.is_empty() => {}
+        (Value::Null, b @ Value::Object(_)) => {
+            fields(path, &Value::Object(Default::default()), b, out)
+        }
+        (a @ Value::Object(_), Value::Null) => {
+            fields(path, a, &Value::Object(Default::default()), out)
+        }
+        (a, b) => {
+            let said = |v: &Value| match v {
+                Value::Null => "(unset)".to_string(),
+                v => show(v),
+            };
+            out.push(format!("{path} {} → {}", said(a), said(b)));
+        }
+    }
+}
+
 fn name(inv: &Inventory, n: u32) -> String {
     format!("{}-rev-{n}", inv.instance)
 }
@@ -403,6 +484,22 @@ pub(crate) fn load_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_fields_are_said_by_path() {
+        let old = serde_json::json!({"profile": "dev", "components": {"postgres": {"image": "postgres:15.12-alpine"}}, "modelRouter": {"replicas": 2}});
+        let new = serde_json::json!({"profile": "small", "components": {"postgres": {"image": "postgres:15.13-alpine"}, "redis": {"replicas": 1}}});
+        let mut out = Vec::new();
+        fields("", &old, &new, &mut out);
+        assert_eq!(
+            out,
+            [
+                "components.postgres.image postgres:15.12-alpine → postgres:15.13-alpine",
+                "components.redis.replicas (unset) → 1",
+                "modelRouter.replicas 2 → (unset)",
+            ]
+        );
+    }
     use voice_core::{Change, Input, ProfileName, Selection, Stack};
 
     /// The recorded production configuration, as install records it.

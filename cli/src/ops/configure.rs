@@ -247,8 +247,11 @@ pub(crate) async fn apply_configuration(
     }
     // The revision is written before the first write, as pending, unless nothing about the
     // configuration changed since the last one.
-    let (objects, _) = apply::planned(&stack, &inv);
-    let digest = history::digest(&objects);
+    // The digest covers the whole configuration's objects, so runs of different selections
+    // compare; a run that changes nothing and writes only parts the last revision wrote
+    // records nothing.
+    let (objects, full) = apply::planned(&stack, &inv);
+    let digest = history::digest(&full);
     let scaled = change
         .scaled
         .clone()
@@ -256,10 +259,16 @@ pub(crate) async fn apply_configuration(
     let same = last_deployed.is_some_and(|r| {
         r.digest == digest
             && r.config == document
-            && r.selection == stack.selection
+            && stack.selection.leaves().is_subset(&r.selection.leaves())
             && r.scaled == scaled
     }) && change.description == "install"
         && adopted == 0;
+    // What this revision changes, in words: an install names its fields.
+    let said = if change.description == "install" {
+        history::install_description(last_deployed, &document, &stack)
+    } else {
+        change.description.clone()
+    };
     let description = if adopted > 0 {
         let owners: std::collections::BTreeSet<String> = prepared
             .foreign
@@ -272,12 +281,11 @@ pub(crate) async fn apply_configuration(
             })
             .collect();
         format!(
-            "{} (adopted {adopted} object(s) from {})",
-            change.description,
+            "{said} (adopted {adopted} object(s) from {})",
             owners.into_iter().collect::<Vec<_>>().join(", ")
         )
     } else {
-        change.description.clone()
+        said
     };
     let mut revision = (!same && !dry_run).then(|| history::Revision {
         revision: revisions.last().map_or(1, |r| r.revision + 1),
