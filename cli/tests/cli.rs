@@ -206,6 +206,13 @@ fn validate_schema_and_profile() {
     assert!(v["properties"]["modelRouter"].is_object());
     let o = run(&["profile", "production"]);
     assert!(stdout(&o).contains("profile: production"));
+    // Without a name: the list, with what each profile is for.
+    let o = run(&["profile"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for p in ["dev ", "small ", "production "] {
+        assert!(stdout(&o).contains(p), "{}", stdout(&o));
+    }
+    assert!(stdout(&o).contains("4 CPU / 8 GiB"), "{}", stdout(&o));
 }
 
 #[test]

@@ -241,7 +241,14 @@ fn scale_is_kept_until_a_configuration_says_otherwise() {
 fn a_restart_rolls_once_and_a_later_install_keeps_its_stamp() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = Release::new("hist-d");
-    ok(&r, "install", &[]);
+    let installed = ok(&r, "install", &[]);
+    // `wave N/M stateful`, as install numbers it.
+    let stateful = installed
+        .split("wave ")
+        .find(|w| w.contains(" stateful"))
+        .and_then(|w| w.split(' ').next())
+        .map(|n| format!("wave {n} stateful"))
+        .expect("install names its stateful wave");
     let generation = || {
         r.field(
             "app",
@@ -299,6 +306,10 @@ fn a_restart_rolls_once_and_a_later_install_keeps_its_stamp() {
         "{said}"
     );
     assert!(!said.contains("restart complete"), "{said}");
+    assert!(
+        said.contains(&stateful),
+        "numbered as install does ({stateful}): {said}"
+    );
     r.purge();
 }
 

@@ -94,11 +94,20 @@ async fn roll(
 ) -> anyhow::Result<usize> {
     let mut progress = crate::progress::Progress::new(false);
     let mut restarted = 0;
-    for wave in voice_core::plan::waves(stack, objects) {
+    // Waves are numbered as install numbers them: within the whole plan.
+    let all = voice_core::plan::waves(stack, &voice_core::render::selected(stack));
+    let total = all.len();
+    for mut wave in voice_core::plan::waves(stack, objects) {
         if wave.objects.is_empty() {
             continue;
         }
-        progress.start(&format!("restarting wave {}: {}", wave.index, wave.name));
+        if let Some(w) = all.iter().find(|w| w.name == wave.name) {
+            wave.index = w.index;
+        }
+        progress.start(&format!(
+            "restarting wave {}/{total} {}",
+            wave.index, wave.name
+        ));
         let mut gates = Vec::new();
         for r in &wave.objects {
             let api = api_for(client, "apps/v1", &r.kind, r.namespace.as_deref());
@@ -131,7 +140,10 @@ async fn roll(
                 .await
                 .with_context(|| format!("waiting for wave {} to be ready again", wave.index))?;
         }
-        progress.done(&format!("wave {} {}: restarted", wave.index, wave.name));
+        progress.done(&format!(
+            "wave {}/{total} {}: restarted",
+            wave.index, wave.name
+        ));
     }
     Ok(restarted)
 }
