@@ -156,8 +156,6 @@ pub(crate) async fn apply_configuration(
         prepared.prune.delete.len()
     ));
     drop(progress);
-    let listed = prune::describe(&prepared.prune);
-    eprint!("{listed}");
     for e in &prepared.engines {
         eprintln!("{e}");
     }
@@ -211,6 +209,8 @@ pub(crate) async fn apply_configuration(
         }
         eprintln!("adopting {adopted} object(s):\n  {}", list.join("\n  "));
     }
+    // What this run replaces and prunes, said once nothing can refuse it any more.
+    eprint!("{}", prune::describe(&prepared.prune));
     let destructive = !prepared.prune.delete.is_empty()
         || (recreate_statefulsets && blocked.is_some())
         || !undone.is_empty()
