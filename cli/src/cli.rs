@@ -47,6 +47,9 @@ pub(crate) enum Command {
     /// Blue-green: bring up the idle colour (`--image`), check it, move traffic to it;
     /// `--back`, `--finalize`.
     Switch(commands::switch::Args),
+    /// PostgreSQL to a new major version: dump, restore into a new StatefulSet, compare,
+    /// switch; `--back`, `--finalize`.
+    UpgradeEngine(commands::upgrade_engine::Args),
     /// Print the logs of components' pods (`-f` follows, picking up new pods).
     Logs(commands::logs::Args),
     /// Port-forward to web UIs (grafana, prometheus, …) and print their URLs; Ctrl-C stops.
@@ -77,6 +80,7 @@ impl Command {
                 | Command::Scale(_)
                 | Command::Restart(_)
                 | Command::Switch(_)
+                | Command::UpgradeEngine(_)
                 | Command::Restore(_)
                 | Command::Uninstall(_)
         )

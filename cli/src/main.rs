@@ -54,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Command::Scale(args) => scale::run(ca, args).await,
                     Command::Restart(args) => restart::run(ca, args).await,
                     Command::Switch(args) => switch::run(ca, args).await,
+                    Command::UpgradeEngine(args) => upgrade_engine::run(ca, args).await,
                     Command::Logs(args) => logs::run(ca, args).await,
                     Command::Dashboard(args) => dashboard::run(ca, args).await,
                     Command::Backup(args) => backup::run(ca, args).await,

@@ -58,34 +58,53 @@ fn must(c: &mut Command) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-/// A PostgreSQL 15 cluster in a temp dir, on a loopback port, stopped on drop.
+/// A PostgreSQL cluster in a temp dir, on a loopback port, stopped on drop: Debian's 15, or
+/// the binaries of another major copied in beside it.
 struct Pg {
     dir: tempfile::TempDir,
     port: u16,
+    bin: String,
 }
 
 impl Pg {
     fn start() -> Pg {
+        Pg::start_with(None)
+    }
+    /// A server of the binaries under `bin` (a copy, readable by the `postgres` user).
+    fn start_with(bin: Option<&Path>) -> Pg {
         let dir = tempfile::Builder::new()
             .prefix("voice-pg")
             .tempdir()
             .unwrap();
         std::fs::create_dir(dir.path().join("sock")).unwrap();
+        let bin = match bin {
+            None => PG_BIN.to_string(),
+            Some(b) => {
+                let tree = dir.path().join("pg");
+                must(
+                    Command::new("cp")
+                        .arg("-a")
+                        .arg(b.parent().unwrap())
+                        .arg(&tree),
+                );
+                tree.join("bin").display().to_string()
+            }
+        };
         chown(dir.path(), "postgres");
         let data = dir.path().join("data");
         must(
-            as_user("postgres", &format!("{PG_BIN}/initdb"))
+            as_user("postgres", &format!("{bin}/initdb"))
                 .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "-D"])
                 .arg(&data),
         );
         let port = free_port();
-        let pg = Pg { dir, port };
+        let pg = Pg { dir, port, bin };
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1",
             pg.sock().display()
         );
         must(
-            as_user("postgres", &format!("{PG_BIN}/pg_ctl"))
+            as_user("postgres", &format!("{}/pg_ctl", pg.bin))
                 .args(["-w", "-D"])
                 .arg(&data)
                 .args(["-o", &opts, "-l"])
@@ -100,7 +119,7 @@ impl Pg {
     }
     fn sql(&self, db: &str, sql: &str) -> String {
         must(
-            Command::new(format!("{PG_BIN}/psql"))
+            Command::new(format!("{}/psql", self.bin))
                 .args([
                     "-X",
                     "-Atq",
@@ -129,18 +148,19 @@ spec:
       - {{name: PGHOST, value: "{sock}"}}
       - {{name: PGPORT, value: "{port}"}}
       - {{name: POSTGRES_USER, value: "{user}"}}
-      - {{name: PATH, value: "{PG_BIN}:/usr/bin:/bin"}}
+      - {{name: PATH, value: "{bin}:/usr/bin:/bin"}}
       securityContext: {{runAsUser: {u}, runAsGroup: {g}}}
 "#,
             sock = self.sock().display(),
-            port = self.port
+            port = self.port,
+            bin = self.bin
         )
     }
 }
 
 impl Drop for Pg {
     fn drop(&mut self) {
-        let _ = as_user("postgres", &format!("{PG_BIN}/pg_ctl"))
+        let _ = as_user("postgres", &format!("{}/pg_ctl", self.bin))
             .args(["-m", "immediate", "-D"])
             .arg(self.dir.path().join("data"))
             .arg("stop")
@@ -698,5 +718,177 @@ fn a_posthog_upgrade_is_backed_up_and_migrated_before_web_rolls_and_no_downgrade
         }
     }
     assert_eq!(r.resource_versions(), before, "nothing written");
+    r.purge();
+}
+
+/// The binaries of PostgreSQL 17 (scripts/test installs them and exports the path), or
+/// `None` when they are absent and not required.
+fn pg17_bin() -> Option<PathBuf> {
+    match std::env::var_os("VOICE_PG17_BIN") {
+        Some(b) => Some(PathBuf::from(b)),
+        None => {
+            assert!(
+                std::env::var_os("VOICE_REQUIRE_KUBECTL").is_none(),
+                "VOICE_PG17_BIN is not set: scripts/test installs PostgreSQL 17's binaries and exports it"
+            );
+            eprintln!("skipped: VOICE_PG17_BIN is not set (scripts/test sets it)");
+            None
+        }
+    }
+}
+
+/// Every table's row count and every role, as the comparison reads them.
+fn census(pg: &Pg, db: &str) -> String {
+    let tables = pg.sql(
+        db,
+        "SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM (SELECT c.relname AS t, \
+         (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I', c.relname), false, true, '')))[1]::text AS n \
+         FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE c.relkind = 'r' AND s.nspname = 'public') x",
+    );
+    let roles = pg.sql(
+        "postgres",
+        "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname !~ '^pg_'",
+    );
+    format!("{tables} / {roles}")
+}
+
+#[test]
+fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_a_kill() {
+    let Some(bin17) = pg17_bin() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let started = std::time::Instant::now();
+    let pg = Pg::start();
+    pg.sql("postgres", "CREATE DATABASE voiceassistant");
+    pg.sql("postgres", "CREATE ROLE app LOGIN PASSWORD 'not-printed'");
+    must(
+        Command::new(format!("{PG_BIN}/pgbench"))
+            .args(["-i", "-s", "1", "-q", "-U", "postgres", "-h"])
+            .arg(pg.sock())
+            .args(["-p", &pg.port.to_string(), "voiceassistant"]),
+    );
+    let before = census(&pg, "voiceassistant");
+    assert!(before.contains("pgbench_accounts=100000"), "{before}");
+    let pg17 = Pg::start_with(Some(&bin17));
+    assert!(
+        pg17.sql("postgres", "SHOW server_version")
+            .starts_with("17.")
+    );
+
+    let r = Release::new("bk-engine");
+    install_infra(&r);
+    let ns = r.ns("infra");
+    r.apply_yaml(&pg.exec_yaml("postgres-0", &ns, "postgres"));
+    r.apply_yaml(&pg17.exec_yaml("postgres-17-0", &ns, "postgres"));
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().to_str().unwrap();
+    let serving = || {
+        r.field(
+            "infra",
+            "service",
+            "postgres",
+            "{.spec.selector.statefulset\\.kubernetes\\.io/pod-name}",
+        )
+    };
+    let upgrade = ["postgres", "--to", "17", "--yes", "--backup-dir", dir];
+
+    // Killed once the new StatefulSet is up and the copy has begun: the old pod serves.
+    let mut child = r
+        .command("upgrade-engine", &upgrade)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("upgrade-engine");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while backups(root.path()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no backup began");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the copy"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        r.field("infra", "statefulset", "postgres-17", "{.metadata.name}"),
+        "postgres-17"
+    );
+    assert_eq!(serving(), "postgres-0", "the Service stays on the old pod");
+
+    // Again: it copies from a new backup and switches.
+    let t = std::time::Instant::now();
+    let o = r.run("upgrade-engine", &upgrade);
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    let total = t.elapsed();
+    assert!(!said.contains("not-printed"), "{said}");
+    assert!(said.contains("starts again from a new backup"), "{said}");
+    assert_eq!(census(&pg17, "voiceassistant"), before, "{said}");
+    assert_eq!(serving(), "postgres-17-0");
+    assert_eq!(
+        r.field("infra", "statefulset", "postgres", "{.spec.replicas}"),
+        "0"
+    );
+    assert_eq!(
+        r.field("infra", "pvc", "data-postgres-0", "{.metadata.name}"),
+        "data-postgres-0"
+    );
+    let timings = said
+        .lines()
+        .find(|l| l.starts_with("timings:"))
+        .unwrap_or("?")
+        .to_string();
+    let history = ok(&r, "history", &[]);
+    for step in [
+        "upgrade-engine postgres 15 → 17: copy",
+        "upgrade-engine postgres 15 → 17: switch",
+    ] {
+        assert!(history.contains(step), "{step}: {history}");
+    }
+
+    // Back to 15 (the writes on 17 since the switch stay there).
+    pg17.sql("voiceassistant", "DELETE FROM pgbench_history");
+    let o = r.run("upgrade-engine", &["postgres", "--back"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "confirmation needed: {}",
+        text(&o)
+    );
+    ok(&r, "upgrade-engine", &["postgres", "--back", "--yes"]);
+    assert_eq!(serving(), "postgres-0");
+    assert_eq!(census(&pg, "voiceassistant"), before);
+
+    // Up again, then finalize: the old StatefulSet goes, its claim stays and is named.
+    ok(&r, "upgrade-engine", &upgrade);
+    assert_eq!(serving(), "postgres-17-0");
+    let out = ok(&r, "upgrade-engine", &["postgres", "--finalize", "--yes"]);
+    assert!(
+        out.contains(&format!("kubectl delete pvc -n {ns} data-postgres-0")),
+        "{out}"
+    );
+    assert_eq!(
+        r.kubectl(&[
+            "get",
+            "statefulset",
+            "-n",
+            &ns,
+            "postgres",
+            "--ignore-not-found",
+            "-o",
+            "name"
+        ]),
+        ""
+    );
+    assert_eq!(
+        r.field("infra", "pvc", "data-postgres-0", "{.metadata.name}"),
+        "data-postgres-0"
+    );
+    assert_eq!(serving(), "postgres-17-0");
+    eprintln!(
+        "upgrade-engine, pgbench -s 1: {timings}; the resumed run took {:.1}s; the test {:.1}s",
+        total.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     r.purge();
 }

@@ -218,13 +218,20 @@ fn gates(stack: &Stack, objects: &[&Object]) -> Vec<Gate> {
                 replicas: c.replicas,
             }),
             "StatefulSet" => {
+                // A database's previous StatefulSet (upgrade-engine) may be at zero.
+                let replicas = o
+                    .value()
+                    .pointer("/spec/replicas")
+                    .and_then(serde_json::Value::as_u64)
+                    .and_then(|r| u32::try_from(r).ok())
+                    .unwrap_or(c.replicas);
                 out.push(Gate::StatefulSetReady {
                     namespace: ns.clone(),
                     name: o.name.clone(),
-                    replicas: c.replicas,
+                    replicas,
                 });
                 for s in &c.storage {
-                    for i in 0..c.replicas {
+                    for i in 0..replicas {
                         out.push(Gate::PvcBound {
                             namespace: ns.clone(),
                             name: format!("{}-{}-{i}", s.name, o.name),

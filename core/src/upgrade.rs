@@ -129,21 +129,24 @@ fn live_image<'a>(live: &'a Value, name: &str) -> Option<&'a str> {
         .and_then(|c| text(c, "/image"))
 }
 
-/// What the planned image of `c`'s engine does to the data the live StatefulSet's image
-/// wrote; `None` when `c` keeps no versioned data or the image does not change.
-pub fn engine(c: &Component, live: &Value) -> Option<EngineChange> {
+/// What the planned StatefulSet's image of `c`'s engine does to the data the live
+/// StatefulSet's image wrote; `None` when `c` keeps no versioned data or the image does not
+/// change. The planned image is the object's own: a database in the middle of
+/// `upgrade-engine` has two StatefulSets, each keeping its image.
+pub fn engine(c: &Component, planned: &Value, live: &Value) -> Option<EngineChange> {
     let store = c.store?;
     let main = c.main();
     let from = live_image(live, &main.name)?;
-    if from == main.image {
+    let to = live_image(planned, &main.name).unwrap_or(&main.image);
+    if from == to {
         return None;
     }
     Some(EngineChange {
         component: c.name.clone(),
         store,
         from: from.to_string(),
-        to: main.image.clone(),
-        step: versions::step(store, &c.name, from, &main.image),
+        to: to.to_string(),
+        step: versions::step(store, &c.name, from, to),
     })
 }
 

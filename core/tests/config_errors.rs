@@ -366,6 +366,48 @@ const CASES: &[Case] = &[
         Some(3),
     ),
     case(
+        "components:\n  postgres:\n    engineUpgrade:\n      serving: previous\n",
+        "components.postgres.engineUpgrade.statefulSet",
+        "is required",
+        None,
+    ),
+    case(
+        "components:\n  postgres:\n    engineUpgrade:\n      statefulSet: Postgres_17\n",
+        "components.postgres.engineUpgrade.statefulSet",
+        "not a valid StatefulSet name",
+        Some(4),
+    ),
+    case(
+        "components:\n  postgres:\n    engineUpgrade:\n      statefulSet: postgres-17\n      serving: previous\n",
+        "components.postgres.engineUpgrade.serving",
+        "needs a previous StatefulSet",
+        Some(5),
+    ),
+    case(
+        "components:\n  postgres:\n    engineUpgrade:\n      statefulSet: postgres\n      previous: {statefulSet: postgres, image: \"postgres:15.12-alpine\"}\n",
+        "components.postgres.engineUpgrade.previous.statefulSet",
+        "must differ from statefulSet",
+        Some(5),
+    ),
+    case(
+        "components:\n  postgres:\n    engineUpgrade:\n      statefulSet: postgres-17\n      previous: {statefulSet: postgres, image: \"postgres:latest\"}\n",
+        "components.postgres.engineUpgrade.previous.image",
+        "latest",
+        Some(5),
+    ),
+    case(
+        "components:\n  postgres:\n    engineUpgrade:\n      statefulSet: postgres-17\n      serving: both\n",
+        "components.postgres.engineUpgrade.serving",
+        "current",
+        Some(5),
+    ),
+    case(
+        "components:\n  redis:\n    engineUpgrade:\n      statefulSet: redis-8\n",
+        "components.redis.engineUpgrade",
+        "not a PostgreSQL StatefulSet",
+        Some(3),
+    ),
+    case(
         "monitoring:\n  enabled: true\nmonitoring:\n  enabled: false\n",
         "monitoring",
         "written twice",

@@ -225,6 +225,40 @@ const IMAGES: &[Image] = &[
         ],
     },
     Image {
+        image: "postgres:16.11-alpine",
+        workdir: "/",
+        ships: &[
+            ("sh", BUSYBOX),
+            ("grep", BUSYBOX),
+            ("sleep", BUSYBOX),
+            (
+                "pg_isready",
+                "docker-library/postgres 16/alpine3.22/Dockerfile@3506774b L56 `ENV PG_VERSION 16.11` (FROM alpine:3.22, L7), L137 `--prefix=/usr/local`, L155 `make install-world-bin`",
+            ),
+            (
+                "psql",
+                "docker-library/postgres 16/alpine3.22/Dockerfile@3506774b L155 `make install-world-bin`",
+            ),
+        ],
+    },
+    Image {
+        image: "postgres:17.6-alpine",
+        workdir: "/",
+        ships: &[
+            ("sh", BUSYBOX),
+            ("grep", BUSYBOX),
+            ("sleep", BUSYBOX),
+            (
+                "pg_isready",
+                "docker-library/postgres 17/alpine3.22/Dockerfile@a3b3bfab L55 `ENV PG_VERSION 17.6` (FROM alpine:3.22, L7), L135 `--prefix=/usr/local`, L153 `make install-world-bin`",
+            ),
+            (
+                "psql",
+                "docker-library/postgres 17/alpine3.22/Dockerfile@a3b3bfab L153 `make install-world-bin`",
+            ),
+        ],
+    },
+    Image {
         image: "quay.io/coreos/etcd:v3.5.10",
         workdir: "/",
         ships: &[
@@ -566,19 +600,40 @@ fn render(profile: ProfileName, sets: &[&str]) -> Vec<Object> {
     render::render(&stack)
 }
 
+/// Every profile as installed, and in the middle of `upgrade-engine postgres --to <major>`
+/// for each major the catalog pins (both StatefulSets rendered).
+fn renders() -> Vec<(String, Vec<Object>)> {
+    let mut out = Vec::new();
+    for p in voice_core::config::PROFILES {
+        out.push((format!("{p:?}"), render(p, &[])));
+        for (major, image) in voice_core::catalog::engines::POSTGRES_MAJORS {
+            let sets = [
+                format!("components.postgres.image={image}"),
+                format!(
+                    "components.postgres.engineUpgrade={{statefulSet: postgres-{major}, previous: {{statefulSet: postgres, image: \"{}\"}}, serving: previous}}",
+                    voice_core::catalog::engines::POSTGRES_IMAGE
+                ),
+            ];
+            let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+            out.push((format!("{p:?}, postgres {major}"), render(p, &sets)));
+        }
+    }
+    out
+}
+
 #[test]
 fn every_call_is_shipped_by_its_image() {
-    for p in voice_core::config::PROFILES {
-        let v = check_paths(&render(p, &[]));
-        assert!(v.is_empty(), "{p:?}:\n  {}", v.join("\n  "));
+    for (name, objects) in renders() {
+        let v = check_paths(&objects);
+        assert!(v.is_empty(), "{name}:\n  {}", v.join("\n  "));
     }
 }
 
 #[test]
 fn every_image_row_is_used() {
     let mut used = std::collections::BTreeSet::new();
-    for p in voice_core::config::PROFILES {
-        for o in render(p, &[]) {
+    for (_, objects) in renders() {
+        for o in objects {
             let v = o.value();
             let pod = &v["spec"]["template"]["spec"];
             for c in arr(pod, "/containers")

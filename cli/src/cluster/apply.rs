@@ -604,7 +604,7 @@ fn engine_changes(
         .iter()
         .filter_map(|o| {
             let u = upgrades.get(&o.id())?;
-            voice_core::upgrade::engine(stack.component(&o.component)?, &u.live)
+            voice_core::upgrade::engine(stack.component(&o.component)?, &o.value(), &u.live)
         })
         .collect();
     let stopped: Vec<String> = changes

@@ -37,7 +37,9 @@ pub(crate) struct Override {
 impl Override {
     /// The verb that makes changes of this field.
     pub(crate) fn verb(&self) -> &'static str {
-        if self.field.starts_with("components.") {
+        if self.field.ends_with(".engineUpgrade") || self.field.ends_with(".image") {
+            "upgrade-engine"
+        } else if self.field.starts_with("components.") {
             "scale"
         } else {
             "switch"

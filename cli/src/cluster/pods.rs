@@ -19,9 +19,20 @@ pub(crate) fn selector<K: std::fmt::Display, V: std::fmt::Display>(
         .join(",")
 }
 
-/// The selector of a component's pods, as the planner labels them.
+/// The selector of a component's pods, as the planner labels them; for a database with two
+/// StatefulSets (`upgrade-engine`), the pod its Service selects.
 pub(crate) fn of_component(stack: &voice_core::Stack, name: &str) -> String {
-    selector(&voice_core::render::selector_labels(stack, name))
+    let mut labels = voice_core::render::selector_labels(stack, name);
+    if let Some(e) = stack
+        .component(name)
+        .and_then(|c| c.engine_upgrade.as_ref())
+    {
+        labels.insert(
+            voice_core::render::workload::POD_NAME_LABEL.into(),
+            format!("{}-0", e.serving_stateful_set()).into(),
+        );
+    }
+    selector(&labels)
 }
 
 /// Whether a pod serves: Running, its Ready condition true, and not being deleted.

@@ -72,6 +72,32 @@ pub(crate) async fn ready_pod(
     })
 }
 
+/// The main container of the pod `pod` of `component`, which must be ready.
+pub(crate) async fn pod_target(
+    client: &Client,
+    c: &voice_core::catalog::Component,
+    pod: &str,
+) -> anyhow::Result<Target> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);
+    let p = api
+        .get_opt(pod)
+        .await
+        .with_context(|| format!("reading pod {}/{pod}", c.namespace))?;
+    if !p.as_ref().is_some_and(crate::cluster::pods::is_ready) {
+        anyhow::bail!(
+            "pod {}/{pod} is {}; see `kubectl describe pod -n {} {pod}`",
+            c.namespace,
+            if p.is_some() { "not ready" } else { "missing" },
+            c.namespace
+        );
+    }
+    Ok(Target {
+        namespace: c.namespace.clone(),
+        pod: pod.to_string(),
+        container: c.main().name.clone(),
+    })
+}
+
 /// What a finished command sent to standard output.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Streamed {

@@ -22,6 +22,7 @@ pub(crate) mod schema;
 pub(crate) mod status;
 pub(crate) mod switch;
 pub(crate) mod uninstall;
+pub(crate) mod upgrade_engine;
 pub(crate) mod validate;
 pub(crate) mod version;
 

@@ -16,10 +16,10 @@ use voice_core::config::Color;
 use crate::args::ApplyFlags;
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, duration};
-use crate::cluster::{self, health, history, inventory};
+use crate::cluster::{self, health, inventory};
 use crate::config;
 use crate::error::{Usage, exit};
-use crate::ops::configure::{Change, apply_configuration};
+use crate::ops::configure::Rollout;
 
 /// The flags of `kubectl voice switch`.
 #[derive(Debug, clap::Args)]
@@ -94,41 +94,6 @@ impl Args {
     }
 }
 
-/// The deployed configuration and where the next revision goes.
-struct Rollout {
-    /// The configuration, read once, with this run's changes.
-    recorded: history::Recorded,
-    selection: voice_core::config::Selection,
-    overrides: Vec<history::Override>,
-    next: u32,
-}
-
-impl Rollout {
-    /// Makes a change of the service's settings as a switch change.
-    fn set(&mut self, change: voice_core::Change) -> anyhow::Result<()> {
-        self.recorded
-            .change(&change, &mut self.overrides, self.next)
-    }
-
-    /// Applies the configuration as one recorded revision.
-    async fn apply(
-        &mut self,
-        ca: &ClusterArgs,
-        flags: &ApplyFlags,
-        description: String,
-    ) -> anyhow::Result<u8> {
-        let stack = self.recorded.build(&self.selection)?;
-        let change = Change {
-            description,
-            scaled: Some(self.overrides.clone()),
-        };
-        let document = self.recorded.document.clone();
-        let code = apply_configuration(ca, stack, document, change, flags).await?;
-        self.next += 1;
-        Ok(code)
-    }
-}
-
 /// The change of a service's active colour.
 fn active_change(service: &str, color: Color) -> voice_core::Change {
     voice_core::Change::ActiveColor {
@@ -155,19 +120,7 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let here = config::load(&args.config)?;
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&here, ca.namespace.as_deref());
-    let revisions = history::list(&client, &inv).await?;
-    let last = history::current(&revisions).ok_or_else(|| {
-        Usage(format!(
-            "nothing is deployed for instance {}; run `kubectl voice install` first",
-            inv.instance
-        ))
-    })?;
-    let mut rollout = Rollout {
-        recorded: history::Recorded::read(last.config.clone())?,
-        selection: last.selection.clone(),
-        overrides: last.scaled.clone(),
-        next: revisions.last().map_or(1, |r| r.revision + 1),
-    };
+    let mut rollout = Rollout::read(&client, &inv).await?;
     let stack = rollout.recorded.build(&rollout.selection)?;
     let name = args.component.as_str();
     let c = stack.component(name).ok_or_else(|| {

@@ -125,6 +125,19 @@ pub(crate) async fn backup_one(
     root: &Path,
 ) -> anyhow::Result<(PathBuf, Manifest)> {
     let t = streams::ready_pod(client, stack, name).await?;
+    backup_from(client, stack, name, &t, root).await
+}
+
+/// Backs up component `name` from the pod `t` (one of its pods) into a new directory under
+/// `root`, as [`backup_one`] does.
+pub(crate) async fn backup_from(
+    client: &kube::Client,
+    stack: &voice_core::Stack,
+    name: &str,
+    t: &Target,
+    root: &Path,
+) -> anyhow::Result<(PathBuf, Manifest)> {
+    let t = t.clone();
     let c = stack.component(name).context("component")?;
     let engine =
         engine_of(c).with_context(|| format!("{name} runs neither PostgreSQL nor Redis"))?;

@@ -21,6 +21,70 @@ pub(crate) struct Change {
     pub scaled: Option<Vec<history::Override>>,
 }
 
+/// The deployed configuration as a day-2 verb changes it (`switch`, `upgrade-engine`): read
+/// once from the history, changed field by field, each apply a recorded revision.
+pub(crate) struct Rollout {
+    /// The configuration, read once, with this run's changes.
+    pub recorded: history::Recorded,
+    /// The selection of the deployed revision.
+    pub selection: voice_core::config::Selection,
+    /// The day-2 changes it carries.
+    pub overrides: Vec<history::Override>,
+    /// The number of the next revision.
+    pub next: u32,
+}
+
+impl Rollout {
+    /// The rollout of `inv` as deployed, or a refusal naming `install` when nothing is.
+    pub(crate) async fn read(
+        client: &kube::Client,
+        inv: &inventory::Inventory,
+    ) -> anyhow::Result<Rollout> {
+        let revisions = history::list(client, inv).await?;
+        let last = history::current(&revisions).ok_or_else(|| {
+            Usage(format!(
+                "nothing is deployed for instance {}; run `kubectl voice install` first",
+                inv.instance
+            ))
+        })?;
+        Ok(Rollout {
+            recorded: history::Recorded::read(last.config.clone())?,
+            selection: last.selection.clone(),
+            overrides: last.scaled.clone(),
+            next: revisions.last().map_or(1, |r| r.revision + 1),
+        })
+    }
+
+    /// The stack of the configuration as it is now.
+    pub(crate) fn build(&self) -> anyhow::Result<voice_core::Stack> {
+        self.recorded.build(&self.selection)
+    }
+
+    /// Makes a change as a day-2 change of the next revision.
+    pub(crate) fn set(&mut self, change: voice_core::Change) -> anyhow::Result<()> {
+        self.recorded
+            .change(&change, &mut self.overrides, self.next)
+    }
+
+    /// Applies the configuration as one recorded revision.
+    pub(crate) async fn apply(
+        &mut self,
+        ca: &ClusterArgs,
+        flags: &ApplyFlags,
+        description: String,
+    ) -> anyhow::Result<u8> {
+        let stack = self.build()?;
+        let change = Change {
+            description,
+            scaled: Some(self.overrides.clone()),
+        };
+        let document = self.recorded.document.clone();
+        let code = apply_configuration(ca, stack, document, change, flags).await?;
+        self.next += 1;
+        Ok(code)
+    }
+}
+
 /// Says what the run does to the PostHog release; refuses a downgrade, and an upgrade that
 /// would not wait for its migrations, before any write. `true`: the direction cannot be told
 /// and the run must be confirmed.
@@ -57,7 +121,11 @@ fn posthog_release(
     }
 }
 
-fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool> {
+/// `true` when confirmed: by `--yes` (or a dry run), else by the user on a terminal; without
+/// one, the run is refused (exit 2) naming `what` and `--yes` ([`confirm_destructive`]).
+///
+/// [`confirm_destructive`]: crate::output::confirm_destructive
+pub(crate) fn confirm_or_stop(what: &str, yes: bool, dry_run: bool) -> anyhow::Result<bool> {
     crate::output::confirm_destructive(what, yes || dry_run)
 }
 

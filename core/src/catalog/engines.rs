@@ -8,6 +8,22 @@ use crate::quantity::Bytes;
 
 /// PostgreSQL image (also used by the database setup Jobs).
 pub const POSTGRES_IMAGE: &str = "postgres:15.12-alpine";
+/// The PostgreSQL image `upgrade-engine --to <major>` moves a database to, one per major
+/// (the official image's alpine variant, as [`POSTGRES_IMAGE`]); the images' contents are
+/// in `core/tests/images.rs`.
+pub const POSTGRES_MAJORS: [(u32, &str); 3] = [
+    (15, POSTGRES_IMAGE),
+    (16, "postgres:16.11-alpine"),
+    (17, "postgres:17.6-alpine"),
+];
+
+/// The pinned PostgreSQL image of a major version, with the configuration's registry.
+pub fn postgres_image(cfg: &Config, major: u32) -> Option<String> {
+    POSTGRES_MAJORS
+        .iter()
+        .find(|(m, _)| *m == major)
+        .map(|(_, i)| with_registry(cfg, i))
+}
 /// Redis image (also the PostHog plugin-server heartbeat sidecar).
 pub const REDIS_IMAGE: &str = "redis:7.2.7-alpine";
 /// HAProxy image that routes Redis clients to the Sentinel-elected primary.

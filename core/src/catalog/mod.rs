@@ -564,6 +564,10 @@ pub struct Component {
     pub engine: Option<Engine>,
     /// The on-disk format of its data, whose version rules govern its main image's changes.
     pub store: Option<versions::Store>,
+    /// A database moved to a new major version by `upgrade-engine`: its data StatefulSets
+    /// (`components.<name>.engineUpgrade`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_upgrade: Option<crate::config::EngineUpgrade>,
     /// Labels on every object of the component, its pods included, e.g. the PostHog release
     /// it runs.
     pub labels: Vec<(&'static str, String)>,
@@ -974,6 +978,16 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
                 ),
             ));
         }
+        if let Some(e) = &o.engine_upgrade {
+            if c.engine == Some(Engine::Postgresql) && c.kind == WorkloadKind::StatefulSet {
+                c.engine_upgrade = Some(e.clone());
+            } else {
+                diags.push(Diagnostic::at_key(
+                    &format!("{path}.engineUpgrade"),
+                    format!("{name} is not a PostgreSQL StatefulSet; upgrade-engine moves PostgreSQL databases"),
+                ));
+            }
+        }
         if let Some(s) = o.storage {
             match c.storage.first_mut() {
                 Some(st) => st.size = s,
@@ -1141,6 +1155,7 @@ impl Component {
             ui: None,
             engine: None,
             store: None,
+            engine_upgrade: None,
             labels: Vec::new(),
             mesh: Mesh::default(),
         }

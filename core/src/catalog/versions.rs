@@ -495,6 +495,28 @@ fn mysql(a: &[u32], b: &[u32]) -> Option<Step> {
 mod tests {
     use super::*;
 
+    /// Every pinned PostgreSQL major is reached from an older one by the procedure
+    /// `upgrade-engine` runs, and never the other way.
+    #[test]
+    fn pinned_postgres_majors_move_by_a_procedure() {
+        use crate::catalog::engines::POSTGRES_MAJORS;
+        for (a, from) in POSTGRES_MAJORS {
+            for (b, to) in POSTGRES_MAJORS {
+                let s = step(Store::Postgresql, "postgres", from, to);
+                match a.cmp(&b) {
+                    std::cmp::Ordering::Less => {
+                        assert!(matches!(s, Step::Procedure { .. }), "{from} → {to}: {s:?}");
+                    }
+                    std::cmp::Ordering::Greater => {
+                        assert!(matches!(s, Step::Refused { .. }), "{from} → {to}: {s:?}");
+                    }
+                    std::cmp::Ordering::Equal => assert_eq!(s, Step::Same),
+                }
+                assert_eq!(version(to).map(|v| v[0]), Some(b));
+            }
+        }
+    }
+
     fn says(store: Store, from: &str, to: &str) -> &'static str {
         match step(store, "db", from, to) {
             Step::Same => "same",

@@ -1,11 +1,12 @@
 //! Typed changes to a checked [`Config`]: the values the day-2 verbs change (`scale` a
-//! component's replicas, `switch` a blue-green service's colours), each with the field path
+//! component's replicas, `switch` a blue-green service's colours, `upgrade-engine` a
+//! database's image and StatefulSets), each with the field path
 //! it has in `voice.yaml`, so a caller changes a loaded configuration and builds it again
 //! without reading any text twice, and records the same change in its document.
 
 use serde_json::Value;
 
-use super::{BlueGreen, Color, Config, Diagnostic, check_image, replica_bounds};
+use super::{BlueGreen, Color, Config, Diagnostic, EngineUpgrade, check_image, replica_bounds};
 
 /// One change of one value of a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,20 @@ pub enum Change {
         /// The image that colour runs.
         image: String,
     },
+    /// `components.<component>.image`.
+    Image {
+        /// The component.
+        component: String,
+        /// Its main container's image.
+        image: String,
+    },
+    /// `components.<component>.engineUpgrade`.
+    EngineUpgrade {
+        /// The database component.
+        component: String,
+        /// Its data StatefulSets.
+        upgrade: EngineUpgrade,
+    },
 }
 
 impl Change {
@@ -67,6 +82,10 @@ impl Change {
                 "voiceAssistant.services.{service}.colorImages.{}",
                 color.as_str()
             ),
+            Change::Image { component, .. } => format!("components.{component}.image"),
+            Change::EngineUpgrade { component, .. } => {
+                format!("components.{component}.engineUpgrade")
+            }
         }
     }
 
@@ -79,7 +98,8 @@ impl Change {
             } => (*n).into(),
             Change::ActiveColor { color, .. } => color.as_str().into(),
             Change::Standby { standby, .. } => (*standby).into(),
-            Change::ColorImage { image, .. } => image.as_str().into(),
+            Change::ColorImage { image, .. } | Change::Image { image, .. } => image.as_str().into(),
+            Change::EngineUpgrade { upgrade, .. } => upgrade.to_value(),
         }
     }
 }
@@ -125,6 +145,20 @@ impl Config {
                 images.push((*color, image.clone()));
                 // Blue before green, as resolving a file lists them.
                 images.sort_by_key(|(c, _)| *c != Color::Blue);
+            }
+            Change::Image { component, image } => {
+                check_image(image).map_err(|why| Diagnostic::at_value(&change.field(), why))?;
+                self.overrides.entry(component.clone()).or_default().image = Some(image.clone());
+            }
+            Change::EngineUpgrade { component, upgrade } => {
+                let options = serde_json::from_value(upgrade.to_value())
+                    .map_err(|e| Diagnostic::at_value(&change.field(), e.to_string()))?;
+                let checked = super::check_engine_upgrade(&change.field(), &options)
+                    .map_err(|mut d| d.remove(0))?;
+                self.overrides
+                    .entry(component.clone())
+                    .or_default()
+                    .engine_upgrade = Some(checked);
             }
         }
         Ok(())
@@ -192,6 +226,18 @@ mod tests {
             Change::ActiveColor {
                 service: "agent-engine".into(),
                 color: Color::Green,
+            },
+            Change::Image {
+                component: "postgres".into(),
+                image: "postgres:17.6-alpine".into(),
+            },
+            Change::EngineUpgrade {
+                component: "postgres".into(),
+                upgrade: EngineUpgrade {
+                    stateful_set: "postgres-17".into(),
+                    previous: Some(("postgres".into(), "postgres:15.12-alpine".into())),
+                    serving: crate::config::Serving::Previous,
+                },
             },
         ];
         let (mut typed, mut doc) = (base, doc);

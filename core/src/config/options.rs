@@ -312,6 +312,56 @@ pub struct ComponentOptions {
     pub resources: Option<ResourcesOptions>,
     /// Size of the component's persistent volume (`20Gi`).
     pub storage: Option<Quantity>,
+    /// A PostgreSQL major-version upgrade in progress or done, written by `kubectl voice
+    /// upgrade-engine`: the StatefulSet that runs `image`, and the one it copied from.
+    pub engine_upgrade: Option<EngineUpgradeOptions>,
+}
+
+/// The data StatefulSets of a database moved to a new major version by a dump and restore.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EngineUpgradeOptions {
+    /// The StatefulSet running the component's image (`postgres-17`; its claims are
+    /// `data-postgres-17-0`).
+    pub stateful_set: Option<String>,
+    /// The StatefulSet the data was copied from, kept with its image and claims for
+    /// `upgrade-engine --back` until `--finalize` drops it.
+    pub previous: Option<PreviousEngineOptions>,
+    /// Which StatefulSet's pod the Service selects: `current` (default) or `previous`.
+    pub serving: Option<Serving>,
+}
+
+/// The StatefulSet a database was copied from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviousEngineOptions {
+    /// Its name (`postgres`).
+    pub stateful_set: Option<String>,
+    /// The image it runs (`postgres:15.12-alpine`).
+    pub image: Option<String>,
+}
+
+/// Which of a database's StatefulSets serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Serving {
+    /// The StatefulSet running the component's image.
+    Current,
+    /// The StatefulSet the data was copied from.
+    Previous,
+}
+
+impl Serving {
+    /// The value as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Serving::Current => "current",
+            Serving::Previous => "previous",
+        }
+    }
 }
 
 /// Requests and limits.

@@ -309,6 +309,123 @@ pub struct ComponentOverride {
     pub limits: (Option<MilliCpu>, Option<Bytes>),
     /// Volume size.
     pub storage: Option<Bytes>,
+    /// A database moved to a new major version (`engineUpgrade`).
+    pub engine_upgrade: Option<EngineUpgrade>,
+}
+
+/// A database's data StatefulSets after `kubectl voice upgrade-engine`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineUpgrade {
+    /// The StatefulSet running the component's image.
+    pub stateful_set: String,
+    /// The StatefulSet copied from: `(name, image)`, kept until `--finalize`.
+    pub previous: Option<(String, String)>,
+    /// Which one the Service selects.
+    pub serving: Serving,
+}
+
+impl EngineUpgrade {
+    /// The name of the StatefulSet whose pod the Service selects.
+    pub fn serving_stateful_set(&self) -> &str {
+        match (&self.previous, self.serving) {
+            (Some((name, _)), Serving::Previous) => name,
+            _ => &self.stateful_set,
+        }
+    }
+
+    /// As `voice.yaml` writes it.
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "statefulSet": self.stateful_set,
+            "serving": self.serving.as_str(),
+        });
+        if let Some((name, image)) = &self.previous {
+            v["previous"] = serde_json::json!({"statefulSet": name, "image": image});
+        }
+        v
+    }
+}
+
+/// The longest StatefulSet name whose pods' `controller-revision-hash` label
+/// (`<name>-<hash of up to 10 characters>`) stays within a label value's 63 characters.
+pub const STATEFULSET_NAME_MAX: usize = 52;
+
+/// Checks `components.<name>.engineUpgrade` field by field; `path` is its field path.
+pub fn check_engine_upgrade(
+    path: &str,
+    o: &EngineUpgradeOptions,
+) -> Result<EngineUpgrade, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let name = |field: &str, v: Option<&String>, diags: &mut Vec<Diagnostic>| -> Option<String> {
+        let p = format!("{path}.{field}");
+        let Some(v) = v else {
+            diags.push(Diagnostic::at_key(
+                &p,
+                "is required: the name of a StatefulSet",
+            ));
+            return None;
+        };
+        if let Err(why) = check_dns_label(v) {
+            diags.push(Diagnostic::at_value(
+                &p,
+                format!("`{v}` is not a valid StatefulSet name: {why}"),
+            ));
+            return None;
+        }
+        if v.len() > STATEFULSET_NAME_MAX {
+            diags.push(Diagnostic::at_value(
+                &p,
+                format!("`{v}` has {} characters; a StatefulSet name has at most {STATEFULSET_NAME_MAX}, so its pods' revision label fits", v.len()),
+            ));
+            return None;
+        }
+        Some(v.clone())
+    };
+    let current = name("statefulSet", o.stateful_set.as_ref(), &mut diags);
+    let previous = o.previous.as_ref().and_then(|p| {
+        let n = name("previous.statefulSet", p.stateful_set.as_ref(), &mut diags);
+        let image = match &p.image {
+            None => {
+                diags.push(Diagnostic::at_key(
+                    &format!("{path}.previous.image"),
+                    "is required: the image the previous StatefulSet runs",
+                ));
+                None
+            }
+            Some(i) => match check_image(i) {
+                Ok(()) => Some(i.clone()),
+                Err(why) => {
+                    diags.push(Diagnostic::at_value(&format!("{path}.previous.image"), why));
+                    None
+                }
+            },
+        };
+        Some((n?, image?))
+    });
+    if let (Some(c), Some((p, _))) = (&current, &previous)
+        && c == p
+    {
+        diags.push(Diagnostic::at_value(
+            &format!("{path}.previous.statefulSet"),
+            format!("must differ from statefulSet (`{c}`): the data is copied from one StatefulSet to another"),
+        ));
+    }
+    let serving = o.serving.unwrap_or(Serving::Current);
+    if serving == Serving::Previous && o.previous.is_none() {
+        diags.push(Diagnostic::at_value(
+            &format!("{path}.serving"),
+            "`previous` needs a previous StatefulSet (previous.statefulSet and previous.image)",
+        ));
+    }
+    match (current, diags.is_empty()) {
+        (Some(stateful_set), true) => Ok(EngineUpgrade {
+            stateful_set,
+            previous,
+            serving,
+        }),
+        _ => Err(diags),
+    }
 }
 
 /// Collects diagnostics while resolving.
@@ -891,6 +1008,11 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             .as_ref()
             .map(|q| q.0.as_str())
             .and_then(|s| ctx.bytes(&format!("{p}.storage"), s));
+        let engine_upgrade = c.engine_upgrade.as_ref().and_then(|e| {
+            check_engine_upgrade(&format!("{p}.engineUpgrade"), e)
+                .map_err(|d| ctx.diags.extend(d))
+                .ok()
+        });
         overrides.insert(
             name,
             ComponentOverride {
@@ -900,6 +1022,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
                 requests,
                 limits,
                 storage,
+                engine_upgrade,
             },
         );
     }

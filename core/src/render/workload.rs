@@ -17,7 +17,7 @@ use super::{Object, Stage, labels, meta, selector_labels};
 use crate::catalog::{
     self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind,
 };
-use crate::config::PullPolicy;
+use crate::config::{PullPolicy, Serving};
 
 /// CPU and memory as quantities.
 pub(super) fn quantities(r: catalog::Resources) -> BTreeMap<Str, Quantity> {
@@ -421,6 +421,76 @@ pub fn initial_replicas(stack: &Stack, o: &Object) -> Option<u32> {
     (o.kind == "Deployment" && deployment_names(c).first() == Some(&o.name)).then_some(a.hpa.min)
 }
 
+/// Label that tells a database's data StatefulSets apart while `upgrade-engine` runs two:
+/// on the pods and in the selector of every StatefulSet not named like its component (whose
+/// selector, immutable, predates it).
+pub const STATEFULSET_LABEL: &str = "kubectl-voice.io/statefulset";
+
+/// The label the StatefulSet controller puts on every pod it makes, naming the pod.
+pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
+
+/// A Service's selector narrowed to the serving pod of a database with two StatefulSets.
+fn serving_labels(c: &Component, mut l: Map) -> Map {
+    if let Some(e) = &c.engine_upgrade {
+        l.insert(
+            POD_NAME_LABEL.into(),
+            format!("{}-0", e.serving_stateful_set()).into(),
+        );
+    }
+    l
+}
+
+/// The pod selector of a component's Service, as `(key, value)` pairs: the one the pods of
+/// its serving StatefulSet match (and, for a blue-green service, its active colour).
+pub fn service_selector(stack: &Stack, c: &Component) -> Map {
+    let active = c.blue_green.as_ref().map(|_| colors(c)[0]);
+    serving_labels(c, color_labels(selector_labels(stack, &c.name), active))
+}
+
+/// A StatefulSet of component `c` named `name`, with `replicas` pods.
+fn statefulset(
+    stack: &Stack,
+    c: &Component,
+    name: &str,
+    replicas: u32,
+    config_checksum: Option<&str>,
+) -> StatefulSet {
+    let mut selector = selector_labels(stack, &c.name);
+    let mut template = template(stack, c, None, config_checksum);
+    if name != c.name {
+        selector.insert(STATEFULSET_LABEL.into(), owned(name));
+        if let Some(l) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+            l.insert(STATEFULSET_LABEL.into(), owned(name));
+        }
+    }
+    StatefulSet {
+        metadata: meta(stack, c, name),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(i32::try_from(replicas).unwrap_or(1)),
+            // Every data StatefulSet of a component is governed by its one headless Service.
+            service_name: Some(owned(&c.name)),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+            },
+            template,
+            pod_management_policy: Some(
+                if c.parallel_pods {
+                    "Parallel"
+                } else {
+                    "OrderedReady"
+                }
+                .into(),
+            ),
+            volume_claim_templates: (!c.storage.is_empty()).then(|| {
+                c.storage
+                    .iter()
+                    .map(|s| claim(stack, c, s, &s.name))
+                    .collect()
+            }),
+        }),
+    }
+}
+
 pub(super) fn objects(
     stack: &Stack,
     c: &Component,
@@ -429,9 +499,6 @@ pub(super) fn objects(
 ) -> Vec<Object> {
     let mut out = Vec::new();
     let active = c.blue_green.as_ref().map(|_| colors(c)[0]);
-    let selector = LabelSelector {
-        match_labels: Some(selector_labels(stack, &c.name)),
-    };
     let checksum = digests.checksum(c);
     let template = template(stack, c, None, checksum.as_deref());
     match c.kind {
@@ -514,32 +581,36 @@ pub(super) fn objects(
                 out.push(Object::new(&c.name, stage, d));
             }
         }
-        WorkloadKind::StatefulSet => {
-            let s = StatefulSet {
-                metadata: meta(stack, c, &c.name),
-                spec: Some(StatefulSetSpec {
-                    replicas: Some(i32::try_from(c.replicas).unwrap_or(1)),
-                    service_name: Some(owned(&c.name)),
-                    selector,
-                    template,
-                    pod_management_policy: Some(
-                        if c.parallel_pods {
-                            "Parallel"
-                        } else {
-                            "OrderedReady"
-                        }
-                        .into(),
-                    ),
-                    volume_claim_templates: (!c.storage.is_empty()).then(|| {
-                        c.storage
-                            .iter()
-                            .map(|s| claim(stack, c, s, &s.name))
-                            .collect()
-                    }),
-                }),
-            };
-            out.push(Object::new(&c.name, stage, s));
-        }
+        WorkloadKind::StatefulSet => match &c.engine_upgrade {
+            None => out.push(Object::new(
+                &c.name,
+                stage,
+                statefulset(stack, c, &c.name, c.replicas, checksum.as_deref()),
+            )),
+            Some(e) => {
+                out.push(Object::new(
+                    &c.name,
+                    stage,
+                    statefulset(stack, c, &e.stateful_set, c.replicas, checksum.as_deref()),
+                ));
+                if let Some((name, image)) = &e.previous {
+                    // The StatefulSet copied from, as it was rendered when it served: its
+                    // own image (and version label), running only while it serves.
+                    let mut old = c.clone();
+                    old.containers[0].image = image.clone();
+                    let replicas = if e.serving == Serving::Previous {
+                        c.replicas
+                    } else {
+                        0
+                    };
+                    out.push(Object::new(
+                        &c.name,
+                        stage,
+                        statefulset(stack, &old, name, replicas, checksum.as_deref()),
+                    ));
+                }
+            }
+        },
         WorkloadKind::Job => {
             let spec = c.job.unwrap_or(catalog::JobSpec {
                 backoff_limit: 3,
@@ -563,7 +634,10 @@ pub(super) fn objects(
             spec: Some(core::ServiceSpec {
                 type_: Some("ClusterIP".into()),
                 cluster_ip: headless.then(|| "None".into()),
-                selector: Some(color_labels(selector_labels(stack, &c.name), active)),
+                selector: Some(serving_labels(
+                    c,
+                    color_labels(selector_labels(stack, &c.name), active),
+                )),
                 publish_not_ready_addresses: c.parallel_pods.then_some(true),
                 ports: Some(
                     c.containers
@@ -645,4 +719,95 @@ pub(super) fn objects(
         out.push(Object::new(&c.name, stage, p));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Input;
+
+    fn postgres_objects(sets: &[&str]) -> Vec<serde_json::Value> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let stack = crate::load(&Input {
+            sets: &sets,
+            ..Default::default()
+        })
+        .expect("valid");
+        super::super::render(&stack)
+            .into_iter()
+            .filter(|o| {
+                o.component == "postgres" && matches!(o.kind.as_str(), "StatefulSet" | "Service")
+            })
+            .map(|o| o.value().into_owned())
+            .collect()
+    }
+
+    fn find<'a>(objects: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
+        objects
+            .iter()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name} in {objects:#?}"))
+    }
+
+    const UPGRADE: &str = r#"components.postgres.engineUpgrade={statefulSet: postgres-17, previous: {statefulSet: postgres, image: "postgres:15.12-alpine"}, serving: previous}"#;
+
+    /// During an upgrade-engine copy: two StatefulSets with their own images and selectors
+    /// that cannot take each other's pods, the old one serving.
+    #[test]
+    fn an_engine_upgrade_renders_two_statefulsets_and_selects_the_serving_pod() {
+        let plain = postgres_objects(&[]);
+        let image = "components.postgres.image=postgres:17.6-alpine";
+        let during = postgres_objects(&[image, UPGRADE]);
+        assert_eq!(during.len(), 3, "{during:#?}");
+        let old = find(&during, "StatefulSet", "postgres");
+        let new = find(&during, "StatefulSet", "postgres-17");
+        // The old StatefulSet is the one rendered before, running while it serves.
+        assert_eq!(old, find(&plain, "StatefulSet", "postgres"));
+        assert_eq!(old["spec"]["replicas"], 1);
+        let main =
+            |s: &serde_json::Value| s["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+        assert_eq!(main(old), "postgres:15.12-alpine");
+        assert_eq!(main(new), "postgres:17.6-alpine");
+        assert_eq!(new["spec"]["replicas"], 1);
+        assert_eq!(new["spec"]["serviceName"], "postgres");
+        assert_eq!(
+            new["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+            "data"
+        );
+        // The new selector matches its own pods and not the old one's; the old selector
+        // (immutable) matches both, but a StatefulSet only claims pods named after it.
+        let new_sel = new["spec"]["selector"]["matchLabels"].as_object().unwrap();
+        let new_pod = new["spec"]["template"]["metadata"]["labels"]
+            .as_object()
+            .unwrap();
+        let old_pod = old["spec"]["template"]["metadata"]["labels"]
+            .as_object()
+            .unwrap();
+        assert!(new_sel.iter().all(|(k, v)| new_pod.get(k) == Some(v)));
+        assert!(new_sel.iter().any(|(k, v)| old_pod.get(k) != Some(v)));
+        assert_eq!(new_pod["app.kubernetes.io/name"], "postgres");
+        let svc = find(&during, "Service", "postgres");
+        assert_eq!(svc["spec"]["selector"][POD_NAME_LABEL], "postgres-0");
+
+        // After the switch: the new pod serves, the old StatefulSet at zero.
+        let after = postgres_objects(&[
+            image,
+            &UPGRADE.replace("serving: previous", "serving: current"),
+        ]);
+        assert_eq!(
+            find(&after, "StatefulSet", "postgres")["spec"]["replicas"],
+            0
+        );
+        assert_eq!(
+            find(&after, "Service", "postgres")["spec"]["selector"][POD_NAME_LABEL],
+            "postgres-17-0"
+        );
+        // Finalized: one StatefulSet left, the new one.
+        let done = postgres_objects(&[
+            image,
+            "components.postgres.engineUpgrade={statefulSet: postgres-17}",
+        ]);
+        assert_eq!(done.len(), 2, "{done:#?}");
+        assert_eq!(find(&done, "StatefulSet", "postgres-17"), new);
+    }
 }
