@@ -313,6 +313,71 @@ fn a_restart_rolls_once_and_a_later_install_keeps_its_stamp() {
     r.purge();
 }
 
+/// A run of `verb` that names no file and no profile.
+fn bare(r: &Release, verb: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = r.args(verb, extra);
+    // The release's own --profile comes first; one in `extra` stays.
+    let at = args.iter().position(|a| a == "--profile").unwrap();
+    args.drain(at..at + 2);
+    std::process::Command::new(common::bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_a_file_or_profile_every_verb_uses_the_deployed_configuration() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("hist-f");
+    // Nothing deployed: the default profile, said so.
+    let o = bare(&r, "diff", &[]);
+    assert!(
+        text(&o).contains("configuration: profile small (the default: nothing is deployed yet)"),
+        "{}",
+        text(&o)
+    );
+    ok(&r, "install", &[]);
+    // dev is deployed: a bare diff, plan and install act on it and say so.
+    for verb in ["diff", "plan", "install"] {
+        let o = bare(&r, verb, &[]);
+        let said = text(&o);
+        assert!(o.status.success(), "{verb}: {said}");
+        assert!(
+            said.contains("configuration: the deployed one, revision 1 (profile dev)"),
+            "{verb}: {said}"
+        );
+        assert!(!said.contains("will be deleted"), "{verb}: {said}");
+    }
+    // A --set goes over the deployed configuration.
+    let o = bare(
+        &r,
+        "diff",
+        &[
+            "--set",
+            "components.model-router.image=ghcr.io/voice-platform/model-router:1.4.3",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // (the release's own instance and namespaces are --set flags too)
+    assert!(text(&o).contains("with 5 --set(s)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("+    app.kubernetes.io/version: 1.4.3"),
+        "{}",
+        text(&o)
+    );
+    // Another profile is said against the deployed one.
+    let o = bare(&r, "diff", &["--profile", "small"]);
+    assert!(
+        text(&o).contains("profile dev → small: the deployed configuration (revision 1) uses dev"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(history(&r).len(), 1);
+    r.purge();
+}
+
 #[test]
 fn history_is_trimmed_at_its_maximum() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

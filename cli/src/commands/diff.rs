@@ -11,7 +11,6 @@ use crate::cluster::apply::Prepared;
 use crate::cluster::inventory::Inventory;
 use crate::cluster::{self, apply, prune, secrets};
 use crate::cluster::{api_for, is_not_found};
-use crate::config;
 use crate::error::exit;
 
 /// Removes server-owned fields so only intent is compared.
@@ -140,9 +139,15 @@ pub(crate) struct Args {
 /// Runs the command against the cluster.
 pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let Args { config } = args;
-    let stack = config::load(&config)?;
     let client = cluster::client(ca).await?;
+    // Without a file or --profile, the deployed configuration, said in one line.
+    let chosen = crate::ops::source::choose(&client, ca, &config).await?;
+    eprintln!("{}", chosen.said);
+    let stack = chosen.stack;
     let inv = Inventory::of(&stack, ca.namespace.as_deref());
+    if let Some(said) = crate::ops::source::profile_change(&client, &inv, &stack).await? {
+        eprintln!("{said}");
+    }
     let prepared = apply::prepare(&client, &stack, &inv).await?;
     let values = secrets::read(&client, &stack).await?;
     let (changes, forbidden) = diff(&client, &inv, &prepared, &values).await?;

@@ -3,13 +3,14 @@
 
 use crate::args::ClusterArgs;
 use crate::args::{ApplyFlags, ConfigArgs};
-use crate::config;
 use crate::ops::configure::{Change, apply_configuration};
+use crate::ops::source;
 
 /// The flags of `kubectl voice install`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Configuration.
+    /// Configuration (without a file or --profile: the deployed one, this run's --set flags
+    /// over it).
     #[command(flatten)]
     pub config: ConfigArgs,
     /// How to apply.
@@ -19,10 +20,13 @@ pub(crate) struct Args {
 
 /// Runs the command against the cluster.
 pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
-    let (stack, document) = config::load_recorded(&args.config)?;
+    // Without a file or --profile, the deployed configuration, said in one line.
+    let client = crate::cluster::client(ca).await?;
+    let chosen = source::choose(&client, ca, &args.config).await?;
+    eprintln!("{}", chosen.said);
     let change = Change {
         description: "install".into(),
         scaled: None,
     };
-    apply_configuration(ca, stack, document, change, &args.apply).await
+    apply_configuration(ca, chosen.stack, chosen.document, change, &args.apply).await
 }

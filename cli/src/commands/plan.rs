@@ -317,7 +317,7 @@ pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         offline,
         output,
     } = args;
-    let stack = config::load(&config)?;
+    let mut stack = config::load(&config)?;
     let configured = ca.kubeconfig.is_some()
         || ca.context.is_some()
         || std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
@@ -333,14 +333,23 @@ pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             "the profile's nodes (no kubeconfig)".to_string(),
         )
     } else {
-        match live(ca, &stack) {
-            Ok((nodes, server)) if !nodes.is_empty() => {
-                (voice_core::plan::plan_on(&stack, &nodes), server)
+        match live(ca, &config, &stack) {
+            Ok((nodes, server, chosen)) => {
+                // Without a file or --profile: the deployed configuration, said in one line.
+                if let Some(c) = chosen {
+                    eprintln!("{}", c.said);
+                    stack = c.stack;
+                }
+                if nodes.is_empty() {
+                    (
+                        voice_core::plan::plan(&stack),
+                        "the profile's nodes (the cluster has no Ready, schedulable node)"
+                            .to_string(),
+                    )
+                } else {
+                    (voice_core::plan::plan_on(&stack, &nodes), server)
+                }
             }
-            Ok(_) => (
-                voice_core::plan::plan(&stack),
-                "the profile's nodes (the cluster has no Ready, schedulable node)".to_string(),
-            ),
             // A kubeconfig or context that is not there is bad input, not an unreachable
             // cluster: the plan would fit on the wrong nodes.
             Err(e) if e.downcast_ref::<crate::error::Usage>().is_some() => return Err(e),
@@ -363,26 +372,38 @@ pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// The cluster's schedulable nodes with their free capacity, and which cluster it is.
-fn live(
-    ca: &ClusterArgs,
-    stack: &voice_core::Stack,
-) -> anyhow::Result<(Vec<voice_core::fit::NodeCapacity>, String)> {
+/// What `plan` reads from a cluster: its schedulable nodes with their free capacity, which
+/// cluster it is, and the deployed configuration when the command line names none.
+type Live = (
+    Vec<voice_core::fit::NodeCapacity>,
+    String,
+    Option<crate::ops::source::Chosen>,
+);
+
+/// Reads [`Live`] within [`REACH`].
+fn live(ca: &ClusterArgs, config: &ConfigArgs, stack: &voice_core::Stack) -> anyhow::Result<Live> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let read = async {
             let client = crate::cluster::client(ca).await?;
-            let inv = crate::cluster::inventory::Inventory::of(stack, ca.namespace.as_deref());
-            crate::ops::check::live_nodes(&client, &inv).await
+            let chosen = if crate::ops::source::named(config) {
+                None
+            } else {
+                Some(crate::ops::source::choose(&client, ca, config).await?)
+            };
+            let target = chosen.as_ref().map_or(stack, |c| &c.stack);
+            let inv = crate::cluster::inventory::Inventory::of(target, ca.namespace.as_deref());
+            let nodes = crate::ops::check::live_nodes(&client, &inv).await?;
+            Ok::<_, anyhow::Error>((nodes, chosen))
         };
-        let nodes = tokio::time::timeout(REACH, read)
+        let (nodes, chosen) = tokio::time::timeout(REACH, read)
             .await
             .map_err(|_| anyhow::anyhow!("no answer within {}s", REACH.as_secs()))??;
         let server = crate::cluster::server()
             .unwrap_or("the cluster")
             .to_string();
-        Ok((nodes, server))
+        Ok((nodes, server, chosen))
     })
 }

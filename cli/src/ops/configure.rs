@@ -279,14 +279,19 @@ pub(crate) async fn apply_configuration(
     }
     // What this run replaces and prunes, said once nothing can refuse it any more.
     eprint!("{}", prune::describe(&prepared.prune));
-    let destructive = !prepared.prune.delete.is_empty()
+    let profile_change = crate::ops::source::profile_change_of(last_deployed, &stack);
+    if let Some(said) = &profile_change {
+        eprintln!("{said}");
+    }
+    let destructive = profile_change.is_some()
+        || !prepared.prune.delete.is_empty()
         || (recreate_statefulsets && blocked.is_some())
         || !undone.is_empty()
         || unordered
         || force_unlock;
     if destructive
         && !confirm_or_stop(
-            "this run would delete, re-create or scale back the objects listed above, change PostHog's release in an order that cannot be told, or take over the lock",
+            "this run would change the deployed profile, delete, re-create or scale back the objects listed above, change PostHog's release in an order that cannot be told, or take over the lock",
             yes,
             dry_run,
         )?
