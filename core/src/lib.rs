@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod config;
 pub mod dashboards;
+pub mod disruption;
 pub mod fit;
 pub mod plan;
 pub mod policy;
