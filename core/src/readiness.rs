@@ -22,7 +22,8 @@ pub fn deployment_available(d: &Deployment) -> bool {
         && st.replicas.unwrap_or(0) <= st.updated_replicas.unwrap_or(0)
 }
 
-/// The StatefulSet has every desired replica ready on the latest spec.
+/// The StatefulSet has every desired replica ready on the latest spec: a rolling update has
+/// replaced every pod (old pods may still be ready while it rolls).
 pub fn statefulset_ready(s: &StatefulSet) -> bool {
     let (Some(spec), Some(st)) = (&s.spec, &s.status) else {
         return false;
@@ -30,6 +31,7 @@ pub fn statefulset_ready(s: &StatefulSet) -> bool {
     let want = spec.replicas.unwrap_or(1);
     st.observed_generation.unwrap_or(0) >= s.metadata.generation.unwrap_or(0)
         && st.ready_replicas.unwrap_or(0) >= want
+        && st.updated_replicas.is_none_or(|u| u >= want)
 }
 
 /// The Job has succeeded.
@@ -195,6 +197,10 @@ mod tests {
             "metadata: {name: pg, generation: 1}\nspec: {replicas: 1, selector: {}, template: {}, serviceName: pg}\nstatus: {observedGeneration: 1, replicas: 1, readyReplicas: 1}\n",
         );
         assert!(statefulset_ready(&s));
+        let rolling: StatefulSet = from(
+            "metadata: {name: kafka, generation: 2}\nspec: {replicas: 3, selector: {}, template: {}, serviceName: kafka}\nstatus: {observedGeneration: 2, replicas: 3, readyReplicas: 3, updatedReplicas: 1}\n",
+        );
+        assert!(!statefulset_ready(&rolling));
         let j: Job = from(
             "metadata: {name: m}\nstatus: {conditions: [{type: Complete, status: \"True\"}]}\n",
         );
