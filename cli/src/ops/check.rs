@@ -480,7 +480,55 @@ pub(crate) async fn report(
         category: "capacity",
         checks: capacity(client, stack, inv).await,
     });
+    categories.push(single_points(stack));
     Ok(Report { categories })
+}
+
+/// The category of [`single_points`]: warnings that describe the configuration, not the
+/// cluster, so install does not ask about them.
+pub(crate) const SINGLE_POINTS: &str = "single-points-of-failure";
+
+/// The configuration's single-replica workloads behind a Service that others use: each one's
+/// consumers lose it while its pod is replaced or its node drains (warnings, never failures).
+pub(crate) fn single_points(stack: &Stack) -> Category {
+    let points = voice_core::availability::single_points(stack);
+    let mut checks: Vec<Check> = points
+        .iter()
+        .map(|p| {
+            let c = stack.component(&p.component);
+            let hint = match c {
+                Some(c) if c.singleton || c.fixed_replicas => format!(
+                    "it runs one replica by design ({}); plan its upgrades and node drains, which stop it until its new pod is Ready",
+                    c.notes.first().copied().unwrap_or("a single member")
+                ),
+                _ => format!("set components.{}.replicas to 2 or more to keep it through a drain", p.component),
+            };
+            Check {
+                details: p.consumers.clone(),
+                ..warn(
+                    format!(
+                        "{} ({}) runs one replica; {} lose it while its pod is replaced or its node drains:",
+                        p.component,
+                        p.namespace,
+                        match p.consumers.len() {
+                            1 => "its consumer".to_string(),
+                            n => format!("its {n} consumers"),
+                        }
+                    ),
+                    hint,
+                )
+            }
+        })
+        .collect();
+    if checks.is_empty() {
+        checks.push(ok(
+            "every workload that others use runs more than one replica",
+        ));
+    }
+    Category {
+        category: SINGLE_POINTS,
+        checks,
+    }
 }
 
 /// Free capacity of the schedulable nodes: allocatable minus what running pods (other than
