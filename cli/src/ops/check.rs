@@ -665,3 +665,44 @@ pub(crate) fn secrets(pre: &crate::cluster::secrets::Preflight) -> Category {
         checks,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_points_are_warnings_naming_their_consumers() {
+        let stack = voice_core::load(&voice_core::Input {
+            profile: Some(voice_core::ProfileName::Production),
+            ..Default::default()
+        })
+        .unwrap();
+        let c = single_points(&stack);
+        assert_eq!(c.category, SINGLE_POINTS);
+        assert!(c.checks.iter().all(|k| k.result == Outcome::Warning));
+        let ch = c
+            .checks
+            .iter()
+            .find(|k| {
+                k.description
+                    .starts_with("posthog-clickhouse (posthog) runs one replica")
+            })
+            .expect("posthog-clickhouse is listed");
+        assert!(
+            ch.description
+                .ends_with("its 4 consumers lose it while its pod is replaced or its node drains:")
+        );
+        assert_eq!(ch.details.len(), 4);
+        assert!(
+            ch.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("one replica by design"))
+        );
+        // Replicated workloads are not single points.
+        assert!(
+            !c.checks
+                .iter()
+                .any(|k| k.description.starts_with("model-router "))
+        );
+    }
+}
