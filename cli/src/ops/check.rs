@@ -497,19 +497,17 @@ pub(crate) fn single_points(stack: &Stack) -> Category {
         .map(|p| {
             let c = stack.component(&p.component);
             let hint = match c {
-                Some(c) if c.singleton || c.fixed_replicas => format!(
-                    "it runs one replica by design ({}); plan its upgrades and node drains, which stop it until its new pod is Ready",
-                    c.notes.first().copied().unwrap_or("a single member")
-                ),
-                _ => format!("set components.{}.replicas to 2 or more to keep it through a drain", p.component),
+                Some(c) if c.singleton || c.fixed_replicas => {
+                    "one replica by design: plan its upgrades and node drains".to_string()
+                }
+                _ => format!("set components.{}.replicas to 2 or more", p.component),
             };
             Check {
                 details: p.consumers.clone(),
                 ..warn(
                     format!(
-                        "{} ({}) runs one replica; {} lose it while its pod is replaced or its node drains:",
+                        "{}: one replica; {} lose it while it restarts or its node drains:",
                         p.component,
-                        p.namespace,
                         match p.consumers.len() {
                             1 => "its consumer".to_string(),
                             n => format!("its {n} consumers"),
@@ -683,14 +681,11 @@ mod tests {
         let ch = c
             .checks
             .iter()
-            .find(|k| {
-                k.description
-                    .starts_with("posthog-clickhouse (posthog) runs one replica")
-            })
+            .find(|k| k.description.starts_with("posthog-clickhouse:"))
             .expect("posthog-clickhouse is listed");
-        assert!(
-            ch.description
-                .ends_with("its 4 consumers lose it while its pod is replaced or its node drains:")
+        assert_eq!(
+            ch.description,
+            "posthog-clickhouse: one replica; its 4 consumers lose it while it restarts or its node drains:"
         );
         assert_eq!(ch.details.len(), 4);
         assert!(
@@ -702,7 +697,13 @@ mod tests {
         assert!(
             !c.checks
                 .iter()
-                .any(|k| k.description.starts_with("model-router "))
+                .any(|k| k.description.starts_with("model-router:"))
         );
+        // Every line fits a terminal, as the rest of the report does.
+        let report = Report {
+            categories: vec![c.clone()],
+        };
+        let text = report.human();
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
     }
 }
