@@ -119,6 +119,13 @@ pub(crate) struct ApplyFlags {
     /// that writer is known to be gone.
     #[arg(long)]
     pub force_unlock: bool,
+    /// Refuse, before any write (exit 2), a run that would leave a workload others use with
+    /// no ready pod while its pods are replaced: one replica behind a Service or with
+    /// consumers whose pod template changes (a store recreates its one pod), or replicas
+    /// that would all be replaced at once. Rolling workloads keep serving and pass; new
+    /// workloads take nothing away.
+    #[arg(long)]
+    pub require_availability: bool,
     /// Do not ask for confirmation (of warnings, prunes, re-created StatefulSets and undone
     /// `scale` changes).
     #[arg(short = 'y', long)]

@@ -49,6 +49,40 @@ pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
         .join("\n")
 }
 
+/// The availability rows (`plan`, `diff`) as a table: workload, replicas, what this run
+/// does to its pods (when `change`), and what replacing them means.
+pub(crate) fn availability(rows: &[&voice_core::availability::Row], change: bool) -> String {
+    use voice_core::availability::PodChange;
+    let body = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.name.clone(), r.namespace.clone(), r.replicas.to_string()];
+            if change {
+                row.push(
+                    match r.change {
+                        PodChange::Created => "created",
+                        PodChange::Replaced => "replaced",
+                        PodChange::Unchanged => "unchanged",
+                    }
+                    .into(),
+                );
+            }
+            row.push(if r.outage && (r.serves || !r.consumers.is_empty()) {
+                paint(&r.effect, "33")
+            } else {
+                r.effect.clone()
+            });
+            row
+        })
+        .collect();
+    let mut headers = vec!["WORKLOAD", "NAMESPACE", "REPLICAS"];
+    if change {
+        headers.push("PODS");
+    }
+    headers.push("WHILE ITS PODS ARE REPLACED");
+    table(&headers, body)
+}
+
 /// Writes a value as `-o json` (pretty) or `-o yaml` to standard output.
 pub(crate) fn print(out: Output, value: &impl serde::Serialize) -> anyhow::Result<()> {
     use std::io::Write;

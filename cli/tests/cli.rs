@@ -71,6 +71,86 @@ fn plan_json_and_yaml_are_machine_readable() {
 }
 
 #[test]
+fn plan_says_what_replacing_each_workloads_pods_means_in_its_table_and_json() {
+    let o = run(&["plan", "--profile", "production"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    let table = s
+        .split("\nAvailability: ")
+        .nth(1)
+        .and_then(|t| t.split("\n\n").next())
+        .unwrap_or_else(|| panic!("no availability table:\n{s}"));
+    assert!(
+        table.contains("a fresh install creates every workload"),
+        "{table}"
+    );
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row of {name}:\n{table}"))
+            .to_string()
+    };
+    assert!(
+        line("posthog-clickhouse").contains("1 replica → its 4 consumers lose it until the new pod is Ready (readiness budget 900 s)"),
+        "{table}"
+    );
+    assert!(
+        line("model-router").contains("rolling, ≥ 3 of 3 ready throughout"),
+        "{table}"
+    );
+    assert!(
+        line("kafka").contains("one pod at a time, ≥ 2 of 3 ready throughout, a quorum of 2 kept"),
+        "{table}"
+    );
+
+    let o = run(&["plan", "--profile", "production", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let rows = v["availability"].as_array().expect("availability rows");
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let ch = row("posthog-clickhouse");
+    assert_eq!(ch["change"], "created");
+    assert_eq!(ch["replicas"], 1);
+    assert_eq!(ch["outage"], true);
+    assert_eq!(ch["readyWithinSeconds"], 900);
+    assert_eq!(ch["consumers"].as_array().map(Vec::len), Some(4));
+    let mr = row("model-router");
+    assert_eq!(
+        (mr["readyThroughout"].as_u64(), mr["outage"].as_bool()),
+        (Some(3), Some(false))
+    );
+    assert_eq!(mr["rollout"], serde_json::json!({"surge": 1}));
+    // Every table row is a JSON row, and the waves order the data stores.
+    assert_eq!(table.lines().count() - 3, rows.len(), "{table}");
+    let stateful = v["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "stateful")
+        .unwrap();
+    let order: Vec<&str> = stateful["oneByOne"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let at = |n: &str| {
+        order
+            .iter()
+            .position(|o| *o == n)
+            .unwrap_or_else(|| panic!("{n}: {order:?}"))
+    };
+    assert!(
+        at("posthog-zookeeper") < at("posthog-clickhouse") && at("nacos-mysql") < at("nacos"),
+        "{order:?}"
+    );
+}
+
+#[test]
 fn render_matches_the_reference_manifests() {
     for p in ["dev", "small", "production"] {
         let o = run(&["render", "--profile", p]);

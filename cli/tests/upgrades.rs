@@ -1,7 +1,8 @@
 //! The second install, end to end on a real control plane: profile changes both ways,
 //! image bumps of every stateful component, partial installs on fresh and full clusters,
 //! cloud ↔ self-hosted, autoscaled replicas, config changes that roll exactly their
-//! consumers, copied secrets repaired, and prunes listed before they happen. Every step
+//! consumers, copied secrets repaired, prunes listed before they happen, and replicated
+//! Services that keep a ready endpoint through an image bump and a node's drain. Every step
 //! checks that claims (by uid) and Secret values survive.
 //!
 //! The scenarios share one private cluster with room for production (8 nodes of 8 CPU /
@@ -799,4 +800,276 @@ fn secret_values_are_checked_before_any_write_and_rotated_only_when_asked() {
     let o = install(Some("phc_second"), &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(!String::from_utf8_lossy(&o.stderr).contains("differs"));
+}
+
+/// Watches the EndpointSlices of a set of Services (`namespace/name`) from a thread of its
+/// own and records each moment one of them has no ready endpoint.
+struct Endpoints {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Endpoints {
+    /// Starts watching; returns once the watch has listed every slice.
+    fn watch(r: &Release, services: std::collections::BTreeSet<String>) -> Endpoints {
+        use futures::StreamExt;
+        use k8s_openapi::api::discovery::v1::EndpointSlice;
+        use kube::runtime::watcher::{self, Event};
+        use std::sync::atomic::Ordering;
+
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (synced_tx, synced_rx) = std::sync::mpsc::channel();
+        let kubeconfig = r.kubeconfig.clone();
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async move {
+                let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+                let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                    .await
+                    .expect("client config");
+                let client = kube::Client::try_from(cfg).expect("client");
+                let api: kube::Api<EndpointSlice> = kube::Api::all(client);
+                let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+                // slice `namespace/name` → (Service `namespace/name`, ready endpoints)
+                let mut slices: BTreeMap<String, (String, usize)> = BTreeMap::new();
+                let (mut synced, mut down) = (false, std::collections::BTreeSet::new());
+                let mut drops = Vec::new();
+                let start = Instant::now();
+                while !stopping.load(Ordering::Relaxed) {
+                    let next =
+                        tokio::time::timeout(std::time::Duration::from_millis(200), stream.next())
+                            .await;
+                    let ev = match next {
+                        Err(_) | Ok(Some(Err(_))) => continue,
+                        Ok(None) => break,
+                        Ok(Some(Ok(ev))) => ev,
+                    };
+                    let key = |s: &EndpointSlice| {
+                        let ns = s.metadata.namespace.clone().unwrap_or_default();
+                        let svc = s
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get("kubernetes.io/service-name"))
+                            .cloned()
+                            .unwrap_or_default();
+                        let name = s.metadata.name.clone().unwrap_or_default();
+                        let ready = s
+                            .endpoints
+                            .iter()
+                            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+                            .count();
+                        (format!("{ns}/{name}"), (format!("{ns}/{svc}"), ready))
+                    };
+                    match ev {
+                        Event::Init => {
+                            synced = false;
+                            slices.clear();
+                        }
+                        Event::InitApply(s) | Event::Apply(s) => {
+                            let (k, v) = key(&s);
+                            slices.insert(k, v);
+                        }
+                        Event::Delete(s) => {
+                            slices.remove(&key(&s).0);
+                        }
+                        Event::InitDone => {
+                            if !synced {
+                                let _ = synced_tx.send(());
+                            }
+                            synced = true;
+                        }
+                    }
+                    if !synced {
+                        continue;
+                    }
+                    for svc in &services {
+                        let ready: usize = slices
+                            .values()
+                            .filter(|(s, _)| s == svc)
+                            .map(|(_, n)| n)
+                            .sum();
+                        if ready == 0 && down.insert(svc.clone()) {
+                            drops.push(format!("{svc} at {:.1} s", start.elapsed().as_secs_f64()));
+                        } else if ready > 0 {
+                            down.remove(svc);
+                        }
+                    }
+                }
+                drops
+            })
+        });
+        synced_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the EndpointSlice watch lists within a minute");
+        Endpoints { stop, thread }
+    }
+
+    /// Stops watching: each moment a watched Service had no ready endpoint.
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the watch thread")
+    }
+}
+
+/// Uncordons a node when dropped.
+struct Uncordon<'a>(&'a Release, String);
+
+impl Drop for Uncordon<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(common::kubectl())
+            .args(["uncordon", &self.1])
+            .env("KUBECONFIG", &self.0.kubeconfig)
+            .output();
+    }
+}
+
+#[test]
+fn replicated_services_keep_ready_endpoints_through_an_image_bump_and_a_drain() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = Instant::now();
+    let r = release("up-avail", "production");
+    let _cleanup = Cleanup("up-avail".into());
+    step(&r, "production (fresh)", &[]);
+    // The Services of more than one replica, from the plan's availability rows.
+    let plan = r.run("plan", &["--offline", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan json");
+    let services: std::collections::BTreeSet<String> = v["availability"]
+        .as_array()
+        .expect("availability rows")
+        .iter()
+        .filter(|row| row["serves"] == true && row["replicas"].as_u64() > Some(1))
+        .map(|row| {
+            format!(
+                "{}/{}",
+                row["namespace"].as_str().unwrap(),
+                row["component"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(services.len() >= 20, "{services:?}");
+
+    // A new registry for every image: every workload's pods are replaced.
+    let bump = ["--set", "images.registry=mirror.example.com"];
+    let d = r.run(
+        "diff",
+        &[&bump[..], &["--require-availability", "-o", "json"]].concat(),
+    );
+    assert_eq!(d.status.code(), Some(2), "{}", text(&d));
+    let rows: serde_json::Value = serde_json::from_slice(&d.stdout).expect("diff json");
+    let rows = rows["availability"]
+        .as_array()
+        .expect("diff availability rows");
+    let row = |name: &str| {
+        rows.iter()
+            .find(|x| x["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert_eq!(row("posthog-clickhouse")["change"], "replaced");
+    assert_eq!(row("posthog-clickhouse")["outage"], true);
+    assert_eq!(row("model-router")["change"], "replaced");
+    assert_eq!(row("model-router")["outage"], false);
+    // Refused before any write: the single-replica stores would go down. (The autoscalers'
+    // controller writes their status meanwhile: compared by generation.)
+    let ours = |r: &Release| -> Vec<String> {
+        r.resource_versions()
+            .into_iter()
+            .filter(|l| !l.starts_with("HorizontalPodAutoscaler/"))
+            .collect()
+    };
+    let hpas = |r: &Release| {
+        r.kubectl(&[
+            "get",
+            "hpa",
+            "-n",
+            &r.ns("app"),
+            "-o",
+            "jsonpath={.items[*].metadata.generation}",
+        ])
+    };
+    let (rv, generations) = (ours(&r), hpas(&r));
+    let o = r.run(
+        "install",
+        &[&bump[..], &["--require-availability"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nothing was applied")
+            && err.contains("posthog-clickhouse: 1 replica → its 4 consumers lose it"),
+        "{err}"
+    );
+    assert_eq!(rv, ours(&r), "a refused install wrote something");
+    assert_eq!(
+        generations,
+        hpas(&r),
+        "a refused install wrote an autoscaler"
+    );
+
+    let watch = Endpoints::watch(&r, services.clone());
+    step(&r, "image bump of every workload", &bump);
+    let drops = watch.stop();
+    assert!(
+        drops.is_empty(),
+        "Services without a ready endpoint during the bump: {drops:?}"
+    );
+    let images = r.kubectl(&[
+        "get",
+        "deployments",
+        "-n",
+        &r.ns("app"),
+        "-o",
+        "jsonpath={.items[*].spec.template.spec.containers[0].image}",
+    ]);
+    assert!(
+        images
+            .split(' ')
+            .all(|i| i.starts_with("mirror.example.com/")),
+        "{images}"
+    );
+
+    // A drain of the node with the most of the release's pods, through the eviction API.
+    let pods = r.kubectl(&[
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace} {.spec.nodeName}{\"\\n\"}{end}",
+    ]);
+    let mut on: BTreeMap<String, usize> = BTreeMap::new();
+    for (ns, node) in pods.lines().filter_map(|l| l.split_once(' ')) {
+        if ns.starts_with("up-avail-") && !node.is_empty() {
+            *on.entry(node.to_string()).or_default() += 1;
+        }
+    }
+    let (node, count) = on
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .expect("a node with pods");
+    let watch = Endpoints::watch(&r, services);
+    let _uncordon = Uncordon(&r, node.clone());
+    let d = Instant::now();
+    r.kubectl(&[
+        "drain",
+        &node,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=180s",
+    ]);
+    eprintln!(
+        "step drain of {node} ({count} pods): {:.1} s",
+        d.elapsed().as_secs_f64()
+    );
+    // The evicted pods' successors start meanwhile.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let drops = watch.stop();
+    assert!(
+        drops.is_empty(),
+        "Services without a ready endpoint during the drain of {node}: {drops:?}"
+    );
+    eprintln!("availability scenario: {:.1} s", t.elapsed().as_secs_f64());
 }

@@ -5,9 +5,11 @@
 //! ([`render`]) and the ordered [`plan`] come out. No I/O, no clock, no randomness, no async:
 //! the CLI and the WASM page call exactly this code.
 
+pub mod availability;
 pub mod catalog;
 pub mod config;
 pub mod dashboards;
+pub mod disruption;
 pub mod fit;
 pub mod plan;
 pub mod policy;

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::availability;
 use crate::catalog::{SecretSpec, Stack, WorkloadKind};
 use crate::config::Posthog;
 use crate::config::Selection;
@@ -98,6 +99,10 @@ pub struct Wave {
     pub secrets: Vec<String>,
     /// Conditions awaited before the next wave.
     pub gates: Vec<Gate>,
+    /// The data stores' StatefulSets of the wave, stores before the stores that use them:
+    /// those that already run roll one at a time in this order, each Ready before the next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub one_by_one: Vec<ObjectRef>,
     /// Health checks (verification wave).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<HealthCheck>,
@@ -147,6 +152,8 @@ pub struct Plan {
     pub secrets: Vec<SecretSpec>,
     /// Notes on components that depart from the defaults, by component.
     pub notes: Vec<(String, String)>,
+    /// Per workload, what replacing its pods means (a plan on its own creates them all).
+    pub availability: Vec<availability::Row>,
 }
 
 /// Whose nodes a plan's fit is on.
@@ -293,6 +300,40 @@ pub fn http_health(c: &crate::catalog::Component) -> Option<(&str, &crate::catal
     }
 }
 
+fn object_ref(o: &Object) -> ObjectRef {
+    ObjectRef {
+        component: o.component.clone(),
+        kind: o.kind.clone(),
+        namespace: o.namespace.clone(),
+        name: o.name.clone(),
+    }
+}
+
+/// The StatefulSets of a wave in the order they roll one at a time: a store before the
+/// stores that depend on it, else in the wave's order.
+fn one_by_one(stack: &Stack, objects: &[&Object]) -> Vec<ObjectRef> {
+    let mut left: Vec<&Object> = objects
+        .iter()
+        .copied()
+        .filter(|o| o.kind == "StatefulSet")
+        .collect();
+    let mut out: Vec<ObjectRef> = Vec::new();
+    while !left.is_empty() {
+        let waits = |o: &Object| {
+            stack.component(&o.component).is_some_and(|c| {
+                c.depends_on.iter().any(|d| {
+                    left.iter()
+                        .any(|l| &l.component == d && l.component != o.component)
+                })
+            })
+        };
+        // A circle of dependencies (none today) falls back to the wave's order.
+        let i = left.iter().position(|o| !waits(o)).unwrap_or(0);
+        out.push(object_ref(left.remove(i)));
+    }
+    out
+}
+
 /// Orders rendered objects into waves.
 pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
     let mut out = Vec::new();
@@ -314,17 +355,14 @@ pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
             index: out.len() + 1,
             name,
             description,
-            objects: in_wave
-                .iter()
-                .map(|o| ObjectRef {
-                    component: o.component.clone(),
-                    kind: o.kind.clone(),
-                    namespace: o.namespace.clone(),
-                    name: o.name.clone(),
-                })
-                .collect(),
+            objects: in_wave.iter().map(|o| object_ref(o)).collect(),
             secrets,
             gates: gates(stack, &in_wave),
+            one_by_one: if stage == Stage::Stateful {
+                one_by_one(stack, &in_wave)
+            } else {
+                Vec::new()
+            },
             checks: Vec::new(),
         });
     }
@@ -337,6 +375,7 @@ pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
             objects: Vec::new(),
             secrets: Vec::new(),
             gates: Vec::new(),
+            one_by_one: Vec::new(),
             checks,
         });
     }
@@ -393,6 +432,7 @@ pub fn plan_with_objects(stack: &Stack, nodes: &[NodeCapacity], objects: &[Objec
         fit,
         capacity: Capacity::Profile,
         secrets: selection::secrets(stack),
+        availability: availability::rows(stack, objects, None),
         notes: stack
             .components
             .iter()

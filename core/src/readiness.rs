@@ -230,6 +230,10 @@ mod tests {
             "metadata: {name: pg, generation: 2}\nspec: {replicas: 1, selector: {}, template: {}, serviceName: pg}\nstatus: {observedGeneration: 2, replicas: 1, readyReplicas: 1, updatedReplicas: 1, currentRevision: pg-b, updateRevision: pg-b}\n",
         );
         assert!(statefulset_ready(&done));
+        let quorum: StatefulSet = from(
+            "metadata: {name: kafka, generation: 2}\nspec: {replicas: 3, selector: {}, template: {}, serviceName: kafka}\nstatus: {observedGeneration: 2, replicas: 3, readyReplicas: 3, updatedReplicas: 1}\n",
+        );
+        assert!(!statefulset_ready(&quorum));
         let j: Job = from(
             "metadata: {name: m}\nstatus: {conditions: [{type: Complete, status: \"True\"}]}\n",
         );

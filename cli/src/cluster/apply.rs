@@ -14,7 +14,7 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use voice_core::Stack;
-use voice_core::plan::{ObjectRef, Wave};
+use voice_core::plan::{Gate, ObjectRef, Wave};
 use voice_core::render::{MANAGER, Object};
 
 use crate::cluster::api_for;
@@ -313,7 +313,9 @@ fn kept_headless(o: &Object, live: &DynamicObject) -> Option<String> {
 }
 
 /// Applies a wave's objects in parallel; counts outcomes against the live members and
-/// returns the objects it had to replace, each with why.
+/// returns the objects it had to replace, each with why. The wave's data stores that
+/// already run go after the rest, one at a time, each awaited Ready before the next (when
+/// the run waits), so consumers never lose two stores at once.
 #[allow(clippy::too_many_arguments)]
 async fn apply_wave(
     client: &Client,
@@ -324,17 +326,29 @@ async fn apply_wave(
     prepared: &Prepared,
     opts: &Options,
     summary: &mut Summary,
+    progress: &mut Progress,
 ) -> anyhow::Result<Vec<String>> {
+    let find = |r: &ObjectRef| {
+        objects
+            .iter()
+            .find(|o| o.kind == r.kind && o.name == r.name && o.namespace == r.namespace)
+    };
+    let in_turn: Vec<&Object> = if opts.wait && !opts.dry_run {
+        wave.one_by_one
+            .iter()
+            .filter_map(find)
+            .filter(|o| live.contains_key(&o.id()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let todo: Vec<&Object> = wave
         .objects
         .iter()
-        .filter_map(|r| {
-            objects
-                .iter()
-                .find(|o| o.kind == r.kind && o.name == r.name && o.namespace == r.namespace)
-        })
+        .filter_map(find)
+        .filter(|o| !in_turn.iter().any(|t| t.id() == o.id()))
         .collect();
-    let results: Vec<(String, Applied)> = futures::stream::iter(todo)
+    let mut results: Vec<(String, Applied)> = futures::stream::iter(todo)
         .map(|o| async move {
             apply_one(client, inv, o, prepared.adjust(o), opts)
                 .await
@@ -343,6 +357,33 @@ async fn apply_wave(
         .buffer_unordered(opts.concurrency.max(1))
         .try_collect()
         .await?;
+    for o in in_turn {
+        let applied = apply_one(client, inv, o, prepared.adjust(o), opts).await?;
+        results.push((o.id(), applied));
+        let ns = o.namespace.clone().unwrap_or_default();
+        let gates: Vec<Gate> = wave
+            .gates
+            .iter()
+            .filter(|g| {
+                matches!(g, Gate::StatefulSetReady { namespace, name, .. }
+                    if *namespace == ns && *name == o.name)
+            })
+            .cloned()
+            .collect();
+        let one = Wave {
+            gates,
+            ..wave.clone()
+        };
+        progress.update(&format!(
+            "wave {} ({}): {} rolling",
+            wave.index,
+            wave.name,
+            o.id()
+        ));
+        wait::await_wave(client, &one, objects, opts.timeout, progress)
+            .await
+            .with_context(|| format!("rolling {} before the next data store", o.id()))?;
+    }
     let mut replaced = Vec::new();
     for (id, applied) in results {
         match (live.get(&id), applied.replaced) {
@@ -424,6 +465,7 @@ fn unwaited(plan: Vec<Wave>) -> Vec<Wave> {
                 objects: services,
                 secrets: Vec::new(),
                 gates: Vec::new(),
+                one_by_one: Vec::new(),
                 checks: Vec::new(),
             },
         );
@@ -622,6 +664,62 @@ fn engine_changes(
     Ok(changes)
 }
 
+/// The planned Deployments and StatefulSets beside the live ones, for
+/// [`voice_core::availability::rows`]: each live one as a server-side dry run of its apply
+/// would store it (so defaults compare equal), with the Secret checksums of `values`.
+pub(crate) async fn compare_workloads(
+    client: &Client,
+    inv: &Inventory,
+    prepared: &Prepared,
+    values: &secrets::Values,
+) -> anyhow::Result<BTreeMap<String, voice_core::availability::Compared>> {
+    let mut objects: Vec<Object> = prepared
+        .objects
+        .iter()
+        .filter(|o| o.kind == "Deployment" || o.kind == "StatefulSet")
+        .cloned()
+        .collect();
+    stamp_secrets(&mut objects, values);
+    let live = &inventory::by_id(&prepared.members);
+    let compared: Vec<(String, voice_core::availability::Compared)> =
+        futures::stream::iter(objects.iter())
+            .map(|o| async move {
+                let adjust = prepared.adjust(o);
+                let body = body(inv, o, adjust, true);
+                let before = match (live.get(&o.id()), adjust.upgrade) {
+                    (None, _) => None,
+                    (_, Some(u)) => Some(u.live.clone()),
+                    (Some(m), None) => Some(serde_json::to_value(&m.object)?),
+                };
+                let applied = match (&before, adjust.upgrade) {
+                    (None, _) => body,
+                    // Re-created: compared as planned.
+                    (_, Some(u)) if !u.change.immutable.is_empty() => body,
+                    _ => {
+                        let api = api_for(client, &o.api_version, &o.kind, o.namespace.as_deref());
+                        let mut pp = PatchParams::apply(MANAGER).force().validation_ignore();
+                        pp.dry_run = true;
+                        let out = api
+                            .patch(&o.name, &pp, &Patch::Apply(&body))
+                            .await
+                            .with_context(|| format!("dry-run applying {}", o.id()))?;
+                        serde_json::to_value(out)?
+                    }
+                };
+                Ok::<_, anyhow::Error>((
+                    o.id(),
+                    voice_core::availability::Compared {
+                        applied,
+                        live: before,
+                    },
+                ))
+            })
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+    Ok(compared.into_iter().collect())
+}
+
 /// Whether our apply entry of a live member owns `spec.replicas`.
 fn owns_replicas(m: &Member) -> bool {
     m.object
@@ -708,7 +806,8 @@ pub(crate) async fn install(
                 &live,
                 prepared,
                 opts,
-                &mut summary
+                &mut summary,
+                progress
             ),
             ensure_secrets
         );
@@ -863,7 +962,7 @@ mod tests {
                 w.name == "workloads"
                     || w.gates
                         .iter()
-                        .all(|g| matches!(g, voice_core::plan::Gate::QuotaEnforced { .. }))
+                        .all(|g| matches!(g, Gate::QuotaEnforced { .. }))
             }));
             assert!(!waves[2].secrets.is_empty());
             // Pod-making kinds after everything else in the batch, autoscalers at the end.

@@ -1,17 +1,23 @@
 //! `kubectl voice diff`: what install would change, as unified diffs from a server-side dry
 //! run, and what it would prune.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::Value;
 use similar::TextDiff;
+use voice_core::availability::{self, Compared, PodChange, Row};
 use voice_core::render::MANAGER;
 
 use crate::args::ClusterArgs;
-use crate::args::ConfigArgs;
+use crate::args::{ConfigArgs, Output};
 use crate::cluster::apply::Prepared;
 use crate::cluster::inventory::Inventory;
 use crate::cluster::{self, apply, prune, secrets};
 use crate::cluster::{api_for, is_not_found};
 use crate::error::exit;
+use crate::ops::configure::unavailable;
+use crate::output::print;
 
 /// Removes server-owned fields so only intent is compared.
 pub(crate) fn strip(mut v: Value) -> Value {
@@ -47,16 +53,28 @@ pub(crate) struct Change {
     pub diff: String,
 }
 
+/// What a diff found.
+pub(crate) struct Found {
+    /// The objects that differ.
+    pub changes: Vec<Change>,
+    /// The objects this user may not read or dry-run (not compared).
+    pub forbidden: Vec<String>,
+    /// The compared Deployments and StatefulSets, for the availability rows.
+    pub workloads: BTreeMap<String, Compared>,
+}
+
 /// Diffs every object against the cluster.
-/// The differences, and the objects this user may not read or dry-run (not compared).
 pub(crate) async fn diff(
     client: &kube::Client,
     inv: &Inventory,
     prepared: &Prepared,
     secrets: &secrets::Values,
-) -> anyhow::Result<(Vec<Change>, Vec<String>)> {
+) -> anyhow::Result<Found> {
     let mut out = Vec::new();
     let mut forbidden = Vec::new();
+    let mut workloads = BTreeMap::new();
+    let workload =
+        |o: &voice_core::render::Object| o.kind == "Deployment" || o.kind == "StatefulSet";
     let mut objects = prepared.objects.clone();
     apply::stamp_secrets(&mut objects, secrets);
     for o in &objects {
@@ -64,6 +82,14 @@ pub(crate) async fn diff(
         if let Some(u) = adjust.upgrade
             && !u.change.immutable.is_empty()
         {
+            // Re-created with its pods adopted: compared as planned.
+            workloads.insert(
+                o.id(),
+                Compared {
+                    applied: apply::body(inv, o, adjust, true),
+                    live: Some(u.live.clone()),
+                },
+            );
             out.push(Change {
                 id: o.id(),
                 diff: format!(
@@ -102,6 +128,15 @@ pub(crate) async fn diff(
                 return Err(anyhow::Error::new(e).context(format!("dry-run applying {}", o.id())));
             }
         };
+        if workload(o) {
+            workloads.insert(
+                o.id(),
+                Compared {
+                    applied: planned.clone(),
+                    live: live.clone(),
+                },
+            );
+        }
         let a = live
             .as_ref()
             .map(serde_yaml::to_string)
@@ -125,7 +160,11 @@ pub(crate) async fn diff(
             });
         }
     }
-    Ok((out, forbidden))
+    Ok(Found {
+        changes: out,
+        forbidden,
+        workloads,
+    })
 }
 
 /// The flags of `kubectl voice diff`.
@@ -134,11 +173,37 @@ pub(crate) struct Args {
     /// Configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Exit 2 when install --require-availability would refuse this change: a workload that
+    /// others use would have no ready pod while its pods are replaced.
+    #[arg(long)]
+    pub require_availability: bool,
+    /// Output format: the diffs as text, or what differs, what would be pruned and the
+    /// availability rows as JSON or YAML.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `diff -o json`: what install would change.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    /// `kind/namespace/name` of each object that differs.
+    differ: Vec<&'a str>,
+    /// Objects this user may not read or dry-run.
+    forbidden: &'a [String],
+    /// Objects install would prune.
+    prune: Vec<String>,
+    /// The workloads whose pods the change creates or replaces, and what that means.
+    availability: Vec<&'a Row>,
 }
 
 /// Runs the command against the cluster.
 pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
-    let Args { config } = args;
+    let Args {
+        config,
+        require_availability,
+        output,
+    } = args;
     let client = cluster::client(ca).await?;
     // Without a file or --profile, the deployed configuration, said in one line.
     let chosen = crate::ops::source::choose(&client, ca, &config).await?;
@@ -150,9 +215,31 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     }
     let prepared = apply::prepare(&client, &stack, &inv).await?;
     let values = secrets::read(&client, &stack).await?;
-    let (changes, forbidden) = diff(&client, &inv, &prepared, &values).await?;
-    for c in &changes {
-        print!("{}", c.diff);
+    let found = diff(&client, &inv, &prepared, &values).await?;
+    let Found {
+        changes,
+        forbidden,
+        workloads,
+    } = &found;
+    let rows = availability::rows(&stack, &prepared.objects, Some(workloads));
+    let changed: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.change != PodChange::Unchanged)
+        .collect();
+    if output != Output::Table {
+        print(
+            output,
+            &Report {
+                differ: changes.iter().map(|c| c.id.as_str()).collect(),
+                forbidden,
+                prune: prepared.prune.delete.iter().map(|m| m.id()).collect(),
+                availability: changed.clone(),
+            },
+        )?;
+    } else {
+        for c in changes {
+            print!("{}", c.diff);
+        }
     }
     eprintln!(
         "{} of {} objects differ ({}){}",
@@ -161,7 +248,7 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         stack.selection.describe(),
         if changes.is_empty() { "" } else { ":" },
     );
-    for c in &changes {
+    for c in changes {
         eprintln!("  ~ {}", c.id);
     }
     if !forbidden.is_empty() {
@@ -169,13 +256,21 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             "{} object(s) not compared: this user may not read or patch them (a cluster admin's part of the rollout):",
             forbidden.len()
         );
-        for id in &forbidden {
+        for id in forbidden {
             eprintln!("  ? {id}");
         }
     }
     eprint!("{}", prune::describe(&prepared.prune));
     for e in &prepared.engines {
         eprintln!("{e}");
+    }
+    if !changed.is_empty() {
+        eprintln!("Availability: the workloads whose pods install would start or replace:");
+        eprintln!("{}", crate::output::availability(&changed, true));
+    }
+    if require_availability && let Some(why) = unavailable(&rows) {
+        eprintln!("{why}install --require-availability would refuse this change");
+        return Ok(exit::BAD_INPUT);
     }
     Ok(if changes.is_empty() && prepared.prune.delete.is_empty() {
         exit::OK

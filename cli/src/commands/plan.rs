@@ -247,6 +247,21 @@ pub(crate) fn human(plan: &Plan, nodes: &str) -> String {
             w.description
         );
     }
+    let rows: Vec<&voice_core::availability::Row> = plan.availability.iter().collect();
+    if !rows.is_empty() {
+        let down = rows
+            .iter()
+            .filter(|r| r.outage && (r.serves || !r.consumers.is_empty()))
+            .count();
+        let _ = writeln!(
+            out,
+            "\nAvailability: a fresh install creates every workload; when an upgrade replaces a workload's pods\n\
+             (a new image, a changed setting), this is what its users see ({down} of {} go down for a while):",
+            rows.len()
+        );
+        out.push_str(&crate::output::availability(&rows, false));
+        out.push('\n');
+    }
     if !plan.secrets.is_empty() {
         let _ = writeln!(
             out,

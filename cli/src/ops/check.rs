@@ -487,7 +487,53 @@ pub(crate) async fn report(
         category: "capacity",
         checks: capacity(client, stack, inv).await,
     });
+    categories.push(single_points(stack));
     Ok(Report { categories })
+}
+
+/// The category of [`single_points`]: warnings that describe the configuration, not the
+/// cluster, so install does not ask about them.
+pub(crate) const SINGLE_POINTS: &str = "single-points-of-failure";
+
+/// The configuration's single-replica workloads behind a Service that others use: each one's
+/// consumers lose it while its pod is replaced or its node drains (warnings, never failures).
+pub(crate) fn single_points(stack: &Stack) -> Category {
+    let points = voice_core::availability::single_points(stack);
+    let mut checks: Vec<Check> = points
+        .iter()
+        .map(|p| {
+            let c = stack.component(&p.component);
+            let hint = match c {
+                Some(c) if c.singleton || c.fixed_replicas => {
+                    "one replica by design: plan its upgrades and node drains".to_string()
+                }
+                _ => format!("set components.{}.replicas to 2 or more", p.component),
+            };
+            Check {
+                details: p.consumers.clone(),
+                ..warn(
+                    format!(
+                        "{}: one replica; {} lose it while it restarts or its node drains:",
+                        p.component,
+                        match p.consumers.len() {
+                            1 => "its consumer".to_string(),
+                            n => format!("its {n} consumers"),
+                        }
+                    ),
+                    hint,
+                )
+            }
+        })
+        .collect();
+    if checks.is_empty() {
+        checks.push(ok(
+            "every workload that others use runs more than one replica",
+        ));
+    }
+    Category {
+        category: SINGLE_POINTS,
+        checks,
+    }
 }
 
 /// Free capacity of the schedulable nodes: allocatable minus what running pods (other than
@@ -622,5 +668,49 @@ pub(crate) fn secrets(pre: &crate::cluster::secrets::Preflight) -> Category {
     Category {
         category: "secrets",
         checks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_points_are_warnings_naming_their_consumers() {
+        let stack = voice_core::load(&voice_core::Input {
+            profile: Some(voice_core::ProfileName::Production),
+            ..Default::default()
+        })
+        .unwrap();
+        let c = single_points(&stack);
+        assert_eq!(c.category, SINGLE_POINTS);
+        assert!(c.checks.iter().all(|k| k.result == Outcome::Warning));
+        let ch = c
+            .checks
+            .iter()
+            .find(|k| k.description.starts_with("posthog-clickhouse:"))
+            .expect("posthog-clickhouse is listed");
+        assert_eq!(
+            ch.description,
+            "posthog-clickhouse: one replica; its 4 consumers lose it while it restarts or its node drains:"
+        );
+        assert_eq!(ch.details.len(), 4);
+        assert!(
+            ch.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("one replica by design"))
+        );
+        // Replicated workloads are not single points.
+        assert!(
+            !c.checks
+                .iter()
+                .any(|k| k.description.starts_with("model-router:"))
+        );
+        // Every line fits a terminal, as the rest of the report does.
+        let report = Report {
+            categories: vec![c.clone()],
+        };
+        let text = report.human();
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
     }
 }

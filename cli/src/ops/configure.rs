@@ -121,6 +121,30 @@ fn posthog_release(
     }
 }
 
+/// What `--require-availability` refuses, in words: the workloads this run would leave with
+/// no ready pod while others use them, each with what its users lose; `None`: nothing.
+pub(crate) fn unavailable(rows: &[voice_core::availability::Row]) -> Option<String> {
+    let down: Vec<String> = rows
+        .iter()
+        .filter(|r| r.takes_down())
+        .map(|r| {
+            let who = if r.consumers.is_empty() {
+                String::new()
+            } else {
+                format!(" (used by {})", r.consumers.join(", "))
+            };
+            format!("  {}/{}: {}{who}", r.namespace, r.name, r.effect)
+        })
+        .collect();
+    (!down.is_empty()).then(|| {
+        format!(
+            "{} workload(s) would have no ready pod while their pods are replaced:\n{}\n",
+            down.len(),
+            down.join("\n")
+        )
+    })
+}
+
 /// `true` when confirmed: by `--yes` (or a dry run), else by the user on a terminal; without
 /// one, the run is refused (exit 2) naming `what` and `--yes` ([`confirm_destructive`]).
 ///
@@ -152,6 +176,7 @@ pub(crate) async fn apply_configuration(
         no_backup,
         backup_dir,
         adopt,
+        require_availability,
         yes,
         output,
     } = flags.clone();
@@ -193,9 +218,12 @@ pub(crate) async fn apply_configuration(
             eprintln!("error: pre-install checks failed; nothing was applied");
             return Ok(exit::NOT_READY);
         }
+        // Single points of failure describe the configuration, not the cluster: listed by
+        // `check`, not asked about.
         let warnings = report
             .categories
             .iter()
+            .filter(|c| c.category != crate::ops::check::SINGLE_POINTS)
             .flat_map(|c| &c.checks)
             .filter(|c| c.result == crate::ops::check::Outcome::Warning)
             .count();
@@ -237,6 +265,24 @@ pub(crate) async fn apply_configuration(
             .into());
         }
         eprint!("these StatefulSets will be re-created (pods and claims kept):\n{blocked}");
+    }
+    if require_availability {
+        let values = secrets::read(&client, &stack).await?;
+        let compared = apply::compare_workloads(&client, &inv, &prepared, &values)
+            .await
+            .context("comparing the workloads' pod templates with the live ones")?;
+        let rows = voice_core::availability::rows(&stack, &prepared.objects, Some(&compared));
+        if let Some(why) = unavailable(&rows) {
+            return Err(Usage(format!(
+                "{why}nothing was applied (--require-availability): leave these out of the run (--skip), or run without the flag at a quiet time"
+            ))
+            .into());
+        }
+        let replaced = rows
+            .iter()
+            .filter(|r| r.change == voice_core::availability::PodChange::Replaced)
+            .count();
+        eprintln!("availability: {replaced} workload(s) roll, each keeping pods ready");
     }
     // A `scale` that this configuration would undo is said, with the field to change.
     let last_deployed = revisions.iter().rev().find(|r| r.applied());

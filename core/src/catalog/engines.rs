@@ -293,7 +293,7 @@ pub fn redis_sentinel(cfg: &Config, i: &Instance<'_>, maxmemory: &str) -> Sentin
     });
     nodes.replicas = SENTINEL_NODES;
     nodes.fixed_replicas = true;
-    nodes.pdb_min_available = Some(SENTINEL_QUORUM);
+    nodes.quorum = true;
     nodes.parallel_pods = true;
     nodes.notes.push("three Redis nodes with a sentinel each (quorum 2): a node follows the primary the sentinels name, pod 0 is the primary on a first start; HAProxy names every node, so the count is fixed");
 
@@ -405,7 +405,6 @@ pub fn redis_sentinel(cfg: &Config, i: &Instance<'_>, maxmemory: &str) -> Sentin
         source: VolumeSource::ConfigMap(config_name),
     });
     proxy.replicas = 2;
-    proxy.pdb_min_available = Some(1);
     proxy.notes.push("HAProxy in front of the Redis nodes: only the node answering role:master gets traffic, so REDIS_URL stays a plain redis:// URL across failovers");
     let proxy = proxy.needs(&[nodes_name.as_str()]);
 

@@ -390,6 +390,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         c.containers.push(n);
         c.replicas = replicas;
         c.parallel_pods = replicas > 1;
+        c.quorum = true;
         c.security.writable_root_reason = Some(
             "the Nacos start script and server write under /home/nacos (in cluster mode conf/, where it writes cluster.conf, is a volume seeded from the image)",
         );
@@ -895,7 +896,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         c.containers.push(k);
         c.replicas = replicas;
         c.parallel_pods = replicas > 1;
-        c.pdb_min_available = (replicas >= 3).then_some(2);
+        c.quorum = true;
         c.security.writable_root_reason = Some(
             "the Confluent image renders /etc/kafka/*.properties from the environment at start",
         );
@@ -982,7 +983,6 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         );
         c.containers.push(o);
         c.replicas = if prod { 2 } else { 1 };
-        c.pdb_min_available = prod.then_some(1);
         c.metrics = Some(("metrics", "/metrics"));
         c.volumes.push(Volume {
             name: "config".into(),

@@ -508,8 +508,9 @@ pub struct Component {
     /// Must run exactly `replicas` pods: members that others list by name (a Sentinel
     /// quorum whose nodes the proxy in front names one by one).
     pub fixed_replicas: bool,
-    /// PodDisruptionBudget minAvailable.
-    pub pdb_min_available: Option<u32>,
+    /// Its replicas form a quorum (Raft, KRaft controllers, ZooKeeper, Redis Sentinel, etcd):
+    /// a majority must stay up, which its disruption budget keeps (see `disruption`).
+    pub quorum: bool,
     /// Init containers.
     pub init_containers: Vec<Container>,
     /// Containers; the first is the main one.
@@ -1129,7 +1130,7 @@ impl Component {
             autoscale: None,
             singleton: false,
             fixed_replicas: false,
-            pdb_min_available: None,
+            quorum: false,
             init_containers: Vec::new(),
             containers: Vec::new(),
             volumes: Vec::new(),

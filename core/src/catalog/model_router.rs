@@ -225,8 +225,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.containers.push(m);
     c.replicas = mr.replicas;
     c.autoscale = mr.hpa.map(|hpa| Autoscale { hpa });
-    let min = mr.hpa.map_or(mr.replicas, |h| h.min);
-    c.pdb_min_available = (min >= 2).then(|| (min - 1).min(2));
     c.metrics = Some(("metrics", "/metrics"));
     c.session_affinity = Some(3600);
     c.mesh = Mesh {

@@ -989,7 +989,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.containers.push(w);
     run_as(&mut c, APP_USER);
     c.replicas = by_profile(p, 1, 1, 2);
-    c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.metrics = Some(("metrics", "/metrics"));
     c.security.writable_root_reason = Some(APP_ROOT);
     c.ingress = Some(ingress(cfg, ph));
@@ -1043,7 +1042,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     run_as(&mut c, APP_USER);
     c.service = false;
     c.replicas = by_profile(p, 1, 1, 2);
-    c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.security.writable_root_reason = Some(APP_ROOT);
     c.notes
         .push("Celery workers without the scheduler: beat runs once, in posthog-worker-beat");
@@ -1223,7 +1221,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         c.containers.push(k);
         run_as(&mut c, RUST_USER);
         c.replicas = by_profile(p, 1, 1, 2);
-        c.pdb_min_available = (c.replicas > 1).then_some(1);
         c.metrics = Some(("http", "/metrics"));
         stack
             .components
@@ -1268,7 +1265,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     c.containers.push(f);
     run_as(&mut c, RUST_USER);
     c.replicas = by_profile(p, 1, 1, 2);
-    c.pdb_min_available = (c.replicas > 1).then_some(1);
     c.metrics = Some(("http", "/metrics"));
     stack
         .components
@@ -1357,7 +1353,7 @@ mod tests {
         assert_eq!(nodes.kind, WorkloadKind::StatefulSet);
         assert_eq!(nodes.replicas, SENTINEL_NODES);
         assert!(nodes.fixed_replicas && !nodes.singleton && nodes.parallel_pods);
-        assert_eq!(nodes.pdb_min_available, Some(2));
+        assert!(nodes.quorum);
         // Each node keeps the reference Redis numbers and its volume.
         assert_eq!(nodes.main().resources, res("250m", "256Mi", "500m", "1Gi"));
         assert_eq!(nodes.storage[0].size, Bytes::gi(5));

@@ -71,7 +71,6 @@ struct Spec {
     res: (&'static str, &'static str, &'static str, &'static str),
     replicas: u32,
     hpa: Option<(u32, u32, u32, u32)>,
-    pdb: Option<u32>,
     grace: i64,
     redis_db: Option<u8>,
     priority: usize,
@@ -95,7 +94,6 @@ fn spec(
         res,
         replicas: 2,
         hpa: None,
-        pdb: None,
         grace: 30,
         redis_db: None,
         priority: 1,
@@ -112,7 +110,6 @@ fn specs() -> Vec<Spec> {
         Spec {
             replicas: 3,
             hpa: Some((3, 10, 70, 80)),
-            pdb: Some(2),
             mesh: Mesh {
                 routes: vec![
                     MeshRoute::api(
@@ -156,7 +153,6 @@ fn specs() -> Vec<Spec> {
         Spec {
             replicas: 3,
             hpa: Some((3, 15, 70, 0)),
-            pdb: Some(2),
             mesh: Mesh {
                 routes: vec![
                     MeshRoute::api(
@@ -194,7 +190,6 @@ fn specs() -> Vec<Spec> {
         },
         Spec {
             hpa: Some((2, 8, 70, 0)),
-            pdb: Some(1),
             redis_db: Some(8),
             mesh: Mesh {
                 routes: vec![MeshRoute::api(
@@ -217,7 +212,6 @@ fn specs() -> Vec<Spec> {
         Spec {
             replicas: 3,
             hpa: Some((3, 20, 70, 80)),
-            pdb: Some(2),
             grace: 60,
             priority: 0,
             mesh: Mesh {
@@ -308,7 +302,6 @@ fn specs() -> Vec<Spec> {
         Spec {
             replicas: 3,
             hpa: Some((3, 10, 70, 80)),
-            pdb: Some(2),
             grace: 60,
             redis_db: Some(1),
             priority: 0,
@@ -345,7 +338,6 @@ fn specs() -> Vec<Spec> {
         Spec {
             replicas: 3,
             hpa: Some((3, 15, 70, 0)),
-            pdb: Some(2),
             grace: 60,
             redis_db: Some(2),
             priority: 0,
@@ -369,7 +361,6 @@ fn specs() -> Vec<Spec> {
         },
         Spec {
             hpa: Some((2, 8, 70, 0)),
-            pdb: Some(1),
             grace: 90,
             redis_db: Some(3),
             priority: 0,
@@ -404,7 +395,6 @@ fn specs() -> Vec<Spec> {
         Spec {
             replicas: 3,
             hpa: Some((3, 10, 70, 0)),
-            pdb: Some(2),
             grace: 60,
             redis_db: Some(4),
             priority: 0,
@@ -437,7 +427,6 @@ fn specs() -> Vec<Spec> {
         Spec {
             replicas: 3,
             hpa: Some((3, 10, 70, 0)),
-            pdb: Some(2),
             grace: 60,
             redis_db: Some(5),
             mesh: Mesh {
@@ -997,7 +986,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                     memory,
                 },
             });
-            c.pdb_min_available = s.pdb;
         }
         if cfg.istio.is_some() && matches!(name, "ai-orchestrator" | "agent-engine") {
             c.pod_annotations

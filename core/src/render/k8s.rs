@@ -467,6 +467,7 @@ types! {
     }
     /// A disruption budget's spec.
     pub struct PodDisruptionBudgetSpec {
+        pub max_unavailable: Option<IntOrString>,
         pub min_available: Option<IntOrString>,
         pub selector: Option<LabelSelector>,
     }

@@ -18,6 +18,7 @@ use crate::catalog::{
     self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind,
 };
 use crate::config::{PullPolicy, Serving};
+use crate::disruption::{self, Budget, Rollout};
 
 /// CPU and memory as quantities.
 pub(super) fn quantities(r: catalog::Resources) -> BTreeMap<Str, Quantity> {
@@ -510,20 +511,19 @@ pub(super) fn objects(
                     claim(stack, c, s, &format!("{}-{}", c.name, s.name)),
                 ));
             }
-            let strategy = if c.singleton {
-                // A singleton must never overlap with its successor.
-                DeploymentStrategy {
-                    type_: Some("Recreate".into()),
-                    rolling_update: None,
-                }
-            } else {
-                DeploymentStrategy {
+            let strategy = match disruption::of(c).map(|d| d.rollout) {
+                Some(Rollout::Surge(surge)) => DeploymentStrategy {
                     type_: Some("RollingUpdate".into()),
                     rolling_update: Some(RollingUpdateDeployment {
-                        max_surge: Some(IntOrString::Int(c.max_surge)),
+                        max_surge: Some(IntOrString::Int(i32::try_from(surge).unwrap_or(1))),
                         max_unavailable: Some(IntOrString::Int(0)),
                     }),
-                }
+                },
+                // A singleton must never overlap with its successor.
+                _ => DeploymentStrategy {
+                    type_: Some("Recreate".into()),
+                    rolling_update: None,
+                },
             };
             let variants: Vec<(String, Option<&str>)> = if c.blue_green.is_some() {
                 colors(c)
@@ -706,11 +706,17 @@ pub(super) fn objects(
         };
         out.push(Object::new(&c.name, stage, h));
     }
-    if let Some(min) = c.pdb_min_available {
+    if let Some(budget) = disruption::of(c).and_then(|d| d.budget) {
+        let int = |n: u32| Some(IntOrString::Int(i32::try_from(n).unwrap_or(1)));
+        let (max_unavailable, min_available) = match budget {
+            Budget::MaxUnavailable(n) => (int(n), None),
+            Budget::MinAvailable(n) => (None, int(n)),
+        };
         let p = PodDisruptionBudget {
             metadata: meta(stack, c, &c.name),
             spec: Some(PodDisruptionBudgetSpec {
-                min_available: Some(IntOrString::Int(i32::try_from(min).unwrap_or(1))),
+                max_unavailable,
+                min_available,
                 selector: Some(LabelSelector {
                     match_labels: Some(color_labels(selector_labels(stack, &c.name), active)),
                 }),
