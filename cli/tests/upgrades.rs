@@ -269,7 +269,8 @@ fn every_stateful_component_takes_a_new_image_in_place() {
     assert_noop(&r, "image bump", &args);
 
     // Engine version rules, before any write: a PostgreSQL major and a Redis downgrade past
-    // an RDB format are refused by install and diff alike; a PostgreSQL minor rolls in place.
+    // an RDB format are refused by install, diff and plan alike; a PostgreSQL minor rolls in
+    // place.
     let image = |name: &str| {
         r.field(
             "infra",
@@ -287,7 +288,7 @@ fn every_stateful_component_takes_a_new_image_in_place() {
         "components.redis.image=redis:7.0.15-alpine".into(),
     ]);
     let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
-    for verb in ["install", "diff"] {
+    for verb in ["install", "diff", "plan"] {
         let o = r.run(verb, &refused);
         let said = text(&o);
         assert_eq!(o.status.code(), Some(2), "{verb}: {said}");

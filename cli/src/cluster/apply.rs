@@ -649,18 +649,7 @@ fn engine_changes(
             voice_core::upgrade::engine(stack.component(&o.component)?, &o.value(), &u.live)
         })
         .collect();
-    let stopped: Vec<String> = changes
-        .iter()
-        .filter(|c| !c.step.in_place())
-        .map(|c| format!("  {c}"))
-        .collect();
-    if !stopped.is_empty() {
-        return Err(crate::error::Usage(format!(
-            "these data engines cannot take the new image in place; nothing was applied:\n{}",
-            stopped.join("\n")
-        ))
-        .into());
-    }
+    statefulsets::refuse_engines(&changes)?;
     Ok(changes)
 }
 

@@ -228,6 +228,11 @@ pub(crate) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+/// Whether an error is the API server's 403.
+pub(crate) fn is_forbidden(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 403)
+}
+
 /// Whether a listing fell back to the rollout's namespaces (set once per process).
 static NAMESPACED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -74,6 +74,58 @@ pub(crate) async fn inspect(
         .collect())
 }
 
+/// Stops the run (exit 2) when a data engine's image change is not one its rules make in
+/// place, naming each with both images, why and the way to do it.
+pub(crate) fn refuse_engines(changes: &[voice_core::upgrade::EngineChange]) -> anyhow::Result<()> {
+    let stopped: Vec<String> = changes
+        .iter()
+        .filter(|c| !c.step.in_place())
+        .map(|c| format!("  {c}"))
+        .collect();
+    if stopped.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::Usage(format!(
+        "these data engines cannot take the new image in place; nothing was applied:\n{}",
+        stopped.join("\n")
+    ))
+    .into())
+}
+
+/// The data engines' image changes of `objects` against the live StatefulSets, read one by
+/// one (for `plan`, which reads no inventory); a StatefulSet this user may not read is left
+/// out.
+pub(crate) async fn engines(
+    client: &Client,
+    stack: &voice_core::Stack,
+    objects: &[Object],
+) -> anyhow::Result<Vec<voice_core::upgrade::EngineChange>> {
+    let mut out = Vec::new();
+    for o in objects.iter().filter(|o| o.kind == "StatefulSet") {
+        let Some(c) = stack.component(&o.component) else {
+            continue;
+        };
+        if c.store.is_none() {
+            continue;
+        }
+        let api: Api<StatefulSet> =
+            Api::namespaced(client.clone(), o.namespace.as_deref().unwrap_or_default());
+        // A user who may not read it plans without this comparison; install makes it.
+        let live = match api.get_opt(&o.name).await {
+            Ok(Some(live)) => live,
+            Ok(None) => continue,
+            Err(e) if crate::cluster::is_forbidden(&e) => continue,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", o.id()))),
+        };
+        out.extend(voice_core::upgrade::engine(
+            c,
+            &o.value(),
+            &serde_json::to_value(&live)?,
+        ));
+    }
+    Ok(out)
+}
+
 /// The StatefulSets whose change cannot be made in place, for the message that stops the
 /// run (or the confirmation that allows `--recreate-statefulsets`).
 pub(crate) fn describe_blocked(upgrades: &BTreeMap<String, Upgrade>) -> Option<String> {

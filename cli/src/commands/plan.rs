@@ -409,6 +409,13 @@ fn live(ca: &ClusterArgs, config: &ConfigArgs, stack: &voice_core::Stack) -> any
                 Some(crate::ops::source::choose(&client, ca, config).await?)
             };
             let target = chosen.as_ref().map_or(stack, |c| &c.stack);
+            // A data engine's version change its rules refuse stops the plan as install.
+            let objects = voice_core::render::selected(target);
+            let engines = crate::cluster::statefulsets::engines(&client, target, &objects).await?;
+            crate::cluster::statefulsets::refuse_engines(&engines)?;
+            for e in &engines {
+                eprintln!("{e}");
+            }
             let inv = crate::cluster::inventory::Inventory::of(target, ca.namespace.as_deref());
             let nodes = crate::ops::check::live_nodes(&client, &inv).await?;
             Ok::<_, anyhow::Error>((nodes, chosen))
