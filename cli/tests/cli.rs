@@ -46,9 +46,12 @@ fn plan_prints_sizing_fit_and_waves() {
         "Waves:",
         "migrations",
         "values never printed",
+        "then `kubectl voice status --verify` checks",
     ] {
         assert!(s.contains(needle), "plan output lacks `{needle}`:\n{s}");
     }
+    // Only the waves install runs are numbered.
+    assert!(!s.contains(". verification"), "{s}");
 }
 
 #[test]

@@ -108,6 +108,14 @@ pub struct Wave {
     pub checks: Vec<HealthCheck>,
 }
 
+impl Wave {
+    /// Whether install applies this wave: it writes objects or Secrets. The verification wave
+    /// only lists the health checks `status --verify` runs.
+    pub fn is_applied(&self) -> bool {
+        !self.objects.is_empty() || !self.secrets.is_empty()
+    }
+}
+
 /// An HTTP health check through the API server's service proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -738,7 +738,12 @@ pub(crate) async fn install(
     progress: &mut Progress,
 ) -> anyhow::Result<Summary> {
     let mut objects = prepared.objects.clone();
-    let plan = voice_core::plan::waves(stack, &objects);
+    // The waves install applies (the verification wave is `status --verify`'s), so they are
+    // numbered out of what runs.
+    let plan: Vec<Wave> = voice_core::plan::waves(stack, &objects)
+        .into_iter()
+        .filter(Wave::is_applied)
+        .collect();
     let (kinds, mut namespaces) = prepared.scope.clone();
     let prior = &prepared.prior;
     let live = inventory::by_id(&prepared.members);

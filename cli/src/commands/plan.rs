@@ -223,20 +223,16 @@ pub(crate) fn human(plan: &Plan, nodes: &str) -> String {
     );
 
     let _ = writeln!(out, "Waves:");
-    for w in &plan.waves {
-        let what = if w.checks.is_empty() {
-            format!(
-                "{} object(s){}",
-                w.objects.len(),
-                if w.secrets.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {} secret(s)", w.secrets.len())
-                }
-            )
-        } else {
-            format!("{} health check(s)", w.checks.len())
-        };
+    for w in plan.waves.iter().filter(|w| w.is_applied()) {
+        let what = format!(
+            "{} object(s){}",
+            w.objects.len(),
+            if w.secrets.is_empty() {
+                String::new()
+            } else {
+                format!(", {} secret(s)", w.secrets.len())
+            }
+        );
         let _ = writeln!(
             out,
             "  {}. {:<13} {:<26} gates: {:<3} {}",
@@ -245,6 +241,14 @@ pub(crate) fn human(plan: &Plan, nodes: &str) -> String {
             what,
             w.gates.len(),
             w.description
+        );
+    }
+    // The health checks are not a wave install runs: `status --verify` runs them.
+    let checks: usize = plan.waves.iter().map(|w| w.checks.len()).sum();
+    if checks > 0 {
+        let _ = writeln!(
+            out,
+            "  then `kubectl voice status --verify` checks {checks} health endpoint(s) through the API server's service proxy"
         );
     }
     let rows: Vec<&voice_core::availability::Row> = plan.availability.iter().collect();

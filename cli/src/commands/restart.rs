@@ -96,7 +96,7 @@ async fn roll(
     let mut restarted = 0;
     // Waves are numbered as install numbers them: within the whole plan.
     let all = voice_core::plan::waves(stack, &voice_core::render::selected(stack));
-    let total = all.len();
+    let total = all.iter().filter(|w| w.is_applied()).count();
     for mut wave in voice_core::plan::waves(stack, objects) {
         if wave.objects.is_empty() {
             continue;
