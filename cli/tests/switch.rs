@@ -124,6 +124,9 @@ fn switch_checks_the_new_colour_before_moving_traffic_and_goes_back() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("answered 503"), "{err}");
     assert!(err.contains("traffic stays on blue"), "{err}");
+    // Bringing up green was a step; the switch never said it was complete.
+    assert!(!text(&o).contains("switch complete"), "{}", text(&o));
+    assert!(text(&o).contains("step applied"), "{}", text(&o));
     assert_eq!(selector_color(&r), "blue");
     assert_eq!(
         deployment(&r, "green", "{.spec.template.spec.containers[0].image}"),

@@ -505,12 +505,21 @@ pub(crate) async fn apply_configuration(
         h.release().await;
     }
     let summary = result?;
+    // A step of a verb with several (`switch x: green runs …`, `upgrade-engine …: copy`) is
+    // applied, not the verb complete: what follows may still fail.
+    let done = match (change.description.split_once(": "), dry_run) {
+        (Some(_), false) => format!("{}: step applied", change.description),
+        (Some(_), true) => format!("{}: step would succeed", change.description),
+        (None, dry) => format!(
+            "{} {}",
+            change.description.split(' ').next().unwrap_or("install"),
+            if dry { "would succeed" } else { "complete" }
+        ),
+    };
     match output {
         Output::Table => println!(
-            "{}{} {}: {} created, {} configured, {} unchanged, {}{} pruned; secrets: {} written, {} unchanged",
+            "{}{done}: {} created, {} configured, {} unchanged, {}{} pruned; secrets: {} written, {} unchanged",
             if dry_run { "(server dry run) " } else { "" },
-            change.description.split(' ').next().unwrap_or("install"),
-            if dry_run { "would succeed" } else { "complete" },
             summary.created,
             summary.configured,
             summary.unchanged,
