@@ -310,6 +310,25 @@ fn a_restart_rolls_once_and_a_later_install_keeps_its_stamp() {
         said.contains(&stateful),
         "numbered as install does ({stateful}): {said}"
     );
+
+    // A quota that refuses the new pod ends the wait at once, with the cause, instead of
+    // waiting out the deadline in silence.
+    let infra = r.ns("infra");
+    r.kubectl(&["create", "quota", "no-pods", "--hard=pods=0", "-n", &infra]);
+    let t = Instant::now();
+    let o = r.run("restart", &["redis", "--timeout", "5m"]);
+    let waited = t.elapsed();
+    r.kubectl(&["delete", "quota", "no-pods", "-n", &infra]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("exceeded quota") && said.contains("the wait ends here"),
+        "{said}"
+    );
+    assert!(
+        waited < std::time::Duration::from_secs(60),
+        "waited {waited:?}: {said}"
+    );
     r.purge();
 }
 

@@ -211,6 +211,64 @@ pub(crate) fn explain(component: &str, name: &str, pods: &[Pod], events: &[Event
     })
 }
 
+/// A rejection that ends a wait at once: a workload of the wave that may not create its pods
+/// or claims (a ResourceQuota exceeded, an admission webhook or Pod Security refusing), from
+/// the `FailedCreate` warnings of its namespaces since `since`.
+async fn rejected(
+    client: &Client,
+    wave: &Wave,
+    since: k8s_openapi::jiff::Timestamp,
+) -> Option<String> {
+    let names: BTreeSet<(&str, &str)> = wave
+        .gates
+        .iter()
+        .filter_map(|g| match g {
+            Gate::DeploymentAvailable {
+                namespace, name, ..
+            }
+            | Gate::StatefulSetReady {
+                namespace, name, ..
+            }
+            | Gate::JobComplete { namespace, name } => Some((namespace.as_str(), name.as_str())),
+            _ => None,
+        })
+        .collect();
+    let namespaces: BTreeSet<&str> = names.iter().map(|(ns, _)| *ns).collect();
+    for ns in namespaces {
+        let events: Api<Event> = Api::namespaced(client.clone(), ns);
+        let Ok(list) = events.list(&ListParams::default()).await else {
+            continue;
+        };
+        for e in list.items {
+            let when = e
+                .last_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .or_else(|| e.event_time.as_ref().map(|t| t.0));
+            let message = e.message.clone().unwrap_or_default();
+            let object = e.involved_object.name.clone().unwrap_or_default();
+            let ours = names
+                .iter()
+                .any(|(n, w)| *n == ns && (object == *w || object.starts_with(&format!("{w}-"))));
+            let refusal = message.contains("exceeded quota")
+                || message.contains("admission webhook")
+                || message.contains("violates PodSecurity");
+            if e.type_.as_deref() == Some("Warning")
+                && e.reason.as_deref() == Some("FailedCreate")
+                && when.is_some_and(|t| t >= since)
+                && ours
+                && refusal
+            {
+                let kind = e.involved_object.kind.clone().unwrap_or_default();
+                return Some(format!(
+                    "{kind} {ns}/{object} may not create its pods: {message}"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Waits for a wave's gates by watches, within the deadline; on timeout names the root cause.
 pub(crate) async fn await_wave(
     client: &Client,
@@ -235,16 +293,46 @@ pub(crate) async fn await_wave(
             }
         })
         .buffer_unordered(64);
+    let since = k8s_openapi::jiff::Timestamp::now();
     let run = async {
         let mut waits = std::pin::pin!(waits);
         let mut done = 0;
-        while let Some(r) = waits.next().await {
-            r?;
-            done += 1;
-            progress.update(&format!(
-                "wave {} ({}): {done}/{total} gates ready",
-                wave.index, wave.name
-            ));
+        // Every ten seconds: a progress line (the spinner's message on a terminal, a plain line
+        // otherwise), and a look for a rejection no wait would outlast.
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                r = waits.next() => match r {
+                    Some(r) => {
+                        r?;
+                        done += 1;
+                        progress.update(&format!(
+                            "wave {} ({}): {done}/{total} gates ready",
+                            wave.index, wave.name
+                        ));
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    if let Some(why) = rejected(client, wave, since).await {
+                        anyhow::bail!(NotReady(format!(
+                            "wave {} ({}): {why}; the wait ends here, as no wait would outlast it",
+                            wave.index, wave.name
+                        )));
+                    }
+                    let waiting = pending
+                        .lock()
+                        .ok()
+                        .and_then(|p| p.iter().next().map(|i| gate_name(&wave.gates[*i])));
+                    progress.update(&format!(
+                        "wave {} ({}): {done}/{total} gates ready{}",
+                        wave.index,
+                        wave.name,
+                        waiting.map(|g| format!("; waiting on {g}")).unwrap_or_default()
+                    ));
+                }
+            }
         }
         Ok::<(), anyhow::Error>(())
     };
