@@ -394,6 +394,47 @@ fn without_a_file_or_profile_every_verb_uses_the_deployed_configuration() {
         text(&o)
     );
     assert_eq!(history(&r).len(), 1);
+
+    // Claims an earlier layout left (here made by hand, the quota raised to let them in) are
+    // listed with their size and the command that deletes them, and counted against the
+    // quota: a plan whose new claim the quota would refuse stops at the checks, before any
+    // write, instead of a wait that never ends.
+    let infra = r.ns("infra");
+    r.kubectl(&[
+        "patch",
+        "resourcequota",
+        "compute-quota",
+        "-n",
+        &infra,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"hard":{"persistentvolumeclaims":"20"}}}"#,
+    ]);
+    for n in 0..4 {
+        r.apply_yaml(&format!(
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: data-elasticsearch-{n}, namespace: {infra}, labels: {{app.kubernetes.io/instance: {}}}}}\nspec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}\n",
+            r.name
+        ));
+    }
+    let o = r.run("status", &[]);
+    assert!(
+        text(&o).contains("4 claim(s) of this rollout are kept but used by no workload")
+            && text(&o).contains(&format!(
+                "kubectl delete pvc -n {infra} data-elasticsearch-0"
+            )),
+        "{}",
+        text(&o)
+    );
+    let out = ok(&r, "install", &["--yes"]);
+    assert!(out.contains("kept but used by no workload"), "{out}");
+    let before = r.resource_versions();
+    let o = r.run(
+        "install",
+        &["--set", "voiceAssistant.infrastructure.kafka=true"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("would refuse the plan's"), "{}", text(&o));
+    assert_eq!(r.resource_versions(), before, "a refused install wrote");
     r.purge();
 }
 

@@ -285,6 +285,138 @@ pub fn keep_live_template_metadata(planned: &mut Value, live: &Value) {
     }
 }
 
+/// A live claim of the rollout, as the cluster has it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LiveClaim {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The storage it holds (its request).
+    pub size: Bytes,
+}
+
+/// What the plan does with the claims that exist, and whether each namespace's planned
+/// quota holds them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Claims {
+    /// Claims no planned StatefulSet uses (a component dropped, a smaller replica count, a
+    /// re-created StatefulSet under another name): kept, never deleted by a run, yet counted
+    /// by the namespace's quota.
+    pub unused: Vec<LiveClaim>,
+    /// Namespaces whose planned quota cannot hold the plan's claims with the unused ones, in
+    /// words.
+    pub over_quota: Vec<String>,
+}
+
+/// The claims of every planned StatefulSet (`<template>-<name>-<ordinal>`) with their size.
+fn planned_claims(objects: &[&Value]) -> Vec<(String, String, Bytes)> {
+    let mut out = Vec::new();
+    for o in objects
+        .iter()
+        .filter(|o| text(o, "/kind") == Some("StatefulSet"))
+    {
+        let ns = text(o, "/metadata/namespace").unwrap_or_default();
+        let name = text(o, "/metadata/name").unwrap_or_default();
+        // A StatefulSet at zero (the database kept by `upgrade-engine` until --finalize)
+        // still owns its first claim: scaled up, it takes it back.
+        let replicas = o
+            .pointer("/spec/replicas")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .max(1);
+        for t in templates(o) {
+            let template = text(t, "/metadata/name").unwrap_or_default();
+            for i in 0..replicas {
+                out.push((
+                    ns.to_string(),
+                    format!("{template}-{name}-{i}"),
+                    size(t).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Compares the live claims with the whole configuration's planned StatefulSets and
+/// ResourceQuotas: the unused claims, and the quotas (`persistentvolumeclaims`,
+/// `requests.storage`) that the planned claims and the unused ones together would exceed,
+/// each said with the way out.
+pub fn claims(objects: &[crate::render::Object], live: &[LiveClaim]) -> Claims {
+    let values: Vec<std::borrow::Cow<'_, Value>> = objects
+        .iter()
+        .filter(|o| o.kind == "StatefulSet" || o.kind == "ResourceQuota")
+        .map(crate::render::Object::value)
+        .collect();
+    claims_of(&values.iter().map(AsRef::as_ref).collect::<Vec<_>>(), live)
+}
+
+/// [`claims`] over objects as JSON.
+fn claims_of(objects: &[&Value], live: &[LiveClaim]) -> Claims {
+    let planned = planned_claims(objects);
+    let used = |c: &LiveClaim| {
+        planned
+            .iter()
+            .any(|(ns, name, _)| *ns == c.namespace && *name == c.name)
+    };
+    let unused: Vec<LiveClaim> = live.iter().filter(|c| !used(c)).cloned().collect();
+    let mut over_quota = Vec::new();
+    for q in objects
+        .iter()
+        .filter(|o| text(o, "/kind") == Some("ResourceQuota"))
+    {
+        let ns = text(q, "/metadata/namespace").unwrap_or_default();
+        let quota = text(q, "/metadata/name").unwrap_or_default();
+        let kept: Vec<&LiveClaim> = unused.iter().filter(|c| c.namespace == ns).collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let mine: Vec<&(String, String, Bytes)> =
+            planned.iter().filter(|(n, _, _)| n == ns).collect();
+        // A quota only refuses what is created: without a new claim, nothing waits on it.
+        let new = mine
+            .iter()
+            .filter(|(_, name, _)| !live.iter().any(|c| c.namespace == ns && c.name == *name))
+            .count();
+        if new == 0 {
+            continue;
+        }
+        let count = mine.len() + kept.len();
+        let storage = Bytes(
+            mine.iter().map(|(_, _, b)| b.0).sum::<u64>()
+                + kept.iter().map(|c| c.size.0).sum::<u64>(),
+        );
+        let hard = |k: &str| q.pointer(&format!("/spec/hard/{}", k.replace('/', "~1")));
+        let mut over = Vec::new();
+        if let Some(max) = hard("persistentvolumeclaims").and_then(|v| {
+            v.as_str()
+                .and_then(|s| s.parse::<usize>().ok())
+                .or_else(|| v.as_u64().map(|n| n as usize))
+        }) && count > max
+        {
+            over.push(format!("{count} claims where it allows {max}"));
+        }
+        if let Some(max) = hard("requests.storage")
+            .and_then(Value::as_str)
+            .and_then(|s| Bytes::parse(s).ok())
+            && storage > max
+        {
+            over.push(format!("{storage} of storage where it allows {max}"));
+        }
+        if !over.is_empty() {
+            let names: Vec<&str> = kept.iter().map(|c| c.name.as_str()).collect();
+            over_quota.push(format!(
+                "ResourceQuota {ns}/{quota} would refuse the plan's {new} new claim(s): with {} kept unused claim(s) the namespace needs {}; delete the unused ones if their data is not needed (`kubectl delete pvc -n {ns} {}`)",
+                kept.len(),
+                over.join(" and "),
+                names.join(" ")
+            ));
+        }
+    }
+    Claims { unused, over_quota }
+}
+
 /// The quota limits (`spec.hard`) to hold while a rollout runs: the larger of the live and
 /// the planned value of each resource, when the plan lowers any (a smaller profile). The
 /// quota is lowered to the plan only after the workloads have shrunk: lowered first, it would
@@ -327,6 +459,49 @@ pub fn quota_during_rollout(planned: &Value, live: &Value) -> Option<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn unused_claims_are_listed_and_counted_against_the_quota() {
+        let sts = json!({"kind": "StatefulSet", "metadata": {"name": "redis", "namespace": "infra"},
+            "spec": {"replicas": 1, "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                "spec": {"resources": {"requests": {"storage": "10Gi"}}}}]}});
+        let quota = json!({"kind": "ResourceQuota", "metadata": {"name": "compute-quota", "namespace": "infra"},
+            "spec": {"hard": {"persistentvolumeclaims": "2", "requests.storage": "100Gi"}}});
+        let claim = |name: &str, gi: u64| LiveClaim {
+            namespace: "infra".into(),
+            name: name.into(),
+            size: Bytes::gi(gi),
+        };
+        let live = [claim("data-redis-0", 10), claim("data-clickhouse-0", 50)];
+        let c = claims_of(&[&sts, &quota], &live);
+        assert_eq!(c.unused, [claim("data-clickhouse-0", 50)]);
+        assert!(c.over_quota.is_empty(), "{:?}", c.over_quota);
+        let live = [
+            claim("data-redis-0", 10),
+            claim("data-clickhouse-0", 50),
+            claim("data-kafka-0", 50),
+        ];
+        let c = claims_of(&[&sts, &quota], &live);
+        assert!(
+            c.over_quota.is_empty(),
+            "nothing new to refuse: {:?}",
+            c.over_quota
+        );
+        // A new StatefulSet's claim is what the quota would refuse.
+        let prom = json!({"kind": "StatefulSet", "metadata": {"name": "prometheus", "namespace": "infra"},
+            "spec": {"replicas": 1, "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                "spec": {"resources": {"requests": {"storage": "1Gi"}}}}]}});
+        let c = claims_of(&[&sts, &prom, &quota], &live);
+        assert_eq!(c.over_quota.len(), 1);
+        let said = &c.over_quota[0];
+        assert!(
+            said.contains("1 new claim(s)")
+                && said.contains("4 claims where it allows 2")
+                && said.contains("111Gi of storage where it allows 100Gi")
+                && said.contains("kubectl delete pvc -n infra data-clickhouse-0 data-kafka-0"),
+            "{said}"
+        );
+    }
 
     fn sts(size: &str, version: &str, policy: Option<&str>) -> Value {
         let mut v = json!({

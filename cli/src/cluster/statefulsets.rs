@@ -74,6 +74,62 @@ pub(crate) async fn inspect(
         .collect())
 }
 
+/// The rollout's claims in its namespaces (by its instance label), with their sizes.
+pub(crate) async fn live_claims(
+    client: &Client,
+    stack: &voice_core::Stack,
+) -> anyhow::Result<Vec<voice_core::upgrade::LiveClaim>> {
+    let selector = format!("app.kubernetes.io/instance={}", stack.config.instance);
+    let mut out = Vec::new();
+    for ns in stack.namespaces() {
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+        let list = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .with_context(|| format!("listing the claims in {ns}"))?;
+        for c in list.items {
+            let size = c
+                .spec
+                .as_ref()
+                .and_then(|s| s.resources.as_ref())
+                .and_then(|r| r.requests.as_ref())
+                .and_then(|r| r.get("storage"))
+                .and_then(|q| voice_core::quantity::Bytes::parse(&q.0).ok())
+                .unwrap_or_default();
+            out.push(voice_core::upgrade::LiveClaim {
+                namespace: ns.clone(),
+                name: c.metadata.name.unwrap_or_default(),
+                size,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The unused claims in words, one line each with its size, and the command that deletes
+/// them; empty when there are none.
+pub(crate) fn describe_unused(unused: &[voice_core::upgrade::LiveClaim]) -> String {
+    if unused.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "{} claim(s) of this rollout are kept but used by no workload (never deleted by a run; they count against the namespace's quota):\n",
+        unused.len()
+    );
+    let mut by_ns: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in unused {
+        s.push_str(&format!("  {}/{} ({})\n", c.namespace, c.name, c.size));
+        by_ns.entry(&c.namespace).or_default().push(&c.name);
+    }
+    for (ns, names) in by_ns {
+        s.push_str(&format!(
+            "  delete them if their data is not needed: kubectl delete pvc -n {ns} {}\n",
+            names.join(" ")
+        ));
+    }
+    s
+}
+
 /// Stops the run (exit 2) when a data engine's image change is not one its rules make in
 /// place, naming each with both images, why and the way to do it.
 pub(crate) fn refuse_engines(changes: &[voice_core::upgrade::EngineChange]) -> anyhow::Result<()> {

@@ -114,6 +114,9 @@ pub(crate) struct Report {
     /// Health checks, when verified.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<HealthResult>,
+    /// The rollout's claims that no workload of the deployed configuration uses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unused_claims: Vec<voice_core::upgrade::LiveClaim>,
 }
 
 fn component_of(labels: Option<&BTreeMap<String, String>>) -> String {
@@ -368,6 +371,7 @@ fn build(o: &Objects<'_>) -> Report {
         healthy,
         requests: 6,
         checks: Vec::new(),
+        unused_claims: Vec::new(),
     }
 }
 
@@ -534,6 +538,7 @@ pub(crate) fn human(r: &Report) -> String {
         }
         format!("\n{}: {}\n", paint("not healthy", "31"), why.join("; "))
     });
+    s.push_str(&cluster::statefulsets::describe_unused(&r.unused_claims));
     s
 }
 
@@ -746,6 +751,14 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         let mut report = finish(collect(&client, &inv, &namespaces).await?).await;
         // Reasons need pods and events; `--watch` keeps to its caches and shows the states.
         explain(&client, &inv.instance, &mut report).await;
+        // Claims no workload of the deployed configuration uses (kept, counted by quotas).
+        // (A user who may not read them sees the report without this line.)
+        if let Ok(deployed) = cluster::history::installed(&client, ca, stack.clone()).await
+            && let Ok(live) = cluster::statefulsets::live_claims(&client, &deployed).await
+        {
+            report.unused_claims =
+                voice_core::upgrade::claims(&voice_core::render::render(&deployed), &live).unused;
+        }
         print!("{}", show(&report)?);
         return Ok(if report.healthy {
             exit::OK

@@ -487,8 +487,60 @@ pub(crate) async fn report(
         category: "capacity",
         checks: capacity(client, stack, inv).await,
     });
+    categories.push(Category {
+        category: "claims",
+        checks: claims(client, stack).await,
+    });
     categories.push(single_points(stack));
     Ok(Report { categories })
+}
+
+/// Claims kept by earlier runs that no workload uses count against the namespaces' quotas:
+/// a quota that cannot hold them with the plan's claims fails here, before any write, instead
+/// of a wait that never ends; each unused claim is listed with its size.
+async fn claims(client: &Client, stack: &Stack) -> Vec<Check> {
+    let live = match crate::cluster::statefulsets::live_claims(client, stack).await {
+        Ok(l) => l,
+        Err(e) => {
+            return vec![warn(
+                format!("cannot list the rollout's claims: {}", in_words(&e)),
+                "grant list on persistentvolumeclaims in the rollout's namespaces",
+            )];
+        }
+    };
+    let found = voice_core::upgrade::claims(&voice_core::render::render(stack), &live);
+    let mut out: Vec<Check> = found
+        .over_quota
+        .iter()
+        .map(|q| {
+            fail(
+                q.clone(),
+                "the quota is sized for the plan's own claims; kept claims of parts no longer planned do not fit it",
+            )
+        })
+        .collect();
+    if !found.unused.is_empty() && out.is_empty() {
+        let mut c = warn(
+            format!(
+                "{} claim(s) are kept but used by no workload",
+                found.unused.len()
+            ),
+            "delete them if their data is not needed (listed below)",
+        );
+        c.details = found
+            .unused
+            .iter()
+            .map(|u| format!("{}/{} ({})", u.namespace, u.name, u.size))
+            .collect();
+        out.push(c);
+    }
+    if out.is_empty() {
+        out.push(ok(format!(
+            "{} claim(s), each used by the plan; the quotas hold them",
+            live.len()
+        )));
+    }
+    out
 }
 
 /// The category of [`single_points`]: warnings that describe the configuration, not the

@@ -534,5 +534,11 @@ pub(crate) async fn apply_configuration(
         ),
         o => print(o, &summary)?,
     }
+    // Claims this run leaves unused are said, with the command to delete them.
+    if !dry_run {
+        let live = statefulsets::live_claims(&client, &stack).await?;
+        let found = voice_core::upgrade::claims(&full, &live);
+        eprint!("{}", statefulsets::describe_unused(&found.unused));
+    }
     Ok(exit::OK)
 }
