@@ -502,6 +502,32 @@ fn a_user_who_is_admin_only_in_the_rollouts_namespaces_can_read_it() {
         err.contains("not compared") && err.contains(&format!("Namespace/{}", r.ns("app"))),
         "{err}"
     );
+    // An operator of the Model Router alone (admin in its namespace only) reads its status
+    // with --only: only the selected part's namespace is read.
+    let mr = "e2e-mr-admin";
+    r.kubectl(&[
+        "create",
+        "rolebinding",
+        mr,
+        "--clusterrole=admin",
+        &format!("--user={mr}"),
+        "-n",
+        &r.ns("app"),
+    ]);
+    let o = r.run(
+        "status",
+        &["--as", mr, "--only", "model-router", "-o", "json"],
+    );
+    assert!(o.status.success(), "status --only as {mr}: {}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status json");
+    assert!(
+        v["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["component"] == "model-router"),
+        "{v}"
+    );
     // What a user may not do is said in words, never as the API's debug dump.
     let runs: [(&str, &[&str]); 4] = [
         ("check", &["--as", user]),

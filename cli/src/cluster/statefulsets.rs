@@ -81,7 +81,7 @@ pub(crate) async fn live_claims(
 ) -> anyhow::Result<Vec<voice_core::upgrade::LiveClaim>> {
     let selector = format!("app.kubernetes.io/instance={}", stack.config.instance);
     let mut out = Vec::new();
-    for ns in stack.namespaces() {
+    for ns in stack.selected_namespaces() {
         let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
         let list = api
             .list(&ListParams::default().labels(&selector))

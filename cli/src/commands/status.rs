@@ -747,7 +747,8 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         })
     };
     if !watch {
-        let namespaces: BTreeSet<String> = stack.namespaces().into_iter().collect();
+        // With --only/--skip, only the selected parts' namespaces are read.
+        let namespaces: BTreeSet<String> = stack.selected_namespaces().into_iter().collect();
         let mut report = finish(collect(&client, &inv, &namespaces).await?).await;
         // Reasons need pods and events; `--watch` keeps to its caches and shows the states.
         explain(&client, &inv.instance, &mut report).await;

@@ -791,6 +791,26 @@ impl Stack {
         }
         out
     }
+
+    /// The namespaces of the components this run's selection includes (all of
+    /// [`Stack::namespaces`] for the whole configuration): what a namespace-scoped operator
+    /// of the selected parts may read.
+    pub fn selected_namespaces(&self) -> Vec<String> {
+        if self.selection.is_everything() {
+            return self.namespaces();
+        }
+        let mut out: Vec<String> = Vec::new();
+        for c in self
+            .components
+            .iter()
+            .filter(|c| self.selection.includes(c))
+        {
+            if !out.contains(&c.namespace) {
+                out.push(c.namespace.clone());
+            }
+        }
+        out
+    }
 }
 
 /// Roles of the monitoring stack's components (`app.kubernetes.io/component`).
