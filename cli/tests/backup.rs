@@ -753,7 +753,7 @@ fn census(pg: &Pg, db: &str) -> String {
 }
 
 #[test]
-fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_a_kill() {
+fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_a_kill_at_each_step() {
     let Some(bin17) = pg17_bin() else { return };
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let started = std::time::Instant::now();
@@ -791,29 +791,61 @@ fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_a_kill() {
     };
     let upgrade = ["postgres", "--to", "17", "--yes", "--backup-dir", dir];
 
-    // Killed once the new StatefulSet is up and the copy has begun: the old pod serves.
-    let mut child = r
-        .command("upgrade-engine", &upgrade)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("upgrade-engine");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while backups(root.path()).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no backup began");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before the copy"
+    // Killed at each step of the copy (the new StatefulSet made, the dump begun, the restore
+    // begun): every time the old pod serves, its data whole.
+    let kill_when = |step: &str, reached: &dyn Fn() -> bool| {
+        let mut child = r
+            .command("upgrade-engine", &upgrade)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("upgrade-engine");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !reached() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{step}: never reached"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{step}: the run ended before it"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            serving(),
+            "postgres-0",
+            "{step}: the Service left the old pod"
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+        assert_eq!(census(&pg, "voiceassistant"), before, "{step}");
+    };
+    kill_when("the new StatefulSet made", &|| {
+        !r.kubectl(&[
+            "get",
+            "statefulset",
+            "-n",
+            &ns,
+            "postgres-17",
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ])
+        .is_empty()
+    });
+    let dumps = backups(root.path()).len();
+    kill_when("the dump begun", &|| backups(root.path()).len() > dumps);
+    kill_when("the restore begun", &|| {
+        pg17.sql(
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname = 'voiceassistant'",
+        ) == "1"
+    });
     assert_eq!(
         r.field("infra", "statefulset", "postgres-17", "{.metadata.name}"),
         "postgres-17"
     );
-    assert_eq!(serving(), "postgres-0", "the Service stays on the old pod");
 
     // Again: it copies from a new backup and switches.
     let t = std::time::Instant::now();
