@@ -40,12 +40,16 @@ pub(crate) fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
     let mut positional = 0usize;
     let mut pending: Option<&Arg> = None;
     let mut kubeconfig: Option<String> = None;
+    // Flags whose values shape what completes: the kubeconfig (contexts), the profile and
+    // file (dashboards).
+    let mut given: Vec<(String, String)> = Vec::new();
     let mut dashdash = false;
     for w in done {
         if let Some(a) = pending.take() {
             if a.get_id() == "kubeconfig" {
                 kubeconfig = Some(w.clone());
             }
+            given.push((a.get_id().to_string(), w.clone()));
             continue;
         }
         if dashdash || !w.starts_with('-') || w == "-" {
@@ -70,7 +74,7 @@ pub(crate) fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
             if let Some(a) = find(cmd, |a| a.get_long() == Some(name)) {
                 match value {
                     Some(v) if a.get_id() == "kubeconfig" => kubeconfig = Some(v.to_string()),
-                    Some(_) => {}
+                    Some(v) => given.push((a.get_id().to_string(), v.to_string())),
                     None if takes_value(a) => pending = Some(a),
                     None => {}
                 }
@@ -83,8 +87,9 @@ pub(crate) fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
             pending = Some(a);
         }
     }
+    let line = Line { kubeconfig, given };
     if let Some(a) = pending {
-        return values(a, cur, kubeconfig.as_deref());
+        return values(a, cur, &line);
     }
     // `--flag=val` or `-o=val`: as cobra does, the candidates are values alone; the shell
     // scripts (ours and kubectl's) put the `--flag=` back.
@@ -103,7 +108,7 @@ pub(crate) fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
             }
         };
         return match arg {
-            Some(a) => values(a, value, kubeconfig.as_deref()),
+            Some(a) => values(a, value, &line),
             None => (Vec::new(), directive::NO_FILE_COMP),
         };
     }
@@ -137,11 +142,52 @@ pub(crate) fn complete(words: &[String]) -> (Vec<(String, String)>, u32) {
     });
     match arg {
         Some(a) => {
-            let (vals, d) = values(a, cur, kubeconfig.as_deref());
+            let (vals, d) = values(a, cur, &line);
             out.extend(vals);
             (out, d)
         }
         None => (out, directive::NO_FILE_COMP),
+    }
+}
+
+/// What the line being completed says so far that shapes the candidates.
+struct Line {
+    /// `--kubeconfig` (for context names).
+    kubeconfig: Option<String>,
+    /// `(argument id, value)` of the other flags with values (`profile`, `file`, `sets`).
+    given: Vec<(String, String)>,
+}
+
+/// The dashboards of the configuration the line names (`--profile`, `-f`, `--set`), read
+/// offline; every name any profile has when it does not load.
+fn dashboards(line: &Line) -> Vec<String> {
+    let given = &line.given;
+    let value = |id: &str| given.iter().find(|(i, _)| i == id).map(|(_, v)| v.clone());
+    let sets: Vec<String> = given
+        .iter()
+        .filter(|(i, _)| i == "sets")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let text = value("file")
+        .and_then(|f| {
+            crate::config::read_bounded(std::path::Path::new(&f), "the configuration").ok()
+        })
+        .unwrap_or_default();
+    let input = voice_core::Input {
+        yaml: &text,
+        profile: value("profile").and_then(|p| voice_core::ProfileName::parse(&p)),
+        sets: &sets,
+        ..Default::default()
+    };
+    match voice_core::load(&input) {
+        Ok(stack) => voice_core::dashboards::dashboards(&stack)
+            .into_iter()
+            .map(|d| d.name.to_string())
+            .collect(),
+        Err(_) => voice_core::dashboards::all_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     }
 }
 
@@ -172,7 +218,7 @@ fn first_sentence(s: &str) -> String {
 }
 
 /// The values an argument takes, those starting with `cur`.
-fn values(a: &Arg, cur: &str, kubeconfig: Option<&str>) -> (Vec<(String, String)>, u32) {
+fn values(a: &Arg, cur: &str, line: &Line) -> (Vec<(String, String)>, u32) {
     let id = a.get_id().as_str();
     let fixed: Vec<(String, String)> = match id {
         "profile" | "name" => PROFILES
@@ -205,12 +251,12 @@ fn values(a: &Arg, cur: &str, kubeconfig: Option<&str>) -> (Vec<(String, String)
             .into_iter()
             .map(|n| (n, String::new()))
             .collect(),
-        "dashboards" => voice_core::dashboards::all_names()
+        "dashboards" => dashboards(line)
             .into_iter()
-            .chain(["all"])
-            .map(|n| (n.to_string(), String::new()))
+            .chain(["all".to_string()])
+            .map(|n| (n, String::new()))
             .collect(),
-        "context" => contexts(kubeconfig)
+        "context" => contexts(line.kubeconfig.as_deref())
             .into_iter()
             .map(|n| (n, String::new()))
             .collect(),

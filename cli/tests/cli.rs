@@ -408,6 +408,15 @@ fn bash_completion_covers_subcommands_flags_values_and_components() {
         logs.iter().any(|c| c == "posthog-postgres-init"),
         "{logs:?}"
     );
+    // Dashboards are those of the configuration on the line (the default profile has no
+    // Grafana; production has).
+    let small = bash_complete(&["kubectl-voice", "dashboard", ""]);
+    assert!(
+        small.contains(&"posthog".to_string()) && !small.contains(&"grafana".to_string()),
+        "{small:?}"
+    );
+    let prod = bash_complete(&["kubectl-voice", "dashboard", "--profile", "production", ""]);
+    assert!(prod.contains(&"grafana".to_string()), "{prod:?}");
     // The same function completes `kubectl voice …` when kubectl has no completion loaded.
     assert_eq!(bash_complete(&["kubectl", "vo"]), ["voice"]);
     assert_eq!(
