@@ -172,7 +172,8 @@ fn one_writer_at_a_time() {
     assert!(o.status.success(), "{}", text(&o));
     // A lock not renewed for longer than its duration has expired: no flag needed.
     apply(lease(&stamp(120)));
-    let o = r.run("install", &[]);
+    // (Back to one replica, model-router's disruption budget goes: a prune, confirmed.)
+    let o = r.run("install", &["--yes"]);
     assert!(o.status.success(), "{}", text(&o));
     // Released at the end of every run.
     let left = r.kubectl(&[
