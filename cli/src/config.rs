@@ -94,10 +94,12 @@ fn read(args: &ConfigArgs, keep_document: bool) -> anyhow::Result<(Stack, serde_
     };
     // Read, layered and checked once: the stack and the document come from the same pass.
     let (config, positions, mut document) = if keep_document {
-        let loaded = voice_core::config::load_with_document(&input).map_err(bad)?;
+        let loaded = voice_core::config::load_with_document(&input)
+            .map_err(|e| bad(voice_core::with_unknown_components(&input, e)))?;
         (loaded.config, loaded.positions, loaded.document)
     } else {
-        let (config, positions) = voice_core::config::load(&input).map_err(bad)?;
+        let (config, positions) = voice_core::config::load(&input)
+            .map_err(|e| bad(voice_core::with_unknown_components(&input, e)))?;
         (config, positions, serde_json::Value::Null)
     };
     let stack = voice_core::build(&config, &input.selection, &positions).map_err(bad)?;

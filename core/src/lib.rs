@@ -27,8 +27,33 @@ pub use config::{Change, Config, Diagnostic, Errors, Input, Loaded, ProfileName,
 /// Every problem is reported, each with its field path and, when written in the file, its
 /// line and column.
 pub fn load(input: &Input<'_>) -> Result<Stack, Errors> {
-    let (cfg, positions) = config::load(input)?;
+    let (cfg, positions) = config::load(input).map_err(|e| with_unknown_components(input, e))?;
     build(&cfg, &input.selection, &positions)
+}
+
+/// A rejected input's problems with its unknown `components.<name>` among them: the catalog
+/// finds those only once the rest is right, so a user would otherwise fix everything else
+/// first and meet them last.
+pub fn with_unknown_components(input: &Input<'_>, errors: Errors) -> Errors {
+    let Some(doc) = config::effective(input) else {
+        return errors;
+    };
+    let unknown: Vec<Diagnostic> = doc
+        .get("components")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .take(config::LIMITS.diagnostics)
+        .filter_map(|name| catalog::unknown_component(name))
+        .filter(|d| !errors.0.iter().any(|e| e.path == d.path))
+        .collect();
+    if unknown.is_empty() {
+        return errors;
+    }
+    let positions = config::yaml::parse(input.yaml)
+        .map(|d| d.positions)
+        .unwrap_or_default();
+    config::finish(errors.0.into_iter().chain(unknown).collect(), &positions)
 }
 
 /// Builds the stack of a checked configuration: the catalog with its overrides, the pod

@@ -100,6 +100,13 @@ const CASES: &[Case] = &[
         "within the HPA bounds",
         Some(2),
     ),
+    // An unknown component is said with the other problems, not only once they are fixed.
+    case(
+        "modelRouter:\n  replicas: three\ncomponents:\n  postgress:\n    replicas: 1\n",
+        "components.postgress",
+        "did you mean `postgres`",
+        Some(4),
+    ),
     case(
         "components:\n  posthog-postgres-init:\n    replicas: 2\n",
         "components.posthog-postgres-init.replicas",

@@ -868,6 +868,23 @@ pub fn with_registry(cfg: &Config, image: &str) -> String {
     }
 }
 
+/// The problem of `components.<name>` when no configuration has a component of that name,
+/// with the closest name (or the list); `None` for a known name.
+pub fn unknown_component(name: &str) -> Option<Diagnostic> {
+    let known = known_component_names();
+    if known.iter().any(|k| k == name) {
+        return None;
+    }
+    let hint = crate::config::shape::closest(name, known.iter().map(String::as_str)).map_or_else(
+        || format!("; components: {}", known.join(", ")),
+        |b| format!(", did you mean `{b}`?"),
+    );
+    Some(Diagnostic::at_key(
+        &format!("components.{name}"),
+        format!("unknown component `{name}`{hint}"),
+    ))
+}
+
 /// Builds the stack for a configuration, applying and checking `components.*` overrides.
 pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     let mut stack = Stack {
@@ -894,21 +911,12 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     for (name, o) in &cfg.overrides {
         let path = format!("components.{name}");
         let Some(c) = stack.components.iter_mut().find(|c| &c.name == name) else {
-            let known = known_component_names();
-            if !known.iter().any(|k| k == name) {
+            if let Some(d) = unknown_component(name) {
                 unknown += 1;
                 if unknown > limit {
                     continue;
                 }
-                let hint = crate::config::shape::closest(name, known.iter().map(String::as_str))
-                    .map_or_else(
-                        || format!("; components: {}", known.join(", ")),
-                        |b| format!(", did you mean `{b}`?"),
-                    );
-                diags.push(Diagnostic::at_key(
-                    &path,
-                    format!("unknown component `{name}`{hint}"),
-                ));
+                diags.push(d);
             }
             continue;
         };
