@@ -17,7 +17,7 @@ use super::{Object, Stage, labels, meta, selector_labels};
 use crate::catalog::{
     self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind,
 };
-use crate::config::{PullPolicy, Serving};
+use crate::config::{self, PullPolicy, Serving};
 
 /// CPU and memory as quantities.
 pub(super) fn quantities(r: catalog::Resources) -> BTreeMap<Str, Quantity> {
@@ -296,6 +296,20 @@ fn template(
             ..Default::default()
         }),
         spec: Some(core::PodSpec {
+            affinity: affinity(stack, c),
+            node_selector: c
+                .placement
+                .node_selector
+                .as_ref()
+                .filter(|m| !m.is_empty())
+                .map(|m| m.iter().map(|(k, v)| (owned(k), owned(v))).collect()),
+            tolerations: c
+                .placement
+                .tolerations
+                .as_ref()
+                .filter(|t| !t.is_empty())
+                .map(|t| t.iter().map(toleration).collect()),
+            topology_spread_constraints: spread(stack, c),
             service_account_name: Some(owned(&c.name)),
             automount_service_account_token: Some(c.api_access),
             priority_class_name: c.priority_class.map(|k| {
@@ -325,6 +339,97 @@ fn template(
             volumes: (!volumes.is_empty()).then_some(volumes),
         }),
     }
+}
+
+/// Label of the node's name, set by the kubelet.
+pub const HOSTNAME: &str = "kubernetes.io/hostname";
+/// Label of the node's zone, set by the cloud provider.
+pub const ZONE: &str = "topology.kubernetes.io/zone";
+
+fn toleration(t: &config::Toleration) -> core::Toleration {
+    core::Toleration {
+        key: (!t.key.is_empty()).then(|| owned(&t.key)),
+        operator: Some(
+            match t.operator {
+                config::TolerationOperator::Equal => "Equal",
+                config::TolerationOperator::Exists => "Exists",
+            }
+            .into(),
+        ),
+        value: (!t.value.is_empty()).then(|| owned(&t.value)),
+        effect: t.effect.map(|e| e.as_str().into()),
+        toleration_seconds: t.toleration_seconds,
+    }
+}
+
+fn term(t: &config::Term) -> core::NodeSelectorTerm {
+    core::NodeSelectorTerm {
+        match_expressions: Some(
+            t.0.iter()
+                .map(|r| core::NodeSelectorRequirement {
+                    key: owned(&r.key),
+                    operator: r.operator.as_str().into(),
+                    values: (!r.values.is_empty()).then(|| owned_all(&r.values)),
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Node affinity from the placement, and the anti-affinity of a StatefulSet's replicas.
+fn affinity(stack: &Stack, c: &Component) -> Option<core::Affinity> {
+    let node_affinity = c.placement.affinity.as_ref().map(|a| core::NodeAffinity {
+        required_during_scheduling_ignored_during_execution: (!a.required.is_empty()).then(|| {
+            core::NodeSelector {
+                node_selector_terms: a.required.iter().map(term).collect(),
+            }
+        }),
+        preferred_during_scheduling_ignored_during_execution: (!a.preferred.is_empty()).then(
+            || {
+                a.preferred
+                    .iter()
+                    .map(|(weight, t)| core::PreferredSchedulingTerm {
+                        weight: *weight,
+                        preference: term(t),
+                    })
+                    .collect()
+            },
+        ),
+    });
+    let pod_anti_affinity = c.one_per_node().then(|| core::PodAntiAffinity {
+        required_during_scheduling_ignored_during_execution: Some(vec![core::PodAffinityTerm {
+            label_selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(stack, &c.name)),
+            }),
+            topology_key: HOSTNAME.into(),
+        }]),
+    });
+    (node_affinity.is_some() || pod_anti_affinity.is_some()).then_some(core::Affinity {
+        node_affinity,
+        pod_anti_affinity,
+    })
+}
+
+/// The default spread of a workload with more than one pod: over nodes (a StatefulSet that
+/// keeps one replica per node needs none) and zones, both preferences (`ScheduleAnyway`).
+fn spread(stack: &Stack, c: &Component) -> Option<Vec<core::TopologySpreadConstraint>> {
+    if !c.several() || !c.placement.spread() {
+        return None;
+    }
+    let constraint = |key: &'static str| core::TopologySpreadConstraint {
+        label_selector: Some(LabelSelector {
+            match_labels: Some(selector_labels(stack, &c.name)),
+        }),
+        max_skew: 1,
+        topology_key: key.into(),
+        when_unsatisfiable: "ScheduleAnyway".into(),
+    };
+    let mut out = Vec::new();
+    if !c.one_per_node() {
+        out.push(constraint(HOSTNAME));
+    }
+    out.push(constraint(ZONE));
+    Some(out)
 }
 
 fn claim(
