@@ -75,6 +75,23 @@ fn placement(out: &mut String, label: &str, p: &Placement) {
     }
 }
 
+/// `text` in lines of at most `width` characters, broken between words.
+fn words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for w in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + w.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(w);
+    }
+    lines.push(line);
+    lines
+}
+
 /// Which nodes the components with placement rules can go on, and why one cannot;
 /// components with the same rules and nodes share a paragraph.
 fn where_each_goes(out: &mut String, placement: &[ComponentNodes]) {
@@ -124,8 +141,11 @@ fn where_each_goes(out: &mut String, placement: &[ComponentNodes]) {
         for line in crate::output::wrap(components, 92) {
             let _ = writeln!(out, "  {line}");
         }
-        let _ = writeln!(out, "      {rules}");
-        let _ = writeln!(out, "      {target}");
+        for text in [rules, target] {
+            for line in words(text, 92) {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
     }
     if free > 0 {
         let _ = writeln!(out, "  the other {free} component(s): any node");
