@@ -915,4 +915,111 @@ mod tests {
         assert_eq!(done.len(), 2, "{done:#?}");
         assert_eq!(find(&done, "StatefulSet", "postgres-17"), new);
     }
+
+    fn pod_specs(yaml: &str, profile: config::ProfileName) -> Vec<(String, serde_json::Value)> {
+        let stack = crate::load(&Input {
+            yaml,
+            profile: Some(profile),
+            ..Default::default()
+        })
+        .expect("valid");
+        super::super::render(&stack)
+            .into_iter()
+            .filter(|o| matches!(o.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
+            .map(|o| {
+                let v = o.value().into_owned();
+                (o.name.clone(), v["spec"]["template"]["spec"].clone())
+            })
+            .collect()
+    }
+
+    fn spec<'a>(specs: &'a [(String, serde_json::Value)], name: &str) -> &'a serde_json::Value {
+        &specs
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .1
+    }
+
+    /// The global placement reaches every pod, a component's refines it, and only workloads
+    /// with more than one pod are spread.
+    #[test]
+    fn placement_reaches_every_pod_template() {
+        use crate::config::ProfileName::{Production, Small};
+        let yaml = "placement:\n  nodeSelector: {pool: apps, arch: amd64}\n  tolerations: [{key: spot, operator: Exists}]\ncomponents:\n  posthog-clickhouse:\n    placement:\n      nodeSelector: {pool: data}\n      tolerations: [{key: dedicated, value: data, effect: NoSchedule}]\n      affinity:\n        nodeAffinity:\n          preferredDuringSchedulingIgnoredDuringExecution:\n            - {weight: 10, preference: {matchExpressions: [{key: disk, operator: In, values: [nvme]}]}}\n";
+        let specs = pod_specs(yaml, Small);
+        for (name, s) in &specs {
+            assert_eq!(s["nodeSelector"]["arch"], "amd64", "{name}");
+        }
+        let ch = spec(&specs, "posthog-clickhouse");
+        assert_eq!(
+            ch["nodeSelector"],
+            serde_json::json!({"arch": "amd64", "pool": "data"})
+        );
+        assert_eq!(
+            ch["tolerations"],
+            serde_json::json!([{"effect": "NoSchedule", "key": "dedicated", "operator": "Equal", "value": "data"}])
+        );
+        assert_eq!(
+            ch["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"]
+                ["matchExpressions"][0]["values"],
+            serde_json::json!(["nvme"])
+        );
+        let web = spec(&specs, "posthog-web");
+        assert_eq!(
+            web["tolerations"],
+            serde_json::json!([{"key": "spot", "operator": "Exists"}])
+        );
+        // Single replicas in `small`: no spread, no anti-affinity.
+        assert!(web.get("topologySpreadConstraints").is_none());
+        assert!(web.get("affinity").is_none());
+
+        let specs = pod_specs("", Production);
+        let web = spec(&specs, "posthog-web");
+        let keys: Vec<&str> = web["topologySpreadConstraints"]
+            .as_array()
+            .expect("spread")
+            .iter()
+            .map(|c| c["topologyKey"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(keys, [HOSTNAME, ZONE]);
+        assert_eq!(
+            web["topologySpreadConstraints"][0]["whenUnsatisfiable"],
+            "ScheduleAnyway"
+        );
+        // A StatefulSet's replicas each on their own node, spread over zones.
+        let kafka = spec(&specs, "kafka");
+        assert_eq!(
+            kafka["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+                [0]["topologyKey"],
+            HOSTNAME
+        );
+        assert_eq!(
+            kafka["topologySpreadConstraints"].as_array().map(Vec::len),
+            Some(1)
+        );
+        // Jobs never spread.
+        assert!(
+            specs
+                .iter()
+                .filter(|(n, _)| n.starts_with("posthog-migrate"))
+                .all(|(_, s)| s.get("topologySpreadConstraints").is_none())
+        );
+
+        let specs = pod_specs(
+            "components:\n  kafka:\n    placement: {allowSameNode: true}\n  posthog-web:\n    placement: {topologySpread: false}\n",
+            Production,
+        );
+        let kafka = spec(&specs, "kafka");
+        assert!(kafka.get("affinity").is_none());
+        assert_eq!(
+            kafka["topologySpreadConstraints"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert!(
+            spec(&specs, "posthog-web")
+                .get("topologySpreadConstraints")
+                .is_none()
+        );
+    }
 }
