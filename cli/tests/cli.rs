@@ -910,3 +910,75 @@ fn validate_names_required_secret_values_not_supplied() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["valid"], true, "{v}");
 }
+
+/// Two node pools, one tainted: plan says which nodes each component can go on and why one
+/// cannot; a toleration with a misspelt effect is reported with its field and line.
+#[test]
+fn plan_says_where_each_component_can_go_and_placement_errors_name_field_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("voice.yaml");
+    let pools = "\
+profile: small
+cluster:
+  nodes:
+    - {name: apps, count: 2, cpu: \"8\", memory: 16Gi, labels: {pool: apps}}
+    - name: data
+      count: 2
+      cpu: \"8\"
+      memory: 16Gi
+      labels: {pool: data}
+      taints: [{key: dedicated, value: data, effect: NoSchedule}]
+placement:
+  nodeSelector: {pool: apps}
+components:
+  posthog-clickhouse:
+    placement:
+      nodeSelector: {pool: data}
+      tolerations: [{key: dedicated, operator: Exists, effect: NoSchedule}]
+  posthog-postgres:
+    placement:
+      nodeSelector: {pool: data}
+";
+    std::fs::write(&f, pools).unwrap();
+    let o = run(&["plan", "-f", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains(
+            "  posthog-clickhouse\n      nodeSelector pool=data; tolerates dedicated:NoSchedule\n      → pool data: data-1, data-2\n"
+        ) && s.contains(
+            "  posthog-postgres\n      nodeSelector pool=data\n      ✗ every matching node is tainted dedicated=data:NoSchedule, which it does not tolerate\n"
+        ) && s.contains("      nodeSelector pool=apps\n      → pool apps: apps-1, apps-2\n"),
+        "{s}"
+    );
+    let o = run(&["plan", "-f", f.to_str().unwrap(), "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan json");
+    let rows = v["fit"]["placement"].as_array().expect("fit.placement");
+    let postgres = rows
+        .iter()
+        .find(|r| r["component"] == "posthog-postgres")
+        .expect("posthog-postgres");
+    assert!(
+        postgres["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("tainted dedicated=data:NoSchedule")),
+        "{postgres}"
+    );
+    assert_eq!(v["fit"]["verdict"], "does-not-fit");
+
+    std::fs::write(
+        &f,
+        pools.replace(
+            "effect: NoSchedule}]\n  posthog-postgres",
+            "effect: NoSchedul}]\n  posthog-postgres",
+        ),
+    )
+    .unwrap();
+    let o = run(&["render", "-f", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("voice.yaml:17:") && e.contains("components.posthog-clickhouse.placement.tolerations[0].effect: the string \"NoSchedul\" is not one of"),
+        "{e}"
+    );
+}

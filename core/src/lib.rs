@@ -35,6 +35,11 @@ pub fn load(input: &Input<'_>) -> Result<Stack, Errors> {
 /// finds those only once the rest is right, so a user would otherwise fix everything else
 /// first and meet them last.
 pub fn with_unknown_components(input: &Input<'_>, errors: Errors) -> Errors {
+    // Within the diagnostics limit.
+    let room = config::LIMITS.diagnostics.saturating_sub(errors.0.len());
+    if room == 0 {
+        return errors;
+    }
     let Some(doc) = config::effective(input) else {
         return errors;
     };
@@ -43,9 +48,9 @@ pub fn with_unknown_components(input: &Input<'_>, errors: Errors) -> Errors {
         .and_then(serde_json::Value::as_object)
         .into_iter()
         .flat_map(|m| m.keys())
-        .take(config::LIMITS.diagnostics)
         .filter_map(|name| catalog::unknown_component(name))
         .filter(|d| !errors.0.iter().any(|e| e.path == d.path))
+        .take(room)
         .collect();
     if unknown.is_empty() {
         return errors;

@@ -69,6 +69,12 @@ pub struct ComponentSize {
     /// The processes a pre-forking container starts, derived from its CPU limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub processes: Option<ProcessCount>,
+    /// Where its pods may run (read by `fit`).
+    #[serde(skip)]
+    pub placement: crate::config::Placement,
+    /// Its replicas each need their own node.
+    #[serde(skip)]
+    pub one_per_node: bool,
 }
 
 /// How many processes a pre-forking container starts, and the memory they need.
@@ -184,6 +190,8 @@ pub fn size(stack: &Stack) -> Sizing {
             pod: pod_size(c),
             storage: c.storage.iter().map(|s| s.size).sum(),
             processes: process_count(c),
+            placement: c.placement.clone(),
+            one_per_node: c.one_per_node(),
         })
         .collect();
     let mut namespaces: Vec<NamespaceTotals> = Vec::new();

@@ -501,6 +501,84 @@ z: [[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]
         "cluster node limit",
         Some(4),
     ),
+    case(
+        "placement:\n  tolerations:\n    - key: dedicated\n      effect: NoSchedul\n",
+        "placement.tolerations[0].effect",
+        "did you mean `NoSchedule`",
+        Some(4),
+    ),
+    case(
+        "placement:\n  tolerations:\n    - key: dedicated\n      operator: Equals\n",
+        "placement.tolerations[0].operator",
+        "is not one of",
+        Some(4),
+    ),
+    case(
+        "placement:\n  tolerations:\n    - key: dedicated\n      operator: Exists\n      value: gpu\n",
+        "placement.tolerations[0].value",
+        "drop value",
+        Some(5),
+    ),
+    case(
+        "placement:\n  tolerations:\n    - operator: Equal\n      value: gpu\n",
+        "placement.tolerations[0].key",
+        "needs operator: Exists",
+        None,
+    ),
+    case(
+        "placement:\n  tolerations:\n    - key: dedicated\n      effect: NoSchedule\n      tolerationSeconds: 60\n",
+        "placement.tolerations[0].tolerationSeconds",
+        "only to effect: NoExecute",
+        Some(5),
+    ),
+    case(
+        "placement:\n  nodeSelector:\n    \"pool name\": data\n",
+        "placement.nodeSelector.pool name",
+        "not a valid Kubernetes label key",
+        Some(3),
+    ),
+    case(
+        "components:\n  posthog-clickhouse:\n    placement:\n      nodeSelector:\n        pool: data/fast\n",
+        "components.posthog-clickhouse.placement.nodeSelector.pool",
+        "not a valid Kubernetes label value",
+        Some(5),
+    ),
+    case(
+        "placement:\n  nodeSelecter:\n    pool: data\n",
+        "placement.nodeSelecter",
+        "did you mean `nodeSelector`",
+        Some(2),
+    ),
+    case(
+        "placement:\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n          - matchExpressions:\n              - {key: pool, operator: In}\n",
+        "placement.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+        "needs at least one value",
+        None,
+    ),
+    case(
+        "placement:\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n          - matchExpressions:\n              - key: cores\n                operator: Gt\n                values: [many]\n",
+        "placement.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+        "exactly one integer",
+        Some(9),
+    ),
+    case(
+        "placement:\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n          - matchFields: []\n",
+        "placement.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields",
+        "unknown field",
+        Some(6),
+    ),
+    case(
+        "cluster:\n  nodes:\n    - cpu: \"8\"\n      memory: 16Gi\n      taints:\n        - key: dedicated\n          value: gpu\n",
+        "cluster.nodes[0].taints[0].effect",
+        "required: NoSchedule",
+        None,
+    ),
+    case(
+        "cluster:\n  nodes:\n    - cpu: \"8\"\n      memory: 16Gi\n      labels:\n        pool: \"-data\"\n",
+        "cluster.nodes[0].labels.pool",
+        "start and end with a letter or digit",
+        Some(6),
+    ),
 ];
 
 /// Nine levels of `&a [*a, *a, …]`: 478 bytes that name 387 million strings.

@@ -343,6 +343,11 @@ function renderFit(plan) {
       el('ul', {}, ...[...groups].map(([c, g]) => el('li', { 'data-component': c },
         el('code', { text: c }), ` × ${g.n}, each requesting ${fmtCpu(g.cpu)} CPU, ${fmtBytes(g.memory)}`))));
   };
+  // Components no node admits (nodeSelector, affinity, taints, one replica per node).
+  const nowhere = (fit.placement || []).filter((c) => c.problem);
+  const problems = nowhere.length ? el('ul', { class: 'unplaced', id: 'placement-problems' },
+    ...nowhere.map((c) => el('li', { 'data-component': c.component },
+      el('code', { text: c.component }), `: ${c.problem}`))) : null;
   const t = plan.sizing.total;
   fill(box,
     el('div', { class: `verdict ${cls}`, id: 'verdict', 'data-verdict': fit.verdict },
@@ -352,6 +357,7 @@ function renderFit(plan) {
       el('dt', { text: 'Nodes' }), el('dd', { text: `${nodes} configured${shape ? ` (${shape.name}: ${fmtCpuCores(shape.cpu)} CPU, ${fmtBytes(shape.memory)}, ${shape.maxPods} pods)` : ''}` }),
       el('dt', { text: 'Nodes needed' }), el('dd', { id: 'nodes-needed', text: `${fit.nodesNeededMin ?? '—'} at minimum, ${fit.nodesNeededMax ?? '—'} at maximum replicas` }),
       el('dt', { text: 'Requests' }), el('dd', { id: 'requests-total', text: `${fmtCpu(t.min.requests.cpu)} CPU, ${fmtBytes(t.min.requests.memory)} for ${plural(t.min.pods, 'pod')} at minimum; ${fmtCpu(t.max.requests.cpu)} CPU, ${fmtBytes(t.max.requests.memory)} for ${plural(t.max.pods, 'pod')} at maximum` })),
+    problems,
     unplaced(fit.atMin.unplaced, 'at minimum replicas'),
     unplaced(fit.atMax.unplaced.filter((p) => !fit.atMin.unplaced.some((q) => q.pod === p.pod)), 'at maximum replicas'),
   );

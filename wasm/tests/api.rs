@@ -34,6 +34,17 @@ fn errors_carry_field_paths_and_positions() {
 }
 
 #[wasm_bindgen_test]
+fn placement_is_checked_as_in_the_cli() {
+    let got = json(voice_wasm::validate(
+        "placement:\n  tolerations:\n    - key: dedicated\n      operator: Exists\n      value: gpu\n",
+    ));
+    assert_eq!(got["ok"], false);
+    let e = &got["errors"][0];
+    assert_eq!(e["path"], "placement.tolerations[0].value");
+    assert_eq!(e["line"], 5);
+}
+
+#[wasm_bindgen_test]
 fn render_returns_objects_and_the_stream() {
     let got = json(voice_wasm::render("profile: small\n"));
     let objects = got["objects"].as_array().expect("objects");

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::io::Write as _;
 
 use voice_core::catalog::{SecretSource, WorkloadKind};
-use voice_core::fit::{Placement, Verdict};
+use voice_core::fit::{ComponentNodes, Placement, Verdict};
 use voice_core::plan::Plan;
 use voice_core::quantity::{cores_str, gib_str};
 use voice_core::sizing::Totals;
@@ -73,6 +73,84 @@ fn placement(out: &mut String, label: &str, p: &Placement) {
             let _ = writeln!(out, "      {line}");
         }
     }
+}
+
+/// `text` in lines of at most `width` characters, broken between words.
+fn words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for w in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + w.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(w);
+    }
+    lines.push(line);
+    lines
+}
+
+/// Which nodes the components with placement rules can go on, and why one cannot;
+/// components with the same rules and nodes share a paragraph.
+fn where_each_goes(out: &mut String, placement: &[ComponentNodes]) {
+    let mut groups: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut free = 0;
+    for c in placement {
+        if c.rules.is_empty() && c.problem.is_none() {
+            free += 1;
+            continue;
+        }
+        let target = if let Some(p) = &c.problem {
+            paint(&format!("✗ {p}"), "31")
+        } else if c.every_node {
+            "→ any node".to_string()
+        } else {
+            const SHOWN: usize = 6;
+            let mut names: Vec<String> = c.nodes.iter().take(SHOWN).cloned().collect();
+            if c.nodes.len() > SHOWN {
+                names.push(format!("… {} more", c.nodes.len() - SHOWN));
+            }
+            let pools = if c.pools.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "pool{} {}: ",
+                    if c.pools.len() == 1 { "" } else { "s" },
+                    c.pools.join(", ")
+                )
+            };
+            format!("→ {pools}{}", names.join(", "))
+        };
+        let rules = c.rules.join("; ");
+        match groups.iter_mut().find(|g| g.0 == rules && g.1 == target) {
+            Some(g) => g.2.push(c.component.clone()),
+            None => groups.push((rules, target, vec![c.component.clone()])),
+        }
+    }
+    if groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "Placement: every component can go on any node (no nodeSelector, affinity or tolerations)\n"
+        );
+        return;
+    }
+    let _ = writeln!(out, "Placement (the nodes each component can go on):");
+    for (rules, target, components) in &groups {
+        for line in crate::output::wrap(components, 92) {
+            let _ = writeln!(out, "  {line}");
+        }
+        for text in [rules, target] {
+            for line in words(text, 92) {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+    }
+    if free > 0 {
+        let _ = writeln!(out, "  the other {free} component(s): any node");
+    }
+    out.push('\n');
 }
 
 /// Renders the plan for people; `nodes` says whose nodes the fit is on.
@@ -221,6 +299,7 @@ pub(crate) fn human(plan: &Plan, nodes: &str) -> String {
         needed(f.nodes_needed_min),
         needed(f.nodes_needed_max)
     );
+    where_each_goes(&mut out, &f.placement);
 
     let _ = writeln!(out, "Waves:");
     for w in plan.waves.iter().filter(|w| w.is_applied()) {

@@ -18,6 +18,7 @@ use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
 use serde::Serialize;
 use voice_core::Stack;
+use voice_core::config::{Taint, TaintEffect};
 use voice_core::fit::NodeCapacity;
 use voice_core::quantity::{Bytes, MilliCpu};
 use voice_core::render::Object;
@@ -630,19 +631,34 @@ pub(crate) async fn live_nodes(
     let mut out = Vec::new();
     for n in &node_list.items {
         let spec = n.spec.clone().unwrap_or_default();
-        let tainted = spec
-            .taints
-            .iter()
-            .flatten()
-            .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
         let ready = n
             .status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        if spec.unschedulable == Some(true) || tainted || !ready {
+        if spec.unschedulable == Some(true) || !ready {
             continue;
         }
+        // Tainted nodes stay: the fit places only the pods that tolerate their taints.
+        let taints: Vec<Taint> = spec
+            .taints
+            .iter()
+            .flatten()
+            .filter_map(|t| {
+                let effect = match t.effect.as_str() {
+                    "NoSchedule" => TaintEffect::NoSchedule,
+                    "PreferNoSchedule" => TaintEffect::PreferNoSchedule,
+                    "NoExecute" => TaintEffect::NoExecute,
+                    _ => return None,
+                };
+                Some(Taint {
+                    key: t.key.clone(),
+                    value: t.value.clone().unwrap_or_default(),
+                    effect,
+                })
+            })
+            .collect();
+        let labels = n.metadata.labels.clone().unwrap_or_default();
         let alloc = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
         let name = n.metadata.name.clone().unwrap_or_default();
         let (cpu, mem, pods) = used.get(&name).copied().unwrap_or_default();
@@ -654,6 +670,9 @@ pub(crate) async fn live_nodes(
             cpu: MilliCpu(a_cpu.saturating_sub(cpu)),
             memory: Bytes(a_mem.saturating_sub(mem)),
             pods: a_pods.saturating_sub(pods),
+            pool: voice_core::fit::pool_of(&labels),
+            labels,
+            taints,
         });
     }
     Ok(out)
@@ -672,13 +691,22 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
     if nodes.is_empty() {
         return vec![fail(
             "no Ready, schedulable node",
-            "add nodes or remove taints",
+            "add nodes or uncordon one",
         )];
     }
     let plan = voice_core::plan::plan_on(stack, &nodes);
     let f = &plan.fit;
     let n = nodes.len();
-    match f.verdict {
+    let mut out: Vec<Check> = f
+        .placement_problems()
+        .map(|(component, problem)| {
+            fail(
+                format!("{component}: {problem}"),
+                "label or untaint nodes to match, or change its placement (`kubectl voice plan` lists which nodes each component can go on)",
+            )
+        })
+        .collect();
+    out.extend(match f.verdict {
         voice_core::fit::Verdict::Fits => vec![ok(format!("every pod fits on the {n} schedulable node(s) at maximum replicas"))],
         voice_core::fit::Verdict::FitsAtMinOnly => vec![Check {
             details: crate::output::pod_groups(&f.at_max.unplaced),
@@ -697,7 +725,8 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
                 },
             )
         }],
-    }
+    });
+    out
 }
 
 /// The secret values install will need: required ones supplied or stored, and supplied ones

@@ -574,6 +574,9 @@ pub struct Component {
     pub labels: Vec<(&'static str, String)>,
     /// Its facts in the Istio mesh: public routes, DestinationRule figures, LLM calls.
     pub mesh: Mesh,
+    /// Where its pods may run: the global `placement` refined by `components.<name>.placement`.
+    #[serde(skip_serializing_if = "crate::config::Placement::is_unset")]
+    pub placement: crate::config::Placement,
 }
 
 /// A data engine with a logical dump and restore.
@@ -647,6 +650,15 @@ impl Component {
     /// Maximum replicas (the HPA bound, else `replicas`).
     pub fn max_replicas(&self) -> u32 {
         self.autoscale.map_or(self.replicas, |a| a.hpa.max)
+    }
+    /// Whether it can run more than one pod (replicas, or its autoscaler's bounds).
+    pub fn several(&self) -> bool {
+        self.kind != WorkloadKind::Job && self.max_replicas() > 1
+    }
+    /// A StatefulSet whose replicas each need their own node (a required anti-affinity on
+    /// the hostname), unless `placement.allowSameNode`.
+    pub fn one_per_node(&self) -> bool {
+        self.kind == WorkloadKind::StatefulSet && self.several() && !self.placement.same_node()
     }
     /// The image tag (or digest prefix) of the main container, for the version label.
     pub fn version(&self) -> String {
@@ -903,6 +915,16 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             .flatten();
     }
     stack.catalog = stack.components.as_slice().into();
+    for c in &mut stack.components {
+        c.placement = match cfg
+            .overrides
+            .get(&c.name)
+            .and_then(|o| o.placement.as_ref())
+        {
+            Some(p) => p.over(&cfg.placement),
+            None => cfg.placement.clone(),
+        };
+    }
     let mut diags = posthog::check(cfg);
     // Unknown names past the diagnostics limit are counted, not matched against the catalog;
     // one line says how many (so the listed ones and that line fit the limit).
@@ -1187,6 +1209,7 @@ impl Component {
             engine_upgrade: None,
             labels: Vec::new(),
             mesh: Mesh::default(),
+            placement: crate::config::Placement::default(),
         }
     }
     /// Adds a scratch volume mounted at `path` in the main container.

@@ -9,6 +9,7 @@
 mod edit;
 pub mod limits;
 mod options;
+pub mod placement;
 pub mod platform;
 mod resolve;
 pub mod selection;
@@ -23,6 +24,7 @@ use serde_json::Value;
 pub use edit::Change;
 pub use limits::{LIMITS, Limit, Limits};
 pub use options::*;
+pub use placement::{Mismatch, NodeAffinity, Placement, Requirement, Taint, Term, Toleration};
 pub use resolve::*;
 pub use selection::{Leaf, Part, Selection};
 pub use set::apply_set;

@@ -37,6 +37,9 @@ pub struct Options {
     pub voice_assistant: Option<VoiceAssistantOptions>,
     /// Istio service mesh resources for the platform (gateway, routes, mTLS, JWT, telemetry).
     pub istio: Option<IstioOptions>,
+    /// Where every pod may run: node labels, tolerations, node affinity and spreading.
+    /// `components.<name>.placement` refines it per component.
+    pub placement: Option<PlacementOptions>,
 }
 
 /// Profile names.
@@ -286,6 +289,186 @@ pub struct NodeOptions {
     pub memory: Option<Quantity>,
     /// Maximum pods per node (default 110).
     pub max_pods: Option<u32>,
+    /// Labels of these nodes (`pool: data`), matched against nodeSelector and node affinity.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Taints of these nodes; only pods that tolerate a NoSchedule or NoExecute taint go there.
+    pub taints: Option<Vec<TaintOptions>>,
+}
+
+/// A node taint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaintOptions {
+    /// Taint key (`dedicated`).
+    pub key: Option<String>,
+    /// Taint value (`gpu`).
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: Option<TaintEffect>,
+}
+
+/// What a taint does to pods that do not tolerate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+pub enum TaintEffect {
+    /// No new pods without a toleration.
+    NoSchedule,
+    /// The scheduler avoids the node (soft).
+    PreferNoSchedule,
+    /// No new pods, and running pods without a toleration are evicted.
+    NoExecute,
+}
+
+impl TaintEffect {
+    /// The name as Kubernetes writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaintEffect::NoSchedule => "NoSchedule",
+            TaintEffect::PreferNoSchedule => "PreferNoSchedule",
+            TaintEffect::NoExecute => "NoExecute",
+        }
+    }
+}
+
+/// Where pods may run (the pod fields of the same names, a typed subset).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlacementOptions {
+    /// Node labels every pod's node must carry (`pool: data`). A component's keys are added
+    /// to the global ones, its value winning for the same key.
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Taints the pods tolerate. A component's list replaces the global one.
+    pub tolerations: Option<Vec<TolerationOptions>>,
+    /// Node affinity. A component's replaces the global one.
+    pub affinity: Option<AffinityOptions>,
+    /// Spread replicas over nodes (`kubernetes.io/hostname`) and zones
+    /// (`topology.kubernetes.io/zone`) when a workload has more than one (default true).
+    pub topology_spread: Option<bool>,
+    /// Let replicas of a StatefulSet share a node (default false: each on its own node).
+    pub allow_same_node: Option<bool>,
+}
+
+/// A toleration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TolerationOptions {
+    /// Taint key; empty with `Exists` tolerates every taint.
+    pub key: Option<String>,
+    /// `Equal` (default) or `Exists`.
+    pub operator: Option<TolerationOperator>,
+    /// Taint value, with `Equal`.
+    pub value: Option<String>,
+    /// The effect tolerated; unset tolerates every effect.
+    pub effect: Option<TaintEffect>,
+    /// With `NoExecute`: seconds the pod stays bound after the taint appears.
+    pub toleration_seconds: Option<i64>,
+}
+
+/// How a toleration matches a taint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+pub enum TolerationOperator {
+    /// Key and value equal.
+    Equal,
+    /// The key exists, whatever its value.
+    Exists,
+}
+
+/// Affinity (node affinity only).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AffinityOptions {
+    /// Rules about the labels of the node.
+    pub node_affinity: Option<NodeAffinityOptions>,
+}
+
+/// Node affinity.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeAffinityOptions {
+    /// The node must match one of these terms.
+    pub required_during_scheduling_ignored_during_execution: Option<NodeSelectorOptions>,
+    /// The scheduler prefers nodes matching these terms, by weight.
+    pub preferred_during_scheduling_ignored_during_execution: Option<Vec<PreferredTermOptions>>,
+}
+
+/// Terms of which a node must match one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeSelectorOptions {
+    /// The terms, ORed.
+    pub node_selector_terms: Option<Vec<NodeSelectorTermOptions>>,
+}
+
+/// Expressions a node's labels must all match.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeSelectorTermOptions {
+    /// The expressions, ANDed.
+    pub match_expressions: Option<Vec<RequirementOptions>>,
+}
+
+/// A preferred term and its weight.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreferredTermOptions {
+    /// 1–100.
+    pub weight: Option<i32>,
+    /// The term.
+    pub preference: Option<NodeSelectorTermOptions>,
+}
+
+/// One expression on a node label.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequirementOptions {
+    /// Label key.
+    pub key: Option<String>,
+    /// `In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt` or `Lt`.
+    pub operator: Option<SelectorOperator>,
+    /// Values: at least one for In/NotIn, none for Exists/DoesNotExist, one integer for Gt/Lt.
+    pub values: Option<Vec<String>>,
+}
+
+/// Node selector operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+pub enum SelectorOperator {
+    /// The label's value is one of the values.
+    In,
+    /// The label is absent or its value is none of the values.
+    NotIn,
+    /// The label is present.
+    Exists,
+    /// The label is absent.
+    DoesNotExist,
+    /// The label's value, an integer, is greater than the value.
+    Gt,
+    /// The label's value, an integer, is less than the value.
+    Lt,
+}
+
+impl SelectorOperator {
+    /// The name as Kubernetes writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelectorOperator::In => "In",
+            SelectorOperator::NotIn => "NotIn",
+            SelectorOperator::Exists => "Exists",
+            SelectorOperator::DoesNotExist => "DoesNotExist",
+            SelectorOperator::Gt => "Gt",
+            SelectorOperator::Lt => "Lt",
+        }
+    }
 }
 
 /// Monitoring settings.
@@ -315,6 +498,8 @@ pub struct ComponentOptions {
     /// A PostgreSQL major-version upgrade in progress or done, written by `kubectl voice
     /// upgrade-engine`: the StatefulSet that runs `image`, and the one it copied from.
     pub engine_upgrade: Option<EngineUpgradeOptions>,
+    /// Where this component's pods may run, over the global `placement`.
+    pub placement: Option<PlacementOptions>,
 }
 
 /// The data StatefulSets of a database moved to a new major version by a dump and restore.

@@ -51,6 +51,8 @@ pub struct Config {
     pub voice_assistant: Option<VoiceAssistant>,
     /// Istio resources, when enabled.
     pub istio: Option<Istio>,
+    /// Where every pod may run (`placement`), before a component's own settings.
+    pub placement: super::Placement,
 }
 
 /// Resolved VoiceAssistant platform settings.
@@ -292,6 +294,12 @@ pub struct NodeShape {
     pub memory: Bytes,
     /// Maximum pods per node.
     pub max_pods: u32,
+    /// Labels of each node.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Taints of each node.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<super::Taint>,
 }
 
 /// Validated overrides for one component.
@@ -311,6 +319,8 @@ pub struct ComponentOverride {
     pub storage: Option<Bytes>,
     /// A database moved to a new major version (`engineUpgrade`).
     pub engine_upgrade: Option<EngineUpgrade>,
+    /// Where its pods may run, over the global placement.
+    pub placement: Option<super::Placement>,
 }
 
 /// A database's data StatefulSets after `kubectl voice upgrade-engine`.
@@ -948,6 +958,12 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
         }
         let name = n.name.clone().unwrap_or_else(|| "node".into());
         ctx.dns_label(&format!("{p}.name"), &name);
+        let labels = n.labels.as_ref().map_or_else(BTreeMap::new, |m| {
+            super::placement::labels(&mut ctx.diags, &format!("{p}.labels"), m)
+        });
+        let taints = n.taints.as_deref().map_or_else(Vec::new, |t| {
+            super::placement::taints(&mut ctx.diags, &format!("{p}.taints"), t)
+        });
         if let (Some(cpu), Some(memory)) = (cpu, memory) {
             nodes.push(NodeShape {
                 name,
@@ -955,6 +971,8 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
                 cpu,
                 memory,
                 max_pods,
+                labels,
+                taints,
             });
         }
     }
@@ -1013,9 +1031,14 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
                 .map_err(|d| ctx.diags.extend(d))
                 .ok()
         });
+        let placement = c
+            .placement
+            .as_ref()
+            .map(|pl| super::placement::resolve(&mut ctx.diags, &format!("{p}.placement"), pl));
         overrides.insert(
             name,
             ComponentOverride {
+                placement,
                 replicas: c.replicas,
                 max_replicas: c.max_replicas,
                 image: c.image,
@@ -1032,6 +1055,9 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
         .as_ref()
         .and_then(|m| m.enabled)
         .unwrap_or(false);
+    let placement = o.placement.as_ref().map_or_else(Default::default, |pl| {
+        super::placement::resolve(&mut ctx.diags, "placement", pl)
+    });
     let voice_assistant = voice_assistant(&mut ctx, o.voice_assistant.as_ref());
     let istio = istio(&mut ctx, o.istio.as_ref(), voice_assistant.is_some());
     if ctx.diags.is_empty() {
@@ -1052,6 +1078,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             overrides,
             voice_assistant,
             istio,
+            placement,
         })
     } else {
         Err(ctx.diags)

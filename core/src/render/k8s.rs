@@ -167,15 +167,73 @@ types! {
     }
     /// A pod's spec.
     pub struct PodSpec {
+        pub affinity: Option<Affinity>,
         pub automount_service_account_token: Option<bool>,
         pub containers: Vec<Container>,
         pub init_containers: Option<Vec<Container>>,
+        pub node_selector: Option<Map>,
         pub priority_class_name: Option<Str>,
         pub restart_policy: Option<Str>,
         pub security_context: Option<PodSecurityContext>,
         pub service_account_name: Option<Str>,
         pub termination_grace_period_seconds: Option<i64>,
+        pub tolerations: Option<Vec<Toleration>>,
+        pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
         pub volumes: Option<Vec<Volume>>,
+    }
+    /// Scheduling constraints.
+    pub struct Affinity {
+        pub node_affinity: Option<NodeAffinity>,
+        pub pod_anti_affinity: Option<PodAntiAffinity>,
+    }
+    /// Rules on the node's labels.
+    pub struct NodeAffinity {
+        pub preferred_during_scheduling_ignored_during_execution:
+            Option<Vec<PreferredSchedulingTerm>>,
+        pub required_during_scheduling_ignored_during_execution: Option<NodeSelector>,
+    }
+    /// Terms of which a node must match one.
+    pub struct NodeSelector {
+        pub node_selector_terms: Vec<NodeSelectorTerm>,
+    }
+    /// Expressions a node must all match.
+    pub struct NodeSelectorTerm {
+        pub match_expressions: Option<Vec<NodeSelectorRequirement>>,
+    }
+    /// One expression on a node label.
+    pub struct NodeSelectorRequirement {
+        pub key: Str,
+        pub operator: Str,
+        pub values: Option<Vec<Str>>,
+    }
+    /// A preferred term and its weight.
+    pub struct PreferredSchedulingTerm {
+        pub preference: NodeSelectorTerm,
+        pub weight: i32,
+    }
+    /// Pods this pod must not share a topology domain with.
+    pub struct PodAntiAffinity {
+        pub required_during_scheduling_ignored_during_execution: Option<Vec<PodAffinityTerm>>,
+    }
+    /// Pods selected by label, in one topology domain.
+    pub struct PodAffinityTerm {
+        pub label_selector: Option<LabelSelector>,
+        pub topology_key: Str,
+    }
+    /// A taint the pod tolerates.
+    pub struct Toleration {
+        pub effect: Option<Str>,
+        pub key: Option<Str>,
+        pub operator: Option<Str>,
+        pub toleration_seconds: Option<i64>,
+        pub value: Option<Str>,
+    }
+    /// How pods spread over a topology.
+    pub struct TopologySpreadConstraint {
+        pub label_selector: Option<LabelSelector>,
+        pub max_skew: i32,
+        pub topology_key: Str,
+        pub when_unsatisfiable: Str,
     }
     /// The pod's security context.
     pub struct PodSecurityContext {

@@ -17,7 +17,7 @@ use super::{Object, Stage, labels, meta, selector_labels};
 use crate::catalog::{
     self, Component, EnvFrom, EnvValue, ProbeCheck, SecretSource, Stack, VolumeSource, WorkloadKind,
 };
-use crate::config::{PullPolicy, Serving};
+use crate::config::{self, PullPolicy, Serving};
 use crate::disruption::{self, Budget, Rollout};
 
 /// CPU and memory as quantities.
@@ -297,6 +297,20 @@ fn template(
             ..Default::default()
         }),
         spec: Some(core::PodSpec {
+            affinity: affinity(stack, c),
+            node_selector: c
+                .placement
+                .node_selector
+                .as_ref()
+                .filter(|m| !m.is_empty())
+                .map(|m| m.iter().map(|(k, v)| (owned(k), owned(v))).collect()),
+            tolerations: c
+                .placement
+                .tolerations
+                .as_ref()
+                .filter(|t| !t.is_empty())
+                .map(|t| t.iter().map(toleration).collect()),
+            topology_spread_constraints: spread(stack, c),
             service_account_name: Some(owned(&c.name)),
             automount_service_account_token: Some(c.api_access),
             priority_class_name: c.priority_class.map(|k| {
@@ -326,6 +340,97 @@ fn template(
             volumes: (!volumes.is_empty()).then_some(volumes),
         }),
     }
+}
+
+/// Label of the node's name, set by the kubelet.
+pub const HOSTNAME: &str = "kubernetes.io/hostname";
+/// Label of the node's zone, set by the cloud provider.
+pub const ZONE: &str = "topology.kubernetes.io/zone";
+
+fn toleration(t: &config::Toleration) -> core::Toleration {
+    core::Toleration {
+        key: (!t.key.is_empty()).then(|| owned(&t.key)),
+        operator: Some(
+            match t.operator {
+                config::TolerationOperator::Equal => "Equal",
+                config::TolerationOperator::Exists => "Exists",
+            }
+            .into(),
+        ),
+        value: (!t.value.is_empty()).then(|| owned(&t.value)),
+        effect: t.effect.map(|e| e.as_str().into()),
+        toleration_seconds: t.toleration_seconds,
+    }
+}
+
+fn term(t: &config::Term) -> core::NodeSelectorTerm {
+    core::NodeSelectorTerm {
+        match_expressions: Some(
+            t.0.iter()
+                .map(|r| core::NodeSelectorRequirement {
+                    key: owned(&r.key),
+                    operator: r.operator.as_str().into(),
+                    values: (!r.values.is_empty()).then(|| owned_all(&r.values)),
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Node affinity from the placement, and the anti-affinity of a StatefulSet's replicas.
+fn affinity(stack: &Stack, c: &Component) -> Option<core::Affinity> {
+    let node_affinity = c.placement.affinity.as_ref().map(|a| core::NodeAffinity {
+        required_during_scheduling_ignored_during_execution: (!a.required.is_empty()).then(|| {
+            core::NodeSelector {
+                node_selector_terms: a.required.iter().map(term).collect(),
+            }
+        }),
+        preferred_during_scheduling_ignored_during_execution: (!a.preferred.is_empty()).then(
+            || {
+                a.preferred
+                    .iter()
+                    .map(|(weight, t)| core::PreferredSchedulingTerm {
+                        weight: *weight,
+                        preference: term(t),
+                    })
+                    .collect()
+            },
+        ),
+    });
+    let pod_anti_affinity = c.one_per_node().then(|| core::PodAntiAffinity {
+        required_during_scheduling_ignored_during_execution: Some(vec![core::PodAffinityTerm {
+            label_selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(stack, &c.name)),
+            }),
+            topology_key: HOSTNAME.into(),
+        }]),
+    });
+    (node_affinity.is_some() || pod_anti_affinity.is_some()).then_some(core::Affinity {
+        node_affinity,
+        pod_anti_affinity,
+    })
+}
+
+/// The default spread of a workload with more than one pod: over nodes (a StatefulSet that
+/// keeps one replica per node needs none) and zones, both preferences (`ScheduleAnyway`).
+fn spread(stack: &Stack, c: &Component) -> Option<Vec<core::TopologySpreadConstraint>> {
+    if !c.several() || !c.placement.spread() {
+        return None;
+    }
+    let constraint = |key: &'static str| core::TopologySpreadConstraint {
+        label_selector: Some(LabelSelector {
+            match_labels: Some(selector_labels(stack, &c.name)),
+        }),
+        max_skew: 1,
+        topology_key: key.into(),
+        when_unsatisfiable: "ScheduleAnyway".into(),
+    };
+    let mut out = Vec::new();
+    if !c.one_per_node() {
+        out.push(constraint(HOSTNAME));
+    }
+    out.push(constraint(ZONE));
+    Some(out)
 }
 
 fn claim(
@@ -815,5 +920,112 @@ mod tests {
         ]);
         assert_eq!(done.len(), 2, "{done:#?}");
         assert_eq!(find(&done, "StatefulSet", "postgres-17"), new);
+    }
+
+    fn pod_specs(yaml: &str, profile: config::ProfileName) -> Vec<(String, serde_json::Value)> {
+        let stack = crate::load(&Input {
+            yaml,
+            profile: Some(profile),
+            ..Default::default()
+        })
+        .expect("valid");
+        super::super::render(&stack)
+            .into_iter()
+            .filter(|o| matches!(o.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
+            .map(|o| {
+                let v = o.value().into_owned();
+                (o.name.clone(), v["spec"]["template"]["spec"].clone())
+            })
+            .collect()
+    }
+
+    fn spec<'a>(specs: &'a [(String, serde_json::Value)], name: &str) -> &'a serde_json::Value {
+        &specs
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .1
+    }
+
+    /// The global placement reaches every pod, a component's refines it, and only workloads
+    /// with more than one pod are spread.
+    #[test]
+    fn placement_reaches_every_pod_template() {
+        use crate::config::ProfileName::{Production, Small};
+        let yaml = "placement:\n  nodeSelector: {pool: apps, arch: amd64}\n  tolerations: [{key: spot, operator: Exists}]\ncomponents:\n  posthog-clickhouse:\n    placement:\n      nodeSelector: {pool: data}\n      tolerations: [{key: dedicated, value: data, effect: NoSchedule}]\n      affinity:\n        nodeAffinity:\n          preferredDuringSchedulingIgnoredDuringExecution:\n            - {weight: 10, preference: {matchExpressions: [{key: disk, operator: In, values: [nvme]}]}}\n";
+        let specs = pod_specs(yaml, Small);
+        for (name, s) in &specs {
+            assert_eq!(s["nodeSelector"]["arch"], "amd64", "{name}");
+        }
+        let ch = spec(&specs, "posthog-clickhouse");
+        assert_eq!(
+            ch["nodeSelector"],
+            serde_json::json!({"arch": "amd64", "pool": "data"})
+        );
+        assert_eq!(
+            ch["tolerations"],
+            serde_json::json!([{"effect": "NoSchedule", "key": "dedicated", "operator": "Equal", "value": "data"}])
+        );
+        assert_eq!(
+            ch["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"]
+                ["matchExpressions"][0]["values"],
+            serde_json::json!(["nvme"])
+        );
+        let web = spec(&specs, "posthog-web");
+        assert_eq!(
+            web["tolerations"],
+            serde_json::json!([{"key": "spot", "operator": "Exists"}])
+        );
+        // Single replicas in `small`: no spread, no anti-affinity.
+        assert!(web.get("topologySpreadConstraints").is_none());
+        assert!(web.get("affinity").is_none());
+
+        let specs = pod_specs("", Production);
+        let web = spec(&specs, "posthog-web");
+        let keys: Vec<&str> = web["topologySpreadConstraints"]
+            .as_array()
+            .expect("spread")
+            .iter()
+            .map(|c| c["topologyKey"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(keys, [HOSTNAME, ZONE]);
+        assert_eq!(
+            web["topologySpreadConstraints"][0]["whenUnsatisfiable"],
+            "ScheduleAnyway"
+        );
+        // A StatefulSet's replicas each on their own node, spread over zones.
+        let kafka = spec(&specs, "kafka");
+        assert_eq!(
+            kafka["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+                [0]["topologyKey"],
+            HOSTNAME
+        );
+        assert_eq!(
+            kafka["topologySpreadConstraints"].as_array().map(Vec::len),
+            Some(1)
+        );
+        // Jobs never spread.
+        assert!(
+            specs
+                .iter()
+                .filter(|(n, _)| n.starts_with("posthog-migrate"))
+                .all(|(_, s)| s.get("topologySpreadConstraints").is_none())
+        );
+
+        let specs = pod_specs(
+            "components:\n  kafka:\n    placement: {allowSameNode: true}\n  posthog-web:\n    placement: {topologySpread: false}\n",
+            Production,
+        );
+        let kafka = spec(&specs, "kafka");
+        assert!(kafka.get("affinity").is_none());
+        assert_eq!(
+            kafka["topologySpreadConstraints"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert!(
+            spec(&specs, "posthog-web")
+                .get("topologySpreadConstraints")
+                .is_none()
+        );
     }
 }
