@@ -191,6 +191,41 @@ pub fn diagnose(pods: &[Pod], events: &[Event]) -> Option<String> {
         })
 }
 
+/// The refusal that ends a wait at once: a `FailedCreate` warning of `namespace` since
+/// `since` about one of `workloads` (or its ReplicaSets and pods, named after it) that a ResourceQuota, an
+/// admission webhook or Pod Security refused, in words; no wait outlasts it.
+pub fn refused_creation(
+    events: &[Event],
+    namespace: &str,
+    workloads: &[&str],
+    since: k8s_openapi::jiff::Timestamp,
+) -> Option<String> {
+    events.iter().find_map(|e| {
+        let when = e
+            .last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or_else(|| e.event_time.as_ref().map(|t| t.0));
+        let message = e.message.as_deref().unwrap_or_default();
+        let object = e.involved_object.name.as_deref().unwrap_or_default();
+        let ours = workloads
+            .iter()
+            .any(|w| object == *w || object.starts_with(&format!("{w}-")));
+        let refusal = message.contains("exceeded quota")
+            || message.contains("admission webhook")
+            || message.contains("violates PodSecurity");
+        (e.type_.as_deref() == Some("Warning")
+            && e.reason.as_deref() == Some("FailedCreate")
+            && when.is_some_and(|t| t >= since)
+            && ours
+            && refusal)
+            .then(|| {
+                let kind = e.involved_object.kind.as_deref().unwrap_or_default();
+                format!("{kind} {namespace}/{object} may not create its pods: {message}")
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +281,23 @@ mod tests {
         let p: PersistentVolumeClaim =
             from("metadata: {name: data-pg-0}\nstatus: {phase: Pending}\n");
         assert!(!pvc_bound(&p));
+    }
+
+    #[test]
+    fn a_quota_refusal_is_found_for_the_waited_workloads_only() {
+        let ev: Event = from(
+            "metadata: {name: e}\ninvolvedObject: {kind: StatefulSet, name: redis}\ntype: Warning\nreason: FailedCreate\nmessage: 'pods \"redis-0\" is forbidden: exceeded quota: no-pods'\nlastTimestamp: '2026-01-01T00:00:09Z'\n",
+        );
+        let since: k8s_openapi::jiff::Timestamp = "2026-01-01T00:00:05Z".parse().unwrap();
+        assert_eq!(
+            refused_creation(std::slice::from_ref(&ev), "infra", &["redis"], since).unwrap(),
+            "StatefulSet infra/redis may not create its pods: pods \"redis-0\" is forbidden: exceeded quota: no-pods"
+        );
+        assert!(
+            refused_creation(std::slice::from_ref(&ev), "infra", &["postgres"], since).is_none()
+        );
+        let later: k8s_openapi::jiff::Timestamp = "2026-01-01T00:00:10Z".parse().unwrap();
+        assert!(refused_creation(&[ev], "infra", &["redis"], later).is_none());
     }
 
     #[test]

@@ -211,9 +211,8 @@ pub(crate) fn explain(component: &str, name: &str, pods: &[Pod], events: &[Event
     })
 }
 
-/// A rejection that ends a wait at once: a workload of the wave that may not create its pods
-/// or claims (a ResourceQuota exceeded, an admission webhook or Pod Security refusing), from
-/// the `FailedCreate` warnings of its namespaces since `since`.
+/// A rejection that ends a wait at once ([`readiness::refused_creation`]) among the events of
+/// the namespaces of the wave's workloads.
 async fn rejected(
     client: &Client,
     wave: &Wave,
@@ -239,31 +238,13 @@ async fn rejected(
         let Ok(list) = events.list(&ListParams::default()).await else {
             continue;
         };
-        for e in list.items {
-            let when = e
-                .last_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .or_else(|| e.event_time.as_ref().map(|t| t.0));
-            let message = e.message.clone().unwrap_or_default();
-            let object = e.involved_object.name.clone().unwrap_or_default();
-            let ours = names
-                .iter()
-                .any(|(n, w)| *n == ns && (object == *w || object.starts_with(&format!("{w}-"))));
-            let refusal = message.contains("exceeded quota")
-                || message.contains("admission webhook")
-                || message.contains("violates PodSecurity");
-            if e.type_.as_deref() == Some("Warning")
-                && e.reason.as_deref() == Some("FailedCreate")
-                && when.is_some_and(|t| t >= since)
-                && ours
-                && refusal
-            {
-                let kind = e.involved_object.kind.clone().unwrap_or_default();
-                return Some(format!(
-                    "{kind} {ns}/{object} may not create its pods: {message}"
-                ));
-            }
+        let workloads: Vec<&str> = names
+            .iter()
+            .filter(|(n, _)| *n == ns)
+            .map(|(_, w)| *w)
+            .collect();
+        if let Some(why) = readiness::refused_creation(&list.items, ns, &workloads, since) {
+            return Some(why);
         }
     }
     None

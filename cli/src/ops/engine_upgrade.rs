@@ -247,14 +247,12 @@ async fn upgrade(
         component: name.into(),
         image: target.clone(),
     })?;
-    rollout.set(voice_core::Change::EngineUpgrade {
-        component: name.into(),
-        upgrade: EngineUpgrade {
-            stateful_set: new.clone(),
-            previous: Some((source.clone(), from.clone())),
-            serving: Serving::Previous,
-        },
-    })?;
+    rollout.set(state(
+        name,
+        new.clone(),
+        Some((source.clone(), from.clone())),
+        Serving::Previous,
+    ))?;
     let t = Instant::now();
     let code = rollout
         .apply(ca, &apply_flags, format!("{label}: copy"))
@@ -269,14 +267,12 @@ async fn upgrade(
     let copied = copy(client, &stack, c, &source, &new, flags).await;
     let outcome = match copied {
         Ok(Some(times)) => {
-            rollout.set(voice_core::Change::EngineUpgrade {
-                component: name.into(),
-                upgrade: EngineUpgrade {
-                    stateful_set: new.clone(),
-                    previous: Some((source.clone(), from.clone())),
-                    serving: Serving::Current,
-                },
-            })?;
+            rollout.set(state(
+                name,
+                new.clone(),
+                Some((source.clone(), from.clone())),
+                Serving::Current,
+            ))?;
             let t = Instant::now();
             let code = rollout
                 .apply(ca, &apply_flags, format!("{label}: switch"))
@@ -619,14 +615,12 @@ async fn back(
     )
     .await?;
     let (current, previous, image) = (current.to_string(), previous.to_string(), image.to_string());
-    rollout.set(voice_core::Change::EngineUpgrade {
-        component: name.into(),
-        upgrade: EngineUpgrade {
-            stateful_set: current.clone(),
-            previous: Some((previous.clone(), image.clone())),
-            serving: Serving::Previous,
-        },
-    })?;
+    rollout.set(state(
+        name,
+        current.clone(),
+        Some((previous.clone(), image.clone())),
+        Serving::Previous,
+    ))?;
     let mut apply_flags = flags.clone();
     apply_flags.yes = true;
     let (a, b) = (
@@ -648,6 +642,24 @@ async fn back(
     Ok(code)
 }
 
+/// The `engineUpgrade` setting of `component`: the StatefulSet holding the data, the one
+/// copied from (with its image) while kept, and which of them the Service selects.
+fn state(
+    component: &str,
+    stateful_set: String,
+    previous: Option<(String, String)>,
+    serving: Serving,
+) -> voice_core::Change {
+    voice_core::Change::EngineUpgrade {
+        component: component.into(),
+        upgrade: EngineUpgrade {
+            stateful_set,
+            previous,
+            serving,
+        },
+    }
+}
+
 /// Drops the previous StatefulSet; its claims are kept and listed.
 async fn finalize(
     ca: &ClusterArgs,
@@ -666,14 +678,7 @@ async fn finalize(
         .into());
     }
     let (current, previous, image) = (current.to_string(), previous.to_string(), image.to_string());
-    rollout.set(voice_core::Change::EngineUpgrade {
-        component: name.into(),
-        upgrade: EngineUpgrade {
-            stateful_set: current.clone(),
-            previous: None,
-            serving: Serving::Current,
-        },
-    })?;
+    rollout.set(state(name, current.clone(), None, Serving::Current))?;
     let code = rollout
         .apply(
             ca,
