@@ -791,10 +791,9 @@ fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_kills_mid_copy()
     };
     let upgrade = ["postgres", "--to", "17", "--yes", "--backup-dir", dir];
 
-    // Killed at two steps of the copy (the new StatefulSet made, the dump begun): every time
-    // the old pod serves, its data whole. (A kill once the restore has begun is not here: on a
-    // quiet machine the run can finish before a poll sees the restore start.)
-    let kill_when = |step: &str, reached: &dyn Fn() -> bool| {
+    // Killed at three steps of the copy (the new StatefulSet made, the dump begun, the restore
+    // begun: the run's own "backed up" line): every time the old pod serves, its data whole.
+    let kill_when = |step: &str, reached: &dyn Fn(&str) -> bool| {
         let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = r
             .command("upgrade-engine", &upgrade)
@@ -803,7 +802,7 @@ fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_kills_mid_copy()
             .spawn()
             .expect("upgrade-engine");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !reached() {
+        while !reached(&std::fs::read_to_string(log.path()).unwrap_or_default()) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{step}: never reached"
@@ -824,7 +823,7 @@ fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_kills_mid_copy()
         );
         assert_eq!(census(&pg, "voiceassistant"), before, "{step}");
     };
-    kill_when("the new StatefulSet made", &|| {
+    kill_when("the new StatefulSet made", &|_| {
         !r.kubectl(&[
             "get",
             "statefulset",
@@ -838,7 +837,8 @@ fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_kills_mid_copy()
         .is_empty()
     });
     let dumps = backups(root.path()).len();
-    kill_when("the dump begun", &|| backups(root.path()).len() > dumps);
+    kill_when("the dump begun", &|_| backups(root.path()).len() > dumps);
+    kill_when("the restore begun", &|log| log.contains("backed up postgres"));
     assert_eq!(
         r.field("infra", "statefulset", "postgres-17", "{.metadata.name}"),
         "postgres-17"

@@ -144,8 +144,7 @@ pub(crate) async fn backup_from(
     let started = history::now();
     let stamp = started.replace(['-', ':'], "");
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-    let dir = root.join(format!("{}-{name}-{stamp}", stack.config.instance));
-    std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = fresh_dir(root, &format!("{}-{name}-{stamp}", stack.config.instance))?;
     // A backup holds the data and the roles' password hashes: readable by its owner only.
     #[cfg(unix)]
     {
@@ -184,6 +183,29 @@ pub(crate) async fn backup_from(
         return Err(e);
     }
     Ok((dir, m))
+}
+
+/// Creates a new directory `root/base`, or `root/base-2`, `-3`, … when that name is taken
+/// (a run in the same second, or one killed before its manifest was written): a backup
+/// never writes into another's directory.
+fn fresh_dir(root: &Path, base: &str) -> anyhow::Result<PathBuf> {
+    for n in 1..=100 {
+        let dir = match n {
+            1 => root.join(base),
+            _ => root.join(format!("{base}-{n}")),
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("creating {}", dir.display())))
+            }
+        }
+    }
+    anyhow::bail!(
+        "creating a backup directory in {}: {base} and 99 numbered names after it exist; remove old ones or pass another --dir",
+        root.display()
+    )
 }
 
 /// Writes the manifest atomically (temp file, then rename): it is the mark of a complete
@@ -493,6 +515,18 @@ mod tests {
         assert!(parse_age("soon").is_err());
         assert_eq!(file_safe("my db/x"), "my_db_x");
         assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn a_taken_backup_name_gets_a_number() {
+        let root = tempfile::tempdir().unwrap();
+        let first = fresh_dir(root.path(), "voice-postgres-20261207T071030Z").unwrap();
+        // A run killed before its manifest leaves its directory behind in the same second.
+        let second = fresh_dir(root.path(), "voice-postgres-20261207T071030Z").unwrap();
+        let third = fresh_dir(root.path(), "voice-postgres-20261207T071030Z").unwrap();
+        assert_eq!(first.file_name().unwrap(), "voice-postgres-20261207T071030Z");
+        assert_eq!(second.file_name().unwrap(), "voice-postgres-20261207T071030Z-2");
+        assert_eq!(third.file_name().unwrap(), "voice-postgres-20261207T071030Z-3");
     }
 
     fn found(component: &str, days_ago: i64) -> Found {
