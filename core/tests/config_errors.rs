@@ -717,7 +717,7 @@ fn every_input_limit_is_reported_with_its_field_and_line() {
 }
 
 /// Thousands of unknown components: reported once each up to the diagnostics limit, then
-/// counted; the catalog's names are computed once, not per name.
+/// counted; a suggestion is looked for only for the listed ones.
 #[test]
 fn many_unknown_components_are_capped() {
     let limit = voice_core::config::LIMITS.diagnostics;
@@ -725,14 +725,12 @@ fn many_unknown_components_are_capped() {
     for i in 0..9_000 {
         yaml.push_str(&format!("  posthog-webx{i:05}: {{}}\n"));
     }
-    let start = std::time::Instant::now();
     let errs = voice_core::load(&Input {
         yaml: &yaml,
         profile: None,
         ..Default::default()
     })
     .unwrap_err();
-    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
     assert_eq!(errs.0.len(), limit, "{errs}");
     let first = &errs.0[0];
     assert_eq!(first.path, "components");

@@ -125,8 +125,9 @@ pub(crate) fn digest(objects: &[Object]) -> String {
 
 /// What an install changes since the last deployed revision, in words: `install: profile
 /// dev → small, components.postgres.image postgres:15.12-alpine → postgres:15.13-alpine`
-/// (at most five fields, then how many more), its selection when partial, or that only the
-/// rendered objects changed (another kubectl-voice). A first install is `install`.
+/// (at most five fields, then how many more), its selection when partial, or why objects
+/// changed under the same configuration (another kubectl-voice, or drift). A first install
+/// is `install`.
 pub(crate) fn install_description(
     last: Option<&Revision>,
     config: &Value,
@@ -153,7 +154,17 @@ pub(crate) fn install_description(
         format!(" ({})", stack.selection.describe())
     };
     if changed.is_empty() {
-        format!("install{part}: the same configuration")
+        // Something was written all the same: another kubectl-voice renders differently, or
+        // live objects had drifted from the configuration.
+        let tool = tool();
+        if last.tool != tool {
+            format!(
+                "install{part}: the same configuration, rendered by {tool} (was {})",
+                last.tool
+            )
+        } else {
+            format!("install{part}: the same configuration, drifted objects set back")
+        }
     } else {
         format!("install{part}: {}", changed.join(", "))
     }
@@ -567,5 +578,38 @@ mod tests {
         let loaded = load_document(&r.document, sel).expect_err("the same");
         assert_eq!(typed.to_string(), loaded.to_string());
         assert!(typed.to_string().contains("maxReplicas"), "{typed}");
+    }
+    /// An install under the same configuration says why it wrote anything.
+    #[test]
+    fn the_same_configuration_says_why_objects_changed() {
+        let config = recorded();
+        let stack = load_document(&config, Selection::default()).expect("valid");
+        let mut last = Revision {
+            revision: 1,
+            updated: String::new(),
+            status: "deployed".into(),
+            description: "install".into(),
+            error: None,
+            tool: tool(),
+            profile: stack.config.profile.as_str().into(),
+            selection: Selection::default(),
+            digest: String::new(),
+            objects: 0,
+            config: config.clone(),
+            scaled: Vec::new(),
+        };
+        assert_eq!(install_description(None, &config, &stack), "install");
+        assert_eq!(
+            install_description(Some(&last), &config, &stack),
+            "install: the same configuration, drifted objects set back"
+        );
+        last.tool = "kubectl-voice/v0.0.1".into();
+        assert_eq!(
+            install_description(Some(&last), &config, &stack),
+            format!(
+                "install: the same configuration, rendered by {} (was kubectl-voice/v0.0.1)",
+                tool()
+            )
+        );
     }
 }

@@ -933,12 +933,11 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     for (name, o) in &cfg.overrides {
         let path = format!("components.{name}");
         let Some(c) = stack.components.iter_mut().find(|c| &c.name == name) else {
-            if let Some(d) = unknown_component(name) {
+            if !known_component_names().contains(name) {
                 unknown += 1;
-                if unknown > limit {
-                    continue;
+                if unknown <= limit {
+                    diags.extend(unknown_component(name));
                 }
-                diags.push(d);
             }
             continue;
         };
