@@ -125,11 +125,12 @@ pub(crate) fn digest(objects: &[Object]) -> String {
 
 /// What an install changes since the last deployed revision, in words: `install: profile
 /// dev → small, components.postgres.image postgres:15.12-alpine → postgres:15.13-alpine`
-/// (at most five fields, then how many more), its selection when partial, or why objects
-/// changed under the same configuration (another kubectl-voice, or drift). A first install
-/// is `install`.
+/// (at most five fields, then how many more), its selection when partial, or that the
+/// rendered objects (`digest`) changed under the same configuration (another kubectl-voice).
+/// A first install is `install`.
 pub(crate) fn install_description(
     last: Option<&Revision>,
+    digest: &str,
     config: &Value,
     stack: &voice_core::Stack,
 ) -> String {
@@ -154,16 +155,17 @@ pub(crate) fn install_description(
         format!(" ({})", stack.selection.describe())
     };
     if changed.is_empty() {
-        // Something was written all the same: another kubectl-voice renders differently, or
-        // live objects had drifted from the configuration.
+        // The rendered objects may differ all the same: another kubectl-voice renders them.
         let tool = tool();
         if last.tool != tool {
             format!(
                 "install{part}: the same configuration, rendered by {tool} (was {})",
                 last.tool
             )
+        } else if last.digest != digest {
+            format!("install{part}: the same configuration, other rendered objects")
         } else {
-            format!("install{part}: the same configuration, drifted objects set back")
+            format!("install{part}: the same configuration")
         }
     } else {
         format!("install{part}: {}", changed.join(", "))
@@ -593,19 +595,22 @@ mod tests {
             tool: tool(),
             profile: stack.config.profile.as_str().into(),
             selection: Selection::default(),
-            digest: String::new(),
+            digest: "sha256:b".into(),
             objects: 0,
             config: config.clone(),
             scaled: Vec::new(),
         };
-        assert_eq!(install_description(None, &config, &stack), "install");
+        let said = |last: Option<&Revision>| install_description(last, "sha256:b", &config, &stack);
+        assert_eq!(said(None), "install");
+        assert_eq!(said(Some(&last)), "install: the same configuration");
+        last.digest = "sha256:a".into();
         assert_eq!(
-            install_description(Some(&last), &config, &stack),
-            "install: the same configuration, drifted objects set back"
+            said(Some(&last)),
+            "install: the same configuration, other rendered objects"
         );
         last.tool = "kubectl-voice/v0.0.1".into();
         assert_eq!(
-            install_description(Some(&last), &config, &stack),
+            said(Some(&last)),
             format!(
                 "install: the same configuration, rendered by {} (was kubectl-voice/v0.0.1)",
                 tool()

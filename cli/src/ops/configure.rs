@@ -384,7 +384,7 @@ pub(crate) async fn apply_configuration(
         && adopted == 0;
     // What this revision changes, in words: an install names its fields.
     let said = if change.description == "install" {
-        history::install_description(last_deployed, &document, &stack)
+        history::install_description(last_deployed, &digest, &document, &stack)
     } else {
         change.description.clone()
     };
