@@ -814,8 +814,20 @@ fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_kills_mid_copy()
             );
             std::thread::sleep(std::time::Duration::from_millis(30));
         }
+        // One writer throughout: the run's own lock, not one of its applies'.
+        let holder = r.kubectl(&[
+            "get",
+            "lease",
+            "-n",
+            &format!("{}-app", r.name),
+            &format!("{}-lock", r.name),
+            "--ignore-not-found",
+            "-o",
+            "jsonpath={.metadata.annotations.kubectl-voice\\.io/command}",
+        ]);
         child.kill().unwrap();
         child.wait().unwrap();
+        assert_eq!(holder, "upgrade-engine postgres", "{step}: the lock");
         assert_eq!(
             serving(),
             "postgres-0",

@@ -1,4 +1,4 @@
-//! One writer at a time: install, rollback, scale, restart and uninstall hold a Lease beside
+//! One writer at a time: install, rollback, scale, restart, uninstall and upgrade-engine hold a Lease beside
 //! the inventory (`<instance>-lock`, coordination.k8s.io) for as long as they write. The
 //! holder renews it every few seconds; a holder that dies stops renewing, and its Lease
 //! expires, so nothing stays locked (unlike a release stuck in `pending-upgrade`). A second
@@ -22,11 +22,26 @@ const DURATION: Duration = Duration::from_secs(30);
 const RENEW: Duration = Duration::from_secs(10);
 const COMMAND: &str = "kubectl-voice.io/command";
 
-/// A held lock; [`Held::release`] gives it up.
+/// A held lock; [`Held::release`] gives it up. A lock this process already holds is taken
+/// again as nested (a verb made of several applies, `upgrade-engine`, holds it throughout);
+/// releasing a nested hold leaves the lock to the outer one.
 pub(crate) struct Held {
     api: Api<Lease>,
     name: String,
-    renewer: JoinHandle<()>,
+    /// `namespace/name`, as [`HELD`] lists it.
+    key: String,
+    renewer: Option<JoinHandle<()>>,
+}
+
+/// The Leases (`namespace/name`) this process holds.
+static HELD: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn key(inv: &Inventory) -> String {
+    format!("{}/{}", inv.namespace, name(inv))
+}
+
+fn held_here(inv: &Inventory) -> bool {
+    HELD.lock().is_ok_and(|h| h.contains(&key(inv)))
 }
 
 fn name(inv: &Inventory) -> String {
@@ -143,6 +158,14 @@ pub(crate) async fn acquire(
 ) -> anyhow::Result<Held> {
     let api: Api<Lease> = Api::namespaced(client.clone(), &inv.namespace);
     let n = name(inv);
+    if held_here(inv) {
+        return Ok(Held {
+            api,
+            name: n,
+            key: key(inv),
+            renewer: None,
+        });
+    }
     let context = || format!("taking the lock {}/{n}", inv.namespace);
     match api
         .create(&PostParams::default(), &lease(inv, command, None))
@@ -205,18 +228,26 @@ pub(crate) async fn acquire(
                 .await;
         }
     });
+    if let Ok(mut h) = HELD.lock() {
+        h.push(key(inv));
+    }
     Ok(Held {
         api,
         name: n,
-        renewer,
+        key: key(inv),
+        renewer: Some(renewer),
     })
 }
 
 impl Held {
-    /// Gives the lock up.
+    /// Gives the lock up (a nested hold leaves it to the outer one).
     pub(crate) async fn release(self) {
-        self.renewer.abort();
+        let Some(renewer) = self.renewer else { return };
+        renewer.abort();
         let _ = self.api.delete(&self.name, &DeleteParams::default()).await;
+        if let Ok(mut h) = HELD.lock() {
+            h.retain(|k| *k != self.key);
+        }
     }
 }
 

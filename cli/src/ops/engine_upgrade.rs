@@ -21,7 +21,7 @@ use voice_core::config::{EngineUpgrade, Serving};
 
 use crate::args::{ApplyFlags, ClusterArgs, ConfigArgs};
 use crate::cluster::streams::{self, Target};
-use crate::cluster::{self, inventory};
+use crate::cluster::{self, inventory, lock};
 use crate::error::{Usage, exit};
 use crate::ops::backups::{self, PG_ENV};
 use crate::ops::configure::{Rollout, confirm_or_stop};
@@ -99,15 +99,32 @@ pub(crate) async fn run(
         ))
         .into());
     }
-    // Consumers that a killed run left at zero come back before anything else.
-    start_consumers(&client, &stack, &c).await?;
-    match mode {
-        Mode::To { major, image } => {
-            upgrade(ca, &client, &mut rollout, &c, major, image, flags).await
-        }
-        Mode::Back => back(ca, &client, &mut rollout, &c, flags).await,
-        Mode::Finalize => finalize(ca, &client, &mut rollout, &c, flags).await,
+    // One writer from the first step to the last: the applies inside take the lock as nested.
+    if flags.force_unlock
+        && !confirm_or_stop(
+            &format!("upgrade-engine {name} takes the rollout's lock over"),
+            flags.yes,
+            false,
+        )?
+    {
+        return Ok(exit::BAD_INPUT);
     }
+    let command = format!("upgrade-engine {name}");
+    let held = lock::acquire(&client, &inv, &command, flags.force_unlock).await?;
+    let result = async {
+        // Consumers that a killed run left at zero come back before anything else.
+        start_consumers(&client, &stack, &c).await?;
+        match mode {
+            Mode::To { major, image } => {
+                upgrade(ca, &client, &mut rollout, &c, major, image, flags).await
+            }
+            Mode::Back => back(ca, &client, &mut rollout, &c, flags).await,
+            Mode::Finalize => finalize(ca, &client, &mut rollout, &c, flags).await,
+        }
+    }
+    .await;
+    held.release().await;
+    result
 }
 
 /// Moves the database to `major`: backup, new StatefulSet, restore, check, switch.
