@@ -1,8 +1,9 @@
-//! One writer at a time: install, rollback, scale, restart, uninstall and upgrade-engine hold a Lease beside
-//! the inventory (`<instance>-lock`, coordination.k8s.io) for as long as they write. The
-//! holder renews it every few seconds; a holder that dies stops renewing, and its Lease
-//! expires, so nothing stays locked (unlike a release stuck in `pending-upgrade`). A second
-//! writer fails at once, naming who holds the lock, for what and since when.
+//! One writer at a time: install, rollback, scale, restart, uninstall and upgrade-engine
+//! hold a Lease beside the inventory (`<instance>-lock`, coordination.k8s.io) for as long
+//! as they write. The holder renews it every few seconds; a holder that dies stops renewing,
+//! and its Lease expires, so nothing stays locked (unlike a release stuck in
+//! `pending-upgrade`). A second writer fails at once, naming who holds the lock, for what
+//! and since when.
 
 use std::time::Duration;
 
