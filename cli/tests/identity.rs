@@ -92,10 +92,20 @@ fn an_iam_role_and_a_pull_secret_reach_every_pod_that_needs_them() {
         text(&o)
     );
 
-    // A pull Secret the configuration names and no namespace holds: check names it in each.
+    // What the configuration names and the cluster lacks, check names: a pull Secret in
+    // each namespace, a Secret an env entry reads, a PriorityClass.
     let o = r.run(
         "check",
-        &["-f", file, "--set", "images.pullSecrets=[team-registry]"],
+        &[
+            "-f",
+            file,
+            "--set",
+            "images.pullSecrets=[team-registry]",
+            "--set",
+            "components.model-router.env=[{name: SENTRY_DSN, secretKeyRef: {name: sentry, key: dsn}}]",
+            "--set",
+            "components.model-router.priorityClassName=business-critical",
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -106,6 +116,15 @@ fn an_iam_role_and_a_pull_secret_reach_every_pod_that_needs_them() {
     for ns in &namespaces {
         assert!(out.contains(ns.as_str()), "{ns}: {out}");
     }
+    assert!(
+        out.contains(&format!(
+            "× Secret {}/sentry does not exist; the env of model-router reads its key dsn",
+            r.ns("app")
+        )) && out.contains(
+            "× PriorityClass business-critical does not exist: the pods of model-router would be refused"
+        ),
+        "{out}"
+    );
 
     // Install with the Docker config: the Secret is made in every namespace with pods.
     let o = r.run(
