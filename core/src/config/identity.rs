@@ -289,6 +289,8 @@ fn dns_name(diags: &mut Vec<Diagnostic>, path: &str, v: &str, what: &str) -> boo
 }
 
 /// Checks annotations at `path`: keys as label keys, the total within the API server's size.
+/// (The maps are kept by `retain`, not collected: a map built from an iterator compiles in a
+/// sort the previewer would carry.)
 fn annotations(
     diags: &mut Vec<Diagnostic>,
     path: &str,
@@ -304,27 +306,26 @@ fn annotations(
             ),
         ));
     }
-    m.iter()
-        .filter(|(k, _)| {
-            let p = format!("{path}.{k}");
-            if let Err(why) = check_label_key(k) {
-                diags.push(Diagnostic::at_key(
-                    &p,
-                    format!("`{k}` is not a valid Kubernetes annotation key: {why}"),
-                ));
-                return false;
-            }
-            if let Some(why) = reserved(k) {
-                diags.push(Diagnostic::at_key(
-                    &p,
-                    format!("`{k}` is not yours to set: {why}"),
-                ));
-                return false;
-            }
-            true
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    let mut out = m.clone();
+    out.retain(|k, _| {
+        let p = format!("{path}.{k}");
+        if let Err(why) = check_label_key(k) {
+            diags.push(Diagnostic::at_key(
+                &p,
+                format!("`{k}` is not a valid Kubernetes annotation key: {why}"),
+            ));
+            return false;
+        }
+        if let Some(why) = reserved(k) {
+            diags.push(Diagnostic::at_key(
+                &p,
+                format!("`{k}` is not yours to set: {why}"),
+            ));
+            return false;
+        }
+        true
+    });
+    out
 }
 
 /// Checks pod labels at `path`.
@@ -333,34 +334,33 @@ fn pod_labels(
     path: &str,
     m: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    m.iter()
-        .filter(|(k, v)| {
-            let p = format!("{path}.{k}");
-            let mut ok = true;
-            if let Err(why) = check_label_key(k) {
-                diags.push(Diagnostic::at_key(
-                    &p,
-                    format!("`{k}` is not a valid Kubernetes label key: {why}"),
-                ));
-                ok = false;
-            } else if let Some(why) = reserved_label(k) {
-                diags.push(Diagnostic::at_key(
-                    &p,
-                    format!("`{k}` is not yours to set: {why}"),
-                ));
-                ok = false;
-            }
-            if let Err(why) = check_label_value(v) {
-                diags.push(Diagnostic::at_value(
-                    &p,
-                    format!("`{v}` is not a valid Kubernetes label value: {why}"),
-                ));
-                ok = false;
-            }
-            ok
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    let mut out = m.clone();
+    out.retain(|k, v| {
+        let p = format!("{path}.{k}");
+        let mut ok = true;
+        if let Err(why) = check_label_key(k) {
+            diags.push(Diagnostic::at_key(
+                &p,
+                format!("`{k}` is not a valid Kubernetes label key: {why}"),
+            ));
+            ok = false;
+        } else if let Some(why) = reserved_label(k) {
+            diags.push(Diagnostic::at_key(
+                &p,
+                format!("`{k}` is not yours to set: {why}"),
+            ));
+            ok = false;
+        }
+        if let Err(why) = check_label_value(v) {
+            diags.push(Diagnostic::at_value(
+                &p,
+                format!("`{v}` is not a valid Kubernetes label value: {why}"),
+            ));
+            ok = false;
+        }
+        ok
+    });
+    out
 }
 
 /// Checks environment variables at `path` (`env`, `components.<name>.env`).

@@ -18,11 +18,10 @@ pub const SERVICE_ACCOUNT_CHECKSUM: &str = "checksum/service-account";
 
 /// The ServiceAccount's annotations, if it has any.
 pub fn service_account_annotations(c: &Component) -> Option<Map> {
-    let m: Map = c
-        .pods
-        .service_account_annotations()
-        .map(|(k, v)| (owned(k), owned(v)))
-        .collect();
+    let mut m = Map::new();
+    for (k, v) in c.pods.service_account_annotations() {
+        m.insert(owned(k), owned(v));
+    }
     (!m.is_empty()).then_some(m)
 }
 
