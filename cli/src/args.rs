@@ -86,6 +86,12 @@ pub(crate) struct ApplyFlags {
     /// A YAML file of secret values: `<secret-name>: {KEY: value}`.
     #[arg(long = "secrets-file", value_name = "FILE")]
     pub secrets_file: Option<PathBuf>,
+    /// A Docker config (`{"auths": …}`, as `docker login` writes it) to pull images with:
+    /// made into the Secret `<instance>-registry` (type kubernetes.io/dockerconfigjson) in
+    /// every namespace of the run that lacks it, and added to `images.pullSecrets`. An
+    /// existing one is kept as it is.
+    #[arg(long = "image-pull-secret", value_name = "FILE")]
+    pub image_pull_secret: Option<PathBuf>,
     /// Do not run the pre-install checks.
     #[arg(long)]
     pub skip_checks: bool,

@@ -579,6 +579,121 @@ z: [[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]
         "start and end with a letter or digit",
         Some(6),
     ),
+    // Identity and metadata.
+    case(
+        "serviceAccount:\n  annotations:\n    \"eks.amazonaws.com/role arn\": x\n",
+        "serviceAccount.annotations.eks.amazonaws.com/role arn",
+        "not a valid Kubernetes annotation key",
+        Some(3),
+    ),
+    case(
+        "components:\n  posthog-web:\n    serviceAccount:\n      annotations:\n        eks.amazonaws.com/role-arn: 42\n",
+        "components.posthog-web.serviceAccount.annotations.eks.amazonaws.com/role-arn",
+        "quote it: \"42\"",
+        Some(5),
+    ),
+    case(
+        "podLabels:\n  app.kubernetes.io/name: mine\n",
+        "podLabels.app.kubernetes.io/name",
+        "selectors",
+        Some(2),
+    ),
+    case(
+        "components:\n  redis:\n    podLabels:\n      team: \"voice ops\"\n",
+        "components.redis.podLabels.team",
+        "not a valid Kubernetes label value",
+        Some(4),
+    ),
+    case(
+        "podLabels:\n  pod-template-hash: abc\n",
+        "podLabels.pod-template-hash",
+        "controllers set it",
+        Some(2),
+    ),
+    case(
+        "podAnnotations:\n  checksum/config: x\n",
+        "podAnnotations.checksum/config",
+        "not yours to set",
+        Some(2),
+    ),
+    case(
+        "components:\n  posthog-web:\n    podAnnotations:\n      prometheus.io/scrape: \"false\"\n",
+        "components.posthog-web.podAnnotations.prometheus.io/scrape",
+        "in-plan Prometheus",
+        Some(4),
+    ),
+    case(
+        "env:\n  - name: 1TZ\n    value: UTC\n",
+        "env[0].name",
+        "not a valid environment variable name",
+        Some(2),
+    ),
+    case(
+        "env:\n  - name: TZ\n",
+        "env[0]",
+        "set value, or secretKeyRef",
+        Some(2),
+    ),
+    case(
+        "components:\n  model-router:\n    env:\n      - name: TOKEN\n        secretKeyRef: {name: extra}\n",
+        "components.model-router.env[0].secretKeyRef",
+        "needs `key`",
+        Some(5),
+    ),
+    case(
+        "env:\n  - name: TOKEN\n    value: x\n    secretKeyRef: {name: extra, key: token}\n",
+        "env[0].secretKeyRef",
+        "not both",
+        Some(4),
+    ),
+    case(
+        "env:\n  - name: TOKEN\n    secretKeyRef: {name: Extra_Secret, key: token}\n",
+        "env[0].secretKeyRef.name",
+        "not a valid Secret name",
+        Some(3),
+    ),
+    case(
+        "env:\n  - {name: TZ, value: UTC}\n  - {name: TZ, value: CET}\n",
+        "env[1].name",
+        "already set by env[0]",
+        Some(3),
+    ),
+    case(
+        "env:\n  - {name: PORT, value: 8080}\n",
+        "env[0].value",
+        "quote it: \"8080\"",
+        Some(2),
+    ),
+    case(
+        "env:\n  - name: POSTHOG_DB_NAME\n    value: other\n",
+        "env[0].name",
+        "set by kubectl-voice for posthog-migrate",
+        Some(2),
+    ),
+    case(
+        "components:\n  posthog-web:\n    env:\n      - {name: SITE_URL, value: \"https://x.example.com\"}\n",
+        "components.posthog-web.env[0].name",
+        "set by kubectl-voice for posthog-web",
+        Some(4),
+    ),
+    case(
+        "priorityClassName: High_Priority\n",
+        "priorityClassName",
+        "not a valid PriorityClass name",
+        Some(1),
+    ),
+    case(
+        "images:\n  pullSecrets: [regcred, Reg_Cred]\n",
+        "images.pullSecrets[1]",
+        "not a valid Secret name",
+        Some(2),
+    ),
+    case(
+        "images:\n  pullSecrets:\n    - regcred\n    - regcred\n",
+        "images.pullSecrets[1]",
+        "listed twice",
+        Some(4),
+    ),
 ];
 
 /// Nine levels of `&a [*a, *a, …]`: 478 bytes that name 387 million strings.

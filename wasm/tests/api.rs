@@ -45,6 +45,37 @@ fn placement_is_checked_as_in_the_cli() {
 }
 
 #[wasm_bindgen_test]
+fn identity_and_metadata_are_checked_as_in_the_cli() {
+    let got = json(voice_wasm::validate(
+        "env:\n  - name: TOKEN\n    secretKeyRef: {name: extra}\npodLabels:\n  app.kubernetes.io/name: mine\n",
+    ));
+    assert_eq!(got["ok"], false);
+    let paths: Vec<(&str, u64)> = got["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap_or(""),
+                e["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("env[0].secretKeyRef", 3),
+            ("podLabels.app.kubernetes.io/name", 5)
+        ]
+    );
+    // A variable the catalog sets is refused there too.
+    let got = json(voice_wasm::validate(
+        "env:\n  - {name: POSTHOG_DB_NAME, value: other}\n",
+    ));
+    assert_eq!(got["errors"][0]["path"], "env[0].name");
+}
+
+#[wasm_bindgen_test]
 fn render_returns_objects_and_the_stream() {
     let got = json(voice_wasm::render("profile: small\n"));
     let objects = got["objects"].as_array().expect("objects");

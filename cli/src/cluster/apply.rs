@@ -19,6 +19,7 @@ use voice_core::render::{MANAGER, Object};
 
 use crate::cluster::api_for;
 use crate::cluster::inventory::{self, Inventory, Member};
+use crate::cluster::pull_secret;
 use crate::cluster::secrets::{self, Outcome, UserValues};
 use crate::cluster::{prune, statefulsets, wait};
 use crate::progress::Progress;
@@ -39,6 +40,8 @@ pub(crate) struct Options {
     pub recreate_statefulsets: bool,
     /// Supplied secret values replace the stored ones (`--rotate`).
     pub rotate: bool,
+    /// The image pull Secret to make where it is missing (`--image-pull-secret`).
+    pub pull_secret: Option<pull_secret::PullSecret>,
 }
 
 /// What an install did.
@@ -838,6 +841,24 @@ pub(crate) async fn install(
             let all_ns = namespaces.iter().cloned().chain(pn).collect();
             inventory::write_parent(client, inv, &all_kinds, &all_ns, opts.dry_run).await?;
             parent_written = Some((all_kinds, all_ns));
+            // Registry credentials exist before the first pod that pulls with them.
+            if let Some(p) = &opts.pull_secret {
+                let (created, kept) =
+                    pull_secret::ensure(client, stack, inv, p, opts.dry_run).await?;
+                if created > 0 {
+                    progress.note(&format!(
+                        "{} Secret {} in {created} namespace(s)",
+                        if opts.dry_run {
+                            "would create"
+                        } else {
+                            "created"
+                        },
+                        p.name
+                    ));
+                }
+                summary.secrets_written += created;
+                summary.secrets_unchanged += kept;
+            }
         }
         if opts.wait && !opts.dry_run {
             wait::await_wave(client, wave, &objects, opts.timeout, progress).await?;

@@ -12,6 +12,7 @@ pub(crate) mod inventory;
 pub(crate) mod lock;
 pub(crate) mod pods;
 pub(crate) mod prune;
+pub(crate) mod pull_secret;
 pub(crate) mod secrets;
 pub(crate) mod statefulsets;
 pub(crate) mod streams;

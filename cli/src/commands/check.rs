@@ -48,7 +48,7 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let (objects, _) = apply::planned(&stack, &inv);
-    let mut report = report(&client, &stack, &objects, &inv, false)
+    let mut report = report(&client, &stack, &objects, &inv, false, &[])
         .await
         .context("checking the cluster")?;
     let pre = cluster::secrets::preflight(&client, &stack, &user)

@@ -168,6 +168,7 @@ pub(crate) async fn report(
     objects: &[Object],
     inv: &Inventory,
     adopt: bool,
+    made: &[String],
 ) -> Result<Report, kube::Error> {
     let mut categories = Vec::new();
 
@@ -492,6 +493,10 @@ pub(crate) async fn report(
         category: "claims",
         checks: claims(client, stack).await,
     });
+    categories.push(Category {
+        category: "references",
+        checks: references(client, stack, objects, made).await,
+    });
     categories.push(single_points(stack));
     Ok(Report { categories })
 }
@@ -726,6 +731,179 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
             )
         }],
     });
+    out
+}
+
+/// What `voice.yaml` names that install does not make: the image pull Secrets in every
+/// namespace where pods start (`made`: the one `--image-pull-secret` makes in this run), the
+/// Secrets and keys the extra environment reads, and the PriorityClasses the pods ask for.
+/// Each missing one is named; no Secret value is read.
+async fn references(
+    client: &Client,
+    stack: &Stack,
+    objects: &[Object],
+    made: &[String],
+) -> Vec<Check> {
+    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::api::scheduling::v1::PriorityClass;
+    let mut out = Vec::new();
+    // Each Secret is read once: its type and key names (`None`: it does not exist), or why
+    // it could not be read. Its values are dropped unread.
+    type Read = Result<Option<(String, BTreeSet<String>)>, String>;
+    let mut read: BTreeMap<(String, String), Read> = BTreeMap::new();
+    let mut secret = async |ns: &str, name: &str| {
+        let id = (ns.to_string(), name.to_string());
+        if !read.contains_key(&id) {
+            let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+            let got = match api.get_opt(name).await {
+                Ok(s) => Ok(s.map(|s| {
+                    let keys = s.data.iter().flatten().map(|(k, _)| k.clone()).collect();
+                    (s.type_.unwrap_or_default(), keys)
+                })),
+                Err(e) => Err(explain(&e).reason),
+            };
+            read.insert(id.clone(), got);
+        }
+        read[&id].clone()
+    };
+    let namespaces = crate::cluster::pull_secret::namespaces(stack);
+    for name in &stack.config.images.pull_secrets {
+        if made.contains(name) {
+            out.push(ok(format!(
+                "image pull Secret {name}: made from --image-pull-secret where missing"
+            )));
+            continue;
+        }
+        let (mut missing, mut wrong, mut unread) = (Vec::new(), Vec::new(), Vec::new());
+        let before = out.len();
+        for ns in &namespaces {
+            match secret(ns, name).await {
+                Ok(Some((t, _)))
+                    if t == crate::cluster::pull_secret::TYPE || t == "kubernetes.io/dockercfg" => {
+                }
+                Ok(Some((t, _))) => wrong.push(format!("{ns} (type {t})")),
+                Ok(None) => missing.push(ns.clone()),
+                Err(why) => unread.push(format!("{ns}: {why}")),
+            }
+        }
+        if !missing.is_empty() {
+            out.push(Check {
+                details: missing,
+                ..fail(
+                    format!("image pull Secret {name} is missing in these namespaces:"),
+                    format!(
+                        "create it there (kubectl create secret docker-registry {name} -n <namespace> …), install with --image-pull-secret <docker config>, or drop it from images.pullSecrets"
+                    ),
+                )
+            });
+        }
+        if !wrong.is_empty() {
+            out.push(Check {
+                details: wrong,
+                ..fail(
+                    format!("image pull Secret {name} is not of type {}:", crate::cluster::pull_secret::TYPE),
+                    "the kubelet reads registry credentials only from Secrets of that type; re-create it with kubectl create secret docker-registry",
+                )
+            });
+        }
+        if !unread.is_empty() {
+            out.push(Check {
+                details: unread,
+                ..warn(
+                    format!("cannot read image pull Secret {name}:"),
+                    "grant get on secrets in the rollout's namespaces",
+                )
+            });
+        }
+        if out.len() == before {
+            out.push(ok(format!(
+                "image pull Secret {name} exists in {}",
+                namespaces.iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    // Secret keys the extra environment reads: (namespace, secret, key) → components.
+    let mut refs: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+    for c in stack
+        .components
+        .iter()
+        .filter(|c| stack.selection.includes(c))
+    {
+        for e in c.pods.env() {
+            if let voice_core::config::EnvSource::SecretKeyRef { name, key } = &e.value {
+                refs.entry((c.namespace.clone(), name.clone(), key.clone()))
+                    .or_default()
+                    .push(c.name.clone());
+            }
+        }
+    }
+    for ((ns, name, key), components) in refs {
+        // A key of a Secret install makes is there once install has run.
+        if stack
+            .secrets
+            .iter()
+            .any(|s| s.namespace == ns && s.name == name && s.keys.iter().any(|k| k.key == key))
+        {
+            continue;
+        }
+        let who = components.join(", ");
+        out.push(match secret(&ns, &name).await {
+            Ok(Some((_, keys))) if keys.contains(&key) => {
+                ok(format!("Secret {ns}/{name} has key {key} (env of {who})"))
+            }
+            Ok(Some(_)) => fail(
+                format!("Secret {ns}/{name} has no key {key}, which the env of {who} reads"),
+                "add the key to the Secret, or fix secretKeyRef.key",
+            ),
+            Ok(None) => fail(
+                format!("Secret {ns}/{name} does not exist; the env of {who} reads its key {key}"),
+                "create it in that namespace, or fix secretKeyRef.name",
+            ),
+            Err(why) => warn(
+                format!("cannot read Secret {ns}/{name}: {why}"),
+                "grant get on secrets in the rollout's namespaces",
+            ),
+        });
+    }
+    // PriorityClasses the pods ask for, other than the rollout's own.
+    let mut classes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in stack
+        .components
+        .iter()
+        .filter(|c| stack.selection.includes(c))
+    {
+        if let Some(p) = &c.pods.priority_class_name {
+            classes.entry(p).or_default().push(&c.name);
+        }
+    }
+    let api: Api<PriorityClass> = Api::all(client.clone());
+    for (name, components) in classes {
+        if objects
+            .iter()
+            .any(|o| o.kind == "PriorityClass" && o.name == name)
+        {
+            continue;
+        }
+        out.push(match api.get_opt(name).await {
+            Ok(Some(_)) => ok(format!("PriorityClass {name} exists")),
+            Ok(None) => fail(
+                format!(
+                    "PriorityClass {name} does not exist: the pods of {} would be refused",
+                    components.join(", ")
+                ),
+                "create it, or set priorityClassName to one that exists (kubectl get priorityclass)",
+            ),
+            Err(e) => warn(
+                format!("cannot read PriorityClass {name}: {}", explain(&e).reason),
+                "grant get on priorityclasses",
+            ),
+        });
+    }
+    if out.is_empty() {
+        out.push(ok(
+            "voice.yaml names no image pull Secret, Secret key or PriorityClass to check",
+        ));
+    }
     out
 }
 

@@ -7,7 +7,9 @@ use std::io::IsTerminal as _;
 
 use crate::args::ClusterArgs;
 use crate::args::{ApplyFlags, Output, duration};
-use crate::cluster::{self, apply, history, inventory, lock, prune, secrets, statefulsets};
+use crate::cluster::{
+    self, apply, history, inventory, lock, prune, pull_secret, secrets, statefulsets,
+};
 use crate::error::{Usage, exit};
 use crate::output::{confirm, print};
 use voice_core::upgrade::PosthogChange;
@@ -167,6 +169,7 @@ pub(crate) async fn apply_configuration(
         timeout,
         concurrency,
         secrets_file,
+        image_pull_secret,
         skip_checks,
         no_wait,
         recreate_statefulsets,
@@ -182,6 +185,16 @@ pub(crate) async fn apply_configuration(
     } = flags.clone();
     let dry_run = crate::args::dry_run(dry_run.as_deref())?;
     let timeout = duration(&timeout)?;
+    // Registry credentials from a file: checked before anything else, then referenced by
+    // every pod of the configuration this run records.
+    let pull = image_pull_secret
+        .as_deref()
+        .map(|p| pull_secret::read(p, &stack.config.instance))
+        .transpose()?;
+    let (stack, document) = match &pull {
+        Some(p) => pull_secret::reference(stack, document, p)?,
+        None => (stack, document),
+    };
     crate::retry::set_budget(timeout);
     let user = secrets::UserValues::collect(&stack, secrets_file.as_deref())?;
     let client = cluster::client(ca).await?;
@@ -209,7 +222,8 @@ pub(crate) async fn apply_configuration(
     if !skip_checks {
         progress.start("checking the cluster");
         let (objects, _) = apply::planned(&stack, &inv);
-        let report = crate::ops::check::report(&client, &stack, &objects, &inv, adopt)
+        let made: Vec<String> = pull.iter().map(|p| p.name.clone()).collect();
+        let report = crate::ops::check::report(&client, &stack, &objects, &inv, adopt, &made)
             .await
             .context("checking the cluster")?;
         if !report.ok() {
@@ -436,6 +450,7 @@ pub(crate) async fn apply_configuration(
             wait: false,
             recreate_statefulsets: false,
             rotate: false,
+            pull_secret: None,
         };
         apply::apply_one(&client, &inv, ns, apply::Adjust::default(), &opts).await?;
     }
@@ -456,6 +471,7 @@ pub(crate) async fn apply_configuration(
             wait: !no_wait,
             recreate_statefulsets,
             rotate,
+            pull_secret: pull.clone(),
         };
         let result = apply::install(
             &client,

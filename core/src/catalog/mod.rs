@@ -6,6 +6,7 @@
 //! policy, fit, render, plan) works from the stack and never re-states a component fact.
 
 pub mod engines;
+pub mod identity;
 pub mod infra;
 pub mod mesh;
 mod model_router;
@@ -577,6 +578,11 @@ pub struct Component {
     /// Where its pods may run: the global `placement` refined by `components.<name>.placement`.
     #[serde(skip_serializing_if = "crate::config::Placement::is_unset")]
     pub placement: crate::config::Placement,
+    /// Its pods' ServiceAccount annotations, labels, annotations, extra environment (already
+    /// in its containers) and PriorityClass: the global settings refined by
+    /// `components.<name>`.
+    #[serde(skip_serializing_if = "crate::config::PodMeta::is_unset")]
+    pub pods: crate::config::PodMeta,
 }
 
 /// A data engine with a logical dump and restore.
@@ -926,6 +932,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
         };
     }
     let mut diags = posthog::check(cfg);
+    diags.extend(identity::apply(cfg, &mut stack));
     // Unknown names past the diagnostics limit are counted, not matched against the catalog;
     // one line says how many (so the listed ones and that line fit the limit).
     let mut unknown = 0usize;
@@ -1209,6 +1216,7 @@ impl Component {
             labels: Vec::new(),
             mesh: Mesh::default(),
             placement: crate::config::Placement::default(),
+            pods: crate::config::PodMeta::default(),
         }
     }
     /// Adds a scratch volume mounted at `path` in the main container.

@@ -7,6 +7,7 @@
 //! when the user wrote the field, its line and column.
 
 mod edit;
+pub mod identity;
 pub mod limits;
 mod options;
 pub mod placement;
@@ -22,6 +23,7 @@ use std::fmt;
 use serde_json::Value;
 
 pub use edit::Change;
+pub use identity::{EnvSource, EnvVar, PodMeta};
 pub use limits::{LIMITS, Limit, Limits};
 pub use options::*;
 pub use placement::{Mismatch, NodeAffinity, Placement, Requirement, Taint, Term, Toleration};
@@ -194,26 +196,44 @@ pub fn merge(base: &mut Value, over: Value) {
     }
 }
 
+/// Removes the value at a diagnostic's `path` (an array element is nulled: the walk already
+/// reported it). Keys may hold dots (`eks.amazonaws.com/role-arn`): at each mapping the
+/// longest key the path starts with, followed by `.`, `[` or its end, is the one meant.
 fn remove_path(v: &mut Value, path: &str) {
-    let Some((parent, last)) = path.rsplit_once('.').map_or(Some(("", path)), Some) else {
-        return;
-    };
-    if last.contains('[') {
-        // Array element: null it, the walk already reported it.
-        if let Some(p) = set::pointer(path)
-            && let Some(slot) = v.pointer_mut(&p)
-        {
-            *slot = Value::Null;
+    match v {
+        Value::Object(m) => {
+            let Some(key) = m
+                .keys()
+                .filter(|k| {
+                    path.strip_prefix(k.as_str())
+                        .is_some_and(|r| r.is_empty() || r.starts_with(['.', '[']))
+                })
+                .max_by_key(|k| k.len())
+                .cloned()
+            else {
+                return;
+            };
+            let rest = &path[key.len()..];
+            if rest.is_empty() {
+                m.remove(&key);
+            } else if let Some(child) = m.get_mut(&key) {
+                remove_path(child, rest.strip_prefix('.').unwrap_or(rest));
+            }
         }
-        return;
-    }
-    let target = if parent.is_empty() {
-        Some(v)
-    } else {
-        set::pointer(parent).and_then(|p| v.pointer_mut(&p))
-    };
-    if let Some(Value::Object(m)) = target {
-        m.remove(last);
+        Value::Array(a) => {
+            let Some((i, rest)) = path.strip_prefix('[').and_then(|r| r.split_once(']')) else {
+                return;
+            };
+            let Some(slot) = i.parse::<usize>().ok().and_then(|i| a.get_mut(i)) else {
+                return;
+            };
+            if rest.is_empty() {
+                *slot = Value::Null;
+            } else {
+                remove_path(slot, rest.strip_prefix('.').unwrap_or(rest));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -472,6 +492,28 @@ mod tests {
                 assert_eq!(Some(loaded.document), effective(&input));
             }
         }
+    }
+
+    /// A problem's value is removed from the document even when its keys hold dots.
+    #[test]
+    fn remove_path_follows_keys_with_dots() {
+        let mut v = serde_json::json!({
+            "podAnnotations": {"sidecar.istio.io/proxyCPU": 1, "a": "b"},
+            "cluster": {"nodes": [{"count": "x", "cpu": 1}]},
+            "env": [{"name": 1}, {"name": "X"}],
+        });
+        remove_path(&mut v, "podAnnotations.sidecar.istio.io/proxyCPU");
+        remove_path(&mut v, "cluster.nodes[0].count");
+        remove_path(&mut v, "env[0]");
+        remove_path(&mut v, "nowhere.at.all");
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "podAnnotations": {"a": "b"},
+                "cluster": {"nodes": [{"cpu": 1}]},
+                "env": [null, {"name": "X"}],
+            })
+        );
     }
 
     /// `load` skips the schema check for the profiles themselves; this is what lets it.

@@ -40,6 +40,19 @@ pub struct Options {
     /// Where every pod may run: node labels, tolerations, node affinity and spreading.
     /// `components.<name>.placement` refines it per component.
     pub placement: Option<PlacementOptions>,
+    /// The ServiceAccount of every component (each has its own): its annotations, such as
+    /// EKS's `eks.amazonaws.com/role-arn` or GKE's `iam.gke.io/gcp-service-account`.
+    /// `components.<name>.serviceAccount` adds to them.
+    pub service_account: Option<ServiceAccountOptions>,
+    /// Labels on every pod. A component's `podLabels` are added, its value winning.
+    pub pod_labels: Option<BTreeMap<String, String>>,
+    /// Annotations on every pod. A component's `podAnnotations` are added, its value winning.
+    pub pod_annotations: Option<BTreeMap<String, String>>,
+    /// Environment variables of every container. A component's `env` is added, its entry
+    /// winning for the same name; a variable kubectl-voice sets is refused.
+    pub env: Option<Vec<EnvVarOptions>>,
+    /// PriorityClass of every pod (it must exist). A component's `priorityClassName` wins.
+    pub priority_class_name: Option<String>,
 }
 
 /// Profile names.
@@ -79,6 +92,10 @@ pub struct ImagesOptions {
     pub pull_policy: Option<PullPolicy>,
     /// Registry and repository of the Model Router image (built by you).
     pub model_router: Option<String>,
+    /// Secrets (type `kubernetes.io/dockerconfigjson`) every pod pulls its images with, by
+    /// name; each must exist in every namespace of the rollout (`check` says which does not),
+    /// or be made by `install --image-pull-secret`.
+    pub pull_secrets: Option<Vec<String>>,
 }
 
 /// Image pull policy.
@@ -500,6 +517,53 @@ pub struct ComponentOptions {
     pub engine_upgrade: Option<EngineUpgradeOptions>,
     /// Where this component's pods may run, over the global `placement`.
     pub placement: Option<PlacementOptions>,
+    /// Its ServiceAccount, over the global `serviceAccount`: annotations such as an IAM role
+    /// for exactly this component's pods.
+    pub service_account: Option<ServiceAccountOptions>,
+    /// Labels on its pods, over the global `podLabels`.
+    pub pod_labels: Option<BTreeMap<String, String>>,
+    /// Annotations on its pods, over the global `podAnnotations`.
+    pub pod_annotations: Option<BTreeMap<String, String>>,
+    /// Environment variables of its containers, over the global `env`.
+    pub env: Option<Vec<EnvVarOptions>>,
+    /// PriorityClass of its pods, instead of the global one (or the platform's own).
+    pub priority_class_name: Option<String>,
+}
+
+/// A component's ServiceAccount.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceAccountOptions {
+    /// Annotations of the ServiceAccount, e.g. `eks.amazonaws.com/role-arn:
+    /// arn:aws:iam::111122223333:role/posthog-s3` (IRSA) or `iam.gke.io/gcp-service-account:
+    /// posthog@project.iam.gserviceaccount.com` (GKE Workload Identity). A component's keys are
+    /// added to the global ones, its value winning.
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// An environment variable: `value`, or `secretKeyRef` to a key of an existing Secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvVarOptions {
+    /// Name (letters, digits, `_`, `-`, `.`; not starting with a digit).
+    pub name: Option<String>,
+    /// The value, as written (quote numbers and booleans: `"8080"`, `"true"`).
+    pub value: Option<String>,
+    /// A key of a Secret in the component's namespace; the value is never in this file.
+    pub secret_key_ref: Option<SecretKeyRefOptions>,
+}
+
+/// A key of a Secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRefOptions {
+    /// The Secret's name.
+    pub name: Option<String>,
+    /// The key.
+    pub key: Option<String>,
 }
 
 /// The data StatefulSets of a database moved to a new major version by a dump and restore.

@@ -53,6 +53,9 @@ pub struct Config {
     pub istio: Option<Istio>,
     /// Where every pod may run (`placement`), before a component's own settings.
     pub placement: super::Placement,
+    /// Every pod's ServiceAccount annotations, labels, annotations, environment and
+    /// PriorityClass, before a component's own settings.
+    pub pods: super::PodMeta,
 }
 
 /// Resolved VoiceAssistant platform settings.
@@ -179,6 +182,8 @@ pub struct Images {
     pub pull_policy: PullPolicy,
     /// Model Router repository (without tag).
     pub model_router: Option<String>,
+    /// Secrets every pod pulls its images with (`imagePullSecrets`).
+    pub pull_secrets: Vec<String>,
 }
 
 /// Resolved PostHog settings.
@@ -321,6 +326,8 @@ pub struct ComponentOverride {
     pub engine_upgrade: Option<EngineUpgrade>,
     /// Where its pods may run, over the global placement.
     pub placement: Option<super::Placement>,
+    /// Its pods' identity and metadata, over the global settings.
+    pub pods: Option<super::PodMeta>,
 }
 
 /// A database's data StatefulSets after `kubectl voice upgrade-engine`.
@@ -670,10 +677,15 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     {
         ctx.err("images.modelRouter", format!("`{repo}` must be a repository without tag; set the tag with components.model-router.image"));
     }
+    let pull_secrets = super::identity::pull_secrets(
+        &mut ctx.diags,
+        img.pull_secrets.as_deref().unwrap_or_default(),
+    );
     let images = Images {
         registry: img.registry,
         pull_policy: img.pull_policy.unwrap_or(PullPolicy::IfNotPresent),
         model_router: img.model_router,
+        pull_secrets,
     };
 
     let ph = o.posthog.clone().unwrap_or_default();
@@ -1035,10 +1047,12 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             .placement
             .as_ref()
             .map(|pl| super::placement::resolve(&mut ctx.diags, &format!("{p}.placement"), pl));
+        let pods = super::identity::resolve(&mut ctx.diags, &p, (&c).into());
         overrides.insert(
             name,
             ComponentOverride {
                 placement,
+                pods: (!pods.is_unset()).then_some(pods),
                 replicas: c.replicas,
                 max_replicas: c.max_replicas,
                 image: c.image,
@@ -1058,6 +1072,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     let placement = o.placement.as_ref().map_or_else(Default::default, |pl| {
         super::placement::resolve(&mut ctx.diags, "placement", pl)
     });
+    let pods = super::identity::resolve(&mut ctx.diags, "", o.into());
     let voice_assistant = voice_assistant(&mut ctx, o.voice_assistant.as_ref());
     let istio = istio(&mut ctx, o.istio.as_ref(), voice_assistant.is_some());
     if ctx.diags.is_empty() {
@@ -1079,6 +1094,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             voice_assistant,
             istio,
             placement,
+            pods,
         })
     } else {
         Err(ctx.diags)

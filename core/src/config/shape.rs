@@ -114,7 +114,12 @@ fn walk(v: &Value, s: &Value, root: &Value, path: &str, out: &mut Vec<Diagnostic
         Some(Value::String(t)) if !type_matches(t, v) => {
             out.push(Diagnostic::at_value(
                 path,
-                format!("expected {}, found {}", article(t), describe(v)),
+                format!(
+                    "expected {}, found {}{}",
+                    article(t),
+                    describe(v),
+                    quote_hint(t, v)
+                ),
             ));
             return;
         }
@@ -131,7 +136,12 @@ fn walk(v: &Value, s: &Value, root: &Value, path: &str, out: &mut Vec<Diagnostic
                     .unwrap_or("value");
                 out.push(Diagnostic::at_value(
                     path,
-                    format!("expected {}, found {}", article(first), describe(v)),
+                    format!(
+                        "expected {}, found {}{}",
+                        article(first),
+                        describe(v),
+                        quote_hint(first, v)
+                    ),
                 ));
                 return;
             }
@@ -192,6 +202,17 @@ fn walk(v: &Value, s: &Value, root: &Value, path: &str, out: &mut Vec<Diagnostic
             }
         }
         _ => {}
+    }
+}
+
+/// YAML reads `8080` and `true` as a number and a boolean; a string field wants them
+/// quoted (and `1.10` would not survive as a number).
+fn quote_hint(expected: &str, v: &Value) -> String {
+    match v {
+        Value::Number(_) | Value::Bool(_) if expected == "string" => {
+            format!("; quote it: \"{v}\"")
+        }
+        _ => String::new(),
     }
 }
 

@@ -170,6 +170,7 @@ types! {
         pub affinity: Option<Affinity>,
         pub automount_service_account_token: Option<bool>,
         pub containers: Vec<Container>,
+        pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
         pub init_containers: Option<Vec<Container>>,
         pub node_selector: Option<Map>,
         pub priority_class_name: Option<Str>,
@@ -180,6 +181,10 @@ types! {
         pub tolerations: Option<Vec<Toleration>>,
         pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
         pub volumes: Option<Vec<Volume>>,
+    }
+    /// An object in the same namespace, by name.
+    pub struct LocalObjectReference {
+        pub name: Str,
     }
     /// Scheduling constraints.
     pub struct Affinity {

@@ -4,6 +4,7 @@
 //! Every object carries the standard `app.kubernetes.io/*` labels. Secrets are never
 //! rendered: their names and keys are part of the plan, and install creates them.
 
+pub mod identity;
 pub mod inputs;
 pub mod istio;
 pub mod k8s;
@@ -468,7 +469,10 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
     let digests = inputs::ConfigDigests::all(stack);
     for c in &stack.components {
         let sa = ServiceAccount {
-            metadata: meta(stack, c, &c.name),
+            metadata: ObjectMeta {
+                annotations: identity::service_account_annotations(c),
+                ..meta(stack, c, &c.name)
+            },
             automount_service_account_token: Some(false),
         };
         emit(Object::new(&c.name, Stage::Config, sa));

@@ -290,7 +290,7 @@ fn template(
                 }),
         )
         .collect();
-    core::PodTemplateSpec {
+    let mut t = core::PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(color_labels(labels(stack, c), color)),
             annotations: (!annotations.is_empty()).then_some(annotations),
@@ -338,8 +338,11 @@ fn template(
             }),
             containers: c.containers.iter().map(|x| container(stack, x)).collect(),
             volumes: (!volumes.is_empty()).then_some(volumes),
+            ..Default::default()
         }),
-    }
+    };
+    super::identity::pod(stack, c, &mut t);
+    t
 }
 
 /// Label of the node's name, set by the kubelet.
