@@ -265,7 +265,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ));
     }
     if let Some(h) = &db.external_host {
-        c.external.push(External::Tcp(h.clone(), db.port));
+        c.external.push(External::Store(h.clone(), db.port));
     }
     for pr in &mr.providers {
         c.external.push(External::Https(provider_host(*pr).into()));

@@ -7,6 +7,7 @@
 //! when the user wrote the field, its line and column.
 
 mod edit;
+pub mod external;
 pub mod limits;
 mod options;
 pub mod placement;
@@ -22,6 +23,7 @@ use std::fmt;
 use serde_json::Value;
 
 pub use edit::Change;
+pub use external::{External, SecretRef};
 pub use limits::{LIMITS, Limit, Limits};
 pub use options::*;
 pub use placement::{Mismatch, NodeAffinity, Placement, Requirement, Taint, Term, Toleration};

@@ -321,6 +321,8 @@ pub struct ComponentOverride {
     pub engine_upgrade: Option<EngineUpgrade>,
     /// Where its pods may run, over the global placement.
     pub placement: Option<super::Placement>,
+    /// The data service outside the cluster that replaces this store.
+    pub external: Option<super::External>,
 }
 
 /// A database's data StatefulSets after `kubectl voice upgrade-engine`.
@@ -1035,10 +1037,15 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             .placement
             .as_ref()
             .map(|pl| super::placement::resolve(&mut ctx.diags, &format!("{p}.placement"), pl));
+        let external = c
+            .external
+            .as_ref()
+            .and_then(|e| super::external::resolve(&mut ctx.diags, &format!("{p}.external"), e));
         overrides.insert(
             name,
             ComponentOverride {
                 placement,
+                external,
                 replicas: c.replicas,
                 max_replicas: c.max_replicas,
                 image: c.image,

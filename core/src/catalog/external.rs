@@ -1,0 +1,617 @@
+//! The data stores a user may run outside the cluster (`components.<store>.external`): which
+//! engine each is, what that engine's consumers can be told (port, TLS switches, names,
+//! credentials), and the components that go with the store when it is external (its setup
+//! Job, its coordination service).
+
+use super::{External as Egress, SecretKey, SecretSource, SecretSpec, Stack};
+use crate::config::{Config, Diagnostic, External};
+
+/// A data engine as its consumers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// PostgreSQL.
+    Postgres,
+    /// Redis.
+    Redis,
+    /// ClickHouse.
+    ClickHouse,
+    /// Kafka.
+    Kafka,
+    /// S3-compatible object storage.
+    ObjectStorage,
+}
+
+/// A store that may be external.
+#[derive(Debug, Clone, Copy)]
+pub struct Store {
+    /// Its component (the Service its consumers dial when it runs in the cluster).
+    pub component: &'static str,
+    /// Its engine.
+    pub engine: Engine,
+    /// Components that exist only for it, dropped with it.
+    pub goes_with: &'static [&'static str],
+}
+
+/// Every store that may be external.
+pub const STORES: &[Store] = &[
+    Store {
+        component: "posthog-postgres",
+        engine: Engine::Postgres,
+        goes_with: &["posthog-postgres-init"],
+    },
+    Store {
+        component: "posthog-redis",
+        engine: Engine::Redis,
+        goes_with: &["posthog-redis-node"],
+    },
+    Store {
+        component: "posthog-clickhouse",
+        engine: Engine::ClickHouse,
+        // PostHog's ZooKeeper serves only ClickHouse's replicated DDL.
+        goes_with: &["posthog-zookeeper"],
+    },
+    Store {
+        component: "posthog-kafka",
+        engine: Engine::Kafka,
+        goes_with: &["posthog-kafka-init"],
+    },
+    Store {
+        component: "posthog-objectstorage",
+        engine: Engine::ObjectStorage,
+        goes_with: &["posthog-objectstorage-init"],
+    },
+];
+
+/// What an engine's consumers accept.
+struct Accepts {
+    /// Default port without and with TLS; `None`: the consumers take no port.
+    port: Option<(u16, u16)>,
+    /// Why `tls.verify` cannot be set, when it cannot.
+    no_verify: Option<&'static str>,
+    /// Name fields it reads.
+    names: &'static [&'static str],
+    /// Credentials: (name, required when a Secret is referenced).
+    credentials: &'static [&'static str],
+    /// Whether the Secret must be given.
+    secret_required: bool,
+}
+
+impl Engine {
+    fn accepts(self) -> Accepts {
+        match self {
+            Engine::Postgres => Accepts {
+                port: Some((5432, 5432)),
+                no_verify: Some(
+                    "checking the certificate needs a CA file (sslrootcert), which kubectl-voice does not mount; tls.enabled alone connects with sslmode=require",
+                ),
+                names: &["database", "user"],
+                credentials: &["password"],
+                secret_required: true,
+            },
+            Engine::Redis => Accepts {
+                port: Some((6379, 6379)),
+                no_verify: Some(
+                    "PostHog's clients take TLS from the `rediss://` scheme and always check the certificate",
+                ),
+                names: &[],
+                credentials: &["password"],
+                secret_required: false,
+            },
+            Engine::ClickHouse => Accepts {
+                // PostHog passes no port to its ClickHouse clients (posthog/settings/
+                // data_stores.py@018f9e90): the native protocol's 9000, or 9440 with TLS.
+                port: None,
+                no_verify: None,
+                names: &["database", "user", "cluster"],
+                credentials: &["password"],
+                secret_required: true,
+            },
+            Engine::Kafka => Accepts {
+                port: Some((9092, 9092)),
+                no_verify: Some(
+                    "capture's KAFKA_TLS never checks the broker's certificate (PostHog rust/capture/src/config.rs@00c5d0b7)",
+                ),
+                names: &[],
+                // capture reads no SASL settings (same file): a broker needing them is out of reach.
+                credentials: &[],
+                secret_required: false,
+            },
+            Engine::ObjectStorage => Accepts {
+                port: Some((80, 443)),
+                no_verify: Some("PostHog's S3 clients take no switch for it"),
+                names: &["bucket", "region"],
+                credentials: &["accessKeyId", "secretAccessKey"],
+                secret_required: false,
+            },
+        }
+    }
+
+    /// Every port its consumers dial: ClickHouse's native and HTTP ports, else [`Engine::port`].
+    pub fn ports(self, e: &External) -> Vec<u16> {
+        match (self, e.tls) {
+            // data_stores.py@018f9e90 builds the HTTP URL as https://host:8443 or http://host:8123.
+            (Engine::ClickHouse, false) => vec![9000, 8123],
+            (Engine::ClickHouse, true) => vec![9440, 8443],
+            _ => vec![self.port(e)],
+        }
+    }
+
+    /// The port its consumers dial: `e.port`, else the engine's default.
+    pub fn port(self, e: &External) -> u16 {
+        let (plain, tls) = self.accepts().port.unwrap_or((9000, 9440));
+        e.port_or(if e.tls { tls } else { plain })
+    }
+}
+
+/// The store `component` when it may be external.
+pub fn store(component: &str) -> Option<&'static Store> {
+    STORES.iter().find(|s| s.component == component)
+}
+
+/// The external service that replaces `component`, when the configuration names one.
+pub fn of<'a>(cfg: &'a Config, component: &str) -> Option<&'a External> {
+    store(component)?;
+    cfg.overrides.get(component)?.external.as_ref()
+}
+
+/// Whether `component` is left out because a store it serves is external.
+pub fn dropped(cfg: &Config, component: &str) -> bool {
+    STORES.iter().any(|s| {
+        (s.component == component || s.goes_with.contains(&component))
+            && of(cfg, s.component).is_some()
+    })
+}
+
+/// Adds the existing Secrets that external `stores` (consumed in `namespace`) reference, one
+/// spec per Secret with every key named: install and `check` verify each exists and holds
+/// them, reading no value, and create nothing.
+pub(super) fn reference_secrets(cfg: &Config, stack: &mut Stack, namespace: &str, stores: &[&str]) {
+    for store in stores {
+        let Some(r) = of(cfg, store).and_then(|e| e.secret.as_ref()) else {
+            continue;
+        };
+        let keys = r.keys.values().map(|k| SecretKey {
+            key: k.clone(),
+            source: SecretSource::User { required: true },
+        });
+        match stack
+            .secrets
+            .iter_mut()
+            .find(|s| s.existing && s.name == r.name && s.namespace == namespace)
+        {
+            Some(s) => {
+                for k in keys {
+                    if !s.keys.iter().any(|x| x.key == k.key) {
+                        s.keys.push(k);
+                    }
+                }
+            }
+            None => stack.secrets.push(SecretSpec {
+                name: r.name.clone(),
+                namespace: namespace.into(),
+                component: (*store).into(),
+                keys: keys.collect(),
+                existing: true,
+            }),
+        }
+    }
+}
+
+/// Takes the external stores out of `stack` (with what goes with them), and gives each of
+/// their consumers egress to the external host's ports in their place.
+pub(super) fn apply(cfg: &Config, stack: &mut Stack) {
+    if !STORES.iter().any(|s| of(cfg, s.component).is_some()) {
+        return;
+    }
+    stack.components.retain(|c| !dropped(cfg, &c.name));
+    stack.config_maps.retain(|m| !dropped(cfg, &m.component));
+    for c in &mut stack.components {
+        for s in STORES {
+            let Some(e) = of(cfg, s.component) else {
+                continue;
+            };
+            if c.depends_on.iter().any(|d| d == s.component) {
+                for port in s.engine.ports(e) {
+                    let egress = Egress::Store(e.host.clone(), port);
+                    if !c.external.contains(&egress) {
+                        c.external.push(egress);
+                    }
+                }
+            }
+        }
+        c.depends_on.retain(|d| !dropped(cfg, d));
+        if let Some(i) = &mut c.ingress {
+            i.routes.retain(|r| !dropped(cfg, &r.component));
+        }
+    }
+}
+
+/// Checks each `components.<name>.external` against what its engine's consumers accept.
+pub fn check(cfg: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (name, o) in &cfg.overrides {
+        let Some(e) = &o.external else { continue };
+        let path = format!("components.{name}.external");
+        let Some(s) = store(name) else {
+            let names: Vec<&str> = STORES.iter().map(|s| s.component).collect();
+            out.push(Diagnostic::at_key(
+                &path,
+                format!(
+                    "{name} is not a data store kubectl-voice can replace with an external service; these can be: {}",
+                    names.join(", ")
+                ),
+            ));
+            continue;
+        };
+        let a = s.engine.accepts();
+        let mut err = |field: &str, msg: String| {
+            out.push(Diagnostic::at_value(&format!("{path}.{field}"), msg))
+        };
+        if a.port.is_none() && e.port.is_some() {
+            err(
+                "port",
+                "PostHog's ClickHouse clients take no port: they dial 9000, or 9440 with tls.enabled".into(),
+            );
+        }
+        if let (Some(why), Some(_)) = (a.no_verify, e.verify) {
+            err("tls.verify", format!("not for this engine: {why}"));
+        }
+        for field in e.names.keys() {
+            if !a.names.contains(field) {
+                err(
+                    field,
+                    format!(
+                        "{name} reads no {field}{}",
+                        if a.names.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (it reads: {})", a.names.join(", "))
+                        }
+                    ),
+                );
+            }
+        }
+        match &e.secret {
+            None if a.secret_required => err(
+                "secretRef",
+                format!(
+                    "name the existing Secret holding the {} (`secretRef: {{name: …, keys: {{{}: …}}}}`); credentials never go in this file",
+                    a.credentials.join(" and "),
+                    a.credentials[0]
+                ),
+            ),
+            Some(_) if a.credentials.is_empty() => err(
+                "secretRef",
+                format!("{name}'s consumers read no credentials for it (no SASL): drop secretRef"),
+            ),
+            Some(r) => {
+                for k in r.keys.keys() {
+                    if !a.credentials.contains(&k.as_str()) {
+                        err(
+                            &format!("secretRef.keys.{k}"),
+                            format!(
+                                "not a credential of this engine (it takes: {})",
+                                a.credentials.join(", ")
+                            ),
+                        );
+                    }
+                }
+                // The access key pair goes together; Redis may have no password at all.
+                let missing: Vec<&str> = a
+                    .credentials
+                    .iter()
+                    .copied()
+                    .filter(|c| !r.keys.contains_key(*c))
+                    .collect();
+                if !missing.is_empty() && (a.secret_required || a.credentials.len() > 1) {
+                    err(
+                        "secretRef.keys",
+                        format!("say which key holds the {}", missing.join(" and ")),
+                    );
+                }
+            }
+            None => {}
+        }
+        let set: Vec<&str> = [
+            ("replicas", o.replicas.is_some()),
+            ("maxReplicas", o.max_replicas.is_some()),
+            ("image", o.image.is_some()),
+            (
+                "resources",
+                o.requests != (None, None) || o.limits != (None, None),
+            ),
+            ("storage", o.storage.is_some()),
+            ("engineUpgrade", o.engine_upgrade.is_some()),
+            ("placement", o.placement.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, on)| on.then_some(f))
+        .collect();
+        for f in set {
+            out.push(Diagnostic::at_key(
+                &format!("components.{name}.{f}"),
+                format!("{name} is external, so nothing of it runs here: drop {f}"),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{EnvValue, WorkloadKind};
+    use crate::config::{Input, ProfileName};
+
+    /// Every PostHog store external, as `cli/tests/external.rs` installs it.
+    const ALL: &str = "
+components:
+  posthog-postgres:
+    external:
+      host: pg.example.internal
+      tls: {enabled: true}
+      database: ph
+      user: ph_app
+      secretRef: {name: ph-pg, keys: {password: pw}}
+  posthog-redis:
+    external:
+      host: redis.example.internal
+      port: 6380
+      tls: {enabled: true}
+      secretRef: {name: ph-redis, keys: {password: auth}}
+  posthog-clickhouse:
+    external:
+      host: ch.example.internal
+      tls: {enabled: true, verify: false}
+      user: ph
+      cluster: main
+      secretRef: {name: ph-ch, keys: {password: pw}}
+  posthog-kafka:
+    external: {host: kafka.example.internal, tls: {enabled: true}}
+  posthog-objectstorage:
+    external: {host: s3.eu-west-1.amazonaws.com, tls: {enabled: true}, bucket: ph-data, region: eu-west-1}
+";
+
+    fn stack(yaml: &str) -> Result<Stack, crate::Errors> {
+        crate::load(&Input {
+            yaml,
+            profile: Some(ProfileName::Production),
+            ..Default::default()
+        })
+    }
+
+    fn env<'a>(s: &'a Stack, component: &str, container: &str, name: &str) -> Option<&'a EnvValue> {
+        let c = s.component(component)?;
+        c.containers
+            .iter()
+            .chain(&c.init_containers)
+            .find(|x| x.name == container)?
+            .env
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| &e.value)
+    }
+
+    fn literal<'a>(s: &'a Stack, component: &str, container: &str, name: &str) -> &'a str {
+        match env(s, component, container, name) {
+            Some(EnvValue::Literal(v)) => v,
+            other => panic!("{component}/{container} {name}: {other:?}"),
+        }
+    }
+
+    fn secret<'a>(
+        s: &'a Stack,
+        component: &str,
+        container: &str,
+        name: &str,
+    ) -> (&'a str, &'a str) {
+        match env(s, component, container, name) {
+            Some(EnvValue::Secret(n, k)) => (n, k),
+            other => panic!("{component}/{container} {name}: {other:?}"),
+        }
+    }
+
+    fn config<'a>(s: &'a Stack, key: &str) -> Option<&'a str> {
+        s.config_maps
+            .iter()
+            .find(|m| m.name == "posthog-config")
+            .and_then(|m| m.data.get(key))
+            .map(String::as_str)
+    }
+
+    #[test]
+    fn external_stores_leave_the_plan_and_their_consumers_dial_them() {
+        let s = stack(ALL).unwrap_or_else(|e| panic!("{e}"));
+        for gone in [
+            "posthog-postgres",
+            "posthog-postgres-init",
+            "posthog-redis",
+            "posthog-redis-node",
+            "posthog-clickhouse",
+            "posthog-zookeeper",
+            "posthog-kafka",
+            "posthog-kafka-init",
+            "posthog-objectstorage",
+            "posthog-objectstorage-init",
+        ] {
+            assert!(s.component(gone).is_none(), "{gone} still planned");
+        }
+        assert!(
+            !s.components
+                .iter()
+                .any(|c| c.kind == WorkloadKind::StatefulSet && c.name.starts_with("posthog-"))
+        );
+        for c in &s.components {
+            for d in &c.depends_on {
+                assert!(
+                    s.component(d).is_some(),
+                    "{} depends on dropped {d}",
+                    c.name
+                );
+            }
+        }
+        // PostgreSQL: one URL with the sslmode, the password from the user's Secret.
+        assert_eq!(
+            literal(&s, "posthog-web", "web", "DATABASE_URL"),
+            "postgres://ph_app:$(POSTHOG_DB_PASSWORD)@pg.example.internal:5432/ph?sslmode=require"
+        );
+        assert_eq!(
+            secret(&s, "posthog-web", "web", "POSTHOG_DB_PASSWORD"),
+            ("ph-pg", "pw")
+        );
+        assert_eq!(
+            literal(
+                &s,
+                "posthog-feature-flags",
+                "feature-flags",
+                "READ_DATABASE_URL"
+            ),
+            "postgres://ph_app:$(POSTHOG_DB_PASSWORD)@pg.example.internal:5432/ph?sslmode=require"
+        );
+        // Redis: rediss:// with the password, in the container's own env after it.
+        let url = "rediss://:$(POSTHOG_REDIS_PASSWORD)@redis.example.internal:6380/";
+        for (c, x) in [
+            ("posthog-web", "web"),
+            ("posthog-capture", "capture"),
+            ("posthog-feature-flags", "feature-flags"),
+        ] {
+            assert_eq!(literal(&s, c, x, "REDIS_URL"), url, "{c}");
+            let names: Vec<&str> = s.component(c).unwrap().containers[0]
+                .env
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+            assert!(at("POSTHOG_REDIS_PASSWORD") < at("REDIS_URL"), "{c}");
+        }
+        assert_eq!(config(&s, "REDIS_URL"), None);
+        assert_eq!(config(&s, "LOGS_REDIS_TLS"), Some("true"));
+        assert_eq!(config(&s, "CDP_REDIS_HOST"), Some("redis.example.internal"));
+        assert_eq!(
+            secret(&s, "posthog-plugins", "plugins", "CDP_REDIS_PASSWORD"),
+            ("ph-redis", "auth")
+        );
+        assert_eq!(
+            secret(&s, "posthog-plugins", "heartbeat", "REDISCLI_AUTH"),
+            ("ph-redis", "auth")
+        );
+        // ClickHouse: secure without verify, its user and password.
+        assert_eq!(config(&s, "CLICKHOUSE_HOST"), Some("ch.example.internal"));
+        assert_eq!(config(&s, "CLICKHOUSE_SECURE"), Some("true"));
+        assert_eq!(config(&s, "CLICKHOUSE_VERIFY"), Some("false"));
+        assert_eq!(config(&s, "CLICKHOUSE_CLUSTER"), Some("main"));
+        assert_eq!(
+            literal(&s, "posthog-migrate", "flush-logs", "CLICKHOUSE_USER"),
+            "ph"
+        );
+        assert_eq!(
+            secret(&s, "posthog-web", "web", "CLICKHOUSE_PASSWORD"),
+            ("ph-ch", "pw")
+        );
+        // Kafka over TLS: Django's protocol, capture's switch.
+        assert_eq!(
+            config(&s, "KAFKA_HOSTS"),
+            Some("kafka.example.internal:9092")
+        );
+        assert_eq!(config(&s, "KAFKA_SECURITY_PROTOCOL"), Some("SSL"));
+        assert_eq!(
+            literal(&s, "posthog-capture", "capture", "KAFKA_TLS"),
+            "true"
+        );
+        // Object storage without keys: the credential chain, the Node client's keys emptied.
+        assert_eq!(
+            config(&s, "OBJECT_STORAGE_ENDPOINT"),
+            Some("https://s3.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(config(&s, "OBJECT_STORAGE_REGION"), Some("eu-west-1"));
+        assert_eq!(config(&s, "OBJECT_STORAGE_BUCKET"), Some("ph-data"));
+        assert!(env(&s, "posthog-web", "web", "OBJECT_STORAGE_ACCESS_KEY_ID").is_none());
+        assert_eq!(
+            literal(
+                &s,
+                "posthog-plugins",
+                "plugins",
+                "SESSION_RECORDING_V2_S3_ACCESS_KEY_ID"
+            ),
+            ""
+        );
+        // The referenced Secrets are checked, never created; nothing is generated for them.
+        let own = s
+            .secrets
+            .iter()
+            .find(|x| x.name == "posthog-secrets")
+            .unwrap();
+        assert!(
+            !own.keys
+                .iter()
+                .any(|k| k.key == "POSTHOG_DB_PASSWORD" || k.key.starts_with("OBJECT_STORAGE"))
+        );
+        let refs: Vec<(&str, bool)> = s
+            .secrets
+            .iter()
+            .filter(|x| x.name.starts_with("ph-"))
+            .map(|x| (x.name.as_str(), x.existing))
+            .collect();
+        assert_eq!(refs, [("ph-pg", true), ("ph-redis", true), ("ph-ch", true)]);
+        // Egress to each host's ports, any address (a VPC's private range included).
+        let web = s.component("posthog-web").unwrap();
+        for want in [
+            Egress::Store("pg.example.internal".into(), 5432),
+            Egress::Store("redis.example.internal".into(), 6380),
+            Egress::Store("ch.example.internal".into(), 9440),
+            Egress::Store("ch.example.internal".into(), 8443),
+            Egress::Store("kafka.example.internal".into(), 9092),
+            Egress::Store("s3.eu-west-1.amazonaws.com".into(), 443),
+        ] {
+            assert!(web.external.contains(&want), "{want:?}");
+        }
+        let ing = web.ingress.as_ref().unwrap();
+        assert!(
+            !ing.routes
+                .iter()
+                .any(|r| r.component == "posthog-objectstorage")
+        );
+    }
+
+    #[test]
+    fn the_plan_shrinks() {
+        let full = stack("").unwrap();
+        let ext = stack(ALL).unwrap();
+        let total = |s: &Stack| crate::sizing::size(s).total.min;
+        let (f, e) = (total(&full), total(&ext));
+        assert!(e.pods < f.pods && e.requests.memory < f.requests.memory && e.storage < f.storage);
+    }
+
+    fn errors(yaml: &str) -> Vec<String> {
+        match stack(yaml) {
+            Ok(_) => panic!("accepted:\n{yaml}"),
+            Err(e) => {
+                e.0.iter()
+                    .map(|d| format!("{}: {}", d.path, d.message))
+                    .collect()
+            }
+        }
+    }
+
+    #[test]
+    fn engine_rules_name_their_field() {
+        let e = errors(
+            "components:\n  posthog-clickhouse:\n    external: {host: ch.example.internal, port: 9440, secretRef: {name: c, keys: {token: t}}}\n  posthog-kafka:\n    external: {host: k.example.internal, tls: {enabled: true, verify: true}, secretRef: {name: k, keys: {password: p}}}\n  posthog-web:\n    external: {host: w.example.internal}\n  posthog-postgres:\n    replicas: 2\n    external: {host: pg.example.internal}\n",
+        );
+        let paths: Vec<&str> = e.iter().map(|m| m.split(':').next().unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "components.posthog-clickhouse.external.port",
+                "components.posthog-clickhouse.external.secretRef.keys",
+                "components.posthog-clickhouse.external.secretRef.keys.token",
+                "components.posthog-kafka.external.tls.verify",
+                "components.posthog-kafka.external.secretRef",
+                "components.posthog-web.external",
+                "components.posthog-postgres.replicas",
+                "components.posthog-postgres.external.secretRef",
+            ],
+            "{e:#?}"
+        );
+    }
+}
