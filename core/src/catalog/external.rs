@@ -162,10 +162,15 @@ pub fn dropped(cfg: &Config, component: &str) -> bool {
     })
 }
 
-/// Adds the existing Secrets that external `stores` (consumed in `namespace`) reference, one
-/// spec per Secret with every key named: install and `check` verify each exists and holds
-/// them, reading no value, and create nothing.
-pub(super) fn reference_secrets(cfg: &Config, stack: &mut Stack, namespace: &str, stores: &[&str]) {
+/// Adds the existing Secrets that external `stores` reference, one spec per Secret with every
+/// key named, owned by `owner` (a consumer in `namespace`, so a selection that runs it checks
+/// them): install and `check` verify each exists and holds them, and create nothing.
+pub(super) fn reference_secrets(
+    cfg: &Config,
+    stack: &mut Stack,
+    (namespace, owner): (&str, &str),
+    stores: &[&str],
+) {
     for store in stores {
         let Some(r) = of(cfg, store).and_then(|e| e.secret.as_ref()) else {
             continue;
@@ -189,7 +194,7 @@ pub(super) fn reference_secrets(cfg: &Config, stack: &mut Stack, namespace: &str
             None => stack.secrets.push(SecretSpec {
                 name: r.name.clone(),
                 namespace: namespace.into(),
-                component: (*store).into(),
+                component: owner.into(),
                 keys: keys.collect(),
                 existing: true,
             }),

@@ -584,7 +584,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         .last()
         .map(|s| s.name.clone())
         .unwrap_or_default();
-    external::reference_secrets(cfg, stack, ns, &EXTERNAL_STORES);
+    external::reference_secrets(cfg, stack, (ns, "posthog-web"), &EXTERNAL_STORES);
     let from = |credential: (Option<(&str, &str)>, &'static str)| -> (String, String) {
         match credential {
             (Some((name, key)), _) => (name.to_string(), key.to_string()),
