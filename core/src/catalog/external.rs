@@ -4,7 +4,7 @@
 //! Job, its coordination service).
 
 use super::{External as Egress, SecretKey, SecretSource, SecretSpec, Stack};
-use crate::config::{Config, Diagnostic, External};
+use crate::config::{Config, Diagnostic, External, SecretRef};
 
 /// A data engine as its consumers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct Store {
     pub engine: Engine,
     /// Components that exist only for it, dropped with it.
     pub goes_with: &'static [&'static str],
+    /// A store of the platform (its services read other env than PostHog's programs).
+    pub platform: bool,
 }
 
 /// Every store that may be external.
@@ -38,34 +40,76 @@ pub const STORES: &[Store] = &[
         component: "posthog-postgres",
         engine: Engine::Postgres,
         goes_with: &["posthog-postgres-init"],
+        platform: false,
     },
     Store {
         component: "posthog-redis",
         engine: Engine::Redis,
         goes_with: &["posthog-redis-node"],
+        platform: false,
     },
     Store {
         component: "posthog-clickhouse",
         engine: Engine::ClickHouse,
         // PostHog's ZooKeeper serves only ClickHouse's replicated DDL.
         goes_with: &["posthog-zookeeper"],
+        platform: false,
     },
     Store {
         component: "posthog-kafka",
         engine: Engine::Kafka,
         goes_with: &["posthog-kafka-init"],
+        platform: false,
     },
     Store {
         component: "posthog-objectstorage",
         engine: Engine::ObjectStorage,
         goes_with: &["posthog-objectstorage-init"],
+        platform: false,
     },
+    Store {
+        component: "postgres",
+        engine: Engine::Postgres,
+        goes_with: &["postgres-init"],
+        platform: true,
+    },
+    Store {
+        component: "redis",
+        engine: Engine::Redis,
+        goes_with: &[],
+        platform: true,
+    },
+    Store {
+        component: "clickhouse",
+        engine: Engine::ClickHouse,
+        goes_with: &[],
+        platform: true,
+    },
+    Store {
+        component: "kafka",
+        engine: Engine::Kafka,
+        goes_with: &[],
+        platform: true,
+    },
+];
+
+/// The platform's services with a database of their own on its PostgreSQL, and the Model
+/// Router (unless `modelRouter.database.host` gives it another): the credentials of an
+/// external platform PostgreSQL, one password each.
+const PLATFORM_DB_USERS: &[&str] = &[
+    "identity-service",
+    "conversation-service",
+    "knowledge-service",
+    "notification-service",
+    "model-router",
 ];
 
 /// What an engine's consumers accept.
 struct Accepts {
     /// Default port without and with TLS; `None`: the consumers take no port.
     port: Option<(u16, u16)>,
+    /// Why `tls` cannot be set, when its consumers read no TLS setting.
+    no_tls: Option<&'static str>,
     /// Why `tls.verify` cannot be set, when it cannot.
     no_verify: Option<&'static str>,
     /// Name fields it reads.
@@ -76,11 +120,45 @@ struct Accepts {
     secret_required: bool,
 }
 
+impl Store {
+    fn accepts(&self) -> Accepts {
+        const PLATFORM_TLS: &str = "the platform's services read no TLS setting for it (their env in the reference manifests has none)";
+        let mut a = self.engine.accepts();
+        if self.platform {
+            match self.engine {
+                Engine::Postgres => {
+                    a.credentials = PLATFORM_DB_USERS;
+                    a.names = &[];
+                }
+                Engine::ClickHouse => {
+                    // analytics-service reads CLICKHOUSE_PORT.
+                    a.port = Some((9000, 9000));
+                    a.names = &["database", "user"];
+                    a.no_tls = Some(PLATFORM_TLS);
+                }
+                Engine::Redis | Engine::Kafka | Engine::ObjectStorage => {
+                    a.no_tls = Some(PLATFORM_TLS);
+                }
+            }
+        }
+        a
+    }
+
+    /// Every port its consumers dial.
+    pub fn ports(&self, e: &External) -> Vec<u16> {
+        match (self.engine, self.platform) {
+            (Engine::ClickHouse, true) => vec![e.port_or(9000)],
+            (engine, _) => engine.ports(e),
+        }
+    }
+}
+
 impl Engine {
     fn accepts(self) -> Accepts {
         match self {
             Engine::Postgres => Accepts {
                 port: Some((5432, 5432)),
+                no_tls: None,
                 no_verify: Some(
                     "checking the certificate needs a CA file (sslrootcert), which kubectl-voice does not mount; tls.enabled alone connects with sslmode=require",
                 ),
@@ -90,6 +168,7 @@ impl Engine {
             },
             Engine::Redis => Accepts {
                 port: Some((6379, 6379)),
+                no_tls: None,
                 no_verify: Some(
                     "PostHog's clients take TLS from the `rediss://` scheme and always check the certificate",
                 ),
@@ -101,6 +180,7 @@ impl Engine {
                 // PostHog passes no port to its ClickHouse clients (posthog/settings/
                 // data_stores.py@018f9e90): the native protocol's 9000, or 9440 with TLS.
                 port: None,
+                no_tls: None,
                 no_verify: None,
                 names: &["database", "user", "cluster"],
                 credentials: &["password"],
@@ -108,6 +188,7 @@ impl Engine {
             },
             Engine::Kafka => Accepts {
                 port: Some((9092, 9092)),
+                no_tls: None,
                 no_verify: Some(
                     "capture's KAFKA_TLS never checks the broker's certificate (PostHog rust/capture/src/config.rs@00c5d0b7)",
                 ),
@@ -118,6 +199,7 @@ impl Engine {
             },
             Engine::ObjectStorage => Accepts {
                 port: Some((80, 443)),
+                no_tls: None,
                 no_verify: Some("PostHog's S3 clients take no switch for it"),
                 names: &["bucket", "region"],
                 credentials: &["accessKeyId", "secretAccessKey"],
@@ -162,43 +244,34 @@ pub fn dropped(cfg: &Config, component: &str) -> bool {
     })
 }
 
-/// Adds the existing Secrets that external `stores` reference, one spec per Secret with every
-/// key named, owned by `owner` (a consumer in `namespace`, so a selection that runs it checks
-/// them): install and `check` verify each exists and holds them, and create nothing.
-pub(super) fn reference_secrets(
-    cfg: &Config,
-    stack: &mut Stack,
-    (namespace, owner): (&str, &str),
-    stores: &[&str],
-) {
-    for store in stores {
-        let Some(r) = of(cfg, store).and_then(|e| e.secret.as_ref()) else {
-            continue;
-        };
-        let keys = r.keys.values().map(|k| SecretKey {
-            key: k.clone(),
-            source: SecretSource::User { required: true },
-        });
-        match stack
-            .secrets
-            .iter_mut()
-            .find(|s| s.existing && s.name == r.name && s.namespace == namespace)
-        {
-            Some(s) => {
-                for k in keys {
-                    if !s.keys.iter().any(|x| x.key == k.key) {
-                        s.keys.push(k);
-                    }
+/// Adds the existing Secret an external store references, with every key it names, owned by
+/// `owner` (its first consumer, whose namespace the Secret must be in, and which a selection
+/// runs when it checks the Secret): install and `check` verify it exists and holds them, and
+/// create nothing.
+fn reference_secret(stack: &mut Stack, r: &SecretRef, (namespace, owner): (&str, &str)) {
+    let keys = r.keys.values().map(|k| SecretKey {
+        key: k.clone(),
+        source: SecretSource::User { required: true },
+    });
+    match stack
+        .secrets
+        .iter_mut()
+        .find(|s| s.existing && s.name == r.name && s.namespace == namespace)
+    {
+        Some(s) => {
+            for k in keys {
+                if !s.keys.iter().any(|x| x.key == k.key) {
+                    s.keys.push(k);
                 }
             }
-            None => stack.secrets.push(SecretSpec {
-                name: r.name.clone(),
-                namespace: namespace.into(),
-                component: owner.into(),
-                keys: keys.collect(),
-                existing: true,
-            }),
         }
+        None => stack.secrets.push(SecretSpec {
+            name: r.name.clone(),
+            namespace: namespace.into(),
+            component: owner.into(),
+            keys: keys.collect(),
+            existing: true,
+        }),
     }
 }
 
@@ -210,13 +283,32 @@ pub(super) fn apply(cfg: &Config, stack: &mut Stack) {
     }
     stack.components.retain(|c| !dropped(cfg, &c.name));
     stack.config_maps.retain(|m| !dropped(cfg, &m.component));
+    // Each consumer namespace of a store needs the store's Secret.
+    let mut refs: Vec<(&SecretRef, String, String)> = Vec::new();
+    for s in STORES {
+        let Some(r) = of(cfg, s.component).and_then(|e| e.secret.as_ref()) else {
+            continue;
+        };
+        for c in stack
+            .components
+            .iter()
+            .filter(|c| c.depends_on.iter().any(|d| d == s.component))
+        {
+            if !refs.iter().any(|(x, ns, _)| *x == r && *ns == c.namespace) {
+                refs.push((r, c.namespace.clone(), c.name.clone()));
+            }
+        }
+    }
+    for (r, ns, owner) in refs {
+        reference_secret(stack, r, (&ns, &owner));
+    }
     for c in &mut stack.components {
         for s in STORES {
             let Some(e) = of(cfg, s.component) else {
                 continue;
             };
             if c.depends_on.iter().any(|d| d == s.component) {
-                for port in s.engine.ports(e) {
+                for port in s.ports(e) {
                     let egress = Egress::Store(e.host.clone(), port);
                     if !c.external.contains(&egress) {
                         c.external.push(egress);
@@ -229,6 +321,24 @@ pub(super) fn apply(cfg: &Config, stack: &mut Stack) {
             i.routes.retain(|r| !dropped(cfg, &r.component));
         }
     }
+}
+
+/// The database users of the platform's PostgreSQL this configuration runs.
+fn platform_db_users(cfg: &Config) -> Vec<&'static str> {
+    PLATFORM_DB_USERS
+        .iter()
+        .copied()
+        .filter(|u| match *u {
+            "model-router" => cfg
+                .model_router
+                .as_ref()
+                .is_some_and(|m| m.database.external_host.is_none()),
+            svc => cfg
+                .voice_assistant
+                .as_ref()
+                .is_some_and(|va| va.service_enabled(svc)),
+        })
+        .collect()
 }
 
 /// Checks each `components.<name>.external` against what its engine's consumers accept.
@@ -248,10 +358,13 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
             ));
             continue;
         };
-        let a = s.engine.accepts();
+        let a = s.accepts();
         let mut err = |field: &str, msg: String| {
             out.push(Diagnostic::at_value(&format!("{path}.{field}"), msg))
         };
+        if let (Some(why), true) = (a.no_tls, e.tls) {
+            err("tls.enabled", format!("not for {name}: {why}"));
+        }
         if a.port.is_none() && e.port.is_some() {
             err(
                 "port",
@@ -301,14 +414,20 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
                         );
                     }
                 }
-                // The access key pair goes together; Redis may have no password at all.
-                let missing: Vec<&str> = a
-                    .credentials
-                    .iter()
-                    .copied()
+                // The access key pair goes together; Redis may have no password at all; the
+                // platform's PostgreSQL needs the password of each database user in use.
+                let needed: Vec<&str> = if s.platform && s.engine == Engine::Postgres {
+                    platform_db_users(cfg)
+                } else if a.secret_required || a.credentials.len() > 1 {
+                    a.credentials.to_vec()
+                } else {
+                    Vec::new()
+                };
+                let missing: Vec<&str> = needed
+                    .into_iter()
                     .filter(|c| !r.keys.contains_key(*c))
                     .collect();
-                if !missing.is_empty() && (a.secret_required || a.credentials.len() > 1) {
+                if !missing.is_empty() {
                     err(
                         "secretRef.keys",
                         format!("say which key holds the {}", missing.join(" and ")),
@@ -585,6 +704,122 @@ components:
         let total = |s: &Stack| crate::sizing::size(s).total.min;
         let (f, e) = (total(&full), total(&ext));
         assert!(e.pods < f.pods && e.requests.memory < f.requests.memory && e.storage < f.storage);
+    }
+
+    /// The platform's stores external, as `cli/tests/external.rs` installs them.
+    const PLATFORM: &str = "
+components:
+  postgres:
+    external:
+      host: rds.example.internal
+      tls: {enabled: true}
+      secretRef:
+        name: va-db
+        keys: {identity-service: identity, conversation-service: conversation, knowledge-service: knowledge, notification-service: notification, model-router: router}
+  redis:
+    external:
+      host: cache.example.internal
+      secretRef: {name: va-redis, keys: {password: auth}}
+  clickhouse:
+    external:
+      host: olap.example.internal
+      port: 9000
+      user: analytics
+      secretRef: {name: va-ch, keys: {password: pw}}
+  kafka:
+    external: {host: msk.example.internal, port: 9094}
+";
+
+    fn config_of<'a>(s: &'a Stack, map: &str, key: &str) -> &'a str {
+        s.config_maps
+            .iter()
+            .find(|m| m.name == map)
+            .and_then(|m| m.data.get(key))
+            .map_or("", String::as_str)
+    }
+
+    #[test]
+    fn the_platform_stores_can_be_external_too() {
+        let s = stack(PLATFORM).unwrap_or_else(|e| panic!("{e}"));
+        for gone in ["postgres", "postgres-init", "redis", "clickhouse", "kafka"] {
+            assert!(s.component(gone).is_none(), "{gone} still planned");
+        }
+        assert_eq!(
+            config_of(&s, "identity-service-config", "DB_HOST"),
+            "rds.example.internal"
+        );
+        assert_eq!(
+            config_of(&s, "identity-service-config", "DB_SSL_MODE"),
+            "require"
+        );
+        assert_eq!(
+            secret(&s, "identity-service", "identity-service", "DB_PASSWORD"),
+            ("va-db", "identity")
+        );
+        assert_eq!(
+            config_of(&s, "identity-service-config", "REDIS_ADDR"),
+            "cache.example.internal:6379"
+        );
+        assert_eq!(
+            secret(&s, "identity-service", "identity-service", "REDIS_PASSWORD"),
+            ("va-redis", "auth")
+        );
+        // Python services: the URL with the password moves into the container's env.
+        assert_eq!(config_of(&s, "rag-engine-config", "REDIS_URL"), "");
+        assert_eq!(
+            literal(&s, "rag-engine", "rag-engine", "REDIS_URL"),
+            "redis://:$(REDIS_PASSWORD)@cache.example.internal:6379/2"
+        );
+        assert_eq!(
+            config_of(&s, "analytics-service-config", "CLICKHOUSE_HOST"),
+            "olap.example.internal"
+        );
+        assert_eq!(
+            config_of(&s, "analytics-service-config", "CLICKHOUSE_USER"),
+            "analytics"
+        );
+        assert_eq!(
+            config_of(&s, "analytics-service-config", "KAFKA_BROKERS"),
+            "msk.example.internal:9094"
+        );
+        // The Model Router follows the platform's PostgreSQL.
+        assert_eq!(
+            config_of(&s, "model-router-config", "DB_HOST"),
+            "rds.example.internal"
+        );
+        assert_eq!(
+            secret(&s, "model-router", "model-router", "DB_PASSWORD"),
+            ("va-db", "router")
+        );
+        let mr = s
+            .secrets
+            .iter()
+            .find(|x| x.name == "model-router-secret")
+            .unwrap();
+        assert!(!mr.keys.iter().any(|k| k.key == "DB_PASSWORD"));
+        let refs: Vec<&str> = s
+            .secrets
+            .iter()
+            .filter(|x| x.existing)
+            .map(|x| x.name.as_str())
+            .collect();
+        assert_eq!(refs, ["va-db", "va-redis", "va-ch"]);
+    }
+
+    #[test]
+    fn the_platform_postgres_needs_a_password_per_database_user() {
+        let e = errors(
+            "components:\n  postgres:\n    external:\n      host: rds.example.internal\n      secretRef: {name: va, keys: {identity-service: i}}\n  redis:\n    external: {host: cache.example.internal, tls: {enabled: true}}\n",
+        );
+        assert!(
+            e.iter().any(|m| m.starts_with("components.postgres.external.secretRef.keys: say which key holds the conversation-service and knowledge-service and notification-service and model-router")),
+            "{e:#?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("components.redis.external.tls.enabled: not for redis")),
+            "{e:#?}"
+        );
     }
 
     fn errors(yaml: &str) -> Vec<String> {

@@ -288,9 +288,6 @@ fn fqdn(name: &str, ns: &str) -> String {
     format!("{name}.{ns}.svc.cluster.local")
 }
 
-/// PostHog's stores that may be external (`components.<store>.external`).
-pub const EXTERNAL_STORES: [&str; 5] = DATA_TIER;
-
 /// Where PostHog's programs find each store: the in-cluster Service, or the external service
 /// the configuration names. Env names and formats as PostHog's programs read them:
 /// posthog/settings/data_stores.py@018f9e90 (Django: `DATABASE_URL`, `REDIS_URL`,
@@ -584,7 +581,6 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         .last()
         .map(|s| s.name.clone())
         .unwrap_or_default();
-    external::reference_secrets(cfg, stack, (ns, "posthog-web"), &EXTERNAL_STORES);
     let from = |credential: (Option<(&str, &str)>, &'static str)| -> (String, String) {
         match credential {
             (Some((name, key)), _) => (name.to_string(), key.to_string()),
