@@ -24,8 +24,9 @@ fn cluster() -> &'static TestCluster {
     })
 }
 
-/// Every PostHog store external; the Secrets are made by the test (`ph-pg`, `ph-redis`,
-/// `ph-ch`), object storage has none (workload identity).
+/// Every PostHog and platform store that may be external; the Secrets are made by the test
+/// (`ph-*` in PostHog's namespace, `va-*` in the services'), object storage has none
+/// (workload identity).
 const ALL_EXTERNAL: &str = "\
 components:
   posthog-postgres:
@@ -51,6 +52,24 @@ components:
     external: {host: kafka.example.internal, tls: {enabled: true}}
   posthog-objectstorage:
     external: {host: s3.eu-west-1.amazonaws.com, tls: {enabled: true}, bucket: ph-data, region: eu-west-1}
+  postgres:
+    external:
+      host: rds.example.internal
+      tls: {enabled: true}
+      secretRef:
+        name: va-db
+        keys: {identity-service: identity, conversation-service: conversation, knowledge-service: knowledge, notification-service: notification, model-router: router}
+  redis:
+    external:
+      host: cache.example.internal
+      secretRef: {name: va-redis, keys: {password: auth}}
+  clickhouse:
+    external:
+      host: olap.example.internal
+      user: analytics
+      secretRef: {name: va-ch, keys: {password: pw}}
+  kafka:
+    external: {host: msk.example.internal, port: 9094}
 ";
 
 /// Purges a release when dropped.
@@ -75,7 +94,7 @@ fn env_of(r: &Release, deployment: &str, container: usize, name: &str) -> String
 }
 
 #[test]
-fn production_with_external_posthog_stores_installs_and_a_missing_key_stops_it_first() {
+fn production_with_every_store_external_installs_and_a_missing_key_stops_it_first() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = Release {
         profile: "production",
@@ -86,18 +105,35 @@ fn production_with_external_posthog_stores_installs_and_a_missing_key_stops_it_f
     std::fs::write(&file, ALL_EXTERNAL).unwrap();
     let file = file.to_str().unwrap();
     let ns = r.ns("posthog");
+    let app = r.ns("app");
     let _cleanup = Cleanup(&r);
     r.kubectl(&["create", "namespace", &ns]);
-    for (name, key) in [("ph-pg", "pw"), ("ph-redis", "auth"), ("ph-ch", "wrong")] {
-        r.kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            "-n",
-            &ns,
-            name,
-            &format!("--from-literal={key}=not-a-real-password"),
-        ]);
+    r.kubectl(&["create", "namespace", &app]);
+    for (space, name, keys) in [
+        (&ns, "ph-pg", &["pw"][..]),
+        (&ns, "ph-redis", &["auth"]),
+        (&ns, "ph-ch", &["wrong"]),
+        (
+            &app,
+            "va-db",
+            &[
+                "identity",
+                "conversation",
+                "knowledge",
+                "notification",
+                "router",
+            ],
+        ),
+        (&app, "va-redis", &["auth"]),
+        (&app, "va-ch", &["pw"]),
+    ] {
+        let mut args = vec!["create", "secret", "generic", "-n", space, name];
+        let literals: Vec<String> = keys
+            .iter()
+            .map(|k| format!("--from-literal={k}=not-a-real-password"))
+            .collect();
+        args.extend(literals.iter().map(String::as_str));
+        r.kubectl(&args);
     }
 
     // ph-ch lacks `pw`: check fails naming it, install refuses before any write.
@@ -147,6 +183,51 @@ fn production_with_external_posthog_stores_installs_and_a_missing_key_stops_it_f
     assert!(pvc.trim().is_empty(), "claims made: {pvc}");
     let jobs = r.kubectl(&["get", "jobs", "-n", &ns, "-o", "name"]);
     assert!(!jobs.contains("-init"), "setup Jobs: {jobs}");
+    let infra = r.kubectl(&[
+        "get",
+        "statefulsets,jobs",
+        "-n",
+        &r.ns("infra"),
+        "-o",
+        "name",
+    ]);
+    for gone in [
+        "statefulset.apps/postgres",
+        "statefulset.apps/redis",
+        "statefulset.apps/clickhouse",
+        "statefulset.apps/kafka",
+        "job.batch/postgres-init",
+    ] {
+        assert!(
+            !infra
+                .lines()
+                .any(|l| l == gone || l.starts_with(&format!("{gone}-"))),
+            "{gone} in {infra}"
+        );
+    }
+    let va_cm = |map: &str, k: &str| r.field("app", "configmap", map, &format!("{{.data.{k}}}"));
+    assert_eq!(
+        va_cm("identity-service-config", "DB_HOST"),
+        "rds.example.internal"
+    );
+    assert_eq!(va_cm("identity-service-config", "DB_SSL_MODE"), "require");
+    assert_eq!(
+        va_cm("model-router-config", "REDIS_ADDR"),
+        "cache.example.internal:6379"
+    );
+    assert_eq!(
+        va_cm("analytics-service-config", "KAFKA_BROKERS"),
+        "msk.example.internal:9094"
+    );
+    assert!(
+        r.field(
+            "app",
+            "deployment",
+            "model-router",
+            "{.spec.template.spec.containers[0].env[?(@.name==\"DB_PASSWORD\")]}"
+        )
+        .contains("\"name\":\"va-db\"")
+    );
 
     // Consumers' env as the contract (core/src/catalog/posthog.rs `Externals`) says.
     assert!(env_of(&r, "posthog-web", 0, "DATABASE_URL").contains(
