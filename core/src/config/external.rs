@@ -57,7 +57,7 @@ impl External {
 
 /// Whether `v` is a host a client can dial: a DNS name or an IPv4 or IPv6 address.
 pub fn check_host(v: &str) -> Result<(), String> {
-    if v.parse::<std::net::IpAddr>().is_ok() {
+    if v.parse::<core::net::IpAddr>().is_ok() {
         return Ok(());
     }
     check_dns_subdomain(&v.to_ascii_lowercase())
