@@ -269,6 +269,17 @@ fn production_with_every_store_external_installs_and_a_missing_key_stops_it_firs
         assert!(egress.split(' ').any(|p| p == port), "{port} in {egress}");
     }
 
+    // status --verify says where each consumer goes (the hosts are not dialled here).
+    let o = r.run("status", &["-f", file, "--verify"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "posthog-clickhouse: ch.example.internal:9440,8443 TLS, credentials from Secret ph-ch"
+        ) && out.contains("kafka: msk.example.internal:9094 plain"),
+        "{}",
+        text(&o)
+    );
+
     // A re-run changes nothing.
     let o = r.run("install", &["-f", file]);
     assert!(o.status.success(), "{}", text(&o));

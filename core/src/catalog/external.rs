@@ -341,6 +341,58 @@ fn platform_db_users(cfg: &Config) -> Vec<&'static str> {
         .collect()
 }
 
+/// An external store as its consumers dial it (`status --verify`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    /// The store it replaces.
+    pub component: String,
+    /// Host.
+    pub host: String,
+    /// Ports its consumers dial.
+    pub ports: Vec<u16>,
+    /// Over TLS.
+    pub tls: bool,
+    /// Whether the certificate is checked, where the engine has the switch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<bool>,
+    /// The Secret its credentials come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The components that dial it.
+    pub consumers: Vec<String>,
+}
+
+/// Every external store of `stack`, with the components that dial it.
+pub fn endpoints(stack: &Stack) -> Vec<Endpoint> {
+    STORES
+        .iter()
+        .filter_map(|s| {
+            let e = of(&stack.config, s.component)?;
+            let ports = s.ports(e);
+            let consumers: Vec<String> = stack
+                .components
+                .iter()
+                .filter(|c| {
+                    c.external.iter().any(
+                        |x| matches!(x, Egress::Store(h, p) if *h == e.host && ports.contains(p)),
+                    )
+                })
+                .map(|c| c.name.clone())
+                .collect();
+            Some(Endpoint {
+                component: s.component.into(),
+                host: e.host.clone(),
+                ports,
+                tls: e.tls,
+                verify: (s.engine == Engine::ClickHouse && e.tls).then(|| e.verify.unwrap_or(true)),
+                secret: e.secret.as_ref().map(|r| r.name.clone()),
+                consumers,
+            })
+        })
+        .collect()
+}
+
 /// Checks each `components.<name>.external` against what its engine's consumers accept.
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -689,6 +741,17 @@ components:
         ] {
             assert!(web.external.contains(&want), "{want:?}");
         }
+        let ends = endpoints(&s);
+        let ch = ends
+            .iter()
+            .find(|e| e.component == "posthog-clickhouse")
+            .unwrap();
+        assert_eq!(
+            (ch.ports.as_slice(), ch.tls, ch.verify),
+            (&[9440, 8443][..], true, Some(false))
+        );
+        assert!(ch.consumers.iter().any(|c| c == "posthog-web"));
+        assert_eq!(ends.len(), 5);
         let ing = web.ingress.as_ref().unwrap();
         assert!(
             !ing.routes
