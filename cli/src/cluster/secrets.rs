@@ -144,6 +144,9 @@ pub(crate) struct Preflight {
     pub missing: Vec<String>,
     /// Supplied values that differ from the stored ones: `ns/name key K`.
     pub differs: Vec<String>,
+    /// Secrets voice.yaml names (existingSecret, an external service's secretRef) that are
+    /// absent or lack a key, in words.
+    pub named: Vec<String>,
 }
 
 impl UserValues {
@@ -187,7 +190,7 @@ pub(crate) async fn preflight(
             Err(e) => return Err(anyhow::Error::new(e).context(format!("reading Secret {id}"))),
         };
         let Some(live) = live else {
-            out.missing.push(format!(
+            out.named.push(format!(
                 "Secret {id}, named in voice.yaml, does not exist; create it (kubectl create secret generic -n {} {} --from-literal=<key>=…)",
                 spec.namespace, spec.name
             ));
@@ -202,7 +205,7 @@ pub(crate) async fn preflight(
             .iter()
             .filter(|k| !matches!(k.source, SecretSource::User { required: false }) && !has(&k.key))
         {
-            out.missing.push(format!(
+            out.named.push(format!(
                 "Secret {id}, named in voice.yaml, has no key {}; add it",
                 k.key
             ));

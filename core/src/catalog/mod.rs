@@ -459,8 +459,8 @@ pub enum External {
     /// HTTPS to the internet (LLM APIs, PostHog Cloud): 443 outside private ranges.
     Https(String),
     /// A data store's port on an external host (`components.<store>.external`,
-    /// `modelRouter.database.host`): to any address, since a managed database usually sits in the VPC's private range and a
-    /// NetworkPolicy matches addresses, not names.
+    /// `modelRouter.database.host`): to any address, since a managed database usually sits
+    /// in the VPC's private range and a NetworkPolicy matches addresses, not names.
     Store(String, u16),
 }
 

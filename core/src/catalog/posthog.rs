@@ -581,16 +581,17 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         .last()
         .map(|s| s.name.clone())
         .unwrap_or_default();
-    let from = |credential: (Option<(&str, &str)>, &'static str)| -> (String, String) {
-        match credential {
-            (Some((name, key)), _) => (name.to_string(), key.to_string()),
-            (None, own) => (secret.clone(), own.to_string()),
-        }
+    // A credential's Secret and key: the user's for an external store, else ours.
+    let from = |user: Option<(&str, &str)>, own: &str| -> (String, String) {
+        user.map_or_else(
+            || (secret.clone(), own.to_string()),
+            |(name, key)| (name.to_string(), key.to_string()),
+        )
     };
-    let db_password = from((
+    let db_password = from(
         ext.key("posthog-postgres", "password"),
         "POSTHOG_DB_PASSWORD",
-    ));
+    );
 
     let mut data = BTreeMap::new();
     for (k, v) in [
@@ -669,13 +670,14 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     // The Django app image's containers all read the same configuration and secrets.
     let object_keys = match &ext.object_storage {
         None => Some((
-            from((None, "OBJECT_STORAGE_ACCESS_KEY_ID")),
-            from((None, "OBJECT_STORAGE_SECRET_ACCESS_KEY")),
+            from(None, "OBJECT_STORAGE_ACCESS_KEY_ID"),
+            from(None, "OBJECT_STORAGE_SECRET_ACCESS_KEY"),
         )),
+        // Both keys, or none: the credential chain.
         Some(_) => ext
             .key("posthog-objectstorage", "accessKeyId")
             .zip(ext.key("posthog-objectstorage", "secretAccessKey"))
-            .map(|(a, s)| (from((Some(a), "")), from((Some(s), "")))),
+            .map(|(a, s)| (from(Some(a), ""), from(Some(s), ""))),
     };
     let app = |name: &str, r: ResourceSpec| {
         let mut c = Container::new(name, &app_image, r)

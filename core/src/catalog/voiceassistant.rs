@@ -17,7 +17,8 @@
 //! - Init containers that poll with busybox are replaced by dependency edges (`needs`), from
 //!   which the plan's gates and the NetworkPolicies derive.
 //! - Redis runs without a password and Milvus without authorization, both reachable only
-//!   through NetworkPolicies, so no placeholder credentials are planned.
+//!   through NetworkPolicies, so no placeholder credentials are planned. An external Redis
+//!   may have one (`REDIS_PASSWORD`, from the user's Secret).
 
 use std::collections::BTreeMap;
 
@@ -541,20 +542,25 @@ fn scaled(p: ProfileName, r: ResourceSpec) -> ResourceSpec {
 
 /// Where the platform's services (and the Model Router) find the shared stores: the
 /// in-cluster Service or the external service the configuration names. Env names as the
-/// reference manifests give them (`/work/shared/facts/voiceassistant.md`: `DB_HOST`,
-/// `DB_PORT`, `DB_SSL_MODE`, `DB_PASSWORD`, `REDIS_ADDR`, `REDIS_HOST`, `REDIS_PORT`,
-/// `REDIS_URL`, `REDIS_PASSWORD`, `KAFKA_BROKERS`, `KAFKA_BOOTSTRAP_SERVERS`,
-/// `CLICKHOUSE_HOST/PORT/DB/USER/PASSWORD`); no TLS setting is known but libpq's `sslmode`.
+/// reference manifests' ConfigMaps and Secrets give them (`DB_HOST`, `DB_PORT`,
+/// `DB_SSL_MODE`, `DB_PASSWORD`, `REDIS_ADDR`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_URL`,
+/// `REDIS_PASSWORD`, `KAFKA_BROKERS`, `KAFKA_BOOTSTRAP_SERVERS`,
+/// `CLICKHOUSE_HOST/PORT/DB/USER/PASSWORD`); they carry no TLS setting but libpq's `sslmode`.
 pub(super) struct Stores<'a> {
+    /// The external PostgreSQL, if any.
     pub pg: Option<&'a crate::config::External>,
+    /// PostgreSQL host, port and `sslmode`.
     pub pg_host: String,
     pub pg_port: u16,
     pub pg_ssl_mode: &'static str,
+    /// Redis host, port, `host:port` and the password's Secret and key.
     pub redis_host: String,
     pub redis_port: u16,
     pub redis_addr: String,
     pub redis_password: Option<(&'a str, &'a str)>,
+    /// Kafka brokers, `host:port`.
     pub kafka: String,
+    /// The external ClickHouse, if any, and what analytics-service dials.
     pub ch: Option<&'a crate::config::External>,
     pub ch_host: String,
     pub ch_port: u16,
