@@ -70,6 +70,10 @@ components:
       secretRef: {name: va-ch, keys: {password: pw}}
   kafka:
     external: {host: msk.example.internal, port: 9094}
+  elasticsearch:
+    external:
+      host: search.example.internal
+      secretRef: {name: va-es, keys: {username: user, password: pw}}
 ";
 
 /// Purges a release when dropped.
@@ -106,9 +110,11 @@ fn production_with_every_store_external_installs_and_a_missing_key_stops_it_firs
     let file = file.to_str().unwrap();
     let ns = r.ns("posthog");
     let app = r.ns("app");
+    let infra_ns = r.ns("infra");
     let _cleanup = Cleanup(&r);
-    r.kubectl(&["create", "namespace", &ns]);
-    r.kubectl(&["create", "namespace", &app]);
+    for space in [&ns, &app, &infra_ns] {
+        r.kubectl(&["create", "namespace", space]);
+    }
     for (space, name, keys) in [
         (&ns, "ph-pg", &["pw"][..]),
         (&ns, "ph-redis", &["auth"]),
@@ -126,6 +132,8 @@ fn production_with_every_store_external_installs_and_a_missing_key_stops_it_firs
         ),
         (&app, "va-redis", &["auth"]),
         (&app, "va-ch", &["pw"]),
+        (&app, "va-es", &["user", "pw"]),
+        (&infra_ns, "va-es", &["user", "pw"]),
     ] {
         let mut args = vec!["create", "secret", "generic", "-n", space, name];
         let literals: Vec<String> = keys
@@ -183,15 +191,9 @@ fn production_with_every_store_external_installs_and_a_missing_key_stops_it_firs
     assert!(pvc.trim().is_empty(), "claims made: {pvc}");
     let jobs = r.kubectl(&["get", "jobs", "-n", &ns, "-o", "name"]);
     assert!(!jobs.contains("-init"), "setup Jobs: {jobs}");
-    let infra = r.kubectl(&[
-        "get",
-        "statefulsets,jobs",
-        "-n",
-        &r.ns("infra"),
-        "-o",
-        "name",
-    ]);
+    let infra = r.kubectl(&["get", "statefulsets,jobs", "-n", &infra_ns, "-o", "name"]);
     for gone in [
+        "statefulset.apps/elasticsearch",
         "statefulset.apps/postgres",
         "statefulset.apps/redis",
         "statefulset.apps/clickhouse",
@@ -218,6 +220,19 @@ fn production_with_every_store_external_installs_and_a_missing_key_stops_it_firs
     assert_eq!(
         va_cm("analytics-service-config", "KAFKA_BROKERS"),
         "msk.example.internal:9094"
+    );
+    assert_eq!(
+        va_cm("retrieval-service-config", "ES_HOST"),
+        "search.example.internal"
+    );
+    assert_eq!(
+        r.field(
+            "infra",
+            "deployment",
+            "jaeger-query",
+            "{.spec.template.spec.containers[0].env[?(@.name==\"ES_SERVER_URLS\")].value}"
+        ),
+        "http://search.example.internal:9200"
     );
     assert!(
         r.field(

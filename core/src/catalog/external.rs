@@ -19,6 +19,8 @@ pub enum Engine {
     Kafka,
     /// S3-compatible object storage.
     ObjectStorage,
+    /// Elasticsearch.
+    Elasticsearch,
 }
 
 /// A store that may be external.
@@ -91,6 +93,12 @@ pub const STORES: &[Store] = &[
         goes_with: &[],
         platform: true,
     },
+    Store {
+        component: "elasticsearch",
+        engine: Engine::Elasticsearch,
+        goes_with: &[],
+        platform: true,
+    },
 ];
 
 /// The platform's services with a database of their own on its PostgreSQL, and the Model
@@ -136,7 +144,7 @@ impl Store {
                     a.names = &["database", "user"];
                     a.no_tls = Some(PLATFORM_TLS);
                 }
-                Engine::Redis | Engine::Kafka | Engine::ObjectStorage => {
+                Engine::Redis | Engine::Kafka | Engine::ObjectStorage | Engine::Elasticsearch => {
                     a.no_tls = Some(PLATFORM_TLS);
                 }
             }
@@ -195,6 +203,17 @@ impl Engine {
                 names: &[],
                 // capture reads no SASL settings (same file): a broker needing them is out of reach.
                 credentials: &[],
+                secret_required: false,
+            },
+            // Jaeger's --es.username/--es.password (jaegertracing.io/docs/1.68/windows), as
+            // ES_USERNAME/ES_PASSWORD beside the ES_SERVER_URLS it already reads;
+            // retrieval-service's ES_USER/ES_PASSWORD (the reference manifests' Secret).
+            Engine::Elasticsearch => Accepts {
+                port: Some((9200, 9200)),
+                no_tls: None,
+                no_verify: Some("the platform's clients take no switch for it"),
+                names: &[],
+                credentials: &["username", "password"],
                 secret_required: false,
             },
             Engine::ObjectStorage => Accepts {
@@ -791,6 +810,11 @@ components:
       secretRef: {name: va-ch, keys: {password: pw}}
   kafka:
     external: {host: msk.example.internal, port: 9094}
+  elasticsearch:
+    external:
+      host: search.example.internal
+      port: 443
+      secretRef: {name: va-es, keys: {username: user, password: pw}}
 ";
 
     fn config_of<'a>(s: &'a Stack, map: &str, key: &str) -> &'a str {
@@ -804,7 +828,14 @@ components:
     #[test]
     fn the_platform_stores_can_be_external_too() {
         let s = stack(PLATFORM).unwrap_or_else(|e| panic!("{e}"));
-        for gone in ["postgres", "postgres-init", "redis", "clickhouse", "kafka"] {
+        for gone in [
+            "postgres",
+            "postgres-init",
+            "redis",
+            "clickhouse",
+            "kafka",
+            "elasticsearch",
+        ] {
             assert!(s.component(gone).is_none(), "{gone} still planned");
         }
         assert_eq!(
@@ -860,13 +891,41 @@ components:
             .find(|x| x.name == "model-router-secret")
             .unwrap();
         assert!(!mr.keys.iter().any(|k| k.key == "DB_PASSWORD"));
-        let refs: Vec<&str> = s
+        // Elasticsearch: retrieval-service's ES_* and Jaeger's ES_SERVER_URLS; each
+        // consumer namespace needs the Secret.
+        assert_eq!(
+            config_of(&s, "retrieval-service-config", "ES_HOST"),
+            "search.example.internal"
+        );
+        assert_eq!(config_of(&s, "retrieval-service-config", "ES_PORT"), "443");
+        assert_eq!(
+            secret(&s, "retrieval-service", "retrieval-service", "ES_PASSWORD"),
+            ("va-es", "pw")
+        );
+        assert_eq!(
+            literal(&s, "jaeger-query", "jaeger-query", "ES_SERVER_URLS"),
+            "http://search.example.internal:443"
+        );
+        assert_eq!(
+            secret(&s, "jaeger-collector", "jaeger-collector", "ES_USERNAME"),
+            ("va-es", "user")
+        );
+        let refs: Vec<(&str, &str)> = s
             .secrets
             .iter()
             .filter(|x| x.existing)
-            .map(|x| x.name.as_str())
+            .map(|x| (x.name.as_str(), x.namespace.as_str()))
             .collect();
-        assert_eq!(refs, ["va-db", "va-redis", "va-ch"]);
+        assert_eq!(
+            refs,
+            [
+                ("va-db", "voiceassistant-prod"),
+                ("va-redis", "voiceassistant-prod"),
+                ("va-ch", "voiceassistant-prod"),
+                ("va-es", "voiceassistant-infra"),
+                ("va-es", "voiceassistant-prod"),
+            ]
+        );
     }
 
     #[test]

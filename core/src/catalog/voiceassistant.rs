@@ -545,7 +545,8 @@ fn scaled(p: ProfileName, r: ResourceSpec) -> ResourceSpec {
 /// reference manifests' ConfigMaps and Secrets give them (`DB_HOST`, `DB_PORT`,
 /// `DB_SSL_MODE`, `DB_PASSWORD`, `REDIS_ADDR`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_URL`,
 /// `REDIS_PASSWORD`, `KAFKA_BROKERS`, `KAFKA_BOOTSTRAP_SERVERS`,
-/// `CLICKHOUSE_HOST/PORT/DB/USER/PASSWORD`); they carry no TLS setting but libpq's `sslmode`.
+/// `CLICKHOUSE_HOST/PORT/DB/USER/PASSWORD`, `ES_HOST`, `ES_PORT`, `ES_USER`, `ES_PASSWORD`);
+/// they carry no TLS setting but libpq's `sslmode`.
 pub(super) struct Stores<'a> {
     /// The external PostgreSQL, if any.
     pub pg: Option<&'a crate::config::External>,
@@ -566,6 +567,10 @@ pub(super) struct Stores<'a> {
     pub ch_port: u16,
     pub ch_database: String,
     pub ch_user: String,
+    /// Elasticsearch host, port and the user's and password's Secret and keys.
+    pub es_host: String,
+    pub es_port: u16,
+    pub es_credentials: Option<((&'a str, &'a str), (&'a str, &'a str))>,
 }
 
 impl<'a> Stores<'a> {
@@ -576,6 +581,7 @@ impl<'a> Stores<'a> {
         let redis = external::of(cfg, "redis");
         let kafka = external::of(cfg, "kafka");
         let ch = external::of(cfg, "clickhouse");
+        let es = external::of(cfg, "elasticsearch");
         let redis_host = redis.map_or_else(|| fq("redis"), |e| e.host.clone());
         let redis_port = redis.map_or(6379, |e| Engine::Redis.port(e));
         Stores {
@@ -600,6 +606,9 @@ impl<'a> Stores<'a> {
             ch_port: ch.map_or(9000, |e| e.port_or(9000)),
             ch_database: ch.map_or("analytics".into(), |e| e.name_or("database", "analytics")),
             ch_user: ch.map_or("default".into(), |e| e.name_or("user", "default")),
+            es_host: es.map_or_else(|| fq("elasticsearch"), |e| e.host.clone()),
+            es_port: es.map_or(9200, |e| Engine::Elasticsearch.port(e)),
+            es_credentials: es.and_then(|e| e.key("username").zip(e.key("password"))),
         }
     }
 
@@ -925,8 +934,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             "retrieval-service" => {
                 milvus(&mut put, &mut deps);
                 if sw.elasticsearch {
-                    put("ES_HOST", fq("elasticsearch", infra));
-                    put("ES_PORT", "9200".into());
+                    put("ES_HOST", stores.es_host.clone());
+                    put("ES_PORT", stores.es_port.to_string());
+                    if let Some((user, password)) = stores.es_credentials {
+                        user_secret.push(("ES_USER", user));
+                        user_secret.push(("ES_PASSWORD", password));
+                    }
                     deps.push("elasticsearch");
                 }
                 put("TOP_K", "10".into());
