@@ -540,6 +540,9 @@ fn scaled(p: ProfileName, r: ResourceSpec) -> ResourceSpec {
     }
 }
 
+/// A Secret's name and key.
+type SecretKeyRef<'a> = (&'a str, &'a str);
+
 /// Where the platform's services (and the Model Router) find the shared stores: the
 /// in-cluster Service or the external service the configuration names. Env names as the
 /// reference manifests' ConfigMaps and Secrets give them (`DB_HOST`, `DB_PORT`,
@@ -570,7 +573,7 @@ pub(super) struct Stores<'a> {
     /// Elasticsearch host, port and the user's and password's Secret and keys.
     pub es_host: String,
     pub es_port: u16,
-    pub es_credentials: Option<((&'a str, &'a str), (&'a str, &'a str))>,
+    pub es_credentials: Option<(SecretKeyRef<'a>, SecretKeyRef<'a>)>,
 }
 
 impl<'a> Stores<'a> {
