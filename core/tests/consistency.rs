@@ -311,7 +311,7 @@ fn check_network(stack: &Stack, objects: &[Object]) -> Vec<String> {
         for e in &c.external {
             let port = match e {
                 External::Https(_) => 443,
-                External::Tcp(_, p) => i64::from(*p),
+                External::Port(_, p) => i64::from(*p),
             };
             if !egress
                 .iter()

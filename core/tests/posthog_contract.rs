@@ -1237,3 +1237,61 @@ fn catches_an_image_outside_the_release() {
     let v = check_images(&o);
     assert!(caught(&v, "capture:sha-86d6812"), "{v:?}");
 }
+
+/// Every PostHog store external, object storage with keys: the consumers' contracts hold
+/// against managed services as they do against the in-cluster ones (the stores' own rows
+/// are not rendered, and their hosts are not cluster Services).
+const EXTERNAL: &str = "profile: production
+components:
+  posthog-postgres:
+    external: {host: pg.example.internal, tls: {enabled: true}, secretRef: {name: pg, keys: {password: pw}}}
+  posthog-redis:
+    external: {host: redis.example.internal, tls: {enabled: true}, secretRef: {name: redis, keys: {password: pw}}}
+  posthog-clickhouse:
+    external: {host: ch.example.internal, tls: {enabled: true}, user: ph, secretRef: {name: ch, keys: {password: pw}}}
+  posthog-kafka:
+    external: {host: kafka.example.internal, tls: {enabled: true}}
+  posthog-objectstorage:
+    external: {host: s3.amazonaws.com, tls: {enabled: true}, secretRef: {name: s3, keys: {accessKeyId: id, secretAccessKey: key}}}
+";
+
+#[test]
+fn consumers_meet_their_contracts_against_external_stores() {
+    let stack = voice_core::load(&Input {
+        yaml: EXTERNAL,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let objects = render::render(&stack);
+    let stores = [
+        "posthog-postgres",
+        "posthog-postgres-init",
+        "posthog-redis",
+        "posthog-redis-node",
+        "posthog-clickhouse",
+        "posthog-zookeeper",
+        "posthog-kafka",
+        "posthog-kafka-init",
+        "posthog-objectstorage",
+        "posthog-objectstorage-init",
+    ];
+    let mut v = check_contracts(&objects);
+    v.retain(|m| {
+        !stores
+            .iter()
+            .any(|s| m.starts_with(&format!("{s}/")) && m.ends_with("workload not rendered"))
+    });
+    v.extend(check_files_mounted(&objects));
+    v.extend(check_env_ports(&objects));
+    v.extend(check_images(&objects));
+    assert!(v.is_empty(), "external:\n  {}", v.join("\n  "));
+    // Django and capture read TLS where the stores are reached over it.
+    let web = workloads(&objects)
+        .find(|o| wname(o) == "posthog-web")
+        .expect("web");
+    let env = env_of(&objects, &all_containers(&pod(web))[0]);
+    assert!(env["REDIS_URL"].starts_with("rediss://"));
+    assert!(env["DATABASE_URL"].ends_with("?sslmode=require"));
+    assert_eq!(env["CLICKHOUSE_SECURE"], "true");
+    assert_eq!(env["KAFKA_SECURITY_PROTOCOL"], "SSL");
+}

@@ -138,3 +138,25 @@ fn preview_keeps_the_objects_for_their_documents() {
     );
     assert_eq!(stream_str(), whole);
 }
+
+#[test]
+fn an_external_store_is_checked_and_planned_as_in_the_cli() {
+    let bad = "profile: production\ncomponents:\n  posthog-postgres:\n    external:\n      host: db.example.internal\n      secretRef: {name: pg}\n";
+    let got = v(validate_json(bad));
+    assert_eq!(got["ok"], false);
+    assert_eq!(
+        got["errors"][0]["path"],
+        "components.posthog-postgres.external.secretRef.keys"
+    );
+    let good = "profile: production\ncomponents:\n  posthog-postgres:\n    external:\n      host: db.example.internal\n      secretRef: {name: pg, keys: {password: pw}}\n";
+    let want = serde_json::to_value(voice_core::plan::plan(&stack(good))).unwrap();
+    let plan = v(plan_json(good));
+    assert_eq!(plan["plan"], want);
+    // The previewer's plan is the smaller one: no PostgreSQL of PostHog's to run.
+    assert!(!plan["plan"].to_string().contains("\"posthog-postgres\""));
+    assert!(
+        v(plan_json("profile: production\n"))["plan"]
+            .to_string()
+            .contains("\"posthog-postgres\"")
+    );
+}

@@ -144,6 +144,9 @@ pub(crate) struct Preflight {
     pub missing: Vec<String>,
     /// Supplied values that differ from the stored ones: `ns/name key K`.
     pub differs: Vec<String>,
+    /// Secrets voice.yaml names (existingSecret, an external service's secretRef) that are
+    /// absent or lack a key, in words.
+    pub named: Vec<String>,
 }
 
 impl UserValues {
@@ -174,6 +177,40 @@ pub(crate) async fn preflight(
 ) -> anyhow::Result<Preflight> {
     let specs = voice_core::render::selection::secrets(stack);
     let mut out = Preflight::default();
+    // The Secrets voice.yaml names (existingSecret, an external service's secretRef): each
+    // must exist with every key it names; their values are not looked at.
+    for spec in specs.iter().filter(|s| s.existing) {
+        let id = format!("{}/{}", spec.namespace, spec.name);
+        let live = match Api::<Secret>::namespaced(client.clone(), &spec.namespace)
+            .get_opt(&spec.name)
+            .await
+        {
+            Ok(s) => s,
+            Err(kube::Error::Api(e)) if e.code == 404 => None,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading Secret {id}"))),
+        };
+        let Some(live) = live else {
+            out.named.push(format!(
+                "Secret {id}, named in voice.yaml, does not exist; create it (kubectl create secret generic -n {} {} --from-literal=<key>=…)",
+                spec.namespace, spec.name
+            ));
+            continue;
+        };
+        let has = |k: &str| {
+            live.data.as_ref().is_some_and(|d| d.contains_key(k))
+                || live.string_data.as_ref().is_some_and(|d| d.contains_key(k))
+        };
+        for k in spec
+            .keys
+            .iter()
+            .filter(|k| !matches!(k.source, SecretSource::User { required: false }) && !has(&k.key))
+        {
+            out.named.push(format!(
+                "Secret {id}, named in voice.yaml, has no key {}; add it",
+                k.key
+            ));
+        }
+    }
     for spec in specs.iter().filter(|s| !s.existing) {
         let users: Vec<(&str, bool)> = spec
             .keys

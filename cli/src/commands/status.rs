@@ -117,6 +117,9 @@ pub(crate) struct Report {
     /// The rollout's claims that no workload of the deployed configuration uses.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unused_claims: Vec<voice_core::upgrade::LiveClaim>,
+    /// The external data services, as their consumers dial them (with `--verify`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<voice_core::catalog::external::Endpoint>,
 }
 
 fn component_of(labels: Option<&BTreeMap<String, String>>) -> String {
@@ -372,6 +375,7 @@ fn build(o: &Objects<'_>) -> Report {
         requests: 6,
         checks: Vec::new(),
         unused_claims: Vec::new(),
+        external: Vec::new(),
     }
 }
 
@@ -508,6 +512,27 @@ pub(crate) fn human(r: &Report) -> String {
             c.name,
             c.message,
         ));
+    }
+    if !r.external.is_empty() {
+        s.push_str("\nExternal services (as their consumers dial them; not probed):\n");
+        for e in &r.external {
+            let ports: Vec<String> = e.ports.iter().map(u16::to_string).collect();
+            s.push_str(&format!(
+                "  {}: {}:{} {}{}{}\n      used by {}\n",
+                e.component,
+                e.host,
+                ports.join(","),
+                if e.tls { "TLS" } else { "plain" },
+                match e.verify {
+                    Some(false) => ", certificate not checked",
+                    _ => "",
+                },
+                e.secret
+                    .as_ref()
+                    .map_or_else(String::new, |n| format!(", credentials from Secret {n}")),
+                e.consumers.join(", ")
+            ));
+        }
     }
     s.push_str(&if r.components.is_empty() {
         "\nNothing installed under this inventory\n".to_string()
@@ -736,6 +761,7 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
                 .collect();
             report.checks = self::verify(&client, &present).await;
             report.healthy &= report.checks.iter().all(|c| c.ok);
+            report.external = voice_core::catalog::external::endpoints(&stack);
         }
         report
     };

@@ -914,6 +914,12 @@ pub(crate) fn secrets(pre: &crate::cluster::secrets::Preflight) -> Category {
         .missing
         .iter()
         .map(|m| fail(format!("required value missing: {m}"), "supply it before installing"))
+        .chain(pre.named.iter().map(|m| {
+            fail(
+                m.clone(),
+                "create it, or correct its name or keys in voice.yaml",
+            )
+        }))
         .chain(pre.differs.iter().map(|d| {
             warn(
                 format!("{d}: the supplied value differs from the stored one"),

@@ -204,6 +204,14 @@ pub(crate) async fn apply_configuration(
     let pre = secrets::preflight(&client, &stack, &user)
         .await
         .context("reading the Secrets")?;
+    if !pre.named.is_empty() {
+        drop(progress);
+        return Err(Usage(format!(
+            "the Secrets voice.yaml names are not all there (nothing was applied):\n  {}",
+            pre.named.join("\n  ")
+        ))
+        .into());
+    }
     if !pre.missing.is_empty() {
         drop(progress);
         return Err(Usage(format!(

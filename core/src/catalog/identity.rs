@@ -36,8 +36,8 @@ fn identity_egress(annotations: &BTreeMap<String, String>) -> Vec<External> {
     }
     if annotations.contains_key(GKE_SERVICE_ACCOUNT) {
         let why = "the GKE metadata server, for the Google service account of its ServiceAccount (Workload Identity)";
-        out.push(External::Tcp(why.into(), 80));
-        out.push(External::Tcp(why.into(), 988));
+        out.push(External::Port(why.into(), 80));
+        out.push(External::Port(why.into(), 988));
     }
     if annotations.contains_key(AZURE_CLIENT) {
         out.push(External::Https(

@@ -997,8 +997,17 @@ fn platform(cfg: &Config, stack: &mut Stack) {
     }
 
     if sw.jaeger {
-        let es = format!("http://{}:9200", fq("elasticsearch", ns));
-        let mut j = Container::new(
+        // The in-cluster Elasticsearch, or the external one (`components.elasticsearch.external`).
+        let stores = voiceassistant::Stores::of(cfg);
+        let es = format!("http://{}:{}", stores.es_host, stores.es_port);
+        let es_auth = |c: Container| match stores.es_credentials {
+            Some(((us, uk), (ps, pk))) => {
+                c.env_secret("ES_USERNAME", us, uk)
+                    .env_secret("ES_PASSWORD", ps, pk)
+            }
+            None => c,
+        };
+        let j = Container::new(
             "jaeger-collector",
             &img(JAEGER_COLLECTOR_IMAGE),
             by_profile(
@@ -1012,6 +1021,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         .env("ES_SERVER_URLS", es.clone())
         .env("ES_INDEX_PREFIX", "jaeger")
         .env("COLLECTOR_OTLP_ENABLED", "true");
+        let mut j = es_auth(j);
         j.ports = vec![
             Port {
                 name: "http",
@@ -1056,7 +1066,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         c.metrics = Some(("admin", "/metrics"));
         c.notes.push("the jaeger-agent DaemonSet is left out: spans arrive over OTLP through the OpenTelemetry collector");
         stack.components.push(c.needs(&["elasticsearch"]));
-        let mut q = Container::new(
+        let q = Container::new(
             "jaeger-query",
             &img(JAEGER_QUERY_IMAGE),
             by_profile(
@@ -1069,6 +1079,7 @@ fn platform(cfg: &Config, stack: &mut Stack) {
         .env("SPAN_STORAGE_TYPE", "elasticsearch")
         .env("ES_SERVER_URLS", es)
         .env("ES_INDEX_PREFIX", "jaeger");
+        let mut q = es_auth(q);
         q.ports = vec![
             Port {
                 name: "ui",

@@ -6,6 +6,7 @@
 //! policy, fit, render, plan) works from the stack and never re-states a component fact.
 
 pub mod engines;
+pub mod external;
 pub mod identity;
 pub mod infra;
 pub mod mesh;
@@ -458,8 +459,11 @@ pub struct IngressSpec {
 pub enum External {
     /// HTTPS to the internet (LLM APIs, PostHog Cloud): 443 outside private ranges.
     Https(String),
-    /// A TCP port on an external host given in the config.
-    Tcp(String, u16),
+    /// A TCP port outside the cluster: a data store's on an external host
+    /// (`components.<store>.external`, `modelRouter.database.host`), or the GKE metadata
+    /// server's. To any address, since a managed database usually sits in the VPC's private
+    /// range and a NetworkPolicy matches addresses, not names.
+    Port(String, u16),
 }
 
 /// HPA scaling behaviour.
@@ -915,6 +919,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     };
     add_all(cfg, &mut stack);
     voiceassistant::finish(&mut stack);
+    external::apply(cfg, &mut stack);
     for c in &mut stack.components {
         c.store = (c.kind == WorkloadKind::StatefulSet)
             .then(|| versions::Store::of_image(&c.main().image))
@@ -933,12 +938,17 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     }
     let mut diags = posthog::check(cfg);
     diags.extend(identity::apply(cfg, &mut stack));
+    diags.extend(external::check(cfg));
     // Unknown names past the diagnostics limit are counted, not matched against the catalog;
     // one line says how many (so the listed ones and that line fit the limit).
     let mut unknown = 0usize;
     let limit = crate::config::LIMITS.diagnostics.saturating_sub(1);
     for (name, o) in &cfg.overrides {
         let path = format!("components.{name}");
+        if o.external.is_some() {
+            // Checked by external::check; nothing of it runs here.
+            continue;
+        }
         let Some(c) = stack.components.iter_mut().find(|c| &c.name == name) else {
             if !known_component_names().contains(name) {
                 unknown += 1;

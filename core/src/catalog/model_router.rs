@@ -62,10 +62,14 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             Posthog::Disabled => (false, String::new(), vec![]),
         };
     let db = &mr.database;
-    let db_host = db
-        .external_host
-        .clone()
-        .unwrap_or_else(|| format!("postgres.{infra}.svc.cluster.local"));
+    let stores = voiceassistant::Stores::of(cfg);
+    // Without a host of its own, it uses the platform's PostgreSQL, wherever that runs.
+    let platform_pg = db.external_host.is_none().then_some(stores.pg).flatten();
+    let db_host = db.external_host.clone().unwrap_or(stores.pg_host.clone());
+    let (db_port, db_ssl_mode) = match platform_pg {
+        Some(_) => (stores.pg_port, stores.pg_ssl_mode.to_string()),
+        None => (db.port, db.ssl_mode.clone()),
+    };
     let data: BTreeMap<String, String> = [
         ("APP_NAME", "model-router".to_string()),
         (
@@ -84,14 +88,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ("POSTHOG_ENABLED", posthog_enabled.to_string()),
         ("POSTHOG_HOST", posthog_host),
         ("DB_HOST", db_host),
-        ("DB_PORT", db.port.to_string()),
+        ("DB_PORT", db_port.to_string()),
         ("DB_NAME", db.name.clone()),
         ("DB_USER", db.user.clone()),
-        ("DB_SSL_MODE", db.ssl_mode.clone()),
-        (
-            "REDIS_ADDR",
-            format!("redis.{infra}.svc.cluster.local:6379"),
-        ),
+        ("DB_SSL_MODE", db_ssl_mode),
+        ("REDIS_ADDR", stores.redis_addr.clone()),
         ("REDIS_DB", "0".into()),
         ("METRICS_ENABLED", "true".into()),
         ("METRICS_PORT", "9090".into()),
@@ -145,6 +146,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             },
         },
     ];
+    // An external platform PostgreSQL's password comes from the user's Secret.
+    let db_password = platform_pg.and_then(|e| e.key("model-router"));
+    if db_password.is_some() {
+        keys.retain(|k| k.key != "DB_PASSWORD");
+    }
     for pr in &mr.providers {
         keys.extend(provider_keys(*pr).iter().map(|k| SecretKey {
             key: (*k).into(),
@@ -179,6 +185,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         .push(EnvFrom::Config("model-router-config".into()));
     for k in &keys {
         m = m.env_secret(&k.key, &secret, &k.key);
+    }
+    if let Some((from, key)) = db_password {
+        m = m.env_secret("DB_PASSWORD", from, key);
+    }
+    if let Some((from, key)) = stores.redis_password {
+        m = m.env_secret("REDIS_PASSWORD", from, key);
     }
     m = m.env("DATABASE_URL", "postgres://$(DB_USER):$(DB_PASSWORD)@$(DB_HOST):$(DB_PORT)/$(DB_NAME)?sslmode=$(DB_SSL_MODE)");
     m.ports = vec![
@@ -265,7 +277,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ));
     }
     if let Some(h) = &db.external_host {
-        c.external.push(External::Tcp(h.clone(), db.port));
+        c.external.push(External::Port(h.clone(), db.port));
     }
     for pr in &mr.providers {
         c.external.push(External::Https(provider_host(*pr).into()));

@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use super::engines::{self, MC_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE};
+use super::external::{self, Engine};
 use super::*;
-use crate::config::{Config, Posthog, SelfHosted};
+use crate::config::{Config, External, Posthog, SelfHosted};
 use crate::quantity::Bytes;
 
 /// One PostHog release: four images built together, and who ran them together.
@@ -287,6 +288,222 @@ fn fqdn(name: &str, ns: &str) -> String {
     format!("{name}.{ns}.svc.cluster.local")
 }
 
+/// Where PostHog's programs find each store: the in-cluster Service, or the external service
+/// the configuration names. Env names and formats as PostHog's programs read them:
+/// posthog/settings/data_stores.py@018f9e90 (Django: `DATABASE_URL`, `REDIS_URL`,
+/// `CLICKHOUSE_*`), posthog/settings/kafka.py@00868636 (`KAFKA_HOSTS`,
+/// `KAFKA_SECURITY_PROTOCOL`), posthog/settings/object_storage.py@00cf18db (`OBJECT_STORAGE_*`,
+/// empty keys → the boto3 credential chain), nodejs/src/config/config.ts@010d71a9 (Node: the
+/// same URLs, `CDP_REDIS_*`, `LOGS_REDIS_*`, `SESSION_RECORDING_V2_S3_*`),
+/// rust/capture/src/config.rs@00c5d0b7 (`REDIS_URL`, `KAFKA_HOSTS`, `KAFKA_TLS`) and
+/// rust/feature-flags/src/config.rs@3b21084e (`*_DATABASE_URL`, `REDIS_URL`,
+/// `COOKIELESS_REDIS_*`), all in PostHog/posthog.
+struct Externals<'a> {
+    cfg: &'a Config,
+    postgres: Option<&'a External>,
+    pg_host: String,
+    pg_port: u16,
+    pg_database: String,
+    pg_user: String,
+    redis: Option<&'a External>,
+    redis_host: String,
+    redis_port: u16,
+    redis_tls: bool,
+    clickhouse: Option<&'a External>,
+    ch_host: String,
+    ch_database: String,
+    ch_cluster: String,
+    ch_secure: bool,
+    ch_verify: bool,
+    kafka: String,
+    kafka_tls: bool,
+    object_storage: Option<&'a External>,
+    s3: String,
+    bucket: String,
+}
+
+impl<'a> Externals<'a> {
+    fn of(cfg: &'a Config, ns: &str) -> Self {
+        let h = |n: &str| fqdn(n, ns);
+        let postgres = external::of(cfg, "posthog-postgres");
+        let redis = external::of(cfg, "posthog-redis");
+        let clickhouse = external::of(cfg, "posthog-clickhouse");
+        let kafka = external::of(cfg, "posthog-kafka");
+        let object_storage = external::of(cfg, "posthog-objectstorage");
+        let host = |e: Option<&External>, own: &str| e.map_or_else(|| h(own), |e| e.host.clone());
+        let s3 = match object_storage {
+            None => format!("http://{}:19000", h("posthog-objectstorage")),
+            Some(e) => {
+                let (scheme, default) = if e.tls { ("https", 443) } else { ("http", 80) };
+                match Engine::ObjectStorage.port(e) {
+                    p if p == default => format!("{scheme}://{}", e.host),
+                    p => format!("{scheme}://{}:{p}", e.host),
+                }
+            }
+        };
+        Externals {
+            cfg,
+            postgres,
+            pg_host: host(postgres, "posthog-postgres"),
+            pg_port: postgres.map_or(5432, |e| Engine::Postgres.port(e)),
+            pg_database: postgres.map_or("posthog".into(), |e| e.name_or("database", "posthog")),
+            pg_user: postgres.map_or("posthog".into(), |e| e.name_or("user", "posthog")),
+            redis,
+            redis_host: host(redis, "posthog-redis"),
+            redis_port: redis.map_or(6379, |e| Engine::Redis.port(e)),
+            redis_tls: redis.is_some_and(|e| e.tls),
+            clickhouse,
+            ch_host: host(clickhouse, "posthog-clickhouse"),
+            ch_database: clickhouse.map_or("posthog".into(), |e| e.name_or("database", "posthog")),
+            ch_cluster: clickhouse.map_or("posthog".into(), |e| e.name_or("cluster", "posthog")),
+            ch_secure: clickhouse.is_some_and(|e| e.tls),
+            // Django's default is to check (data_stores.py@018f9e90).
+            ch_verify: clickhouse.is_some_and(|e| e.tls && e.verify.unwrap_or(true)),
+            kafka: format!(
+                "{}:{}",
+                host(kafka, "posthog-kafka"),
+                kafka.map_or(9092, |e| Engine::Kafka.port(e))
+            ),
+            kafka_tls: kafka.is_some_and(|e| e.tls),
+            object_storage,
+            s3,
+            bucket: object_storage.map_or("posthog".into(), |e| e.name_or("bucket", "posthog")),
+        }
+    }
+
+    /// The Secret and key of an external store's credential.
+    fn key(&self, store: &str, credential: &str) -> Option<(&'a str, &'a str)> {
+        external::of(self.cfg, store)?.key(credential)
+    }
+
+    /// `postgres://user:$(POSTHOG_DB_PASSWORD)@host:port/<database>`; an external server's
+    /// URL says its sslmode (libpq's names, which psycopg, node-postgres and sqlx read).
+    fn database_url(&self, database: &str) -> String {
+        let database = if database == "posthog" {
+            &self.pg_database
+        } else {
+            database
+        };
+        let query = match self.postgres {
+            None => "",
+            Some(e) if e.tls => "?sslmode=require",
+            Some(_) => "?sslmode=disable",
+        };
+        format!(
+            "postgres://{}:$(POSTHOG_DB_PASSWORD)@{}:{}/{database}{query}",
+            self.pg_user, self.pg_host, self.pg_port
+        )
+    }
+
+    fn redis_password(&self) -> bool {
+        self.key("posthog-redis", "password").is_some()
+    }
+
+    /// `redis://host:port/`, `rediss://` over TLS, with `:$(POSTHOG_REDIS_PASSWORD)@` when a
+    /// password is referenced.
+    fn redis_url(&self) -> String {
+        format!(
+            "{}://{}{}:{}/",
+            if self.redis_tls { "rediss" } else { "redis" },
+            if self.redis_password() {
+                ":$(POSTHOG_REDIS_PASSWORD)@"
+            } else {
+                ""
+            },
+            self.redis_host,
+            self.redis_port
+        )
+    }
+
+    /// A Redis consumer's env: the password (and, with one, `REDIS_URL`, which must follow
+    /// it in the container's own env); the Node services' own password settings with `node`.
+    fn redis_env(&self, mut c: Container, node: bool) -> Container {
+        if let Some((s, k)) = self.key("posthog-redis", "password") {
+            c = c.env_secret("POSTHOG_REDIS_PASSWORD", s, k);
+            if node {
+                for v in [
+                    "CDP_REDIS_PASSWORD",
+                    "LOGS_REDIS_PASSWORD",
+                    "TRACES_REDIS_PASSWORD",
+                ] {
+                    c = c.env_secret(v, s, k);
+                }
+            }
+            c = c.env("REDIS_URL", self.redis_url());
+        } else if !node {
+            c = c.env("REDIS_URL", self.redis_url());
+        }
+        c
+    }
+
+    /// `redis-cli` connection flags.
+    fn redis_cli_flags(&self) -> String {
+        match self.redis {
+            None => format!("-h {}", self.redis_host),
+            Some(_) => format!(
+                "-h {} -p {}{}",
+                self.redis_host,
+                self.redis_port,
+                if self.redis_tls { " --tls" } else { "" }
+            ),
+        }
+    }
+
+    /// `redis-cli` reads the password from `REDISCLI_AUTH`.
+    fn redis_cli_auth(&self, c: Container) -> Container {
+        match self.key("posthog-redis", "password") {
+            Some((s, k)) => c.env_secret("REDISCLI_AUTH", s, k),
+            None => c,
+        }
+    }
+
+    /// An external ClickHouse's user and password (the in-cluster one has only `default`).
+    fn clickhouse_env(&self, c: Container) -> Container {
+        match (self.clickhouse, self.key("posthog-clickhouse", "password")) {
+            (Some(e), Some((s, k))) => c
+                .env("CLICKHOUSE_USER", e.name_or("user", "default"))
+                .env_secret("CLICKHOUSE_PASSWORD", s, k),
+            _ => c,
+        }
+    }
+
+    /// `clickhouse client` connection flags.
+    fn clickhouse_client_flags(&self) -> String {
+        match self.clickhouse {
+            None => "--host \"$CLICKHOUSE_HOST\"".into(),
+            Some(e) => format!(
+                "--host \"$CLICKHOUSE_HOST\"{} --user \"$CLICKHOUSE_USER\" --password \"$CLICKHOUSE_PASSWORD\"",
+                match (e.tls, self.ch_verify) {
+                    (false, _) => "",
+                    (true, true) => " --secure",
+                    (true, false) => " --secure --accept-invalid-certificate",
+                }
+            ),
+        }
+    }
+
+    /// ConfigMap entries only an external store needs.
+    fn extra_config(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(e) = self.postgres {
+            out.push(("PGPORT", self.pg_port.to_string()));
+            out.push((
+                "PGSSLMODE",
+                if e.tls { "require" } else { "disable" }.into(),
+            ));
+        }
+        if self.kafka_tls {
+            out.push(("KAFKA_SECURITY_PROTOCOL", "SSL".into()));
+        }
+        if let Some(e) = self.object_storage {
+            let region = e.name_or("region", "us-east-1");
+            out.push(("OBJECT_STORAGE_REGION", region.clone()));
+            out.push(("SESSION_RECORDING_V2_S3_REGION", region));
+        }
+        out.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+}
+
 /// Adds the self-hosted PostHog components when `posthog.mode` is `self-hosted`.
 pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     let Posthog::SelfHosted(ph) = &cfg.posthog else {
@@ -308,18 +525,14 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         c.security.fs_group = gid;
     };
     let h = |n: &str| fqdn(n, ns);
-    let redis_url = format!("redis://{}:6379/", h("posthog-redis"));
-    let kafka = format!("{}:9092", h("posthog-kafka"));
-    let s3 = format!("http://{}:19000", h("posthog-objectstorage"));
-    let db_url = format!(
-        "postgres://posthog:$(POSTHOG_DB_PASSWORD)@{}:5432/posthog",
-        h("posthog-postgres")
-    );
-    // The plugin server's job queue; created by posthog-postgres-init, migrated by the Job.
-    let cyclotron_url = format!(
-        "postgres://posthog:$(POSTHOG_DB_PASSWORD)@{}:5432/cyclotron",
-        h("posthog-postgres")
-    );
+    let ext = Externals::of(cfg, ns);
+    let redis_url = ext.redis_url();
+    let kafka = ext.kafka.clone();
+    let s3 = ext.s3.clone();
+    let db_url = ext.database_url("posthog");
+    // The plugin server's job queue; created by posthog-postgres-init, migrated by the Job
+    // (on an external server, by its owner: see the README).
+    let cyclotron_url = ext.database_url("cyclotron");
 
     stack.secrets.push(SecretSpec {
         name: ph.existing_secret.clone().unwrap_or_else(|| SECRET.into()),
@@ -353,11 +566,32 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             },
         ],
     });
+    // Credentials of an external store come from the user's Secret: none is generated.
+    if let Some(own) = stack.secrets.last_mut() {
+        own.keys.retain(|k| match k.key.as_str() {
+            "POSTHOG_DB_PASSWORD" => ext.postgres.is_none(),
+            "OBJECT_STORAGE_ACCESS_KEY_ID" | "OBJECT_STORAGE_SECRET_ACCESS_KEY" => {
+                ext.object_storage.is_none()
+            }
+            _ => true,
+        });
+    }
     let secret = stack
         .secrets
         .last()
         .map(|s| s.name.clone())
         .unwrap_or_default();
+    // A credential's Secret and key: the user's for an external store, else ours.
+    let from = |user: Option<(&str, &str)>, own: &str| -> (String, String) {
+        user.map_or_else(
+            || (secret.clone(), own.to_string()),
+            |(name, key)| (name.to_string(), key.to_string()),
+        )
+    };
+    let db_password = from(
+        ext.key("posthog-postgres", "password"),
+        "POSTHOG_DB_PASSWORD",
+    );
 
     let mut data = BTreeMap::new();
     for (k, v) in [
@@ -366,42 +600,48 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         ("TRUST_ALL_PROXIES", "true".into()),
         ("DISABLE_SECURE_SSL_REDIRECT", "true".into()),
         ("DEPLOYMENT", "kubectl-voice".into()),
-        ("PGHOST", h("posthog-postgres")),
-        ("PGUSER", "posthog".into()),
-        ("POSTHOG_DB_NAME", "posthog".into()),
-        ("POSTHOG_DB_USER", "posthog".into()),
-        ("CLICKHOUSE_HOST", h("posthog-clickhouse")),
-        ("CLICKHOUSE_DATABASE", "posthog".into()),
-        ("CLICKHOUSE_SECURE", "false".into()),
-        ("CLICKHOUSE_VERIFY", "false".into()),
-        ("CLICKHOUSE_CLUSTER", "posthog".into()),
+        ("PGHOST", ext.pg_host.clone()),
+        ("PGUSER", ext.pg_user.clone()),
+        ("POSTHOG_DB_NAME", ext.pg_database.clone()),
+        ("POSTHOG_DB_USER", ext.pg_user.clone()),
+        ("CLICKHOUSE_HOST", ext.ch_host.clone()),
+        ("CLICKHOUSE_DATABASE", ext.ch_database.clone()),
+        ("CLICKHOUSE_SECURE", ext.ch_secure.to_string()),
+        ("CLICKHOUSE_VERIFY", ext.ch_verify.to_string()),
+        ("CLICKHOUSE_CLUSTER", ext.ch_cluster.clone()),
         ("CLICKHOUSE_MIGRATIONS_CLUSTER", "posthog_migrations".into()),
         (
             "CLICKHOUSE_SINGLE_SHARD_CLUSTER",
             "posthog_single_shard".into(),
         ),
-        ("CLICKHOUSE_LOGS_CLUSTER_HOST", h("posthog-clickhouse")),
-        ("CLICKHOUSE_LOGS_CLUSTER_SECURE", "false".into()),
+        ("CLICKHOUSE_LOGS_CLUSTER_HOST", ext.ch_host.clone()),
+        ("CLICKHOUSE_LOGS_CLUSTER_SECURE", ext.ch_secure.to_string()),
         ("KAFKA_HOSTS", kafka.clone()),
-        ("REDIS_URL", redis_url.clone()),
-        ("CDP_REDIS_HOST", h("posthog-redis")),
-        ("CDP_REDIS_PORT", "6379".into()),
-        ("CDP_VALKEY_HOST", h("posthog-redis")),
-        ("CDP_VALKEY_PORT", "6379".into()),
-        ("LOGS_REDIS_HOST", h("posthog-redis")),
-        ("LOGS_REDIS_PORT", "6379".into()),
-        ("LOGS_REDIS_TLS", "false".into()),
-        ("TRACES_REDIS_HOST", h("posthog-redis")),
-        ("TRACES_REDIS_PORT", "6379".into()),
-        ("TRACES_REDIS_TLS", "false".into()),
-        ("COOKIELESS_REDIS_HOST", h("posthog-redis")),
-        ("COOKIELESS_REDIS_PORT", "6379".into()),
+        ("CDP_REDIS_HOST", ext.redis_host.clone()),
+        ("CDP_REDIS_PORT", ext.redis_port.to_string()),
+        ("CDP_VALKEY_HOST", ext.redis_host.clone()),
+        ("CDP_VALKEY_PORT", ext.redis_port.to_string()),
+        ("LOGS_REDIS_HOST", ext.redis_host.clone()),
+        ("LOGS_REDIS_PORT", ext.redis_port.to_string()),
+        ("LOGS_REDIS_TLS", ext.redis_tls.to_string()),
+        ("TRACES_REDIS_HOST", ext.redis_host.clone()),
+        ("TRACES_REDIS_PORT", ext.redis_port.to_string()),
+        ("TRACES_REDIS_TLS", ext.redis_tls.to_string()),
+        ("COOKIELESS_REDIS_HOST", ext.redis_host.clone()),
+        ("COOKIELESS_REDIS_PORT", ext.redis_port.to_string()),
         ("OBJECT_STORAGE_ENABLED", "true".into()),
         ("OBJECT_STORAGE_ENDPOINT", s3.clone()),
-        ("OBJECT_STORAGE_PUBLIC_ENDPOINT", ph.site_url.clone()),
-        ("OBJECT_STORAGE_BUCKET", "posthog".into()),
+        (
+            "OBJECT_STORAGE_PUBLIC_ENDPOINT",
+            match ext.object_storage {
+                // Presigned URLs point at the bucket's own endpoint.
+                Some(_) => s3.clone(),
+                None => ph.site_url.clone(),
+            },
+        ),
+        ("OBJECT_STORAGE_BUCKET", ext.bucket.clone()),
         ("SESSION_RECORDING_V2_S3_ENDPOINT", s3.clone()),
-        ("SESSION_RECORDING_V2_S3_BUCKET", "posthog".into()),
+        ("SESSION_RECORDING_V2_S3_BUCKET", ext.bucket.clone()),
         (
             "CDP_API_URL",
             format!("http://{}:6738", h("posthog-plugins")),
@@ -415,6 +655,11 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     ] {
         data.insert(k.to_string(), v);
     }
+    // A URL holding `$(POSTHOG_REDIS_PASSWORD)` is expanded only in a container's own env.
+    if !ext.redis_password() {
+        data.insert("REDIS_URL".into(), redis_url.clone());
+    }
+    data.extend(ext.extra_config());
     stack.config_maps.push(ConfigMapSpec {
         name: CONFIG.into(),
         namespace: ns.into(),
@@ -423,35 +668,44 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     });
 
     // The Django app image's containers all read the same configuration and secrets.
+    let object_keys = match &ext.object_storage {
+        None => Some((
+            from(None, "OBJECT_STORAGE_ACCESS_KEY_ID"),
+            from(None, "OBJECT_STORAGE_SECRET_ACCESS_KEY"),
+        )),
+        // Both keys, or none: the credential chain.
+        Some(_) => ext
+            .key("posthog-objectstorage", "accessKeyId")
+            .zip(ext.key("posthog-objectstorage", "secretAccessKey"))
+            .map(|(a, s)| (from(Some(a), ""), from(Some(s), ""))),
+    };
     let app = |name: &str, r: ResourceSpec| {
         let mut c = Container::new(name, &app_image, r)
             .env_secret("SECRET_KEY", &secret, "SECRET_KEY")
             .env_secret("INTERNAL_API_SECRET", &secret, "SECRET_KEY")
             .env_secret("ENCRYPTION_SALT_KEYS", &secret, "ENCRYPTION_SALT_KEYS")
-            .env_secret("POSTHOG_DB_PASSWORD", &secret, "POSTHOG_DB_PASSWORD")
-            .env_secret("PGPASSWORD", &secret, "POSTHOG_DB_PASSWORD")
+            .env_secret("POSTHOG_DB_PASSWORD", &db_password.0, &db_password.1)
+            .env_secret("PGPASSWORD", &db_password.0, &db_password.1)
             .env("DATABASE_URL", db_url.clone())
-            .env("CYCLOTRON_DATABASE_URL", cyclotron_url.clone())
-            .env_secret(
-                "OBJECT_STORAGE_ACCESS_KEY_ID",
-                &secret,
-                "OBJECT_STORAGE_ACCESS_KEY_ID",
-            )
-            .env_secret(
-                "OBJECT_STORAGE_SECRET_ACCESS_KEY",
-                &secret,
-                "OBJECT_STORAGE_SECRET_ACCESS_KEY",
-            )
-            .env_secret(
-                "SESSION_RECORDING_V2_S3_ACCESS_KEY_ID",
-                &secret,
-                "OBJECT_STORAGE_ACCESS_KEY_ID",
-            )
-            .env_secret(
-                "SESSION_RECORDING_V2_S3_SECRET_ACCESS_KEY",
-                &secret,
-                "OBJECT_STORAGE_SECRET_ACCESS_KEY",
-            );
+            .env("CYCLOTRON_DATABASE_URL", cyclotron_url.clone());
+        match &object_keys {
+            Some(((sa, ka), (ss, ks))) => {
+                c = c
+                    .env_secret("OBJECT_STORAGE_ACCESS_KEY_ID", sa, ka)
+                    .env_secret("OBJECT_STORAGE_SECRET_ACCESS_KEY", ss, ks)
+                    .env_secret("SESSION_RECORDING_V2_S3_ACCESS_KEY_ID", sa, ka)
+                    .env_secret("SESSION_RECORDING_V2_S3_SECRET_ACCESS_KEY", ss, ks);
+            }
+            // No keys: the SDKs' default credential chain (workload identity). The Node
+            // recordings client defaults both keys to `any`, so they are emptied here.
+            None => {
+                c = c
+                    .env("SESSION_RECORDING_V2_S3_ACCESS_KEY_ID", "")
+                    .env("SESSION_RECORDING_V2_S3_SECRET_ACCESS_KEY", "");
+            }
+        }
+        c = ext.redis_env(c, true);
+        c = ext.clickhouse_env(c);
         c.env_from.push(EnvFrom::Config(CONFIG.into()));
         // The image's scripts write into /code, which its user owns (beat's celerybeat.pid).
         c.read_only_root = false;
@@ -568,7 +822,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     );
     let mut k = Container::new("redpanda", &with_registry(cfg, REDPANDA_IMAGE), kres);
     k.command = vec!["rpk".into()];
-    let advertise = format!("internal://{}", kafka);
+    let advertise = format!("internal://{}:9092", h("posthog-kafka"));
     k.args = vec![
         "redpanda".into(),
         "start".into(),
@@ -904,9 +1158,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         &with_registry(cfg, CLICKHOUSE_IMAGE),
         res("10m", "64Mi", "200m", "256Mi"),
     )
-    .env("CLICKHOUSE_HOST", h("posthog-clickhouse"))
-    .env("HOME", "/tmp")
-    .shell("set -eu\nuntil clickhouse client --host \"$CLICKHOUSE_HOST\" --query 'SELECT 1' >/dev/null; do sleep 2; done\nclickhouse client --host \"$CLICKHOUSE_HOST\" --query 'SYSTEM FLUSH LOGS'\n");
+    .env("CLICKHOUSE_HOST", ext.ch_host.clone())
+    .env("HOME", "/tmp");
+    let flush = ext.clickhouse_env(flush).shell(&format!(
+        "set -eu\nuntil clickhouse client {c} --query 'SELECT 1' >/dev/null; do sleep 2; done\nclickhouse client {c} --query 'SYSTEM FLUSH LOGS'\n",
+        c = ext.clickhouse_client_flags()
+    ));
     let mut c = Component::new(
         "posthog-migrate",
         Group::Posthog,
@@ -1131,9 +1388,9 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         &with_registry(cfg, REDIS_IMAGE),
         res("10m", "16Mi", "50m", "64Mi"),
     );
-    hb = hb.shell(&format!(
-        "while true; do\n  redis-cli -h {r} SET @posthog-plugin-server/ping \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" EX 120 >/dev/null\n  redis-cli -h {r} SET @posthog-plugin-server/version kubectl-voice EX 120 >/dev/null\n  sleep 10\ndone\n",
-        r = h("posthog-redis")
+    hb = ext.redis_cli_auth(hb).shell(&format!(
+        "while true; do\n  redis-cli {r} SET @posthog-plugin-server/ping \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" EX 120 >/dev/null\n  redis-cli {r} SET @posthog-plugin-server/version kubectl-voice EX 120 >/dev/null\n  sleep 10\ndone\n",
+        r = ext.redis_cli_flags()
     ));
     let mut mmdb = Container::new(
         "init-mmdb",
@@ -1190,13 +1447,16 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             "replay-capture",
         ),
     ] {
-        let mut k = Container::new("capture", &capture_image, small_rust)
+        let k = Container::new("capture", &capture_image, small_rust)
             .env("ADDRESS", "0.0.0.0:3000")
             .env("CAPTURE_MODE", mode)
             .env("KAFKA_HOSTS", kafka.clone())
-            .env("KAFKA_TOPIC", topic)
-            .env("REDIS_URL", redis_url.clone())
-            .env("RUST_LOG", "info,rdkafka=warn");
+            .env("KAFKA_TOPIC", topic);
+        let mut k = ext.redis_env(k, false).env("RUST_LOG", "info,rdkafka=warn");
+        if ext.kafka_tls {
+            // rust/capture/src/config.rs@00c5d0b7: `KAFKA_TLS` turns on security.protocol=ssl.
+            k = k.env("KAFKA_TLS", "true");
+        }
         k.ports.push(Port {
             name: "http",
             port: 3000,
@@ -1227,16 +1487,17 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             .push(versioned(c.needs(&["posthog-kafka", "posthog-redis"])));
     }
 
-    let mut f = Container::new("feature-flags", &flags_image, small_rust)
+    let f = Container::new("feature-flags", &flags_image, small_rust)
         .env("ADDRESS", "0.0.0.0:3001")
-        .env_secret("POSTHOG_DB_PASSWORD", &secret, "POSTHOG_DB_PASSWORD")
+        .env_secret("POSTHOG_DB_PASSWORD", &db_password.0, &db_password.1)
         .env("WRITE_DATABASE_URL", db_url.clone())
         .env("READ_DATABASE_URL", db_url.clone())
         .env("PERSONS_WRITE_DATABASE_URL", db_url.clone())
-        .env("PERSONS_READ_DATABASE_URL", db_url.clone())
-        .env("REDIS_URL", redis_url.clone())
-        .env("COOKIELESS_REDIS_HOST", h("posthog-redis"))
-        .env("COOKIELESS_REDIS_PORT", "6379")
+        .env("PERSONS_READ_DATABASE_URL", db_url.clone());
+    let mut f = ext
+        .redis_env(f, false)
+        .env("COOKIELESS_REDIS_HOST", ext.redis_host.clone())
+        .env("COOKIELESS_REDIS_PORT", ext.redis_port.to_string())
         .env("MAXMIND_DB_PATH", "/app/share/GeoLite2-City.mmdb")
         // /metrics is routed only when this is on (rust/feature-flags/src/router.rs@3b21084e).
         .env("ENABLE_METRICS", "true")

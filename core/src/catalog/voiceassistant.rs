@@ -17,10 +17,12 @@
 //! - Init containers that poll with busybox are replaced by dependency edges (`needs`), from
 //!   which the plan's gates and the NetworkPolicies derive.
 //! - Redis runs without a password and Milvus without authorization, both reachable only
-//!   through NetworkPolicies, so no placeholder credentials are planned.
+//!   through NetworkPolicies, so no placeholder credentials are planned. An external Redis
+//!   may have one (`REDIS_PASSWORD`, from the user's Secret).
 
 use std::collections::BTreeMap;
 
+use super::external::{self, Engine};
 use super::mesh::{Balance, MeshRoute, RETRY_5XX, RETRY_REFUSED, Retry, Traffic};
 use super::*;
 use crate::config::{Config, LlmProvider};
@@ -538,6 +540,96 @@ fn scaled(p: ProfileName, r: ResourceSpec) -> ResourceSpec {
     }
 }
 
+/// A Secret's name and key.
+type SecretKeyRef<'a> = (&'a str, &'a str);
+
+/// Where the platform's services (and the Model Router) find the shared stores: the
+/// in-cluster Service or the external service the configuration names. Env names as the
+/// reference manifests' ConfigMaps and Secrets give them (`DB_HOST`, `DB_PORT`,
+/// `DB_SSL_MODE`, `DB_PASSWORD`, `REDIS_ADDR`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_URL`,
+/// `REDIS_PASSWORD`, `KAFKA_BROKERS`, `KAFKA_BOOTSTRAP_SERVERS`,
+/// `CLICKHOUSE_HOST/PORT/DB/USER/PASSWORD`, `ES_HOST`, `ES_PORT`, `ES_USER`, `ES_PASSWORD`);
+/// they carry no TLS setting but libpq's `sslmode`.
+pub(super) struct Stores<'a> {
+    /// The external PostgreSQL, if any.
+    pub pg: Option<&'a crate::config::External>,
+    /// PostgreSQL host, port and `sslmode`.
+    pub pg_host: String,
+    pub pg_port: u16,
+    pub pg_ssl_mode: &'static str,
+    /// Redis host, port, `host:port` and the password's Secret and key.
+    pub redis_host: String,
+    pub redis_port: u16,
+    pub redis_addr: String,
+    pub redis_password: Option<(&'a str, &'a str)>,
+    /// Kafka brokers, `host:port`.
+    pub kafka: String,
+    /// The external ClickHouse, if any, and what analytics-service dials.
+    pub ch: Option<&'a crate::config::External>,
+    pub ch_host: String,
+    pub ch_port: u16,
+    pub ch_database: String,
+    pub ch_user: String,
+    /// Elasticsearch host, port and the user's and password's Secret and keys.
+    pub es_host: String,
+    pub es_port: u16,
+    pub es_credentials: Option<(SecretKeyRef<'a>, SecretKeyRef<'a>)>,
+}
+
+impl<'a> Stores<'a> {
+    pub(super) fn of(cfg: &'a Config) -> Self {
+        let infra = cfg.namespaces.infra.as_str();
+        let fq = |n: &str| format!("{n}.{infra}.svc.cluster.local");
+        let pg = external::of(cfg, "postgres");
+        let redis = external::of(cfg, "redis");
+        let kafka = external::of(cfg, "kafka");
+        let ch = external::of(cfg, "clickhouse");
+        let es = external::of(cfg, "elasticsearch");
+        let redis_host = redis.map_or_else(|| fq("redis"), |e| e.host.clone());
+        let redis_port = redis.map_or(6379, |e| Engine::Redis.port(e));
+        Stores {
+            pg,
+            pg_host: pg.map_or_else(|| fq("postgres"), |e| e.host.clone()),
+            pg_port: pg.map_or(5432, |e| Engine::Postgres.port(e)),
+            pg_ssl_mode: if pg.is_some_and(|e| e.tls) {
+                "require"
+            } else {
+                "disable"
+            },
+            redis_addr: format!("{redis_host}:{redis_port}"),
+            redis_host,
+            redis_port,
+            redis_password: redis.and_then(|e| e.key("password")),
+            kafka: kafka.map_or_else(
+                || format!("{}:9092", fq("kafka")),
+                |e| format!("{}:{}", e.host, Engine::Kafka.port(e)),
+            ),
+            ch,
+            ch_host: ch.map_or_else(|| fq("clickhouse"), |e| e.host.clone()),
+            ch_port: ch.map_or(9000, |e| e.port_or(9000)),
+            ch_database: ch.map_or("analytics".into(), |e| e.name_or("database", "analytics")),
+            ch_user: ch.map_or("default".into(), |e| e.name_or("user", "default")),
+            es_host: es.map_or_else(|| fq("elasticsearch"), |e| e.host.clone()),
+            es_port: es.map_or(9200, |e| Engine::Elasticsearch.port(e)),
+            es_credentials: es.and_then(|e| e.key("username").zip(e.key("password"))),
+        }
+    }
+
+    /// `redis://host:port/<db>`, with `:$(REDIS_PASSWORD)@` when a password is referenced.
+    pub(super) fn redis_url(&self, db: u8) -> String {
+        format!(
+            "redis://{}{}:{}/{db}",
+            if self.redis_password.is_some() {
+                ":$(REDIS_PASSWORD)@"
+            } else {
+                ""
+            },
+            self.redis_host,
+            self.redis_port
+        )
+    }
+}
+
 fn llm_externals(c: &mut Component, providers: &[LlmProvider]) {
     for pr in providers {
         c.external
@@ -563,6 +655,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
     let infra_secret = infra::SECRET;
     let on = |s: &str| va.service_enabled(s);
     let url = |s: &str, port: u16| format!("http://{}:{port}", fq(s, ns));
+    let stores = Stores::of(cfg);
 
     for s in specs() {
         if !on(s.name) {
@@ -589,6 +682,8 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             },
         };
         let mut deps: Vec<&str> = vec![];
+        // Env read from the user's Secret of an external store: name → (Secret, key).
+        let mut user_secret: Vec<(&str, (&str, &str))> = vec![];
         let mut externals: Vec<LlmProvider> = vec![];
         let mut extra_external: Vec<External> = vec![];
 
@@ -603,7 +698,8 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 }
                 put("METRICS_PORT", "9090".into());
                 if name != "vector-store-adapter" {
-                    put("REDIS_ADDR", format!("{}:6379", fq("redis", infra)));
+                    put("REDIS_ADDR", stores.redis_addr.clone());
+                    user_secret.extend(stores.redis_password.map(|r| ("REDIS_PASSWORD", r)));
                     deps.push("redis");
                 }
                 if sw.nacos && name != "analytics-service" {
@@ -623,13 +719,15 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                     .into(),
                 );
                 if let Some(db) = s.redis_db {
-                    put("REDIS_HOST", fq("redis", infra));
-                    put("REDIS_PORT", "6379".into());
+                    put("REDIS_HOST", stores.redis_host.clone());
+                    put("REDIS_PORT", stores.redis_port.to_string());
                     put("REDIS_DB", db.to_string());
-                    put(
-                        "REDIS_URL",
-                        format!("redis://{}:6379/{db}", fq("redis", infra)),
-                    );
+                    // With a password the URL holds `$(REDIS_PASSWORD)`, which only a
+                    // container's own env expands: it moves there.
+                    if stores.redis_password.is_none() {
+                        put("REDIS_URL", stores.redis_url(db));
+                    }
+                    user_secret.extend(stores.redis_password.map(|r| ("REDIS_PASSWORD", r)));
                     deps.push("redis");
                 }
                 if sw.nacos {
@@ -652,12 +750,15 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             .iter()
             .find(|(svc, ..)| *svc == name)
         {
-            put("DB_HOST", fq("postgres", infra));
-            put("DB_PORT", "5432".into());
+            put("DB_HOST", stores.pg_host.clone());
+            put("DB_PORT", stores.pg_port.to_string());
             put("DB_NAME", (*db).into());
             put("DB_USER", (*user).into());
-            put("DB_SSL_MODE", "disable".into());
-            keys.push(same_as("DB_PASSWORD", key));
+            put("DB_SSL_MODE", stores.pg_ssl_mode.into());
+            match stores.pg.and_then(|e| e.key(name)) {
+                Some(r) => user_secret.push(("DB_PASSWORD", r)),
+                None => keys.push(same_as("DB_PASSWORD", key)),
+            }
             deps.push("postgres");
         }
         let milvus = |put: &mut dyn FnMut(&str, String), deps: &mut Vec<&str>| {
@@ -713,10 +814,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 );
                 minio(&mut put, &mut deps, &mut keys, "documents");
                 if sw.kafka {
-                    put(
-                        "KAFKA_BOOTSTRAP_SERVERS",
-                        format!("{}:9092", fq("kafka", infra)),
-                    );
+                    put("KAFKA_BOOTSTRAP_SERVERS", stores.kafka.clone());
                     deps.push("kafka");
                 }
                 for (svc, port, key) in [
@@ -747,7 +845,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             }
             "notification-service" => {
                 if sw.kafka {
-                    put("KAFKA_BROKERS", format!("{}:9092", fq("kafka", infra)));
+                    put("KAFKA_BROKERS", stores.kafka.clone());
                     deps.push("kafka");
                 }
                 keys.push(user_key("SMTP_PASSWORD"));
@@ -757,14 +855,17 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                 });
             }
             "analytics-service" => {
-                put("CLICKHOUSE_HOST", fq("clickhouse", infra));
-                put("CLICKHOUSE_PORT", "9000".into());
-                put("CLICKHOUSE_DB", "analytics".into());
-                put("CLICKHOUSE_USER", "default".into());
-                keys.push(same_as("CLICKHOUSE_PASSWORD", "CLICKHOUSE_PASSWORD"));
+                put("CLICKHOUSE_HOST", stores.ch_host.clone());
+                put("CLICKHOUSE_PORT", stores.ch_port.to_string());
+                put("CLICKHOUSE_DB", stores.ch_database.clone());
+                put("CLICKHOUSE_USER", stores.ch_user.clone());
+                match stores.ch.and_then(|e| e.key("password")) {
+                    Some(r) => user_secret.push(("CLICKHOUSE_PASSWORD", r)),
+                    None => keys.push(same_as("CLICKHOUSE_PASSWORD", "CLICKHOUSE_PASSWORD")),
+                }
                 deps.push("clickhouse");
                 if sw.kafka {
-                    put("KAFKA_BROKERS", format!("{}:9092", fq("kafka", infra)));
+                    put("KAFKA_BROKERS", stores.kafka.clone());
                     deps.push("kafka");
                 }
             }
@@ -836,8 +937,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             "retrieval-service" => {
                 milvus(&mut put, &mut deps);
                 if sw.elasticsearch {
-                    put("ES_HOST", fq("elasticsearch", infra));
-                    put("ES_PORT", "9200".into());
+                    put("ES_HOST", stores.es_host.clone());
+                    put("ES_PORT", stores.es_port.to_string());
+                    if let Some((user, password)) = stores.es_credentials {
+                        user_secret.push(("ES_USER", user));
+                        user_secret.push(("ES_PASSWORD", password));
+                    }
                     deps.push("elasticsearch");
                 }
                 put("TOP_K", "10".into());
@@ -899,6 +1004,14 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         m.env_from.push(EnvFrom::Config(cm_name));
         for k in &keys {
             m = m.env_secret(&k.key, &secret, &k.key);
+        }
+        user_secret.sort();
+        user_secret.dedup();
+        for (env, (from, key)) in &user_secret {
+            m = m.env_secret(env, from, key);
+        }
+        if let (Some(db), Some(_)) = (s.redis_db, stores.redis_password) {
+            m = m.env("REDIS_URL", stores.redis_url(db));
         }
         m.ports.push(Port {
             name: "http",

@@ -7,6 +7,7 @@
 //! when the user wrote the field, its line and column.
 
 mod edit;
+pub mod external;
 pub mod identity;
 pub mod limits;
 mod options;
@@ -23,6 +24,7 @@ use std::fmt;
 use serde_json::Value;
 
 pub use edit::Change;
+pub use external::{External, SecretRef};
 pub use identity::{EnvSource, EnvVar, PodMeta};
 pub use limits::{LIMITS, Limit, Limits};
 pub use options::*;

@@ -528,6 +528,10 @@ pub struct ComponentOptions {
     pub env: Option<Vec<EnvVarOptions>>,
     /// PriorityClass of its pods, instead of the global one (or the platform's own).
     pub priority_class_name: Option<String>,
+    /// Use a data service you run elsewhere (a managed database, cache, broker or bucket)
+    /// instead of this in-cluster data store: its workload, claims, setup Job and share of
+    /// the sizing go, and its consumers are pointed here. Claims already made are kept.
+    pub external: Option<ExternalOptions>,
 }
 
 /// A component's ServiceAccount.
@@ -564,6 +568,57 @@ pub struct SecretKeyRefOptions {
     pub name: Option<String>,
     /// The key.
     pub key: Option<String>,
+}
+
+/// A data service outside the cluster (`components.<store>.external`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalOptions {
+    /// DNS name or IP address of the service (`db.example.internal`), as its consumers dial it.
+    pub host: Option<String>,
+    /// TCP port (default the engine's: PostgreSQL 5432, Redis 6379, Kafka 9092, object
+    /// storage 443 with TLS, else 80). ClickHouse takes none: PostHog dials 9000, or 9440 with TLS.
+    pub port: Option<u32>,
+    /// TLS to the service.
+    pub tls: Option<ExternalTlsOptions>,
+    /// Database (PostgreSQL, ClickHouse).
+    pub database: Option<String>,
+    /// User (PostgreSQL, ClickHouse).
+    pub user: Option<String>,
+    /// ClickHouse cluster PostHog's distributed tables use (default `posthog`).
+    pub cluster: Option<String>,
+    /// Bucket (object storage; default `posthog`).
+    pub bucket: Option<String>,
+    /// Region (object storage; default `us-east-1`).
+    pub region: Option<String>,
+    /// An existing Secret in the consumers' namespace holding the credentials; never the
+    /// values themselves. Object storage without it uses the SDK's default credential chain
+    /// (workload identity through the ServiceAccount).
+    pub secret_ref: Option<SecretRefOptions>,
+}
+
+/// TLS to an external service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalTlsOptions {
+    /// Connect with TLS (default false).
+    pub enabled: Option<bool>,
+    /// Check the server's certificate (ClickHouse only, where PostHog has the switch; default true).
+    pub verify: Option<bool>,
+}
+
+/// An existing Secret and the keys that hold each credential.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRefOptions {
+    /// Secret name, in the namespace of the service's consumers.
+    pub name: Option<String>,
+    /// Credential → key in the Secret: `password` (PostgreSQL, Redis, ClickHouse);
+    /// `accessKeyId` and `secretAccessKey` (object storage).
+    pub keys: Option<BTreeMap<String, String>>,
 }
 
 /// The data StatefulSets of a database moved to a new major version by a dump and restore.

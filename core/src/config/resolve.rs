@@ -328,6 +328,8 @@ pub struct ComponentOverride {
     pub placement: Option<super::Placement>,
     /// Its pods' identity and metadata, over the global settings.
     pub pods: Option<super::PodMeta>,
+    /// The data service outside the cluster that replaces this store.
+    pub external: Option<super::External>,
 }
 
 /// A database's data StatefulSets after `kubectl voice upgrade-engine`.
@@ -1048,11 +1050,16 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             .as_ref()
             .map(|pl| super::placement::resolve(&mut ctx.diags, &format!("{p}.placement"), pl));
         let pods = super::identity::resolve(&mut ctx.diags, &p, (&c).into());
+        let external = c
+            .external
+            .as_ref()
+            .and_then(|e| super::external::resolve(&mut ctx.diags, &format!("{p}.external"), e));
         overrides.insert(
             name,
             ComponentOverride {
                 placement,
                 pods: (!pods.is_unset()).then_some(pods),
+                external,
                 replicas: c.replicas,
                 max_replicas: c.max_replicas,
                 image: c.image,

@@ -266,9 +266,9 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
     let mut external_ports: Vec<u16> = c
         .external
         .iter()
-        .map(|e| match e {
-            External::Https(_) => 443,
-            External::Tcp(_, p) => *p,
+        .filter_map(|e| match e {
+            External::Https(_) => Some(443),
+            External::Port(..) => None,
         })
         .collect();
     external_ports.sort_unstable();
@@ -277,6 +277,28 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
         egress.push(NetworkPolicyEgressRule {
             to: Some(vec![internet()]),
             ports: Some(external_ports.into_iter().map(tcp).collect()),
+        });
+    }
+    let mut store_ports: Vec<u16> = c
+        .external
+        .iter()
+        .filter_map(|e| match e {
+            External::Port(_, p) => Some(*p),
+            _ => None,
+        })
+        .collect();
+    store_ports.sort_unstable();
+    store_ports.dedup();
+    if !store_ports.is_empty() {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: "0.0.0.0/0".into(),
+                    except: None,
+                }),
+                ..Default::default()
+            }]),
+            ports: Some(store_ports.into_iter().map(tcp).collect()),
         });
     }
     NetworkPolicy {

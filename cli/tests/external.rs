@@ -1,0 +1,374 @@
+//! External data services on a real control plane. Production with every PostHog store
+//! external installs to all-Ready with none of their StatefulSets, each consumer reading the
+//! env the contract says, and `check` and `install` stop first, before any write, when a
+//! referenced Secret lacks a key. A store switched to external and back keeps its claims
+//! (same uid) and nothing is deleted without `--yes`. Nothing dials the external hosts: the
+//! nodes are KWOK's.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{Release, SERIAL, text};
+use voice_tests::cluster::{Options, TestCluster};
+
+fn cluster() -> &'static TestCluster {
+    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        TestCluster::start(Options {
+            nodes: "8x8cpu16Gi".into(),
+            crds: vec!["istio".into(), "servicemonitor".into()],
+            ..Options::default()
+        })
+        .expect("a control plane for the external-service tests")
+    })
+}
+
+/// Every PostHog and platform store that may be external; the Secrets are made by the test
+/// (`ph-*` in PostHog's namespace, `va-*` in the services'), object storage has none
+/// (workload identity).
+const ALL_EXTERNAL: &str = "\
+components:
+  posthog-postgres:
+    external:
+      host: pg.example.internal
+      tls: {enabled: true}
+      database: ph
+      user: ph_app
+      secretRef: {name: ph-pg, keys: {password: pw}}
+  posthog-redis:
+    external:
+      host: redis.example.internal
+      port: 6380
+      tls: {enabled: true}
+      secretRef: {name: ph-redis, keys: {password: auth}}
+  posthog-clickhouse:
+    external:
+      host: ch.example.internal
+      tls: {enabled: true}
+      user: ph
+      secretRef: {name: ph-ch, keys: {password: pw}}
+  posthog-kafka:
+    external: {host: kafka.example.internal, tls: {enabled: true}}
+  posthog-objectstorage:
+    external: {host: s3.eu-west-1.amazonaws.com, tls: {enabled: true}, bucket: ph-data, region: eu-west-1}
+  postgres:
+    external:
+      host: rds.example.internal
+      tls: {enabled: true}
+      secretRef:
+        name: va-db
+        keys: {identity-service: identity, conversation-service: conversation, knowledge-service: knowledge, notification-service: notification, model-router: router}
+  redis:
+    external:
+      host: cache.example.internal
+      secretRef: {name: va-redis, keys: {password: auth}}
+  clickhouse:
+    external:
+      host: olap.example.internal
+      user: analytics
+      secretRef: {name: va-ch, keys: {password: pw}}
+  kafka:
+    external: {host: msk.example.internal, port: 9094}
+  elasticsearch:
+    external:
+      host: search.example.internal
+      secretRef: {name: va-es, keys: {username: user, password: pw}}
+";
+
+/// Purges a release when dropped.
+struct Cleanup<'a>(&'a Release);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let o = self.0.run("uninstall", &["--purge", "--yes"]);
+        if !o.status.success() && !std::thread::panicking() {
+            panic!("purge of {}: {}", self.0.name, text(&o));
+        }
+    }
+}
+
+fn env_of(r: &Release, deployment: &str, container: usize, name: &str) -> String {
+    r.field(
+        "posthog",
+        "deployment",
+        deployment,
+        &format!("{{.spec.template.spec.containers[{container}].env[?(@.name==\"{name}\")]}}"),
+    )
+}
+
+#[test]
+fn production_with_every_store_external_installs_and_a_missing_key_stops_it_first() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release {
+        profile: "production",
+        ..Release::on(cluster(), "ext-a")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("voice.yaml");
+    std::fs::write(&file, ALL_EXTERNAL).unwrap();
+    let file = file.to_str().unwrap();
+    let ns = r.ns("posthog");
+    let app = r.ns("app");
+    let infra_ns = r.ns("infra");
+    let _cleanup = Cleanup(&r);
+    for space in [&ns, &app, &infra_ns] {
+        r.kubectl(&["create", "namespace", space]);
+    }
+    for (space, name, keys) in [
+        (&ns, "ph-pg", &["pw"][..]),
+        (&ns, "ph-redis", &["auth"]),
+        (&ns, "ph-ch", &["wrong"]),
+        (
+            &app,
+            "va-db",
+            &[
+                "identity",
+                "conversation",
+                "knowledge",
+                "notification",
+                "router",
+            ],
+        ),
+        (&app, "va-redis", &["auth"]),
+        (&app, "va-ch", &["pw"]),
+        (&app, "va-es", &["user", "pw"]),
+        (&infra_ns, "va-es", &["user", "pw"]),
+    ] {
+        let mut args = vec!["create", "secret", "generic", "-n", space, name];
+        let literals: Vec<String> = keys
+            .iter()
+            .map(|k| format!("--from-literal={k}=not-a-real-password"))
+            .collect();
+        args.extend(literals.iter().map(String::as_str));
+        r.kubectl(&args);
+    }
+
+    // ph-ch lacks `pw`: check fails naming it, install refuses before any write.
+    let o = r.run("check", &["-f", file]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!(
+            "Secret {ns}/ph-ch, named in voice.yaml, has no key pw"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("not-a-real-password"), "{out}");
+    let o = r.run("install", &["-f", file]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("has no key pw") && err.contains("nothing was applied"),
+        "{err}"
+    );
+    assert!(
+        r.resource_versions()
+            .iter()
+            .all(|o| o.starts_with("Secret/")),
+        "a refused install wrote something: {:?}",
+        r.resource_versions()
+    );
+
+    r.kubectl(&[
+        "patch",
+        "secret",
+        "-n",
+        &ns,
+        "ph-ch",
+        "--type=merge",
+        "-p",
+        "{\"stringData\":{\"pw\":\"not-a-real-password\"}}",
+    ]);
+    // The namespace was made by hand to hold the Secrets: install takes it over.
+    let o = r.run("install", &["-f", file, "--adopt"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // None of the stores' workloads, setup Jobs or claims; ZooKeeper went with ClickHouse.
+    let sts = r.kubectl(&["get", "statefulsets", "-n", &ns, "-o", "name"]);
+    assert!(sts.trim().is_empty(), "StatefulSets left: {sts}");
+    let pvc = r.kubectl(&["get", "pvc", "-n", &ns, "-o", "name"]);
+    assert!(pvc.trim().is_empty(), "claims made: {pvc}");
+    let jobs = r.kubectl(&["get", "jobs", "-n", &ns, "-o", "name"]);
+    assert!(!jobs.contains("-init"), "setup Jobs: {jobs}");
+    let infra = r.kubectl(&["get", "statefulsets,jobs", "-n", &infra_ns, "-o", "name"]);
+    for gone in [
+        "statefulset.apps/elasticsearch",
+        "statefulset.apps/postgres",
+        "statefulset.apps/redis",
+        "statefulset.apps/clickhouse",
+        "statefulset.apps/kafka",
+        "job.batch/postgres-init",
+    ] {
+        assert!(
+            !infra
+                .lines()
+                .any(|l| l == gone || l.starts_with(&format!("{gone}-"))),
+            "{gone} in {infra}"
+        );
+    }
+    let va_cm = |map: &str, k: &str| r.field("app", "configmap", map, &format!("{{.data.{k}}}"));
+    assert_eq!(
+        va_cm("identity-service-config", "DB_HOST"),
+        "rds.example.internal"
+    );
+    assert_eq!(va_cm("identity-service-config", "DB_SSL_MODE"), "require");
+    assert_eq!(
+        va_cm("model-router-config", "REDIS_ADDR"),
+        "cache.example.internal:6379"
+    );
+    assert_eq!(
+        va_cm("analytics-service-config", "KAFKA_BROKERS"),
+        "msk.example.internal:9094"
+    );
+    assert_eq!(
+        va_cm("retrieval-service-config", "ES_HOST"),
+        "search.example.internal"
+    );
+    assert_eq!(
+        r.field(
+            "infra",
+            "deployment",
+            "jaeger-query",
+            "{.spec.template.spec.containers[0].env[?(@.name==\"ES_SERVER_URLS\")].value}"
+        ),
+        "http://search.example.internal:9200"
+    );
+    assert!(
+        r.field(
+            "app",
+            "deployment",
+            "model-router",
+            "{.spec.template.spec.containers[0].env[?(@.name==\"DB_PASSWORD\")]}"
+        )
+        .contains("\"name\":\"va-db\"")
+    );
+
+    // Consumers' env as the contract (core/src/catalog/posthog.rs `Externals`) says.
+    assert!(env_of(&r, "posthog-web", 0, "DATABASE_URL").contains(
+        "postgres://ph_app:$(POSTHOG_DB_PASSWORD)@pg.example.internal:5432/ph?sslmode=require"
+    ));
+    assert!(env_of(&r, "posthog-web", 0, "POSTHOG_DB_PASSWORD").contains("\"name\":\"ph-pg\""));
+    assert!(
+        env_of(&r, "posthog-capture", 0, "REDIS_URL")
+            .contains("rediss://:$(POSTHOG_REDIS_PASSWORD)@redis.example.internal:6380/")
+    );
+    assert!(env_of(&r, "posthog-capture", 0, "KAFKA_TLS").contains("\"value\":\"true\""));
+    assert!(env_of(&r, "posthog-web", 0, "CLICKHOUSE_PASSWORD").contains("\"name\":\"ph-ch\""));
+    assert!(env_of(&r, "posthog-web", 0, "OBJECT_STORAGE_ACCESS_KEY_ID").is_empty());
+    let cm = |k: &str| {
+        r.field(
+            "posthog",
+            "configmap",
+            "posthog-config",
+            &format!("{{.data.{k}}}"),
+        )
+    };
+    assert_eq!(cm("CLICKHOUSE_HOST"), "ch.example.internal");
+    assert_eq!(cm("CLICKHOUSE_SECURE"), "true");
+    assert_eq!(cm("CLICKHOUSE_VERIFY"), "true");
+    assert_eq!(cm("KAFKA_HOSTS"), "kafka.example.internal:9092");
+    assert_eq!(cm("KAFKA_SECURITY_PROTOCOL"), "SSL");
+    assert_eq!(
+        cm("OBJECT_STORAGE_ENDPOINT"),
+        "https://s3.eu-west-1.amazonaws.com"
+    );
+    // Egress to the external ports from any address.
+    let egress = r.field(
+        "posthog",
+        "networkpolicy",
+        "posthog-web",
+        "{.spec.egress[*].ports[*].port}",
+    );
+    for port in ["5432", "6380", "9440", "8443", "9092", "443"] {
+        assert!(egress.split(' ').any(|p| p == port), "{port} in {egress}");
+    }
+
+    // status --verify says where each consumer goes (the hosts are not dialled here).
+    let o = r.run("status", &["-f", file, "--verify"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "posthog-clickhouse: ch.example.internal:9440,8443 TLS, credentials from Secret ph-ch"
+        ) && out.contains("kafka: msk.example.internal:9094 plain"),
+        "{}",
+        text(&o)
+    );
+
+    // A re-run changes nothing.
+    let o = r.run("install", &["-f", file]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(" 0 created, 0 configured") && out.contains(" 0 pruned"),
+        "a re-run changed something: {out}"
+    );
+}
+
+#[test]
+fn a_store_switched_to_external_and_back_keeps_its_claims() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::on(cluster(), "ext-d");
+    let _cleanup = Cleanup(&r);
+    let o = r.run("install", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let claims = r.claim_uids();
+    let pg = format!("{}/data-posthog-postgres-0", r.ns("posthog"));
+    assert!(claims.contains_key(&pg), "{claims:?}");
+
+    r.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "-n",
+        &r.ns("posthog"),
+        "ph-pg",
+        "--from-literal=pw=not-a-real-password",
+    ]);
+    let external = [
+        "--set",
+        "components.posthog-postgres.external.host=pg.example.internal",
+        "--set",
+        "components.posthog-postgres.external.secretRef.name=ph-pg",
+        "--set",
+        "components.posthog-postgres.external.secretRef.keys.password=pw",
+    ];
+    // Pruning the StatefulSet needs the user's word: without --yes nothing is written.
+    let rv = r.resource_versions();
+    let o = r.run("install", &external);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--yes"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        rv,
+        r.resource_versions(),
+        "an unconfirmed prune wrote something"
+    );
+
+    let mut yes = external.to_vec();
+    yes.push("--yes");
+    let o = r.run("install", &yes);
+    assert!(o.status.success(), "{}", text(&o));
+    let sts = r.kubectl(&["get", "statefulsets", "-n", &r.ns("posthog"), "-o", "name"]);
+    assert!(!sts.contains("posthog-postgres"), "{sts}");
+    assert_eq!(claims, r.claim_uids(), "claims changed going external");
+    let o = r.run("install", &external);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(" 0 created, 0 configured"), "re-run: {out}");
+
+    // Back in the cluster: the StatefulSet takes its claim back.
+    let o = r.run("install", &["--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(claims, r.claim_uids(), "claims changed coming back");
+    let o = r.run("install", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(" 0 created, 0 configured") && out.contains(" 0 pruned"),
+        "re-run: {out}"
+    );
+}
