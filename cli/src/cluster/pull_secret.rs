@@ -16,7 +16,8 @@ use kube::api::{Api, PostParams};
 use serde_json::Value;
 use voice_core::Stack;
 
-use crate::cluster::inventory::{Inventory, PART_OF};
+use crate::cluster::inventory::Inventory;
+use crate::cluster::secrets::secret_labels;
 
 /// The Secret type kubelet reads registry credentials from.
 pub(crate) const TYPE: &str = "kubernetes.io/dockerconfigjson";
@@ -187,17 +188,7 @@ pub(crate) async fn ensure(
             metadata: kube::api::ObjectMeta {
                 name: Some(secret.name.clone()),
                 namespace: Some(ns.clone()),
-                labels: Some(BTreeMap::from([
-                    (PART_OF.to_string(), inv.id.clone()),
-                    (
-                        "app.kubernetes.io/managed-by".to_string(),
-                        voice_core::render::MANAGER.to_string(),
-                    ),
-                    (
-                        "app.kubernetes.io/instance".to_string(),
-                        stack.config.instance.clone(),
-                    ),
-                ])),
+                labels: Some(secret_labels(inv, stack)),
                 ..Default::default()
             },
             type_: Some(TYPE.into()),

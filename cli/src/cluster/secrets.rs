@@ -277,6 +277,21 @@ fn random(length: usize, alphabet: &[u8]) -> String {
         .collect()
 }
 
+/// The labels of a Secret kubectl-voice writes itself: the rollout's, and its applyset's.
+pub(crate) fn secret_labels(inv: &Inventory, stack: &Stack) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (PART_OF.to_string(), inv.id.clone()),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            voice_core::render::MANAGER.to_string(),
+        ),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            stack.config.instance.clone(),
+        ),
+    ])
+}
+
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const HEX: &[u8] = b"0123456789abcdef";
 
@@ -505,17 +520,7 @@ pub(crate) async fn ensure(
                     metadata: kube::api::ObjectMeta {
                         name: Some(spec.name.clone()),
                         namespace: Some(spec.namespace.clone()),
-                        labels: Some(BTreeMap::from([
-                            (PART_OF.to_string(), inv.id.clone()),
-                            (
-                                "app.kubernetes.io/managed-by".to_string(),
-                                voice_core::render::MANAGER.to_string(),
-                            ),
-                            (
-                                "app.kubernetes.io/instance".to_string(),
-                                stack.config.instance.clone(),
-                            ),
-                        ])),
+                        labels: Some(secret_labels(inv, stack)),
                         ..Default::default()
                     },
                     type_: Some("Opaque".into()),

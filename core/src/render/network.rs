@@ -76,6 +76,17 @@ fn internet() -> NetworkPolicyPeer {
     }
 }
 
+/// Any address: the API server, and hosts outside the cluster that may sit in a private range.
+fn anywhere() -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: "0.0.0.0/0".into(),
+            except: None,
+        }),
+        ..Default::default()
+    }
+}
+
 /// Where public traffic enters the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry {
@@ -253,52 +264,33 @@ pub fn network_policy(stack: &Stack, c: &Component) -> NetworkPolicy {
     }
     if c.api_access {
         egress.push(NetworkPolicyEgressRule {
-            to: Some(vec![NetworkPolicyPeer {
-                ip_block: Some(IPBlock {
-                    cidr: "0.0.0.0/0".into(),
-                    except: None,
-                }),
-                ..Default::default()
-            }]),
+            to: Some(vec![anywhere()]),
             ports: Some(API_SERVER_PORTS.into_iter().map(tcp).collect()),
         });
     }
-    let mut external_ports: Vec<u16> = c
-        .external
-        .iter()
-        .filter_map(|e| match e {
-            External::Https(_) => Some(443),
-            External::Port(..) => None,
-        })
-        .collect();
-    external_ports.sort_unstable();
-    external_ports.dedup();
-    if !external_ports.is_empty() {
+    // HTTPS to the internet; a port outside the cluster (a store's, the metadata server's) to
+    // any address.
+    let ports = |pick: fn(&External) -> Option<u16>| {
+        let mut v: Vec<u16> = c.external.iter().filter_map(pick).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let https = ports(|e| matches!(e, External::Https(_)).then_some(443));
+    if !https.is_empty() {
         egress.push(NetworkPolicyEgressRule {
             to: Some(vec![internet()]),
-            ports: Some(external_ports.into_iter().map(tcp).collect()),
+            ports: Some(https.into_iter().map(tcp).collect()),
         });
     }
-    let mut store_ports: Vec<u16> = c
-        .external
-        .iter()
-        .filter_map(|e| match e {
-            External::Port(_, p) => Some(*p),
-            _ => None,
-        })
-        .collect();
-    store_ports.sort_unstable();
-    store_ports.dedup();
-    if !store_ports.is_empty() {
+    let outside = ports(|e| match e {
+        External::Port(_, p) => Some(*p),
+        External::Https(_) => None,
+    });
+    if !outside.is_empty() {
         egress.push(NetworkPolicyEgressRule {
-            to: Some(vec![NetworkPolicyPeer {
-                ip_block: Some(IPBlock {
-                    cidr: "0.0.0.0/0".into(),
-                    except: None,
-                }),
-                ..Default::default()
-            }]),
-            ports: Some(store_ports.into_iter().map(tcp).collect()),
+            to: Some(vec![anywhere()]),
+            ports: Some(outside.into_iter().map(tcp).collect()),
         });
     }
     NetworkPolicy {
