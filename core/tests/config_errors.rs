@@ -544,6 +544,24 @@ z: [[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]
         Some(5),
     ),
     case(
+        "components:\n  minio:\n    external:\n      host: s3.eu-west-1.amazonaws.com\n      tls: {enabled: true}\n      secretRef: {name: s3, keys: {accessKeyId: id, secretAccessKey: key}}\n",
+        "components.minio.external.tls.enabled",
+        "no TLS switch",
+        Some(5),
+    ),
+    case(
+        "components:\n  minio:\n    external:\n      host: s3.eu-west-1.amazonaws.com\n",
+        "components.minio.external.secretRef",
+        "no workload identity",
+        None,
+    ),
+    case(
+        "components:\n  minio:\n    external:\n      host: objects.example.internal\n      bucket: Acme\n      secretRef: {name: s3, keys: {accessKeyId: id, secretAccessKey: key}}\n",
+        "components.minio.external.bucket",
+        "S3's bucket names",
+        Some(5),
+    ),
+    case(
         "components:\n  posthog-web:\n    external: {host: web.example.internal}\n",
         "components.posthog-web.external",
         "not a data store",

@@ -99,7 +99,80 @@ pub const STORES: &[Store] = &[
         goes_with: &[],
         platform: true,
     },
+    Store {
+        component: "minio",
+        engine: Engine::ObjectStorage,
+        // Making buckets needs admin rights on the store: on an external one they are the user's.
+        goes_with: &["minio-setup"],
+        platform: true,
+    },
 ];
+
+/// The buckets of the platform's object storage each consumer reads, by their in-cluster
+/// names: the platform's services' `MINIO_BUCKET` and Milvus's `minio.bucketName`. An
+/// external store's `bucket` is their prefix (`<bucket>-documents`), since S3's and GCS's
+/// bucket names are global.
+pub const PLATFORM_BUCKETS: &[(&str, &str)] = &[
+    ("knowledge-service", "documents"),
+    ("indexing-service", "documents"),
+    ("multimodal-engine", "multimodal"),
+    ("milvus", "milvus-bucket"),
+];
+
+/// The bucket `consumer` of the platform's object storage reads: its in-cluster name, after
+/// `<bucket>-` when an external store names a prefix.
+pub fn platform_bucket(cfg: &Config, consumer: &str) -> String {
+    let name = PLATFORM_BUCKETS
+        .iter()
+        .find(|(c, _)| *c == consumer)
+        .map_or(consumer, |(_, b)| b);
+    match of(cfg, "minio").and_then(|e| e.names.get("bucket")) {
+        Some(prefix) => format!("{prefix}-{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// The enabled platform services that read the platform's object storage (Milvus is no
+/// service).
+fn platform_object_storage_services(cfg: &Config) -> Vec<&'static str> {
+    let mut out: Vec<&str> = PLATFORM_BUCKETS
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| {
+            cfg.voice_assistant
+                .as_ref()
+                .is_some_and(|va| va.service_enabled(c))
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
+/// A prefix `<p>-documents`, `<p>-multimodal` and `<p>-milvus-bucket` can all take under S3's
+/// bucket naming rules: 3 to 63 lowercase letters, digits, `.` and `-`, starting with a letter
+/// or digit, no `..`.
+fn check_bucket_prefix(p: &str) -> Result<(), String> {
+    let longest = PLATFORM_BUCKETS
+        .iter()
+        .map(|(_, b)| b.len() + 1)
+        .max()
+        .unwrap_or(0);
+    let ok = !p.is_empty()
+        && p.len() + longest <= 63
+        && p.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && p.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+        && !p.contains("..")
+        && !p.ends_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{p}` prefixes the platform's buckets (`{p}-documents`): at most {} lowercase letters, digits, `-` and `.`, starting with a letter or digit (S3's bucket names)",
+            63 - longest
+        ))
+    }
+}
 
 /// The platform's services with a database of their own on its PostgreSQL, and the Model
 /// Router (unless `modelRouter.database.host` gives it another): the credentials of an
@@ -144,8 +217,13 @@ impl Store {
                     a.names = &["database", "user"];
                     a.no_tls = Some(PLATFORM_TLS);
                 }
-                Engine::Redis | Engine::Kafka | Engine::ObjectStorage | Engine::Elasticsearch => {
+                Engine::Redis | Engine::Kafka | Engine::Elasticsearch => {
                     a.no_tls = Some(PLATFORM_TLS);
+                }
+                // TLS and the credentials depend on which consumers run (`check`).
+                Engine::ObjectStorage => {
+                    a.no_verify =
+                        Some("neither Milvus nor the platform's services take a switch for it");
                 }
             }
         }
@@ -507,6 +585,34 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
             }
             None => {}
         }
+        if s.platform && s.engine == Engine::ObjectStorage {
+            // The platform's services read MINIO_ENDPOINT as host:port, MINIO_BUCKET and the
+            // key pair, nothing else (the reference manifests' env): no TLS switch, no
+            // credential chain. Milvus has both (minio.useSSL, minio.useIAM).
+            let services = platform_object_storage_services(cfg);
+            if !services.is_empty() {
+                let who = services.join(", ");
+                if e.tls {
+                    err(
+                        "tls.enabled",
+                        format!(
+                            "{who} read MINIO_ENDPOINT as host:port and no TLS switch (their env in the reference manifests has none): use a plain-HTTP endpoint or turn those services off"
+                        ),
+                    );
+                }
+                if e.secret.is_none() {
+                    err(
+                        "secretRef",
+                        format!(
+                            "{who} read only an access key pair (MINIO_ACCESS_KEY, MINIO_SECRET_KEY), no workload identity: name the existing Secret (`secretRef: {{name: …, keys: {{accessKeyId: …, secretAccessKey: …}}}}`)"
+                        ),
+                    );
+                }
+            }
+            if let Some(Err(why)) = e.names.get("bucket").map(|b| check_bucket_prefix(b)) {
+                err("bucket", why);
+            }
+        }
         let set: Vec<&str> = [
             ("replicas", o.replicas.is_some()),
             ("maxReplicas", o.max_replicas.is_some()),
@@ -815,6 +921,12 @@ components:
       host: search.example.internal
       port: 443
       secretRef: {name: va-es, keys: {username: user, password: pw}}
+  minio:
+    external:
+      host: objects.example.internal
+      bucket: acme-voice
+      region: eu-west-1
+      secretRef: {name: va-s3, keys: {accessKeyId: id, secretAccessKey: key}}
 ";
 
     fn config_of<'a>(s: &'a Stack, map: &str, key: &str) -> &'a str {
@@ -835,6 +947,8 @@ components:
             "clickhouse",
             "kafka",
             "elasticsearch",
+            "minio",
+            "minio-setup",
         ] {
             assert!(s.component(gone).is_none(), "{gone} still planned");
         }
@@ -910,6 +1024,55 @@ components:
             secret(&s, "jaeger-collector", "jaeger-collector", "ES_USERNAME"),
             ("va-es", "user")
         );
+        // Object storage: the services' MINIO_* with the buckets under the prefix, Milvus's
+        // minio.* (infra.rs `milvus_object_storage`), the key pair from the user's Secret.
+        assert_eq!(
+            config_of(&s, "knowledge-service-config", "MINIO_ENDPOINT"),
+            "objects.example.internal:80"
+        );
+        assert_eq!(
+            config_of(&s, "knowledge-service-config", "MINIO_BUCKET"),
+            "acme-voice-documents"
+        );
+        assert_eq!(
+            config_of(&s, "multimodal-engine-config", "MINIO_BUCKET"),
+            "acme-voice-multimodal"
+        );
+        assert_eq!(
+            secret(
+                &s,
+                "indexing-service",
+                "indexing-service",
+                "MINIO_SECRET_KEY"
+            ),
+            ("va-s3", "key")
+        );
+        let own = s
+            .secrets
+            .iter()
+            .find(|x| x.name == "knowledge-service-secret")
+            .unwrap();
+        assert!(!own.keys.iter().any(|k| k.key.starts_with("MINIO_")));
+        for (k, v) in [
+            ("MINIO_ADDRESS", "objects.example.internal:80"),
+            ("MINIO_BUCKET_NAME", "acme-voice-milvus-bucket"),
+            ("MINIO_USE_SSL", "false"),
+            ("MINIO_REGION", "eu-west-1"),
+        ] {
+            assert_eq!(literal(&s, "milvus", "milvus", k), v, "{k}");
+        }
+        assert_eq!(
+            secret(&s, "milvus", "milvus", "MINIO_ACCESS_KEY_ID"),
+            ("va-s3", "id")
+        );
+        assert!(env(&s, "milvus", "milvus", "MINIO_USE_IAM").is_none());
+        let milvus = s.component("milvus").unwrap();
+        assert!(milvus.depends_on.iter().all(|d| d != "minio"));
+        assert!(
+            milvus
+                .external
+                .contains(&Egress::Port("objects.example.internal".into(), 80))
+        );
         let refs: Vec<(&str, &str)> = s
             .secrets
             .iter()
@@ -924,8 +1087,60 @@ components:
                 ("va-ch", "voiceassistant-prod"),
                 ("va-es", "voiceassistant-infra"),
                 ("va-es", "voiceassistant-prod"),
+                ("va-s3", "voiceassistant-infra"),
+                ("va-s3", "voiceassistant-prod"),
             ]
         );
+    }
+
+    #[test]
+    fn milvus_alone_reaches_object_storage_by_workload_identity() {
+        let s = stack(
+            "voiceAssistant:\n  services:\n    knowledge-service: {enabled: false}\n    indexing-service: {enabled: false}\n    multimodal-engine: {enabled: false}\ncomponents:\n  minio:\n    external: {host: storage.googleapis.com, tls: {enabled: true}, bucket: acme}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.component("minio").is_none() && s.component("minio-setup").is_none());
+        for (k, v) in [
+            ("MINIO_ADDRESS", "storage.googleapis.com:443"),
+            ("MINIO_BUCKET_NAME", "acme-milvus-bucket"),
+            ("MINIO_USE_SSL", "true"),
+            ("MINIO_CLOUD_PROVIDER", "gcp"),
+            ("MINIO_USE_IAM", "true"),
+        ] {
+            assert_eq!(literal(&s, "milvus", "milvus", k), v, "{k}");
+        }
+        assert!(env(&s, "milvus", "milvus", "MINIO_ACCESS_KEY_ID").is_none());
+        assert!(env(&s, "milvus", "milvus", "MINIO_REGION").is_none());
+    }
+
+    #[test]
+    fn the_platform_object_storage_refuses_what_its_services_cannot_read() {
+        let e = errors(
+            "components:\n  minio:\n    external: {host: s3.amazonaws.com, tls: {enabled: true, verify: true}, bucket: Acme_Voice}\n",
+        );
+        let paths: Vec<&str> = e.iter().map(|m| m.split(':').next().unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "components.minio.external.tls.enabled",
+                "components.minio.external.tls.verify",
+                "components.minio.external.bucket",
+                "components.minio.external.secretRef",
+            ],
+            "{e:#?}"
+        );
+        assert!(
+            e[0].contains(
+                "knowledge-service, indexing-service, multimodal-engine read MINIO_ENDPOINT"
+            ),
+            "{e:#?}"
+        );
+        let long = "a".repeat(50);
+        assert!(check_bucket_prefix(&long).is_err());
+        assert!(check_bucket_prefix(&long[..49]).is_ok());
+        for bad in ["-acme", "acme..voice", "acme."] {
+            assert!(check_bucket_prefix(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -239,6 +239,42 @@ const OTEL_IMAGE: &str = "otel/opentelemetry-collector:0.91.0";
 /// Buckets the MinIO setup Job creates: documents, multimodal, Milvus segments, backups.
 pub const BUCKETS: [&str; 4] = ["documents", "multimodal", "milvus-bucket", "backups"];
 
+/// Milvus's credentials for its object storage: the in-cluster MinIO's root keys, or, for an
+/// external store, its TLS switch, region and key pair, else its workload identity.
+///
+/// Milvus reads `minio.useSSL`, `minio.region`, `minio.accessKeyID`,
+/// `minio.secretAccessKey`, `minio.useIAM` and `minio.cloudProvider`
+/// (milvus-io/milvus pkg/util/paramtable/service_param.go@2fe7d0e3 `MinioConfig`: each key's
+/// `Version` is 2.0.0 to 2.3.0, so v2.3.3, the image pinned here, reads them; the stored version
+/// is newer), and an environment variable overrides a key whose name matches it lowercased
+/// without `_`, `.` and `/` (pkg/config/config.go@0377e490 `formatKey`,
+/// pkg/config/env_source.go@05fb0195): `MINIO_USE_SSL` is `minio.useSSL`. `MINIO_ADDRESS`
+/// carries the port, which `minio.address` keeps as written when it holds a `:`.
+fn milvus_object_storage(m: Container, stores: &voiceassistant::Stores<'_>) -> Container {
+    let Some(e) = stores.minio else {
+        return m
+            .env_secret("MINIO_ACCESS_KEY_ID", SECRET, "MINIO_ROOT_USER")
+            .env_secret("MINIO_SECRET_ACCESS_KEY", SECRET, "MINIO_ROOT_PASSWORD");
+    };
+    let mut m = m.env("MINIO_USE_SSL", e.tls.to_string());
+    if let Some(region) = e.names.get("region") {
+        m = m.env("MINIO_REGION", region.clone());
+    }
+    // Google Cloud Storage's S3 interface: Milvus's `gcp` provider (signature and, with
+    // useIAM, the metadata server's credentials); `aws`, its default, serves every other store.
+    if e.host == "storage.googleapis.com" {
+        m = m.env("MINIO_CLOUD_PROVIDER", "gcp");
+    }
+    match stores.minio_keys {
+        Some(((is, ik), (ss, sk))) => m.env_secret("MINIO_ACCESS_KEY_ID", is, ik).env_secret(
+            "MINIO_SECRET_ACCESS_KEY",
+            ss,
+            sk,
+        ),
+        None => m.env("MINIO_USE_IAM", "true"),
+    }
+}
+
 /// Adds keys to the infrastructure Secret, creating it when absent.
 fn secret_keys(stack: &mut Stack, ns: &str, keys: &[(&str, usize)]) {
     let new = keys.iter().map(|(k, n)| SecretKey {
@@ -609,7 +645,8 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             "Milvus standalone keeps its metadata in one etcd",
         ));
 
-        let mut m = Container::new(
+        let stores = voiceassistant::Stores::of(cfg);
+        let m = Container::new(
             "milvus",
             &img(MILVUS_IMAGE),
             by_profile(
@@ -620,10 +657,12 @@ fn platform(cfg: &Config, stack: &mut Stack) {
             ),
         )
         .env("ETCD_ENDPOINTS", format!("{}:2379", fq("milvus-etcd", ns)))
-        .env("MINIO_ADDRESS", format!("{}:9000", fq("minio", ns)))
-        .env("MINIO_BUCKET_NAME", "milvus-bucket")
-        .env_secret("MINIO_ACCESS_KEY_ID", SECRET, "MINIO_ROOT_USER")
-        .env_secret("MINIO_SECRET_ACCESS_KEY", SECRET, "MINIO_ROOT_PASSWORD");
+        .env("MINIO_ADDRESS", stores.minio_endpoint.clone())
+        .env(
+            "MINIO_BUCKET_NAME",
+            external::platform_bucket(cfg, "milvus"),
+        );
+        let mut m = milvus_object_storage(m, &stores);
         m.command = vec!["milvus".into(), "run".into(), "standalone".into()];
         m.ports = vec![
             Port {

@@ -548,7 +548,8 @@ type SecretKeyRef<'a> = (&'a str, &'a str);
 /// reference manifests' ConfigMaps and Secrets give them (`DB_HOST`, `DB_PORT`,
 /// `DB_SSL_MODE`, `DB_PASSWORD`, `REDIS_ADDR`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_URL`,
 /// `REDIS_PASSWORD`, `KAFKA_BROKERS`, `KAFKA_BOOTSTRAP_SERVERS`,
-/// `CLICKHOUSE_HOST/PORT/DB/USER/PASSWORD`, `ES_HOST`, `ES_PORT`, `ES_USER`, `ES_PASSWORD`);
+/// `CLICKHOUSE_HOST/PORT/DB/USER/PASSWORD`, `ES_HOST`, `ES_PORT`, `ES_USER`, `ES_PASSWORD`,
+/// `MINIO_ENDPOINT` as `host:port`, `MINIO_BUCKET`, `MINIO_ACCESS_KEY`, `MINIO_SECRET_KEY`);
 /// they carry no TLS setting but libpq's `sslmode`.
 pub(super) struct Stores<'a> {
     /// The external PostgreSQL, if any.
@@ -574,6 +575,11 @@ pub(super) struct Stores<'a> {
     pub es_host: String,
     pub es_port: u16,
     pub es_credentials: Option<(SecretKeyRef<'a>, SecretKeyRef<'a>)>,
+    /// The external object storage, if any, `host:port` its consumers dial and the access
+    /// key pair's Secret and keys (none: the store is reached by workload identity).
+    pub minio: Option<&'a crate::config::External>,
+    pub minio_endpoint: String,
+    pub minio_keys: Option<(SecretKeyRef<'a>, SecretKeyRef<'a>)>,
 }
 
 impl<'a> Stores<'a> {
@@ -585,6 +591,7 @@ impl<'a> Stores<'a> {
         let kafka = external::of(cfg, "kafka");
         let ch = external::of(cfg, "clickhouse");
         let es = external::of(cfg, "elasticsearch");
+        let minio = external::of(cfg, "minio");
         let redis_host = redis.map_or_else(|| fq("redis"), |e| e.host.clone());
         let redis_port = redis.map_or(6379, |e| Engine::Redis.port(e));
         Stores {
@@ -612,6 +619,12 @@ impl<'a> Stores<'a> {
             es_host: es.map_or_else(|| fq("elasticsearch"), |e| e.host.clone()),
             es_port: es.map_or(9200, |e| Engine::Elasticsearch.port(e)),
             es_credentials: es.and_then(|e| e.key("username").zip(e.key("password"))),
+            minio,
+            minio_endpoint: minio.map_or_else(
+                || format!("{}:9000", fq("minio")),
+                |e| format!("{}:{}", e.host, Engine::ObjectStorage.port(e)),
+            ),
+            minio_keys: minio.and_then(|e| e.key("accessKeyId").zip(e.key("secretAccessKey"))),
         }
     }
 
@@ -766,16 +779,24 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             put("MILVUS_PORT", "19530".into());
             deps.push("milvus");
         };
-        let minio = |put: &mut dyn FnMut(&str, String),
-                     deps: &mut Vec<&str>,
-                     keys: &mut Vec<SecretKey>,
-                     bucket: &str| {
-            put("MINIO_ENDPOINT", format!("{}:9000", fq("minio", infra)));
-            put("MINIO_BUCKET", bucket.into());
-            keys.push(same_as("MINIO_ACCESS_KEY", "MINIO_ROOT_USER"));
-            keys.push(same_as("MINIO_SECRET_KEY", "MINIO_ROOT_PASSWORD"));
-            deps.push("minio");
-        };
+        // The in-cluster MinIO's root keys, or the external store's key pair (returned: the
+        // env read from the user's Secret).
+        let minio =
+            |put: &mut dyn FnMut(&str, String), deps: &mut Vec<&str>, keys: &mut Vec<SecretKey>| {
+                put("MINIO_ENDPOINT", stores.minio_endpoint.clone());
+                put("MINIO_BUCKET", external::platform_bucket(cfg, name));
+                deps.push("minio");
+                if stores.minio.is_none() {
+                    keys.push(same_as("MINIO_ACCESS_KEY", "MINIO_ROOT_USER"));
+                    keys.push(same_as("MINIO_SECRET_KEY", "MINIO_ROOT_PASSWORD"));
+                }
+                // `external::check` refuses an external store without keys while these run.
+                stores
+                    .minio_keys
+                    .map(|(id, key)| [("MINIO_ACCESS_KEY", id), ("MINIO_SECRET_KEY", key)])
+                    .into_iter()
+                    .flatten()
+            };
         match name {
             "identity-service" => {
                 let issuer = cfg.istio.as_ref().map_or_else(
@@ -812,7 +833,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
                     "postgresql://$(DB_USER):$(DB_PASSWORD)@$(DB_HOST):$(DB_PORT)/$(DB_NAME)"
                         .into(),
                 );
-                minio(&mut put, &mut deps, &mut keys, "documents");
+                user_secret.extend(minio(&mut put, &mut deps, &mut keys));
                 if sw.kafka {
                     put("KAFKA_BOOTSTRAP_SERVERS", stores.kafka.clone());
                     deps.push("kafka");
@@ -954,12 +975,12 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             }
             "indexing-service" => {
                 milvus(&mut put, &mut deps);
-                minio(&mut put, &mut deps, &mut keys, "documents");
+                user_secret.extend(minio(&mut put, &mut deps, &mut keys));
                 put("EMBEDDING_MODEL", "bge-large-zh-v1.5".into());
                 put("BATCH_SIZE", "32".into());
             }
             "multimodal-engine" => {
-                minio(&mut put, &mut deps, &mut keys, "multimodal");
+                user_secret.extend(minio(&mut put, &mut deps, &mut keys));
                 externals = vec![LlmProvider::Openai];
             }
             "vector-store-adapter" => {
