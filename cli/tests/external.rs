@@ -1,7 +1,7 @@
-//! External data services on a real control plane. Production with every PostHog store
-//! external installs to all-Ready with none of their StatefulSets, each consumer reading the
-//! env the contract says, and `check` and `install` stop first, before any write, when a
-//! referenced Secret lacks a key. A store switched to external and back keeps its claims
+//! External data services on a real control plane. Production with every PostHog and
+//! platform store external installs to all-Ready with none of their StatefulSets, each
+//! consumer reading the env the contract says, and `check` and `install` stop first, before
+//! any write, when a referenced Secret lacks a key. A store switched to external and back keeps its claims
 //! (same uid) and nothing is deleted without `--yes`. Nothing dials the external hosts: the
 //! nodes are KWOK's.
 
@@ -25,8 +25,9 @@ fn cluster() -> &'static TestCluster {
 }
 
 /// Every PostHog and platform store that may be external; the Secrets are made by the test
-/// (`ph-*` in PostHog's namespace, `va-*` in the services'), object storage has none
-/// (workload identity).
+/// (`ph-*` in PostHog's namespace, `va-*` in the services' and, for Milvus and Jaeger, the
+/// infrastructure's); PostHog's object storage has none (workload identity), the platform's
+/// has a key pair (its services read no other credentials).
 const ALL_EXTERNAL: &str = "\
 components:
   posthog-postgres:
@@ -74,6 +75,12 @@ components:
     external:
       host: search.example.internal
       secretRef: {name: va-es, keys: {username: user, password: pw}}
+  minio:
+    external:
+      host: objects.example.internal
+      bucket: acme-voice
+      region: eu-west-1
+      secretRef: {name: va-s3, keys: {accessKeyId: id, secretAccessKey: key}}
 ";
 
 /// Purges a release when dropped.
@@ -134,6 +141,8 @@ fn production_with_every_store_external_installs_and_a_missing_key_stops_it_firs
         (&app, "va-ch", &["pw"]),
         (&app, "va-es", &["user", "pw"]),
         (&infra_ns, "va-es", &["user", "pw"]),
+        (&app, "va-s3", &["id", "key"]),
+        (&infra_ns, "va-s3", &["id", "key"]),
     ] {
         let mut args = vec!["create", "secret", "generic", "-n", space, name];
         let literals: Vec<String> = keys
@@ -198,7 +207,9 @@ fn production_with_every_store_external_installs_and_a_missing_key_stops_it_firs
         "statefulset.apps/redis",
         "statefulset.apps/clickhouse",
         "statefulset.apps/kafka",
+        "statefulset.apps/minio",
         "job.batch/postgres-init",
+        "job.batch/minio-setup",
     ] {
         assert!(
             !infra
@@ -234,6 +245,27 @@ fn production_with_every_store_external_installs_and_a_missing_key_stops_it_firs
         ),
         "http://search.example.internal:9200"
     );
+    // Object storage: the services' MINIO_*, Milvus's minio.* as env, buckets under the prefix.
+    assert_eq!(
+        va_cm("knowledge-service-config", "MINIO_ENDPOINT"),
+        "objects.example.internal:80"
+    );
+    assert_eq!(
+        va_cm("knowledge-service-config", "MINIO_BUCKET"),
+        "acme-voice-documents"
+    );
+    let milvus = |k: &str| {
+        r.field(
+            "infra",
+            "statefulset",
+            "milvus",
+            &format!("{{.spec.template.spec.containers[0].env[?(@.name==\"{k}\")]}}"),
+        )
+    };
+    assert!(milvus("MINIO_ADDRESS").contains("\"value\":\"objects.example.internal:80\""));
+    assert!(milvus("MINIO_BUCKET_NAME").contains("\"value\":\"acme-voice-milvus-bucket\""));
+    assert!(milvus("MINIO_USE_SSL").contains("\"value\":\"false\""));
+    assert!(milvus("MINIO_SECRET_ACCESS_KEY").contains("\"name\":\"va-s3\""));
     assert!(
         r.field(
             "app",

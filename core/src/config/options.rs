@@ -588,13 +588,16 @@ pub struct ExternalOptions {
     pub user: Option<String>,
     /// ClickHouse cluster PostHog's distributed tables use (default `posthog`).
     pub cluster: Option<String>,
-    /// Bucket (object storage; default `posthog`).
+    /// Bucket (PostHog's object storage; default `posthog`). For the platform's (`minio`), the
+    /// prefix of its buckets: `<bucket>-documents`, `<bucket>-multimodal`,
+    /// `<bucket>-milvus-bucket` (default: those names without a prefix).
     pub bucket: Option<String>,
     /// Region (object storage; default `us-east-1`).
     pub region: Option<String>,
     /// An existing Secret in the consumers' namespace holding the credentials; never the
     /// values themselves. Object storage without it uses the SDK's default credential chain
-    /// (workload identity through the ServiceAccount).
+    /// (workload identity through the ServiceAccount); the platform's only while none of its
+    /// services that read the store runs (Milvus alone can).
     pub secret_ref: Option<SecretRefOptions>,
 }
 
