@@ -1,9 +1,9 @@
 //! External data services on a real control plane. Production with every PostHog and
 //! platform store external installs to all-Ready with none of their StatefulSets, each
 //! consumer reading the env the contract says, and `check` and `install` stop first, before
-//! any write, when a referenced Secret lacks a key. A store switched to external and back keeps its claims
-//! (same uid) and nothing is deleted without `--yes`. Nothing dials the external hosts: the
-//! nodes are KWOK's.
+//! any write, when a referenced Secret lacks a key. Stores switched to external and back
+//! (PostHog's PostgreSQL, the platform's MinIO) keep their claims (same uid) and nothing is
+//! deleted without `--yes`. Nothing dials the external hosts: the nodes are KWOK's.
 
 mod common;
 
@@ -345,18 +345,27 @@ fn a_store_switched_to_external_and_back_keeps_its_claims() {
     let o = r.run("install", &[]);
     assert!(o.status.success(), "{}", text(&o));
     let claims = r.claim_uids();
-    let pg = format!("{}/data-posthog-postgres-0", r.ns("posthog"));
-    assert!(claims.contains_key(&pg), "{claims:?}");
+    for claim in [
+        format!("{}/data-posthog-postgres-0", r.ns("posthog")),
+        format!("{}/data-minio-0", r.ns("infra")),
+    ] {
+        assert!(claims.contains_key(&claim), "{claim} in {claims:?}");
+    }
 
-    r.kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "-n",
-        &r.ns("posthog"),
-        "ph-pg",
-        "--from-literal=pw=not-a-real-password",
-    ]);
+    for (space, name, literals) in [
+        (r.ns("posthog"), "ph-pg", &["pw"][..]),
+        (r.ns("app"), "va-s3", &["id", "key"]),
+        (r.ns("infra"), "va-s3", &["id", "key"]),
+    ] {
+        let literals: Vec<String> = literals
+            .iter()
+            .map(|k| format!("--from-literal={k}=not-a-real-password"))
+            .collect();
+        let mut args = vec!["create", "secret", "generic", "-n", &space, name];
+        args.extend(literals.iter().map(String::as_str));
+        r.kubectl(&args);
+    }
+    // PostHog's PostgreSQL and the platform's object storage (MinIO, shared with Milvus).
     let external = [
         "--set",
         "components.posthog-postgres.external.host=pg.example.internal",
@@ -364,6 +373,14 @@ fn a_store_switched_to_external_and_back_keeps_its_claims() {
         "components.posthog-postgres.external.secretRef.name=ph-pg",
         "--set",
         "components.posthog-postgres.external.secretRef.keys.password=pw",
+        "--set",
+        "components.minio.external.host=objects.example.internal",
+        "--set",
+        "components.minio.external.secretRef.name=va-s3",
+        "--set",
+        "components.minio.external.secretRef.keys.accessKeyId=id",
+        "--set",
+        "components.minio.external.secretRef.keys.secretAccessKey=key",
     ];
     // Pruning the StatefulSet needs the user's word: without --yes nothing is written.
     let rv = r.resource_versions();
@@ -386,6 +403,18 @@ fn a_store_switched_to_external_and_back_keeps_its_claims() {
     assert!(o.status.success(), "{}", text(&o));
     let sts = r.kubectl(&["get", "statefulsets", "-n", &r.ns("posthog"), "-o", "name"]);
     assert!(!sts.contains("posthog-postgres"), "{sts}");
+    let infra = r.kubectl(&[
+        "get",
+        "statefulsets,jobs",
+        "-n",
+        &r.ns("infra"),
+        "-o",
+        "name",
+    ]);
+    assert!(
+        !infra.lines().any(|l| l.contains("/minio")),
+        "MinIO or its setup Job left: {infra}"
+    );
     assert_eq!(claims, r.claim_uids(), "claims changed going external");
     let o = r.run("install", &external);
     assert!(o.status.success(), "{}", text(&o));
