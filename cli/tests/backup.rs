@@ -838,7 +838,9 @@ fn upgrade_engine_moves_postgres_15_to_17_and_back_and_survives_kills_mid_copy()
     });
     let dumps = backups(root.path()).len();
     kill_when("the dump begun", &|_| backups(root.path()).len() > dumps);
-    kill_when("the restore begun", &|log| log.contains("backed up postgres"));
+    kill_when("the restore begun", &|log| {
+        log.contains("backed up postgres")
+    });
     assert_eq!(
         r.field("infra", "statefulset", "postgres-17", "{.metadata.name}"),
         "postgres-17"

@@ -198,7 +198,7 @@ fn fresh_dir(root: &Path, base: &str) -> anyhow::Result<PathBuf> {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!("creating {}", dir.display())))
+                return Err(anyhow::Error::new(e).context(format!("creating {}", dir.display())));
             }
         }
     }
@@ -524,9 +524,18 @@ mod tests {
         // A run killed before its manifest leaves its directory behind in the same second.
         let second = fresh_dir(root.path(), "voice-postgres-20261207T071030Z").unwrap();
         let third = fresh_dir(root.path(), "voice-postgres-20261207T071030Z").unwrap();
-        assert_eq!(first.file_name().unwrap(), "voice-postgres-20261207T071030Z");
-        assert_eq!(second.file_name().unwrap(), "voice-postgres-20261207T071030Z-2");
-        assert_eq!(third.file_name().unwrap(), "voice-postgres-20261207T071030Z-3");
+        assert_eq!(
+            first.file_name().unwrap(),
+            "voice-postgres-20261207T071030Z"
+        );
+        assert_eq!(
+            second.file_name().unwrap(),
+            "voice-postgres-20261207T071030Z-2"
+        );
+        assert_eq!(
+            third.file_name().unwrap(),
+            "voice-postgres-20261207T071030Z-3"
+        );
     }
 
     fn found(component: &str, days_ago: i64) -> Found {
