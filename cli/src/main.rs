@@ -29,7 +29,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     use commands::*;
     match cli.command {
         Command::Plan(args) => plan::run(&cli.cluster, args),
-        Command::Render(args) => render::run(args),
+        Command::Render(args) => render::run(&cli.cluster, args),
         Command::Validate(args) => validate::run(args),
         Command::Schema => schema(),
         Command::Profile(args) => profile::run(args),

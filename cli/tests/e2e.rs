@@ -554,6 +554,224 @@ fn a_user_who_is_admin_only_in_the_rollouts_namespaces_can_read_it() {
     r.purge();
 }
 
+/// An operator of the Model Router with rights in its namespaces alone (a RoleBinding of the
+/// built-in `admin` ClusterRole in the app namespace, which also holds the rollout's
+/// inventory, history and lock, and in the infra namespace, where the Secret its database
+/// password is copied from lives) installs, reads, logs and backs up its part; when a
+/// cluster-scoped object of its selection differs, its install stops before any write and
+/// names the object and the command a cluster admin runs, which then lets it through.
+#[test]
+fn an_operator_with_rights_in_its_namespaces_alone_installs_its_part() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Release::new("e2e-op");
+    let o = r.run("install", &["--timeout", "3m"]);
+    assert!(o.status.success(), "install as admin: {}", text(&o));
+    let user = "e2e-op-mr";
+    for ns in ["app", "infra"] {
+        r.kubectl(&[
+            "create",
+            "rolebinding",
+            user,
+            "--clusterrole=admin",
+            &format!("--user={user}"),
+            "-n",
+            &r.ns(ns),
+        ]);
+    }
+    let ns_version = |ns: &str| {
+        r.kubectl(&[
+            "get",
+            "namespace",
+            &r.ns(ns),
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+    };
+    let revisions = || {
+        r.kubectl(&[
+            "get",
+            "configmaps",
+            "-n",
+            &r.ns("app"),
+            "-l",
+            &format!("kubectl-voice.io/revision-of={}", r.name),
+            "-o",
+            "name",
+        ])
+    };
+    let mr = ["--only", "model-router", "--as", user];
+
+    // Every namespace and cluster-scoped object exists as planned: the install goes through
+    // on namespace rights, leaving the Namespaces, quotas and limit ranges as they are.
+    let namespaces_before = (ns_version("app"), ns_version("infra"));
+    let o = r.run("install", &[&mr[..], &["--timeout", "2m"]].concat());
+    assert!(
+        o.status.success(),
+        "install --only model-router as {user}: {}",
+        text(&o)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("left as they are: 6 object(s) this user may not write exist as planned")
+            && err.contains(&format!("Namespace/{}", r.ns("infra")))
+            && err.contains(&format!("ResourceQuota/{}/compute-quota", r.ns("app"))),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        (ns_version("app"), ns_version("infra")),
+        namespaces_before,
+        "no cluster-scoped write"
+    );
+    let o = r.run("status", &mr);
+    assert!(
+        o.status.success(),
+        "status --only model-router: {}",
+        text(&o)
+    );
+
+    // logs and backup with --only read the selected parts' namespaces alone.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("model-router.log");
+    std::fs::write(
+        &log,
+        "2026-01-01T00:00:00.000000000Z stdout F routed to openai\n",
+    )
+    .unwrap();
+    let logs = format!("{}-model-router", r.name);
+    r.apply_yaml(&format!(
+        "apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata: {{name: {logs}}}
+spec:
+  selector: {{matchNamespaces: [{}]}}
+  logs: [{{containers: [model-router], logsFile: {}}}]
+",
+        r.ns("app"),
+        log.display()
+    ));
+    let t = Instant::now();
+    let o = loop {
+        let o = r.run("logs", &[&["model-router"], &mr[..]].concat());
+        if o.status.success() || t.elapsed() > Duration::from_secs(15) {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("routed to openai"),
+        "logs model-router --only model-router: {}",
+        text(&o)
+    );
+    let o = r.run("logs", &[&["posthog-web"], &mr[..]].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("not in this run's selection"),
+        "{}",
+        text(&o)
+    );
+    let o = r.run(
+        "backup",
+        &[&mr[..], &["--dir", &dir.path().display().to_string()]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("this run's selection (--only model-router) has none of"),
+        "{}",
+        text(&o)
+    );
+    // The infra databases alone (kwok runs no dump here: each fails in its pod, exit 3),
+    // never PostHog's in a namespace this user may not read.
+    let o = r.run(
+        "backup",
+        &[
+            "--only",
+            "infra",
+            "--as",
+            user,
+            "--dir",
+            &dir.path().display().to_string(),
+        ],
+    );
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("backup of postgres failed") && said.contains("backup of redis failed"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("posthog") && !said.contains("forbidden"),
+        "{said}"
+    );
+    r.kubectl(&["delete", "clusterlogs", &logs]);
+
+    // A cluster-scoped object of the selection changed: the install stops before any write,
+    // naming it and the command a cluster admin runs.
+    r.kubectl(&[
+        "label",
+        "namespace",
+        &r.ns("infra"),
+        "pod-security.kubernetes.io/enforce-",
+    ]);
+    let (before, history) = (r.resource_versions(), revisions());
+    let namespaces_before = (ns_version("app"), ns_version("infra"));
+    let o = r.run("install", &mr);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        err.contains(&format!(
+            "1 object(s) of this run are missing or differ from the plan, and this user may not write them:\n  Namespace/{}: metadata.labels.pod-security.kubernetes.io/enforce: missing (planned: restricted)\n",
+            r.ns("infra")
+        )),
+        "{err}"
+    );
+    let command = err
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("kubectl voice render --cluster-scoped "))
+        .unwrap_or_else(|| panic!("no render command: {err}"))
+        .to_string();
+    assert_eq!(
+        command,
+        format!(
+            "kubectl voice render --cluster-scoped --profile dev --set instance={n} --set namespaces.posthog={n}-posthog --set namespaces.app={n}-app --set namespaces.infra={n}-infra --only model-router | kubectl apply --server-side --field-manager=kubectl-voice --force-conflicts -f -",
+            n = r.name
+        )
+    );
+    assert!(err.contains("nothing was applied"), "{err}");
+    assert_eq!(r.resource_versions(), before, "nothing written");
+    assert_eq!(revisions(), history, "no revision recorded");
+    assert_eq!((ns_version("app"), ns_version("infra")), namespaces_before);
+
+    // The admin runs it as printed (this build as the plugin, the test's kubectl); the
+    // operator's install then goes through.
+    let sh = command
+        .replacen("kubectl voice", bin(), 1)
+        .replace("| kubectl apply", &format!("| {} apply", kubectl()));
+    let o = Command::new("sh")
+        .args(["-c", &sh])
+        .env("KUBECONFIG", &r.kubeconfig)
+        .output()
+        .expect("sh");
+    assert!(o.status.success(), "{sh}: {}", text(&o));
+    assert!(
+        r.kubectl(&[
+            "get",
+            "namespace",
+            &r.ns("infra"),
+            "-o",
+            "jsonpath={.metadata.labels.pod-security\\.kubernetes\\.io/enforce}",
+        ]) == "restricted"
+    );
+    let o = r.run("install", &mr);
+    assert!(
+        o.status.success(),
+        "install after the admin's apply: {}",
+        text(&o)
+    );
+    r.purge();
+}
+
 #[test]
 fn plan_fits_on_the_live_nodes_when_it_reaches_a_cluster_and_says_so() {
     let r = Release::new("e2e-plan");

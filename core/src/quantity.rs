@@ -181,6 +181,14 @@ impl std::iter::Sum for Bytes {
     }
 }
 
+/// Whether two quantity strings are the same amount (`1Gi` and `1024Mi`, `500m` and `0.5`):
+/// the API server stores a quantity in its canonical form, not as written. `false` when
+/// either is not a quantity.
+pub fn same_amount(a: &str, b: &str) -> bool {
+    // Milli-units hold both CPU (`250m`) and byte counts exactly within u64 up to 16 Pi.
+    matches!((parse_with(a, 3), parse_with(b, 3)), (Ok(x), Ok(y)) if x == y)
+}
+
 /// Human figure for tables: `3.5` cores.
 pub fn cores_str(c: MilliCpu) -> String {
     let s = format!("{:.2}", c.cores());
@@ -219,6 +227,17 @@ mod tests {
         assert_eq!(Bytes::parse("1G"), Ok(Bytes(1_000_000_000)));
         assert_eq!(Bytes::parse("128974848"), Ok(Bytes(128_974_848)));
         assert!(Bytes::parse("2GB").is_err());
+    }
+
+    #[test]
+    fn amounts_compare_by_value_not_by_spelling() {
+        assert!(same_amount("1Gi", "1024Mi"));
+        assert!(same_amount("500m", "0.5"));
+        assert!(same_amount("2", "2000m"));
+        assert!(same_amount("1k", "1000"));
+        assert!(!same_amount("1Gi", "1G"));
+        assert!(!same_amount("restricted", "restricted"));
+        assert!(!same_amount("2", "3"));
     }
 
     #[test]

@@ -68,10 +68,7 @@ pub fn posthog(seen: &[String], stack: &Stack) -> PosthogChange {
     let Posthog::SelfHosted(ph) = &stack.config.posthog else {
         return PosthogChange::None;
     };
-    let writes = stack
-        .components
-        .iter()
-        .any(|c| c.group == Group::Posthog && stack.selection.includes(c));
+    let writes = writes_posthog(stack);
     let date = |v: &str| v.split_once('-').map_or(v, |(d, _)| d).to_string();
     let Some(newest) = seen.iter().max_by_key(|v| date(v)) else {
         return PosthogChange::None;
@@ -89,6 +86,151 @@ pub fn posthog(seen: &[String], stack: &Stack) -> PosthogChange {
         }
         std::cmp::Ordering::Equal => PosthogChange::Unordered { from, to },
     }
+}
+
+/// Whether this run writes self-hosted PostHog (its selection includes a PostHog
+/// component): only then does the release PostHog's databases have seen matter, so a run of
+/// other parts need not read PostHog's namespace.
+pub fn writes_posthog(stack: &Stack) -> bool {
+    matches!(stack.config.posthog, Posthog::SelfHosted(_))
+        && stack
+            .components
+            .iter()
+            .any(|c| c.group == Group::Posthog && stack.selection.includes(c))
+}
+
+/// What a server-side apply of `planned` by the field manager `manager` would change in
+/// `live`, in words, one line per field; empty when it would change nothing. A field the
+/// plan sets that is missing or holds another value (compared by value: quantities by
+/// amount, since the server stores `1024Mi` as `1Gi`; lists item by item), and a field
+/// `manager` applied before that the plan no longer sets, which the apply would remove.
+/// Defaults the server adds and fields other managers set are not differences.
+///
+/// A run that may not write an object (a namespace admin's, for the cluster-scoped objects
+/// of its selection) leaves it alone only when this is empty, and otherwise names these
+/// lines for the admin who can.
+pub fn apply_changes(planned: &Value, live: &Value, manager: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(p) = planned.as_object() {
+        for (k, v) in p {
+            if !matches!(k.as_str(), "apiVersion" | "kind" | "status") {
+                compare(k, v, live.get(k), &mut out);
+            }
+        }
+    }
+    for path in applied_leaves(live, manager) {
+        if !covers(planned, &path) {
+            out.push(format!(
+                "{}: set by an earlier apply and no longer planned (the apply would remove it)",
+                path.join(".")
+            ));
+        }
+    }
+    out
+}
+
+/// [`apply_changes`] below one field.
+fn compare(path: &str, want: &Value, have: Option<&Value>, out: &mut Vec<String>) {
+    let have = have.filter(|h| !h.is_null());
+    match (want, have) {
+        (Value::Null, _) => {}
+        (Value::Object(w), Some(Value::Object(h))) => {
+            for (k, v) in w {
+                compare(&format!("{path}.{k}"), v, h.get(k), out);
+            }
+        }
+        (Value::Object(w), None) if w.values().all(Value::is_null) => {}
+        (Value::Array(w), None) if w.is_empty() => {}
+        (Value::Array(w), Some(Value::Array(h))) if w.len() == h.len() => {
+            for (i, (a, b)) in w.iter().zip(h).enumerate() {
+                compare(&format!("{path}[{i}]"), a, Some(b), out);
+            }
+        }
+        (w, Some(h)) if same_value(w, h) => {}
+        (w, None) => out.push(format!("{path}: missing (planned: {})", brief(w))),
+        (w, Some(h)) => out.push(format!("{path}: {} (planned: {})", brief(h), brief(w))),
+    }
+}
+
+/// Two leaves the server would store alike: equal, or the same quantity spelled otherwise.
+fn same_value(want: &Value, have: &Value) -> bool {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    want == have
+        || matches!((text(want), text(have)), (Some(a), Some(b))
+            if a == b || crate::quantity::same_amount(&a, &b))
+}
+
+/// A value in a line of [`apply_changes`]: a string as it is, anything else as compact JSON,
+/// cut to 60 characters.
+fn brief(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// The fields `manager` applied to `live` (its `Apply` entry in `metadata.managedFields`), as
+/// paths of field names; a list or set it applied item by item counts as one field.
+fn applied_leaves(live: &Value, manager: &str) -> Vec<Vec<String>> {
+    let entry = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|e| {
+            e.get("manager").and_then(Value::as_str) == Some(manager)
+                && e.get("operation").and_then(Value::as_str) == Some("Apply")
+                && e.get("subresource").is_none_or(Value::is_null)
+        });
+    let mut out = Vec::new();
+    if let Some(fields) = entry.and_then(|e| e.get("fieldsV1")) {
+        leaves(fields, &mut Vec::new(), &mut out);
+    }
+    out
+}
+
+fn leaves(node: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let Some(m) = node.as_object() else { return };
+    let items = m
+        .keys()
+        .any(|k| k.starts_with("k:") || k.starts_with("v:") || k.starts_with("i:"));
+    let fields: Vec<(&str, &Value)> = m
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("f:").map(|f| (f, v)))
+        .collect();
+    if !path.is_empty() && (items || fields.is_empty()) {
+        out.push(path.clone());
+        return;
+    }
+    for (f, v) in fields {
+        path.push(f.to_string());
+        leaves(v, path, out);
+        path.pop();
+    }
+}
+
+/// Whether `planned` sets the field at `path` (a list or scalar on the way holds all below it).
+fn covers(planned: &Value, path: &[String]) -> bool {
+    let mut cur = planned;
+    for seg in path {
+        match cur {
+            Value::Object(m) => match m.get(seg) {
+                Some(v) if !v.is_null() => cur = v,
+                _ => return false,
+            },
+            _ => return true,
+        }
+    }
+    true
 }
 
 /// A data engine's image change, and what it does to the data.
@@ -459,6 +601,82 @@ pub fn quota_during_rollout(planned: &Value, live: &Value) -> Option<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_apply_that_changes_nothing_is_told_from_one_that_does() {
+        let planned = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "app", "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted", "team": "voice"}}});
+        // As the server returns it: its own label, managedFields, status.
+        let live = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "app", "uid": "1", "labels": {
+                "kubernetes.io/metadata.name": "app",
+                "pod-security.kubernetes.io/enforce": "restricted", "team": "voice"},
+                "managedFields": [{"manager": "kubectl-voice", "operation": "Apply",
+                    "fieldsV1": {"f:metadata": {"f:labels": {
+                        ".": {}, "f:pod-security.kubernetes.io/enforce": {}, "f:team": {}}}}}]},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+        assert_eq!(
+            apply_changes(&planned, &live, "kubectl-voice"),
+            Vec::<String>::new()
+        );
+        // A label taken off by hand is missing.
+        let mut off = live.clone();
+        off["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove("pod-security.kubernetes.io/enforce");
+        assert_eq!(
+            apply_changes(&planned, &off, "kubectl-voice"),
+            ["metadata.labels.pod-security.kubernetes.io/enforce: missing (planned: restricted)"]
+        );
+        // Changed by hand.
+        let mut changed = live.clone();
+        changed["metadata"]["labels"]["team"] = json!("other");
+        assert_eq!(
+            apply_changes(&planned, &changed, "kubectl-voice"),
+            ["metadata.labels.team: other (planned: voice)"]
+        );
+        // A label an earlier apply set that the plan dropped would be removed.
+        let mut dropped = planned.clone();
+        dropped["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove("team");
+        assert_eq!(
+            apply_changes(&dropped, &live, "kubectl-voice"),
+            [
+                "metadata.labels.team: set by an earlier apply and no longer planned (the apply would remove it)"
+            ]
+        );
+        // Another manager's entry says nothing about ours.
+        assert!(apply_changes(&dropped, &live, "someone-else").is_empty());
+    }
+
+    #[test]
+    fn quantities_compare_by_amount_and_lists_item_by_item() {
+        let planned = json!({"kind": "ResourceQuota", "spec": {"hard": {
+            "requests.memory": "1024Mi", "limits.cpu": "0.5", "pods": "20"}}});
+        let live = json!({"kind": "ResourceQuota", "spec": {"hard": {
+            "requests.memory": "1Gi", "limits.cpu": "500m", "pods": "20"}}});
+        assert!(apply_changes(&planned, &live, "kubectl-voice").is_empty());
+        let lower = json!({"kind": "ResourceQuota", "spec": {"hard": {
+            "requests.memory": "512Mi", "limits.cpu": "500m", "pods": "20"}}});
+        assert_eq!(
+            apply_changes(&planned, &lower, "kubectl-voice"),
+            ["spec.hard.requests.memory: 512Mi (planned: 1024Mi)"]
+        );
+        let role = json!({"kind": "ClusterRole", "rules": [{"verbs": ["get", "list"]}]});
+        let wider = json!({"kind": "ClusterRole", "rules": [{"verbs": ["get", "list", "watch"]}]});
+        assert_eq!(
+            apply_changes(&role, &wider, "kubectl-voice"),
+            [r#"rules[0].verbs: ["get","list","watch"] (planned: ["get","list"])"#]
+        );
+        assert_eq!(
+            apply_changes(&role, &json!({"kind": "ClusterRole"}), "kubectl-voice"),
+            [r#"rules: missing (planned: [{"verbs":["get","list"]}])"#]
+        );
+    }
 
     #[test]
     fn unused_claims_are_listed_and_counted_against_the_quota() {

@@ -21,7 +21,7 @@ use crate::cluster::api_for;
 use crate::cluster::inventory::{self, Inventory, Member};
 use crate::cluster::pull_secret;
 use crate::cluster::secrets::{self, Outcome, UserValues};
-use crate::cluster::{prune, statefulsets, wait};
+use crate::cluster::{prune, rights, statefulsets, wait};
 use crate::progress::Progress;
 
 /// Install options.
@@ -336,11 +336,15 @@ async fn apply_wave(
             .iter()
             .find(|o| o.kind == r.kind && o.name == r.name && o.namespace == r.namespace)
     };
+    // Objects this user may not write that exist as planned (or that it cannot read) are
+    // left as they are, counted unchanged.
+    let left = |o: &&Object| prepared.rights.leaves(&o.id());
+    summary.unchanged += wave.objects.iter().filter_map(find).filter(left).count();
     let in_turn: Vec<&Object> = if opts.wait && !opts.dry_run {
         wave.one_by_one
             .iter()
             .filter_map(find)
-            .filter(|o| live.contains_key(&o.id()))
+            .filter(|o| live.contains_key(&o.id()) && !left(o))
             .collect()
     } else {
         Vec::new()
@@ -349,17 +353,27 @@ async fn apply_wave(
         .objects
         .iter()
         .filter_map(find)
-        .filter(|o| !in_turn.iter().any(|t| t.id() == o.id()))
+        .filter(|o| !in_turn.iter().any(|t| t.id() == o.id()) && !left(o))
         .collect();
-    let mut results: Vec<(String, Applied)> = futures::stream::iter(todo)
-        .map(|o| async move {
-            apply_one(client, inv, o, prepared.adjust(o), opts)
-                .await
-                .map(|applied| (o.id(), applied))
-        })
-        .buffer_unordered(opts.concurrency.max(1))
-        .try_collect()
-        .await?;
+    // Roles go before the rest: a binding to a Role that does not exist yet is refused to a
+    // user who may not `bind` (a namespace admin), whose rights the API checks against the
+    // Role's rules.
+    let (roles, rest): (Vec<&Object>, Vec<&Object>) = todo
+        .into_iter()
+        .partition(|o| matches!(o.kind.as_str(), "Role" | "ClusterRole"));
+    let mut results: Vec<(String, Applied)> = Vec::new();
+    for batch in [roles, rest] {
+        let applied: Vec<(String, Applied)> = futures::stream::iter(batch)
+            .map(|o| async move {
+                apply_one(client, inv, o, prepared.adjust(o), opts)
+                    .await
+                    .map(|applied| (o.id(), applied))
+            })
+            .buffer_unordered(opts.concurrency.max(1))
+            .try_collect()
+            .await?;
+        results.extend(applied);
+    }
     for o in in_turn {
         let applied = apply_one(client, inv, o, prepared.adjust(o), opts).await?;
         results.push((o.id(), applied));
@@ -529,6 +543,12 @@ pub(crate) struct Prepared {
     pub engines: Vec<voice_core::upgrade::EngineChange>,
     /// Planned objects that exist and belong to another rollout, or to none of ours.
     pub foreign: Vec<inventory::Foreign>,
+    /// Where this user may not list the rollout's members ([`inventory::Listed::unlisted`]):
+    /// nothing there is pruned.
+    pub unlisted: Vec<String>,
+    /// The objects this user may not write: those found as planned are left alone (set by
+    /// the caller from [`rights::assess`]; by default every object is applied).
+    pub rights: rights::Rights,
 }
 
 impl Prepared {
@@ -561,7 +581,7 @@ pub(crate) async fn prepare(
         .chain(prior.iter().flat_map(|p| p.0.iter().cloned()))
         .collect();
     // A first install (no parent yet) has no members to list.
-    let members = if prior.is_some() {
+    let listed = if prior.is_some() {
         let namespaces: BTreeSet<String> = scope
             .1
             .iter()
@@ -570,8 +590,9 @@ pub(crate) async fn prepare(
             .collect();
         inventory::members(client, inv, &listed_kinds, &namespaces, &full).await?
     } else {
-        Vec::new()
+        inventory::Listed::default()
     };
+    let (members, unlisted) = (listed.members, listed.unlisted);
     let prune = prune::plan(client, &members, &full).await?;
     let live = inventory::by_id(&members);
     let upgrades = statefulsets::inspect(client, inv, &objects, &live).await?;
@@ -620,9 +641,16 @@ pub(crate) async fn prepare(
             }
         }
     }
-    let seen = inventory::posthog_releases(client, stack).await?;
+    // PostHog's namespace is read only when this run writes PostHog.
+    let seen = if voice_core::upgrade::writes_posthog(stack) {
+        inventory::posthog_releases(client, stack).await?
+    } else {
+        Vec::new()
+    };
     let posthog = voice_core::upgrade::posthog(&seen, stack);
-    let foreign = inventory::foreign(client, inv, &objects).await?;
+    // What it may not read is what it may not write either: left alone and said by the
+    // caller's rights (`crate::cluster::rights`).
+    let (foreign, _) = inventory::foreign(client, inv, &objects).await?;
     Ok(Prepared {
         objects,
         scope,
@@ -635,6 +663,8 @@ pub(crate) async fn prepare(
         posthog,
         engines,
         foreign,
+        unlisted,
+        rights: rights::Rights::default(),
     })
 }
 
@@ -884,7 +914,7 @@ pub(crate) async fn install(
     // Quotas held high during the rollout come down to the plan now that it is done.
     for o in objects
         .iter()
-        .filter(|o| prepared.quotas.contains_key(&o.id()))
+        .filter(|o| prepared.quotas.contains_key(&o.id()) && !prepared.rights.leaves(&o.id()))
     {
         apply_one(client, inv, o, Adjust::default(), opts).await?;
     }

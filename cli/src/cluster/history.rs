@@ -92,8 +92,9 @@ pub(crate) fn current(revisions: &[Revision]) -> Option<&Revision> {
     revisions.iter().rev().find(|r| r.status == "deployed")
 }
 
-/// The stack as installed: the configuration of the deployed revision, else `here` (the
-/// configuration given, for a rollout without history).
+/// The stack as installed: the configuration of the deployed revision, with this run's
+/// selection when it gives one (else the revision's), or `here` (the configuration given,
+/// for a rollout without history).
 pub(crate) async fn installed(
     client: &Client,
     ca: &crate::args::ClusterArgs,
@@ -102,6 +103,11 @@ pub(crate) async fn installed(
     let inv = Inventory::of(&here, ca.namespace.as_deref());
     let revisions = list(client, &inv).await?;
     Ok(match current(&revisions) {
+        // This run's `--only`/`--skip`, when it gives one: an operator of one part reads
+        // that part's namespaces alone.
+        Some(r) if !here.selection.is_everything() => {
+            load_document(&r.config, here.selection.clone())?
+        }
         Some(r) => load_document(&r.config, r.selection.clone())?,
         None => here,
     })

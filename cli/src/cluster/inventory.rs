@@ -228,16 +228,45 @@ pub(crate) fn api_version_of(group_kind: &str, objects: &[Object]) -> String {
     }
 }
 
+/// The live members, and what this user could not list.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    /// The members found.
+    pub members: Vec<Member>,
+    /// Where this user may not list (`cluster-scoped PriorityClass`, a namespace): the
+    /// members there are unknown to this run.
+    pub unlisted: Vec<String>,
+}
+
+impl Listed {
+    /// What could not be listed, in one line ([`unlisted_said`]).
+    pub(crate) fn said(&self, what: &str) -> Option<String> {
+        unlisted_said(&self.unlisted, what)
+    }
+}
+
+/// What could not be listed, in one line for `what` (`pruned`, `deleted`): `None` when
+/// everything was.
+pub(crate) fn unlisted_said(unlisted: &[String], what: &str) -> Option<String> {
+    (!unlisted.is_empty()).then(|| {
+        format!(
+            "not listed (this user may not): {}; what the configuration no longer has there is not {what} by this run",
+            unlisted.join(", ")
+        )
+    })
+}
+
 /// Lists every member: one LIST per group-kind across all namespaces (or in each of
 /// `namespaces` when the user may not list across the cluster), by label selector. Kinds
-/// whose API is not served (a CRD that is absent) are skipped.
+/// whose API is not served (a CRD that is absent) are skipped; kinds and namespaces this user
+/// may not list are said in [`Listed::unlisted`].
 pub(crate) async fn members(
     client: &Client,
     inv: &Inventory,
     kinds: &BTreeSet<String>,
     namespaces: &BTreeSet<String>,
     objects: &[Object],
-) -> anyhow::Result<Vec<Member>> {
+) -> anyhow::Result<Listed> {
     let lp = ListParams::default().labels(&inv.selector());
     let lists = futures::stream::iter(kinds.iter().cloned())
         .map(|gk| {
@@ -253,11 +282,13 @@ pub(crate) async fn members(
                     {
                         // A user who is admin only in the rollout's namespaces cannot see its
                         // cluster-scoped members; they are a cluster admin's to prune.
-                        Err(kube::Error::Api(e)) if e.code == 403 => Ok(Vec::new()),
-                        r => r.map(|l| l.items),
+                        Err(kube::Error::Api(e)) if e.code == 403 => {
+                            Ok((Vec::new(), vec![format!("cluster-scoped {kind}")]))
+                        }
+                        r => r.map(|l| (l.items, Vec::new())),
                     }
                 } else {
-                    crate::cluster::across(namespaces, |ns| {
+                    crate::cluster::across_readable(namespaces, |ns| {
                         let api: Api<DynamicObject> = match &ns {
                             Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
                             None => Api::all_with(client.clone(), &ar),
@@ -268,26 +299,29 @@ pub(crate) async fn members(
                     .await
                 };
                 match listed {
-                    Ok(items) => Ok(items
-                        .into_iter()
-                        .map(|m| Member {
-                            api_version: av.clone(),
-                            kind: kind.clone(),
-                            namespace: if cluster_scoped(&kind) {
-                                None
-                            } else {
-                                m.metadata.namespace.clone()
-                            },
-                            name: m.metadata.name.clone().unwrap_or_default(),
-                            applied: applied_entry(&m.metadata),
-                            object: DynamicObject {
-                                types: None,
-                                metadata: m.metadata,
-                                data: Value::Null,
-                            },
-                        })
-                        .collect::<Vec<_>>()),
-                    Err(e) if is_not_found(&e) => Ok(Vec::new()),
+                    Ok((items, unlisted)) => Ok((
+                        items
+                            .into_iter()
+                            .map(|m| Member {
+                                api_version: av.clone(),
+                                kind: kind.clone(),
+                                namespace: if cluster_scoped(&kind) {
+                                    None
+                                } else {
+                                    m.metadata.namespace.clone()
+                                },
+                                name: m.metadata.name.clone().unwrap_or_default(),
+                                applied: applied_entry(&m.metadata),
+                                object: DynamicObject {
+                                    types: None,
+                                    metadata: m.metadata,
+                                    data: Value::Null,
+                                },
+                            })
+                            .collect::<Vec<_>>(),
+                        unlisted,
+                    )),
+                    Err(e) if is_not_found(&e) => Ok((Vec::new(), Vec::new())),
                     Err(e) => Err(anyhow::Error::new(e)
                         .context(format!("listing {gk} with {}", inv.selector()))),
                 }
@@ -296,9 +330,17 @@ pub(crate) async fn members(
         .buffer_unordered(8)
         .try_collect::<Vec<_>>()
         .await?;
-    let mut out: Vec<Member> = lists.into_iter().flatten().collect();
+    let (found, unlisted): (Vec<_>, Vec<_>) = lists.into_iter().unzip();
+    let mut out: Vec<Member> = found.into_iter().flatten().collect();
     out.sort_by_key(Member::id);
-    Ok(out)
+    // Cluster-scoped kinds first, then namespaces, each once.
+    let mut unlisted: Vec<String> = unlisted.into_iter().flatten().collect();
+    unlisted.sort_by_key(|u| (!u.starts_with("cluster-scoped "), u.clone()));
+    unlisted.dedup();
+    Ok(Listed {
+        members: out,
+        unlisted,
+    })
 }
 
 /// The PostHog releases the rollout's live PostHog workloads name (their
@@ -361,12 +403,14 @@ impl std::fmt::Display for Foreign {
 
 /// The planned objects that already exist but belong to another rollout, or to none of
 /// ours: one metadata LIST per kind and namespace (a kind whose API is not served, or that
-/// the user may not list, is skipped).
+/// the user may not list in a namespace, is skipped). Where the user may not list a
+/// cluster-scoped kind (a namespace admin), each planned object is read by name; those it may
+/// not read either come back apart (ids), not checked.
 pub(crate) async fn foreign(
     client: &Client,
     inv: &Inventory,
     objects: &[Object],
-) -> anyhow::Result<Vec<Foreign>> {
+) -> anyhow::Result<(Vec<Foreign>, Vec<String>)> {
     let mut groups: BTreeMap<(String, String, Option<String>), BTreeSet<String>> = BTreeMap::new();
     for o in objects {
         let ns = (!cluster_scoped(&o.kind))
@@ -384,9 +428,33 @@ pub(crate) async fn foreign(
                 Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
                 None => Api::all_with(client.clone(), &ar),
             };
+            let id = |name: &str| match &ns {
+                Some(ns) => format!("{kind}/{ns}/{name}"),
+                None => format!("{kind}/{name}"),
+            };
+            let mut unread = Vec::new();
             let items = match api.list_metadata(&ListParams::default()).await {
                 Ok(l) => l.items,
-                Err(kube::Error::Api(e)) if e.code == 403 || e.code == 404 => Vec::new(),
+                Err(kube::Error::Api(e)) if e.code == 404 => Vec::new(),
+                // A kind this user may not list in a namespace is a missing permission, which
+                // `check` lists.
+                Err(kube::Error::Api(e)) if e.code == 403 && ns.is_some() => Vec::new(),
+                Err(kube::Error::Api(e)) if e.code == 403 => {
+                    let mut items = Vec::new();
+                    for name in &names {
+                        match api.get_metadata_opt(name).await {
+                            Ok(Some(m)) => items.push(m),
+                            Ok(None) => {}
+                            Err(e) if crate::cluster::is_forbidden(&e) => unread.push(id(name)),
+                            Err(e) => {
+                                return Err(
+                                    anyhow::Error::new(e).context(format!("reading {}", id(name)))
+                                );
+                            }
+                        }
+                    }
+                    items
+                }
                 Err(e) => {
                     return Err(anyhow::Error::new(e).context(format!("listing {kind}")));
                 }
@@ -406,23 +474,23 @@ pub(crate) async fn foreign(
                     .map(String::as_str)
                     == Some(voice_core::render::MANAGER);
                 out.push(Foreign {
-                    id: match &ns {
-                        Some(ns) => format!("{kind}/{ns}/{name}"),
-                        None => format!("{kind}/{name}"),
-                    },
+                    id: id(&name),
                     owner: ours
                         .then(|| labels.get("app.kubernetes.io/instance").cloned())
                         .flatten(),
                 });
             }
-            Ok(out)
+            Ok((out, unread))
         })
         .buffer_unordered(8)
         .try_collect::<Vec<_>>()
         .await?;
-    let mut out: Vec<Foreign> = lists.into_iter().flatten().collect();
+    let (found, unread): (Vec<_>, Vec<_>) = lists.into_iter().unzip();
+    let mut out: Vec<Foreign> = found.into_iter().flatten().collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(out)
+    let mut unread: Vec<String> = unread.into_iter().flatten().collect();
+    unread.sort();
+    Ok((out, unread))
 }
 
 /// Our field manager's `Apply` entry in managedFields, serialized for comparison.

@@ -2,7 +2,7 @@
 //! kind the plan renders (known statically, so applying needs no discovery round trips).
 //! The modules below it do one thing each on the cluster: apply waves and wait for them,
 //! the inventory of a rollout, secrets, prunes, StatefulSets, the history, the lock, pods,
-//! port-forwards, health checks and exec streams.
+//! port-forwards, health checks, exec streams, and what this user may write (`rights`).
 
 pub(crate) mod apply;
 pub(crate) mod forward;
@@ -13,6 +13,7 @@ pub(crate) mod lock;
 pub(crate) mod pods;
 pub(crate) mod prune;
 pub(crate) mod pull_secret;
+pub(crate) mod rights;
 pub(crate) mod secrets;
 pub(crate) mod statefulsets;
 pub(crate) mod streams;
@@ -263,6 +264,38 @@ where
             Ok(lists.into_iter().flatten().collect())
         }
         r => r,
+    }
+}
+
+/// [`across`], for a user who may list in some of `namespaces` only: the namespaces it may
+/// not list in are skipped and returned, for the caller to say what it could not see.
+pub(crate) async fn across_readable<T, F, Fut>(
+    namespaces: &std::collections::BTreeSet<String>,
+    list: F,
+) -> Result<(Vec<T>, Vec<String>), kube::Error>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, kube::Error>>,
+{
+    match list(None).await {
+        Err(kube::Error::Api(e)) if e.code == 403 && !namespaces.is_empty() => {
+            NAMESPACED.store(true, Ordering::Relaxed);
+            let lists = futures::future::join_all(namespaces.iter().map(|ns| {
+                let listed = list(Some(ns.clone()));
+                async move { (ns.clone(), listed.await) }
+            }))
+            .await;
+            let (mut items, mut skipped) = (Vec::new(), Vec::new());
+            for (ns, listed) in lists {
+                match listed {
+                    Ok(l) => items.extend(l),
+                    Err(e) if is_forbidden(&e) => skipped.push(ns),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((items, skipped))
+        }
+        r => r.map(|items| (items, Vec::new())),
     }
 }
 

@@ -280,12 +280,19 @@ async fn expand(
         let name = c.metadata.name.clone().unwrap_or_default();
         let class = c.spec.as_ref().and_then(|s| s.storage_class_name.clone());
         let expandable = match &class {
-            Some(cl) => classes
-                .get_opt(cl)
-                .await
-                .with_context(|| format!("reading StorageClass {cl}"))?
-                .and_then(|s| s.allow_volume_expansion)
-                .unwrap_or(false),
+            Some(cl) => match classes.get_opt(cl).await {
+                Ok(sc) => sc.and_then(|s| s.allow_volume_expansion).unwrap_or(false),
+                // A namespace admin may not read StorageClasses: said, not guessed.
+                Err(e) if crate::cluster::is_forbidden(&e) => {
+                    notes.push(format!(
+                        "claim {ns}/{name} keeps its size: not checked whether its storage class {cl} allows expansion (this user may not read StorageClasses); a cluster admin's install expands it"
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!("reading StorageClass {cl}")));
+                }
+            },
             None => false,
         };
         if !expandable {

@@ -67,19 +67,36 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         return prune(p);
     }
     let (client, stack) = backups::installed_stack(ca, &args.config).await?;
+    // With --only/--skip, only the selected parts' databases (and namespaces) are read.
+    let select = &args.config.select;
+    let partial = !select.only.is_empty() || !select.skip.is_empty();
     let names: Vec<&str> = if args.target == "all" {
         TARGETS
             .iter()
             .copied()
             .filter(|n| stack.selected_component(n).is_some())
             .collect()
+    } else if partial
+        && stack.component(&args.target).is_some()
+        && stack.selected_component(&args.target).is_none()
+    {
+        return Err(Usage(format!(
+            "{} is not in this run's selection ({}); name a database of it, or drop --only/--skip",
+            args.target,
+            stack.selection.describe()
+        ))
+        .into());
     } else {
         vec![args.target.as_str()]
     };
     if names.is_empty() {
+        let within = if partial {
+            format!("this run's selection ({})", stack.selection.describe())
+        } else {
+            format!("the rollout `{}`", stack.config.instance)
+        };
         return Err(Usage(format!(
-            "the rollout `{}` has none of {} to back up",
-            stack.config.instance,
+            "{within} has none of {} to back up",
             TARGETS.join(", ")
         ))
         .into());

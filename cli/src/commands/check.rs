@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use crate::args::ClusterArgs;
 use crate::args::{ConfigArgs, Output};
-use crate::cluster::{self, apply, inventory};
+use crate::cluster::{self, apply, inventory, rights};
 use crate::config;
 use crate::error::exit;
-use crate::ops::check::{Category, report, secrets};
+use crate::ops::check::{Category, Handoff, report, secrets};
 use crate::output::print;
 
 /// The flags of `kubectl voice check`.
@@ -48,9 +48,24 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let client = cluster::client(ca).await?;
     let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
     let (objects, _) = apply::planned(&stack, &inv);
-    let mut report = report(&client, &stack, &objects, &inv, false, &[])
-        .await
-        .context("checking the cluster")?;
+    // The objects this user may not write, as install would find them; check reads the
+    // configuration its flags name, so a cluster admin's command repeats them.
+    let rights = rights::assess(&client, &inv, &objects).await?;
+    let (flags, _) = crate::ops::source::flags(&stack, &serde_json::Value::Null, Some(&config), ca);
+    let mut report = report(
+        &client,
+        &stack,
+        &objects,
+        &inv,
+        false,
+        &[],
+        &Handoff {
+            rights: &rights,
+            flags: &flags,
+        },
+    )
+    .await
+    .context("checking the cluster")?;
     let pre = cluster::secrets::preflight(&client, &stack, &user)
         .await
         .context("reading the Secrets")?;

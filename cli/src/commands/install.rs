@@ -27,6 +27,7 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let change = Change {
         description: "install".into(),
         scaled: None,
+        named: source::named(&args.config).then(|| args.config.clone()),
     };
     apply_configuration(ca, chosen.stack, chosen.document, change, &args.apply).await
 }

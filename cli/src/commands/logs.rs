@@ -127,6 +127,16 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
             ))
             .into());
         };
+        // With --only/--skip, only the selected parts' namespaces are read.
+        if (!args.select.only.is_empty() || !args.select.skip.is_empty())
+            && stack.selected_component(name).is_none()
+        {
+            return Err(Usage(format!(
+                "`{name}` is not in this run's selection ({}); name a component of it, or drop --only/--skip",
+                stack.selection.describe()
+            ))
+            .into());
+        }
         sources.push(Source {
             component: c.name.clone(),
             namespace: c.namespace.clone(),

@@ -1,12 +1,15 @@
 //! `kubectl voice render`: the manifests as deterministic multi-document YAML on stdout,
 //! streamed object by object, or one file per component with a kustomization (`--out`).
+//! `--cluster-scoped` and `--namespace-policies` print what a cluster admin applies for an
+//! operator with rights in the selection's namespaces alone, exactly as install writes it.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::args::ConfigArgs;
+use crate::args::{ClusterArgs, ConfigArgs};
+use crate::cluster::{apply, inventory};
 use crate::config;
 use crate::error::exit;
 
@@ -19,12 +22,44 @@ pub(crate) struct Args {
     /// Write one file per component and a kustomization.yaml into DIR instead of stdout.
     #[arg(long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Only the objects without a namespace (Namespaces, PriorityClasses, ClusterRoles and
+    /// their bindings) of this selection, as install writes them (with the rollout's
+    /// inventory label): what a cluster admin applies for an operator with rights in the
+    /// selection's namespaces alone.
+    #[arg(long, conflicts_with = "out")]
+    pub cluster_scoped: bool,
+    /// Only each namespace's ResourceQuota and LimitRange (with --cluster-scoped: those too),
+    /// as install writes them: Kubernetes' `admin` role may read them but not write them.
+    #[arg(long, conflicts_with = "out")]
+    pub namespace_policies: bool,
 }
 
 /// Runs the command.
-pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
-    let Args { config, out } = args;
+pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
+    let Args {
+        config,
+        out,
+        cluster_scoped,
+        namespace_policies,
+    } = args;
     let stack = config::load(&config)?;
+    if cluster_scoped || namespace_policies {
+        // As install applies them: the selection with the inventory's namespace, each object
+        // labelled as a member of the rollout's ApplySet (`-n` names where that lives).
+        let inv = inventory::Inventory::of(&stack, ca.namespace.as_deref());
+        let (objects, _) = apply::planned(&stack, &inv);
+        let mut doc = String::new();
+        for o in voice_core::render::selection::for_cluster_admin(
+            objects,
+            cluster_scoped,
+            namespace_policies,
+        ) {
+            doc.push_str("---\n");
+            voice_core::render::yaml::write(&mut doc, &inventory::label(&inv, &o));
+        }
+        std::io::stdout().write_all(doc.as_bytes())?;
+        return Ok(exit::OK);
+    }
     match out {
         None => render_stream(&stack)?,
         Some(dir) => {

@@ -66,6 +66,7 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let change = Change {
         description: format!("rollback to {}", target.revision),
         scaled: Some(target.scaled.clone()),
+        named: None,
     };
     apply_configuration(ca, stack, target.config.clone(), change, &args.apply).await
 }

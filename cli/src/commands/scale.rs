@@ -131,6 +131,7 @@ pub(crate) async fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
     let change = Change {
         description,
         scaled: Some(scaled),
+        named: None,
     };
     apply_configuration(ca, stack, recorded.document, change, &args.apply).await
 }

@@ -173,7 +173,11 @@ pub(crate) async fn members(
         namespaces.extend(n);
     }
     kinds.insert("PersistentVolumeClaim".into());
-    inventory::members(client, inv, &kinds, &namespaces, objects).await
+    let listed = inventory::members(client, inv, &kinds, &namespaces, objects).await?;
+    if let Some(said) = listed.said("deleted") {
+        eprintln!("{said}");
+    }
+    Ok(listed.members)
 }
 
 /// The flags of `kubectl voice uninstall`.

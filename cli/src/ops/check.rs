@@ -160,6 +160,15 @@ fn is_builtin(group: &str) -> bool {
     group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
 }
 
+/// What this user may not write of the plan ([`crate::cluster::rights`]) and the
+/// configuration flags a cluster admin's command names it with.
+pub(crate) struct Handoff<'a> {
+    /// The objects this user may not write.
+    pub rights: &'a crate::cluster::rights::Rights,
+    /// `--profile dev --set … --only model-router`.
+    pub flags: &'a str,
+}
+
 /// Runs every check for the stack's objects. A server that cannot be reached at all is a
 /// cluster error (exit 3), not a failed check.
 pub(crate) async fn report(
@@ -169,6 +178,7 @@ pub(crate) async fn report(
     inv: &Inventory,
     adopt: bool,
     made: &[String],
+    handoff: &Handoff<'_>,
 ) -> Result<Report, kube::Error> {
     let mut categories = Vec::new();
 
@@ -213,6 +223,14 @@ pub(crate) async fn report(
                     crd_skip_hint(group),
                 ));
             }
+            // CRDs are cluster-scoped: a namespace admin asks the API for the resource in a
+            // namespace of the plan instead, which it is either served or not.
+            Err(e) if crate::cluster::is_forbidden(&e) => {
+                crds.push(served_in_namespace(client, objects, group, kind, &name).await);
+                if crds.last().is_some_and(|c| c.result == Outcome::Error) {
+                    missing_groups.insert(group.clone());
+                }
+            }
             Err(e) => crds.push(fail(
                 format!("cannot read CRD {name}: {}", explain(&e).reason),
                 "grant get on customresourcedefinitions",
@@ -235,10 +253,18 @@ pub(crate) async fn report(
         .cloned()
         .collect();
     match crate::cluster::inventory::foreign(client, inv, &served).await {
-        Ok(found) if found.is_empty() => owned.push(ok(
-            "no object of the plan belongs to another rollout or was made outside kubectl-voice",
-        )),
-        Ok(found) => {
+        Ok((found, unread)) if found.is_empty() => {
+            owned.push(ok(
+                "no object of the plan belongs to another rollout or was made outside kubectl-voice",
+            ));
+            if !unread.is_empty() {
+                owned.push(unread_owners(unread));
+            }
+        }
+        Ok((found, unread)) => {
+            if !unread.is_empty() {
+                owned.push(unread_owners(unread));
+            }
             for f in found {
                 owned.push(if adopt {
                     warn(
@@ -266,8 +292,11 @@ pub(crate) async fn report(
         checks: owned,
     });
 
-    // PostHog's release: what install would do to the databases' migrations.
-    if let voice_core::config::Posthog::SelfHosted(ph) = &stack.config.posthog {
+    // PostHog's release: what install would do to the databases' migrations (only a run that
+    // writes PostHog reads its namespace for it).
+    if let voice_core::config::Posthog::SelfHosted(ph) = &stack.config.posthog
+        && voice_core::upgrade::writes_posthog(stack)
+    {
         use voice_core::upgrade::PosthogChange;
         let to = voice_core::catalog::posthog::release(ph).0;
         let seen = crate::cluster::inventory::posthog_releases(client, stack).await;
@@ -302,10 +331,16 @@ pub(crate) async fn report(
     }
 
     // RBAC: create and patch for every kind and namespace the plan writes, reviewed in parallel.
+    // Objects this user may not write are not asked about again: those found as planned are
+    // left alone, the others are named below for a cluster admin.
+    let rights = handoff.rights;
     let mut reviews: BTreeSet<(String, String, Option<String>, &'static str)> = BTreeSet::new();
     for o in objects {
         let (g, _) = api_version_group(&o.api_version);
-        if missing_groups.contains(g) {
+        if missing_groups.contains(g)
+            || rights.leaves(&o.id())
+            || rights.blocked.iter().any(|b| b.id == o.id())
+        {
             continue;
         }
         let ns = if cluster_scoped(&o.kind) {
@@ -430,6 +465,7 @@ pub(crate) async fn report(
             )
         }]
     };
+    rbac.extend(unwritable(handoff));
     rbac.push(mode);
     categories.push(Category {
         category: "rbac",
@@ -447,7 +483,7 @@ pub(crate) async fn report(
             Some(name) => match scs.get_opt(name).await {
                 Ok(Some(_)) => classes.push(ok(format!("StorageClass {name} exists"))),
                 Ok(None) => classes.push(fail(format!("StorageClass {name} does not exist"), "create it, or set cluster.storageClass to one that exists (kubectl get storageclass)")),
-                Err(e) => classes.push(warn(format!("cannot read StorageClass {name}: {}", explain(&e).reason), "grant get on storageclasses")),
+                Err(e) => classes.push(warn(format!("not checked: whether StorageClass {name} exists ({})", explain(&e).reason), "grant get on storageclasses to check it")),
             },
             None => match scs.list(&ListParams::default()).await {
                 Ok(list) => {
@@ -459,7 +495,7 @@ pub(crate) async fn report(
                         None => classes.push(fail("no default StorageClass: claims would stay Pending", "set cluster.storageClass, or mark a StorageClass as default")),
                     }
                 }
-                Err(e) => classes.push(warn(format!("cannot list StorageClasses: {}", explain(&e).reason), "grant list on storageclasses")),
+                Err(e) => classes.push(warn(format!("not checked: whether a default StorageClass will back the volumes ({})", explain(&e).reason), "grant list on storageclasses to check it")),
             },
         }
     }
@@ -473,8 +509,11 @@ pub(crate) async fn report(
                 "install the ingress controller, or set cluster.ingressClass",
             )),
             Err(e) => classes.push(warn(
-                format!("cannot read IngressClass {name}: {}", explain(&e).reason),
-                "grant get on ingressclasses",
+                format!(
+                    "not checked: whether IngressClass {name} exists ({})",
+                    explain(&e).reason
+                ),
+                "grant get on ingressclasses to check it",
             )),
         }
     }
@@ -499,6 +538,109 @@ pub(crate) async fn report(
     });
     categories.push(single_points(stack));
     Ok(Report { categories })
+}
+
+/// The checks of the objects this user may not write: those it finds as planned (left
+/// alone), those it cannot read (not checked) and those missing or changed, which fail and
+/// name the command a cluster admin runs.
+fn unwritable(handoff: &Handoff<'_>) -> Vec<Check> {
+    use crate::cluster::rights::Need;
+    let r = handoff.rights;
+    let mut out = Vec::new();
+    if !r.as_planned.is_empty() {
+        out.push(Check {
+            details: r.as_planned.clone(),
+            ..ok(format!(
+                "{} object(s) this user may not write exist as planned; install leaves them as they are:",
+                r.as_planned.len()
+            ))
+        });
+    }
+    if !r.unchecked.is_empty() {
+        out.push(Check {
+            details: r.unchecked.clone(),
+            ..warn(
+                format!(
+                    "not checked: {} cluster-scoped object(s) this user may neither read nor write; install leaves them as they are:",
+                    r.unchecked.len()
+                ),
+                format!(
+                    "if one is missing or differs, a cluster admin applies it: {}",
+                    r.command([Need::ClusterScoped], handoff.flags)
+                        .unwrap_or_default()
+                ),
+            )
+        });
+    }
+    if !r.blocked.is_empty() {
+        let hint = format!(
+            "a cluster admin applies them, exactly as install would write them: {}",
+            r.command(r.blocked.iter().map(|b| b.need), handoff.flags)
+                .unwrap_or_default()
+        );
+        out.push(Check {
+            details: r
+                .blocked
+                .iter()
+                .map(|b| format!("{}: {}", b.id, b.why.join("; ")))
+                .collect(),
+            ..fail(
+                format!(
+                    "{} object(s) this user may not write are missing or differ from the plan:",
+                    r.blocked.len()
+                ),
+                hint,
+            )
+        });
+    }
+    out
+}
+
+/// Whether a custom resource is served, asked in a namespace of the plan by a user who may
+/// not read CRDs: a LIST there is 404 when it is not served.
+async fn served_in_namespace(
+    client: &Client,
+    objects: &[Object],
+    group: &str,
+    kind: &str,
+    crd: &str,
+) -> Check {
+    let Some(o) = objects
+        .iter()
+        .find(|o| o.kind == kind && api_version_group(&o.api_version).0 == group)
+    else {
+        return ok(format!("{kind} ({group}) is not needed"));
+    };
+    let api = crate::cluster::api_for(client, &o.api_version, kind, o.namespace.as_deref());
+    let ns = o.namespace.clone().unwrap_or_default();
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => ok(format!(
+            "{kind} ({group}) is served (seen in {ns}: this user may not read CRDs)"
+        )),
+        Err(e) if crate::cluster::is_not_found(&e) => fail(
+            format!("{kind} ({group}) is not installed: not served in {ns}"),
+            crd_skip_hint(group),
+        ),
+        Err(e) => warn(
+            format!(
+                "not checked: whether {kind} ({group}) is served: this user may read neither CRD {crd} nor {} in {ns} ({})",
+                plural(kind),
+                explain(&e).reason
+            ),
+            crd_skip_hint(group),
+        ),
+    }
+}
+
+/// The planned objects whose owner could not be told: this user may not read them.
+fn unread_owners(unread: Vec<String>) -> Check {
+    Check {
+        details: unread,
+        ..warn(
+            "not checked: who owns these objects of the plan (this user may not read them):",
+            "install does not write them either (see rbac); a cluster admin's `kubectl voice check` tells their owners",
+        )
+    }
 }
 
 /// Claims kept by earlier runs that no workload uses count against the namespaces' quotas:
@@ -688,7 +830,10 @@ async fn capacity(client: &Client, stack: &Stack, inv: &Inventory) -> Vec<Check>
         Ok(n) => n,
         Err(e) => {
             return vec![warn(
-                format!("cannot read nodes and pods: {}", in_words(&e)),
+                format!(
+                    "not checked: whether the plan fits the nodes (cannot read nodes and pods: {})",
+                    in_words(&e)
+                ),
                 "grant list on nodes and pods to check capacity",
             )];
         }

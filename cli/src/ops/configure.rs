@@ -8,7 +8,7 @@ use std::io::IsTerminal as _;
 use crate::args::ClusterArgs;
 use crate::args::{ApplyFlags, Output, duration};
 use crate::cluster::{
-    self, apply, history, inventory, lock, prune, pull_secret, secrets, statefulsets,
+    self, apply, history, inventory, lock, prune, pull_secret, rights, secrets, statefulsets,
 };
 use crate::error::{Usage, exit};
 use crate::output::{confirm, print};
@@ -21,6 +21,10 @@ pub(crate) struct Change {
     /// The `scale` changes the new revision carries; `None`: those of the last revision
     /// that the configuration still agrees with.
     pub scaled: Option<Vec<history::Override>>,
+    /// The command line's configuration flags, when they are what the run used (a file or
+    /// profile named): how a command for a cluster admin names this configuration (else it
+    /// is said from the document).
+    pub named: Option<crate::args::ConfigArgs>,
 }
 
 /// The deployed configuration as a day-2 verb changes it (`switch`, `upgrade-engine`): read
@@ -79,6 +83,7 @@ impl Rollout {
         let change = Change {
             description,
             scaled: Some(self.overrides.clone()),
+            named: None,
         };
         let document = self.recorded.document.clone();
         let code = apply_configuration(ca, stack, document, change, flags).await?;
@@ -227,16 +232,40 @@ pub(crate) async fn apply_configuration(
             );
         }
     }
+    // What this user may not write (an operator with rights in the selection's namespaces
+    // alone): left alone when it exists as planned, else named for a cluster admin before any
+    // write.
+    let (objects, _) = apply::planned(&stack, &inv);
+    let rights = rights::assess(&client, &inv, &objects).await?;
+    let (flags, flags_note) =
+        crate::ops::source::flags(&stack, &document, change.named.as_ref(), ca);
     if !skip_checks {
         progress.start("checking the cluster");
-        let (objects, _) = apply::planned(&stack, &inv);
         let made: Vec<String> = pull.iter().map(|p| p.name.clone()).collect();
-        let report = crate::ops::check::report(&client, &stack, &objects, &inv, adopt, &made)
-            .await
-            .context("checking the cluster")?;
+        let report = crate::ops::check::report(
+            &client,
+            &stack,
+            &objects,
+            &inv,
+            adopt,
+            &made,
+            &crate::ops::check::Handoff {
+                rights: &rights,
+                flags: &flags,
+            },
+        )
+        .await
+        .context("checking the cluster")?;
         if !report.ok() {
             drop(progress);
             eprint!("{}", report.human());
+            // What a cluster admin applies, once more where it is seen.
+            if let Some(refusal) = rights.refusal(&flags) {
+                eprint!("{refusal}");
+                if let Some(note) = &flags_note {
+                    eprintln!("{note}");
+                }
+            }
             eprintln!("error: pre-install checks failed; nothing was applied");
             return Ok(exit::NOT_READY);
         }
@@ -264,8 +293,19 @@ pub(crate) async fn apply_configuration(
             }
         }
     }
+    // Found by the checks too; said here when they were skipped.
+    if let Some(refusal) = rights.refusal(&flags) {
+        drop(progress);
+        eprint!("{refusal}");
+        if let Some(note) = &flags_note {
+            eprintln!("{note}");
+        }
+        eprintln!("error: nothing was applied");
+        return Ok(exit::NOT_READY);
+    }
     progress.start("comparing with the live objects");
-    let prepared = apply::prepare(&client, &stack, &inv).await?;
+    let mut prepared = apply::prepare(&client, &stack, &inv).await?;
+    prepared.rights = rights;
     let revisions = history::list(&client, &inv).await?;
     progress.done(&format!(
         "{} object(s) to apply ({}), {} to prune",
@@ -344,6 +384,14 @@ pub(crate) async fn apply_configuration(
             .into());
         }
         eprintln!("adopting {adopted} object(s):\n  {}", list.join("\n  "));
+    }
+    // What this user may not write and finds as planned (or cannot read) is left alone, and
+    // where it may not list, nothing is pruned.
+    for note in prepared.rights.notes(&flags) {
+        eprintln!("{note}");
+    }
+    if let Some(said) = inventory::unlisted_said(&prepared.unlisted, "pruned") {
+        eprintln!("{said}");
     }
     // What this run replaces and prunes, said once nothing can refuse it any more.
     eprint!("{}", prune::describe(&prepared.prune));
@@ -450,6 +498,7 @@ pub(crate) async fn apply_configuration(
             .objects
             .iter()
             .find(|o| o.kind == "Namespace" && o.name == inv.namespace)
+        && !prepared.rights.leaves(&ns.id())
     {
         let opts = apply::Options {
             dry_run: false,

@@ -74,6 +74,30 @@ pub fn objects(stack: &Stack, all: Vec<Object>) -> Vec<Object> {
         .collect()
 }
 
+/// Whether an object is a namespace's policy: its ResourceQuota or LimitRange, which
+/// Kubernetes' `admin` and `edit` roles may read but not write (they bound what a namespace's
+/// users may run).
+pub fn is_namespace_policy(o: &Object) -> bool {
+    matches!(o.kind.as_str(), "ResourceQuota" | "LimitRange")
+}
+
+/// What a cluster admin applies for an operator who has rights in the selection's namespaces
+/// alone: of `objects`, those without a namespace (Namespaces, PriorityClasses, ClusterRoles
+/// and ClusterRoleBindings) when `cluster_scoped`, and each namespace's policies
+/// ([`is_namespace_policy`]) when `policies`; in render order.
+pub fn for_cluster_admin(
+    objects: Vec<Object>,
+    cluster_scoped: bool,
+    policies: bool,
+) -> Vec<Object> {
+    objects
+        .into_iter()
+        .filter(|o| {
+            (cluster_scoped && o.namespace.is_none()) || (policies && is_namespace_policy(o))
+        })
+        .collect()
+}
+
 /// The Secrets of the stack's selection: those of the selected components, and every Secret
 /// one of them copies a value from (so a shared password is made once, in its source, even
 /// when the source's component is installed later).
@@ -271,5 +295,49 @@ mod tests {
         for spec in &picked {
             assert!(got.contains(&format!("Namespace/{}", spec.namespace)));
         }
+    }
+
+    #[test]
+    fn a_cluster_admin_gets_the_objects_without_a_namespace_and_the_namespace_policies() {
+        let s = stack(ProfileName::Production, &["monitoring"], &[]);
+        let picked = |scoped, policies| -> BTreeSet<String> {
+            for_cluster_admin(objects(&s, crate::render::render(&s)), scoped, policies)
+                .iter()
+                .map(Object::id)
+                .collect()
+        };
+        let scoped = picked(true, false);
+        assert!(
+            scoped.contains("ClusterRole/voice-prometheus"),
+            "{scoped:?}"
+        );
+        assert!(
+            scoped.contains("ClusterRoleBinding/voice-prometheus"),
+            "{scoped:?}"
+        );
+        assert!(
+            scoped.contains("Namespace/voiceassistant-prod"),
+            "{scoped:?}"
+        );
+        assert!(
+            scoped.iter().all(|id| id.matches('/').count() == 1),
+            "{scoped:?}"
+        );
+        let policies = picked(false, true);
+        assert!(
+            policies.contains("ResourceQuota/voiceassistant-prod/compute-quota"),
+            "{policies:?}"
+        );
+        assert!(
+            policies
+                .iter()
+                .all(|id| id.starts_with("ResourceQuota/") || id.starts_with("LimitRange/")),
+            "{policies:?}"
+        );
+        assert_eq!(
+            picked(true, true),
+            scoped.union(&policies).cloned().collect::<BTreeSet<_>>()
+        );
+        assert!(picked(false, false).is_empty());
     }
 }
