@@ -11,6 +11,7 @@ pub mod config;
 pub mod dashboards;
 pub mod disruption;
 pub mod fit;
+pub mod gitops;
 pub mod plan;
 pub mod policy;
 pub mod quantity;
