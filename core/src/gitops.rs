@@ -72,7 +72,12 @@ pub enum Error {
 
 /// `sourceRef.kind` values kustomize-controller accepts (`api/v1/reference_types.go@186fb3b`,
 /// C; `ExternalArtifact` needs its feature gate).
-const FLUX_SOURCE_KINDS: [&str; 4] = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"];
+const FLUX_SOURCE_KINDS: [&str; 4] = [
+    "GitRepository",
+    "OCIRepository",
+    "Bucket",
+    "ExternalArtifact",
+];
 
 /// The namespace Flux installs itself into, and so of a source named without one.
 const FLUX_NAMESPACE: &str = "flux-system";
@@ -131,7 +136,9 @@ fn flux_path(path: &str) -> Result<String, Error> {
         why: why.into(),
     };
     if path.starts_with('/') {
-        return Err(bad("is absolute; give the directory relative to the source's root"));
+        return Err(bad(
+            "is absolute; give the directory relative to the source's root",
+        ));
     }
     let segments: Vec<&str> = path
         .split('/')
@@ -183,17 +190,17 @@ fn wave_of<'a>(waves: &'a [Wave]) -> HashMap<(&'a str, Option<&'a str>, &'a str)
     waves
         .iter()
         .flat_map(|w| {
-            w.objects
-                .iter()
-                .map(move |r| ((r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()), w))
+            w.objects.iter().map(move |r| {
+                (
+                    (r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()),
+                    w,
+                )
+            })
         })
         .collect()
 }
 
-fn find<'a>(
-    index: &HashMap<(&str, Option<&str>, &str), &'a Wave>,
-    o: &Object,
-) -> Option<&'a Wave> {
+fn find<'a>(index: &HashMap<(&str, Option<&str>, &str), &'a Wave>, o: &Object) -> Option<&'a Wave> {
     index
         .get(&(o.kind.as_str(), o.namespace.as_deref(), o.name.as_str()))
         .copied()
@@ -246,8 +253,7 @@ fn is_builtin(api_version: &str) -> bool {
     match api_version.split_once('/') {
         None => true,
         Some((group, _)) => {
-            !group.contains('.')
-                || group.ends_with(".k8s.io") && !group.ends_with(".x-k8s.io")
+            !group.contains('.') || group.ends_with(".k8s.io") && !group.ends_with(".x-k8s.io")
         }
     }
 }
@@ -415,11 +421,21 @@ mod tests {
         assert!(matches!(ok, Engine::Flux(s) if s.namespace == "apps" && s.path == "."));
         for (engine, source, path, want) in [
             ("helm", "GitRepository/x", ".", "--gitops: \"helm\""),
-            ("flux", "GitRepo/x", ".", "--flux-source: \"GitRepo/x\" names kind"),
+            (
+                "flux",
+                "GitRepo/x",
+                ".",
+                "--flux-source: \"GitRepo/x\" names kind",
+            ),
             ("flux", "x", ".", "is not KIND/NAME"),
             ("flux", "Bucket/a/b/c", ".", "is not KIND/NAME"),
             ("flux", "Bucket/My_Repo", ".", "not a DNS-1123 label"),
-            ("flux", "Bucket/x", "/abs", "--flux-path: \"/abs\" is absolute"),
+            (
+                "flux",
+                "Bucket/x",
+                "/abs",
+                "--flux-path: \"/abs\" is absolute",
+            ),
             ("flux", "Bucket/x", "./a/../..", "leaves the source"),
             ("flux", "Bucket/x", "a b", "with blanks"),
         ] {
@@ -461,7 +477,10 @@ mod tests {
             let hook = note(d, HOOK);
             assert_eq!(hook.is_some(), d["kind"] == "Job", "{d}");
             if hook.is_some() {
-                assert_eq!(note(d, HOOK_DELETE_POLICY).as_deref(), Some("BeforeHookCreation"));
+                assert_eq!(
+                    note(d, HOOK_DELETE_POLICY).as_deref(),
+                    Some("BeforeHookCreation")
+                );
             }
         }
     }

@@ -194,3 +194,76 @@ fn every_component_has_workload_service_account_and_policy() {
         }
     }
 }
+
+/// The GitOps trees of the dev profile, kept small: for Argo CD each object's file and its
+/// Argo CD annotations, for Flux the file list and the wave Kustomizations
+/// (`manifests/gitops/dev-*.txt`; `UPDATE_GOLDEN=1` rewrites them).
+#[test]
+fn gitops_trees_match_their_summaries() {
+    use voice_core::gitops::{Engine, FLUX_WAVES_FILE, FluxSource};
+    let stack = voice_core::load(&Input {
+        profile: Some(ProfileName::Dev),
+        ..Default::default()
+    })
+    .unwrap();
+    let objects = voice_core::render::selected(&stack);
+    let argocd = voice_core::gitops::tree(&stack, &objects, &Engine::Argocd);
+    let mut summary = String::new();
+    for (file, text) in &argocd {
+        for doc in text.split("\n---\n").map(|d| d.trim_start_matches("---\n")) {
+            let v = voice_core::config::yaml::parse_value(doc).unwrap();
+            let Some(notes) = v
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.as_object())
+            else {
+                continue;
+            };
+            let argo: Vec<String> = notes
+                .iter()
+                .filter(|(k, _)| k.starts_with("argocd.argoproj.io/"))
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        &k["argocd.argoproj.io/".len()..],
+                        v.as_str().unwrap()
+                    )
+                })
+                .collect();
+            summary.push_str(&format!(
+                "{file}\t{} {}/{}\t{}\n",
+                v["kind"].as_str().unwrap(),
+                v.pointer("/metadata/namespace")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or(""),
+                v["metadata"]["name"].as_str().unwrap(),
+                argo.join(" ")
+            ));
+        }
+    }
+    let source = FluxSource::parse("GitRepository/flux-system", "./deploy").unwrap();
+    let flux = voice_core::gitops::tree(&stack, &objects, &Engine::Flux(source));
+    let mut flux_summary: String = flux.iter().map(|(f, _)| format!("{f}\n")).collect();
+    flux_summary.push_str(&flux.iter().find(|(f, _)| f == FLUX_WAVES_FILE).unwrap().1);
+
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/gitops");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    for (name, want) in [("dev-argocd.txt", summary), ("dev-flux.txt", flux_summary)] {
+        let path = dir.join(name);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &want).unwrap();
+            continue;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{} differs; review and run UPDATE_GOLDEN=1 cargo test -p voice-core --test golden",
+            path.display()
+        );
+    }
+    // Rendering the trees is deterministic.
+    assert_eq!(
+        argocd,
+        voice_core::gitops::tree(&stack, &objects, &Engine::Argocd)
+    );
+}

