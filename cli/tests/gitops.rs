@@ -329,3 +329,52 @@ fn argo_engine_syncs_the_tree_to_ready_in_the_plans_order() {
         );
     }
 }
+
+#[test]
+fn bad_gitops_flags_stop_with_exit_2_naming_the_flag_before_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    let out = dir.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec!["--gitops", "helm"],
+            "--gitops: \"helm\" is not a GitOps engine",
+        ),
+        (
+            vec![
+                "--gitops",
+                "flux",
+                "--flux-source",
+                "HelmRepository/x",
+                "--flux-path",
+                ".",
+            ],
+            "--flux-source: \"HelmRepository/x\" names kind",
+        ),
+        (
+            vec!["--gitops", "flux", "--flux-path", "../up"],
+            "--flux-path: \"../up\" leaves the source",
+        ),
+        // An absolute --out gives no path inside the source.
+        (vec!["--gitops", "flux"], "--flux-path: the --out directory"),
+    ] {
+        let o = Command::new(bin())
+            .args(["render", "--profile", "dev", "--out", out])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{args:?}: {}",
+            text(&o)
+        );
+        assert!(!dir.exists(), "{args:?} wrote {out}");
+    }
+    // --gitops needs --out.
+    let o = Command::new(bin())
+        .args(["render", "--profile", "dev", "--gitops", "argocd"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
