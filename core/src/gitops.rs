@@ -185,8 +185,10 @@ fn applied_waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
         .collect()
 }
 
-/// Each object's wave index, by kind, namespace and name.
-fn wave_of<'a>(waves: &'a [Wave]) -> HashMap<(&'a str, Option<&'a str>, &'a str), &'a Wave> {
+/// Each object's wave, by kind, namespace and name.
+type WaveIndex<'a> = HashMap<(&'a str, Option<&'a str>, &'a str), &'a Wave>;
+
+fn wave_of(waves: &[Wave]) -> WaveIndex<'_> {
     waves
         .iter()
         .flat_map(|w| {
