@@ -23,13 +23,22 @@ pub fn ready_condition(object: &serde_json::Value) -> Result<(), String> {
     let Some(ready) = ready else {
         return Err("no Ready condition yet (is its operator running?)".into());
     };
-    let s = |k: &str| ready.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
-    let generation = object.pointer("/metadata/generation").and_then(serde_json::Value::as_i64);
+    let s = |k: &str| {
+        ready
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    };
+    let generation = object
+        .pointer("/metadata/generation")
+        .and_then(serde_json::Value::as_i64);
     let seen = object
         .pointer("/status/observedGeneration")
         .and_then(serde_json::Value::as_i64);
     match (s("status"), generation, seen) {
-        ("True", Some(g), Some(o)) if o < g => Err("its operator has not seen the latest spec yet".into()),
+        ("True", Some(g), Some(o)) if o < g => {
+            Err("its operator has not seen the latest spec yet".into())
+        }
         ("True", ..) => Ok(()),
         (status, ..) => Err(format!(
             "Ready is {} ({}): {}",

@@ -89,8 +89,179 @@ pub fn remote_values(stack: &Stack, store: &Store, spec: &SecretSpec) -> Vec<Rem
         .collect()
 }
 
+/// One Secret as `kubectl voice secrets template` lists it: who provides it and, per key,
+/// how its value is made and where the store keeps it. Never a value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateSecret {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Owning component.
+    pub component: String,
+    /// `install` (generated), `you` (existing) or `store` (an ExternalSecret).
+    pub provided_by: &'static str,
+    /// Its keys.
+    pub keys: Vec<TemplateKey>,
+}
+
+/// One key of a [`TemplateSecret`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateKey {
+    /// Key.
+    pub key: String,
+    /// How its value is made, in words.
+    pub value: String,
+    /// Whether a workload needs it (optional keys are read only when present).
+    pub required: bool,
+    /// Where the store keeps it (`external-secrets`; absent for optional values not listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_key: Option<String>,
+    /// The property of the remote key, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_property: Option<String>,
+}
+
+/// The Secrets of `specs` (the run's selection) with their keys, for `secrets template`.
+pub fn template(stack: &Stack, specs: &[SecretSpec]) -> Vec<TemplateSecret> {
+    let store = match &stack.config.secrets {
+        Secrets::ExternalSecrets(s) => Some(s),
+        _ => None,
+    };
+    specs
+        .iter()
+        .map(|spec| {
+            let remote = store
+                .filter(|_| spec.external)
+                .map(|st| remote_values(stack, st, spec))
+                .unwrap_or_default();
+            TemplateSecret {
+                namespace: spec.namespace.clone(),
+                name: spec.name.clone(),
+                component: spec.component.clone(),
+                provided_by: if spec.external {
+                    "store"
+                } else if spec.existing {
+                    "you"
+                } else {
+                    "install"
+                },
+                keys: spec
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        let r = remote.iter().find(|r| r.key == k.key);
+                        TemplateKey {
+                            key: k.key.clone(),
+                            value: match &k.source {
+                                SecretSource::Random { length } => {
+                                    format!("random, {length} letters and digits")
+                                }
+                                SecretSource::RandomHex { length } => {
+                                    format!("random, {length} hex digits")
+                                }
+                                SecretSource::SameAs {
+                                    namespace,
+                                    secret,
+                                    key,
+                                } => format!("the value of {namespace}/{secret} {key}"),
+                                SecretSource::User { .. } => "yours".into(),
+                            },
+                            required: !matches!(k.source, SecretSource::User { required: false }),
+                            remote_key: r.map(|r| r.remote_key.clone()),
+                            remote_property: r
+                                .filter(|r| !r.property.is_empty())
+                                .map(|r| r.property.clone()),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The values of `specs` in the shape a secret store is loaded with: each remote key to
+/// its value (`remoteProperty` empty) or to an object of property → value, each remote place
+/// once (a copy's value is its source's). `value(namespace, secret, key)` reads the live
+/// values; returns the document and the problems found (a copy that disagrees with its
+/// source, a required value that is absent).
+pub fn store_document<'v>(
+    stack: &Stack,
+    store: &Store,
+    specs: &[SecretSpec],
+    value: impl Fn(&str, &str, &str) -> Option<&'v str>,
+) -> (
+    std::collections::BTreeMap<String, serde_json::Value>,
+    Vec<String>,
+) {
+    use serde_json::Value;
+    let mut doc: std::collections::BTreeMap<String, Value> = Default::default();
+    let mut problems = Vec::new();
+    for spec in specs {
+        for k in &spec.keys {
+            let Some(v) = value(&spec.namespace, &spec.name, &k.key) else {
+                if !matches!(k.source, SecretSource::User { required: false }) {
+                    problems.push(format!(
+                        "{}/{} has no key {}",
+                        spec.namespace, spec.name, k.key
+                    ));
+                }
+                continue;
+            };
+            let (ns, secret, key) = origin(stack, &spec.namespace, &spec.name, &k.key);
+            let (remote_key, property) = store.remote(&stack.config.instance, ns, secret, key);
+            let slot = if property.is_empty() {
+                doc.entry(remote_key.clone())
+            } else {
+                let Value::Object(props) = doc
+                    .entry(remote_key.clone())
+                    .or_insert_with(|| Value::Object(Default::default()))
+                else {
+                    problems.push(format!("{remote_key} holds a value and properties"));
+                    continue;
+                };
+                match props.entry(property.clone()) {
+                    serde_json::map::Entry::Occupied(o) => {
+                        if o.get().as_str() != Some(v) {
+                            problems.push(format!(
+                                "{}/{} {} differs from {ns}/{secret} {key}, whose copy it is",
+                                spec.namespace, spec.name, k.key
+                            ));
+                        }
+                    }
+                    serde_json::map::Entry::Vacant(e) => {
+                        e.insert(Value::String(v.to_string()));
+                    }
+                }
+                continue;
+            };
+            match slot {
+                std::collections::btree_map::Entry::Occupied(o) => {
+                    if o.get().as_str() != Some(v) {
+                        problems.push(format!(
+                            "{}/{} {} differs from {ns}/{secret} {key}, whose copy it is",
+                            spec.namespace, spec.name, k.key
+                        ));
+                    }
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(Value::String(v.to_string()));
+                }
+            }
+        }
+    }
+    (doc, problems)
+}
+
 /// The key a value copies, followed to its first Secret: `(namespace, secret, key)`.
-fn origin<'a>(stack: &'a Stack, ns: &'a str, secret: &'a str, key: &'a str) -> (&'a str, &'a str, &'a str) {
+fn origin<'a>(
+    stack: &'a Stack,
+    ns: &'a str,
+    secret: &'a str,
+    key: &'a str,
+) -> (&'a str, &'a str, &'a str) {
     let (mut at, mut hops) = ((ns, secret, key), 0);
     while hops < 8 {
         let source = stack

@@ -139,7 +139,9 @@ pub(crate) fn resolve(diags: &mut Vec<Diagnostic>, o: Option<&SecretsOptions>) -
             if !is_go_duration(&refresh_interval) {
                 err(
                     "secrets.refreshInterval",
-                    format!("`{refresh_interval}` is not a Go duration such as `1h`, `15m` or `1h30m`; `0` reads the store once"),
+                    format!(
+                        "`{refresh_interval}` is not a Go duration such as `1h`, `15m` or `1h30m`; `0` reads the store once"
+                    ),
                 );
             }
             let mut optional_keys = Vec::new();
@@ -150,7 +152,9 @@ pub(crate) fn resolve(diags: &mut Vec<Diagnostic>, o: Option<&SecretsOptions>) -
                     }
                     _ => err(
                         &format!("secrets.optionalKeys[{i}]"),
-                        format!("`{k}` must be `<secret>/<KEY>`, e.g. `model-router-secret/OPENAI_API_KEY`"),
+                        format!(
+                            "`{k}` must be `<secret>/<KEY>`, e.g. `model-router-secret/OPENAI_API_KEY`"
+                        ),
                     ),
                 }
             }
@@ -222,7 +226,9 @@ mod tests {
         let s = resolve(&mut d, Some(&o));
         (
             s,
-            d.iter().map(|d| format!("{}: {}", d.path, d.message)).collect(),
+            d.iter()
+                .map(|d| format!("{}: {}", d.path, d.message))
+                .collect(),
         )
     }
 

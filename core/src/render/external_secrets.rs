@@ -23,12 +23,23 @@ pub fn objects(stack: &Stack, c: &Component) -> Vec<Object> {
         .secrets
         .iter()
         .filter(|s| s.external && s.component == c.name)
-        .map(|s| object(stack, c, s, store))
+        .filter_map(|s| object(stack, c, s, store))
         .collect()
 }
 
-fn object(stack: &Stack, c: &Component, spec: &SecretSpec, store: &crate::config::Store) -> Object {
-    let data: Vec<Value> = remote_values(stack, store, spec)
+/// The ExternalSecret of one Secret; none when it would read nothing (only optional values,
+/// none listed): its readers refer to that Secret as optional, as without a store.
+fn object(
+    stack: &Stack,
+    c: &Component,
+    spec: &SecretSpec,
+    store: &crate::config::Store,
+) -> Option<Object> {
+    let values = remote_values(stack, store, spec);
+    if values.is_empty() {
+        return None;
+    }
+    let data: Vec<Value> = values
         .into_iter()
         .map(|v| {
             let mut remote = json!({ "key": v.remote_key });
@@ -45,15 +56,63 @@ fn object(stack: &Stack, c: &Component, spec: &SecretSpec, store: &crate::config
         "spec": {
             "refreshInterval": store.refresh_interval,
             "secretStoreRef": { "kind": store.kind, "name": store.name },
-            // The operator owns the Secret it writes (and deletes it with the ExternalSecret);
-            // a value removed from the store stays in the Secret (`Retain`).
+            // `Orphan`: the operator writes and updates the Secret without owning it, so
+            // deleting the ExternalSecret (a move back to generated or existing Secrets, an
+            // uninstall that keeps Secrets) leaves every value in place; a value removed from
+            // the store stays in the Secret (`Retain`). `apis/externalsecrets/v1/
+            // externalsecret_types.go@ec12919`.
             "target": {
                 "name": spec.name,
-                "creationPolicy": "Owner",
+                "creationPolicy": "Orphan",
                 "deletionPolicy": "Retain",
             },
             "data": data,
         },
     });
-    Object::from_value(&c.name, Stage::Config, value)
+    Some(Object::from_value(&c.name, Stage::Config, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Input, ProfileName};
+
+    #[test]
+    fn one_external_secret_per_secret_that_reads_a_value() {
+        for profile in [
+            ProfileName::Dev,
+            ProfileName::Small,
+            ProfileName::Production,
+        ] {
+            let stack = crate::load(&Input {
+                yaml: "secrets: {source: external-secrets, store: {name: vault}}\n",
+                profile: Some(profile),
+                ..Default::default()
+            })
+            .unwrap();
+            let objects = crate::render::render(&stack);
+            let es: Vec<_> = objects
+                .iter()
+                .filter(|o| o.kind == "ExternalSecret")
+                .collect();
+            let readable = stack
+                .secrets
+                .iter()
+                .filter(|s| s.external)
+                .filter(|s| {
+                    let crate::config::Secrets::ExternalSecrets(st) = &stack.config.secrets else {
+                        unreachable!()
+                    };
+                    !crate::catalog::secrets::remote_values(&stack, st, s).is_empty()
+                })
+                .count();
+            assert_eq!(es.len(), readable, "{profile:?}");
+            for o in es {
+                let v = o.value();
+                assert_eq!(v["apiVersion"], "external-secrets.io/v1");
+                assert_eq!(v["spec"]["target"]["name"], o.name.as_str());
+                assert_eq!(v["spec"]["secretStoreRef"]["kind"], "ClusterSecretStore");
+                assert!(!v["spec"]["data"].as_array().unwrap().is_empty());
+            }
+        }
+    }
 }
