@@ -93,9 +93,14 @@ pub(crate) fn resolve(diags: &mut Vec<Diagnostic>, o: Option<&SecretsOptions>) -
             let store = o.store.clone().unwrap_or_default();
             let name = store.name.unwrap_or_default();
             if name.is_empty() {
+                // Reported where the user wrote something: the store, else the source.
                 err(
-                    "secrets.store.name",
-                    "name the ClusterSecretStore (or SecretStore, with `kind`) the ExternalSecrets read".into(),
+                    if o.store.is_some() {
+                        "secrets.store"
+                    } else {
+                        "secrets.source"
+                    },
+                    "external-secrets needs secrets.store.name: name the ClusterSecretStore (or SecretStore, with `kind`) the ExternalSecrets read".into(),
                 );
             } else if let Err(why) = check_dns_subdomain(&name) {
                 err(
@@ -244,7 +249,7 @@ mod tests {
         });
         let text = errs.join("\n");
         for want in [
-            "secrets.store.name: name the ClusterSecretStore",
+            "secrets.source: external-secrets needs secrets.store.name",
             "secrets.remoteKey: unknown placeholder `{nope}`",
             "gives two values one remote place",
             "secrets.refreshInterval: `an hour` is not a Go duration",
