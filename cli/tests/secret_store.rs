@@ -6,7 +6,7 @@
 //! list of keys in the ClusterSecretStore) and the `kubernetes` provider (Secrets of a
 //! "vault" namespace, read through the API server's loopback URL).
 //!
-//! Helpers: `voice_tests::eso` ([`EsoController::shared`], [`fake_store`],
+//! Helpers: `voice_tests::eso` ([`EsoController::shared`], [`fake_store_from_document`],
 //! [`kubernetes_store`], [`put_secret`], [`wait_secret_value`]) and [`external_secret`]
 //! below.
 
@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use voice_tests::cluster::{self, TestCluster};
 use voice_tests::eso::{
-    self, API_VERSION, EsoController, fake_store, kubernetes_store, put_secret, wait_secret_value,
+    self, API_VERSION, EsoController, fake_store_from_document, kubernetes_store, put_secret,
+    wait_secret_value,
 };
 
 /// How long a store, an ExternalSecret or a rotation may take on a loaded CI machine.
@@ -107,13 +108,14 @@ fn external_secrets_from_fake_and_kubernetes_stores_sync_and_follow_rotation() {
     let cluster = cluster::shared();
     let app = namespace(cluster, "eso-app");
 
-    // fake provider: the store holds the values itself, under any key string: a plain value
-    // (`user`), or a JSON object whose field `property` picks (`password`).
+    // fake provider, loaded from a store document shaped as `secrets export --format store`
+    // writes it: a remote key holding an object (`remoteRef.property` picks `password`) and
+    // one holding a plain value (`user`).
     let store = format!("fake-{app}");
-    let (db, user) = (format!("{app}-db"), format!("{app}/db/user"));
+    let (db, user) = (format!("{app}/db"), format!("{app}/db/user"));
     let store_data = |password: &str| {
-        let json = serde_json::json!({"password": password}).to_string();
-        fake_store(cluster, &store, &[(&db, &json), (&user, "voice")])
+        let document = serde_json::json!({&db: {"password": password}, &user: "voice"});
+        fake_store_from_document(cluster, &store, &document)
     };
     store_data("first-password").unwrap();
     eso.wait_ready("clustersecretstore", None, &store, LIMIT)

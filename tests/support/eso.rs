@@ -12,7 +12,7 @@
 //!   metrics listener and no webhook or cert controller; [`EsoController::shared`] runs one
 //!   on [`cluster::shared`] for the whole test binary.
 //! * Stores: [`fake_store`] (a ClusterSecretStore whose `fake` provider serves a list of
-//!   keys) and [`kubernetes_store`] (a ClusterSecretStore whose `kubernetes` provider reads
+//!   keys; [`fake_store_from_document`] loads it from `secrets export --format store`) and [`kubernetes_store`] (a ClusterSecretStore whose `kubernetes` provider reads
 //!   the Secrets of one namespace through the API server's loopback URL, as a ServiceAccount
 //!   with read rights there alone).
 //!
@@ -307,6 +307,31 @@ pub fn fake_store(cluster: &TestCluster, name: &str, data: &[(&str, &str)]) -> R
         "spec": {"provider": {"fake": {"data": entries}}},
     });
     apply(cluster, &store.to_string())
+}
+
+/// Applies ClusterSecretStore `name` whose `fake` provider serves a store document in the
+/// shape `kubectl voice secrets export --format store` writes: a JSON object of remote key →
+/// value (a string), or remote key → object of property → value (served as that object's
+/// JSON, from which `remoteRef.property` picks).
+pub fn fake_store_from_document(
+    cluster: &TestCluster,
+    name: &str,
+    document: &serde_json::Value,
+) -> Result<()> {
+    let entries: Vec<(&str, String)> = document
+        .as_object()
+        .context("a store document is a JSON object of remote key → value")?
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (key.as_str(), value)
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = entries.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fake_store(cluster, name, &pairs)
 }
 
 /// Applies ClusterSecretStore `name` whose `kubernetes` provider reads the Secrets of
