@@ -30,7 +30,8 @@ struct Item<'a> {
 }
 
 /// ExternalSecret `namespace/name` writing Secret `name` from ClusterSecretStore `store`,
-/// refreshed every second so a rotation shows within the test.
+/// refreshed every second so a rotation shows within the test. The target policies are those
+/// `render` writes (`Orphan`, `Retain`: the Secret outlives its ExternalSecret).
 fn external_secret(namespace: &str, name: &str, store: &str, items: &[Item]) -> String {
     let data: Vec<serde_json::Value> = items
         .iter()
@@ -49,7 +50,7 @@ fn external_secret(namespace: &str, name: &str, store: &str, items: &[Item]) -> 
         "spec": {
             "refreshInterval": "1s",
             "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
-            "target": {"name": name, "creationPolicy": "Owner"},
+            "target": {"name": name, "creationPolicy": "Orphan", "deletionPolicy": "Retain"},
             "data": data,
         },
     })
@@ -73,7 +74,8 @@ fn namespace(cluster: &TestCluster, prefix: &str) -> String {
     name
 }
 
-/// The target Secret of an ExternalSecret is owned by it and carries ESO's data hash.
+/// The target Secret of an ExternalSecret carries ESO's managed label and data hash, and no
+/// owner (`Orphan`).
 fn assert_managed(cluster: &TestCluster, namespace: &str, name: &str) {
     let o = cluster
         .kubectl()
@@ -85,14 +87,16 @@ fn assert_managed(cluster: &TestCluster, namespace: &str, name: &str) {
             namespace,
             name,
             "-o",
-            "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {.metadata.annotations.reconcile\\.external-secrets\\.io/data-hash}",
+            "jsonpath={.metadata.labels.reconcile\\.external-secrets\\.io/managed} {.metadata.annotations.reconcile\\.external-secrets\\.io/data-hash} {.metadata.ownerReferences}",
         ])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    let (owner, hash) = out.split_once(' ').unwrap_or((&out, ""));
-    assert_eq!(owner, format!("ExternalSecret/{name}"), "{out}");
-    assert!(!hash.is_empty(), "no data-hash annotation: {out}");
+    let fields: Vec<&str> = out.split(' ').collect();
+    assert!(
+        matches!(fields.as_slice(), ["true", hash, ""] if !hash.is_empty()),
+        "{out:?}"
+    );
 }
 
 #[test]
