@@ -231,6 +231,14 @@ pub(crate) async fn preflight(
             Err(e) => return Err(anyhow::Error::new(e).context(format!("reading Secret {id}"))),
         };
         let Some(live) = live else {
+            // A Secret of optional values alone may be absent: its readers say optional.
+            if spec
+                .keys
+                .iter()
+                .all(|k| matches!(k.source, SecretSource::User { required: false }))
+            {
+                continue;
+            }
             let keys: Vec<String> = spec
                 .keys
                 .iter()
@@ -448,10 +456,25 @@ pub(crate) async fn ensure(
         if spec.existing {
             let live = match live {
                 Some(l) => l,
-                None => Api::<Secret>::namespaced(client.clone(), &spec.namespace)
+                None => match Api::<Secret>::namespaced(client.clone(), &spec.namespace)
                     .get_opt(&spec.name)
                     .await?
-                    .ok_or_else(|| anyhow::anyhow!("the Secret {id}, {}, was not found; create it (`kubectl voice secrets template` lists its keys)", named_by(stack)))?,
+                {
+                    Some(l) => l,
+                    // Optional values alone, none given: nothing to read.
+                    None if spec
+                        .keys
+                        .iter()
+                        .all(|k| matches!(k.source, SecretSource::User { required: false })) =>
+                    {
+                        out.push((id, Outcome::NotNeeded));
+                        continue;
+                    }
+                    None => bail!(
+                        "the Secret {id}, {}, was not found; create it (`kubectl voice secrets template` lists its keys)",
+                        named_by(stack)
+                    ),
+                },
             };
             let data = decode(&live);
             values.insert((spec.namespace.clone(), spec.name.clone()), data.clone());
