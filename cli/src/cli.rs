@@ -58,6 +58,9 @@ pub(crate) enum Command {
     Backup(commands::backup::Args),
     /// Restore a backup made by `kubectl voice backup` (checks sha256 and versions first).
     Restore(commands::restore::Args),
+    /// The Secrets the workloads read: `template` lists names and keys (never values),
+    /// `export` writes the live values for a secret store (mode 0600).
+    Secrets(commands::secrets::Args),
     /// Delete the rollout in reverse wave order; keeps volumes and Secrets unless --purge.
     Uninstall(commands::uninstall::Args),
     /// Print a shell completion script.

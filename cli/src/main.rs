@@ -35,6 +35,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Profile(args) => profile::run(args),
         Command::Completion(args) => completion::run(args, &mut Cli::command()),
         Command::Version(args) => version::run(args),
+        Command::Secrets(secrets::Args {
+            command: secrets::Sub::Template(args),
+        }) => secrets::template(args),
         command => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -59,6 +62,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Command::Dashboard(args) => dashboard::run(ca, args).await,
                     Command::Backup(args) => backup::run(ca, args).await,
                     Command::Restore(args) => restore::run(ca, args).await,
+                    Command::Secrets(secrets::Args {
+                        command: secrets::Sub::Export(args),
+                    }) => secrets::export(ca, args).await,
                     _ => unreachable!("offline commands are handled above"),
                 }
             });

@@ -71,6 +71,13 @@ pub enum Gate {
         /// Name.
         name: String,
     },
+    /// The ExternalSecret has made its Secret from the store (its Ready condition is True).
+    ExternalSecretReady {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
     /// The ResourceQuota's limits are in force (the quota controller has counted the
     /// namespace): until then the API server refuses every pod of the namespace, and the
     /// controllers that make them back off for minutes.
@@ -223,6 +230,13 @@ fn gates(stack: &Stack, objects: &[&Object]) -> Vec<Gate> {
             });
             continue;
         }
+        if o.kind == "ExternalSecret" {
+            out.push(Gate::ExternalSecretReady {
+                namespace: ns,
+                name: o.name.clone(),
+            });
+            continue;
+        }
         let Some(c) = stack.component(&o.component) else {
             continue;
         };
@@ -350,7 +364,7 @@ pub fn waves(stack: &Stack, objects: &[Object]) -> Vec<Wave> {
         let secrets: Vec<String> = if stage == Stage::Config {
             selection::secrets(stack)
                 .iter()
-                .filter(|s| !s.existing)
+                .filter(|s| !s.existing && !s.external)
                 .map(|s| format!("{}/{}", s.namespace, s.name))
                 .collect()
         } else {

@@ -8,6 +8,47 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
+/// The Ready condition of a custom resource (an ExternalSecret: reasons `SecretSynced`,
+/// `SecretSyncedError`, … in `apis/externalsecrets/v1/externalsecret_types.go@ec12919` of
+/// external-secrets/external-secrets): `Ok(())` when True and seen for the current
+/// generation, else why not in words.
+pub fn ready_condition(object: &serde_json::Value) -> Result<(), String> {
+    let conditions = object
+        .pointer("/status/conditions")
+        .and_then(serde_json::Value::as_array);
+    let ready = conditions
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("type").and_then(serde_json::Value::as_str) == Some("Ready"));
+    let Some(ready) = ready else {
+        return Err("no Ready condition yet (is its operator running?)".into());
+    };
+    let s = |k: &str| {
+        ready
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    };
+    let generation = object
+        .pointer("/metadata/generation")
+        .and_then(serde_json::Value::as_i64);
+    let seen = object
+        .pointer("/status/observedGeneration")
+        .and_then(serde_json::Value::as_i64);
+    match (s("status"), generation, seen) {
+        ("True", Some(g), Some(o)) if o < g => {
+            Err("its operator has not seen the latest spec yet".into())
+        }
+        ("True", ..) => Ok(()),
+        (status, ..) => Err(format!(
+            "Ready is {} ({}): {}",
+            if status.is_empty() { "unknown" } else { status },
+            s("reason"),
+            s("message")
+        )),
+    }
+}
+
 /// The Deployment's rollout is complete: the controller saw the latest spec and every
 /// desired replica (as the HPA may have changed it) is updated and available.
 pub fn deployment_available(d: &Deployment) -> bool {

@@ -749,6 +749,36 @@ z: [[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]
         Some(4),
     ),
     case(
+        "secrets:\n  source: external-secrets\n",
+        "secrets.source",
+        "needs secrets.store.name",
+        Some(2),
+    ),
+    case(
+        "secrets:\n  source: external-secrets\n  store: {name: vault}\n  remoteKey: \"{instance}\"\n",
+        "secrets.remoteKey",
+        "use both {secret} and {key}",
+        Some(4),
+    ),
+    case(
+        "secrets:\n  source: existing\n  store: {name: vault}\n",
+        "secrets.store",
+        "applies to `secrets.source: external-secrets` only",
+        Some(3),
+    ),
+    case(
+        "secrets:\n  source: external-secrets\n  store: {name: vault}\n  optionalKeys: [model-router-secret/NOPE]\n",
+        "secrets.optionalKeys[0]",
+        "not an optional value of this stack",
+        Some(4),
+    ),
+    case(
+        "secrets:\n  source: vault\n",
+        "secrets.source",
+        "external-secrets",
+        Some(2),
+    ),
+    case(
         "priorityClassName: High_Priority\n",
         "priorityClassName",
         "not a valid PriorityClass name",

@@ -6,8 +6,12 @@
 //!   or per test ([`cluster::TestCluster::start`]).
 //! * [`peers`]: the real `kubectl` and `helm` binaries fetched by
 //!   `scripts/peers`, and a real `krew` built by `scripts/krew`.
+//! * [`eso`]: the real External Secrets Operator controller (built by
+//!   `scripts/external-secrets/build`) on a test cluster, and its `fake` and
+//!   `kubernetes` secret stores.
 
 pub mod cluster;
+pub mod eso;
 pub mod peers;
 
 use std::path::PathBuf;

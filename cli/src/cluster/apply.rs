@@ -796,6 +796,8 @@ pub(crate) async fn install(
     // What the parent lists once the namespaces exist: the final write is skipped when it
     // would write the same.
     let mut parent_written: Option<(BTreeSet<String>, BTreeSet<String>)> = None;
+    // The values of the Secrets the pods read, as far as known: what `checksum/secrets` is of.
+    let mut secret_values = secrets::Values::new();
     for wave in &plan {
         if wave.objects.is_empty() && wave.secrets.is_empty() {
             continue;
@@ -807,9 +809,10 @@ pub(crate) async fn install(
             wave.name,
             wave.description
         ));
-        // The wave's Secrets are written alongside its objects.
+        // The wave's Secrets are written alongside its objects; those the user made are
+        // read then, for their readers' checksum.
         let ensure_secrets = async {
-            if wave.secrets.is_empty() {
+            if wave.name != "config" {
                 Ok((Vec::new(), secrets::Values::new()))
             } else {
                 secrets::ensure(
@@ -847,7 +850,8 @@ pub(crate) async fn install(
         }
         let (secrets, values) = secrets?;
         if !values.is_empty() {
-            stamp_secrets(&mut objects, &values);
+            secret_values.extend(values);
+            stamp_secrets(&mut objects, &secret_values);
         }
         for (id, outcome) in secrets {
             match outcome {
@@ -892,6 +896,12 @@ pub(crate) async fn install(
         }
         if opts.wait && !opts.dry_run {
             wait::await_wave(client, wave, &objects, opts.timeout, progress).await?;
+        }
+        // The Secrets the operator wrote from the store, once their ExternalSecrets are
+        // synced (as far as they are, without --wait), checksum their readers.
+        if wave.name == "config" && stack.secrets.iter().any(|s| s.external) {
+            secret_values.extend(secrets::read_external(client, stack).await?);
+            stamp_secrets(&mut objects, &secret_values);
         }
         let awaited = if opts.wait && !opts.dry_run {
             format!(", {} gate(s) ready", wave.gates.len())

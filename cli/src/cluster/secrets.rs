@@ -155,7 +155,7 @@ impl UserValues {
     pub(crate) fn unsupplied(&self, stack: &Stack) -> Vec<String> {
         voice_core::render::selection::secrets(stack)
             .iter()
-            .filter(|s| !s.existing)
+            .filter(|s| !s.existing && !s.external)
             .flat_map(|s| {
                 s.keys
                     .iter()
@@ -169,6 +169,46 @@ impl UserValues {
     }
 }
 
+/// The copies among the user's Secrets (`SameAs` keys of Secrets that exist already) that
+/// do not hold their source's value: one password would differ between its readers.
+fn copies_disagree(specs: &[SecretSpec], values: &Values) -> Vec<String> {
+    let value = |ns: &str, name: &str, key: &str| {
+        values
+            .get(&(ns.to_string(), name.to_string()))
+            .and_then(|d| d.get(key))
+    };
+    let mut out = Vec::new();
+    for spec in specs.iter().filter(|s| s.existing) {
+        for k in &spec.keys {
+            if let SecretSource::SameAs {
+                namespace,
+                secret,
+                key,
+            } = &k.source
+                && let (Some(copy), Some(source)) = (
+                    value(&spec.namespace, &spec.name, &k.key),
+                    value(namespace, secret, key),
+                )
+                && copy != source
+            {
+                out.push(format!(
+                    "Secret {}/{} key {} differs from {namespace}/{secret} key {key}, whose value it must hold; set it to that value",
+                    spec.namespace, spec.name, k.key
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Why a Secret must exist already, in words.
+fn named_by(stack: &Stack) -> &'static str {
+    match stack.config.secrets {
+        voice_core::config::Secrets::Existing => "which you create (secrets.source: existing)",
+        _ => "named in voice.yaml",
+    }
+}
+
 /// Reads the run's Secrets (writing nothing) and compares them with the supplied values.
 pub(crate) async fn preflight(
     client: &Client,
@@ -177,6 +217,7 @@ pub(crate) async fn preflight(
 ) -> anyhow::Result<Preflight> {
     let specs = voice_core::render::selection::secrets(stack);
     let mut out = Preflight::default();
+    let mut named: Values = BTreeMap::new();
     // The Secrets voice.yaml names (existingSecret, an external service's secretRef): each
     // must exist with every key it names; their values are not looked at.
     for spec in specs.iter().filter(|s| s.existing) {
@@ -190,9 +231,26 @@ pub(crate) async fn preflight(
             Err(e) => return Err(anyhow::Error::new(e).context(format!("reading Secret {id}"))),
         };
         let Some(live) = live else {
+            // A Secret of optional values alone may be absent: its readers say optional.
+            if spec
+                .keys
+                .iter()
+                .all(|k| matches!(k.source, SecretSource::User { required: false }))
+            {
+                continue;
+            }
+            let keys: Vec<String> = spec
+                .keys
+                .iter()
+                .filter(|k| !matches!(k.source, SecretSource::User { required: false }))
+                .map(|k| format!("--from-literal={}=…", k.key))
+                .collect();
             out.named.push(format!(
-                "Secret {id}, named in voice.yaml, does not exist; create it (kubectl create secret generic -n {} {} --from-literal=<key>=…)",
-                spec.namespace, spec.name
+                "Secret {id}, {}, does not exist; create it: kubectl create secret generic -n {} {} {} (`kubectl voice secrets template` lists every Secret and key)",
+                named_by(stack),
+                spec.namespace,
+                spec.name,
+                keys.join(" ")
             ));
             continue;
         };
@@ -200,18 +258,21 @@ pub(crate) async fn preflight(
             live.data.as_ref().is_some_and(|d| d.contains_key(k))
                 || live.string_data.as_ref().is_some_and(|d| d.contains_key(k))
         };
+        named.insert((spec.namespace.clone(), spec.name.clone()), decode(&live));
         for k in spec
             .keys
             .iter()
             .filter(|k| !matches!(k.source, SecretSource::User { required: false }) && !has(&k.key))
         {
             out.named.push(format!(
-                "Secret {id}, named in voice.yaml, has no key {}; add it",
+                "Secret {id}, {}, has no key {}; add it",
+                named_by(stack),
                 k.key
             ));
         }
     }
-    for spec in specs.iter().filter(|s| !s.existing) {
+    out.named.extend(copies_disagree(&specs, &named));
+    for spec in specs.iter().filter(|s| !s.existing && !s.external) {
         let users: Vec<(&str, bool)> = spec
             .keys
             .iter()
@@ -251,7 +312,22 @@ pub(crate) async fn preflight(
 
 /// Reads the values of the run's Secrets that exist, writing nothing (for `diff`).
 pub(crate) async fn read(client: &Client, stack: &Stack) -> anyhow::Result<Values> {
-    let specs = voice_core::render::selection::secrets(stack);
+    read_where(client, stack, |_| true).await
+}
+
+/// Reads the values of the run's Secrets that ExternalSecrets fill, once they are synced:
+/// what their readers' `checksum/secrets` is computed from.
+pub(crate) async fn read_external(client: &Client, stack: &Stack) -> anyhow::Result<Values> {
+    read_where(client, stack, |s| s.external).await
+}
+
+async fn read_where(
+    client: &Client,
+    stack: &Stack,
+    wanted: impl Fn(&SecretSpec) -> bool,
+) -> anyhow::Result<Values> {
+    let mut specs = voice_core::render::selection::secrets(stack);
+    specs.retain(|s| wanted(s));
     let found: Vec<Option<(SecretId, BTreeMap<String, String>)>> =
         futures::stream::iter(specs.iter())
             .map(|spec| async move {
@@ -324,7 +400,8 @@ pub(crate) async fn ensure(
     rotate: bool,
 ) -> anyhow::Result<(Vec<(String, Outcome)>, Values)> {
     let selected = voice_core::render::selection::secrets(stack);
-    let mut specs: Vec<&SecretSpec> = selected.iter().collect();
+    // Those an ExternalSecret fills are the operator's to write.
+    let mut specs: Vec<&SecretSpec> = selected.iter().filter(|s| !s.external).collect();
     specs.sort_by_key(|s| {
         s.keys
             .iter()
@@ -379,10 +456,25 @@ pub(crate) async fn ensure(
         if spec.existing {
             let live = match live {
                 Some(l) => l,
-                None => Api::<Secret>::namespaced(client.clone(), &spec.namespace)
+                None => match Api::<Secret>::namespaced(client.clone(), &spec.namespace)
                     .get_opt(&spec.name)
                     .await?
-                    .ok_or_else(|| anyhow::anyhow!("the existing Secret {id} named in voice.yaml was not found; create it or remove existingSecret"))?,
+                {
+                    Some(l) => l,
+                    // Optional values alone, none given: nothing to read.
+                    None if spec
+                        .keys
+                        .iter()
+                        .all(|k| matches!(k.source, SecretSource::User { required: false })) =>
+                    {
+                        out.push((id, Outcome::NotNeeded));
+                        continue;
+                    }
+                    None => bail!(
+                        "the Secret {id}, {}, was not found; create it (`kubectl voice secrets template` lists its keys)",
+                        named_by(stack)
+                    ),
+                },
             };
             let data = decode(&live);
             values.insert((spec.namespace.clone(), spec.name.clone()), data.clone());

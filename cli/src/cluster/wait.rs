@@ -12,7 +12,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 use voice_core::plan::{Gate, Wave};
@@ -41,7 +41,16 @@ fn gate_name(g: &Gate) -> String {
         Gate::QuotaEnforced { namespace, name } => {
             format!("ResourceQuota {namespace}/{name} in force")
         }
+        Gate::ExternalSecretReady { namespace, name } => {
+            format!("ExternalSecret {namespace}/{name} synced")
+        }
     }
+}
+
+/// The API of ExternalSecrets in a namespace.
+pub(crate) fn external_secrets(client: &Client, namespace: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret");
+    Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk))
 }
 
 /// Waits for one gate with a watch.
@@ -97,6 +106,17 @@ async fn await_gate_once(client: &Client, g: &Gate) -> anyhow::Result<()> {
             })
             .await?;
         }
+        Gate::ExternalSecretReady { namespace, name } => {
+            await_condition(
+                external_secrets(client, namespace),
+                name,
+                |o: Option<&DynamicObject>| {
+                    o.and_then(|o| serde_json::to_value(o).ok())
+                        .is_some_and(|v| readiness::ready_condition(&v).is_ok())
+                },
+            )
+            .await?;
+        }
         Gate::PvcBound { namespace, name } => {
             let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
             await_condition(api, name, |p: Option<&PersistentVolumeClaim>| {
@@ -143,6 +163,16 @@ async fn diagnose(client: &Client, objects: &[Object], g: &Gate) -> String {
         | Gate::PvcBound { namespace, name }
         | Gate::ServiceEndpoints { namespace, name }
         | Gate::QuotaEnforced { namespace, name } => (namespace.clone(), name.clone()),
+        Gate::ExternalSecretReady { namespace, name } => {
+            return match external_secrets(client, namespace).get_opt(name).await {
+                Ok(Some(o)) => match serde_json::to_value(&o) {
+                    Ok(v) => readiness::ready_condition(&v).err().unwrap_or_default(),
+                    Err(e) => e.to_string(),
+                },
+                Ok(None) => "it does not exist".into(),
+                Err(e) => format!("reading it failed: {e}"),
+            };
+        }
     };
     let component = objects
         .iter()

@@ -19,6 +19,7 @@ pub(crate) mod restore;
 pub(crate) mod rollback;
 pub(crate) mod scale;
 pub(crate) mod schema;
+pub(crate) mod secrets;
 pub(crate) mod status;
 pub(crate) mod switch;
 pub(crate) mod uninstall;

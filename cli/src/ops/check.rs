@@ -149,7 +149,9 @@ fn fail(d: impl Into<String>, hint: impl Into<String>) -> Check {
 
 /// Groups whose kinds are custom resources, with the `--skip` value that leaves them out.
 fn crd_skip_hint(group: &str) -> &'static str {
-    if group.contains("istio.io") {
+    if group == "external-secrets.io" {
+        "install the External Secrets Operator (0.16 or newer serves external-secrets.io/v1), or set secrets.source to generate or existing"
+    } else if group.contains("istio.io") {
         "install Istio first, or run with --skip istio"
     } else {
         "install the Prometheus operator's CRDs, or run with --skip monitoring"
@@ -167,6 +169,56 @@ pub(crate) struct Handoff<'a> {
     pub rights: &'a crate::cluster::rights::Rights,
     /// `--profile dev --set … --only model-router`.
     pub flags: &'a str,
+}
+
+/// The store the ExternalSecrets read: it exists (a ClusterSecretStore, or a SecretStore in
+/// each of their namespaces) and its operator finds it valid (Ready).
+async fn secret_store(
+    client: &Client,
+    objects: &[Object],
+    store: &voice_core::config::Store,
+) -> Vec<Check> {
+    let gvk = kube::api::GroupVersionKind::gvk("external-secrets.io", "v1", store.kind);
+    let resource = kube::api::ApiResource::from_gvk(&gvk);
+    let namespaces: BTreeSet<Option<&str>> = if store.kind == "ClusterSecretStore" {
+        BTreeSet::from([None])
+    } else {
+        objects
+            .iter()
+            .filter(|o| o.kind == "ExternalSecret")
+            .map(|o| o.namespace.as_deref())
+            .collect()
+    };
+    let mut out = Vec::new();
+    for ns in namespaces {
+        let api: Api<kube::api::DynamicObject> = match ns {
+            None => Api::all_with(client.clone(), &resource),
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        };
+        let at = ns.map(|n| format!(" in {n}")).unwrap_or_default();
+        let what = format!("{} {}{at}", store.kind, store.name);
+        out.push(match api.get_opt(&store.name).await {
+            Ok(Some(o)) => match serde_json::to_value(&o)
+                .map_err(|e| e.to_string())
+                .and_then(|v| voice_core::readiness::ready_condition(&v))
+            {
+                Ok(()) => ok(format!("{what} is ready")),
+                Err(why) => fail(
+                    format!("{what} is not ready: {why}"),
+                    "fix the store's provider settings or credentials (kubectl describe it)",
+                ),
+            },
+            Ok(None) => fail(
+                format!("{what} does not exist"),
+                "create it for your secret store (the External Secrets Operator's provider docs), or name another in secrets.store",
+            ),
+            Err(e) => fail(
+                format!("cannot read {what}: {}", explain(&e).reason),
+                format!("grant get on {}", plural(store.kind)),
+            ),
+        });
+    }
+    out
 }
 
 /// Runs every check for the stack's objects. A server that cannot be reached at all is a
@@ -203,19 +255,39 @@ pub(crate) async fn report(
 
     // Custom resource definitions the plan needs.
     let mut crds = Vec::new();
-    let custom: BTreeSet<(String, String)> = objects
+    let custom: BTreeSet<(String, String, String)> = objects
         .iter()
         .filter_map(|o| {
-            let (g, _) = api_version_group(&o.api_version);
-            (!is_builtin(g)).then(|| (g.to_string(), o.kind.clone()))
+            let (g, v) = api_version_group(&o.api_version);
+            (!is_builtin(g)).then(|| (g.to_string(), v.to_string(), o.kind.clone()))
         })
         .collect();
     let crd_api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let mut missing_groups = BTreeSet::new();
-    for (group, kind) in &custom {
+    for (group, version, kind) in &custom {
         let name = format!("{}.{group}", plural(kind));
         match crd_api.get_opt(&name).await {
-            Ok(Some(_)) => crds.push(ok(format!("{kind} ({group}) is served"))),
+            Ok(Some(crd)) => {
+                let served: Vec<&str> = crd
+                    .spec
+                    .versions
+                    .iter()
+                    .filter(|v| v.served)
+                    .map(|v| v.name.as_str())
+                    .collect();
+                if served.contains(&version.as_str()) {
+                    crds.push(ok(format!("{kind} ({group}/{version}) is served")));
+                } else {
+                    missing_groups.insert(group.clone());
+                    crds.push(fail(
+                        format!(
+                            "{kind} ({group}) is installed, but CRD {name} serves {}, not {version}",
+                            served.join(", ")
+                        ),
+                        crd_skip_hint(group),
+                    ));
+                }
+            }
             Ok(None) => {
                 missing_groups.insert(group.clone());
                 crds.push(fail(
@@ -244,6 +316,15 @@ pub(crate) async fn report(
         category: "custom-resources",
         checks: crds,
     });
+    if let voice_core::config::Secrets::ExternalSecrets(store) = &stack.config.secrets
+        && !missing_groups.contains("external-secrets.io")
+        && objects.iter().any(|o| o.kind == "ExternalSecret")
+    {
+        categories.push(Category {
+            category: "secret-store",
+            checks: secret_store(client, objects, store).await,
+        });
+    }
 
     // Ownership: nothing the plan writes may already be another rollout's (or nobody's of ours).
     let mut owned = Vec::new();

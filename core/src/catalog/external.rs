@@ -368,6 +368,7 @@ fn reference_secret(stack: &mut Stack, r: &SecretRef, (namespace, owner): (&str,
             component: owner.into(),
             keys: keys.collect(),
             existing: true,
+            external: false,
         }),
     }
 }

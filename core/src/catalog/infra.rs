@@ -108,6 +108,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             component: "postgres".into(),
             keys,
             existing: false,
+            external: false,
         });
 
         let pg_res = by_profile(
@@ -293,6 +294,7 @@ fn secret_keys(stack: &mut Stack, ns: &str, keys: &[(&str, usize)]) {
             component: "postgres".into(),
             keys: new.collect(),
             existing: false,
+            external: false,
         }),
     }
 }

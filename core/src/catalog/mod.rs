@@ -12,6 +12,7 @@ pub mod infra;
 pub mod mesh;
 mod model_router;
 pub mod posthog;
+pub mod secrets;
 pub mod versions;
 pub mod voiceassistant;
 
@@ -751,8 +752,13 @@ pub struct SecretSpec {
     pub component: String,
     /// Keys.
     pub keys: Vec<SecretKey>,
-    /// The user named an existing Secret: install checks it and creates nothing.
+    /// The user named an existing Secret (or `secrets.source: existing`): install checks
+    /// it and creates nothing.
     pub existing: bool,
+    /// An ExternalSecret of the render fills it from the store (`secrets.source:
+    /// external-secrets`): install waits for it and creates nothing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
 }
 
 /// A ConfigMap.
@@ -920,6 +926,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
     add_all(cfg, &mut stack);
     voiceassistant::finish(&mut stack);
     external::apply(cfg, &mut stack);
+    let mut diags = secrets::apply(cfg, &mut stack);
     for c in &mut stack.components {
         c.store = (c.kind == WorkloadKind::StatefulSet)
             .then(|| versions::Store::of_image(&c.main().image))
@@ -936,7 +943,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             None => cfg.placement.clone(),
         };
     }
-    let mut diags = posthog::check(cfg);
+    diags.extend(posthog::check(cfg));
     diags.extend(identity::apply(cfg, &mut stack));
     diags.extend(external::check(cfg));
     // Unknown names past the diagnostics limit are counted, not matched against the catalog;

@@ -163,6 +163,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         component: "model-router".into(),
         keys: keys.clone(),
         existing: mr.existing_secret.is_some(),
+        external: false,
     });
 
     let repo = cfg

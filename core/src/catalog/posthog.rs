@@ -539,6 +539,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
         namespace: ns.into(),
         component: "posthog-web".into(),
         existing: ph.existing_secret.is_some(),
+        external: false,
         keys: vec![
             SecretKey {
                 key: "SECRET_KEY".into(),

@@ -1014,6 +1014,7 @@ pub(super) fn add(cfg: &Config, stack: &mut Stack) {
             component: name.into(),
             keys: keys.clone(),
             existing: false,
+            external: false,
         });
 
         let (a, b, c_, d) = s.res;

@@ -14,6 +14,7 @@ mod options;
 pub mod placement;
 pub mod platform;
 mod resolve;
+pub mod secrets;
 pub mod selection;
 mod set;
 pub mod shape;
@@ -30,6 +31,7 @@ pub use limits::{LIMITS, Limit, Limits};
 pub use options::*;
 pub use placement::{Mismatch, NodeAffinity, Placement, Requirement, Taint, Term, Toleration};
 pub use resolve::*;
+pub use secrets::{Secrets, Store};
 pub use selection::{Leaf, Part, Selection};
 pub use set::apply_set;
 

@@ -56,6 +56,8 @@ pub struct Config {
     /// Every pod's ServiceAccount annotations, labels, annotations, environment and
     /// PriorityClass, before a component's own settings.
     pub pods: super::PodMeta,
+    /// Where the Secrets' values come from.
+    pub secrets: super::Secrets,
 }
 
 /// Resolved VoiceAssistant platform settings.
@@ -1082,6 +1084,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
     let pods = super::identity::resolve(&mut ctx.diags, "", o.into());
     let voice_assistant = voice_assistant(&mut ctx, o.voice_assistant.as_ref());
     let istio = istio(&mut ctx, o.istio.as_ref(), voice_assistant.is_some());
+    let secrets = super::secrets::resolve(&mut ctx.diags, o.secrets.as_ref());
     if ctx.diags.is_empty() {
         Ok(Config {
             profile,
@@ -1102,6 +1105,7 @@ pub fn resolve(o: &Options) -> Result<Config, Vec<Diagnostic>> {
             istio,
             placement,
             pods,
+            secrets,
         })
     } else {
         Err(ctx.diags)

@@ -2,8 +2,10 @@
 //! deterministic multi-document YAML.
 //!
 //! Every object carries the standard `app.kubernetes.io/*` labels. Secrets are never
-//! rendered: their names and keys are part of the plan, and install creates them.
+//! rendered: their names and keys are part of the plan, and install creates them (or the
+//! user, or the rendered ExternalSecrets, with `secrets.source`).
 
+pub mod external_secrets;
 pub mod identity;
 pub mod inputs;
 pub mod istio;
@@ -483,6 +485,9 @@ pub fn render_each(stack: &Stack, mut emit: impl FnMut(Object)) {
             };
             emit(Object::new(&c.name, Stage::Config, obj));
         }
+        external_secrets::objects(stack, c)
+            .into_iter()
+            .for_each(&mut emit);
         let stage = match c.tier {
             Tier::Stateful => Stage::Stateful,
             Tier::Setup => Stage::Setup,
