@@ -199,57 +199,52 @@ pub fn store_document<'v>(
     use serde_json::Value;
     let mut doc: std::collections::BTreeMap<String, Value> = Default::default();
     let mut problems = Vec::new();
-    for spec in specs {
-        for k in &spec.keys {
-            let Some(v) = value(&spec.namespace, &spec.name, &k.key) else {
-                if !matches!(k.source, SecretSource::User { required: false }) {
+    // Sources first, so a copy that disagrees is the one named.
+    let keys = [false, true].into_iter().flat_map(|copies| {
+        specs.iter().flat_map(move |spec| {
+            spec.keys
+                .iter()
+                .filter(move |k| matches!(k.source, SecretSource::SameAs { .. }) == copies)
+                .map(move |k| (spec, k))
+        })
+    });
+    for (spec, k) in keys {
+        let Some(v) = value(&spec.namespace, &spec.name, &k.key) else {
+            if !matches!(k.source, SecretSource::User { required: false }) {
+                problems.push(format!(
+                    "{}/{} has no key {}",
+                    spec.namespace, spec.name, k.key
+                ));
+            }
+            continue;
+        };
+        let (ns, secret, key) = origin(stack, &spec.namespace, &spec.name, &k.key);
+        let (remote_key, property) = store.remote(&stack.config.instance, ns, secret, key);
+        let held = doc.get(&remote_key).map(|v| match v {
+            Value::Object(props) if !property.is_empty() => props.get(&property),
+            v => Some(v),
+        });
+        match held {
+            Some(Some(held)) => {
+                if held.as_str() != Some(v) {
                     problems.push(format!(
-                        "{}/{} has no key {}",
+                        "{}/{} {} differs from {ns}/{secret} {key}, whose copy it is",
                         spec.namespace, spec.name, k.key
                     ));
                 }
-                continue;
-            };
-            let (ns, secret, key) = origin(stack, &spec.namespace, &spec.name, &k.key);
-            let (remote_key, property) = store.remote(&stack.config.instance, ns, secret, key);
-            let slot = if property.is_empty() {
-                doc.entry(remote_key.clone())
-            } else {
-                let Value::Object(props) = doc
-                    .entry(remote_key.clone())
-                    .or_insert_with(|| Value::Object(Default::default()))
-                else {
-                    problems.push(format!("{remote_key} holds a value and properties"));
-                    continue;
-                };
-                match props.entry(property.clone()) {
-                    serde_json::map::Entry::Occupied(o) => {
-                        if o.get().as_str() != Some(v) {
-                            problems.push(format!(
-                                "{}/{} {} differs from {ns}/{secret} {key}, whose copy it is",
-                                spec.namespace, spec.name, k.key
-                            ));
-                        }
-                    }
-                    serde_json::map::Entry::Vacant(e) => {
-                        e.insert(Value::String(v.to_string()));
-                    }
-                }
-                continue;
-            };
-            match slot {
-                std::collections::btree_map::Entry::Occupied(o) => {
-                    if o.get().as_str() != Some(v) {
-                        problems.push(format!(
-                            "{}/{} {} differs from {ns}/{secret} {key}, whose copy it is",
-                            spec.namespace, spec.name, k.key
-                        ));
-                    }
-                }
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(Value::String(v.to_string()));
-                }
             }
+            _ if property.is_empty() => {
+                doc.insert(remote_key, Value::String(v.to_string()));
+            }
+            _ => match doc
+                .entry(remote_key.clone())
+                .or_insert_with(|| Value::Object(Default::default()))
+            {
+                Value::Object(props) => {
+                    props.insert(property, Value::String(v.to_string()));
+                }
+                _ => problems.push(format!("{remote_key} holds a value and properties")),
+            },
         }
     }
     (doc, problems)
@@ -325,6 +320,39 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("secrets.optionalKeys[0]"), "{e}");
         assert!(e.contains("model-router-secret/POSTHOG_API_KEY"), "{e}");
+    }
+
+    #[test]
+    fn a_store_document_holds_each_remote_place_once_and_names_disagreeing_copies() {
+        let s = stack("secrets:\n  source: external-secrets\n  store: {name: vault}\n").unwrap();
+        let crate::config::Secrets::ExternalSecrets(store) = &s.config.secrets else {
+            panic!()
+        };
+        let infra = &s.config.namespaces.infra;
+        // Every value is "v", but the Model Router's copy of its database password.
+        let (doc, problems) = super::store_document(&s, store, &s.secrets, |ns, name, key| {
+            (name == "model-router-secret" && key == "DB_PASSWORD")
+                .then_some("other")
+                .or(Some("v"))
+                .filter(|_| ns != "nowhere")
+        });
+        let infra_secret = doc["voice/infra-secrets"].as_object().unwrap();
+        assert_eq!(infra_secret["MODEL_ROUTER_DB_PASSWORD"], "v");
+        // Copies add no remote place of their own.
+        assert!(
+            !doc.contains_key("voice/model-router-secret")
+                || !doc["voice/model-router-secret"]
+                    .as_object()
+                    .unwrap()
+                    .contains_key("DB_PASSWORD")
+        );
+        assert_eq!(
+            problems,
+            [format!(
+                "{}/model-router-secret DB_PASSWORD differs from {infra}/infra-secrets MODEL_ROUTER_DB_PASSWORD, whose copy it is",
+                s.config.namespaces.app
+            )]
+        );
     }
 
     #[test]

@@ -6,9 +6,8 @@
 
 use serde::Serialize;
 
-use super::Diagnostic;
 use super::options::{SecretStoreKind, SecretsOptions, SecretsSourceName};
-use super::resolve::check_dns_subdomain;
+use super::{Diagnostic, check_dns_subdomain};
 
 /// The checked `secrets` settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
