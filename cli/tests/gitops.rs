@@ -105,7 +105,13 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[test]
 fn either_tree_builds_to_the_render_and_a_rerender_removes_what_it_no_longer_writes() {
-    let rendered = objects(&voice(&["render", "--profile", "dev"]));
+    let rendered = objects(&voice(&[
+        "render",
+        "--profile",
+        "dev",
+        "--set",
+        "secrets.source=existing",
+    ]));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("deploy");
     let out = dir.to_str().unwrap();
@@ -115,6 +121,8 @@ fn either_tree_builds_to_the_render_and_a_rerender_removes_what_it_no_longer_wri
         "render",
         "--profile",
         "dev",
+        "--set",
+        "secrets.source=existing",
         "--out",
         out,
         "--gitops",
@@ -142,6 +150,8 @@ fn either_tree_builds_to_the_render_and_a_rerender_removes_what_it_no_longer_wri
         "render",
         "--profile",
         "dev",
+        "--set",
+        "secrets.source=existing",
         "--out",
         out,
         "--gitops",
@@ -176,6 +186,8 @@ fn either_tree_builds_to_the_render_and_a_rerender_removes_what_it_no_longer_wri
         "render",
         "--profile",
         "dev",
+        "--set",
+        "secrets.source=existing",
         "--out",
         out,
         "--gitops",
@@ -198,16 +210,33 @@ fn argo_engine_syncs_the_tree_to_ready_in_the_plans_order() {
     let r = Release::new("gitops");
     let tmp = tempfile::tempdir().unwrap();
     let tree = tmp.path().join("tree");
-    let o = r.run(
+    // The Secrets are the user's (`secrets.source: existing`): a tree of generated ones is
+    // refused.
+    let existing = ["--set", "secrets.source=existing"];
+    let refused = r.run(
         "render",
         &["--out", tree.to_str().unwrap(), "--gitops", "argocd"],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("secrets.source is generate"),
+        "{}",
+        text(&refused)
+    );
+    let o = r.run(
+        "render",
+        &[
+            &existing[..],
+            &["--out", tree.to_str().unwrap(), "--gitops", "argocd"],
+        ]
+        .concat(),
     );
     assert!(o.status.success(), "{}", text(&o));
 
     // Nothing in a GitOps tree may depend on `install`, and generated Secrets are install's:
     // the Secrets the plan lists are created here with arbitrary values, as a user (or a
     // secret store) would before the first sync.
-    let o = r.run("plan", &["-o", "json"]);
+    let o = r.run("plan", &[&existing[..], &["-o", "json"]].concat());
     assert!(o.status.success(), "{}", text(&o));
     let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
     let secrets = plan["secrets"].as_array().unwrap();
@@ -220,7 +249,7 @@ fn argo_engine_syncs_the_tree_to_ready_in_the_plans_order() {
     for ns in &namespaces {
         r.kubectl(&["create", "namespace", ns]);
     }
-    for s in secrets.iter().filter(|s| s["existing"] != true) {
+    for s in secrets {
         let mut args = vec![
             "create".to_string(),
             "secret".into(),

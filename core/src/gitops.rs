@@ -70,6 +70,38 @@ pub enum Error {
     },
 }
 
+/// A tree that would wait on Secrets only `install` makes (`secrets.source: generate`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--gitops: secrets.source is generate, and install (which a GitOps engine never runs) makes these Secrets: {}; their readers would wait for them forever. Set secrets.source to existing (create them: `kubectl voice secrets template` lists names and keys) or external-secrets (a store fills them), then render again",
+    .0.join(", ")
+)]
+pub struct GeneratedSecrets(pub Vec<String>);
+
+/// Whether a GitOps tree of the stack's selection can run without `install`: every Secret
+/// its workloads need comes from the user or a store, not from install's generator. A
+/// Secret of optional values alone is never needed.
+pub fn check_secrets(stack: &Stack) -> Result<(), GeneratedSecrets> {
+    let generated: Vec<String> = crate::render::selection::secrets(stack)
+        .iter()
+        .filter(|s| !s.existing && !s.external)
+        .filter(|s| {
+            s.keys.iter().any(|k| {
+                !matches!(
+                    k.source,
+                    crate::catalog::SecretSource::User { required: false }
+                )
+            })
+        })
+        .map(|s| format!("{}/{}", s.namespace, s.name))
+        .collect();
+    if generated.is_empty() {
+        Ok(())
+    } else {
+        Err(GeneratedSecrets(generated))
+    }
+}
+
 /// `sourceRef.kind` values kustomize-controller accepts (`api/v1/reference_types.go@186fb3b`,
 /// C; `ExternalArtifact` needs its feature gate).
 const FLUX_SOURCE_KINDS: [&str; 4] = [

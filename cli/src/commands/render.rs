@@ -69,6 +69,9 @@ pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         _ => None,
     };
     let stack = config::load(&config)?;
+    if engine.is_some() {
+        voice_core::gitops::check_secrets(&stack).map_err(|e| Usage(e.to_string()))?;
+    }
     if cluster_scoped || namespace_policies {
         // As install applies them: the selection with the inventory's namespace, each object
         // labelled as a member of the rollout's ApplySet (`-n` names where that lives).
