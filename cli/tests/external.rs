@@ -15,12 +15,8 @@ use voice_tests::cluster::{Options, TestCluster};
 fn cluster() -> &'static TestCluster {
     static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        TestCluster::start(Options {
-            nodes: "8x8cpu16Gi".into(),
-            crds: vec!["istio".into(), "servicemonitor".into()],
-            ..Options::default()
-        })
-        .expect("a control plane for the external-service tests")
+        TestCluster::start(Options::production())
+            .expect("a control plane for the external-service tests")
     })
 }
 

@@ -55,12 +55,8 @@ fn by_name(r: &Release, kind: &str, jsonpath: &str) -> BTreeMap<String, String> 
 
 #[test]
 fn an_iam_role_and_a_pull_secret_reach_every_pod_that_needs_them() {
-    let cluster = TestCluster::start(Options {
-        nodes: "8x8cpu16Gi".into(),
-        crds: vec!["istio".into(), "servicemonitor".into()],
-        ..Options::default()
-    })
-    .expect("a control plane with room for production");
+    let cluster = TestCluster::start(Options::production())
+        .expect("a control plane with room for production");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("voice.yaml");
     std::fs::write(&file, VOICE_YAML).unwrap();

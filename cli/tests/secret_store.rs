@@ -6,7 +6,7 @@
 //! list of keys in the ClusterSecretStore) and the `kubernetes` provider (Secrets of a
 //! "vault" namespace, read through the API server's loopback URL).
 //!
-//! Helpers: `voice_tests::eso` ([`EsoController::shared`], [`fake_store_from_document`],
+//! Helpers: `voice_tests::eso` ([`EsoController::start`], [`fake_store_from_document`],
 //! [`kubernetes_store`], [`put_secret`], [`wait_secret_value`]) and [`external_secret`]
 //! below.
 
@@ -29,12 +29,8 @@ use voice_tests::eso::{
 fn cluster() -> &'static TestCluster {
     static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        TestCluster::start(Options {
-            nodes: "8x8cpu16Gi".into(),
-            crds: vec!["istio".into(), "servicemonitor".into()],
-            ..Options::default()
-        })
-        .expect("a control plane for the secret store tests")
+        TestCluster::start(Options::production())
+            .expect("a control plane for the secret store tests")
     })
 }
 

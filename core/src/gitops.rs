@@ -82,7 +82,7 @@ pub struct GeneratedSecrets(pub Vec<String>);
 /// its workloads need comes from the user or a store, not from install's generator. A
 /// Secret of optional values alone is never needed.
 pub fn check_secrets(stack: &Stack) -> Result<(), GeneratedSecrets> {
-    let generated: Vec<String> = crate::render::selection::secrets(stack)
+    let generated: Vec<String> = render::selection::secrets(stack)
         .iter()
         .filter(|s| !s.existing && !s.external)
         .filter(|s| {

@@ -53,6 +53,18 @@ pub struct Options {
     pub timeout: Option<Duration>,
 }
 
+impl Options {
+    /// Room for the production profile: 8 nodes of 8 CPU / 16 GiB, with the Istio and
+    /// ServiceMonitor CRDs it renders objects of.
+    pub fn production() -> Options {
+        Options {
+            nodes: "8x8cpu16Gi".into(),
+            crds: vec!["istio".into(), "servicemonitor".into()],
+            ..Options::default()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

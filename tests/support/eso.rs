@@ -9,8 +9,8 @@
 //! * [`installed`] finds that build (or says why not, or `None` to skip).
 //! * [`EsoController::start`] installs the CRDs on a cluster and runs the controller as a
 //!   local process with `KUBECONFIG` (its only kubeconfig input), no leader election, no
-//!   metrics listener and no webhook or cert controller; [`EsoController::shared`] runs one
-//!   on [`cluster::shared`] for the whole test binary.
+//!   metrics listener and no webhook or cert controller (one per cluster: without leader
+//!   election two would both reconcile).
 //! * Stores: [`fake_store`] (a ClusterSecretStore whose `fake` provider serves a list of
 //!   keys; [`fake_store_from_document`] loads it from `secrets export --format store`) and [`kubernetes_store`] (a ClusterSecretStore whose `kubernetes` provider reads
 //!   the Secrets of one namespace through the API server's loopback URL, as a ServiceAccount
@@ -22,12 +22,11 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cluster::{self, TestCluster};
+use crate::cluster::TestCluster;
 
 /// Environment variable naming the bin directory of the ESO build.
 pub const BIN_ENV: &str = "VOICE_ESO_BIN";
@@ -143,26 +142,6 @@ impl EsoController {
         };
         eso.await_workers()?;
         Ok(eso)
-    }
-
-    /// One controller on [`cluster::shared`] for the whole test binary (started on first use).
-    /// `Ok(None)` when there is no build and none is required (see [`installed`]).
-    pub fn shared() -> Result<Option<&'static EsoController>> {
-        static SHARED: OnceLock<std::result::Result<Option<EsoController>, String>> =
-            OnceLock::new();
-        SHARED
-            .get_or_init(|| {
-                let started = || -> Result<Option<EsoController>> {
-                    let Some(install) = installed()? else {
-                        return Ok(None);
-                    };
-                    EsoController::start(cluster::shared(), &install).map(Some)
-                };
-                started().map_err(|e| format!("{e:#}"))
-            })
-            .as_ref()
-            .map(Option::as_ref)
-            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Path of the controller's log (stdout and stderr).
