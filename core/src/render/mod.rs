@@ -636,7 +636,11 @@ mod tests {
                 let value = o.value().into_owned();
                 let mut paths: Vec<Vec<String>> = vec![
                     vec!["spec".into(), "replicas".into()],
-                    vec!["metadata".into(), "annotations".into(), workload::COLOR_ROLE.into()],
+                    vec![
+                        "metadata".into(),
+                        "annotations".into(),
+                        workload::COLOR_ROLE.into(),
+                    ],
                     vec!["spec".into(), "missing".into()],
                 ];
                 for (k, v) in value.as_object().into_iter().flatten() {
