@@ -90,3 +90,15 @@ impl Command {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Subcommands are deferred, so clap checks a verb's flags only when that verb runs;
+    /// this builds every one and runs clap's checks on the whole tree.
+    #[test]
+    fn every_verb_builds() {
+        super::Cli::command().debug_assert();
+    }
+}
