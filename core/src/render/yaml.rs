@@ -32,7 +32,7 @@ pub fn write<T: Serialize + ?Sized>(out: &mut String, v: &T) {
 /// The value at a path of mapping keys in a document [`write()`] wrote, when it is written
 /// on its key's line (a scalar, `{}` or `[]`), read by scanning the lines instead of parsing
 /// the document: `None` when a key is missing or the value is a block. The emitter's layout
-/// makes this exact: a mapping's keys sit two spaces deeper than its own key, unquoted as
+/// makes this exact: a mapping's keys sit two spaces deeper than its own key, spelled as
 /// [`write()`] spells them; whatever else is inside (sequence items, block scalars) is
 /// deeper or starts with `-`.
 pub fn value_at(doc: &str, path: &[&str]) -> Option<Value> {
