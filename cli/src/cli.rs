@@ -19,7 +19,11 @@ pub(crate) struct Cli {
 }
 
 /// Subcommands: each one's flags and code live in `commands/<name>.rs`.
+///
+/// Deferred: clap builds the flags of the one subcommand given (names and summaries of the
+/// others stay for `--help`), so a verb does not pay at start-up for the tree of every verb.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Show sizing, the fit on the nodes and the rollout waves.
     Plan(commands::plan::Args),
@@ -87,5 +91,17 @@ impl Command {
                 | Command::Restore(_)
                 | Command::Uninstall(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Subcommands are deferred, so clap checks a verb's flags only when that verb runs;
+    /// this builds every one and runs clap's checks on the whole tree.
+    #[test]
+    fn every_verb_builds() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -158,9 +158,13 @@ pub fn rows(
             },
             None => None,
         };
-        let value = compared.map_or_else(|| o.value().into_owned(), |c| c.applied.clone());
-        let replicas = value
-            .pointer("/spec/replicas")
+        // The two fields read here, from the applied value or straight from the object's YAML.
+        let field = |path: &[&str]| match compared {
+            Some(c) => path.iter().try_fold(&c.applied, |v, k| v.get(k)).cloned(),
+            None => o.value_at(path),
+        };
+        let replicas = field(&["spec", "replicas"])
+            .as_ref()
             .and_then(Value::as_u64)
             .map_or(d.replicas, |n| u32::try_from(n).unwrap_or(u32::MAX));
         if replicas == 0 {
@@ -176,9 +180,8 @@ pub fn rows(
                 }
             }
         };
-        let standby = value
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(COLOR_ROLE))
+        let standby = field(&["metadata", "annotations", COLOR_ROLE])
+            .as_ref()
             .and_then(Value::as_str)
             == Some("standby");
         let d = disruption::Disruption { replicas, ..d };

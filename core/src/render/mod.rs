@@ -127,6 +127,16 @@ impl std::fmt::Debug for Body {
     }
 }
 
+/// Whether the emitter writes a value as a block below its key (a non-empty mapping or
+/// sequence) rather than on the key's line.
+fn is_block(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => !m.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => false,
+    }
+}
+
 /// The emitter writes YAML that this parser reads back losslessly (unit-tested for every
 /// rendered object).
 fn parse_yaml(text: &str) -> Value {
@@ -191,6 +201,23 @@ impl Object {
     /// The object as a JSON value (built on demand for typed objects).
     pub fn value(&self) -> Cow<'_, Value> {
         self.body.to_value()
+    }
+    /// The value at a path of mapping keys when it is a scalar (or `{}`, `[]`): for a typed
+    /// object read from its YAML without parsing the rest, much cheaper than [`Self::value`]
+    /// (`None` for multi-line text, which the YAML holds as a block).
+    pub fn value_at(&self, path: &[&str]) -> Option<Value> {
+        match &self.body {
+            Body::Typed(m) => {
+                let mut text = String::with_capacity(2048);
+                m.write_yaml(&mut text);
+                yaml::value_at(&text, path)
+            }
+            Body::Value(v) => path
+                .iter()
+                .try_fold(v, |v, k| v.get(k))
+                .filter(|v| !is_block(v))
+                .cloned(),
+        }
     }
     /// The object as a JSON value to edit in place; the identity fields stay as they are.
     pub fn value_mut(&mut self) -> &mut Value {
@@ -580,5 +607,75 @@ mod tests {
                 assert_eq!(direct, via_value, "{}", o.id());
             }
         }
+    }
+
+    /// `value_at` reads what `value` holds, for every object of every profile and of the
+    /// stacks with the less common shapes (blue-green colours, a database's engine upgrade),
+    /// at the paths the planner reads and at every leaf of the object's top two levels.
+    #[test]
+    fn value_at_reads_what_value_holds() {
+        let sets: Vec<String> = [
+            r#"components.postgres.engineUpgrade={statefulSet: postgres-17, previous: {statefulSet: postgres, image: "postgres:15.12-alpine"}, serving: previous}"#,
+            "voiceAssistant.services.agent-engine.blueGreen=true",
+        ]
+        .iter()
+            .map(|s| (*s).to_string())
+            .collect();
+        let inputs = crate::config::PROFILES
+            .map(|p| Input {
+                profile: Some(p),
+                ..Default::default()
+            })
+            .into_iter()
+            .chain([Input {
+                profile: Some(crate::config::ProfileName::Production),
+                sets: &sets,
+                ..Default::default()
+            }]);
+        let mut checked = 0;
+        for input in inputs {
+            let Ok(stack) = crate::load(&input) else {
+                panic!("{:?} is valid", input.sets);
+            };
+            for o in render(&stack) {
+                let value = o.value().into_owned();
+                let mut paths: Vec<Vec<String>> = vec![
+                    vec!["spec".into(), "replicas".into()],
+                    vec![
+                        "metadata".into(),
+                        "annotations".into(),
+                        workload::COLOR_ROLE.into(),
+                    ],
+                    vec!["spec".into(), "missing".into()],
+                ];
+                for (k, v) in value.as_object().into_iter().flatten() {
+                    paths.push(vec![k.clone()]);
+                    for k2 in v.as_object().into_iter().flat_map(|m| m.keys()) {
+                        paths.push(vec![k.clone(), k2.clone()]);
+                    }
+                }
+                for path in paths {
+                    let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+                    let pointer: String = path
+                        .iter()
+                        .map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+                        .collect();
+                    let want = value.pointer(&pointer).filter(|v| !is_block(v));
+                    match o.value_at(&keys) {
+                        Some(got) => {
+                            assert_eq!(Some(&got), want, "{} {pointer}", o.id());
+                            checked += 1;
+                        }
+                        // Multi-line text is a block scalar below its key.
+                        None => assert!(
+                            want.is_none_or(|v| v.as_str().is_some_and(|s| s.contains('\n'))),
+                            "{} {pointer}: {want:?} not read",
+                            o.id()
+                        ),
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "only {checked} values compared");
     }
 }
