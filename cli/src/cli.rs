@@ -20,10 +20,9 @@ pub(crate) struct Cli {
 
 /// Subcommands: each one's flags and code live in `commands/<name>.rs`.
 ///
-/// Deferred: clap builds the flags of the one subcommand given (names and summaries of the
-/// others stay for `--help`), so a verb does not pay at start-up for the tree of every verb.
+/// Not deferred (`#[command(defer = true)]`): a deferred verb takes its `--help` summary from
+/// its flag structs' doc comments instead of the line here.
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub(crate) enum Command {
     /// Show sizing, the fit on the nodes and the rollout waves.
     Plan(commands::plan::Args),
@@ -98,8 +97,8 @@ impl Command {
 mod tests {
     use clap::CommandFactory as _;
 
-    /// Subcommands are deferred, so clap checks a verb's flags only when that verb runs;
-    /// this builds every one and runs clap's checks on the whole tree.
+    /// Clap checks a verb's flags only when that verb runs; this builds every one and runs
+    /// clap's checks on the whole tree.
     #[test]
     fn every_verb_builds() {
         super::Cli::command().debug_assert();
