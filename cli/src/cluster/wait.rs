@@ -48,7 +48,7 @@ fn gate_name(g: &Gate) -> String {
 }
 
 /// The API of ExternalSecrets in a namespace.
-pub(crate) fn external_secrets(client: &Client, namespace: &str) -> Api<DynamicObject> {
+fn external_secrets(client: &Client, namespace: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret");
     Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk))
 }
