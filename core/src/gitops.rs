@@ -84,15 +84,7 @@ pub struct GeneratedSecrets(pub Vec<String>);
 pub fn check_secrets(stack: &Stack) -> Result<(), GeneratedSecrets> {
     let generated: Vec<String> = render::selection::secrets(stack)
         .iter()
-        .filter(|s| !s.existing && !s.external)
-        .filter(|s| {
-            s.keys.iter().any(|k| {
-                !matches!(
-                    k.source,
-                    crate::catalog::SecretSource::User { required: false }
-                )
-            })
-        })
+        .filter(|s| !s.existing && !s.external && !s.is_optional())
         .map(|s| format!("{}/{}", s.namespace, s.name))
         .collect();
     if generated.is_empty() {

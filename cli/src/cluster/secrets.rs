@@ -232,11 +232,7 @@ pub(crate) async fn preflight(
         };
         let Some(live) = live else {
             // A Secret of optional values alone may be absent: its readers say optional.
-            if spec
-                .keys
-                .iter()
-                .all(|k| matches!(k.source, SecretSource::User { required: false }))
-            {
+            if spec.is_optional() {
                 continue;
             }
             let keys: Vec<String> = spec
@@ -462,11 +458,7 @@ pub(crate) async fn ensure(
                 {
                     Some(l) => l,
                     // Optional values alone, none given: nothing to read.
-                    None if spec
-                        .keys
-                        .iter()
-                        .all(|k| matches!(k.source, SecretSource::User { required: false })) =>
-                    {
+                    None if spec.is_optional() => {
                         out.push((id, Outcome::NotNeeded));
                         continue;
                     }

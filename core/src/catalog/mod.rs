@@ -761,6 +761,15 @@ pub struct SecretSpec {
     pub external: bool,
 }
 
+impl SecretSpec {
+    /// Whether it holds optional values alone: it may be absent (its readers say optional).
+    pub fn is_optional(&self) -> bool {
+        self.keys
+            .iter()
+            .all(|k| matches!(k.source, SecretSource::User { required: false }))
+    }
+}
+
 /// A ConfigMap.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConfigMapSpec {
