@@ -152,7 +152,7 @@ pub(crate) async fn export(ca: &ClusterArgs, args: ExportArgs) -> anyhow::Result
         Format::Store => {
             let store = match &stack.config.secrets {
                 Secrets::ExternalSecrets(s) => s.clone(),
-                _ => default_layout(),
+                _ => Store::default_layout(),
             };
             let (doc, problems) = catalog::store_document(&stack, &store, &specs, |ns, s, k| {
                 values
@@ -178,19 +178,6 @@ pub(crate) async fn export(ca: &ClusterArgs, args: ExportArgs) -> anyhow::Result
         eprintln!("warning: {p}");
     }
     Ok(exit::OK)
-}
-
-/// The store layout of `secrets.remoteKey` / `remoteProperty` when voice.yaml does not set
-/// external-secrets yet: their defaults.
-fn default_layout() -> Store {
-    Store {
-        kind: "ClusterSecretStore",
-        name: String::new(),
-        remote_key: "{instance}/{secret}".into(),
-        remote_property: "{key}".into(),
-        refresh_interval: "1h".into(),
-        optional_keys: Vec::new(),
-    }
 }
 
 /// Secret manifests of the live values (`stringData`, keys in order).

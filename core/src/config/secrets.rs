@@ -43,7 +43,26 @@ pub struct Store {
 /// The placeholders a remote key or property may hold.
 const PLACEHOLDERS: [&str; 4] = ["instance", "namespace", "secret", "key"];
 
+/// The default remote key, property and refresh interval.
+const REMOTE_KEY: &str = "{instance}/{secret}";
+const REMOTE_PROPERTY: &str = "{key}";
+const REFRESH_INTERVAL: &str = "1h";
+
 impl Store {
+    /// The layout of `secrets.remoteKey` and `remoteProperty` when voice.yaml sets none (a
+    /// ClusterSecretStore without a name): what `secrets export` writes before a move to a
+    /// store.
+    pub fn default_layout() -> Store {
+        Store {
+            kind: "ClusterSecretStore",
+            name: String::new(),
+            remote_key: REMOTE_KEY.into(),
+            remote_property: REMOTE_PROPERTY.into(),
+            refresh_interval: REFRESH_INTERVAL.into(),
+            optional_keys: Vec::new(),
+        }
+    }
+
     /// The remote key and property of one value, its placeholders filled.
     pub fn remote(
         &self,
@@ -107,11 +126,11 @@ pub(crate) fn resolve(diags: &mut Vec<Diagnostic>, o: Option<&SecretsOptions>) -
                     format!("`{name}` is not a valid DNS name: {why}"),
                 );
             }
-            let remote_key = o
-                .remote_key
+            let remote_key = o.remote_key.clone().unwrap_or_else(|| REMOTE_KEY.into());
+            let remote_property = o
+                .remote_property
                 .clone()
-                .unwrap_or_else(|| "{instance}/{secret}".into());
-            let remote_property = o.remote_property.clone().unwrap_or_else(|| "{key}".into());
+                .unwrap_or_else(|| REMOTE_PROPERTY.into());
             for (field, t) in [
                 ("secrets.remoteKey", &remote_key),
                 ("secrets.remoteProperty", &remote_property),
@@ -139,7 +158,10 @@ pub(crate) fn resolve(diags: &mut Vec<Diagnostic>, o: Option<&SecretsOptions>) -
                     ),
                 );
             }
-            let refresh_interval = o.refresh_interval.clone().unwrap_or_else(|| "1h".into());
+            let refresh_interval = o
+                .refresh_interval
+                .clone()
+                .unwrap_or_else(|| REFRESH_INTERVAL.into());
             if !is_go_duration(&refresh_interval) {
                 err(
                     "secrets.refreshInterval",
