@@ -43,9 +43,11 @@ pub struct Store {
 /// The placeholders a remote key or property may hold.
 const PLACEHOLDERS: [&str; 4] = ["instance", "namespace", "secret", "key"];
 
-/// The default remote key, property and refresh interval.
+/// The default remote key.
 const REMOTE_KEY: &str = "{instance}/{secret}";
+/// The default remote property.
 const REMOTE_PROPERTY: &str = "{key}";
+/// The default refresh interval.
 const REFRESH_INTERVAL: &str = "1h";
 
 impl Store {
