@@ -79,6 +79,18 @@ fn an_install_rides_through_an_api_server_outage() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let c = cluster();
     let r = Release::on(c, "fault-a");
+    // The claims the stateful wave waits on, from the plan's gates.
+    let o = r.run("plan", &["-o", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let claims = plan["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["gates"].as_array().into_iter().flatten())
+        .filter(|g| g["kind"] == "pvcBound")
+        .count();
+    assert!(claims > 0, "the plan waits on no claim");
     let child = Command::new(bin())
         .args(r.args("install", &["--timeout", "3m"]))
         .env("NO_COLOR", "1")
@@ -88,8 +100,32 @@ fn an_install_rides_through_an_api_server_outage() {
         .spawn()
         .expect("start install");
     let t = Instant::now();
-    // Mid-install: the namespaces and config are written, the stateful wave is under way.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Mid-install: the namespaces and config are written, the stateful wave is under way and
+    // its claims are provisioned. (An outage while the controller-manager provisions a volume
+    // puts that claim into the provisioner's retry backoff, minutes long on its own clock,
+    // which no client can shorten: the outage waits for the claims, whatever the load.)
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let phases = r.kubectl(&[
+            "get",
+            "pvc",
+            "-A",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.namespace} {.status.phase}{\"\\n\"}{end}",
+        ]);
+        let bound = phases
+            .lines()
+            .filter(|l| l.starts_with("fault-a-") && l.ends_with(" Bound"))
+            .count();
+        if bound >= claims {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{bound} of {claims} claims Bound after 120 s, before any outage"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     bounce_apiserver(
         c.dir().expect("a private cluster"),
         Duration::from_secs(10),
