@@ -158,15 +158,15 @@ pub fn rows(
             },
             None => None,
         };
-        // The two fields read here, from the applied value or straight from the object's YAML.
-        let field = |path: &[&str]| match compared {
-            Some(c) => path.iter().try_fold(&c.applied, |v, k| v.get(k)).cloned(),
-            None => o.value_at(path),
+        // The two fields read here, from the applied value or straight from the typed object.
+        let applied = |path: &[&str]| {
+            compared.and_then(|c| path.iter().try_fold(&c.applied, |v, k| v.get(k)))
         };
-        let replicas = field(&["spec", "replicas"])
-            .as_ref()
-            .and_then(Value::as_u64)
-            .map_or(d.replicas, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let replicas = match compared {
+            Some(_) => applied(&["spec", "replicas"]).and_then(Value::as_u64),
+            None => o.replicas().and_then(|n| u64::try_from(n).ok()),
+        }
+        .map_or(d.replicas, |n| u32::try_from(n).unwrap_or(u32::MAX));
         if replicas == 0 {
             continue;
         }
@@ -180,10 +180,13 @@ pub fn rows(
                 }
             }
         };
-        let standby = field(&["metadata", "annotations", COLOR_ROLE])
-            .as_ref()
-            .and_then(Value::as_str)
-            == Some("standby");
+        let standby = match compared {
+            Some(_) => {
+                applied(&["metadata", "annotations", COLOR_ROLE]).and_then(Value::as_str)
+                    == Some("standby")
+            }
+            None => o.annotation(COLOR_ROLE).as_deref() == Some("standby"),
+        };
         let d = disruption::Disruption { replicas, ..d };
         let ready_throughout = d.ready_during_rollout();
         let serves = c.service && !standby;

@@ -249,9 +249,7 @@ fn gates(stack: &Stack, objects: &[&Object]) -> Vec<Gate> {
             "StatefulSet" => {
                 // A database's previous StatefulSet (upgrade-engine) may be at zero.
                 let replicas = o
-                    .value_at(&["spec", "replicas"])
-                    .as_ref()
-                    .and_then(serde_json::Value::as_u64)
+                    .replicas()
                     .and_then(|r| u32::try_from(r).ok())
                     .unwrap_or(c.replicas);
                 out.push(Gate::StatefulSetReady {

@@ -86,14 +86,24 @@ enum Body {
 /// in the `Debug` code of every Kubernetes type.)
 trait Manifest: Send + Sync {
     fn write_yaml(&self, out: &mut String);
+    /// `metadata`, read without writing the object.
+    fn metadata(&self) -> &ObjectMeta;
+    /// The object as `Any`, to read a kind's own fields (`spec.replicas`).
+    fn as_any(&self) -> &dyn std::any::Any;
     /// The value serde_json would build, to check the YAML round trip against.
     #[cfg(test)]
     fn direct_value(&self) -> Value;
 }
 
-impl<T: Serialize + Send + Sync> Manifest for T {
+impl<T: Resource + Serialize + Send + Sync + 'static> Manifest for T {
     fn write_yaml(&self, out: &mut String) {
         yaml::write(out, self);
+    }
+    fn metadata(&self) -> &ObjectMeta {
+        Resource::metadata(self)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
     #[cfg(test)]
     fn direct_value(&self) -> Value {
@@ -217,6 +227,40 @@ impl Object {
                 .try_fold(v, |v, k| v.get(k))
                 .filter(|v| !is_block(v))
                 .cloned(),
+        }
+    }
+    /// `spec.replicas` of a Deployment or StatefulSet, read from the typed object without
+    /// writing it (the planner reads it for every workload, on every preview edit).
+    pub fn replicas(&self) -> Option<i64> {
+        match &self.body {
+            Body::Typed(m) => {
+                let any = m.as_any();
+                if let Some(d) = any.downcast_ref::<k8s::Deployment>() {
+                    d.spec.as_ref()?.replicas.map(i64::from)
+                } else if let Some(s) = any.downcast_ref::<k8s::StatefulSet>() {
+                    s.spec.as_ref()?.replicas.map(i64::from)
+                } else {
+                    self.value_at(&["spec", "replicas"])?.as_i64()
+                }
+            }
+            Body::Value(v) => v.pointer("/spec/replicas")?.as_i64(),
+        }
+    }
+    /// One of `metadata.annotations`, read without writing the object.
+    pub fn annotation(&self, key: &str) -> Option<Cow<'_, str>> {
+        match &self.body {
+            Body::Typed(m) => m
+                .metadata()
+                .annotations
+                .as_ref()?
+                .get(key)
+                .map(|v| Cow::Borrowed(&**v)),
+            Body::Value(v) => v
+                .get("metadata")?
+                .get("annotations")?
+                .get(key)?
+                .as_str()
+                .map(Cow::Borrowed),
         }
     }
     /// The object as a JSON value to edit in place; the identity fields stay as they are.
@@ -609,7 +653,7 @@ mod tests {
         }
     }
 
-    /// `value_at` reads what `value` holds, for every object of every profile and of the
+    /// `value_at`, `replicas` and `annotation` read what `value` holds, for every object of every profile and of the
     /// stacks with the less common shapes (blue-green colours, a database's engine upgrade),
     /// at the paths the planner reads and at every leaf of the object's top two levels.
     #[test]
@@ -654,6 +698,18 @@ mod tests {
                         paths.push(vec![k.clone(), k2.clone()]);
                     }
                 }
+                assert_eq!(
+                    o.replicas(),
+                    value.pointer("/spec/replicas").and_then(Value::as_i64),
+                    "{}",
+                    o.id()
+                );
+                assert_eq!(
+                    o.annotation(workload::COLOR_ROLE).as_deref(),
+                    value["metadata"]["annotations"][workload::COLOR_ROLE].as_str(),
+                    "{}",
+                    o.id()
+                );
                 for path in paths {
                     let keys: Vec<&str> = path.iter().map(String::as_str).collect();
                     let pointer: String = path
