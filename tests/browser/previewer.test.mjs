@@ -273,6 +273,8 @@ describe('previewer', () => {
     const planner = m.wasm.slice(from);
     const summary = `production: median re-plan+re-render ${median(total).toFixed(2)} ms (planner call ${median(planner).toFixed(2)} ms) over ${total.length} edits; first render ${median(firsts).toFixed(0)} ms after navigation start (median of ${firsts.length} loads, ${Math.min(...firsts).toFixed(0)}–${Math.max(...firsts).toFixed(0)})`;
     t.diagnostic(summary);
+    // Where the last edit's time went, section by section (ms).
+    t.diagnostic(`last edit by section: ${Object.entries(m.sections).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     // Generous bounds: the machine running CI is shared; the report quotes the measured figures.
     assert.ok(median(total) < 100, summary);
     assert.ok(median(firsts) < 3000, summary);

@@ -141,6 +141,29 @@ impl<'a> Emitter<'a> {
         self.out.push('\n');
         Ok(())
     }
+    /// An integer, as `Display` writes it, without the formatting machinery.
+    fn integer(self, negative: bool, mut n: u64) -> Result<(), Error> {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if !matches!(self.pos, Pos::Root) {
+            self.out.push(' ');
+        }
+        if negative {
+            self.out.push('-');
+        }
+        self.out
+            .push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+        self.out.push('\n');
+        Ok(())
+    }
     fn display(self, v: impl std::fmt::Display) -> Result<(), Error> {
         if !matches!(self.pos, Pos::Root) {
             self.out.push(' ');
@@ -262,28 +285,28 @@ impl<'a> ser::Serializer for Emitter<'a> {
         self.raw(if v { "true" } else { "false" })
     }
     fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.display(v)
+        self.integer(v < 0, i64::from(v).unsigned_abs())
     }
     fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.display(v)
+        self.integer(v < 0, i64::from(v).unsigned_abs())
     }
     fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.display(v)
+        self.integer(v < 0, i64::from(v).unsigned_abs())
     }
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.display(v)
+        self.integer(v < 0, v.unsigned_abs())
     }
     fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.display(v)
+        self.integer(false, u64::from(v))
     }
     fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.display(v)
+        self.integer(false, u64::from(v))
     }
     fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.display(v)
+        self.integer(false, u64::from(v))
     }
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.display(v)
+        self.integer(false, v)
     }
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         // Formatted exactly as JSON would be (non-finite numbers become null).
@@ -592,20 +615,42 @@ const RESERVED: &[&str] = &[
     "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
 ];
 
-fn needs_quotes(s: &str) -> bool {
+/// A byte's class bits, ANDed over a string in one pass by [`classes`].
+const PLAIN: u8 = 1; // ASCII letters, digits and `-_./`: a word that needs no quotes
+const NO_LF: u8 = 2; // anything but a line feed
+
+static CLASS: [u8; 256] = {
+    let mut t = [NO_LF; 256];
+    t[b'\n' as usize] = 0;
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/') {
+            t[b] |= PLAIN;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// The class bits every byte of `s` has: `PLAIN` when all are, `NO_LF` when none is a line
+/// feed. One table lookup per byte, where testing each property apart scans twice.
+fn classes(s: &str) -> u8 {
+    s.bytes()
+        .fold(PLAIN | NO_LF, |acc, b| acc & CLASS[usize::from(b)])
+}
+
+/// Whether `s` would be misread unquoted; `class` is [`classes`] of `s`.
+fn needs_quotes(s: &str, class: u8) -> bool {
     let bytes = s.as_bytes();
     let Some(&first) = bytes.first() else {
         return true;
     };
     // Fast path: identifiers, paths, image references and quantities that are not numbers.
-    if first.is_ascii_alphabetic()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
-    {
+    if first.is_ascii_alphabetic() && class & PLAIN != 0 {
         return bytes.len() <= 5 && RESERVED.contains(&s);
     }
-    if RESERVED.contains(&s)
+    if (bytes.len() <= 5 && RESERVED.contains(&s))
         || first == b' '
         || bytes[bytes.len() - 1] == b' '
         || s.starts_with("---")
@@ -667,7 +712,8 @@ fn looks_numeric(s: &str) -> bool {
 }
 
 fn string(out: &mut String, s: &str, level: usize, key: bool) {
-    if !key && s.contains('\n') && !s.starts_with([' ', '\n']) && !has_control(s, true) {
+    let class = classes(s);
+    if !key && class & NO_LF == 0 && !s.starts_with([' ', '\n']) && !has_control(s, true) {
         out.push_str(if s.ends_with('\n') {
             if s.ends_with("\n\n") { "|+" } else { "|" }
         } else {
@@ -682,7 +728,7 @@ fn string(out: &mut String, s: &str, level: usize, key: bool) {
         }
         return;
     }
-    if !needs_quotes(s) {
+    if !needs_quotes(s, class) {
         out.push_str(s);
         return;
     }
@@ -714,6 +760,25 @@ mod tests {
             y,
             "args:\n- --appendonly\n- \"yes\"\n- \"on\"\n- \"0755\"\n- \"1e3\"\n- \"8080\"\n- -c\n- \"a: b\"\n- \"\"\n- \"x #y\"\n- ok\nport: 8080\nflag: true\n"
         );
+    }
+
+    #[test]
+    fn writes_integers_as_display_does() {
+        for v in [
+            0,
+            7,
+            -7,
+            10,
+            -10,
+            8080,
+            i64::from(i32::MIN),
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert_eq!(to_string(&v), format!("{v}\n"));
+        }
+        assert_eq!(to_string(&u64::MAX), format!("{}\n", u64::MAX));
+        assert_eq!(to_string(&json!({"a": [-1, 2]})), "a:\n- -1\n- 2\n");
     }
 
     #[test]
