@@ -49,7 +49,8 @@ fn gate_name(g: &Gate) -> String {
 
 /// The API of ExternalSecrets in a namespace.
 fn external_secrets(client: &Client, namespace: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret");
+    use voice_core::render::external_secrets::{GROUP, VERSION};
+    let gvk = GroupVersionKind::gvk(GROUP, VERSION, "ExternalSecret");
     Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk))
 }
 

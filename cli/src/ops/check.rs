@@ -22,6 +22,7 @@ use voice_core::config::{Taint, TaintEffect};
 use voice_core::fit::NodeCapacity;
 use voice_core::quantity::{Bytes, MilliCpu};
 use voice_core::render::Object;
+use voice_core::render::external_secrets;
 
 use crate::cluster::inventory::Inventory;
 use crate::cluster::{api_version_group, cluster_scoped, plural};
@@ -149,7 +150,7 @@ fn fail(d: impl Into<String>, hint: impl Into<String>) -> Check {
 
 /// Groups whose kinds are custom resources, with the `--skip` value that leaves them out.
 fn crd_skip_hint(group: &str) -> &'static str {
-    if group == "external-secrets.io" {
+    if group == external_secrets::GROUP {
         "install the External Secrets Operator (0.16 or newer serves external-secrets.io/v1), or set secrets.source to generate or existing"
     } else if group.contains("istio.io") {
         "install Istio first, or run with --skip istio"
@@ -178,7 +179,11 @@ async fn secret_store(
     objects: &[Object],
     store: &voice_core::config::Store,
 ) -> Vec<Check> {
-    let gvk = kube::api::GroupVersionKind::gvk("external-secrets.io", "v1", store.kind);
+    let gvk = kube::api::GroupVersionKind::gvk(
+        external_secrets::GROUP,
+        external_secrets::VERSION,
+        store.kind,
+    );
     let resource = kube::api::ApiResource::from_gvk(&gvk);
     let namespaces: BTreeSet<Option<&str>> = if store.kind == "ClusterSecretStore" {
         BTreeSet::from([None])
@@ -317,7 +322,7 @@ pub(crate) async fn report(
         checks: crds,
     });
     if let voice_core::config::Secrets::ExternalSecrets(store) = &stack.config.secrets
-        && !missing_groups.contains("external-secrets.io")
+        && !missing_groups.contains(external_secrets::GROUP)
         && objects.iter().any(|o| o.kind == "ExternalSecret")
     {
         categories.push(Category {

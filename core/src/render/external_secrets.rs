@@ -11,7 +11,11 @@ use crate::catalog::secrets::remote_values;
 use crate::catalog::{Component, SecretSpec, Stack};
 use crate::config::Secrets;
 
-/// The API version rendered.
+/// The API group of ExternalSecrets and of the stores they read.
+pub const GROUP: &str = "external-secrets.io";
+/// The version of [`GROUP`] rendered and read.
+pub const VERSION: &str = "v1";
+/// The API version rendered: [`GROUP`]/[`VERSION`].
 pub const API_VERSION: &str = "external-secrets.io/v1";
 
 /// The ExternalSecrets of a component's Secrets, when a store fills them.
@@ -74,6 +78,14 @@ fn object(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn api_version_is_group_and_version() {
+        assert_eq!(
+            super::API_VERSION,
+            format!("{}/{}", super::GROUP, super::VERSION)
+        );
+    }
+
     use crate::config::{Input, ProfileName};
 
     #[test]
