@@ -78,6 +78,8 @@ fn object(
 
 #[cfg(test)]
 mod tests {
+    use crate::config::{Input, ProfileName};
+
     #[test]
     fn api_version_is_group_and_version() {
         assert_eq!(
@@ -85,8 +87,6 @@ mod tests {
             format!("{}/{}", super::GROUP, super::VERSION)
         );
     }
-
-    use crate::config::{Input, ProfileName};
 
     #[test]
     fn one_external_secret_per_secret_that_reads_a_value() {

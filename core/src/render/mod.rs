@@ -653,9 +653,10 @@ mod tests {
         }
     }
 
-    /// `value_at`, `replicas` and `annotation` read what `value` holds, for every object of every profile and of the
-    /// stacks with the less common shapes (blue-green colours, a database's engine upgrade),
-    /// at the paths the planner reads and at every leaf of the object's top two levels.
+    /// `value_at`, `replicas` and `annotation` read what `value` holds, for every object of
+    /// every profile and of the stacks with the less common shapes (blue-green colours, a
+    /// database's engine upgrade), at the paths the planner reads and at every leaf of the
+    /// object's top two levels.
     #[test]
     fn value_at_reads_what_value_holds() {
         let sets: Vec<String> = [

@@ -609,7 +609,8 @@ impl ser::Serializer for KeyWriter<'_, '_> {
     }
 }
 
-/// Words that YAML 1.1 or 1.2 read as booleans or null.
+/// Words that YAML 1.1 or 1.2 read as booleans or null; none is longer than 5 bytes, which
+/// [`needs_quotes`] tests first.
 const RESERVED: &[&str] = &[
     "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
     "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
@@ -778,6 +779,7 @@ mod tests {
             assert_eq!(to_string(&v), format!("{v}\n"));
         }
         assert_eq!(to_string(&u64::MAX), format!("{}\n", u64::MAX));
+        assert!(RESERVED.iter().all(|w| w.len() <= 5));
         assert_eq!(to_string(&json!({"a": [-1, 2]})), "a:\n- -1\n- 2\n");
     }
 
