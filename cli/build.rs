@@ -33,7 +33,8 @@ fn main() {
 /// from Rust 1.90, unless a linker is configured.
 fn default_lld() -> bool {
     let target = std::env::var("TARGET").unwrap_or_default();
-    let configured = std::env::var_os("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_some()
+    // Cargo sets RUSTC_LINKER when a linker is configured (`target.<triple>.linker`).
+    let configured = std::env::var_os("RUSTC_LINKER").is_some()
         || std::env::var("CARGO_ENCODED_RUSTFLAGS").is_ok_and(|f| f.contains("link"));
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let minor = std::process::Command::new(rustc)
