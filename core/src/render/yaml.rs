@@ -29,49 +29,6 @@ pub fn write<T: Serialize + ?Sized>(out: &mut String, v: &T) {
     });
 }
 
-/// The value at a path of mapping keys in a document [`write()`] wrote, when it is written
-/// on its key's line (a scalar, `{}` or `[]`), read by scanning the lines instead of parsing
-/// the document: `None` when a key is missing or the value is a block. The emitter's layout
-/// makes this exact: a mapping's keys sit two spaces deeper than its own key, spelled as
-/// [`write()`] spells them; whatever else is inside (sequence items, block scalars) is
-/// deeper or starts with `-`.
-pub fn value_at(doc: &str, path: &[&str]) -> Option<Value> {
-    let mut lines = doc.split('\n');
-    let mut want = String::new();
-    for (depth, key) in path.iter().enumerate() {
-        let level = depth * 2;
-        want.clear();
-        indent(&mut want, level);
-        string(&mut want, key, level, true);
-        want.push(':');
-        let rest = loop {
-            let line = lines.next()?;
-            if line.is_empty() {
-                continue; // an empty line of a block scalar
-            }
-            let depth_of_line = line.len() - line.trim_start_matches(' ').len();
-            if depth_of_line < level {
-                return None; // past the end of the mapping
-            }
-            if let Some(rest) = line.strip_prefix(want.as_str()) {
-                break rest;
-            }
-        };
-        if depth + 1 < path.len() {
-            if !rest.is_empty() {
-                return None; // a scalar or `{}` where a mapping with entries was expected
-            }
-        } else {
-            let text = rest.strip_prefix(' ')?;
-            if text.starts_with('|') {
-                return None;
-            }
-            return crate::config::yaml::parse_value(text).ok();
-        }
-    }
-    None
-}
-
 fn indent(out: &mut String, n: usize) {
     const SPACES: &str = "                                                                ";
     let mut n = n;
