@@ -18,10 +18,12 @@
 //!
 //! Everything goes through the real `kubectl` of [`crate::peers`].
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -94,13 +96,29 @@ pub fn installed() -> Result<Option<Install>> {
     Ok(None)
 }
 
-/// The ESO controller running as a local process against one cluster. Dropping it stops the
+/// The ESO controller running as a local process against one cluster, restarted when it
+/// exits as a kubelet restarts a crashed pod (`restartPolicy: Always`). Dropping it stops the
 /// process; a watchdog also stops it when the test process exits (statics are never dropped).
+///
+/// Why restart: the `fake` provider's `NewClient` writes a map shared by every reconcile
+/// without a lock (`pkg/provider/fake/fake.go:64-92@v0.16.2`), so two reconciles at once can
+/// end the process with "fatal error: concurrent map writes". `--concurrent=1` makes that rare
+/// (the store and ExternalSecret controllers still run side by side), the restart makes it
+/// harmless, and [`EsoController::restarts`] counts it.
 #[derive(Debug)]
 pub struct EsoController {
-    child: Child,
+    process: Arc<Supervised>,
     log: PathBuf,
     kubeconfig: PathBuf,
+}
+
+/// The running process, shared with the thread that restarts it.
+#[derive(Debug)]
+struct Supervised {
+    child: Mutex<Child>,
+    controller: PathBuf,
+    stopping: AtomicBool,
+    restarts: AtomicUsize,
 }
 
 impl EsoController {
@@ -117,31 +135,59 @@ impl EsoController {
         std::fs::create_dir_all(&log_dir)
             .with_context(|| format!("creating {}", log_dir.display()))?;
         let log = log_dir.join(format!("external-secrets-{}.log", std::process::id()));
-        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let err = out.try_clone()?;
-        let child = Command::new(&install.controller)
-            .args([
-                "--enable-leader-election=false",
-                // controller-runtime reads "0" as: no metrics listener.
-                "--metrics-addr=0",
-                "--concurrent=4",
-                "--loglevel=info",
-                "--zap-time-encoding=iso8601",
-            ])
-            .env("KUBECONFIG", &kubeconfig)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .with_context(|| format!("starting {}", install.controller.display()))?;
-        watch_parent(child.id())?;
+        File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = spawn(&install.controller, &kubeconfig, &log)?;
         let mut eso = EsoController {
-            child,
+            process: Arc::new(Supervised {
+                child: Mutex::new(child),
+                controller: install.controller.clone(),
+                stopping: AtomicBool::new(false),
+                restarts: AtomicUsize::new(0),
+            }),
             log,
             kubeconfig,
         };
         eso.await_workers()?;
+        eso.supervise();
         Ok(eso)
+    }
+
+    /// How often the controller exited and was started again.
+    pub fn restarts(&self) -> usize {
+        self.process.restarts.load(Ordering::SeqCst)
+    }
+
+    /// Starts the thread that restarts the controller whenever it exits, until [`Self::stop`].
+    fn supervise(&self) {
+        let process = Arc::clone(&self.process);
+        let (kubeconfig, log) = (self.kubeconfig.clone(), self.log.clone());
+        std::thread::spawn(move || {
+            while !process.stopping.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(200));
+                let mut child = process.child.lock().unwrap_or_else(|e| e.into_inner());
+                let Ok(Some(status)) = child.try_wait() else {
+                    continue;
+                };
+                if process.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let note =
+                    format!("[test harness] the controller exited ({status}); restarting it\n");
+                if let Ok(mut f) = OpenOptions::new().append(true).open(&log) {
+                    let _ = f.write_all(note.as_bytes());
+                }
+                match spawn(&process.controller, &kubeconfig, &log) {
+                    Ok(next) => {
+                        *child = next;
+                        process.restarts.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) => {
+                        eprintln!("restarting the ESO controller failed: {e:#}");
+                        break;
+                    }
+                }
+            }
+        });
     }
 
     /// Path of the controller's log (stdout and stderr).
@@ -227,8 +273,10 @@ impl EsoController {
 
     /// Stops the controller (SIGKILL; it holds no state of its own).
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stopping.store(true, Ordering::SeqCst);
+        let mut child = self.process.child.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Waits until the ExternalSecret and ClusterSecretStore controllers start their workers,
@@ -236,7 +284,13 @@ impl EsoController {
     fn await_workers(&mut self) -> Result<()> {
         let started = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait()? {
+            let exited = self
+                .process
+                .child
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .try_wait()?;
+            if let Some(status) = exited {
                 bail!(
                     "the ESO controller exited ({status}) while starting; its log ({}) ends:\n{}",
                     self.log.display(),
@@ -534,6 +588,33 @@ fn api_server_url(kubeconfig: &Path) -> Result<String> {
                 kubeconfig.display()
             )
         })
+}
+
+/// Starts the controller with its log appended to `log`, and its watchdog.
+fn spawn(controller: &Path, kubeconfig: &Path, log: &Path) -> Result<Child> {
+    let out = OpenOptions::new()
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let err = out.try_clone()?;
+    let child = Command::new(controller)
+        .args([
+            "--enable-leader-election=false",
+            // controller-runtime reads "0" as: no metrics listener.
+            "--metrics-addr=0",
+            // One reconcile at a time per controller: the fake provider is not thread-safe.
+            "--concurrent=1",
+            "--loglevel=info",
+            "--zap-time-encoding=iso8601",
+        ])
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .with_context(|| format!("starting {}", controller.display()))?;
+    watch_parent(child.id())?;
+    Ok(child)
 }
 
 /// Starts a shell that kills process `pid` once this test process has exited.
