@@ -5,17 +5,22 @@
 //! JavaScript values. Failures come back as data (`{ ok: false, errors: [...] }`) carrying
 //! the core's diagnostics unchanged: field path, line, column and message.
 //!
-//! The `*_json` functions are the same conversions as JSON text, so they can be tested
-//! natively (`cargo test -p voice-wasm`); the `#[wasm_bindgen]` exports hand that text to
-//! JavaScript with one `JSON.parse`.
+//! The exports are exactly what `docs/previewer/app.js` calls: every other export would be
+//! code and data each reader downloads for nothing (the CLI has `validate`, `plan`, `render`
+//! and `schema`). The `*_json` functions are the same conversions as JSON text, so they can
+//! be tested natively (`cargo test -p voice-wasm`); the `#[wasm_bindgen]` exports hand that
+//! text to JavaScript with one `JSON.parse`.
 
 use std::cell::RefCell;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use voice_core::catalog::SecretSpec;
 use voice_core::config;
-use voice_core::plan::Plan;
+use voice_core::fit::FitReport;
+use voice_core::plan::{Plan, Wave};
 use voice_core::render::{self, Object};
+use voice_core::sizing::Sizing;
 use voice_core::{Diagnostic, Errors, Input, Stack};
 use wasm_bindgen::prelude::*;
 
@@ -61,82 +66,6 @@ fn load(yaml: &str) -> Result<Stack, Errors> {
     })
 }
 
-/// One rendered object with its YAML document, for the manifest browser.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ObjectOut<'a> {
-    component: &'a str,
-    api_version: &'a str,
-    kind: &'a str,
-    name: &'a str,
-    namespace: Option<&'a str>,
-    stage: render::Stage,
-    /// This object's document of the `kubectl voice render` stream (starts with `---`).
-    yaml: String,
-}
-
-fn objects_out(objects: &[Object]) -> Vec<ObjectOut<'_>> {
-    objects
-        .iter()
-        .map(|o| ObjectOut {
-            component: &o.component,
-            api_version: &o.api_version,
-            kind: &o.kind,
-            name: &o.name,
-            namespace: o.namespace.as_deref(),
-            stage: o.stage,
-            yaml: render::to_yaml(std::slice::from_ref(o)),
-        })
-        .collect()
-}
-
-#[derive(Serialize)]
-struct Rendered<'a> {
-    ok: bool,
-    objects: Vec<ObjectOut<'a>>,
-    yaml: String,
-}
-
-/// `{ ok, errors }`: every problem of the input, as `kubectl voice validate` reports them.
-pub fn validate_json(yaml: &str) -> String {
-    match load(yaml) {
-        Ok(_) => r#"{"ok":true,"errors":[]}"#.to_string(),
-        Err(e) => failure(&e.0),
-    }
-}
-
-/// `{ ok: true, plan }` with the plan of `kubectl voice plan -o json`, or `{ ok: false, errors }`.
-pub fn plan_json(yaml: &str) -> String {
-    #[derive(Serialize)]
-    struct Out<'a> {
-        ok: bool,
-        plan: &'a Plan,
-    }
-    match load(yaml) {
-        Ok(stack) => to_json(&Out {
-            ok: true,
-            plan: &voice_core::plan::plan(&stack),
-        }),
-        Err(e) => failure(&e.0),
-    }
-}
-
-/// `{ ok: true, objects, yaml }`: every rendered object with its own YAML document, and the
-/// whole multi-document stream of `kubectl voice render`.
-pub fn render_json(yaml: &str) -> String {
-    match load(yaml) {
-        Ok(stack) => {
-            let objects = render::render(&stack);
-            to_json(&Rendered {
-                ok: true,
-                objects: objects_out(&objects),
-                yaml: render::to_yaml(&objects),
-            })
-        }
-        Err(e) => failure(&e.0),
-    }
-}
-
 /// An object without its document, for lists: the document is fetched on demand.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,6 +76,38 @@ struct ObjectHead<'a> {
     name: &'a str,
     namespace: Option<&'a str>,
     stage: render::Stage,
+}
+
+/// The parts of a [`Plan`] the page draws, as `kubectl voice plan -o json` names them. Left
+/// out: the availability rows, the notes, the capacity (always the file's nodes here) and the
+/// selection (always everything): a sixth of the text each edit would write and parse.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Shown<'a> {
+    profile: &'a str,
+    instance: &'a str,
+    posthog: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    posthog_release: Option<&'a str>,
+    sizing: &'a Sizing,
+    fit: &'a FitReport,
+    waves: &'a [Wave],
+    secrets: &'a [SecretSpec],
+}
+
+impl<'a> Shown<'a> {
+    fn of(plan: &'a Plan) -> Shown<'a> {
+        Shown {
+            profile: plan.profile,
+            instance: &plan.instance,
+            posthog: plan.posthog,
+            posthog_release: plan.posthog_release.as_deref(),
+            sizing: &plan.sizing,
+            fit: &plan.fit,
+            waves: &plan.waves,
+            secrets: &plan.secrets,
+        }
+    }
 }
 
 thread_local! {
@@ -162,7 +123,7 @@ pub fn preview_json(yaml: &str) -> String {
     #[derive(Serialize)]
     struct Out<'a> {
         ok: bool,
-        plan: &'a Plan,
+        plan: Shown<'a>,
         objects: Vec<ObjectHead<'a>>,
     }
     match load(yaml) {
@@ -181,7 +142,7 @@ pub fn preview_json(yaml: &str) -> String {
                 .collect();
             let out = to_json(&Out {
                 ok: true,
-                plan: &plan,
+                plan: Shown::of(&plan),
                 objects: heads,
             });
             LAST.with(|last| *last.borrow_mut() = objects);
@@ -253,11 +214,6 @@ pub fn normalize_json(yaml: &str) -> String {
     to_json(&json!({ "ok": true, "user": user, "effective": effective }))
 }
 
-/// The JSON Schema of `voice.yaml`.
-pub fn schema_json() -> String {
-    to_json(&config::schema())
-}
-
 /// Every embedded profile: `{ default, profiles: [{ name, yaml }] }`, in order.
 pub fn profiles_json() -> String {
     let list: Vec<Value> = config::PROFILES
@@ -271,24 +227,6 @@ pub fn profiles_json() -> String {
 /// the objects property by property across the boundary.
 fn to_js(json: &str) -> JsValue {
     js_sys::JSON::parse(json).unwrap_or(JsValue::NULL)
-}
-
-/// Checks a `voice.yaml`: `{ ok, errors: [{ path, line, column, message }] }`.
-#[wasm_bindgen]
-pub fn validate(yaml: &str) -> JsValue {
-    to_js(&validate_json(yaml))
-}
-
-/// The plan of a `voice.yaml` (as `kubectl voice plan -o json`), or its errors.
-#[wasm_bindgen]
-pub fn plan(yaml: &str) -> JsValue {
-    to_js(&plan_json(yaml))
-}
-
-/// The rendered objects of a `voice.yaml` and the full YAML stream, or its errors.
-#[wasm_bindgen]
-pub fn render(yaml: &str) -> JsValue {
-    to_js(&render_json(yaml))
 }
 
 /// Plan and the list of rendered objects in one call (one load of the input), or the errors.
@@ -325,12 +263,6 @@ pub fn files(yaml: &str) -> JsValue {
 #[wasm_bindgen]
 pub fn normalize(yaml: &str) -> JsValue {
     to_js(&normalize_json(yaml))
-}
-
-/// The JSON Schema of `voice.yaml`.
-#[wasm_bindgen]
-pub fn schema() -> JsValue {
-    to_js(&schema_json())
 }
 
 /// The embedded profiles with their YAML text.

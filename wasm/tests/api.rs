@@ -11,19 +11,19 @@ fn json(v: JsValue) -> Value {
 }
 
 #[wasm_bindgen_test]
-fn plan_matches_the_core() {
-    let got = json(voice_wasm::plan("profile: production\n"));
+fn preview_matches_the_native_conversion() {
+    let got = json(voice_wasm::preview("profile: production\n"));
     assert_eq!(got["ok"], true);
     assert_eq!(
         got,
-        serde_json::from_str::<Value>(&voice_wasm::plan_json("profile: production\n")).unwrap()
+        serde_json::from_str::<Value>(&voice_wasm::preview_json("profile: production\n")).unwrap()
     );
     assert_eq!(got["plan"]["profile"], "production");
 }
 
 #[wasm_bindgen_test]
 fn errors_carry_field_paths_and_positions() {
-    let got = json(voice_wasm::validate(
+    let got = json(voice_wasm::preview(
         "profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 1\n",
     ));
     assert_eq!(got["ok"], false);
@@ -35,7 +35,7 @@ fn errors_carry_field_paths_and_positions() {
 
 #[wasm_bindgen_test]
 fn placement_is_checked_as_in_the_cli() {
-    let got = json(voice_wasm::validate(
+    let got = json(voice_wasm::preview(
         "placement:\n  tolerations:\n    - key: dedicated\n      operator: Exists\n      value: gpu\n",
     ));
     assert_eq!(got["ok"], false);
@@ -46,7 +46,7 @@ fn placement_is_checked_as_in_the_cli() {
 
 #[wasm_bindgen_test]
 fn identity_and_metadata_are_checked_as_in_the_cli() {
-    let got = json(voice_wasm::validate(
+    let got = json(voice_wasm::preview(
         "env:\n  - name: TOKEN\n    secretKeyRef: {name: extra}\npodLabels:\n  app.kubernetes.io/name: mine\n",
     ));
     assert_eq!(got["ok"], false);
@@ -69,26 +69,24 @@ fn identity_and_metadata_are_checked_as_in_the_cli() {
         ]
     );
     // A variable the catalog sets is refused there too.
-    let got = json(voice_wasm::validate(
+    let got = json(voice_wasm::preview(
         "env:\n  - {name: POSTHOG_DB_NAME, value: other}\n",
     ));
     assert_eq!(got["errors"][0]["path"], "env[0].name");
 }
 
 #[wasm_bindgen_test]
-fn render_returns_objects_and_the_stream() {
-    let got = json(voice_wasm::render("profile: small\n"));
-    let objects = got["objects"].as_array().expect("objects");
-    let joined: String = objects
-        .iter()
-        .map(|o| o["yaml"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(got["yaml"].as_str(), Some(joined.as_str()));
+fn documents_make_the_stream() {
+    let got = json(voice_wasm::preview("profile: small\n"));
+    let count = got["objects"].as_array().expect("objects").len();
+    let documents = voice_wasm::object_yamls();
+    assert_eq!(documents.len(), count);
+    assert_eq!(documents.concat(), voice_wasm::stream());
+    assert_eq!(voice_wasm::object_yaml(1), documents[1]);
 }
 
 #[wasm_bindgen_test]
-fn profiles_and_schema() {
+fn profiles_are_embedded() {
     let p = json(voice_wasm::profiles());
     assert_eq!(p["profiles"].as_array().map(Vec::len), Some(3));
-    assert!(json(voice_wasm::schema())["properties"]["modelRouter"].is_object());
 }
