@@ -297,7 +297,8 @@ fn external_secrets_from_fake_and_kubernetes_stores_sync_and_follow_rotation() {
     println!(
         "kubernetes store: rotation reached the Secret in {:?}",
         started.elapsed()
-    );    println!("ESO controller restarts so far: {}", eso.restarts());
+    );
+    println!("ESO controller restarts so far: {}", eso.restarts());
 }
 
 /// `kubectl voice secrets SUB` for a release.
@@ -597,5 +598,6 @@ fn installs_read_their_secrets_from_a_store_and_move_there_keeping_every_value()
         }
     }
     assert_eq!(generations(&dev), before, "moving to the store rolled pods");
-    dev.run("uninstall", &["--purge", "--yes"]);    println!("ESO controller restarts so far: {}", eso.restarts());
+    dev.run("uninstall", &["--purge", "--yes"]);
+    println!("ESO controller restarts so far: {}", eso.restarts());
 }
