@@ -11,6 +11,7 @@
 //! be tested natively (`cargo test -p voice-wasm`); the `#[wasm_bindgen]` exports hand that
 //! text to JavaScript with one `JSON.parse`.
 
+use std::any::Any;
 use std::cell::RefCell;
 
 use serde::Serialize;
@@ -114,12 +115,25 @@ thread_local! {
     /// The objects of the last successful `preview`, whose documents are emitted on demand:
     /// emitting every document on each edit would cost more than planning.
     static LAST: RefCell<Vec<Object>> = const { RefCell::new(Vec::new()) };
+
+    /// What the last `preview` is done with (the objects it replaced, its stack and its plan),
+    /// freed by [`release`] once the page is idle instead of inside the edit: dropping tens of
+    /// thousands of allocations costs about a seventh of a preview. A `preview` frees what is
+    /// still here first, so at most one edit's worth waits.
+    static SPENT: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Frees what the last [`preview_json`] left in [`SPENT`].
+pub fn release_spent() {
+    let spent = SPENT.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    drop(spent);
 }
 
 /// `{ ok: true, plan, objects }` from one load, where `objects` lists each rendered object
 /// without its document; [`object_yaml`] and [`stream`] emit the documents of these objects.
 /// A failing input leaves the previous objects in place.
 pub fn preview_json(yaml: &str) -> String {
+    release_spent();
     #[derive(Serialize)]
     struct Out<'a> {
         ok: bool,
@@ -145,7 +159,14 @@ pub fn preview_json(yaml: &str) -> String {
                 plan: Shown::of(&plan),
                 objects: heads,
             });
-            LAST.with(|last| *last.borrow_mut() = objects);
+            let replaced = LAST.with(|last| std::mem::replace(&mut *last.borrow_mut(), objects));
+            SPENT.with(|s| {
+                s.borrow_mut().extend([
+                    Box::new(replaced) as Box<dyn Any>,
+                    Box::new(plan),
+                    Box::new(stack),
+                ])
+            });
             out
         }
         Err(e) => failure(&e.0),
@@ -233,6 +254,12 @@ fn to_js(json: &str) -> JsValue {
 #[wasm_bindgen]
 pub fn preview(yaml: &str) -> JsValue {
     to_js(&preview_json(yaml))
+}
+
+/// Frees what the last `preview` is done with; the page calls it when idle after an edit.
+#[wasm_bindgen]
+pub fn release() {
+    release_spent()
 }
 
 /// The YAML document of one object of the last successful `preview`, by index.
