@@ -608,11 +608,14 @@ function update() {
   const t1 = performance.now();
   scheduleHash(text);
   if (res.ok) {
+    // The planner leaves out what equals the last good preview's: keep those parts.
     const plan = res.plan;
-    res.objects.forEach((o, i) => { o.index = i; });
+    for (const part of ['sizing', 'fit', 'waves', 'secrets']) plan[part] ??= state.good.plan[part];
+    const objects = res.objects ?? state.good.objects;
+    res.objects?.forEach((o, i) => { o.index = i; });
     state.good = {
       plan,
-      objects: res.objects,
+      objects,
       source: text,
       docs: null,
       // The `kubectl voice render` stream of these objects (emitted on demand).
@@ -627,9 +630,9 @@ function update() {
     redraw('chart', [plan.sizing.components, plan.fit], () => renderChart(plan));
     redraw('waves', plan.waves, () => renderWaves(plan));
     redraw('secrets', plan.secrets, () => renderSecrets(plan));
-    redraw('filters', res.objects.map((o) => keyOf(o) + o.component), () => renderManifestFilters(res.objects));
+    redraw('filters', objects.map((o) => keyOf(o) + o.component), () => renderManifestFilters(objects));
     if ($('#f-search').value.trim()) renderManifestList();
-    else redraw('manifests', res.objects, renderManifestList);
+    else redraw('manifests', objects, renderManifestList);
     timed('view', renderManifestView);
   } else {
     renderErrors(res.errors);

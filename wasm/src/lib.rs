@@ -68,7 +68,7 @@ fn load(yaml: &str) -> Result<Stack, Errors> {
 }
 
 /// An object without its document, for lists: the document is fetched on demand.
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct ObjectHead<'a> {
     component: &'a str,
@@ -79,9 +79,24 @@ struct ObjectHead<'a> {
     stage: render::Stage,
 }
 
+impl<'a> ObjectHead<'a> {
+    fn of(o: &'a Object) -> ObjectHead<'a> {
+        ObjectHead {
+            component: &o.component,
+            api_version: &o.api_version,
+            kind: &o.kind,
+            name: &o.name,
+            namespace: o.namespace.as_deref(),
+            stage: o.stage,
+        }
+    }
+}
+
 /// The parts of a [`Plan`] the page draws, as `kubectl voice plan -o json` names them. Left
 /// out: the availability rows, the notes, the capacity (always the file's nodes here) and the
-/// selection (always everything): a sixth of the text each edit would write and parse.
+/// selection (always everything). `sizing`, `fit`, `waves` and `secrets` are also left out
+/// when they equal the last successful preview's: most edits change a few numbers, and the
+/// text not written is text the page does not parse.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Shown<'a> {
@@ -90,33 +105,49 @@ struct Shown<'a> {
     posthog: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     posthog_release: Option<&'a str>,
-    sizing: &'a Sizing,
-    fit: &'a FitReport,
-    waves: &'a [Wave],
-    secrets: &'a [SecretSpec],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sizing: Option<&'a Sizing>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fit: Option<&'a FitReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waves: Option<&'a [Wave]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secrets: Option<&'a [SecretSpec]>,
 }
 
 impl<'a> Shown<'a> {
-    fn of(plan: &'a Plan) -> Shown<'a> {
+    /// The parts of `plan` to send, given the last successful preview's plan.
+    fn of(plan: &'a Plan, last: Option<&Plan>) -> Shown<'a> {
+        fn changed<'a, T: PartialEq + ?Sized>(now: &'a T, then: Option<&T>) -> Option<&'a T> {
+            (then != Some(now)).then_some(now)
+        }
         Shown {
             profile: plan.profile,
             instance: &plan.instance,
             posthog: plan.posthog,
             posthog_release: plan.posthog_release.as_deref(),
-            sizing: &plan.sizing,
-            fit: &plan.fit,
-            waves: &plan.waves,
-            secrets: &plan.secrets,
+            sizing: changed(&plan.sizing, last.map(|l| &l.sizing)),
+            fit: changed(&plan.fit, last.map(|l| &l.fit)),
+            waves: changed(&plan.waves[..], last.map(|l| &l.waves[..])),
+            secrets: changed(&plan.secrets[..], last.map(|l| &l.secrets[..])),
         }
     }
 }
 
-thread_local! {
-    /// The objects of the last successful `preview`, whose documents are emitted on demand:
-    /// emitting every document on each edit would cost more than planning.
-    static LAST: RefCell<Vec<Object>> = const { RefCell::new(Vec::new()) };
+/// The last successful preview.
+#[derive(Default)]
+struct Last {
+    /// Its objects, whose documents are emitted on demand: emitting every document on each
+    /// edit would cost more than planning.
+    objects: Vec<Object>,
+    /// Its plan, to leave out the parts the next preview shares with it.
+    plan: Option<Plan>,
+}
 
-    /// What the last `preview` is done with (the objects it replaced, its stack and its plan),
+thread_local! {
+    static LAST: RefCell<Last> = RefCell::new(Last::default());
+
+    /// What the last `preview` is done with (the objects and plan it replaced, its stack),
     /// freed by [`release`] once the page is idle instead of inside the edit: dropping tens of
     /// thousands of allocations costs about a seventh of a preview. A `preview` frees what is
     /// still here first, so at most one edit's worth waits.
@@ -131,52 +162,55 @@ pub fn release_spent() {
 
 /// `{ ok: true, plan, objects }` from one load, where `objects` lists each rendered object
 /// without its document; [`object_yaml`] and [`stream`] emit the documents of these objects.
-/// A failing input leaves the previous objects in place.
+/// `objects` and the plan's `sizing`, `fit`, `waves` and `secrets` are absent when they equal
+/// the last successful preview's (the caller keeps those). A failing input leaves the
+/// previous preview in place.
 pub fn preview_json(yaml: &str) -> String {
     release_spent();
     #[derive(Serialize)]
     struct Out<'a> {
         ok: bool,
         plan: Shown<'a>,
-        objects: Vec<ObjectHead<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        objects: Option<Vec<ObjectHead<'a>>>,
     }
-    match load(yaml) {
-        Ok(stack) => {
-            let (plan, objects) = voice_core::plan::plan_and_render(&stack);
-            let heads = objects
+    let stack = match load(yaml) {
+        Ok(stack) => stack,
+        Err(e) => return failure(&e.0),
+    };
+    let (plan, objects) = voice_core::plan::plan_and_render(&stack);
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        let heads: Vec<ObjectHead> = objects.iter().map(ObjectHead::of).collect();
+        let same = last.plan.is_some()
+            && heads.len() == last.objects.len()
+            && heads
                 .iter()
-                .map(|o| ObjectHead {
-                    component: &o.component,
-                    api_version: &o.api_version,
-                    kind: &o.kind,
-                    name: &o.name,
-                    namespace: o.namespace.as_deref(),
-                    stage: o.stage,
-                })
-                .collect();
-            let out = to_json(&Out {
-                ok: true,
-                plan: Shown::of(&plan),
-                objects: heads,
-            });
-            let replaced = LAST.with(|last| std::mem::replace(&mut *last.borrow_mut(), objects));
-            SPENT.with(|s| {
-                s.borrow_mut().extend([
-                    Box::new(replaced) as Box<dyn Any>,
-                    Box::new(plan),
-                    Box::new(stack),
-                ])
-            });
-            out
-        }
-        Err(e) => failure(&e.0),
-    }
+                .zip(&last.objects)
+                .all(|(h, o)| *h == ObjectHead::of(o));
+        let out = to_json(&Out {
+            ok: true,
+            plan: Shown::of(&plan, last.plan.as_ref()),
+            objects: (!same).then_some(heads),
+        });
+        let objects = std::mem::replace(&mut last.objects, objects);
+        let plan = last.plan.replace(plan);
+        SPENT.with(|s| {
+            s.borrow_mut().extend([
+                Box::new(objects) as Box<dyn Any>,
+                Box::new(plan),
+                Box::new(stack),
+            ])
+        });
+        out
+    })
 }
 
 /// The document of the `index`th object of the last successful preview (`""` past the end).
 pub fn object_yaml_str(index: usize) -> String {
     LAST.with(|last| {
         last.borrow()
+            .objects
             .get(index)
             .map(|o| render::to_yaml(std::slice::from_ref(o)))
             .unwrap_or_default()
@@ -187,6 +221,7 @@ pub fn object_yaml_str(index: usize) -> String {
 pub fn object_yamls_vec() -> Vec<String> {
     LAST.with(|last| {
         last.borrow()
+            .objects
             .iter()
             .map(|o| render::to_yaml(std::slice::from_ref(o)))
             .collect()
@@ -195,7 +230,7 @@ pub fn object_yamls_vec() -> Vec<String> {
 
 /// The `kubectl voice render` stream of the last successful preview.
 pub fn stream_str() -> String {
-    LAST.with(|last| render::to_yaml(&last.borrow()))
+    LAST.with(|last| render::to_yaml(&last.borrow().objects))
 }
 
 /// `{ ok: true, files: [{ file, text }] }`: the per-component files of `render --out DIR`.
@@ -250,7 +285,8 @@ fn to_js(json: &str) -> JsValue {
     js_sys::JSON::parse(json).unwrap_or(JsValue::NULL)
 }
 
-/// Plan and the list of rendered objects in one call (one load of the input), or the errors.
+/// Plan and the list of rendered objects in one call (one load of the input), or the errors;
+/// the parts equal to the last successful preview's are absent ([`preview_json`]).
 #[wasm_bindgen]
 pub fn preview(yaml: &str) -> JsValue {
     to_js(&preview_json(yaml))

@@ -11,14 +11,25 @@ fn json(v: JsValue) -> Value {
 }
 
 #[wasm_bindgen_test]
-fn preview_matches_the_native_conversion() {
+fn preview_sends_what_changed() {
+    let first = json(voice_wasm::preview("profile: dev\n"));
+    assert_eq!(first["ok"], true);
     let got = json(voice_wasm::preview("profile: production\n"));
-    assert_eq!(got["ok"], true);
-    assert_eq!(
-        got,
-        serde_json::from_str::<Value>(&voice_wasm::preview_json("profile: production\n")).unwrap()
-    );
     assert_eq!(got["plan"]["profile"], "production");
+    assert!(got["plan"]["waves"].is_array() && got["objects"].is_array());
+    let again = json(voice_wasm::preview("profile: production\n"));
+    assert_eq!(
+        again,
+        serde_json::json!({
+            "ok": true,
+            "plan": {
+                "profile": "production",
+                "instance": got["plan"]["instance"],
+                "posthog": got["plan"]["posthog"],
+                "posthogRelease": got["plan"]["posthogRelease"],
+            },
+        })
+    );
 }
 
 #[wasm_bindgen_test]
@@ -77,10 +88,9 @@ fn identity_and_metadata_are_checked_as_in_the_cli() {
 
 #[wasm_bindgen_test]
 fn documents_make_the_stream() {
-    let got = json(voice_wasm::preview("profile: small\n"));
-    let count = got["objects"].as_array().expect("objects").len();
+    json(voice_wasm::preview("profile: small\n"));
     let documents = voice_wasm::object_yamls();
-    assert_eq!(documents.len(), count);
+    assert!(documents.len() > 10);
     assert_eq!(documents.concat(), voice_wasm::stream());
     assert_eq!(voice_wasm::object_yaml(1), documents[1]);
 }

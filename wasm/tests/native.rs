@@ -28,14 +28,64 @@ fn shown(plan: &voice_core::plan::Plan) -> Value {
     want
 }
 
+/// `preview_json(yaml)` with the parts it left out taken from `last`, as the page does.
+fn merged(yaml: &str, last: &Value) -> Value {
+    let mut got = v(preview_json(yaml));
+    for part in ["sizing", "fit", "waves", "secrets"] {
+        if got["plan"].get(part).is_none() {
+            got["plan"][part] = last["plan"][part].clone();
+        }
+    }
+    if got.get("objects").is_none() {
+        got["objects"] = last["objects"].clone();
+    }
+    got
+}
+
 #[test]
 fn preview_is_the_core_plan_as_the_page_draws_it() {
-    for p in ["dev", "small", "production"] {
+    let mut last = Value::Null;
+    for p in ["dev", "small", "production", "production", "dev"] {
         let yaml = format!("profile: {p}\n");
         let plan = voice_core::plan::plan(&stack(&yaml));
         assert!(!plan.availability.is_empty(), "{p}: a part left out");
-        assert_eq!(v(preview_json(&yaml))["plan"], shown(&plan), "{p}");
+        last = merged(&yaml, &last);
+        assert_eq!(last["plan"], shown(&plan), "{p}");
+        let objects = render::render(&stack(&yaml));
+        let heads = last["objects"].as_array().unwrap();
+        assert_eq!(heads.len(), objects.len(), "{p}");
+        for (h, o) in heads.iter().zip(&objects) {
+            assert_eq!(h["kind"], o.kind.as_str());
+            assert_eq!(h["name"], o.name.as_str());
+            assert_eq!(h["namespace"].as_str(), o.namespace.as_deref());
+        }
     }
+}
+
+#[test]
+fn preview_leaves_out_what_the_last_one_had() {
+    let yaml = "profile: production\n";
+    let first = v(preview_json(yaml));
+    assert!(first["objects"].is_array() && first["plan"]["waves"].is_array());
+    let again = v(preview_json(yaml));
+    assert_eq!(again["ok"], true);
+    assert_eq!(again["plan"]["profile"], "production");
+    for part in ["sizing", "fit", "waves", "secrets"] {
+        assert!(again["plan"].get(part).is_none(), "{part} sent again");
+    }
+    assert!(again.get("objects").is_none(), "objects sent again");
+    // More autoscaling changes sizing (and so the fit), not the objects or their waves.
+    let more = v(preview_json(
+        "profile: production\nmodelRouter:\n  hpa:\n    maxReplicas: 17\n",
+    ));
+    assert!(more["plan"]["sizing"].is_object());
+    assert!(more.get("objects").is_none());
+    assert!(more["plan"].get("waves").is_none());
+    // A failure changes nothing: the next preview is measured against the last good one.
+    assert_eq!(v(preview_json("profile: [\n"))["ok"], false);
+    let back = v(preview_json(yaml));
+    assert!(back["plan"]["sizing"].is_object());
+    assert!(back.get("objects").is_none());
 }
 
 #[test]
@@ -140,12 +190,12 @@ fn an_external_store_is_checked_and_planned_as_in_the_cli() {
         "components.posthog-postgres.external.secretRef.keys"
     );
     let good = "profile: production\ncomponents:\n  posthog-postgres:\n    external:\n      host: db.example.internal\n      secretRef: {name: pg, keys: {password: pw}}\n";
-    let plan = v(preview_json(good));
+    let plan = merged(good, &Value::Null);
     assert_eq!(plan["plan"], shown(&voice_core::plan::plan(&stack(good))));
     // The previewer's plan is the smaller one: no PostgreSQL of PostHog's to run.
     assert!(!plan["plan"].to_string().contains("\"posthog-postgres\""));
     assert!(
-        v(preview_json("profile: production\n"))["plan"]
+        merged("profile: production\n", &plan)["plan"]
             .to_string()
             .contains("\"posthog-postgres\"")
     );
