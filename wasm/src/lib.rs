@@ -154,7 +154,7 @@ thread_local! {
     static SPENT: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Frees what the last [`preview_json`] left in [`SPENT`].
+/// Frees what the last [`preview_json`] left to be freed later.
 pub fn release_spent() {
     let spent = SPENT.with(|s| std::mem::take(&mut *s.borrow_mut()));
     drop(spent);
