@@ -650,7 +650,7 @@ function update() {
 }
 
 // What the planner is done with (the previous objects, stack and plan) is freed when the page
-// is idle, not inside the edit: freeing it costs about a seventh of a preview.
+// is idle, not inside the edit: freeing it costs about a fifth of a preview.
 let releaseHandle = 0;
 function scheduleRelease() {
   if (!window.requestIdleCallback) { setTimeout(voice.release, 0); return; }

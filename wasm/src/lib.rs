@@ -149,7 +149,7 @@ thread_local! {
 
     /// What the last `preview` is done with (the objects and plan it replaced, its stack),
     /// freed by [`release`] once the page is idle instead of inside the edit: dropping tens of
-    /// thousands of allocations costs about a seventh of a preview. A `preview` frees what is
+    /// thousands of allocations costs about a fifth of a preview. A `preview` frees what is
     /// still here first, so at most one edit's worth waits.
     static SPENT: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
