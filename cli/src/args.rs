@@ -8,8 +8,8 @@ use clap::Args;
 
 pub(crate) use crate::output::Output;
 
-/// Which parts of the configuration a run acts on. A part left out is not touched: never
-/// deleted.
+// Which parts of the configuration a run acts on. A part left out is not touched: never
+// deleted.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct Selection {
     /// Act only on these parts: posthog, model-router, voiceassistant, infra, istio, monitoring (repeatable or comma-separated).
@@ -23,7 +23,7 @@ pub(crate) struct Selection {
     pub posthog: Option<String>,
 }
 
-/// Where the configuration comes from.
+// Where the configuration comes from.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct ConfigArgs {
     /// A voice.yaml file (`-` for standard input); without it the profile alone is used.
@@ -71,7 +71,7 @@ pub(crate) struct ClusterArgs {
     pub request_timeout: std::time::Duration,
 }
 
-/// The flags of every verb that applies a configuration (install, rollback, scale, switch).
+// The flags of every verb that applies a configuration (install, rollback, scale, switch).
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ApplyFlags {
     /// `server`: send everything as a server-side dry run; nothing is persisted.

@@ -20,9 +20,12 @@ pub(crate) struct Cli {
 
 /// Subcommands: each one's flags and code live in `commands/<name>.rs`.
 ///
-/// Not deferred (`#[command(defer = true)]`): a deferred verb takes its `--help` summary from
-/// its flag structs' doc comments instead of the line here.
+/// Deferred: a verb's flags are built only when that verb runs (or help or completion lists
+/// them), so starting one verb does not build the flags of all of them. The flag structs carry
+/// no doc comment for that reason: clap would take it as the verb's `--help` summary once the
+/// deferred flags are built, over the line here.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Show sizing, the fit on the nodes and the rollout waves.
     Plan(commands::plan::Args),
@@ -102,5 +105,28 @@ mod tests {
     #[test]
     fn every_verb_builds() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Building a deferred verb's flags keeps its summary: no flag struct or flag group
+    /// flattened into a verb carries a doc comment (clap would make it the verb's about).
+    #[test]
+    fn deferred_flags_keep_each_verb_summary() {
+        let abouts = |cmd: &clap::Command| -> Vec<(String, Option<String>, Option<String>)> {
+            cmd.get_subcommands()
+                .filter(|s| s.get_name() != "help") // added by build
+                .map(|s| {
+                    (
+                        s.get_name().to_string(),
+                        s.get_about().map(ToString::to_string),
+                        s.get_long_about().map(ToString::to_string),
+                    )
+                })
+                .collect()
+        };
+        let mut cmd = super::Cli::command();
+        let declared = abouts(&cmd);
+        assert!(declared.iter().all(|(_, about, _)| about.is_some()));
+        cmd.build();
+        assert_eq!(abouts(&cmd), declared);
     }
 }

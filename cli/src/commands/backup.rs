@@ -12,7 +12,7 @@ use crate::error::{Usage, exit};
 use crate::ops::backups::{self, Manifest, TARGETS, doomed, human_bytes, list, parse_age};
 use crate::output::{self, confirm_destructive};
 
-/// The flags of `kubectl voice backup`.
+// The flags of `kubectl voice backup`.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct Args {
@@ -33,7 +33,7 @@ pub(crate) struct Args {
     pub config: ConfigArgs,
 }
 
-/// Subcommands of `backup`.
+// Subcommands of `backup`.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Sub {
     /// Delete complete backups older than --older-than (and beyond --keep-last).

@@ -12,7 +12,7 @@ use crate::error::exit;
 use crate::ops::check::{Category, Handoff, report, secrets};
 use crate::output::print;
 
-/// The flags of `kubectl voice check`.
+// The flags of `kubectl voice check`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration.

@@ -4,7 +4,7 @@
 
 use crate::error::exit;
 
-/// The flags of `kubectl voice completion`.
+// The flags of `kubectl voice completion`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// bash, zsh or fish (elvish and powershell get static scripts).

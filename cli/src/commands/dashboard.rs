@@ -16,7 +16,7 @@ use crate::cluster::{self, forward, history, pods};
 use crate::error::{Usage, exit};
 use crate::{config, output};
 
-/// The flags of `kubectl voice dashboard`.
+// The flags of `kubectl voice dashboard`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// UIs to open (grafana, prometheus, alertmanager, jaeger, kiali, nacos, minio, posthog), or `all`.

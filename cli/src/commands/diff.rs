@@ -167,7 +167,7 @@ pub(crate) async fn diff(
     })
 }
 
-/// The flags of `kubectl voice diff`.
+// The flags of `kubectl voice diff`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration.

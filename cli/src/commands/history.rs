@@ -7,7 +7,7 @@ use crate::config;
 use crate::error::exit;
 use crate::output::print;
 
-/// The flags of `kubectl voice history`.
+// The flags of `kubectl voice history`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration (to find the rollout).

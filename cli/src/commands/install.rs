@@ -6,7 +6,7 @@ use crate::args::{ApplyFlags, ConfigArgs};
 use crate::ops::configure::{Change, apply_configuration};
 use crate::ops::source;
 
-/// The flags of `kubectl voice install`.
+// The flags of `kubectl voice install`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration (without a file or --profile: the deployed one, this run's --set flags

@@ -36,7 +36,7 @@ pub(crate) enum Format {
     Json,
 }
 
-/// The flags of `kubectl voice logs`.
+// The flags of `kubectl voice logs`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Components whose logs to show (see `kubectl voice plan`).

@@ -390,7 +390,7 @@ pub(crate) fn human(plan: &Plan, nodes: &str) -> String {
     out
 }
 
-/// The flags of `kubectl voice plan`.
+// The flags of `kubectl voice plan`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration.

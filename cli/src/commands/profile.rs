@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use crate::error::{Usage, exit};
 
-/// The flags of `kubectl voice profile`.
+// The flags of `kubectl voice profile`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// dev, small or production (none: list them).

@@ -15,7 +15,7 @@ use crate::cluster::{apply, inventory};
 use crate::config;
 use crate::error::{Usage, exit};
 
-/// The flags of `kubectl voice render`.
+// The flags of `kubectl voice render`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration.

@@ -18,7 +18,7 @@ use crate::error::{Usage, exit};
 pub(crate) const RESTARTED_AT: &str = "kubectl-voice.io/restartedAt";
 const MANAGER: &str = "kubectl-voice-restart";
 
-/// The flags of `kubectl voice restart`.
+// The flags of `kubectl voice restart`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Components to restart (see `kubectl voice plan`).

@@ -15,7 +15,7 @@ use crate::ops::backups as backup;
 use crate::ops::restore::{restore_postgres, restore_redis, verify};
 use crate::output;
 
-/// The flags of `kubectl voice restore`.
+// The flags of `kubectl voice restore`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// A backup directory made by `kubectl voice backup` (or its manifest.json).

@@ -11,7 +11,7 @@ use crate::config;
 use crate::error::Usage;
 use crate::ops::configure::{Change, apply_configuration};
 
-/// The flags of `kubectl voice rollback`.
+// The flags of `kubectl voice rollback`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The revision to go back to (default: the one before the current).

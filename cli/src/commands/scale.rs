@@ -12,7 +12,7 @@ use crate::config;
 use crate::error::Usage;
 use crate::ops::configure::{Change, apply_configuration};
 
-/// The flags of `kubectl voice scale`.
+// The flags of `kubectl voice scale`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The component (see `kubectl voice plan`): a Deployment or StatefulSet.

@@ -17,7 +17,7 @@ use crate::config;
 use crate::error::{Usage, exit};
 use crate::output::print;
 
-/// The flags of `kubectl voice secrets`.
+// The flags of `kubectl voice secrets`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// `template` or `export`.
@@ -25,7 +25,7 @@ pub(crate) struct Args {
     pub command: Sub,
 }
 
-/// Subcommands of `secrets`.
+// Subcommands of `secrets`.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Sub {
     /// List every Secret the workloads read, its keys, how each value is made and where a

@@ -707,7 +707,7 @@ async fn next_change(changes: &mut Changes) -> bool {
     }
 }
 
-/// The flags of `kubectl voice status`.
+// The flags of `kubectl voice status`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration (to find the rollout and its health checks).

@@ -21,7 +21,7 @@ use crate::config;
 use crate::error::{Usage, exit};
 use crate::ops::configure::Rollout;
 
-/// The flags of `kubectl voice switch`.
+// The flags of `kubectl voice switch`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The blue-green service (`voiceAssistant.services.<name>.blueGreen: true`).

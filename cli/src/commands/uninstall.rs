@@ -180,7 +180,7 @@ pub(crate) async fn members(
     Ok(listed.members)
 }
 
-/// The flags of `kubectl voice uninstall`.
+// The flags of `kubectl voice uninstall`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration (to find the rollout).

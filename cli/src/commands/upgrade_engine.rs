@@ -6,7 +6,7 @@ use crate::args::{ApplyFlags, ClusterArgs, ConfigArgs};
 use crate::error::Usage;
 use crate::ops::engine_upgrade::{self, Mode};
 
-/// The flags of `kubectl voice upgrade-engine`.
+// The flags of `kubectl voice upgrade-engine`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
 Steps, each configuration change a recorded revision (`kubectl voice history`):

@@ -5,7 +5,7 @@ use crate::config;
 use crate::error::exit;
 use crate::output::print;
 
-/// The flags of `kubectl voice validate`.
+// The flags of `kubectl voice validate`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Configuration.

@@ -5,7 +5,7 @@ use crate::args::Output;
 use crate::error::exit;
 use crate::output::print;
 
-/// The flags of `kubectl voice version`.
+// The flags of `kubectl voice version`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Output format.
