@@ -90,7 +90,12 @@ pub(crate) fn run(ca: &ClusterArgs, args: Args) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     match out {
-        None => render_stream(&stack)?,
+        None => {
+            render_stream(&stack)?;
+            // The process ends next: freeing the stack's ~10,000 allocations one by one
+            // (0.14 ms) would be work the exit does anyway.
+            std::mem::forget(stack);
+        }
         Some(dir) => {
             let objects = voice_core::render::selected(&stack);
             let files = match &engine {
