@@ -166,6 +166,22 @@ struct Compound<'a> {
 impl Compound<'_> {
     /// Starts a mapping entry and writes its key; returns the entry's indentation.
     fn key(&mut self, key: &str) -> usize {
+        let level = self.start_entry();
+        string(self.out, key, level, true);
+        self.out.push(':');
+        level
+    }
+    /// Starts a struct field's entry: field names are identifiers (`apiVersion`, `clusterIP`),
+    /// which never need quotes, so they skip [`key`](Self::key)'s checks.
+    fn field(&mut self, name: &'static str) -> usize {
+        debug_assert!(!needs_quotes(name, classes(name)), "field name {name:?}");
+        let level = self.start_entry();
+        self.out.push_str(name);
+        self.out.push(':');
+        level
+    }
+    /// Moves to where a mapping entry's key goes; returns the entry's indentation.
+    fn start_entry(&mut self) -> usize {
         let level = self.pos.inner();
         if self.started {
             indent(self.out, level);
@@ -181,8 +197,6 @@ impl Compound<'_> {
                 Pos::Item(_) => self.out.push(' '),
             }
         }
-        string(self.out, key, level, true);
-        self.out.push(':');
         level
     }
     /// Starts a sequence item; returns its indentation.
@@ -420,7 +434,8 @@ macro_rules! fields {
                 key: &'static str,
                 v: &T,
             ) -> Result<(), Error> {
-                self.entry(key, v)
+                let level = self.field(key);
+                self.value(Pos::Key(level), v)
             }
             fn end(self) -> Result<(), Error> {
                 self.finish()
