@@ -9,9 +9,10 @@
 //! superuser is left alone), then each database with `pg_restore --clean --if-exists
 //! --single-transaction` (created first when missing), so a failed database restore rolls
 //! back. Redis: the RDB is written next to the data, served by a second, loopback-only
-//! `redis-server` started in the same container, and the running server replicates from it
-//! (`REPLICAOF`, full sync), then is promoted back (`REPLICAOF NO ONE`). The full sync
-//! replaces the dataset and rewrites the AOF, so it holds on a real cluster without a
+//! `redis-server` started in the same container (on the first free one of a few random
+//! ports; the script reaches it through a unix socket), and the running server replicates
+//! from it (`REPLICAOF`, full sync), then is promoted back (`REPLICAOF NO ONE`). The full
+//! sync replaces the dataset and rewrites the AOF, so it holds on a real cluster without a
 //! restart and without AOF winning over the RDB at the next start.
 
 use anyhow::{Context, bail};
@@ -213,14 +214,13 @@ pub(crate) async fn restore_redis(
     let path = dir.join(&f.name);
     let mut src =
         std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    let port = rand::random_range(20_000..60_000u16).to_string();
     let polls = (timeout.as_secs().max(1) * 5).to_string();
     let s = streams::exec(
         client,
         t,
         "restoring the RDB through a replication sync",
         &format!("{REDIS_ENV}{REDIS_RESTORE}"),
-        &[&port, &polls, &f.bytes.to_string()],
+        &[&candidate_ports(), &polls, &f.bytes.to_string()],
         Some(&mut src),
         &mut std::io::sink(),
     )
@@ -235,33 +235,67 @@ pub(crate) async fn restore_redis(
     Ok(true)
 }
 
-/// The in-container Redis restore; `$1` is a loopback port for the temporary server, `$2`
-/// how many 0.2 s polls to wait for each step, `$3` the RDB's size.
+/// Loopback ports for the temporary server to try in turn (a port in use makes it try the
+/// next): random, below Linux's ephemeral range (32768–60999) so that no outgoing
+/// connection of the pod holds one.
+fn candidate_ports() -> String {
+    (0..5)
+        .map(|_| rand::random_range(20_000..32_768u16).to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The in-container Redis restore; `$1` the loopback ports the temporary server tries in
+/// turn, `$2` how many 0.2 s polls to wait for each step, `$3` the RDB's size.
+///
+/// The script talks to its temporary server only through a unix socket in the data
+/// directory, so a port some other program holds never gets a command: a server that
+/// answers on the socket has bound its port (Redis exits when the bind fails), and the
+/// replication the pod's server starts from that port reaches it alone.
 const REDIS_RESTORE: &str = r#"set -eu
-port="$1"; polls="$2"; size="$3"
+ports="$1"; polls="$2"; size="$3"
 cli() { redis-cli --no-auth-warning "$@"; }
 dir=$(cli CONFIG GET dir | sed -n 2p)
 [ -n "$dir" ] || { echo "cannot read the data directory (CONFIG GET dir)" >&2; exit 1; }
 f="$dir/kubectl-voice-restore.rdb"
 log="$dir/kubectl-voice-restore.log"
+sock="$dir/kubectl-voice-restore.sock"
+tmp() { redis-cli --no-auth-warning -s "$sock" "$@"; }
 promoted=no
+pid=
 cleanup() {
   [ "$promoted" = yes ] || cli REPLICAOF NO ONE >/dev/null 2>&1 || true
-  redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-  rm -f "$f" "$dir/kubectl-voice-restore.pid"
+  if [ -n "$pid" ]; then
+    tmp SHUTDOWN NOSAVE >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f" "$sock"
   [ -f "$log" ] && tail -n 5 "$log" >&2
   rm -f "$log"
 }
 trap cleanup EXIT
 head -c "$size" > "$f"
 [ "$(wc -c < "$f")" -eq "$size" ] || { echo "the RDB arrived incomplete" >&2; exit 1; }
-redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --dbfilename kubectl-voice-restore.rdb \
-  --appendonly no --save '' --repl-diskless-sync-delay 0 --daemonize yes --logfile "$log" --pidfile "$dir/kubectl-voice-restore.pid"
-i=0
-until [ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ]; do
-  i=$((i+1)); [ "$i" -le "$polls" ] || { echo "the temporary server did not load the RDB" >&2; exit 1; }
-  sleep 0.2
+for port in $ports; do
+  rm -f "$log" "$sock"
+  redis-server --port "$port" --bind 127.0.0.1 --unixsocket "$sock" --unixsocketperm 700 \
+    --dir "$dir" --dbfilename kubectl-voice-restore.rdb --appendonly no --save '' \
+    --repl-diskless-sync-delay 0 --daemonize no --logfile "$log" </dev/null >/dev/null 2>&1 &
+  pid=$!
+  i=0
+  until [ "$(tmp PING 2>/dev/null)" = PONG ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null || true
+      pid=
+      grep -q 'Address already in use' "$log" 2>/dev/null && continue 2
+      echo "the temporary server did not load the RDB" >&2; exit 1
+    fi
+    i=$((i+1)); [ "$i" -le "$polls" ] || { echo "the temporary server did not load the RDB" >&2; exit 1; }
+    sleep 0.2
+  done
+  break
 done
+[ -n "$pid" ] || { echo "every port the temporary server tried was in use ($ports)" >&2; exit 1; }
 cli REPLICAOF 127.0.0.1 "$port" >/dev/null
 sleep 0.2
 i=0
@@ -279,6 +313,128 @@ echo "keys: $(cli DBSIZE)" >&2
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A redis-server (Debian's, as the e2e tests run) on a free loopback port in `dir`.
+    struct Server {
+        port: u16,
+        child: std::process::Child,
+    }
+
+    impl Server {
+        fn start(dir: &std::path::Path) -> Server {
+            std::fs::create_dir_all(dir).unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--appendonly", "yes", "--dir"])
+                .arg(dir)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (Debian's redis-server package) on PATH");
+            let s = Server { port, child };
+            for _ in 0..100 {
+                if s.cli(&["PING"]) == "PONG" {
+                    return s;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            panic!("redis-server did not start");
+        }
+        fn cli(&self, args: &[&str]) -> String {
+            let o = std::process::Command::new("redis-cli")
+                .args(["-p", &self.port.to_string()])
+                .args(args)
+                .output()
+                .expect("redis-cli");
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// The script as the pod runs it, with busy ports first: one held by another Redis
+    /// (whose data must not become the pod's, and which must keep running), one by a
+    /// listener that never answers. The restore lands on the third port.
+    #[test]
+    fn the_redis_restore_skips_ports_in_use_and_never_talks_to_their_owner() {
+        let root = tempfile::tempdir().unwrap();
+        let pod = Server::start(&root.path().join("pod"));
+        pod.cli(&["SET", "stray", "1"]);
+        let backup = Server::start(&root.path().join("backup"));
+        for i in 0..50 {
+            backup.cli(&["SET", &format!("key:{i}"), &i.to_string()]);
+        }
+        assert_eq!(backup.cli(&["SAVE"]), "OK");
+        let rdb = std::fs::read(root.path().join("backup/dump.rdb")).unwrap();
+        let foreign = Server::start(&root.path().join("foreign"));
+        foreign.cli(&["SET", "foreign", "yes"]);
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ports = format!(
+            "{} {} {}",
+            foreign.port,
+            silent.local_addr().unwrap().port(),
+            free.local_addr().unwrap().port()
+        );
+        drop(free);
+        // The pod's redis-cli reaches the pod's server on its default port; here a
+        // wrapper first on PATH names the port (a later -p or -s still wins).
+        let bin = root.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let wrapper = bin.join("redis-cli");
+        let real = String::from_utf8(
+            std::process::Command::new("sh")
+                .args(["-c", "command -v redis-cli"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec {} -p {} \"$@\"\n", real.trim(), pod.port),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", REDIS_RESTORE, "sh", &ports, "50"])
+            .arg(rdb.len().to_string())
+            .env("PATH", path)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        sh.stdin.take().unwrap().write_all(&rdb).unwrap();
+        let out = sh.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{said}");
+        assert!(said.contains("keys: 50"), "{said}");
+        assert_eq!(pod.cli(&["DBSIZE"]), "50");
+        assert_eq!(pod.cli(&["GET", "key:7"]), "7");
+        assert!(pod.cli(&["INFO", "replication"]).contains("role:master"));
+        assert_eq!(foreign.cli(&["GET", "foreign"]), "yes");
+        assert_eq!(foreign.cli(&["DBSIZE"]), "1");
+        // Nothing of the temporary server is left in the data directory.
+        let left: Vec<_> = std::fs::read_dir(root.path().join("pod"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("kubectl-voice"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        drop(silent);
+    }
 
     #[test]
     fn the_connecting_role_is_left_alone() {
