@@ -185,6 +185,17 @@ fn shares<'a>(components: &'a [Component], namespace: &str) -> Vec<(&'a Componen
         .collect()
 }
 
+/// [`shares`] of the components as the catalog states them ([`Stack::stated`]).
+fn stated_shares<'a>(stack: &'a Stack, namespace: &str) -> Vec<(&'a Component, Peak)> {
+    stack
+        .components
+        .iter()
+        .zip(&stack.stated)
+        .filter(|(c, _)| c.namespace == namespace)
+        .map(|(c, s)| (c, component_peak(&c.as_stated(s))))
+        .collect()
+}
+
 /// A namespace's peak.
 pub fn peak(stack: &Stack, namespace: &str) -> Peak {
     total(&shares(&stack.components, namespace))
@@ -229,13 +240,13 @@ pub fn quota_for(peak: &Peak) -> Quota {
 }
 
 /// The ResourceQuota and LimitRange of each platform namespace. The quota is sized for the
-/// catalog's components ([`Stack::catalog`]: before overrides, and whatever components a
+/// catalog's components ([`Stack::stated`]: before overrides, and whatever components a
 /// caller leaves out), so it is the same for every stack of one configuration.
 pub fn policies(stack: &Stack) -> Vec<NamespacePolicy> {
     limit_ranges(&stack.config)
         .into_iter()
         .map(|(namespace, limits)| NamespacePolicy {
-            quota: quota_for(&total(&shares(&stack.catalog, &namespace))),
+            quota: quota_for(&total(&stated_shares(stack, &namespace))),
             namespace,
             limits,
         })
@@ -305,7 +316,7 @@ pub fn violations(stack: &Stack) -> Vec<Diagnostic> {
             }
         }
         let now = shares(&stack.components, &pol.namespace);
-        let before = shares(&stack.catalog, &pol.namespace);
+        let before = stated_shares(stack, &pol.namespace);
         let sum = total(&now);
         // Per field path: the component, the figures over the quota, and for a raised
         // autoscaler the most replicas every figure allows.
@@ -387,10 +398,13 @@ pub fn violations(stack: &Stack) -> Vec<Diagnostic> {
                     )
                 }
                 None => {
+                    // Its peak differs from its peak as the catalog states it (`before` and
+                    // `now` list the same components in the same order).
                     let grew = before
                         .iter()
-                        .find(|(b, _)| b.name == c.name)
-                        .is_none_or(|(b, _)| *b != c);
+                        .zip(&now)
+                        .find(|((b, _), _)| b.name == c.name)
+                        .is_none_or(|((_, was), (_, is))| was != is);
                     let why = if grew {
                         "adds the most"
                     } else {
@@ -525,6 +539,21 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(policies(&plain), policies(&raised));
+        // Every override a peak reads, in one stack.
+        let changed = load(
+            ProfileName::Production,
+            &[
+                "components.model-router.replicas=3",
+                "components.posthog-web.resources.requests.cpu=500m",
+                "components.posthog-web.resources.limits.cpu=1",
+                "components.postgres.storage=50Gi",
+                "components.postgres.image=postgres:16.10-alpine",
+                "components.ai-orchestrator.maxReplicas=12",
+            ],
+        )
+        .expect("valid");
+        assert_eq!(policies(&plain), policies(&changed));
+        assert_ne!(quota_usage(&plain), quota_usage(&changed));
         assert_ne!(
             peak(&plain, "voiceassistant-prod"),
             peak(&raised, "voiceassistant-prod")

@@ -42,10 +42,16 @@ fn split_number(s: &str) -> Option<(&str, &str)> {
 fn scaled(num: &str, mult: u128, exp10: i32, orig: &str) -> Result<u64, QuantityError> {
     let num = num.trim_start_matches('+');
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    let digits = format!("{int}{frac}");
-    let mantissa: u128 = digits
-        .parse()
-        .map_err(|_| QuantityError::Syntax(orig.into()))?;
+    // The digits of both parts as one integer, as `u128::from_str` would read them joined.
+    let mantissa = if int.is_empty() && frac.is_empty() {
+        None
+    } else {
+        int.bytes().chain(frac.bytes()).try_fold(0u128, |v, b| {
+            let d = b.checked_sub(b'0').filter(|d| *d < 10)?;
+            v.checked_mul(10)?.checked_add(u128::from(d))
+        })
+    }
+    .ok_or_else(|| QuantityError::Syntax(orig.into()))?;
     let exp = exp10 - i32::try_from(frac.len()).map_err(|_| QuantityError::Range(orig.into()))?;
     let mut value = mantissa
         .checked_mul(mult)
@@ -217,6 +223,15 @@ mod tests {
         assert!(MilliCpu::parse("-1").is_err());
         assert!(MilliCpu::parse("5x").is_err());
         assert!(MilliCpu::parse("").is_err());
+        // A sign is read before the digits only, and a mantissa past u128 is no quantity.
+        assert_eq!(MilliCpu::parse("+1.5"), Ok(MilliCpu(1500)));
+        for bad in ["1+2", ".+5", "1.+5", "+", "+.", &"9".repeat(40)] {
+            assert_eq!(
+                MilliCpu::parse(bad),
+                Err(QuantityError::Syntax(bad.to_string())),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

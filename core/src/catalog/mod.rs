@@ -17,7 +17,6 @@ pub mod versions;
 pub mod voiceassistant;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crate::config::{Config, Diagnostic, Leaf, ProfileName, Selection};
 use crate::quantity::{Bytes, MilliCpu};
@@ -691,7 +690,11 @@ impl Component {
 
 /// Tag of an image reference, or the first 12 hex digits of its digest.
 pub fn image_version(image: &str) -> String {
-    if let Some((_, d)) = image.split_once("@sha256:") {
+    // `@` found by memchr: a substring search costs more than the rest (one call per label).
+    let digest = image
+        .match_indices('@')
+        .find_map(|(i, _)| image[i + 1..].strip_prefix("sha256:"));
+    if let Some(d) = digest {
         return format!("sha256-{}", &d[..d.len().min(12)]);
     }
     image
@@ -783,6 +786,39 @@ pub struct ConfigMapSpec {
     pub data: BTreeMap<String, String>,
 }
 
+/// What a `components.*` override may change of a component that its peak reads (the
+/// replicas, the autoscaler's bounds, the main container's resources), as the catalog
+/// states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stated {
+    replicas: u32,
+    autoscale: Option<Autoscale>,
+    main: ResourceSpec,
+}
+
+impl Component {
+    /// What an override may change of this component's peak, as it is now.
+    pub fn stated(&self) -> Stated {
+        Stated {
+            replicas: self.replicas,
+            autoscale: self.autoscale,
+            main: self.main().resources,
+        }
+    }
+    /// This component with `s` (its values as the catalog states them): itself when no
+    /// override changed them, else a copy.
+    pub fn as_stated(&self, s: &Stated) -> std::borrow::Cow<'_, Component> {
+        if self.stated() == *s {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut c = self.clone();
+        c.replicas = s.replicas;
+        c.autoscale = s.autoscale;
+        c.containers[0].resources = s.main;
+        std::borrow::Cow::Owned(c)
+    }
+}
+
 /// Everything the catalog produces for one configuration.
 #[derive(Debug, Clone)]
 pub struct Stack {
@@ -796,10 +832,11 @@ pub struct Stack {
     pub secrets: Vec<SecretSpec>,
     /// The parts this run acts on (`--only` / `--skip`); the configuration is the same.
     pub selection: Selection,
-    /// Every component as the catalog states it for this configuration, before any
-    /// `components.*` override and whatever the selection leaves out: what the
-    /// namespace quotas are sized for (by the namespace policy).
-    pub catalog: Arc<[Component]>,
+    /// For each component (index by index), what `components.*` overrides may change of
+    /// what its peak reads, as the catalog states it: the namespace quotas are sized for the
+    /// catalog's components (by the namespace policy), whatever the overrides and the
+    /// selection make of them.
+    pub stated: Vec<Stated>,
 }
 
 impl Stack {
@@ -930,7 +967,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
         config_maps: Vec::new(),
         secrets: Vec::new(),
         selection: Selection::default(),
-        catalog: Arc::new([]),
+        stated: Vec::new(),
     };
     add_all(cfg, &mut stack);
     voiceassistant::finish(&mut stack);
@@ -941,7 +978,7 @@ pub fn build(cfg: &Config) -> Result<Stack, Vec<Diagnostic>> {
             .then(|| versions::Store::of_image(&c.main().image))
             .flatten();
     }
-    stack.catalog = stack.components.as_slice().into();
+    stack.stated = stack.components.iter().map(Component::stated).collect();
     for c in &mut stack.components {
         c.placement = match cfg
             .overrides
@@ -1162,7 +1199,7 @@ fn component_names(keep: impl Fn(&Component) -> bool) -> Vec<String> {
             config_maps: Vec::new(),
             secrets: Vec::new(),
             selection: Selection::default(),
-            catalog: Arc::new([]),
+            stated: Vec::new(),
         };
         add_all(&cfg, &mut s);
         for c in s.components.into_iter().filter(|c| keep(c)) {
@@ -1288,4 +1325,25 @@ pub fn singleton(mut c: Component, why: &'static str) -> Component {
     c.singleton = true;
     c.notes.insert(0, why);
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_label_is_the_tag_or_the_digest_prefix() {
+        for (image, want) in [
+            ("redis:7.2.7-alpine", "7.2.7-alpine"),
+            ("registry.local:5000/team/app:1.2", "1.2"),
+            ("registry.local:5000/team/app", "unknown"),
+            (
+                "ghcr.io/a/b@sha256:0123456789abcdef0123",
+                "sha256-0123456789ab",
+            ),
+            ("ghcr.io/a/b:1.0@sha256:abc", "sha256-abc"),
+        ] {
+            assert_eq!(image_version(image), want, "{image}");
+        }
+    }
 }

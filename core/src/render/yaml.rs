@@ -174,7 +174,7 @@ impl Compound<'_> {
     /// Starts a struct field's entry: field names are identifiers (`apiVersion`, `clusterIP`),
     /// which never need quotes, so they skip [`key`](Self::key)'s checks.
     fn field(&mut self, name: &'static str) -> usize {
-        debug_assert!(!needs_quotes(name, classes(name)), "field name {name:?}");
+        debug_assert!(!needs_quotes(name, scan(name)), "field name {name:?}");
         let level = self.start_entry();
         self.out.push_str(name);
         self.out.push(':');
@@ -588,39 +588,60 @@ const RESERVED: &[&str] = &[
     "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
 ];
 
-/// A byte's class bits, ANDed over a string in one pass by [`classes`].
-const PLAIN: u8 = 1; // ASCII letters, digits and `-_./`: a word that needs no quotes
-const NO_LF: u8 = 2; // anything but a line feed
+/// What one pass of [`scan`] finds in a string, one bit each.
+const NOT_PLAIN: u8 = 1; // a byte other than ASCII letters, digits and `-_./`
+const LF: u8 = 2; // a line feed
+const CONTROL: u8 = 4; // an ASCII control byte other than a line feed (DEL included)
+const NON_ASCII: u8 = 8; // a byte of a multi-byte character
 
-static CLASS: [u8; 256] = {
-    let mut t = [NO_LF; 256];
-    t[b'\n' as usize] = 0;
+/// The bits of one byte, branch-free, so that the long strings of [`scan`] compile to vector
+/// code.
+#[inline(always)]
+const fn byte_bits(b: u8) -> u8 {
+    let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+    let digit = b.wrapping_sub(b'0') < 10;
+    let plain = letter | digit | (b == b'-') | (b == b'_') | (b == b'.') | (b == b'/');
+    let control = ((b < 0x20) & (b != b'\n')) | (b == 0x7f);
+    ((!plain as u8) * NOT_PLAIN)
+        | ((b == b'\n') as u8 * LF)
+        | (control as u8 * CONTROL)
+        | ((b >= 0x80) as u8 * NON_ASCII)
+}
+
+/// [`byte_bits`] of every byte, for short strings: one load a byte.
+static BITS: [u8; 256] = {
+    let mut t = [0; 256];
     let mut b = 0;
     while b < 256 {
-        let c = b as u8;
-        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/') {
-            t[b] |= PLAIN;
-        }
+        t[b] = byte_bits(b as u8);
         b += 1;
     }
     t
 };
 
-/// The class bits every byte of `s` has: `PLAIN` when all are, `NO_LF` when none is a line
-/// feed. One table lookup per byte, where testing each property apart scans twice.
-fn classes(s: &str) -> u8 {
-    s.bytes()
-        .fold(PLAIN | NO_LF, |acc, b| acc & CLASS[usize::from(b)])
+/// The bits of every byte of `s`, ORed, in one pass: 32 bytes at a time in vector code, the
+/// rest (and short strings, most of a manifest's) through [`BITS`]. Testing each property
+/// apart, byte by byte, made the long ConfigMap files most of the writing.
+fn scan(s: &str) -> u8 {
+    let mut chunks = s.as_bytes().chunks_exact(32);
+    let mut acc = 0;
+    for chunk in &mut chunks {
+        acc |= chunk.iter().fold(0, |a, &b| a | byte_bits(b));
+    }
+    chunks
+        .remainder()
+        .iter()
+        .fold(acc, |a, &b| a | BITS[usize::from(b)])
 }
 
-/// Whether `s` would be misread unquoted; `class` is [`classes`] of `s`.
-fn needs_quotes(s: &str, class: u8) -> bool {
+/// Whether `s` would be misread unquoted; `bits` is [`scan`] of `s`.
+fn needs_quotes(s: &str, bits: u8) -> bool {
     let bytes = s.as_bytes();
     let Some(&first) = bytes.first() else {
         return true;
     };
     // Fast path: identifiers, paths, image references and quantities that are not numbers.
-    if first.is_ascii_alphabetic() && class & PLAIN != 0 {
+    if first.is_ascii_alphabetic() && bits & NOT_PLAIN == 0 {
         return bytes.len() <= 5 && RESERVED.contains(&s);
     }
     if (bytes.len() <= 5 && RESERVED.contains(&s))
@@ -631,7 +652,7 @@ fn needs_quotes(s: &str, class: u8) -> bool {
     {
         return true;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || has_control(s, false) {
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || has_control(s, bits, false) {
         return true;
     }
     if first == b'-' {
@@ -642,16 +663,14 @@ fn needs_quotes(s: &str, class: u8) -> bool {
 }
 
 /// Whether `s` holds a control character (`char::is_control`), a line feed aside when
-/// `newline_ok`. Byte by byte for ASCII text (what manifests are, ConfigMap files included);
-/// other text is decoded, for the C1 controls (U+0080 to U+009F).
-fn has_control(s: &str, newline_ok: bool) -> bool {
-    if s.is_ascii() {
-        s.bytes()
-            .any(|b| (b < 0x20 || b == 0x7f) && !(newline_ok && b == b'\n'))
-    } else {
-        s.chars()
-            .any(|c| c.is_control() && !(newline_ok && c == '\n'))
+/// `newline_ok`; `bits` is [`scan`] of `s`. Only text with multi-byte characters is decoded,
+/// for the C1 controls (U+0080 to U+009F).
+fn has_control(s: &str, bits: u8, newline_ok: bool) -> bool {
+    let ascii = if newline_ok { CONTROL } else { CONTROL | LF };
+    if bits & ascii != 0 {
+        return true;
     }
+    bits & NON_ASCII != 0 && s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c))
 }
 
 /// Anything a YAML resolver could take for a number, date or special float.
@@ -685,8 +704,8 @@ fn looks_numeric(s: &str) -> bool {
 }
 
 fn string(out: &mut String, s: &str, level: usize, key: bool) {
-    let class = classes(s);
-    if !key && class & NO_LF == 0 && !s.starts_with([' ', '\n']) && !has_control(s, true) {
+    let bits = scan(s);
+    if !key && bits & LF != 0 && !s.starts_with([' ', '\n']) && !has_control(s, bits, true) {
         out.push_str(if s.ends_with('\n') {
             if s.ends_with("\n\n") { "|+" } else { "|" }
         } else {
@@ -701,7 +720,7 @@ fn string(out: &mut String, s: &str, level: usize, key: bool) {
         }
         return;
     }
-    if !needs_quotes(s, class) {
+    if !needs_quotes(s, bits) {
         out.push_str(s);
         return;
     }
@@ -756,6 +775,33 @@ mod tests {
     }
 
     #[test]
+    fn scan_finds_a_byte_wherever_it_stands() {
+        for b in 0u8..0x80 {
+            let want = byte_bits(b);
+            assert_eq!(want & NON_ASCII, 0);
+            assert_eq!(
+                want & NOT_PLAIN == 0,
+                b.is_ascii_alphanumeric() || b"-_./".contains(&b)
+            );
+            // Before, inside and after the 32-byte blocks, and in a short string.
+            for at in [0, 31, 32, 63, 64, 70] {
+                let mut text = vec![b'a'; 71];
+                text[at] = b;
+                assert_eq!(
+                    scan(std::str::from_utf8(&text).unwrap()),
+                    want,
+                    "{b} at {at}"
+                );
+            }
+            assert_eq!(scan(std::str::from_utf8(&[b]).unwrap()), want, "{b}");
+        }
+        assert_eq!(
+            scan(&format!("{}\u{e9}", "a".repeat(40))),
+            NOT_PLAIN | NON_ASCII
+        );
+    }
+
+    #[test]
     fn control_check_matches_char_is_control() {
         for c in (0u32..0x300).filter_map(char::from_u32) {
             for text in [format!("a{c}b"), format!("a{c}\nb"), format!("\u{e9}{c}")] {
@@ -763,7 +809,11 @@ mod tests {
                     let want = text
                         .chars()
                         .any(|d| d.is_control() && !(newline_ok && d == '\n'));
-                    assert_eq!(has_control(&text, newline_ok), want, "{text:?}");
+                    assert_eq!(
+                        has_control(&text, scan(&text), newline_ok),
+                        want,
+                        "{text:?}"
+                    );
                 }
             }
         }
