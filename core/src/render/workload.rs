@@ -609,7 +609,6 @@ pub(super) fn objects(
     let mut out = Vec::new();
     let active = c.blue_green.as_ref().map(|_| colors(c)[0]);
     let checksum = digests.checksum(c);
-    let template = template(stack, c, None, checksum.as_deref());
     match c.kind {
         WorkloadKind::Deployment => {
             for s in &c.storage {
@@ -682,7 +681,7 @@ pub(super) fn objects(
                         strategy: Some(strategy.clone()),
                         template: match color {
                             Some(k) => color_template(stack, c, k, checksum.as_deref()),
-                            None => template.clone(),
+                            None => template(stack, c, None, checksum.as_deref()),
                         },
                     }),
                 };
@@ -724,6 +723,7 @@ pub(super) fn objects(
                 backoff_limit: 3,
                 active_deadline: 600,
             });
+            let template = template(stack, c, None, checksum.as_deref());
             let j = Job {
                 metadata: meta(stack, c, &job_name(c, &template)),
                 spec: Some(JobSpec {
