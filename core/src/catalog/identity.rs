@@ -110,7 +110,12 @@ pub(super) fn apply(cfg: &Config, stack: &mut Stack) -> Vec<Diagnostic> {
     for c in &stack.components {
         let own = cfg.overrides.get(&c.name).and_then(|o| o.pods.as_ref());
         let merged = own.map_or_else(|| cfg.pods.clone(), |p| p.over(&cfg.pods));
-        let set = catalog_env(stack, c);
+        // The catalog's names are gathered only for a component that is given env.
+        let set = if merged.env().is_empty() {
+            Vec::new()
+        } else {
+            catalog_env(stack, c)
+        };
         for e in merged.env() {
             if set.contains(&e.name) {
                 env_clashes
