@@ -243,15 +243,13 @@ fn remove_path(v: &mut Value, path: &str) {
 
 /// An embedded profile as a value, parsed once.
 fn profile_value(p: ProfileName) -> &'static Value {
-    static PARSED: std::sync::OnceLock<[Value; 3]> = std::sync::OnceLock::new();
-    let parsed = PARSED.get_or_init(|| {
-        PROFILES.map(|p| {
-            yaml::parse(profile_yaml(p))
-                .map(|d| d.value)
-                .unwrap_or(Value::Null)
-        })
-    });
-    &parsed[PROFILES.iter().position(|x| *x == p).unwrap_or(0)]
+    // One cell a profile: a process that reads one profile parses only that one.
+    static PARSED: [std::sync::OnceLock<Value>; 3] = [const { std::sync::OnceLock::new() }; 3];
+    PARSED[PROFILES.iter().position(|x| *x == p).unwrap_or(0)].get_or_init(|| {
+        yaml::parse(profile_yaml(p))
+            .map(|d| d.value)
+            .unwrap_or(Value::Null)
+    })
 }
 
 /// `user` layered over the embedded `profile`.
