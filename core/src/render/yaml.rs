@@ -654,7 +654,18 @@ static BITS: [u8; 256] = {
 /// rest (and short strings, most of a manifest's) through [`BITS`]. Testing each property
 /// apart, byte by byte, made the long ConfigMap files most of the writing.
 fn scan(s: &str) -> u8 {
-    let mut chunks = s.as_bytes().chunks_exact(32);
+    // Blocks only where the target has vector instructions: without them (wasm32 without
+    // simd128, as the previewer is built) the table is the faster way through every byte.
+    const BLOCK: usize = if cfg!(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_feature = "simd128"
+    )) {
+        32
+    } else {
+        usize::MAX
+    };
+    let mut chunks = s.as_bytes().chunks_exact(BLOCK);
     let mut acc = 0;
     for chunk in &mut chunks {
         acc |= chunk.iter().fold(0, |a, &b| a | byte_bits(b));
