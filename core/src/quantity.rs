@@ -42,7 +42,7 @@ fn split_number(s: &str) -> Option<(&str, &str)> {
 fn scaled(num: &str, mult: u128, exp10: i32, orig: &str) -> Result<u64, QuantityError> {
     let num = num.trim_start_matches('+');
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    // The digits of both parts as one integer, as `u128::from_str` would read them joined.
+    // The digits of both parts as one integer: ASCII digits only, no sign between them.
     let mantissa = if int.is_empty() && frac.is_empty() {
         None
     } else {
