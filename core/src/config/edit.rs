@@ -151,8 +151,7 @@ impl Config {
                 self.overrides.entry(component.clone()).or_default().image = Some(image.clone());
             }
             Change::EngineUpgrade { component, upgrade } => {
-                let options = serde_json::from_value(upgrade.to_value())
-                    .map_err(|e| Diagnostic::at_value(&change.field(), e.to_string()))?;
+                let options = super::read::field_at(&change.field(), upgrade.to_value())?;
                 let checked = super::check_engine_upgrade(&change.field(), &options)
                     .map_err(|mut d| d.remove(0))?;
                 self.overrides

@@ -13,6 +13,7 @@ pub mod limits;
 mod options;
 pub mod placement;
 pub mod platform;
+mod read;
 mod resolve;
 pub mod secrets;
 pub mod selection;
@@ -170,20 +171,22 @@ impl ProfileName {
     }
 }
 
-/// The JSON Schema of `voice.yaml`.
+/// The JSON Schema of `voice.yaml`, with its descriptions (`kubectl voice schema`).
 pub fn schema() -> Value {
-    schema_ref().clone()
+    serde_json::from_str(include_str!("../../voice.schema.json")).unwrap_or(Value::Null)
 }
 
-/// The JSON Schema, parsed once per process (the shape check of every load walks it).
+/// The schema as the shape check reads it, parsed once per process (the check of every load
+/// walks it).
 ///
-/// `voice.schema.json` is generated from the [`Options`] structs by schemars; a unit test
-/// keeps it in step (`UPDATE_GOLDEN=1` rewrites it), so schemars is not compiled into the
-/// CLI or the previewer.
+/// `voice.schema.json` is generated from the [`Options`] structs by schemars, and
+/// `voice.shape.json` keeps of it only the keywords [`shape::check`] reads: a quarter of its size, so the
+/// previewer downloads and parses less. A unit test keeps both in step (`UPDATE_GOLDEN=1`
+/// rewrites them), so schemars is not compiled into the CLI or the previewer.
 fn schema_ref() -> &'static Value {
     static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     SCHEMA.get_or_init(|| {
-        serde_json::from_str(include_str!("../../voice.schema.json")).unwrap_or(Value::Null)
+        serde_json::from_str(include_str!("../../voice.shape.json")).unwrap_or(Value::Null)
     })
 }
 
@@ -397,12 +400,8 @@ fn read(input: &Input<'_>, keep_document: bool) -> Result<Loaded, Errors> {
     } else {
         Value::Null
     };
-    let options: Options = match serde_json::from_value(merged) {
-        Ok(o) => o,
-        Err(e) => {
-            diags.push(Diagnostic::at_value("", e.to_string()));
-            return Err(finish(diags, &positions));
-        }
+    let Some(options) = read::options(merged, &mut diags) else {
+        return Err(finish(diags, &positions));
     };
     match resolve(&options) {
         Ok(config) if diags.is_empty() => Ok(Loaded {
@@ -459,18 +458,66 @@ fn shape_name(v: &Value) -> &'static str {
 mod tests {
     use super::*;
 
-    /// The committed schema is the one the `Options` structs generate.
+    /// The keywords of the JSON Schema that [`shape::check`] reads; the rest (descriptions,
+    /// formats) is for people and editors.
+    const SHAPE_KEYWORDS: [&str; 12] = [
+        "$defs",
+        "$ref",
+        "additionalProperties",
+        "anyOf",
+        "const",
+        "enum",
+        "items",
+        "maximum",
+        "minimum",
+        "oneOf",
+        "properties",
+        "type",
+    ];
+
+    /// The committed schema is the one the `Options` structs generate, and the shape
+    /// check's copy is its projection onto the keywords the check reads.
     #[test]
-    fn schema_file_matches_the_options() {
+    fn schema_files_match_the_options() {
+        /// `schema` without what the shape check does not read; the names under
+        /// `properties` and `$defs` are field and type names, kept whatever they are.
+        fn project(schema: &Value) -> Value {
+            match schema {
+                Value::Object(map) => Value::Object(
+                    map.iter()
+                        .filter(|(k, _)| SHAPE_KEYWORDS.contains(&k.as_str()))
+                        .map(|(k, v)| {
+                            let v = match v {
+                                Value::Object(named) if k == "properties" || k == "$defs" => {
+                                    Value::Object(
+                                        named
+                                            .iter()
+                                            .map(|(n, s)| (n.clone(), project(s)))
+                                            .collect(),
+                                    )
+                                }
+                                other => project(other),
+                            };
+                            (k.clone(), v)
+                        })
+                        .collect(),
+                ),
+                Value::Array(items) => Value::Array(items.iter().map(project).collect()),
+                other => other.clone(),
+            }
+        }
         let generated = serde_json::to_value(schemars::schema_for!(Options)).expect("schema");
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/voice.schema.json");
+        let shape = project(&generated);
+        let dir = env!("CARGO_MANIFEST_DIR");
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             let text = serde_json::to_string_pretty(&generated).expect("schema") + "\n";
-            std::fs::write(path, text).expect("writing voice.schema.json");
+            std::fs::write(format!("{dir}/voice.schema.json"), text).expect("writing");
+            let text = serde_json::to_string(&shape).expect("shape") + "\n";
+            std::fs::write(format!("{dir}/voice.shape.json"), text).expect("writing");
         }
         assert!(
-            *schema_ref() == generated,
-            "core/voice.schema.json is stale; run UPDATE_GOLDEN=1 cargo test -p voice-core --lib"
+            schema() == generated && *schema_ref() == shape,
+            "core/voice.schema.json or voice.shape.json is stale; run UPDATE_GOLDEN=1 cargo test -p voice-core --lib"
         );
     }
 
