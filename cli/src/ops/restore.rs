@@ -287,7 +287,7 @@ for port in $ports; do
     if ! kill -0 "$pid" 2>/dev/null; then
       wait "$pid" 2>/dev/null || true
       pid=
-      grep -q 'Address already in use' "$log" 2>/dev/null && continue 2
+      case "$(cat "$log" 2>/dev/null)" in *'Address already in use'*) continue 2 ;; esac
       echo "the temporary server did not load the RDB" >&2; exit 1
     fi
     i=$((i+1)); [ "$i" -le "$polls" ] || { echo "the temporary server did not load the RDB" >&2; exit 1; }
