@@ -180,9 +180,10 @@ pub fn schema() -> Value {
 /// walks it).
 ///
 /// `voice.schema.json` is generated from the [`Options`] structs by schemars, and
-/// `voice.shape.json` keeps of it only the keywords [`shape::check`] reads: a quarter of its size, so the
-/// previewer downloads and parses less. A unit test keeps both in step (`UPDATE_GOLDEN=1`
-/// rewrites them), so schemars is not compiled into the CLI or the previewer.
+/// `voice.shape.json` keeps of it only the keywords [`shape::check`] reads (a quarter of its
+/// size, so the previewer downloads and parses less). A unit test keeps both in step
+/// (`UPDATE_GOLDEN=1` rewrites them), so schemars is not compiled into the CLI or the
+/// previewer.
 fn schema_ref() -> &'static Value {
     static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     SCHEMA.get_or_init(|| {
