@@ -961,15 +961,26 @@ pub struct RateLimitOptions {
 #[serde(transparent)]
 pub struct Quantity(pub String);
 
-impl<'de> Deserialize<'de> for Quantity {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
+impl Quantity {
+    /// What a field of this type expects, for its error.
+    pub(super) const EXPECTED: &str = "a quantity such as 500m or 2Gi";
+
+    /// The quantity a value gives: text as written, a number as it prints; any other value
+    /// is handed back.
+    pub(super) fn from_value(v: serde_json::Value) -> Result<Self, serde_json::Value> {
+        match v {
             serde_json::Value::String(s) => Ok(Quantity(s)),
             serde_json::Value::Number(n) => Ok(Quantity(n.to_string())),
-            other => Err(serde::de::Error::custom(format!(
-                "expected a quantity such as 500m or 2Gi, found {other}"
-            ))),
+            other => Err(other),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Quantity::from_value(serde_json::Value::deserialize(d)?).map_err(|other| {
+            serde::de::Error::custom(format!("expected {}, found {other}", Quantity::EXPECTED))
+        })
     }
 }
 

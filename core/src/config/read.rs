@@ -120,10 +120,9 @@ read_integer!(u32, i32, i64);
 
 impl Read for Quantity {
     fn read(value: Value, at: At, errors: &mut Vec<Diagnostic>) -> Option<Self> {
-        match value {
-            Value::String(s) => Some(Quantity(s)),
-            Value::Number(n) => Some(Quantity(n.to_string())),
-            other => wrong(at, "a quantity such as 500m or 2Gi", &other, errors),
+        match Quantity::from_value(value) {
+            Ok(q) => Some(q),
+            Err(other) => wrong(at, Quantity::EXPECTED, &other, errors),
         }
     }
 }
